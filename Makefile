@@ -1,0 +1,42 @@
+# deskgraph: `make run` serves the demo, `make test` runs every check. Only Python 3.11+ needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck pytest schema clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskgraph needs Python 3.11 or newer (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/deskgraph db upgrade
+	$(BIN)/deskgraph seed --demo --if-empty
+	$(BIN)/deskgraph serve --port $(PORT)
+
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy finds the package through a link named `deskgraph` (the repository root is the package).
+typecheck: install
+	@mkdir -p .mypy-path && ln -sfn .. .mypy-path/deskgraph
+	MYPYPATH=.mypy-path $(BIN)/mypy -p deskgraph
+
+pytest: install
+	$(BIN)/pytest
+
+schema: install
+	$(BIN)/deskgraph export-schema
+
+clean:
+	rm -rf $(VENV) .mypy-path .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""deskgraph: a GraphQL gateway for dealer and service-desk teams."""

@@ -1,0 +1,155 @@
+"""Who may see and work a ticket.
+
+Every rule exists twice, in the same words: as a Python predicate on one row (node lookups,
+mutations) and as a SQL predicate (lists and counts). ``tests/test_auth_rules.py`` checks that
+the two agree on every demo ticket for every persona.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
+
+from deskgraph.auth.viewer import Viewer
+from deskgraph.store import models
+
+
+class TicketLike(Protocol):
+    organization_id: int
+    team_id: int
+    assignee_id: int | None
+    requester_id: int | None
+
+
+class TicketRelation(enum.Enum):
+    MEMBER = "MEMBER"  # advisor of the ticket's organization
+    EXTERNAL = "EXTERNAL"  # advisor of another organization, member of the ticket's team
+    CUSTOMER = "CUSTOMER"  # customer user who may see it
+    SERVICE = "SERVICE"  # service token with read scope
+    NONE = "NONE"  # the ticket does not exist for this viewer
+
+
+class TicketView(enum.Enum):
+    MINE = "MINE"
+    MY_TEAMS = "MY_TEAMS"
+    MY_EXTERNAL = "MY_EXTERNAL"
+    EXTERNAL_TEAM = "EXTERNAL_TEAM"
+    ALL = "ALL"
+
+
+def ticket_relation(viewer: Viewer, ticket: TicketLike) -> TicketRelation:
+    if viewer.is_advisor:
+        if ticket.organization_id == viewer.primary_organization_id:
+            return TicketRelation.MEMBER
+        if ticket.team_id in viewer.external_team_ids:
+            return TicketRelation.EXTERNAL
+        return TicketRelation.NONE
+    if viewer.is_customer_user:
+        if viewer.customer_user_id is not None and ticket.requester_id == viewer.customer_user_id:
+            return TicketRelation.CUSTOMER
+        return TicketRelation.NONE
+    if viewer.is_service and "read" in viewer.scopes:
+        return TicketRelation.SERVICE
+    return TicketRelation.NONE
+
+
+def can_see_ticket(viewer: Viewer, ticket: TicketLike) -> bool:
+    return ticket_relation(viewer, ticket) is not TicketRelation.NONE
+
+
+def ticket_scope(viewer: Viewer) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_ticket`."""
+    t = models.Ticket
+    if viewer.is_advisor:
+        clauses: list[ColumnElement[bool]] = [t.organization_id == viewer.primary_organization_id]
+        if viewer.external_team_ids:
+            clauses.append(t.team_id.in_(sorted(viewer.external_team_ids)))
+        return or_(*clauses)
+    if viewer.is_customer_user and viewer.customer_user_id is not None:
+        return t.requester_id == viewer.customer_user_id
+    if viewer.is_service and "read" in viewer.scopes:
+        return true()
+    return false()
+
+
+def in_view(viewer: Viewer, view: TicketView, ticket: TicketLike) -> bool:
+    """Whether a ticket the viewer can see belongs to one of the list views."""
+    if view is TicketView.ALL:
+        return True
+    if view is TicketView.MINE:
+        if viewer.is_customer_user:
+            return ticket.requester_id == viewer.customer_user_id
+        return viewer.advisor_id is not None and ticket.assignee_id == viewer.advisor_id
+    if view is TicketView.MY_TEAMS:
+        return ticket.team_id in viewer.team_ids
+    if view is TicketView.EXTERNAL_TEAM:
+        return ticket.team_id in viewer.external_team_ids
+    # MY_EXTERNAL: assigned to the viewer, or unassigned, in an external team.
+    return ticket.team_id in viewer.external_team_ids and ticket.assignee_id in (
+        None,
+        viewer.advisor_id,
+    )
+
+
+def view_scope(viewer: Viewer, view: TicketView) -> ColumnElement[bool]:
+    """SQL form of :func:`in_view`."""
+    t = models.Ticket
+    if view is TicketView.ALL:
+        return true()
+    if view is TicketView.MINE:
+        if viewer.is_customer_user:
+            return t.requester_id == viewer.customer_user_id
+        return t.assignee_id == viewer.advisor_id if viewer.advisor_id is not None else false()
+    teams = viewer.team_ids if view is TicketView.MY_TEAMS else viewer.external_team_ids
+    if not teams:
+        return false()
+    in_teams = t.team_id.in_(sorted(teams))
+    if view is TicketView.MY_EXTERNAL:
+        return and_(in_teams, or_(t.assignee_id.is_(None), t.assignee_id == viewer.advisor_id))
+    return in_teams
+
+
+def can_update_ticket(viewer: Viewer, ticket: TicketLike) -> bool:
+    return viewer.works_tickets and ticket_relation(viewer, ticket) in (
+        TicketRelation.MEMBER,
+        TicketRelation.EXTERNAL,
+    )
+
+
+def can_send_message(viewer: Viewer, ticket: TicketLike) -> bool:
+    """Advisors who work tickets, and the customer user on their own ticket (public replies)."""
+    relation = ticket_relation(viewer, ticket)
+    if relation is TicketRelation.CUSTOMER:
+        return True
+    return can_update_ticket(viewer, ticket)
+
+
+def can_add_private_note(viewer: Viewer, ticket: TicketLike) -> bool:
+    return can_update_ticket(viewer, ticket)
+
+
+def can_see_private_messages(viewer: Viewer) -> bool:
+    """Private notes are internal: never shown to customer users."""
+    return not viewer.is_customer_user
+
+
+def can_see_time_entries(viewer: Viewer) -> bool:
+    """Time tracking is internal to the desk: advisors and services, never customer users."""
+    return not viewer.is_customer_user
+
+
+def can_add_time_entry(viewer: Viewer, ticket: TicketLike) -> bool:
+    return can_update_ticket(viewer, ticket)
+
+
+def can_create_ticket_in_team(viewer: Viewer, team: Any) -> bool:
+    """Advisors who work tickets, in a team of their organization or an external team of theirs;
+    customer users, in a team of the organization whose customer they are."""
+    if viewer.is_customer_user:
+        return bool(team.organization_id == viewer.customer_organization_id)
+    return viewer.works_tickets and (
+        team.organization_id == viewer.primary_organization_id
+        or team.id in viewer.external_team_ids
+    )

@@ -1,0 +1,58 @@
+"""The viewer: who is asking, resolved once per request."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from deskgraph.store.models import AdvisorRole
+
+
+class ViewerKind(enum.Enum):
+    ADVISOR = "ADVISOR"
+    CUSTOMER_USER = "CUSTOMER_USER"
+    SERVICE = "SERVICE"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    kind: ViewerKind
+    advisor_id: int | None = None
+    role: AdvisorRole | None = None
+    primary_organization_id: int | None = None
+    # Teams of the primary organization the advisor belongs to, and teams of other
+    # organizations (the advisor is an external advisor there).
+    team_ids: frozenset[int] = frozenset()
+    external_team_ids: frozenset[int] = frozenset()
+    external_organization_ids: frozenset[int] = frozenset()
+    customer_user_id: int | None = None
+    customer_id: int | None = None
+    customer_organization_id: int | None = None
+    service: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_advisor(self) -> bool:
+        return self.kind is ViewerKind.ADVISOR
+
+    @property
+    def is_customer_user(self) -> bool:
+        return self.kind is ViewerKind.CUSTOMER_USER
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind is ViewerKind.SERVICE
+
+    @property
+    def works_tickets(self) -> bool:
+        """Advisors who may change tickets and talk to customers (not VIEWER)."""
+        return self.is_advisor and self.role in (AdvisorRole.ADMIN, AdvisorRole.ADVISOR)
+
+    @property
+    def organization_ids(self) -> frozenset[int]:
+        """Every organization the viewer works in or belongs to."""
+        if self.is_advisor and self.primary_organization_id is not None:
+            return self.external_organization_ids | {self.primary_organization_id}
+        if self.is_customer_user and self.customer_organization_id is not None:
+            return frozenset({self.customer_organization_id})
+        return frozenset()

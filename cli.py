@@ -1,0 +1,149 @@
+"""``deskgraph serve | db upgrade | seed | token | export-schema``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from deskgraph.settings import Settings
+
+SCHEMA_FILE = Path(__file__).parent / "schema.graphql"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deskgraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve GraphQL (and GraphiQL) over HTTP")
+    serve.add_argument(
+        "--host", default=None, help="address to bind (default DESKGRAPH_HOST or 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port (default DESKGRAPH_PORT or 8000)"
+    )
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply every migration")
+
+    seed = commands.add_parser("seed", help="load demo data into an empty database")
+    seed.add_argument(
+        "--demo", action="store_true", required=True, help="the demo personas and data"
+    )
+    seed.add_argument("--tickets", type=int, default=None, help="how many tickets (default 120)")
+    seed.add_argument("--if-empty", action="store_true", help="do nothing when data is present")
+
+    token = commands.add_parser("token", help="print a bearer token for a demo persona")
+    token.add_argument(
+        "persona",
+        help="host-admin, host-advisor, host-viewer, external-advisor, customer-user or service",
+    )
+    token.add_argument(
+        "--ttl", type=int, default=86_400, help="lifetime in seconds (default one day)"
+    )
+
+    export = commands.add_parser("export-schema", help="write the SDL (schema.graphql)")
+    export.add_argument("--output", default=str(SCHEMA_FILE), help="file to write, or - for stdout")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        if args.command == "serve":
+            return _serve(settings, args.host, args.port)
+        if args.command == "db":
+            from deskgraph.store.migrate import upgrade
+
+            upgrade(settings.database_url)
+            return 0
+        if args.command == "seed":
+            return asyncio.run(_seed(settings, args.tickets, args.if_empty))
+        if args.command == "token":
+            print(asyncio.run(_token(settings, args.persona, args.ttl)))
+            return 0
+        return _export_schema(args.output)
+    except (ValueError, LookupError, RuntimeError) as error:
+        print(f"deskgraph: {error}", file=sys.stderr)
+        return 1
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from deskgraph.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=False,
+        log_level="info",
+    )
+    return 0
+
+
+async def _seed(settings: Settings, tickets: int | None, if_empty: bool) -> int:
+    from deskgraph.store.seed import DEFAULT_TICKETS, database_is_empty, seed_demo
+    from deskgraph.store.session import create_nullpool_engine
+
+    if tickets is not None and tickets < 0:
+        raise ValueError("--tickets must be 0 or more")
+    engine = create_nullpool_engine(settings.database_url)
+    try:
+        if if_empty and not await database_is_empty(engine):
+            print("deskgraph: the database holds data already; not seeding", file=sys.stderr)
+            return 0
+        await seed_demo(engine, tickets=DEFAULT_TICKETS if tickets is None else tickets)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _token(settings: Settings, persona_name: str, ttl: int) -> str:
+    from deskgraph.auth.tokens import Principal, issue_token
+    from deskgraph.store import models
+    from deskgraph.store.seed import PERSONAS
+    from deskgraph.store.session import create_nullpool_engine
+
+    persona = PERSONAS.get(persona_name)
+    if persona is None:
+        raise LookupError(f"no persona {persona_name!r}; choose one of {', '.join(PERSONAS)}")
+    if persona.kind == "service":
+        return issue_token(
+            settings,
+            Principal(kind="service", service=persona.key, scopes=persona.scopes),
+            ttl_seconds=ttl,
+        )
+    model = models.Advisor if persona.kind == "advisor" else models.CustomerUser
+    engine = create_nullpool_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            pk = await connection.scalar(select(model.id).where(model.email == persona.key))
+    finally:
+        await engine.dispose()
+    if pk is None:
+        raise LookupError(
+            f"{persona_name} is not in the database; run `deskgraph seed --demo` first"
+        )
+    principal = Principal(
+        kind="advisor" if persona.kind == "advisor" else "customer_user", id=int(pk)
+    )
+    return issue_token(settings, principal, ttl_seconds=ttl)
+
+
+def _export_schema(output: str) -> int:
+    from deskgraph.schema import export_sdl
+
+    sdl = export_sdl()
+    if output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(output).write_text(sdl, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

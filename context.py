@@ -1,0 +1,39 @@
+"""The per-request context every resolver receives as ``info.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskgraph.auth.viewer import Viewer
+from deskgraph.errors import Unauthenticated
+from deskgraph.loaders import Loaders
+from deskgraph.loaders.base import Reader
+from deskgraph.settings import Settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    session: AsyncSession
+    reader: Reader
+    loaders: Loaders
+    viewer: Viewer | None
+    # Why the viewer is anonymous when a token was sent: said by UNAUTHENTICATED errors.
+    auth_error: str | None = None
+    request: Any = None
+
+    def require_viewer(self) -> Viewer:
+        if self.viewer is None:
+            raise Unauthenticated(self.auth_error or "Sign in: this field needs a bearer token.")
+        return self.viewer
+
+    def reset_loaders(self) -> None:
+        """Forget every cached read: called after a mutation commits."""
+        self.loaders = Loaders(self.reader)
+
+
+Info = strawberry.Info[Context, None]

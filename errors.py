@@ -1,0 +1,61 @@
+"""The errors a client can receive, each with its ``extensions.code``.
+
+Raise these from resolvers, ``auth/`` and ``store/``; anything else that escapes a resolver is
+masked as INTERNAL_SERVER_ERROR by the HTTP layer and only logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from graphql import GraphQLError
+
+
+class ApiError(GraphQLError):
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, *, fields: Mapping[str, str] | None = None) -> None:
+        extensions: dict[str, Any] = {"code": self.code}
+        if fields:
+            extensions["fields"] = dict(fields)
+        super().__init__(message, extensions=extensions)
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
+class NotFound(ApiError):
+    """The row does not exist, or the viewer may not see it: the two answer alike."""
+
+    code = "NOT_FOUND"
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class Conflict(ApiError):
+    code = "CONFLICT"
+
+
+class QueryTooComplex(ApiError):
+    code = "QUERY_TOO_COMPLEX"
+
+
+# Codes for errors raised before execution, added by the HTTP layer.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_REQUEST = "BAD_REQUEST"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An exception no rule raised on purpose: masked for the client, logged in full."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)

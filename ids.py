@@ -1,0 +1,35 @@
+"""Opaque global IDs: base64 of ``"<TypeName>:<primary key>"``, as Relay clients expect."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from deskgraph.errors import BadUserInput
+
+
+def encode_id(type_name: str, pk: int | str) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode("ascii")
+
+
+def decode_id(global_id: str) -> tuple[str, int] | None:
+    """``(type name, primary key)``, or ``None`` when the string is not a deskgraph ID."""
+    try:
+        raw = base64.b64decode(global_id.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, sep, pk = raw.partition(":")
+    if not sep or not type_name or not pk.isdigit() or len(pk) > 18:
+        return None
+    value = int(pk)
+    return (type_name, value) if value > 0 else None
+
+
+def decode_id_of(global_id: str, type_name: str, *, field: str) -> int:
+    """The primary key of an input ID that must name a ``type_name``; BAD_USER_INPUT if not."""
+    decoded = decode_id(global_id)
+    if decoded is None or decoded[0] != type_name:
+        raise BadUserInput(
+            f"{field} is not the ID of a {type_name}.", fields={field: f"expected a {type_name} ID"}
+        )
+    return decoded[1]

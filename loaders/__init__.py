@@ -1,0 +1,43 @@
+"""Per-request loaders: every relation the schema serves is read through one of these."""
+
+from __future__ import annotations
+
+from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
+from deskgraph.loaders.organization import AdvisorsByTeamIdLoader, TeamsByAdvisorIdLoader
+from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
+from deskgraph.store import models
+
+
+class Loaders:
+    """Created per request; caches live as long as the request (or until a mutation commits)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+        def by_id(model: type[models.Base]) -> RowByIdLoader:
+            return RowByIdLoader(reader, table_of(model))
+
+        def by_column(model: type[models.Base], column: str) -> RowsByColumnLoader:
+            return RowsByColumnLoader(reader, table_of(model).c[column])
+
+        self.organization_by_id = by_id(models.Organization)
+        self.team_by_id = by_id(models.Team)
+        self.advisor_by_id = by_id(models.Advisor)
+        self.customer_by_id = by_id(models.Customer)
+        self.customer_user_by_id = by_id(models.CustomerUser)
+        self.machine_by_id = by_id(models.Machine)
+        self.tag_by_id = by_id(models.Tag)
+        self.ticket_by_id = by_id(models.Ticket)
+        self.message_by_id = by_id(models.Message)
+        self.time_entry_by_id = by_id(models.TimeEntry)
+
+        self.teams_by_organization_id = by_column(models.Team, "organization_id")
+        self.tags_by_organization_id = by_column(models.Tag, "organization_id")
+        self.customer_users_by_customer_id = by_column(models.CustomerUser, "customer_id")
+        self.machines_by_customer_id = by_column(models.Machine, "customer_id")
+        self.time_entries_by_ticket_id = by_column(models.TimeEntry, "ticket_id")
+        self.teams_by_advisor_id = TeamsByAdvisorIdLoader(reader)
+        self.advisors_by_team_id = AdvisorsByTeamIdLoader(reader)
+        self.tags_by_ticket_id = TagsByTicketIdLoader(reader)
+        self.message_page = MessagePageLoader(reader)
+        self.message_count = MessageCountLoader(reader)

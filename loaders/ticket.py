@@ -1,0 +1,175 @@
+"""Ticket reads: the keyset-paginated list, and per-ticket tags, messages and time entries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from aiodataloader import DataLoader
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.engine import Row
+
+from deskgraph.loaders.base import Reader, group_rows, table_of
+from deskgraph.store import models
+
+tickets = table_of(models.Ticket).c
+messages = table_of(models.Message).c
+tags = table_of(models.Tag).c
+ticket_tags = table_of(models.TicketTag).c
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    """A list of tickets as the database filters it: access, view and filter clauses."""
+
+    where: tuple[ColumnElement[bool], ...]
+
+
+def ticket_filter_clauses(
+    *,
+    states: Sequence[models.TicketState] = (),
+    team_ids: Sequence[int] = (),
+    assignee_ids: Sequence[int] = (),
+    unassigned: bool | None = None,
+    customer_ids: Sequence[int] = (),
+    tag_ids: Sequence[int] = (),
+    text: str | None = None,
+) -> list[ColumnElement[bool]]:
+    t = models.Ticket
+    clauses: list[ColumnElement[bool]] = []
+    if states:
+        clauses.append(t.state.in_(list(states)))
+    if team_ids:
+        clauses.append(t.team_id.in_(list(team_ids)))
+    if assignee_ids and unassigned:
+        clauses.append(or_(t.assignee_id.in_(list(assignee_ids)), t.assignee_id.is_(None)))
+    elif assignee_ids:
+        clauses.append(t.assignee_id.in_(list(assignee_ids)))
+    elif unassigned is not None:
+        clauses.append(t.assignee_id.is_(None) if unassigned else t.assignee_id.is_not(None))
+    if customer_ids:
+        clauses.append(t.customer_id.in_(list(customer_ids)))
+    if tag_ids:
+        tt = models.TicketTag
+        clauses.append(exists().where(tt.ticket_id == t.id, tt.tag_id.in_(list(tag_ids))))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches: list[ColumnElement[bool]] = [t.title.ilike(pattern, escape="\\")]
+        if text.strip().isdigit() and len(text.strip()) <= 9:
+            matches.append(t.number == int(text.strip()))
+        clauses.append(or_(*matches))
+    return clauses
+
+
+class TicketPage(NamedTuple):
+    rows: Sequence[Row[Any]]
+    has_next_page: bool
+
+
+async def load_ticket_page(
+    reader: Reader, query: TicketQuery, *, first: int, after_id: int | None
+) -> TicketPage:
+    """Newest first, keyset-paginated on ``id``: the page after ``after_id``."""
+    where = list(query.where)
+    if after_id is not None:
+        where.append(tickets.id < after_id)
+    statement = (
+        table_of(models.Ticket)
+        .select()
+        .where(and_(*where))
+        .order_by(tickets.id.desc())
+        .limit(first + 1)
+    )
+    rows = await reader.rows(statement)
+    return TicketPage(rows=rows[:first], has_next_page=len(rows) > first)
+
+
+async def count_tickets(reader: Reader, query: TicketQuery) -> int:
+    statement = select(func.count()).select_from(table_of(models.Ticket)).where(and_(*query.where))
+    return int(await reader.scalar(statement) or 0)
+
+
+class TagsByTicketIdLoader(DataLoader[int, list[Row[Any]]]):
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Row[Any]]]:
+        statement = (
+            select(ticket_tags.ticket_id, *table_of(models.Tag).c)
+            .join_from(table_of(models.TicketTag), table_of(models.Tag))
+            .where(ticket_tags.ticket_id.in_(keys))
+            .order_by(ticket_tags.ticket_id, tags.name)
+        )
+        return group_rows(await self.reader.rows(statement), keys, "ticket_id")
+
+
+class MessagePageKey(NamedTuple):
+    ticket_id: int
+    first: int
+    after_id: int | None
+    include_private: bool
+
+
+class MessagePageLoader(DataLoader["MessagePageKey", tuple[list[Row[Any]], bool]]):
+    """A page of a ticket's messages, newest first. Pages asked for in one tick with the same
+    size, cursor and visibility are read with one windowed statement for all their tickets."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(
+        self, keys: Sequence[MessagePageKey]
+    ) -> list[tuple[list[Row[Any]], bool]]:
+        groups: dict[tuple[int, int | None, bool], list[int]] = defaultdict(list)
+        for key in keys:
+            groups[(key.first, key.after_id, key.include_private)].append(key.ticket_id)
+        pages: dict[MessagePageKey, tuple[list[Row[Any]], bool]] = {}
+        for (first, after_id, include_private), ticket_ids in groups.items():
+            where: list[ColumnElement[bool]] = [messages.ticket_id.in_(ticket_ids)]
+            if after_id is not None:
+                where.append(messages.id < after_id)
+            if not include_private:
+                where.append(messages.is_public.is_(True))
+            position = (
+                func.row_number()
+                .over(partition_by=messages.ticket_id, order_by=messages.id.desc())
+                .label("position")
+            )
+            ranked = select(*table_of(models.Message).c, position).where(*where).subquery()
+            statement = (
+                select(*[ranked.c[c.key] for c in table_of(models.Message).c])
+                .where(ranked.c.position <= first + 1)
+                .order_by(ranked.c.ticket_id, ranked.c.id.desc())
+            )
+            by_ticket = group_rows(await self.reader.rows(statement), ticket_ids, "ticket_id")
+            for ticket_id, rows in zip(ticket_ids, by_ticket, strict=True):
+                key = MessagePageKey(ticket_id, first, after_id, include_private)
+                pages[key] = (rows[:first], len(rows) > first)
+        return [pages[key] for key in keys]
+
+
+class MessageCountLoader(DataLoader[tuple[int, bool], int]):
+    """Messages per ticket, keyed by ``(ticket_id, include_private)``."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[tuple[int, bool]]) -> list[int]:
+        counts: dict[Hashable, int] = {}
+        for include_private in {key[1] for key in keys}:
+            ticket_ids = [key[0] for key in keys if key[1] == include_private]
+            statement = (
+                select(messages.ticket_id, func.count().label("n"))
+                .where(messages.ticket_id.in_(ticket_ids))
+                .group_by(messages.ticket_id)
+            )
+            if not include_private:
+                statement = statement.where(messages.is_public.is_(True))
+            for row in await self.reader.rows(statement):
+                counts[(row.ticket_id, include_private)] = row.n
+        return [counts.get(key, 0) for key in keys]

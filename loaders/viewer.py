@@ -1,0 +1,51 @@
+"""The viewer behind a token: one read per request, before any field resolves."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from deskgraph.auth.tokens import Principal
+from deskgraph.auth.viewer import Viewer, ViewerKind
+from deskgraph.loaders.base import Reader
+from deskgraph.store import models
+
+
+async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
+    """The viewer a principal names, or ``None`` when its row no longer exists."""
+    if principal.kind == "service":
+        return Viewer(kind=ViewerKind.SERVICE, service=principal.service, scopes=principal.scopes)
+    if principal.kind == "customer_user":
+        c = models.Customer
+        rows = await reader.rows(
+            select(models.CustomerUser.customer_id, c.organization_id)
+            .join(c, c.id == models.CustomerUser.customer_id)
+            .where(models.CustomerUser.id == principal.id)
+        )
+        if not rows:
+            return None
+        return Viewer(
+            kind=ViewerKind.CUSTOMER_USER,
+            customer_user_id=principal.id,
+            customer_id=rows[0].customer_id,
+            customer_organization_id=rows[0].organization_id,
+        )
+    a, m, t = models.Advisor, models.TeamMembership, models.Team
+    rows = await reader.rows(
+        select(a.role, a.primary_organization_id, t.id.label("team_id"), t.organization_id)
+        .outerjoin(m, m.advisor_id == a.id)
+        .outerjoin(t, t.id == m.team_id)
+        .where(a.id == principal.id)
+    )
+    if not rows:
+        return None
+    primary = rows[0].primary_organization_id
+    teams = [(row.team_id, row.organization_id) for row in rows if row.team_id is not None]
+    return Viewer(
+        kind=ViewerKind.ADVISOR,
+        advisor_id=principal.id,
+        role=rows[0].role,
+        primary_organization_id=primary,
+        team_ids=frozenset(team for team, org in teams if org == primary),
+        external_team_ids=frozenset(team for team, org in teams if org != primary),
+        external_organization_ids=frozenset(org for _, org in teams if org != primary),
+    )

@@ -1,0 +1,1 @@
+"""Field, mutation and (later) subscription logic: thin, over loaders, store and auth."""

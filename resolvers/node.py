@@ -1,0 +1,107 @@
+"""``node`` / ``nodes``: any object by global ID, through its loader and its access rule."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from deskgraph.auth import customer as customer_rules
+from deskgraph.auth import organization as organization_rules
+from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth.viewer import Viewer
+from deskgraph.context import Info
+from deskgraph.errors import BadUserInput, NotFound
+from deskgraph.ids import decode_id
+from deskgraph.loaders import Loaders
+from deskgraph.schema.customer import Customer, CustomerUser, Machine
+from deskgraph.schema.node import Node, RowBacked
+from deskgraph.schema.organization import Advisor, Organization, Tag, Team
+from deskgraph.schema.ticket import Message, Ticket, TimeEntry
+
+Visible = Callable[[Viewer, Loaders, Any], Awaitable[bool]]
+
+
+async def _organization(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+    return organization_rules.can_see_organization(viewer, row.id)
+
+
+async def _team(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+    return organization_rules.can_see_team(viewer, row)
+
+
+async def _advisor(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+    return organization_rules.can_see_advisor(viewer, row)
+
+
+async def _tag(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+    return organization_rules.can_see_tag(viewer, row)
+
+
+async def _customer(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+    return customer_rules.can_see_customer(viewer, row)
+
+
+async def _customer_user(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+    customer = await loaders.customer_by_id.load(row.customer_id)
+    return customer_rules.can_see_customer_user(viewer, row, customer)
+
+
+async def _machine(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+    return customer_rules.can_see_machine(
+        viewer, await loaders.customer_by_id.load(row.customer_id)
+    )
+
+
+async def _ticket(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+    return ticket_rules.can_see_ticket(viewer, row)
+
+
+async def _message(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+    ticket = await loaders.ticket_by_id.load(row.ticket_id)
+    return (
+        ticket is not None
+        and ticket_rules.can_see_ticket(viewer, ticket)
+        and (row.is_public or ticket_rules.can_see_private_messages(viewer))
+    )
+
+
+async def _time_entry(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+    ticket = await loaders.ticket_by_id.load(row.ticket_id)
+    return (
+        ticket is not None
+        and ticket_rules.can_see_ticket(viewer, ticket)
+        and ticket_rules.can_see_time_entries(viewer)
+    )
+
+
+# type name -> (GraphQL type, loader attribute on Loaders, access rule)
+NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
+    "Organization": (Organization, "organization_by_id", _organization),
+    "Team": (Team, "team_by_id", _team),
+    "Advisor": (Advisor, "advisor_by_id", _advisor),
+    "Tag": (Tag, "tag_by_id", _tag),
+    "Customer": (Customer, "customer_by_id", _customer),
+    "CustomerUser": (CustomerUser, "customer_user_by_id", _customer_user),
+    "Machine": (Machine, "machine_by_id", _machine),
+    "Ticket": (Ticket, "ticket_by_id", _ticket),
+    "Message": (Message, "message_by_id", _message),
+    "TimeEntry": (TimeEntry, "time_entry_by_id", _time_entry),
+}
+
+
+async def resolve_node(info: Info, global_id: str) -> Node:
+    viewer = info.context.require_viewer()
+    decoded = decode_id(global_id)
+    if decoded is None:
+        raise BadUserInput("That is not a deskgraph ID.", fields={"id": "not a global ID"})
+    type_name, pk = decoded
+    entry = NODE_TYPES.get(type_name)
+    if entry is not None:
+        cls, loader_name, visible = entry
+        loaders = info.context.loaders
+        row = await getattr(loaders, loader_name).load(pk)
+        if row is not None and await visible(viewer, loaders, row):
+            node = cls.from_row(row)
+            assert isinstance(node, Node)
+            return node
+    raise NotFound(f"No node with ID {global_id!r}.")

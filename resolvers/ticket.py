@@ -1,0 +1,346 @@
+"""Ticket list and ticket mutations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy.engine import Row
+
+from deskgraph.auth import ticket as rules
+from deskgraph.context import Info
+from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
+from deskgraph.ids import decode_id
+from deskgraph.loaders.ticket import TicketQuery, load_ticket_page, ticket_filter_clauses
+from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
+from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
+from deskgraph.schema.ticket import Message, Ticket, TicketConnection, TicketEdge, TimeEntry
+from deskgraph.schema.ticket_inputs import (
+    AddTicketMessageInput,
+    AddTicketMessagePayload,
+    AddTimeEntryInput,
+    AddTimeEntryPayload,
+    CreateTicketInput,
+    CreateTicketPayload,
+    TicketFilter,
+    UpdateTicketInput,
+    UpdateTicketPayload,
+)
+from deskgraph.store import models
+from deskgraph.store import ticket as store
+from deskgraph.store.models import utcnow
+
+TITLE_MAX = 300
+BODY_MAX = 20_000
+NOTE_MAX = 2_000
+MINUTES_MAX = 24 * 60
+
+
+async def resolve_tickets(
+    info: Info,
+    view: rules.TicketView,
+    filter: TicketFilter | None,
+    first: int | None,
+    after: str | None,
+) -> TicketConnection:
+    viewer = info.context.require_viewer()
+    size = page_size(first, info.context.settings.max_page_size)
+    after_id = decode_cursor(after)
+    where = [rules.ticket_scope(viewer), rules.view_scope(viewer, view)]
+    if filter is not None:
+        where += ticket_filter_clauses(
+            states=filter.states or (),
+            team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),
+            assignee_ids=ids_of(filter.assignee_ids, "Advisor", "filter.assigneeIds"),
+            unassigned=filter.unassigned,
+            customer_ids=ids_of(filter.customer_ids, "Customer", "filter.customerIds"),
+            tag_ids=ids_of(filter.tag_ids, "Tag", "filter.tagIds"),
+            text=optional_text(filter.text, "filter.text", max_length=200),
+        )
+    query = TicketQuery(where=(and_(*where),))
+    page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
+    for row in page.rows:
+        info.context.loaders.ticket_by_id.prime(row.id, row)
+    return TicketConnection(
+        query=query,
+        edges=[TicketEdge(cursor=encode_cursor(r.id), node=Ticket.from_row(r)) for r in page.rows],
+        page_info=page_info(
+            [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
+        ),
+    )
+
+
+async def visible_ticket(info: Info, global_id: str) -> Row[Any]:
+    """The ticket an input names; NOT_FOUND alike when it is missing or hidden from the viewer."""
+    viewer = info.context.require_viewer()
+    decoded = decode_id(global_id)
+    if decoded is not None and decoded[0] == "Ticket":
+        row: Row[Any] | None = await info.context.loaders.ticket_by_id.load(decoded[1])
+        if row is not None and rules.can_see_ticket(viewer, row):
+            return row
+    raise NotFound("No such ticket.")
+
+
+async def reload_ticket(info: Info, ticket_id: int) -> Ticket:
+    """After a commit: forget cached reads and answer the ticket as it is now."""
+    info.context.reset_loaders()
+    return Ticket.from_row(await info.context.loaders.ticket_by_id.load(ticket_id))
+
+
+async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPayload:
+    viewer = info.context.require_viewer()
+    loaders = info.context.loaders
+    title = text(input.title, "title", max_length=TITLE_MAX)
+    team = await _row_of(info, loaders.team_by_id, input.team_id, "Team", "teamId")
+    if team is None or not rules.can_create_ticket_in_team(viewer, team):
+        if viewer.is_advisor and not viewer.works_tickets and team is not None:
+            raise Forbidden("Your role cannot create tickets.")
+        raise unknown("teamId", "Team")
+    values: dict[str, Any] = {"title": title, "priority": input.priority, "team_id": team.id}
+    if viewer.is_customer_user:
+        advisor_only = {
+            "requesterId": input.requester_id,
+            "customerId": input.customer_id,
+            "assigneeId": input.assignee_id,
+            "tagIds": input.tag_ids,
+        }
+        refused = [name for name, value in advisor_only.items() if value is not None]
+        if refused:
+            raise Forbidden(
+                "Customer users cannot set " + ", ".join(refused) + ".",
+                fields={name: "advisors only" for name in refused},
+            )
+        values["requester_id"] = viewer.customer_user_id
+        values["customer_id"] = viewer.customer_id
+    else:
+        values.update(await _customer_fields(info, input, team.organization_id))
+        if input.assignee_id is not None:
+            values["assignee_id"] = await _assignee(
+                info, input.assignee_id, team_id=team.id, organization_id=team.organization_id
+            )
+    if input.machine_id is not None:
+        values["machine_id"] = await _machine(info, input.machine_id, values.get("customer_id"))
+    tag_ids = await _tags(info, input.tag_ids, team.organization_id)
+    values["state"] = models.TicketState.NEW
+    async with store.write(info.context.session) as session:
+        ticket_id = await store.create_ticket(
+            session,
+            organization_id=team.organization_id,
+            values=values,
+            tag_ids=tag_ids,
+            now=utcnow(),
+        )
+    return CreateTicketPayload(ticket=await reload_ticket(info, ticket_id))
+
+
+async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPayload:
+    viewer = info.context.require_viewer()
+    ticket = await visible_ticket(info, input.id)
+    if not rules.can_update_ticket(viewer, ticket):
+        raise Forbidden("You cannot change this ticket.")
+    values: dict[str, Any] = {}
+    if present(input.title):
+        if input.title is None:
+            raise BadUserInput("`title` cannot be null.", fields={"title": "required"})
+        values["title"] = text(input.title, "title", max_length=TITLE_MAX)
+    for name in ("state", "priority"):
+        value = getattr(input, name)
+        if present(value):
+            if value is None:
+                raise BadUserInput(f"`{name}` cannot be null.", fields={name: "required"})
+            values[name] = value
+    values.update(_pending_until(input, ticket))
+    team_id = ticket.team_id
+    if present(input.team_id):
+        if input.team_id is None:
+            raise BadUserInput("`teamId` cannot be null.", fields={"teamId": "required"})
+        new_team = await _row_of(
+            info, info.context.loaders.team_by_id, input.team_id, "Team", "teamId"
+        )
+        if (
+            new_team is None
+            or new_team.organization_id != ticket.organization_id
+            or not rules.can_create_ticket_in_team(viewer, new_team)
+        ):
+            raise unknown("teamId", "Team")
+        values["team_id"] = team_id = new_team.id
+    if present(input.assignee_id):
+        values["assignee_id"] = (
+            None
+            if input.assignee_id is None
+            else await _assignee(
+                info, input.assignee_id, team_id=team_id, organization_id=ticket.organization_id
+            )
+        )
+    tag_ids = None
+    if present(input.tag_ids):
+        tag_ids = await _tags(info, input.tag_ids, ticket.organization_id)
+    async with store.write(info.context.session) as session:
+        changed = await store.update_ticket(
+            session,
+            ticket_id=ticket.id,
+            version=input.version,
+            values=values,
+            tag_ids=tag_ids,
+            now=utcnow(),
+        )
+        if not changed:
+            raise Conflict(
+                "The ticket changed since you loaded it: reload it and apply your change again."
+            )
+    return UpdateTicketPayload(ticket=await reload_ticket(info, ticket.id))
+
+
+async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTicketMessagePayload:
+    viewer = info.context.require_viewer()
+    ticket = await visible_ticket(info, input.ticket_id)
+    body = text(input.body, "body", max_length=BODY_MAX)
+    channel = input.channel
+    is_note = channel is models.MessageChannel.NOTE
+    is_public = not is_note if input.is_public is None else input.is_public
+    if is_note and is_public:
+        raise BadUserInput("A NOTE is private.", fields={"isPublic": "must be false for NOTE"})
+    allowed = (
+        rules.can_send_message(viewer, ticket)
+        if is_public
+        else rules.can_add_private_note(viewer, ticket)
+    )
+    if not allowed:
+        raise Forbidden("You cannot add this message to this ticket.")
+    if viewer.is_customer_user and channel not in (
+        models.MessageChannel.CHAT,
+        models.MessageChannel.EMAIL,
+    ):
+        raise BadUserInput("Customers write by CHAT or EMAIL.", fields={"channel": "CHAT or EMAIL"})
+    async with store.write(info.context.session) as session:
+        message_id = await store.add_message(
+            session,
+            ticket_id=ticket.id,
+            channel=channel,
+            is_public=is_public,
+            body=body,
+            author_advisor_id=viewer.advisor_id,
+            author_customer_user_id=viewer.customer_user_id,
+            now=utcnow(),
+        )
+    ticket_obj = await reload_ticket(info, ticket.id)
+    message = Message.from_row(await info.context.loaders.message_by_id.load(message_id))
+    return AddTicketMessagePayload(message=message, ticket=ticket_obj)
+
+
+async def add_time_entry(info: Info, input: AddTimeEntryInput) -> AddTimeEntryPayload:
+    viewer = info.context.require_viewer()
+    ticket = await visible_ticket(info, input.ticket_id)
+    if not rules.can_add_time_entry(viewer, ticket) or viewer.advisor_id is None:
+        raise Forbidden("You cannot record time on this ticket.")
+    if not 1 <= input.minutes <= MINUTES_MAX:
+        raise BadUserInput(
+            f"`minutes` must be 1 to {MINUTES_MAX}.", fields={"minutes": f"1 to {MINUTES_MAX}"}
+        )
+    note = optional_text(input.note, "note", max_length=NOTE_MAX)
+    async with store.write(info.context.session) as session:
+        entry_id = await store.add_time_entry(
+            session,
+            ticket_id=ticket.id,
+            advisor_id=viewer.advisor_id,
+            minutes=input.minutes,
+            note=note,
+            now=utcnow(),
+        )
+    ticket_obj = await reload_ticket(info, ticket.id)
+    entry = TimeEntry.from_row(await info.context.loaders.time_entry_by_id.load(entry_id))
+    return AddTimeEntryPayload(time_entry=entry, ticket=ticket_obj)
+
+
+# Checks of the IDs an input refers to ------------------------------------------------------
+
+
+async def _row_of(info: Info, loader: Any, global_id: str, type_name: str, field: str) -> Any:
+    ids = ids_of([global_id], type_name, field)
+    return await loader.load(ids[0])
+
+
+def _pending_until(input: UpdateTicketInput, ticket: Row[Any]) -> dict[str, datetime | None]:
+    state = input.state if present(input.state) else ticket.state
+    if state is not models.TicketState.PENDING_REMINDER:
+        if present(input.pending_until) and input.pending_until is not None:
+            raise BadUserInput(
+                "`pendingUntil` is only for PENDING_REMINDER tickets.",
+                fields={"pendingUntil": "state is not PENDING_REMINDER"},
+            )
+        return {"pending_until": None} if ticket.pending_until is not None else {}
+    until = input.pending_until if present(input.pending_until) else ticket.pending_until
+    if until is None:
+        raise BadUserInput(
+            "A PENDING_REMINDER ticket needs `pendingUntil`.", fields={"pendingUntil": "required"}
+        )
+    if until.tzinfo is None:
+        raise BadUserInput(
+            "`pendingUntil` needs a time zone offset.", fields={"pendingUntil": "offset required"}
+        )
+    return {"pending_until": until}
+
+
+async def _customer_fields(
+    info: Info, input: CreateTicketInput, organization_id: int
+) -> dict[str, int]:
+    loaders = info.context.loaders
+    values: dict[str, int] = {}
+    requester = None
+    if input.requester_id is not None:
+        requester = await _row_of(
+            info, loaders.customer_user_by_id, input.requester_id, "CustomerUser", "requesterId"
+        )
+        owner = (
+            None if requester is None else await loaders.customer_by_id.load(requester.customer_id)
+        )
+        if owner is None or owner.organization_id != organization_id:
+            raise unknown("requesterId", "CustomerUser")
+        values["requester_id"] = requester.id
+        values["customer_id"] = owner.id
+    if input.customer_id is not None:
+        customer = await _row_of(
+            info, loaders.customer_by_id, input.customer_id, "Customer", "customerId"
+        )
+        if customer is None or customer.organization_id != organization_id:
+            raise unknown("customerId", "Customer")
+        if requester is not None and requester.customer_id != customer.id:
+            raise BadUserInput(
+                "The requester is not a person of that customer.",
+                fields={"customerId": "not the requester's customer"},
+            )
+        values["customer_id"] = customer.id
+    return values
+
+
+async def _machine(info: Info, global_id: str, customer_id: int | None) -> int:
+    machine = await _row_of(
+        info, info.context.loaders.machine_by_id, global_id, "Machine", "machineId"
+    )
+    if machine is None or customer_id is None or machine.customer_id != customer_id:
+        raise unknown("machineId", "Machine")
+    return int(machine.id)
+
+
+async def _assignee(info: Info, global_id: str, *, team_id: int, organization_id: int) -> int:
+    """An advisor who works the team's tickets: of its organization, or its external member."""
+    loaders = info.context.loaders
+    advisor = await _row_of(info, loaders.advisor_by_id, global_id, "Advisor", "assigneeId")
+    if advisor is None:
+        raise unknown("assigneeId", "Advisor")
+    member = advisor.primary_organization_id == organization_id or team_id in {
+        t.id for t in await loaders.teams_by_advisor_id.load(advisor.id)
+    }
+    if not member or advisor.role is models.AdvisorRole.VIEWER:
+        raise unknown("assigneeId", "Advisor")
+    return int(advisor.id)
+
+
+async def _tags(info: Info, global_ids: Sequence[str] | None, organization_id: int) -> list[int]:
+    tag_ids = ids_of(global_ids, "Tag", "tagIds", limit=50)
+    rows = await info.context.loaders.tag_by_id.load_many(tag_ids)
+    if any(row is None or row.organization_id != organization_id for row in rows):
+        raise unknown("tagIds", "Tag")
+    return tag_ids

@@ -1,0 +1,81 @@
+"""The deskgraph schema: every domain's types and root fields, composed."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
+
+from deskgraph.errors import is_unexpected
+from deskgraph.schema.customer import Customer, CustomerUser, Machine
+from deskgraph.schema.limits import ValidationErrorCodes, limits_rule
+from deskgraph.schema.organization import Advisor, Organization, Tag, Team
+from deskgraph.schema.ticket import Message, Ticket, TimeEntry
+from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
+from deskgraph.schema.viewer import ViewerQuery
+from deskgraph.settings import Settings
+
+logger = logging.getLogger("deskgraph")
+
+
+@strawberry.type(description="Everything a viewer can read.")
+class Query(ViewerQuery, TicketQuery):
+    pass
+
+
+@strawberry.type(description="Everything a viewer can change.")
+class Mutation(TicketMutation):
+    pass
+
+
+NODE_TYPES = [
+    Organization,
+    Team,
+    Advisor,
+    Tag,
+    Customer,
+    CustomerUser,
+    Machine,
+    Ticket,
+    Message,
+    TimeEntry,
+]
+
+
+class DeskgraphSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Errors raised on purpose (NOT_FOUND, FORBIDDEN, ...) are answers, not incidents.
+        for error in errors:
+            if is_unexpected(error):
+                logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return DeskgraphSchema(
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        # Factories: extensions are made per request; the parse and validation caches are
+        # module-level in Strawberry, so they persist across requests.
+        extensions=[
+            ValidationErrorCodes,
+            partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+            partial(ParserCache, maxsize=512),
+            partial(ValidationCache, maxsize=512),
+            partial(
+                AddValidationRules,
+                [limits_rule(settings.max_query_depth, settings.max_query_fields)],
+            ),
+        ],
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,67 @@
+"""Customers (companies), their people and their machines."""
+
+from __future__ import annotations
+
+import strawberry
+
+from deskgraph.context import Info
+from deskgraph.schema.node import Node, RowBacked, from_rows
+from deskgraph.schema.organization import Organization
+
+
+@strawberry.type(description="A company that is a customer of an organization.")
+class Customer(Node, RowBacked):
+    pk: strawberry.Private[int]
+    organization_id: strawberry.Private[int]
+    name: str = strawberry.field(description="Company name.")
+    customer_number: str | None = strawberry.field(
+        description="The organization's number for this customer."
+    )
+
+    @strawberry.field(description="The organization this is a customer of.")
+    async def organization(self, info: Info) -> Organization:
+        row = await info.context.loaders.organization_by_id.load(self.organization_id)
+        return Organization.from_row(row)
+
+    @strawberry.field(description="The customer's people, in the order they were added.")
+    async def users(self, info: Info) -> list[CustomerUser]:
+        viewer = info.context.require_viewer()
+        rows = await info.context.loaders.customer_users_by_customer_id.load(self.pk)
+        if viewer.is_customer_user:
+            rows = [row for row in rows if row.id == viewer.customer_user_id]
+        return from_rows(CustomerUser, rows)
+
+    @strawberry.field(description="The customer's machines, in the order they were registered.")
+    async def machines(self, info: Info) -> list[Machine]:
+        return from_rows(Machine, await info.context.loaders.machines_by_customer_id.load(self.pk))
+
+
+@strawberry.type(description="A person of a customer; may sign in to the customer portal.")
+class CustomerUser(Node, RowBacked):
+    pk: strawberry.Private[int]
+    customer_id: strawberry.Private[int]
+    name: str = strawberry.field(description="Full name.")
+    email: str | None = strawberry.field(description="E-mail address.")
+    phone: str | None = strawberry.field(description="Phone number in E.164 form.")
+    mobile: str | None = strawberry.field(description="Mobile number in E.164 form.")
+    address: str | None = strawberry.field(description="Postal address.")
+    account_number: str | None = strawberry.field(description="Account number with the dealer.")
+    notes: str | None = strawberry.field(description="Internal notes about this person.")
+
+    @strawberry.field(description="The company this person belongs to.")
+    async def customer(self, info: Info) -> Customer:
+        row = await info.context.loaders.customer_by_id.load(self.customer_id)
+        return Customer.from_row(row)
+
+
+@strawberry.type(description="A machine owned by a customer, known to JDLink by its serial number.")
+class Machine(Node, RowBacked):
+    pk: strawberry.Private[int]
+    customer_id: strawberry.Private[int]
+    serial: str = strawberry.field(description="Serial number (product identification number).")
+    model: str | None = strawberry.field(description="Model name, e.g. `8R 370`.")
+
+    @strawberry.field(description="The customer who owns the machine.")
+    async def customer(self, info: Info) -> Customer:
+        row = await info.context.loaders.customer_by_id.load(self.customer_id)
+        return Customer.from_row(row)

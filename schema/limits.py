@@ -1,0 +1,78 @@
+"""Guards against hostile documents, and the error codes of errors raised before execution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+from strawberry.extensions import SchemaExtension
+
+from deskgraph.errors import GRAPHQL_VALIDATION_FAILED, QueryTooComplex
+
+
+def _walk(
+    context: ValidationContext,
+    selection_set: SelectionSetNode | None,
+    depth: int,
+    seen: frozenset[str],
+    budget: list[int],
+) -> int:
+    """Deepest field depth below ``selection_set``; counts every field into ``budget``."""
+    if selection_set is None:
+        return depth
+    deepest = depth
+    for selection in selection_set.selections:
+        if budget[0] <= 0:
+            return deepest
+        if isinstance(selection, FieldNode):
+            budget[0] -= 1
+            deepest = max(deepest, _walk(context, selection.selection_set, depth + 1, seen, budget))
+        elif isinstance(selection, InlineFragmentNode):
+            deepest = max(deepest, _walk(context, selection.selection_set, depth, seen, budget))
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = context.get_fragment(name)
+            if fragment is not None and name not in seen:
+                inner = _walk(context, fragment.selection_set, depth, seen | {name}, budget)
+                deepest = max(deepest, inner)
+    return deepest
+
+
+def limits_rule(max_depth: int, max_fields: int) -> type[ValidationRule]:
+    """A validation rule refusing operations deeper than ``max_depth`` fields or selecting
+    more than ``max_fields`` fields once fragments are expanded (fragment "bombs")."""
+
+    class OperationLimits(ValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            budget = [max_fields]
+            depth = _walk(self.context, node.selection_set, 0, frozenset(), budget)
+            if budget[0] <= 0:
+                self.report_error(
+                    QueryTooComplex(f"The operation selects more than {max_fields} fields.")
+                )
+            elif depth > max_depth:
+                self.report_error(
+                    QueryTooComplex(f"The operation is deeper than {max_depth} levels.")
+                )
+
+    return OperationLimits
+
+
+class ValidationErrorCodes(SchemaExtension):
+    """Gives validation errors their ``extensions.code`` (parse errors get theirs in
+    ``deskgraph.transport``: a parse failure never reaches the end of ``on_parse``)."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": GRAPHQL_VALIDATION_FAILED}

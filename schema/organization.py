@@ -1,0 +1,115 @@
+"""Organizations, their teams (queues), advisors and tag vocabularies."""
+
+from __future__ import annotations
+
+import strawberry
+
+from deskgraph.auth.organization import can_see_tag, can_see_team
+from deskgraph.context import Info
+from deskgraph.schema.node import Node, RowBacked, from_rows
+from deskgraph.store import models
+
+AdvisorRole = strawberry.enum(
+    models.AdvisorRole,
+    description=(
+        "An advisor's role in their primary organization: ADMIN manages the organization and "
+        "invites advisors, ADVISOR works tickets and talks to customers, VIEWER only reads."
+    ),
+)
+
+
+@strawberry.type(description="A dealer or service organization: the owner of teams and tickets.")
+class Organization(Node, RowBacked):
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="Display name.")
+    slug: str = strawberry.field(description="Short unique handle, e.g. `north-dealers`.")
+
+    @strawberry.field(description="The organization's teams (queues) the viewer can see, by name.")
+    async def teams(self, info: Info) -> list[Team]:
+        viewer = info.context.require_viewer()
+        rows = await info.context.loaders.teams_by_organization_id.load(self.pk)
+        return [Team.from_row(row) for row in rows if can_see_team(viewer, row)]
+
+    @strawberry.field(
+        description="The organization's ticket tags, by name: only for those who work in it."
+    )
+    async def tags(self, info: Info) -> list[Tag]:
+        viewer = info.context.require_viewer()
+        rows = await info.context.loaders.tags_by_organization_id.load(self.pk)
+        return sorted(
+            (Tag.from_row(row) for row in rows if can_see_tag(viewer, row)), key=lambda t: t.name
+        )
+
+
+@strawberry.type(
+    description="A team of an organization. Tickets are received by a team (its queue)."
+)
+class Team(Node, RowBacked):
+    pk: strawberry.Private[int]
+    organization_id: strawberry.Private[int]
+    name: str = strawberry.field(description="Display name.")
+    email: str | None = strawberry.field(description="The team's inbound e-mail address.")
+
+    @strawberry.field(description="The organization the team belongs to.")
+    async def organization(self, info: Info) -> Organization:
+        row = await info.context.loaders.organization_by_id.load(self.organization_id)
+        return Organization.from_row(row)
+
+    @strawberry.field(
+        description=(
+            "The team's members by name, including external advisors of other organizations."
+        )
+    )
+    async def members(self, info: Info) -> list[Advisor]:
+        info.context.require_viewer()
+        return from_rows(Advisor, await info.context.loaders.advisors_by_team_id.load(self.pk))
+
+
+@strawberry.type(description="A person who works tickets for an organization.")
+class Advisor(Node, RowBacked):
+    pk: strawberry.Private[int]
+    primary_organization_id: strawberry.Private[int]
+    name: str = strawberry.field(description="Full name.")
+    email: str = strawberry.field(description="Work e-mail address.")
+    phone: str | None = strawberry.field(description="Phone number in E.164 form.")
+    role: AdvisorRole = strawberry.field(  # type: ignore[valid-type]
+        description="Role in the primary organization."
+    )
+
+    @strawberry.field(description="The organization the advisor belongs to.")
+    async def primary_organization(self, info: Info) -> Organization:
+        row = await info.context.loaders.organization_by_id.load(self.primary_organization_id)
+        return Organization.from_row(row)
+
+    @strawberry.field(description="Teams of the advisor's primary organization they belong to.")
+    async def teams(self, info: Info) -> list[Team]:
+        viewer = info.context.require_viewer()
+        rows = await info.context.loaders.teams_by_advisor_id.load(self.pk)
+        return [
+            Team.from_row(r)
+            for r in rows
+            if r.organization_id == self.primary_organization_id and can_see_team(viewer, r)
+        ]
+
+    @strawberry.field(
+        description=(
+            "Teams of other organizations the advisor was invited into: for their tickets the "
+            "advisor is an external advisor. Shown only where the viewer can see the team."
+        )
+    )
+    async def external_teams(self, info: Info) -> list[Team]:
+        viewer = info.context.require_viewer()
+        rows = await info.context.loaders.teams_by_advisor_id.load(self.pk)
+        return [
+            Team.from_row(r)
+            for r in rows
+            if r.organization_id != self.primary_organization_id
+            and (self.pk == viewer.advisor_id or can_see_team(viewer, r))
+        ]
+
+
+@strawberry.type(description="A ticket tag of one organization's vocabulary.")
+class Tag(Node, RowBacked):
+    pk: strawberry.Private[int]
+    organization_id: strawberry.Private[int]
+    name: str = strawberry.field(description="The tag, as advisors type it.")

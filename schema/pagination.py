@@ -1,0 +1,63 @@
+"""Cursor connections: ``PageInfo``, opaque cursors and page-size checks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+from deskgraph.errors import BadUserInput
+
+DEFAULT_PAGE_SIZE = 20
+
+
+@strawberry.type(description="Where a page of a connection stands (Relay cursor connections).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item: pass it as `after` for the next page."
+    )
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.b64encode(f"cursor:{pk}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        prefix, _, pk = (
+            base64.b64decode(cursor.encode("ascii"), validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeError, ValueError):
+        prefix, pk = "", ""
+    if prefix != "cursor" or not pk.isdigit() or len(pk) > 18:
+        raise BadUserInput(
+            "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
+        )
+    return int(pk)
+
+
+def page_size(first: int | None, maximum: int) -> int:
+    if first is None:
+        return min(DEFAULT_PAGE_SIZE, maximum)
+    if first < 0 or first > maximum:
+        raise BadUserInput(
+            f"`first` must be between 0 and {maximum}.", fields={"first": f"0 to {maximum}"}
+        )
+    return first
+
+
+def page_info(pks: list[int], *, has_next_page: bool, after: str | None) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next_page,
+        has_previous_page=after is not None,
+        start_cursor=encode_cursor(pks[0]) if pks else None,
+        end_cursor=encode_cursor(pks[-1]) if pks else None,
+    )

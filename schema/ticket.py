@@ -1,0 +1,253 @@
+"""Tickets, their messages and time entries, and the ticket list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from deskgraph.auth import ticket as ticket_rules
+from deskgraph.context import Info
+from deskgraph.loaders.ticket import MessagePageKey, TicketQuery, count_tickets
+from deskgraph.schema.customer import Customer, CustomerUser, Machine
+from deskgraph.schema.node import Node, RowBacked, from_rows
+from deskgraph.schema.organization import Advisor, Organization, Tag, Team
+from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
+from deskgraph.store import models
+
+TicketState = strawberry.enum(
+    models.TicketState,
+    description=(
+        "Where a ticket stands: NEW (not yet worked), OPEN, PENDING_REMINDER (waiting until "
+        "`pendingUntil`), CLOSED."
+    ),
+)
+TicketPriority = strawberry.enum(models.TicketPriority, description="How urgent a ticket is.")
+MessageChannel = strawberry.enum(
+    models.MessageChannel,
+    description="How a message reached or left the desk. NOTE is a private note, never public.",
+)
+TicketView = strawberry.enum(
+    ticket_rules.TicketView,
+    description=(
+        "The ticket list views: MINE (assigned to the viewer; for a customer user, their own), "
+        "MY_TEAMS (received by the viewer's teams of their primary organization), MY_EXTERNAL "
+        "(assigned to the viewer or unassigned, received by a team outside the viewer's primary "
+        "organization), EXTERNAL_TEAM (every ticket received by such teams), ALL."
+    ),
+)
+
+MessageAuthor = Annotated[
+    Advisor | CustomerUser,
+    strawberry.union("MessageAuthor", description="Who wrote a message."),
+]
+
+
+@strawberry.type(description="What the viewer may do with a ticket: hide what they cannot use.")
+class TicketPermissions:
+    update: bool = strawberry.field(description="Change state, priority, assignee, team, tags.")
+    send_message: bool = strawberry.field(description="Send a message to the customer.")
+    add_private_note: bool = strawberry.field(description="Add a private note.")
+    add_time_entry: bool = strawberry.field(description="Record time worked.")
+
+
+@strawberry.type(description="A support request, received by a team of an organization.")
+class Ticket(Node, RowBacked):
+    pk: strawberry.Private[int]
+    organization_id: strawberry.Private[int]
+    team_id: strawberry.Private[int]
+    assignee_id: strawberry.Private[int | None]
+    requester_id: strawberry.Private[int | None]
+    customer_id: strawberry.Private[int | None]
+    machine_id: strawberry.Private[int | None]
+    locked_by_id: strawberry.Private[int | None]
+    number: int = strawberry.field(description="Ticket number, unique within its organization.")
+    title: str = strawberry.field(description="Short summary.")
+    state: TicketState = strawberry.field(description="Where the ticket stands.")  # type: ignore[valid-type]
+    pending_until: datetime | None = strawberry.field(
+        description="When a PENDING_REMINDER ticket is due again."
+    )
+    priority: TicketPriority = strawberry.field(description="How urgent it is.")  # type: ignore[valid-type]
+    escalation_due_at: datetime | None = strawberry.field(
+        description="When the ticket escalates if nobody answers."
+    )
+    version: int = strawberry.field(
+        description="Optimistic concurrency: send it back with `updateTicket`; CONFLICT if stale."
+    )
+    created_at: datetime = strawberry.field(description="When the ticket was created.")
+    updated_at: datetime = strawberry.field(description="When the ticket last changed.")
+
+    @strawberry.field(description="The organization the ticket belongs to.")
+    async def organization(self, info: Info) -> Organization:
+        row = await info.context.loaders.organization_by_id.load(self.organization_id)
+        return Organization.from_row(row)
+
+    @strawberry.field(description="The team (queue) that received the ticket.")
+    async def team(self, info: Info) -> Team:
+        return Team.from_row(await info.context.loaders.team_by_id.load(self.team_id))
+
+    @strawberry.field(description="The advisor working the ticket, if any.")
+    async def assignee(self, info: Info) -> Advisor | None:
+        return await _advisor(info, self.assignee_id)
+
+    @strawberry.field(description="The advisor holding the ticket's edit lock, if any.")
+    async def locked_by(self, info: Info) -> Advisor | None:
+        return await _advisor(info, self.locked_by_id)
+
+    @strawberry.field(description="The customer user who asked, if any.")
+    async def requester(self, info: Info) -> CustomerUser | None:
+        if self.requester_id is None:
+            return None
+        row = await info.context.loaders.customer_user_by_id.load(self.requester_id)
+        return CustomerUser.from_row(row)
+
+    @strawberry.field(description="The customer (company) the ticket is for, if any.")
+    async def customer(self, info: Info) -> Customer | None:
+        if self.customer_id is None:
+            return None
+        return Customer.from_row(await info.context.loaders.customer_by_id.load(self.customer_id))
+
+    @strawberry.field(description="The customer's machine the ticket is about, if any.")
+    async def machine(self, info: Info) -> Machine | None:
+        if self.machine_id is None:
+            return None
+        return Machine.from_row(await info.context.loaders.machine_by_id.load(self.machine_id))
+
+    @strawberry.field(description="The ticket's tags, from its organization's vocabulary, by name.")
+    async def tags(self, info: Info) -> list[Tag]:
+        return from_rows(Tag, await info.context.loaders.tags_by_ticket_id.load(self.pk))
+
+    @strawberry.field(
+        description=(
+            "The ticket's messages, newest first (`first: 3` gives the last three). Customer "
+            "users see public messages only."
+        )
+    )
+    async def messages(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> MessageConnection:
+        viewer = info.context.require_viewer()
+        include_private = ticket_rules.can_see_private_messages(viewer)
+        key = MessagePageKey(
+            ticket_id=self.pk,
+            first=page_size(first, info.context.settings.max_page_size),
+            after_id=decode_cursor(after),
+            include_private=include_private,
+        )
+        rows, has_next = await info.context.loaders.message_page.load(key)
+        return MessageConnection(
+            ticket_id=self.pk,
+            include_private=include_private,
+            edges=[MessageEdge(cursor=encode_cursor(r.id), node=Message.from_row(r)) for r in rows],
+            page_info=page_info([r.id for r in rows], has_next_page=has_next, after=after),
+        )
+
+    @strawberry.field(
+        description="Time worked on the ticket, oldest first. Internal: empty for customer users."
+    )
+    async def time_entries(self, info: Info) -> list[TimeEntry]:
+        if not ticket_rules.can_see_time_entries(info.context.require_viewer()):
+            return []
+        rows = await info.context.loaders.time_entries_by_ticket_id.load(self.pk)
+        return from_rows(TimeEntry, rows)
+
+    @strawberry.field(description="True when the viewer works this ticket as an external advisor.")
+    def is_external(self, info: Info) -> bool:
+        relation = ticket_rules.ticket_relation(info.context.require_viewer(), self)
+        return relation is ticket_rules.TicketRelation.EXTERNAL
+
+    @strawberry.field(description="What the viewer may do with this ticket.")
+    def viewer_can(self, info: Info) -> TicketPermissions:
+        viewer = info.context.require_viewer()
+        return TicketPermissions(
+            update=ticket_rules.can_update_ticket(viewer, self),
+            send_message=ticket_rules.can_send_message(viewer, self),
+            add_private_note=ticket_rules.can_add_private_note(viewer, self),
+            add_time_entry=ticket_rules.can_add_time_entry(viewer, self),
+        )
+
+
+async def _advisor(info: Info, advisor_id: int | None) -> Advisor | None:
+    if advisor_id is None:
+        return None
+    return Advisor.from_row(await info.context.loaders.advisor_by_id.load(advisor_id))
+
+
+@strawberry.type(description="A message on a ticket: to or from the customer, or a private note.")
+class Message(Node, RowBacked):
+    pk: strawberry.Private[int]
+    ticket_id: strawberry.Private[int]
+    author_advisor_id: strawberry.Private[int | None]
+    author_customer_user_id: strawberry.Private[int | None]
+    channel: MessageChannel = strawberry.field(description="How it was sent.")  # type: ignore[valid-type]
+    is_public: bool = strawberry.field(
+        description="Public messages reach the customer; private notes stay in the desk."
+    )
+    body: str = strawberry.field(description="The text (for calls, the call record).")
+    created_at: datetime = strawberry.field(description="When it was written.")
+
+    @strawberry.field(description="Who wrote it; null for messages the system wrote.")
+    async def author(self, info: Info) -> MessageAuthor | None:
+        if self.author_advisor_id is not None:
+            return await _advisor(info, self.author_advisor_id)
+        if self.author_customer_user_id is not None:
+            row = await info.context.loaders.customer_user_by_id.load(self.author_customer_user_id)
+            return CustomerUser.from_row(row)
+        return None
+
+    @strawberry.field(description="The ticket it belongs to.")
+    async def ticket(self, info: Info) -> Ticket:
+        return Ticket.from_row(await info.context.loaders.ticket_by_id.load(self.ticket_id))
+
+
+@strawberry.type(description="Time an advisor worked on a ticket.")
+class TimeEntry(Node, RowBacked):
+    pk: strawberry.Private[int]
+    ticket_id: strawberry.Private[int]
+    advisor_id: strawberry.Private[int]
+    minutes: int = strawberry.field(description="Minutes worked.")
+    note: str | None = strawberry.field(description="What was done.")
+    created_at: datetime = strawberry.field(description="When it was recorded.")
+
+    @strawberry.field(description="Who worked.")
+    async def advisor(self, info: Info) -> Advisor:
+        return Advisor.from_row(await info.context.loaders.advisor_by_id.load(self.advisor_id))
+
+
+@strawberry.type(description="A message and its cursor.")
+class MessageEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this message.")
+    node: Message = strawberry.field(description="The message.")
+
+
+@strawberry.type(description="A page of a ticket's messages, newest first.")
+class MessageConnection:
+    ticket_id: strawberry.Private[int]
+    include_private: strawberry.Private[bool]
+    edges: list[MessageEdge] = strawberry.field(description="The messages of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+
+    @strawberry.field(description="How many messages the ticket has for this viewer.")
+    async def total_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.message_count.load(
+            (self.ticket_id, self.include_private)
+        )
+        return count
+
+
+@strawberry.type(description="A ticket and its cursor.")
+class TicketEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this ticket.")
+    node: Ticket = strawberry.field(description="The ticket.")
+
+
+@strawberry.type(description="A page of tickets, newest first.")
+class TicketConnection:
+    query: strawberry.Private[TicketQuery]
+    edges: list[TicketEdge] = strawberry.field(description="The tickets of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+
+    @strawberry.field(description="How many tickets the whole list holds (all pages).")
+    async def total_count(self, info: Info) -> int:
+        return await count_tickets(info.context.reader, self.query)

@@ -1,0 +1,96 @@
+"""``viewer``, ``node`` and ``nodes``: who is asking, and any object by global ID."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+
+from deskgraph.auth import viewer as viewer_model
+from deskgraph.auth.permissions import IsAuthenticated
+from deskgraph.context import Info
+from deskgraph.errors import BadUserInput
+from deskgraph.ids import encode_id
+from deskgraph.resolvers.node import resolve_node
+from deskgraph.schema.customer import CustomerUser
+from deskgraph.schema.node import Node
+from deskgraph.schema.organization import Advisor
+
+MAX_NODES = 100
+
+ViewerKind = strawberry.enum(
+    viewer_model.ViewerKind,
+    description="ADVISOR, CUSTOMER_USER (customer portal) or SERVICE (a router or job).",
+)
+
+
+@strawberry.type(description="Who is asking.")
+class Viewer:
+    id: strawberry.ID = strawberry.field(
+        description=(
+            "Stable ID of the viewer: the advisor's or customer user's node ID (for a service, "
+            "an ID of its own that is no node)."
+        )
+    )
+    kind: ViewerKind = strawberry.field(description="What kind of viewer.")  # type: ignore[valid-type]
+    scopes: list[str] = strawberry.field(description="A service's scopes; empty for people.")
+    advisor_id: strawberry.Private[int | None]
+    customer_user_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The advisor, when the viewer is one.")
+    async def advisor(self, info: Info) -> Advisor | None:
+        if self.advisor_id is None:
+            return None
+        return Advisor.from_row(await info.context.loaders.advisor_by_id.load(self.advisor_id))
+
+    @strawberry.field(description="The customer user, when the viewer is one.")
+    async def customer_user(self, info: Info) -> CustomerUser | None:
+        if self.customer_user_id is None:
+            return None
+        row = await info.context.loaders.customer_user_by_id.load(self.customer_user_id)
+        return CustomerUser.from_row(row)
+
+
+@strawberry.type
+class ViewerQuery:
+    @strawberry.field(description="Who is asking.", permission_classes=[IsAuthenticated])
+    def viewer(self, info: Info) -> Viewer:
+        v = info.context.require_viewer()
+        if v.advisor_id is not None:
+            viewer_id = encode_id("Advisor", v.advisor_id)
+        elif v.customer_user_id is not None:
+            viewer_id = encode_id("CustomerUser", v.customer_user_id)
+        else:
+            viewer_id = encode_id("Service", v.service or "")
+        return Viewer(
+            id=strawberry.ID(viewer_id),
+            kind=v.kind,
+            scopes=sorted(v.scopes),
+            advisor_id=v.advisor_id,
+            customer_user_id=v.customer_user_id,
+        )
+
+    @strawberry.field(
+        description="Any object by global ID; null with NOT_FOUND when it does not exist for you.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(
+        description=(
+            "Objects by global ID, in order; each missing one is null with its own error. "
+            f"At most {MAX_NODES}."
+        ),
+        permission_classes=[IsAuthenticated],
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise BadUserInput(
+                f"`ids` takes at most {MAX_NODES} IDs.", fields={"ids": f"at most {MAX_NODES}"}
+            )
+        results = await asyncio.gather(
+            *(resolve_node(info, i) for i in ids), return_exceptions=True
+        )
+        # An exception in the list becomes that item's error, located at its index.
+        return results  # type: ignore[return-value]

@@ -1,0 +1,69 @@
+"""One Settings object, read from DESKGRAPH_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./deskgraph.db"
+DEVELOPMENT_TOKEN_SECRET = "deskgraph-development-secret-change-me-in-production"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs operators write and pick the async driver deskgraph uses."""
+    for prefix in (
+        "postgres://",
+        "postgresql://",
+        "postgresql+psycopg2://",
+        "postgresql+psycopg://",
+    ):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    log_sql: bool = False
+    env: str = "development"
+    token_secret: str = DEVELOPMENT_TOKEN_SECRET
+    token_issuer: str = "deskgraph"
+    token_audience: str = "deskgraph"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_page_size: int = 100
+    max_query_depth: int = 12
+    max_query_fields: int = 2_000
+    max_query_tokens: int = 10_000
+    max_body_bytes: int = 1_000_000
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            database_url=normalize_database_url(
+                env.get("DESKGRAPH_DATABASE_URL", DEFAULT_DATABASE_URL)
+            ),
+            log_sql=_flag(env.get("DESKGRAPH_LOG_SQL")),
+            env=env.get("DESKGRAPH_ENV", "development"),
+            token_secret=env.get("DESKGRAPH_TOKEN_SECRET", DEVELOPMENT_TOKEN_SECRET),
+            token_issuer=env.get("DESKGRAPH_TOKEN_ISSUER", "deskgraph"),
+            token_audience=env.get("DESKGRAPH_TOKEN_AUDIENCE", "deskgraph"),
+            host=env.get("DESKGRAPH_HOST", "127.0.0.1"),
+            port=int(env.get("DESKGRAPH_PORT", "8000")),
+        )
+        if settings.is_production and settings.token_secret == DEVELOPMENT_TOKEN_SECRET:
+            raise ValueError("DESKGRAPH_TOKEN_SECRET must be set when DESKGRAPH_ENV=production")
+        return settings

@@ -1,0 +1,86 @@
+"""Engine and sessions: one engine per process, one session per request."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+
+def create_engine(url: str, *, log_sql: bool = False) -> AsyncEngine:
+    is_sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {}
+    if is_sqlite:
+        # Writers wait for each other instead of failing with "database is locked".
+        kwargs["connect_args"] = {"timeout": 30}
+        if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
+            raise ValueError("an in-memory SQLite database is not shared between connections")
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(url, **kwargs)
+    if is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    if log_sql:
+        event.listen(engine.sync_engine, "before_cursor_execute", _log_statement)
+    return engine
+
+
+def create_nullpool_engine(url: str) -> AsyncEngine:
+    """An engine that keeps no connection open: for one-off CLI work and migrations."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _log_statement(
+    _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, executemany: bool
+) -> None:
+    line = " ".join(statement.split())
+    sys.stderr.write(f"SQL{' (many)' if executemany else ''}: {line}\n")
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine sends while attached (tests and benchmarks)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine: Engine = engine.sync_engine
+        self.statements: list[str] = []
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self._engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._record)

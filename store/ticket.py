@@ -1,0 +1,151 @@
+"""Ticket writes. Each runs inside the caller's ``write()`` block: all of it or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskgraph.store import models
+
+
+@asynccontextmanager
+async def write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block ends, rolled back when it raises."""
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+
+
+async def next_ticket_number(session: AsyncSession, organization_id: int) -> int:
+    o = models.Organization
+    number = await session.scalar(
+        update(o)
+        .where(o.id == organization_id)
+        .values(last_ticket_number=o.last_ticket_number + 1)
+        .returning(o.last_ticket_number)
+    )
+    assert number is not None, "organization vanished inside the transaction"
+    return int(number)
+
+
+async def create_ticket(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    values: dict[str, Any],
+    tag_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    number = await next_ticket_number(session, organization_id)
+    ticket_id = await session.scalar(
+        insert(models.Ticket)
+        .values(
+            organization_id=organization_id,
+            number=number,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        .returning(models.Ticket.id)
+    )
+    assert ticket_id is not None
+    await _set_tags(session, ticket_id, tag_ids)
+    return int(ticket_id)
+
+
+async def update_ticket(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    version: int,
+    values: dict[str, Any],
+    tag_ids: Sequence[int] | None,
+    now: datetime,
+) -> bool:
+    """Apply the change if the ticket is still at ``version``; False when it moved on."""
+    t = models.Ticket
+    result = await session.execute(
+        update(t)
+        .where(t.id == ticket_id, t.version == version)
+        .values(version=t.version + 1, updated_at=now, **values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    if tag_ids is not None:
+        await session.execute(
+            delete(models.TicketTag).where(models.TicketTag.ticket_id == ticket_id)
+        )
+        await _set_tags(session, ticket_id, tag_ids)
+    return True
+
+
+async def _set_tags(session: AsyncSession, ticket_id: int, tag_ids: Sequence[int]) -> None:
+    if tag_ids:
+        await session.execute(
+            insert(models.TicketTag), [{"ticket_id": ticket_id, "tag_id": t} for t in tag_ids]
+        )
+
+
+async def add_message(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    channel: models.MessageChannel,
+    is_public: bool,
+    body: str,
+    author_advisor_id: int | None,
+    author_customer_user_id: int | None,
+    now: datetime,
+) -> int:
+    message_id = await session.scalar(
+        insert(models.Message)
+        .values(
+            ticket_id=ticket_id,
+            channel=channel,
+            is_public=is_public,
+            body=body,
+            author_advisor_id=author_advisor_id,
+            author_customer_user_id=author_customer_user_id,
+            created_at=now,
+        )
+        .returning(models.Message.id)
+    )
+    await _touch(session, ticket_id, now)
+    assert message_id is not None
+    return int(message_id)
+
+
+async def add_time_entry(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    advisor_id: int,
+    minutes: int,
+    note: str | None,
+    now: datetime,
+) -> int:
+    entry_id = await session.scalar(
+        insert(models.TimeEntry)
+        .values(
+            ticket_id=ticket_id, advisor_id=advisor_id, minutes=minutes, note=note, created_at=now
+        )
+        .returning(models.TimeEntry.id)
+    )
+    await _touch(session, ticket_id, now)
+    assert entry_id is not None
+    return int(entry_id)
+
+
+async def _touch(session: AsyncSession, ticket_id: int, now: datetime) -> None:
+    # Activity moves updated_at but not version: a reply does not make an edit stale.
+    t = models.Ticket
+    await session.execute(update(t).where(t.id == ticket_id).values(updated_at=now))

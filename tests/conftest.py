@@ -1,0 +1,223 @@
+"""Shared fixtures: a migrated, seeded database per test on every backend, the HTTP app, personas.
+
+Every test that takes ``client`` (or ``database_url``) runs once on SQLite and once on
+PostgreSQL when ``DESKGRAPH_TEST_DATABASE_URL`` names a server. Each test gets its own copy of
+the seeded demo database: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from deskgraph.app import create_app
+from deskgraph.auth.tokens import Principal, issue_token
+from deskgraph.settings import Settings, normalize_database_url
+from deskgraph.store import models
+from deskgraph.store.migrate import upgrade
+from deskgraph.store.seed import PERSONAS, seed_demo
+from deskgraph.store.session import StatementCounter, create_nullpool_engine
+
+PG_URL = os.environ.get("DESKGRAPH_TEST_DATABASE_URL")
+REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgresql"]
+_counter = itertools.count()
+
+
+def prepare(url: str, *, tickets: int = 120) -> None:
+    upgrade(url)
+
+    async def _seed() -> None:
+        engine = create_nullpool_engine(url)
+        try:
+            await seed_demo(engine, tickets=tickets)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_seed())
+
+
+class PostgresServer:
+    """Creates and drops throw-away databases on the configured server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(normalize_database_url(url))
+
+    def url_for(self, database: str) -> str:
+        return self.url.set(database=database).render_as_string(hide_password=False)
+
+    def _dsn(self) -> str:
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def run(self, *statements: str) -> None:
+        async def _run() -> None:
+            connection = await asyncpg.connect(self._dsn(), timeout=10)
+            try:
+                for statement in statements:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(_run())
+
+    def create(self, name: str, template: str | None = None) -> str:
+        suffix = f" TEMPLATE {template}" if template else ""
+        self.run(f'CREATE DATABASE "{name}"{suffix}')
+        return self.url_for(name)
+
+    def drop(self, name: str) -> None:
+        self.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | None]:
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("DESKGRAPH_REQUIRE_POSTGRES=1 but DESKGRAPH_TEST_DATABASE_URL is not set")
+        yield None
+        return
+    server = PostgresServer(PG_URL)
+    try:
+        server.run("SELECT 1")
+    except (OSError, asyncpg.PostgresError) as error:
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL at DESKGRAPH_TEST_DATABASE_URL is unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable: {error}")
+    yield server
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "demo.db"
+    prepare(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresServer | None) -> Iterator[str | None]:
+    if postgres is None:
+        yield None
+        return
+    name = f"deskgraph_tpl_{uuid.uuid4().hex[:10]}"
+    prepare(postgres.create(name))
+    yield name
+    postgres.drop(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL required but DESKGRAPH_TEST_DATABASE_URL is not set")
+        pytest.skip("set DESKGRAPH_TEST_DATABASE_URL to run this test on PostgreSQL")
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> Iterator[str]:
+    """A fresh copy of the seeded demo database."""
+    if backend == "sqlite":
+        path = tmp_path / "demo.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    template: str = request.getfixturevalue("postgres_template")
+    name = f"deskgraph_t_{os.getpid()}_{next(_counter)}"
+    yield server.create(name, template=template)
+    server.drop(name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+class Api:
+    """The HTTP app as clients meet it, with a bearer token per persona."""
+
+    def __init__(self, client: httpx.AsyncClient, app: Any, tokens: dict[str, str]) -> None:
+        self.http = client
+        self.app = app
+        self.tokens = tokens
+
+    def headers(self, persona: str | None) -> dict[str, str]:
+        return {} if persona is None else {"Authorization": f"Bearer {self.tokens[persona]}"}
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=self.headers(as_)
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> dict[str, Any]:
+        """The ``data`` of a request that must succeed without errors."""
+        body = await self.post(query, variables, as_=as_)
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> dict[str, Any]:
+        """The one error of a request that must fail."""
+        body = await self.post(query, variables, as_=as_)
+        assert len(body.get("errors", [])) == 1, body
+        error: dict[str, Any] = body["errors"][0]
+        return error
+
+    def count_statements(self) -> StatementCounter:
+        return StatementCounter(self.app.state.engine)
+
+    async def scalar(self, statement: Any) -> Any:
+        async with self.app.state.engine.connect() as connection:
+            return await connection.scalar(statement)
+
+
+async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
+    tokens: dict[str, str] = {}
+    async with app.state.engine.connect() as connection:
+        for name, persona in PERSONAS.items():
+            if persona.kind == "service":
+                principal = Principal(kind="service", service=persona.key, scopes=persona.scopes)
+            else:
+                model = models.Advisor if persona.kind == "advisor" else models.CustomerUser
+                pk = await connection.scalar(select(model.id).where(model.email == persona.key))
+                kind = "advisor" if persona.kind == "advisor" else "customer_user"
+                principal = Principal(kind=kind, id=pk)  # type: ignore[arg-type]
+            tokens[name] = issue_token(settings, principal)
+    return tokens
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
+        yield Api(client, app, await persona_tokens(app, settings))
+    await app.state.engine.dispose()
+
+
+PERSONA_NAMES = list(PERSONAS)

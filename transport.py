@@ -1,0 +1,245 @@
+"""GraphQL over HTTP: request parsing, content negotiation, context, error formatting."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import GraphQLError, GraphQLSyntaxError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from deskgraph.auth.tokens import verify_token
+from deskgraph.context import Context
+from deskgraph.errors import (
+    BAD_REQUEST,
+    GRAPHQL_PARSE_FAILED,
+    INTERNAL_SERVER_ERROR,
+    ApiError,
+    QueryTooComplex,
+    Unauthenticated,
+    is_unexpected,
+)
+from deskgraph.loaders import Loaders
+from deskgraph.loaders.base import Reader
+from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.settings import Settings
+
+logger = logging.getLogger("deskgraph")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class RequestError(Exception):
+    """A request that is not a GraphQL request at all: answered before any execution."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.schema = schema
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.graphiql_html = get_graphql_ide_html()
+
+    async def handle(self, request: Request) -> Response:
+        media_type = JSON
+        try:
+            media_type = _negotiate(request.headers.get("accept", ""))
+            if request.method == "GET" and _wants_html(request):
+                if self.settings.is_production:
+                    raise RequestError(404, "GraphiQL is off in production.")
+                return HTMLResponse(self.graphiql_html)
+            params = await self._params(request)
+        except RequestError as error:
+            return _error_response(error, media_type)
+        allowed = (
+            {OperationType.QUERY}
+            if request.method == "GET"
+            else {OperationType.QUERY, OperationType.MUTATION}
+        )
+        async with self.sessionmaker() as session:
+            context = await self._context(request, session)
+            try:
+                result = await self.schema.execute(
+                    params["query"],
+                    variable_values=params["variables"],
+                    context_value=context,
+                    operation_name=params["operationName"],
+                    allowed_operation_types=allowed,
+                )
+            except InvalidOperationTypeError:
+                return _error_response(
+                    RequestError(405, "Only queries can be sent with GET.", {"Allow": "POST"}),
+                    media_type,
+                )
+            except CannotGetOperationTypeError as error:
+                message = error.as_http_error_reason()
+                return _error_response(RequestError(400, message), media_type)
+            except MissingQueryError:
+                return _error_response(RequestError(400, "No query was sent."), media_type)
+        return _result_response(result, media_type)
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            raw: dict[str, Any] = dict(request.query_params)
+            for key in ("variables", "extensions"):
+                if raw.get(key):
+                    raw[key] = _loads(raw[key], key)
+        elif request.method == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != JSON:
+                raise RequestError(415, "Send the request as application/json.")
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > self.settings.max_body_bytes:
+                raise RequestError(413, "The request body is too large.")
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > self.settings.max_body_bytes:
+                    raise RequestError(413, "The request body is too large.")
+            raw = _loads(body, "body")
+            if not isinstance(raw, dict):
+                raise RequestError(400, "The request body must be a JSON object.")
+        else:
+            raise RequestError(405, "Use GET or POST.", {"Allow": "GET, POST"})
+        query = raw.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise RequestError(400, "`query` must be a non-empty string.")
+        variables = raw.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            raise RequestError(400, "`variables` must be an object.")
+        operation_name = raw.get("operationName")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise RequestError(400, "`operationName` must be a string.")
+        extensions = raw.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise RequestError(400, "`extensions` must be an object.")
+        return {"query": query, "variables": variables, "operationName": operation_name or None}
+
+    async def _context(self, request: Request, session: AsyncSession) -> Context:
+        reader = Reader(session)
+        viewer = None
+        auth_error = None
+        authorization = request.headers.get("authorization")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            try:
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise Unauthenticated("Send the token as `Authorization: Bearer <token>`.")
+                principal = verify_token(self.settings, token.strip())
+                viewer = await fetch_viewer(reader, principal)
+                if viewer is None:
+                    raise Unauthenticated("The token names no known principal.")
+            except Unauthenticated as error:
+                auth_error = error.message
+        return Context(
+            settings=self.settings,
+            session=session,
+            reader=reader,
+            loaders=Loaders(reader),
+            viewer=viewer,
+            auth_error=auth_error,
+            request=request,
+        )
+
+
+def _loads(raw: str | bytes, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"The {what} is not valid JSON.") from exc
+
+
+def _negotiate(accept: str) -> str:
+    if not accept.strip():
+        return JSON
+    ranges = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if GRAPHQL_RESPONSE in ranges:
+        return GRAPHQL_RESPONSE
+    if any(r in (JSON, "application/*", "*/*") for r in ranges):
+        return JSON
+    if "text/html" in ranges:
+        return JSON  # a browser; answered with GraphiQL or JSON
+    raise RequestError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "query" not in request.query_params
+
+
+def _response(
+    body: dict[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
+
+
+def _error_response(error: RequestError, media_type: str) -> Response:
+    code = INTERNAL_SERVER_ERROR if error.status >= 500 else BAD_REQUEST
+    body = {"errors": [{"message": error.message, "extensions": {"code": code}}]}
+    return _response(body, error.status, media_type, error.headers)
+
+
+def _result_response(result: ExecutionResult, media_type: str) -> Response:
+    errors = [format_error(error) for error in result.errors or ()]
+    body: dict[str, Any] = {}
+    # A request error (parse, validation, variables) stops before execution: no data entry.
+    request_error = (
+        result.data is None
+        and bool(errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+    if not request_error:
+        body["data"] = result.data
+    if errors:
+        body["errors"] = errors
+    status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
+    return _response(body, status, media_type)
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    if is_unexpected(error):
+        formatted: dict[str, Any] = {"message": "Internal server error."}
+        if error.locations:
+            formatted["locations"] = [
+                {"line": loc.line, "column": loc.column} for loc in error.locations
+            ]
+        if error.path is not None:
+            formatted["path"] = error.path
+        formatted["extensions"] = {"code": INTERNAL_SERVER_ERROR}
+        return formatted
+    formatted = dict(error.formatted)
+    extensions = dict(formatted.get("extensions") or {})
+    if "code" not in extensions:
+        original = error.original_error
+        if isinstance(original, ApiError):
+            extensions["code"] = original.code
+        elif isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+            # graphql-core reports a document over the token limit as a syntax error.
+            too_big = "Parsing aborted" in error.message and "tokens" in error.message
+            extensions["code"] = QueryTooComplex.code if too_big else GRAPHQL_PARSE_FAILED
+        else:
+            # Variable coercion and argument errors are the client's input.
+            extensions["code"] = "BAD_USER_INPUT"
+    formatted["extensions"] = extensions
+    return formatted
