@@ -15,7 +15,9 @@ class IsAuthenticated(BasePermission):
     message = "Sign in: this field needs a bearer token."
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
-        return info.context.viewer is not None
+        # Raises UNAUTHENTICATED saying why (no token, expired, ...) when there is no viewer.
+        info.context.require_viewer()
+        return True
 
     def on_unauthorized(self) -> None:
         raise Unauthenticated(self.message)

@@ -133,9 +133,8 @@ async def test_deep_query_is_too_complex(api: Api) -> None:
 async def test_fragment_bomb_is_too_complex(api: Api) -> None:
     fragments = ["fragment F0 on Team { name }"]
     for n in range(1, 12):
-        fragments.append(
-            f"fragment F{n} on Team {{ a: organization {{ teams {{ ...F{n - 1} }} }} b: organization {{ teams {{ ...F{n - 1} }} }} }}"
-        )  # noqa: E501
+        inner = f"organization {{ teams {{ ...F{n - 1} }} }}"
+        fragments.append(f"fragment F{n} on Team {{ a: {inner} b: {inner} }}")
     query = "{ viewer { advisor { teams { ...F11 } } } }\n" + "\n".join(fragments)
     body = await api.post(query, as_="host-advisor")
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"

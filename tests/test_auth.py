@@ -1,0 +1,132 @@
+"""Tokens and anonymous access: who gets UNAUTHENTICATED, and the rules' SQL and Python forms."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from sqlalchemy import select
+
+from deskgraph.auth import ticket as rules
+from deskgraph.auth.tokens import Principal, issue_token, verify_token
+from deskgraph.errors import Unauthenticated
+from deskgraph.loaders.base import Reader
+from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.settings import Settings
+from deskgraph.store import models
+from tests.conftest import PERSONA_NAMES, Api
+
+ROOT_FIELDS = [
+    "{ viewer { kind } }",
+    "{ tickets { totalCount } }",
+    '{ node(id: "VGlja2V0OjE=") { id } }',
+    '{ nodes(ids: ["VGlja2V0OjE="]) { id } }',
+    'mutation { addTimeEntry(input: {ticketId: "VGlja2V0OjE=", minutes: 5}) { ticket { id } } }',
+]
+
+
+@pytest.mark.parametrize("query", ROOT_FIELDS)
+async def test_anonymous_gets_unauthenticated_for_every_data_field(api: Api, query: str) -> None:
+    body = await api.post(query)
+    assert body["data"] is None or set(body["data"].values()) == {None}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_anonymous_may_ask_typename_and_introspect(api: Api) -> None:
+    data = await api.data("{ __typename __schema { queryType { name } } }")
+    assert data == {"__typename": "Query", "__schema": {"queryType": {"name": "Query"}}}
+
+
+@pytest.mark.parametrize(
+    ("authorization", "message"),
+    [
+        ("Bearer not-a-jwt", "The token is not valid."),
+        ("Basic dXNlcjpwdw==", "Send the token as `Authorization: Bearer <token>`."),
+        ("Bearer ", "Send the token as `Authorization: Bearer <token>`."),
+    ],
+)
+async def test_bad_token_is_unauthenticated(api: Api, authorization: str, message: str) -> None:
+    response = await api.http.post(
+        "/graphql", json={"query": "{ viewer { kind } }"}, headers={"Authorization": authorization}
+    )
+    error = response.json()["errors"][0]
+    assert (error["message"], error["extensions"]["code"]) == (message, "UNAUTHENTICATED")
+
+
+async def test_token_of_unknown_advisor_is_unauthenticated(api: Api, settings: Settings) -> None:
+    token = issue_token(settings, Principal(kind="advisor", id=424242))
+    response = await api.http.post(
+        "/graphql",
+        json={"query": "{ viewer { kind } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    error = response.json()["errors"][0]
+    assert error["message"] == "The token names no known principal."
+
+
+def test_token_round_trip_for_each_principal_kind() -> None:
+    settings = Settings()
+    for principal in (
+        Principal(kind="advisor", id=7),
+        Principal(kind="customer_user", id=3),
+        Principal(kind="service", service="router", scopes=frozenset({"read"})),
+    ):
+        assert verify_token(settings, issue_token(settings, principal)) == principal
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "advisor:1", "exp": 1, "iss": "deskgraph", "aud": "deskgraph"},  # expired
+        {"sub": "advisor:1", "exp": 4e9, "iss": "someone", "aud": "deskgraph"},
+        {"sub": "advisor:1", "exp": 4e9, "iss": "deskgraph", "aud": "other"},
+        {"sub": "advisor:1", "exp": 4e9, "iss": "deskgraph", "aud": "deskgraph", "nbf": 4e9},
+        {"sub": "robot:1", "exp": 4e9, "iss": "deskgraph", "aud": "deskgraph"},
+        {"sub": "advisor:x", "exp": 4e9, "iss": "deskgraph", "aud": "deskgraph"},
+        {"sub": "advisor:1", "iss": "deskgraph", "aud": "deskgraph"},  # no expiry
+    ],
+)
+def test_invalid_claims_are_refused(claims: dict[str, object]) -> None:
+    settings = Settings()
+    token = jwt.encode(claims, settings.token_secret, algorithm="HS256")
+    with pytest.raises(Unauthenticated):
+        verify_token(settings, token)
+
+
+def test_token_signed_with_another_secret_is_refused() -> None:
+    now = int(time.time())
+    claims = {"sub": "advisor:1", "exp": now + 60, "iss": "deskgraph", "aud": "deskgraph"}
+    with pytest.raises(Unauthenticated):
+        verify_token(Settings(), jwt.encode(claims, "another-secret-of-enough-length-xx", "HS256"))
+
+
+def test_production_refuses_the_development_secret() -> None:
+    with pytest.raises(ValueError, match="DESKGRAPH_TOKEN_SECRET"):
+        Settings.from_env({"DESKGRAPH_ENV": "production"})
+
+
+@pytest.mark.parametrize("persona", PERSONA_NAMES)
+async def test_ticket_rules_agree_in_sql_and_python(api: Api, persona: str) -> None:
+    """The list filter (SQL) and the row check (Python) say the same for every demo ticket."""
+    token = api.tokens[persona]
+    principal = verify_token(api.app.state.settings, token)
+    async with api.app.state.engine.connect() as connection:
+        rows = (await connection.execute(select(models.Ticket.__table__))).all()
+    from deskgraph.store.session import create_sessionmaker
+
+    async with create_sessionmaker(api.app.state.engine)() as session:
+        reader = Reader(session)
+        viewer = await fetch_viewer(reader, principal)
+        assert viewer is not None
+        for view in rules.TicketView:
+            statement = select(models.Ticket.id).where(
+                rules.ticket_scope(viewer), rules.view_scope(viewer, view)
+            )
+            in_sql = {row.id for row in await reader.rows(statement)}
+            in_python = {
+                row.id
+                for row in rows
+                if rules.can_see_ticket(viewer, row) and rules.in_view(viewer, view, row)
+            }
+            assert in_sql == in_python, (persona, view)

@@ -1,0 +1,149 @@
+"""``node`` / ``nodes``: every type by global ID, and rows a viewer may not see answer NOT_FOUND."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.conftest import Api
+
+NODE = "query NODE($id: ID!) { node(id: $id) { __typename id } }"
+NODES = "query NODES($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
+
+SAMPLE = """
+query SAMPLE {
+  viewer { advisor { id primaryOrganization { id tags { id } } teams { id } } }
+  tickets(first: 20) { edges { node { id customer { id } requester { id } machine { id }
+    messages(first: 5) { edges { node { id isPublic } } } timeEntries { id } } } }
+}
+"""
+
+
+def gid(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+async def sample_ids(api: Api, persona: str) -> dict[str, str]:
+    data = await api.data(SAMPLE, as_=persona)
+    advisor = data["viewer"]["advisor"]
+    tickets = [e["node"] for e in data["tickets"]["edges"]]
+    with_all = next(t for t in tickets if t["machine"] and t["timeEntries"])
+    return {
+        "Advisor": advisor["id"],
+        "Organization": advisor["primaryOrganization"]["id"],
+        "Tag": advisor["primaryOrganization"]["tags"][0]["id"],
+        "Team": advisor["teams"][0]["id"],
+        "Ticket": with_all["id"],
+        "Customer": with_all["customer"]["id"],
+        "CustomerUser": with_all["requester"]["id"],
+        "Machine": with_all["machine"]["id"],
+        "Message": with_all["messages"]["edges"][0]["node"]["id"],
+        "TimeEntry": with_all["timeEntries"][0]["id"],
+    }
+
+
+async def test_node_host_advisor_fetches_every_type(api: Api) -> None:
+    ids = await sample_ids(api, "host-advisor")
+    for type_name, node_id in ids.items():
+        data = await api.data(NODE, {"id": node_id}, as_="host-advisor")
+        assert data["node"] == {"__typename": type_name, "id": node_id}
+
+
+async def test_node_customer_user_does_not_find_desk_internal_rows(api: Api) -> None:
+    ids = await sample_ids(api, "host-admin")
+    for type_name in ("Advisor", "Tag", "TimeEntry"):
+        error = await api.error(NODE, {"id": ids[type_name]}, as_="customer-user")
+        assert (error["path"], error["extensions"]) == (["node"], {"code": "NOT_FOUND"})
+
+
+async def test_node_external_advisor_does_not_find_other_host_teams_or_tickets(api: Api) -> None:
+    data = await api.data(
+        """{ tickets(first: 50) { edges { node { id team { id name } } } } }""", as_="host-admin"
+    )
+    desk = [
+        e["node"] for e in data["tickets"]["edges"] if e["node"]["team"]["name"] != "Field Service"
+    ]
+    for node_id in (desk[0]["id"], desk[0]["team"]["id"]):
+        error = await api.error(NODE, {"id": node_id}, as_="external-advisor")
+        assert (error["path"], error["extensions"]) == (["node"], {"code": "NOT_FOUND"})
+
+
+async def test_node_foreign_ticket_is_not_found_like_a_missing_one(api: Api) -> None:
+    south = await api.data(
+        "{ tickets(first: 1, view: MY_TEAMS) { edges { node { id } } } }", as_="external-advisor"
+    )
+    foreign = south["tickets"]["edges"][0]["node"]["id"]
+    missing = gid("Ticket", 999_999)
+    errors = []
+    for node_id in (foreign, missing):
+        body = await api.post(NODE, {"id": node_id}, as_="host-advisor")
+        assert body["data"] == {"node": None}
+        errors.append({k: v for k, v in body["errors"][0].items() if k != "message"})
+    assert errors[0] == errors[1]
+    assert errors[0]["extensions"] == {"code": "NOT_FOUND"}
+
+
+async def test_node_customer_user_does_not_see_private_notes(api: Api) -> None:
+    data = await api.data(
+        "{ tickets(first: 50) { edges { node { id messages(first: 20) { totalCount edges { node { id isPublic } } } } } } }",  # noqa: E501
+        as_="service",
+    )
+    mine = {
+        e["node"]["id"]
+        for e in (
+            await api.data("{ tickets(first: 50) { edges { node { id } } } }", as_="customer-user")
+        )["tickets"]["edges"]
+    }
+    notes = [
+        m["node"]["id"]
+        for e in data["tickets"]["edges"]
+        if e["node"]["id"] in mine
+        for m in e["node"]["messages"]["edges"]
+        if not m["node"]["isPublic"]
+    ]
+    assert notes, "the demo gives the customer user's tickets private notes"
+    for note in notes:
+        error = await api.error(NODE, {"id": note}, as_="customer-user")
+        assert error["extensions"]["code"] == "NOT_FOUND"
+    seen = await api.data(
+        "{ tickets(first: 50) { edges { node { messages(first: 50) { edges { node { isPublic channel } } } timeEntries { id } } } } }",  # noqa: E501
+        as_="customer-user",
+    )
+    for edge in seen["tickets"]["edges"]:
+        assert edge["node"]["timeEntries"] == []
+        for message in edge["node"]["messages"]["edges"]:
+            assert message["node"]["isPublic"] is True
+            assert message["node"]["channel"] != "NOTE"
+
+
+async def test_nodes_answers_in_order_with_an_error_per_missing_id(api: Api) -> None:
+    ids = await sample_ids(api, "host-advisor")
+    body = await api.post(
+        NODES,
+        {"ids": [ids["Ticket"], gid("Ticket", 999_999), "%%%", ids["Team"]]},
+        as_="host-advisor",
+    )
+    assert body["data"]["nodes"] == [
+        {"__typename": "Ticket", "id": ids["Ticket"]},
+        None,
+        None,
+        {"__typename": "Team", "id": ids["Team"]},
+    ]
+    codes = {tuple(e["path"]): e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {("nodes", 1): "NOT_FOUND", ("nodes", 2): "BAD_USER_INPUT"}
+
+
+@pytest.mark.parametrize(
+    "node_id", ["", "bm9wZQ==", gid("Nope", 1), gid("Ticket", 0), "VGlja2V0Oi0x", "💥"]
+)
+async def test_node_malformed_ids_are_clear_errors(api: Api, node_id: str) -> None:
+    error = await api.error(NODE, {"id": node_id}, as_="host-advisor")
+    assert error["extensions"]["code"] in {"BAD_USER_INPUT", "NOT_FOUND"}
+
+
+async def test_nodes_refuses_more_than_a_hundred_ids(api: Api) -> None:
+    error = await api.error(
+        NODES, {"ids": [gid("Ticket", n) for n in range(1, 102)]}, as_="host-advisor"
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"

@@ -1,0 +1,203 @@
+"""``tickets``: row access per persona, views, filters and keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+
+TICKETS = """
+query TICKETS($view: TicketView, $filter: TicketFilter, $first: Int, $after: String) {
+  tickets(view: $view, filter: $filter, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id number title state isExternal
+      organization { name } team { id name } assignee { id } customer { id } requester { id }
+      tags { id name } } }
+  }
+}
+"""
+
+
+async def all_tickets(api: Api, persona: str, **variables: Any) -> list[dict[str, Any]]:
+    """Walks every page (bounded) and checks the pages agree with ``totalCount``."""
+    nodes: list[dict[str, Any]] = []
+    after = None
+    for _ in range(100):
+        data = await api.data(TICKETS, {**variables, "first": 50, "after": after}, as_=persona)
+        page = data["tickets"]
+        nodes += [edge["node"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            assert len(nodes) == page["totalCount"]
+            return nodes
+        after = page["pageInfo"]["endCursor"]
+    raise AssertionError("more pages than the demo holds")
+
+
+def org_names(nodes: list[dict[str, Any]]) -> set[str]:
+    return {n["organization"]["name"] for n in nodes}
+
+
+@pytest.mark.parametrize("persona", ["host-admin", "host-advisor", "host-viewer"])
+async def test_tickets_host_personas_see_north_dealers_only(api: Api, persona: str) -> None:
+    nodes = await all_tickets(api, persona)
+    assert nodes
+    assert org_names(nodes) == {"North Dealers"}
+    assert not any(n["isExternal"] for n in nodes)
+
+
+async def test_tickets_external_advisor_sees_own_and_external_team_tickets(api: Api) -> None:
+    nodes = await all_tickets(api, "external-advisor")
+    external = [n for n in nodes if n["organization"]["name"] == "North Dealers"]
+    own = [n for n in nodes if n["organization"]["name"] == "South Service"]
+    assert external
+    assert own
+    assert {n["team"]["name"] for n in external} == {"Field Service"}
+    assert all(n["isExternal"] for n in external)
+    assert not any(n["isExternal"] for n in own)
+
+
+async def test_tickets_customer_user_sees_only_own_requests(api: Api) -> None:
+    data = await api.data("{ viewer { customerUser { id } } }", as_="customer-user")
+    me = data["viewer"]["customerUser"]["id"]
+    nodes = await all_tickets(api, "customer-user")
+    assert nodes
+    assert {n["requester"]["id"] for n in nodes} == {me}
+
+
+async def test_tickets_service_sees_every_ticket(api: Api) -> None:
+    nodes = await all_tickets(api, "service")
+    assert org_names(nodes) == {"North Dealers", "South Service"}
+    assert len(nodes) == 120
+
+
+async def test_tickets_pages_are_newest_first_without_gaps(api: Api) -> None:
+    nodes = await all_tickets(api, "host-advisor")
+    ids = [n["id"] for n in nodes]
+    assert len(ids) == len(set(ids))
+    pks = [int(base64.b64decode(i).decode().split(":")[1]) for i in ids]
+    assert pks == sorted(pks, reverse=True)
+
+
+async def test_tickets_page_info(api: Api) -> None:
+    first = (await api.data(TICKETS, {"first": 2}, as_="host-advisor"))["tickets"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert first["pageInfo"]["hasPreviousPage"] is False
+    assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"]
+    second = (
+        await api.data(
+            TICKETS, {"first": 2, "after": first["pageInfo"]["endCursor"]}, as_="host-advisor"
+        )
+    )["tickets"]
+    assert second["pageInfo"]["hasPreviousPage"] is True
+    assert not {e["node"]["id"] for e in first["edges"]} & {
+        e["node"]["id"] for e in second["edges"]
+    }
+    empty = (await api.data(TICKETS, {"first": 0}, as_="host-advisor"))["tickets"]
+    assert empty["edges"] == []
+    assert empty["pageInfo"]["endCursor"] is None
+
+
+async def test_tickets_view_mine_is_assigned_to_viewer(api: Api) -> None:
+    me = (await api.data("{ viewer { advisor { id } } }", as_="host-advisor"))["viewer"]
+    nodes = await all_tickets(api, "host-advisor", view="MINE")
+    assert nodes
+    assert {n["assignee"]["id"] for n in nodes} == {me["advisor"]["id"]}
+
+
+async def test_tickets_view_my_teams_is_primary_teams(api: Api) -> None:
+    nodes = await all_tickets(api, "host-advisor", view="MY_TEAMS")
+    assert {n["team"]["name"] for n in nodes} == {"Service Desk", "Field Service"}
+    external = await all_tickets(api, "external-advisor", view="MY_TEAMS")
+    assert {n["team"]["name"] for n in external} == {"Workshop"}
+
+
+async def test_tickets_external_views(api: Api) -> None:
+    me = (await api.data("{ viewer { advisor { id } } }", as_="external-advisor"))["viewer"]
+    team = await all_tickets(api, "external-advisor", view="EXTERNAL_TEAM")
+    mine = await all_tickets(api, "external-advisor", view="MY_EXTERNAL")
+    assert team
+    assert all(n["isExternal"] for n in team)
+    assert {n["team"]["name"] for n in team} == {"Field Service"}
+    assert mine
+    assert {n["id"] for n in mine} < {n["id"] for n in team}
+    assert all(n["assignee"] is None or n["assignee"]["id"] == me["advisor"]["id"] for n in mine)
+    assert await all_tickets(api, "host-advisor", view="EXTERNAL_TEAM") == []
+
+
+async def test_tickets_filters_combine(api: Api) -> None:
+    everything = await all_tickets(api, "host-advisor")
+    sample = next(n for n in everything if n["tags"] and n["assignee"])
+    by_state = await all_tickets(api, "host-advisor", filter={"states": [sample["state"]]})
+    assert {n["state"] for n in by_state} == {sample["state"]}
+    assert len(by_state) == sum(n["state"] == sample["state"] for n in everything)
+    combined = await all_tickets(
+        api,
+        "host-advisor",
+        filter={
+            "teamIds": [sample["team"]["id"]],
+            "assigneeIds": [sample["assignee"]["id"]],
+            "customerIds": [sample["customer"]["id"]],
+            "tagIds": [sample["tags"][0]["id"]],
+        },
+    )
+    assert sample["id"] in {n["id"] for n in combined}
+    for n in combined:
+        assert n["team"]["id"] == sample["team"]["id"]
+        assert n["assignee"]["id"] == sample["assignee"]["id"]
+        assert n["customer"]["id"] == sample["customer"]["id"]
+        assert sample["tags"][0]["id"] in {t["id"] for t in n["tags"]}
+
+
+async def test_tickets_filter_unassigned(api: Api) -> None:
+    nodes = await all_tickets(api, "host-advisor", filter={"unassigned": True})
+    assert nodes
+    assert all(n["assignee"] is None for n in nodes)
+    assigned = await all_tickets(api, "host-advisor", filter={"unassigned": False})
+    assert assigned
+    assert all(n["assignee"] is not None for n in assigned)
+
+
+async def test_tickets_filter_text_matches_title_and_number(api: Api) -> None:
+    everything = await all_tickets(api, "host-advisor")
+    by_word = await all_tickets(api, "host-advisor", filter={"text": "hydraulic"})
+    expected = {n["id"] for n in everything if "hydraulic" in n["title"].lower()}
+    assert expected
+    assert {n["id"] for n in by_word} == expected
+    target = everything[5]
+    by_number = await all_tickets(api, "host-advisor", filter={"text": str(target["number"])})
+    assert target["id"] in {n["id"] for n in by_number}
+    assert await all_tickets(api, "host-advisor", filter={"text": "100%_"}) == []
+
+
+async def test_tickets_filter_by_foreign_team_finds_nothing(api: Api) -> None:
+    south = await all_tickets(api, "service", filter={"text": ""})
+    south_team = next(
+        n["team"]["id"] for n in south if n["organization"]["name"] == "South Service"
+    )
+    assert await all_tickets(api, "host-advisor", filter={"teamIds": [south_team]}) == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "field"),
+    [
+        ({"first": 101}, "first"),
+        ({"first": -1}, "first"),
+        ({"after": "not-a-cursor"}, "after"),
+        ({"after": base64.b64encode(b"Ticket:1").decode()}, "after"),
+        ({"filter": {"teamIds": ["garbage"]}}, "filter.teamIds"),
+        ({"filter": {"teamIds": [base64.b64encode(b"Tag:1").decode()]}}, "filter.teamIds"),
+    ],
+)
+async def test_tickets_bad_arguments_are_bad_user_input(
+    api: Api, variables: dict[str, Any], field: str
+) -> None:
+    body = await api.post(TICKETS, variables, as_="host-advisor")
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["path"] == ["tickets"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert field in error["extensions"]["fields"]
