@@ -221,3 +221,14 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
 
 
 PERSONA_NAMES = list(PERSONAS)
+
+
+def pytest_report_header() -> str:
+    if PG_URL:
+        return (
+            "deskgraph: store tests run on SQLite and on PostgreSQL (DESKGRAPH_TEST_DATABASE_URL)"
+        )
+    return (
+        "deskgraph: store tests run on SQLite only; set DESKGRAPH_TEST_DATABASE_URL to a "
+        "PostgreSQL server to run them there too"
+    )

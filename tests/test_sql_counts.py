@@ -1,0 +1,60 @@
+"""Nested reads are batched: the statement count does not grow with the number of rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Api
+
+DASHBOARD = """
+query DASHBOARD($first: Int!) {
+  tickets(first: $first) {
+    totalCount
+    edges { node { id title state
+      team { name organization { name } }
+      assignee { name } requester { name customer { name } } customer { name }
+      tags { name } machine { serial customer { name } }
+      messages(first: 3) { totalCount edges { node { body
+        author { ... on Advisor { name } ... on CustomerUser { name } } } } }
+      timeEntries { minutes advisor { name } }
+    } }
+  }
+}
+"""
+
+
+async def statements_for(api: Api, query: str, first: int, persona: str = "service") -> int:
+    with api.count_statements() as counter:
+        data = await api.data(query, {"first": first}, as_=persona)
+    assert len(data["tickets"]["edges"]) == first
+    return counter.count
+
+
+@pytest.mark.parametrize("persona", ["service", "host-advisor"])
+async def test_dashboard_statement_count_is_the_same_for_5_and_50_tickets(
+    api: Api, persona: str
+) -> None:
+    small = await statements_for(api, DASHBOARD, 5, persona)
+    large = await statements_for(api, DASHBOARD, 50, persona)
+    assert small == large
+    # viewer, page, count, then one per relation level; far below one per ticket.
+    assert large <= 16
+
+
+async def test_team_members_and_advisor_teams_are_batched(api: Api) -> None:
+    query = """
+    query TEAMS($first: Int!) { tickets(first: $first) { edges { node {
+      team { members { name teams { name } externalTeams { name } } }
+      assignee { primaryOrganization { teams { name } tags { name } } }
+    } } } }
+    """
+    assert await statements_for(api, query, 5) == await statements_for(api, query, 50)
+
+
+async def test_customer_users_and_machines_are_batched(api: Api) -> None:
+    query = """
+    query CUSTOMERS($first: Int!) { tickets(first: $first) { edges { node {
+      customer { users { name } machines { serial } organization { name } }
+    } } } }
+    """
+    assert await statements_for(api, query, 5) == await statements_for(api, query, 50)
