@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
-from deskgraph.loaders.organization import AdvisorsByTeamIdLoader, TeamsByAdvisorIdLoader
+from deskgraph.loaders.organization import ThroughMembershipLoader
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.store import models
 
@@ -36,8 +36,12 @@ class Loaders:
         self.customer_users_by_customer_id = by_column(models.CustomerUser, "customer_id")
         self.machines_by_customer_id = by_column(models.Machine, "customer_id")
         self.time_entries_by_ticket_id = by_column(models.TimeEntry, "ticket_id")
-        self.teams_by_advisor_id = TeamsByAdvisorIdLoader(reader)
-        self.advisors_by_team_id = AdvisorsByTeamIdLoader(reader)
+        self.teams_by_advisor_id = ThroughMembershipLoader(
+            reader, "advisor_id", table_of(models.Team)
+        )
+        self.advisors_by_team_id = ThroughMembershipLoader(
+            reader, "team_id", table_of(models.Advisor)
+        )
         self.tags_by_ticket_id = TagsByTicketIdLoader(reader)
         self.message_page = MessagePageLoader(reader)
         self.message_count = MessageCountLoader(reader)

@@ -1,4 +1,4 @@
-"""Organization reads: team memberships in both directions."""
+"""Organization reads: team memberships, in both directions."""
 
 from __future__ import annotations
 
@@ -6,44 +6,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Row
 
 from deskgraph.loaders.base import Reader, group_rows, table_of
 from deskgraph.store import models
 
 
-class TeamsByAdvisorIdLoader(DataLoader[int, list[Row[Any]]]):
-    """Every team an advisor belongs to, of any organization, by name."""
+class ThroughMembershipLoader(DataLoader[int, list[Row[Any]]]):
+    """The rows on the other side of team memberships, by name: an advisor's teams (of any
+    organization) keyed by ``advisor_id``, or a team's members (internal and external) keyed
+    by ``team_id``."""
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, key: str, target: Table) -> None:
         super().__init__()
         self.reader = reader
+        self.key = key
+        self.target = target
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Row[Any]]]:
-        m, t = models.TeamMembership, table_of(models.Team)
+        memberships = table_of(models.TeamMembership)
+        key_column = memberships.c[self.key]
         statement = (
-            select(m.advisor_id, *t.c)
-            .join_from(table_of(models.TeamMembership), t)
-            .where(m.advisor_id.in_(keys))
-            .order_by(m.advisor_id, t.c.name)
+            select(key_column, *self.target.c)
+            .join_from(memberships, self.target)
+            .where(key_column.in_(keys))
+            .order_by(key_column, self.target.c.name)
         )
-        return group_rows(await self.reader.rows(statement), keys, "advisor_id")
-
-
-class AdvisorsByTeamIdLoader(DataLoader[int, list[Row[Any]]]):
-    """The members of a team, internal and external, by name."""
-
-    def __init__(self, reader: Reader) -> None:
-        super().__init__()
-        self.reader = reader
-
-    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Row[Any]]]:
-        m, a = models.TeamMembership, table_of(models.Advisor)
-        statement = (
-            select(m.team_id, *a.c)
-            .join_from(table_of(models.TeamMembership), a)
-            .where(m.team_id.in_(keys))
-            .order_by(m.team_id, a.c.name)
-        )
-        return group_rows(await self.reader.rows(statement), keys, "team_id")
+        return group_rows(await self.reader.rows(statement), keys, self.key)

@@ -93,7 +93,7 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
     viewer = info.context.require_viewer()
     loaders = info.context.loaders
     title = text(input.title, "title", max_length=TITLE_MAX)
-    team = await _row_of(info, loaders.team_by_id, input.team_id, "Team", "teamId")
+    team = await _row_of(loaders.team_by_id, input.team_id, "Team", "teamId")
     if team is None or not rules.can_create_ticket_in_team(viewer, team):
         if viewer.is_advisor and not viewer.works_tickets and team is not None:
             raise Forbidden("Your role cannot create tickets.")
@@ -257,7 +257,7 @@ async def add_time_entry(info: Info, input: AddTimeEntryInput) -> AddTimeEntryPa
 # Checks of the IDs an input refers to ------------------------------------------------------
 
 
-async def _row_of(info: Info, loader: Any, global_id: str, type_name: str, field: str) -> Any:
+async def _row_of(loader: Any, global_id: str, type_name: str, field: str) -> Any:
     ids = ids_of([global_id], type_name, field)
     return await loader.load(ids[0])
 
@@ -327,7 +327,7 @@ async def _machine(info: Info, global_id: str, customer_id: int | None) -> int:
 async def _assignee(info: Info, global_id: str, *, team_id: int, organization_id: int) -> int:
     """An advisor who works the team's tickets: of its organization, or its external member."""
     loaders = info.context.loaders
-    advisor = await _row_of(info, loaders.advisor_by_id, global_id, "Advisor", "assigneeId")
+    advisor = await _row_of(loaders.advisor_by_id, global_id, "Advisor", "assigneeId")
     if advisor is None:
         raise unknown("assigneeId", "Advisor")
     member = advisor.primary_organization_id == organization_id or team_id in {

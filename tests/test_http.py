@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from deskgraph.settings import Settings
 from tests.conftest import Api
 
 VIEWER_QUERY = "query VIEWER { viewer { kind } }"
@@ -165,3 +166,22 @@ async def test_unexpected_failure_is_masked(api: Api, monkeypatch: pytest.Monkey
             }
         ],
     }
+
+
+async def test_log_sql_writes_one_line_per_statement(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    import httpx
+
+    from deskgraph.app import create_app
+
+    app = create_app(replace(settings, log_sql=True))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://log.test") as client:
+        await client.post("/graphql", json={"query": "{ __typename }"})
+        await client.get("/readyz")
+    await app.state.engine.dispose()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("SQL")]
+    assert lines == ["SQL: SELECT 1"]
