@@ -156,9 +156,7 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
     if present(input.team_id):
         if input.team_id is None:
             raise BadUserInput("`teamId` cannot be null.", fields={"teamId": "required"})
-        new_team = await _row_of(
-            info, info.context.loaders.team_by_id, input.team_id, "Team", "teamId"
-        )
+        new_team = await _row_of(info.context.loaders.team_by_id, input.team_id, "Team", "teamId")
         if (
             new_team is None
             or new_team.organization_id != ticket.organization_id
@@ -291,7 +289,7 @@ async def _customer_fields(
     requester = None
     if input.requester_id is not None:
         requester = await _row_of(
-            info, loaders.customer_user_by_id, input.requester_id, "CustomerUser", "requesterId"
+            loaders.customer_user_by_id, input.requester_id, "CustomerUser", "requesterId"
         )
         owner = (
             None if requester is None else await loaders.customer_by_id.load(requester.customer_id)
@@ -302,7 +300,7 @@ async def _customer_fields(
         values["customer_id"] = owner.id
     if input.customer_id is not None:
         customer = await _row_of(
-            info, loaders.customer_by_id, input.customer_id, "Customer", "customerId"
+            loaders.customer_by_id, input.customer_id, "Customer", "customerId"
         )
         if customer is None or customer.organization_id != organization_id:
             raise unknown("customerId", "Customer")
@@ -316,9 +314,7 @@ async def _customer_fields(
 
 
 async def _machine(info: Info, global_id: str, customer_id: int | None) -> int:
-    machine = await _row_of(
-        info, info.context.loaders.machine_by_id, global_id, "Machine", "machineId"
-    )
+    machine = await _row_of(info.context.loaders.machine_by_id, global_id, "Machine", "machineId")
     if machine is None or customer_id is None or machine.customer_id != customer_id:
         raise unknown("machineId", "Machine")
     return int(machine.id)
