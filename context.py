@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +23,6 @@ class Context:
     viewer: Viewer | None
     # Why the viewer is anonymous when a token was sent: said by UNAUTHENTICATED errors.
     auth_error: str | None = None
-    request: Any = None
 
     def require_viewer(self) -> Viewer:
         if self.viewer is None:

@@ -159,7 +159,6 @@ class GraphQLEndpoint:
             loaders=Loaders(reader),
             viewer=viewer,
             auth_error=auth_error,
-            request=request,
         )
 
 

@@ -128,7 +128,7 @@ async def seed_demo(
     if not await database_is_empty(engine):
         raise RuntimeError("the database already holds data; seed an empty database")
     async with engine.begin() as connection:
-        await _insert(connection, models.Organization, _organizations(tickets=0))
+        await _insert(connection, models.Organization, _organizations())
         await _insert(
             connection,
             models.Team,
@@ -224,9 +224,9 @@ async def _advance_sequences(connection: AsyncConnection) -> None:
             )
 
 
-def _organizations(tickets: int) -> list[dict[str, Any]]:
+def _organizations() -> list[dict[str, Any]]:
     return [
-        {"id": i, "name": n, "slug": s, "last_ticket_number": tickets, "created_at": EPOCH}
+        {"id": i, "name": n, "slug": s, "last_ticket_number": 0, "created_at": EPOCH}
         for i, n, s in ORGANIZATIONS
     ]
 
