@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.schema import build_schema
 from deskgraph.settings import Settings
 from deskgraph.store.session import create_engine, create_sessionmaker
@@ -21,7 +22,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url, log_sql=settings.log_sql)
     sessionmaker = create_sessionmaker(engine)
-    endpoint = GraphQLEndpoint(build_schema(settings), settings, sessionmaker)
+    verifier = TokenVerifier(settings)
+    endpoint = GraphQLEndpoint(build_schema(settings), settings, sessionmaker, verifier)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        await verifier.aclose()
         await engine.dispose()
 
     app = Starlette(
@@ -51,4 +54,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.verifier = verifier
     return app

@@ -108,6 +108,11 @@ async def _token(settings: Settings, persona_name: str, ttl: int) -> str:
     from deskgraph.store.seed import PERSONAS
     from deskgraph.store.session import create_nullpool_engine
 
+    if settings.token_public_key or settings.token_jwks_url:
+        raise ValueError(
+            "this deployment verifies tokens with a public key: issue them with your identity "
+            "provider (`deskgraph token` signs HS256 development tokens only)"
+        )
     persona = PERSONAS.get(persona_name)
     if persona is None:
         raise LookupError(f"no persona {persona_name!r}; choose one of {', '.join(PERSONAS)}")

@@ -37,6 +37,10 @@ class Settings:
     token_secret: str = DEVELOPMENT_TOKEN_SECRET
     token_issuer: str = "deskgraph"
     token_audience: str = "deskgraph"
+    # RS256 / ES256 instead of the shared secret: a PEM public key (inline or a file path),
+    # or the URL of a JWKS document. Either one turns HS256 off.
+    token_public_key: str | None = None
+    token_jwks_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     max_page_size: int = 100
@@ -61,9 +65,20 @@ class Settings:
             token_secret=env.get("DESKGRAPH_TOKEN_SECRET", DEVELOPMENT_TOKEN_SECRET),
             token_issuer=env.get("DESKGRAPH_TOKEN_ISSUER", "deskgraph"),
             token_audience=env.get("DESKGRAPH_TOKEN_AUDIENCE", "deskgraph"),
+            token_public_key=env.get("DESKGRAPH_TOKEN_PUBLIC_KEY") or None,
+            token_jwks_url=env.get("DESKGRAPH_TOKEN_JWKS_URL") or None,
             host=env.get("DESKGRAPH_HOST", "127.0.0.1"),
             port=int(env.get("DESKGRAPH_PORT", "8000")),
         )
-        if settings.is_production and settings.token_secret == DEVELOPMENT_TOKEN_SECRET:
-            raise ValueError("DESKGRAPH_TOKEN_SECRET must be set when DESKGRAPH_ENV=production")
+        if settings.token_public_key and settings.token_jwks_url:
+            raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")
+        if (
+            settings.is_production
+            and settings.token_secret == DEVELOPMENT_TOKEN_SECRET
+            and not (settings.token_public_key or settings.token_jwks_url)
+        ):
+            raise ValueError(
+                "DESKGRAPH_ENV=production needs DESKGRAPH_TOKEN_SECRET, "
+                "DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL"
+            )
         return settings

@@ -17,7 +17,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from deskgraph.auth.tokens import verify_token
+from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.context import Context
 from deskgraph.errors import (
     BAD_REQUEST,
@@ -55,10 +55,12 @@ class GraphQLEndpoint:
         schema: strawberry.Schema,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
+        verifier: TokenVerifier,
     ) -> None:
         self.schema = schema
         self.settings = settings
         self.sessionmaker = sessionmaker
+        self.verifier = verifier
         self.graphiql_html = get_graphql_ide_html()
 
     async def handle(self, request: Request) -> Response:
@@ -146,7 +148,7 @@ class GraphQLEndpoint:
             try:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise Unauthenticated("Send the token as `Authorization: Bearer <token>`.")
-                principal = verify_token(self.settings, token.strip())
+                principal = await self.verifier.verify(token.strip())
                 viewer = await fetch_viewer(reader, principal)
                 if viewer is None:
                     raise Unauthenticated("The token names no known principal.")

@@ -1,24 +1,42 @@
 """Bearer tokens (JWT) <-> principals.
 
 A token's ``sub`` names the principal: ``advisor:<id>``, ``customer_user:<id>`` or
-``service:<name>``; a service token also carries ``scope`` (space-separated). Development
-tokens are HS256 with the configured secret; ``iss``, ``aud``, ``exp`` and ``nbf`` are checked.
+``service:<name>``; a service token also carries ``scope`` (space-separated, see
+``deskgraph.auth.scopes``). ``iss``, ``aud`` and ``exp`` are required and checked, ``nbf`` when
+present.
+
+Tokens are verified with exactly one kind of key, chosen by the settings:
+- a JWKS document (``DESKGRAPH_TOKEN_JWKS_URL``): RS256 / ES256, the key picked by ``kid``;
+- a PEM public key (``DESKGRAPH_TOKEN_PUBLIC_KEY``): RS256 for an RSA key, ES256 for P-256;
+- otherwise the shared secret (``DESKGRAPH_TOKEN_SECRET``): HS256, for development and tests.
+A verifier with a public key never accepts HS256, so a public key can never be used as an HMAC
+secret (the algorithm-confusion attack).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import httpx
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from deskgraph.errors import Unauthenticated
 from deskgraph.settings import Settings
 
+logger = logging.getLogger("deskgraph.auth")
+
 PrincipalKind = Literal["advisor", "customer_user", "service"]
 _KINDS: tuple[PrincipalKind, ...] = ("advisor", "customer_user", "service")
-ALGORITHMS = ["HS256"]
+LEEWAY_SECONDS = 30
+# How often an unknown ``kid`` may make the verifier fetch the key set again (key rotation).
+JWKS_REFETCH_SECONDS = 30.0
+JWKS_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,7 @@ class Principal:
 
 
 def issue_token(settings: Settings, principal: Principal, *, ttl_seconds: int = 86_400) -> str:
+    """An HS256 token signed with the shared secret (development, tests and the CLI)."""
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": principal.subject,
@@ -49,16 +68,166 @@ def issue_token(settings: Settings, principal: Principal, *, ttl_seconds: int = 
 
 
 def verify_token(settings: Settings, token: str) -> Principal:
-    """The principal a token names; UNAUTHENTICATED when it is not valid now."""
+    """The principal of an HS256 token signed with the shared secret; UNAUTHENTICATED if not
+    valid now. Deployments with a public key or a JWKS use :class:`TokenVerifier`."""
+    return _decode(settings, token, settings.token_secret, ["HS256"])
+
+
+class TokenVerifier:
+    """Verifies bearer tokens with the key the settings configure; one per process."""
+
+    def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self._public_key: Any = None
+        self._jwks: JwksCache | None = None
+        if settings.token_jwks_url:
+            self._jwks = JwksCache(settings.token_jwks_url, http=http)
+        elif settings.token_public_key:
+            self._public_key = load_public_key(settings.token_public_key)
+
+    @property
+    def mode(self) -> str:
+        return "jwks" if self._jwks else "public-key" if self._public_key is not None else "secret"
+
+    async def verify(self, token: str) -> Principal:
+        if self._jwks is not None:
+            kid = _header(token).get("kid")
+            key = await self._jwks.key(kid if isinstance(kid, str) else None)
+            return _decode(self.settings, token, key.key, [key.algorithm])
+        if self._public_key is not None:
+            return _decode(
+                self.settings, token, self._public_key, [_algorithm_of(self._public_key)]
+            )
+        return verify_token(self.settings, token)
+
+    async def aclose(self) -> None:
+        if self._jwks is not None:
+            await self._jwks.aclose()
+
+
+def load_public_key(value: str) -> Any:
+    """A PEM public key given inline (``-----BEGIN PUBLIC KEY-----...``) or as a file path."""
+    pem = value if value.lstrip().startswith("-----BEGIN") else _read(value)
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError as exc:
+        raise ValueError("DESKGRAPH_TOKEN_PUBLIC_KEY is not a PEM public key") from exc
+    _algorithm_of(key)  # refuse unsupported key types at start-up, not per request
+    return key
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ValueError(f"DESKGRAPH_TOKEN_PUBLIC_KEY: cannot read {path!r}: {exc}") from exc
+
+
+def _algorithm_of(key: Any) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    raise ValueError("token keys must be RSA (RS256) or EC P-256 (ES256)")
+
+
+@dataclass(frozen=True)
+class JwksKey:
+    key: Any
+    algorithm: str
+
+
+class JwksCache:
+    """The keys of a JWKS document, fetched on first use and again when a token names an
+    unknown ``kid`` (at most every :data:`JWKS_REFETCH_SECONDS`)."""
+
+    def __init__(self, url: str, *, http: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self._http = http or httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS)
+        self._owns_http = http is None
+        self._keys: dict[str | None, JwksKey] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str | None) -> JwksKey:
+        found = self._find(kid)
+        if found is None and self._may_refetch():
+            async with self._lock:
+                if self._find(kid) is None and self._may_refetch():
+                    await self._fetch()
+            found = self._find(kid)
+        if found is None:
+            raise Unauthenticated("The token is not valid.")
+        return found
+
+    def _find(self, kid: str | None) -> JwksKey | None:
+        if kid is None:
+            # A token without ``kid`` is accepted only when the set holds a single key.
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(kid)
+
+    def _may_refetch(self) -> bool:
+        return self._fetched_at is None or time.monotonic() - self._fetched_at > (
+            JWKS_REFETCH_SECONDS
+        )
+
+    async def _fetch(self) -> None:
+        self._fetched_at = time.monotonic()
+        try:
+            response = await self._http.get(self.url, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            document = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.error("cannot fetch the JWKS at %s: %s", self.url, exc)
+            if not self._keys:
+                self._fetched_at = None  # nothing cached: try again on the next request
+            raise Unauthenticated(
+                "The token cannot be verified right now: the signing keys are unavailable."
+            ) from exc
+        self._keys = parse_jwks(document)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+
+def parse_jwks(document: Any) -> dict[str | None, JwksKey]:
+    """The RS256 / ES256 signing keys of a JWKS document; other keys are skipped."""
+    keys: dict[str | None, JwksKey] = {}
+    entries = document.get("keys") if isinstance(document, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        try:
+            jwk = jwt.PyJWK.from_dict(entry)
+            algorithm = _algorithm_of(jwk.key)
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            logger.warning("skipping an unusable key in the JWKS (kid %r)", entry.get("kid"))
+            continue
+        if entry.get("alg", algorithm) != algorithm:
+            continue
+        keys[entry.get("kid")] = JwksKey(key=jwk.key, algorithm=algorithm)
+    return keys
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated("The token is not valid.") from exc
+
+
+def _decode(settings: Settings, token: str, key: Any, algorithms: list[str]) -> Principal:
     try:
         claims = jwt.decode(
             token,
-            settings.token_secret,
-            algorithms=ALGORITHMS,
+            key,
+            algorithms=algorithms,
             audience=settings.token_audience,
             issuer=settings.token_issuer,
             options={"require": ["sub", "exp", "iss", "aud"]},
-            leeway=30,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("The token has expired.") from exc
@@ -75,6 +244,6 @@ def _principal_from_subject(subject: str, scope: object) -> Principal:
             continue
         if known == "service":
             return Principal(kind="service", service=ident, scopes=scopes)
-        if ident.isdigit():
+        if ident.isdigit() and len(ident) <= 18:
             return Principal(kind=known, id=int(ident))
     raise Unauthenticated("The token names no known principal.")

@@ -217,6 +217,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
         yield Api(client, app, await persona_tokens(app, settings))
+    await app.state.verifier.aclose()
     await app.state.engine.dispose()
 
 

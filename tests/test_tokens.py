@@ -1,0 +1,273 @@
+"""Production tokens: RS256 / ES256 against a PEM public key or a JWKS served over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from deskgraph.auth.tokens import JWKS_REFETCH_SECONDS, Principal, TokenVerifier, parse_jwks
+from deskgraph.errors import Unauthenticated
+from deskgraph.settings import DEVELOPMENT_TOKEN_SECRET, Settings
+from tests.servers import LoopbackServer
+
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem(private_key: Any) -> str:
+    return str(
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {"sub": "advisor:2", "iss": "deskgraph", "aud": "deskgraph", "exp": now + 300}
+    return {**base, **overrides}
+
+
+def hs256_forged_with(secret: str) -> str:
+    """An HS256 token whose HMAC key is ``secret`` (PyJWT refuses to sign with a PEM key)."""
+
+    def part(value: bytes) -> bytes:
+        return base64.urlsafe_b64encode(value).rstrip(b"=")
+
+    signing_input = (
+        part(b'{"alg":"HS256","typ":"JWT"}') + b"." + part(json.dumps(claims()).encode())
+    )
+    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + part(signature)).decode()
+
+
+def jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
+    entry: dict[str, Any] = json.loads(
+        jwt.algorithms.get_default_algorithms()[alg].to_jwk(private_key.public_key())
+    )
+    return {**entry, "kid": kid, "alg": alg, "use": "sig"}
+
+
+async def test_rs256_token_verified_against_an_inline_pem_key() -> None:
+    verifier = TokenVerifier(Settings(token_public_key=pem(RSA_KEY)))
+    token = jwt.encode(claims(), RSA_KEY, algorithm="RS256")
+    assert await verifier.verify(token) == Principal(kind="advisor", id=2)
+
+
+async def test_es256_token_verified_against_a_pem_file(tmp_path: Path) -> None:
+    path = tmp_path / "public.pem"
+    path.write_text(pem(EC_KEY))
+    verifier = TokenVerifier(Settings(token_public_key=str(path)))
+    token = jwt.encode(claims(sub="service:crm-sync", scope="read"), EC_KEY, algorithm="ES256")
+    principal = await verifier.verify(token)
+    assert principal == Principal(kind="service", service="crm-sync", scopes=frozenset({"read"}))
+
+
+@pytest.mark.parametrize(
+    "token_of",
+    [
+        pytest.param(
+            lambda: jwt.encode(claims(), OTHER_RSA_KEY, algorithm="RS256"), id="other-key"
+        ),
+        pytest.param(lambda: jwt.encode(claims(exp=1), RSA_KEY, algorithm="RS256"), id="expired"),
+        pytest.param(
+            lambda: jwt.encode(claims(nbf=int(time.time()) + 3600), RSA_KEY, algorithm="RS256"),
+            id="not-yet-valid",
+        ),
+        pytest.param(lambda: jwt.encode(claims(iss="x"), RSA_KEY, algorithm="RS256"), id="issuer"),
+        pytest.param(
+            lambda: jwt.encode(claims(aud="x"), RSA_KEY, algorithm="RS256"), id="audience"
+        ),
+        # A public key must never work as an HMAC secret (algorithm confusion).
+        pytest.param(lambda: hs256_forged_with(pem(RSA_KEY)), id="hs256-with-pem"),
+        pytest.param(
+            lambda: jwt.encode(claims(), DEVELOPMENT_TOKEN_SECRET, algorithm="HS256"),
+            id="development-secret",
+        ),
+        pytest.param(lambda: jwt.encode(claims(), "", algorithm="none"), id="alg-none"),
+        pytest.param(lambda: "a.b.c", id="garbage"),
+    ],
+)
+async def test_public_key_mode_refuses_bad_tokens(token_of: Any) -> None:
+    verifier = TokenVerifier(Settings(token_public_key=pem(RSA_KEY)))
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token_of())
+
+
+def test_unsupported_public_keys_are_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="PEM public key"):
+        TokenVerifier(Settings(token_public_key="-----BEGIN PUBLIC KEY-----\nnope\n"))
+    with pytest.raises(ValueError, match="RSA"):
+        TokenVerifier(Settings(token_public_key=pem(ed25519.Ed25519PrivateKey.generate())))
+    with pytest.raises(ValueError, match="cannot read"):
+        TokenVerifier(Settings(token_public_key="/nonexistent/key.pem"))
+
+
+class JwksEndpoint:
+    """A JWKS document on 127.0.0.1 that tests can rotate, counting the fetches."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.fetches = 0
+        self.status = 200
+
+    async def handle(self, _request: Request) -> Response:
+        self.fetches += 1
+        if self.status != 200:
+            return Response("unavailable", status_code=self.status)
+        return JSONResponse({"keys": self.keys})
+
+
+@pytest.fixture
+def jwks() -> Iterator[tuple[JwksEndpoint, str]]:
+    endpoint = JwksEndpoint()
+    app = Starlette(routes=[Route("/.well-known/jwks.json", endpoint.handle)])
+    with LoopbackServer(app) as server:
+        yield endpoint, f"{server.url}/.well-known/jwks.json"
+
+
+async def test_jwks_verifies_rs256_and_es256_by_kid(jwks: tuple[JwksEndpoint, str]) -> None:
+    endpoint, url = jwks
+    endpoint.keys = [jwk(RSA_KEY, "rsa-1", "RS256"), jwk(EC_KEY, "ec-1", "ES256")]
+    verifier = TokenVerifier(Settings(token_jwks_url=url))
+    try:
+        rsa_token = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+        ec_token = jwt.encode(
+            claims(sub="customer_user:1"), EC_KEY, algorithm="ES256", headers={"kid": "ec-1"}
+        )
+        assert await verifier.verify(rsa_token) == Principal(kind="advisor", id=2)
+        assert await verifier.verify(ec_token) == Principal(kind="customer_user", id=1)
+        assert endpoint.fetches == 1  # cached after the first token
+        # A key may not be used with another algorithm than its own.
+        confused = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "ec-1"})
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(confused)
+    finally:
+        await verifier.aclose()
+
+
+async def test_jwks_is_fetched_again_for_a_rotated_key_but_not_on_every_request(
+    jwks: tuple[JwksEndpoint, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint, url = jwks
+    endpoint.keys = [jwk(RSA_KEY, "old", "RS256")]
+    verifier = TokenVerifier(Settings(token_jwks_url=url))
+    clock = [1000.0]
+    monkeypatch.setattr("deskgraph.auth.tokens.time.monotonic", lambda: clock[0])
+    try:
+        await verifier.verify(
+            jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "old"})
+        )
+        endpoint.keys.append(jwk(OTHER_RSA_KEY, "new", "RS256"))
+        rotated = jwt.encode(claims(), OTHER_RSA_KEY, algorithm="RS256", headers={"kid": "new"})
+        unknown = jwt.encode(claims(), OTHER_RSA_KEY, algorithm="RS256", headers={"kid": "nope"})
+        # Right after a fetch, an unknown kid does not make the verifier hammer the IdP.
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(rotated)
+        assert endpoint.fetches == 1
+        clock[0] += JWKS_REFETCH_SECONDS + 1
+        assert await verifier.verify(rotated) == Principal(kind="advisor", id=2)
+        assert endpoint.fetches == 2
+        for _ in range(5):
+            with pytest.raises(Unauthenticated):
+                await verifier.verify(unknown)
+        assert endpoint.fetches == 2
+    finally:
+        await verifier.aclose()
+
+
+async def test_jwks_unavailable_is_unauthenticated_with_a_clear_message(
+    jwks: tuple[JwksEndpoint, str],
+) -> None:
+    endpoint, url = jwks
+    endpoint.status = 503
+    verifier = TokenVerifier(Settings(token_jwks_url=url))
+    try:
+        token = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+        with pytest.raises(Unauthenticated, match="signing keys are unavailable"):
+            await verifier.verify(token)
+        # It recovers as soon as the key set is back.
+        endpoint.status = 200
+        endpoint.keys = [jwk(RSA_KEY, "rsa-1", "RS256")]
+        assert await verifier.verify(token) == Principal(kind="advisor", id=2)
+    finally:
+        await verifier.aclose()
+
+
+def test_parse_jwks_skips_keys_it_cannot_use() -> None:
+    keys = parse_jwks(
+        {
+            "keys": [
+                jwk(RSA_KEY, "sig", "RS256"),
+                {**jwk(RSA_KEY, "enc", "RS256"), "use": "enc"},
+                {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+                {"kty": "RSA", "kid": "broken"},
+                "not a key",
+            ]
+        }
+    )
+    assert list(keys) == ["sig"]
+    assert parse_jwks({"keys": "nope"}) == {} == parse_jwks([1, 2])
+
+
+async def test_an_app_with_a_public_key_accepts_rs256_and_refuses_cli_tokens(
+    settings: Settings,
+) -> None:
+    import httpx
+
+    from deskgraph.app import create_app
+    from deskgraph.auth.tokens import issue_token
+
+    app = create_app(Settings(database_url=settings.database_url, token_public_key=pem(RSA_KEY)))
+    query = {"query": "{ viewer { kind } }"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t.test") as client:
+        good = jwt.encode(claims(), RSA_KEY, algorithm="RS256")
+        response = await client.post(
+            "/graphql", json=query, headers={"Authorization": f"Bearer {good}"}
+        )
+        assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}}
+        hs = issue_token(settings, Principal(kind="advisor", id=2))
+        response = await client.post(
+            "/graphql", json=query, headers={"Authorization": f"Bearer {hs}"}
+        )
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    await app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DESKGRAPH_ENV": "production"}, "DESKGRAPH_TOKEN_PUBLIC_KEY"),
+        (
+            {"DESKGRAPH_TOKEN_PUBLIC_KEY": "x", "DESKGRAPH_TOKEN_JWKS_URL": "http://127.0.0.1/j"},
+            "not both",
+        ),
+    ],
+)
+def test_settings_refuse_unsafe_token_configuration(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environ)
+
+
+def test_production_may_use_a_jwks_instead_of_a_secret() -> None:
+    settings = Settings.from_env(
+        {"DESKGRAPH_ENV": "production", "DESKGRAPH_TOKEN_JWKS_URL": "https://idp.example/jwks"}
+    )
+    assert settings.token_jwks_url == "https://idp.example/jwks"
