@@ -1,25 +1,90 @@
-"""Who may see customers, customer users and machines."""
+"""Who may see customers, their people and machines, and the restricted fields on them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from deskgraph.auth.organization import can_see_organization
+from deskgraph.auth.scopes import READ, READ_CONTACT_DETAILS, READ_JDLINK
 from deskgraph.auth.viewer import Viewer
 
 
-def can_see_customer(viewer: Viewer, customer: Any) -> bool:
+class Owned(Protocol):
+    """A person or machine of a customer as the schema serves it (``pk``, its primary key),
+    with the organization the customer belongs to."""
+
+    @property
+    def pk(self) -> int: ...
+
+    @property
+    def organization_id(self) -> int: ...
+
+
+def meets_through_external_teams(viewer: Viewer, organization_id: int) -> bool:
+    """Whether the viewer sees an organization's customers only through the tickets of their
+    external teams: then ``loaders.customer_in_teams`` says which."""
+    return (
+        viewer.is_advisor
+        and not viewer.is_member_of(organization_id)
+        and organization_id in viewer.external_organization_ids
+    )
+
+
+def can_see_customer(viewer: Viewer, customer: Any, *, in_external_teams: bool = False) -> bool:
+    """The organization's own advisors see all its customers; an external advisor sees those
+    with a ticket in one of their external teams (``in_external_teams``); a customer user sees
+    their own company; services need ``read``."""
+    if viewer.is_service:
+        return viewer.has_scope(READ)
     if viewer.is_customer_user:
         return bool(customer.id == viewer.customer_id)
-    return can_see_organization(viewer, customer.organization_id)
+    if viewer.is_member_of(customer.organization_id):
+        return True
+    return in_external_teams and meets_through_external_teams(viewer, customer.organization_id)
 
 
-def can_see_customer_user(viewer: Viewer, customer_user: Any, customer: Any) -> bool:
+def can_see_customer_user(
+    viewer: Viewer, customer_user: Any, customer: Any, *, in_external_teams: bool = False
+) -> bool:
+    """Those who see the customer see its people; a customer user sees only themself."""
     if viewer.is_customer_user:
         return bool(customer_user.id == viewer.customer_user_id)
-    return can_see_customer(viewer, customer)
+    return can_see_customer(viewer, customer, in_external_teams=in_external_teams)
 
 
-def can_see_machine(viewer: Viewer, customer: Any) -> bool:
+def can_see_machine(viewer: Viewer, customer: Any, *, in_external_teams: bool = False) -> bool:
     """A machine is seen by those who may see its owning customer."""
-    return can_see_customer(viewer, customer)
+    return can_see_customer(viewer, customer, in_external_teams=in_external_teams)
+
+
+# Restricted fields ----------------------------------------------------------------------
+
+
+def can_view_jdlink(viewer: Viewer, organization_id: int) -> bool:
+    """JDLink machine data is the dealer's own: its advisors (any role) and services with
+    ``read:jdlink``; never external advisors or customer users."""
+    return viewer.is_member_of(organization_id) or viewer.has_scope(READ_JDLINK)
+
+
+def can_see_contact_details(viewer: Viewer, customer_user: Owned) -> bool:
+    """Address and account number: the customer's organization's own advisors, the person
+    themself, and services with ``read:contact-details``; never external advisors."""
+    if viewer.is_customer_user:
+        return customer_user.pk == viewer.customer_user_id
+    return viewer.is_member_of(customer_user.organization_id) or viewer.has_scope(
+        READ_CONTACT_DETAILS
+    )
+
+
+def can_see_internal_notes(viewer: Viewer, customer_user: Owned) -> bool:
+    """Notes about a person are internal to the customer's organization: its advisors and
+    services with ``read:contact-details``; not the person, not external advisors."""
+    return viewer.is_member_of(customer_user.organization_id) or viewer.has_scope(
+        READ_CONTACT_DETAILS
+    )
+
+
+def can_edit_contact_fields(viewer: Viewer, organization_id: int) -> bool:
+    """Only the customer's own organization changes its contact data (customer information
+    may be tracked differently elsewhere): its ADMINs and ADVISORs. External advisors read
+    the unrestricted fields but change none."""
+    return viewer.works_tickets and viewer.is_member_of(organization_id)

@@ -1,40 +1,67 @@
-"""Who may see organizations, their teams, advisors and tag vocabularies."""
+"""Who may see organizations, their teams, advisors and tag vocabularies, and who manages them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from deskgraph.auth.scopes import READ
 from deskgraph.auth.viewer import Viewer
 
 
-def can_see_organization(viewer: Viewer, organization_id: int) -> bool:
+def can_see_organization(
+    viewer: Viewer, organization_id: int, member_organization_ids: frozenset[int] = frozenset()
+) -> bool:
+    """Advisors see the organizations they work in and the primary organizations of their
+    teams' members (an external member's own organization); customer users see the
+    organization whose customer they are; services need ``read``.
+
+    ``member_organization_ids`` comes from ``loaders.member_organizations``: only asked for
+    when the first two answers are no."""
     if viewer.is_service:
-        return "read" in viewer.scopes
-    return organization_id in viewer.organization_ids
+        return viewer.has_scope(READ)
+    if viewer.is_customer_user:
+        return organization_id == viewer.customer_organization_id
+    return viewer.works_in(organization_id) or organization_id in member_organization_ids
 
 
 def can_see_team(viewer: Viewer, team: Any) -> bool:
-    """Advisors see their organization's teams and the external teams they belong to;
-    customer users see the teams of the organization they are a customer of."""
+    """Advisors see their organization's teams and the external teams they belong to (not the
+    host's other teams); customer users see the teams of the organization whose customer they
+    are, to open tickets there."""
     if viewer.is_advisor:
-        return team.organization_id == viewer.primary_organization_id or (
-            team.id in viewer.external_team_ids
-        )
+        return viewer.is_member_of(team.organization_id) or team.id in viewer.external_team_ids
     return can_see_organization(viewer, team.organization_id)
 
 
-def can_see_advisor(viewer: Viewer, advisor: Any) -> bool:
-    """Advisors see the advisors of every organization they work in; customer users meet
-    advisors only as the assignee or author on their own tickets, never by ID."""
-    if viewer.is_customer_user:
+def can_see_advisor(viewer: Viewer, advisor: Any, advisor_teams: Iterable[Any]) -> bool:
+    """Advisors see the advisors of every organization they work in, and the members of the
+    teams they can see (so a host sees the external advisors of its teams, but not their
+    colleagues). Customer users meet advisors only as the assignee or author on their own
+    tickets, never by ID."""
+    if viewer.is_service:
+        return viewer.has_scope(READ)
+    if not viewer.is_advisor:
         return False
-    return advisor.id == viewer.advisor_id or can_see_organization(
-        viewer, advisor.primary_organization_id
+    return viewer.works_in(advisor.primary_organization_id) or any(
+        can_see_team(viewer, team) for team in advisor_teams
     )
 
 
+def can_see_tags_of(viewer: Viewer, organization_id: int) -> bool:
+    """An organization's tag vocabulary is for those who work in it: its advisors and the
+    external advisors of its teams (who tag the host's tickets with the host's tags, never
+    with their own organization's). Customer users never see tags."""
+    if viewer.is_service:
+        return viewer.has_scope(READ)
+    return viewer.works_in(organization_id)
+
+
 def can_see_tag(viewer: Viewer, tag: Any) -> bool:
-    """An organization's tag vocabulary is for those who work in it."""
-    if viewer.is_customer_user:
-        return False
-    return can_see_organization(viewer, tag.organization_id)
+    return can_see_tags_of(viewer, tag.organization_id)
+
+
+def can_manage_organization(viewer: Viewer, organization_id: int) -> bool:
+    """The organization's ADMINs: its tag vocabulary, its teams, invitations. An external
+    advisor never manages the host, whatever their role at home."""
+    return viewer.is_admin and viewer.is_member_of(organization_id)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
+from deskgraph.auth.scopes import READ
 from deskgraph.auth.viewer import Viewer
 from deskgraph.store import models
 
@@ -50,7 +51,7 @@ def ticket_relation(viewer: Viewer, ticket: TicketLike) -> TicketRelation:
         if viewer.customer_user_id is not None and ticket.requester_id == viewer.customer_user_id:
             return TicketRelation.CUSTOMER
         return TicketRelation.NONE
-    if viewer.is_service and "read" in viewer.scopes:
+    if viewer.has_scope(READ):
         return TicketRelation.SERVICE
     return TicketRelation.NONE
 
@@ -69,7 +70,7 @@ def ticket_scope(viewer: Viewer) -> ColumnElement[bool]:
         return or_(*clauses)
     if viewer.is_customer_user and viewer.customer_user_id is not None:
         return t.requester_id == viewer.customer_user_id
-    if viewer.is_service and "read" in viewer.scopes:
+    if viewer.has_scope(READ):
         return true()
     return false()
 
@@ -128,6 +129,22 @@ def can_send_message(viewer: Viewer, ticket: TicketLike) -> bool:
 
 def can_add_private_note(viewer: Viewer, ticket: TicketLike) -> bool:
     return can_update_ticket(viewer, ticket)
+
+
+def can_edit_tags(viewer: Viewer, ticket: TicketLike) -> bool:
+    """Those who change the ticket set its tags, from the ticket organization's vocabulary
+    only: an external advisor uses the host's tags, never their own organization's."""
+    return can_update_ticket(viewer, ticket)
+
+
+def can_see_ticket_tags(viewer: Viewer, ticket: TicketLike) -> bool:
+    """Tags are the desk's own words: for the advisors who see the ticket (members and
+    external advisors) and services, not for customer users."""
+    return ticket_relation(viewer, ticket) in (
+        TicketRelation.MEMBER,
+        TicketRelation.EXTERNAL,
+        TicketRelation.SERVICE,
+    )
 
 
 def can_see_private_messages(viewer: Viewer) -> bool:

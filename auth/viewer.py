@@ -43,6 +43,22 @@ class Viewer:
     def is_service(self) -> bool:
         return self.kind is ViewerKind.SERVICE
 
+    def has_scope(self, scope: str) -> bool:
+        """A service whose token names ``scope`` (people have no scopes)."""
+        return self.is_service and scope in self.scopes
+
+    def is_member_of(self, organization_id: int) -> bool:
+        """An advisor whose primary organization this is: its own staff, any role."""
+        return self.is_advisor and self.primary_organization_id == organization_id
+
+    def works_in(self, organization_id: int) -> bool:
+        """An advisor of the organization, or an external member of one of its teams."""
+        return self.is_advisor and organization_id in self.organization_ids
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_advisor and self.role is AdvisorRole.ADMIN
+
     @property
     def works_tickets(self) -> bool:
         """Advisors who may change tickets and talk to customers (not VIEWER)."""

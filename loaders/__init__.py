@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Select
+
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
-from deskgraph.loaders.organization import ThroughMembershipLoader
+from deskgraph.loaders.customer import CustomerInTeamsLoader, owned_rows
+from deskgraph.loaders.organization import MemberOrganizationsLoader, ThroughMembershipLoader
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.store import models
 
@@ -14,18 +19,21 @@ class Loaders:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
 
-        def by_id(model: type[models.Base]) -> RowByIdLoader:
-            return RowByIdLoader(reader, table_of(model))
+        def by_id(model: type[models.Base], rows: Select[Any] | None = None) -> RowByIdLoader:
+            return RowByIdLoader(reader, table_of(model), rows)
 
-        def by_column(model: type[models.Base], column: str) -> RowsByColumnLoader:
-            return RowsByColumnLoader(reader, table_of(model).c[column])
+        def by_column(
+            model: type[models.Base], column: str, rows: Select[Any] | None = None
+        ) -> RowsByColumnLoader:
+            return RowsByColumnLoader(reader, table_of(model).c[column], rows)
 
         self.organization_by_id = by_id(models.Organization)
         self.team_by_id = by_id(models.Team)
         self.advisor_by_id = by_id(models.Advisor)
         self.customer_by_id = by_id(models.Customer)
-        self.customer_user_by_id = by_id(models.CustomerUser)
-        self.machine_by_id = by_id(models.Machine)
+        # People and machines carry ``organization_id``, their customer's organization.
+        self.customer_user_by_id = by_id(models.CustomerUser, owned_rows(models.CustomerUser))
+        self.machine_by_id = by_id(models.Machine, owned_rows(models.Machine))
         self.tag_by_id = by_id(models.Tag)
         self.ticket_by_id = by_id(models.Ticket)
         self.message_by_id = by_id(models.Message)
@@ -33,8 +41,12 @@ class Loaders:
 
         self.teams_by_organization_id = by_column(models.Team, "organization_id")
         self.tags_by_organization_id = by_column(models.Tag, "organization_id")
-        self.customer_users_by_customer_id = by_column(models.CustomerUser, "customer_id")
-        self.machines_by_customer_id = by_column(models.Machine, "customer_id")
+        self.customer_users_by_customer_id = by_column(
+            models.CustomerUser, "customer_id", owned_rows(models.CustomerUser)
+        )
+        self.machines_by_customer_id = by_column(
+            models.Machine, "customer_id", owned_rows(models.Machine)
+        )
         self.time_entries_by_ticket_id = by_column(models.TimeEntry, "ticket_id")
         self.teams_by_advisor_id = ThroughMembershipLoader(
             reader, "advisor_id", table_of(models.Team)
@@ -45,3 +57,5 @@ class Loaders:
         self.tags_by_ticket_id = TagsByTicketIdLoader(reader)
         self.message_page = MessagePageLoader(reader)
         self.message_count = MessageCountLoader(reader)
+        self.customer_in_teams = CustomerInTeamsLoader(reader)
+        self.member_organizations = MemberOrganizationsLoader(reader)

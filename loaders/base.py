@@ -8,7 +8,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Column, Executable, Table
+from sqlalchemy import Column, Executable, Select, Table
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,30 +35,38 @@ class Reader:
 
 
 class RowByIdLoader(DataLoader[int, Row[Any] | None]):
-    """``<Entity>ById``: the row with that primary key, or ``None``."""
+    """``<Entity>ById``: the row with that primary key, or ``None``.
 
-    def __init__(self, reader: Reader, table: Table) -> None:
+    ``rows`` selects what a row holds: by default the table's columns; a joined select adds
+    columns of related tables (e.g. the organization that owns a customer user)."""
+
+    def __init__(self, reader: Reader, table: Table, rows: Select[Any] | None = None) -> None:
         super().__init__()
         self.reader = reader
         self.table = table
+        self.statement = table.select() if rows is None else rows
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Row[Any] | None]:
-        rows = await self.reader.rows(self.table.select().where(self.table.c.id.in_(keys)))
+        rows = await self.reader.rows(self.statement.where(self.table.c.id.in_(keys)))
         by_id = {row.id: row for row in rows}
         return [by_id.get(key) for key in keys]
 
 
 class RowsByColumnLoader(DataLoader[Hashable, list[Row[Any]]]):
-    """``<Entities>By<Column>``: every row whose ``column`` equals the key, in ``id`` order."""
+    """``<Entities>By<Column>``: every row whose ``column`` equals the key, in ``id`` order;
+    ``rows`` as for :class:`RowByIdLoader`."""
 
-    def __init__(self, reader: Reader, column: Column[Any]) -> None:
+    def __init__(
+        self, reader: Reader, column: Column[Any], rows: Select[Any] | None = None
+    ) -> None:
         super().__init__()
         self.reader = reader
         self.column = column
+        self.statement = column.table.select() if rows is None else rows
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[list[Row[Any]]]:
         table = self.column.table
-        statement = table.select().where(self.column.in_(keys)).order_by(table.c.id)
+        statement = self.statement.where(self.column.in_(keys)).order_by(table.c.id)
         return group_rows(await self.reader.rows(statement), keys, self.column.key)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.loaders.base import Reader, group_rows, table_of
@@ -34,3 +34,37 @@ class ThroughMembershipLoader(DataLoader[int, list[Row[Any]]]):
             .order_by(key_column, self.target.c.name)
         )
         return group_rows(await self.reader.rows(statement), keys, self.key)
+
+
+class MemberOrganizationsLoader(DataLoader[tuple[int, frozenset[int]], frozenset[int]]):
+    """The primary organizations of every advisor in a set of teams, keyed by
+    ``(organization_id, external_team_ids)``: all teams of that organization plus those
+    external teams. An advisor meets these organizations through their teams' members."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(
+        self, keys: Sequence[tuple[int, frozenset[int]]]
+    ) -> list[frozenset[int]]:
+        memberships = table_of(models.TeamMembership)
+        teams = table_of(models.Team)
+        advisors = table_of(models.Advisor)
+        results = []
+        for organization_id, external_team_ids in keys:
+            statement = (
+                select(advisors.c.primary_organization_id)
+                .distinct()
+                .join_from(memberships, teams)
+                .join(advisors, advisors.c.id == memberships.c.advisor_id)
+                .where(
+                    or_(
+                        teams.c.organization_id == organization_id,
+                        teams.c.id.in_(sorted(external_team_ids)),
+                    )
+                )
+            )
+            rows = await self.reader.rows(statement)
+            results.append(frozenset(row.primary_organization_id for row in rows))
+        return results

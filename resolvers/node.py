@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import organization as organization_rules
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.viewer import Viewer
@@ -13,6 +12,7 @@ from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders import Loaders
+from deskgraph.resolvers import access
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
@@ -21,35 +21,16 @@ from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 Visible = Callable[[Viewer, Loaders, Any], Awaitable[bool]]
 
 
-async def _organization(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
-    return organization_rules.can_see_organization(viewer, row.id)
+async def _organization(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+    return await access.organization_visible(viewer, loaders, row.id)
 
 
 async def _team(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
     return organization_rules.can_see_team(viewer, row)
 
 
-async def _advisor(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
-    return organization_rules.can_see_advisor(viewer, row)
-
-
 async def _tag(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
     return organization_rules.can_see_tag(viewer, row)
-
-
-async def _customer(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
-    return customer_rules.can_see_customer(viewer, row)
-
-
-async def _customer_user(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
-    customer = await loaders.customer_by_id.load(row.customer_id)
-    return customer_rules.can_see_customer_user(viewer, row, customer)
-
-
-async def _machine(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
-    return customer_rules.can_see_machine(
-        viewer, await loaders.customer_by_id.load(row.customer_id)
-    )
 
 
 async def _ticket(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
@@ -78,11 +59,11 @@ async def _time_entry(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
 NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "Organization": (Organization, "organization_by_id", _organization),
     "Team": (Team, "team_by_id", _team),
-    "Advisor": (Advisor, "advisor_by_id", _advisor),
+    "Advisor": (Advisor, "advisor_by_id", access.advisor_visible),
     "Tag": (Tag, "tag_by_id", _tag),
-    "Customer": (Customer, "customer_by_id", _customer),
-    "CustomerUser": (CustomerUser, "customer_user_by_id", _customer_user),
-    "Machine": (Machine, "machine_by_id", _machine),
+    "Customer": (Customer, "customer_by_id", access.customer_visible),
+    "CustomerUser": (CustomerUser, "customer_user_by_id", access.customer_user_visible),
+    "Machine": (Machine, "machine_by_id", access.machine_visible),
     "Ticket": (Ticket, "ticket_by_id", _ticket),
     "Message": (Message, "message_by_id", _message),
     "TimeEntry": (TimeEntry, "time_entry_by_id", _time_entry),

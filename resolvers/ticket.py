@@ -14,6 +14,7 @@ from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders.ticket import TicketQuery, load_ticket_page, ticket_filter_clauses
+from deskgraph.resolvers import access
 from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.schema.ticket import Message, Ticket, TicketConnection, TicketEdge, TimeEntry
@@ -284,25 +285,32 @@ def _pending_until(input: UpdateTicketInput, ticket: Row[Any]) -> dict[str, date
 async def _customer_fields(
     info: Info, input: CreateTicketInput, organization_id: int
 ) -> dict[str, int]:
-    loaders = info.context.loaders
+    """The requester and customer an advisor names: of the team's organization, and visible to
+    the viewer (an external advisor names only the customers of their external teams)."""
+    viewer, loaders = info.context.require_viewer(), info.context.loaders
     values: dict[str, int] = {}
     requester = None
     if input.requester_id is not None:
         requester = await _row_of(
             loaders.customer_user_by_id, input.requester_id, "CustomerUser", "requesterId"
         )
-        owner = (
-            None if requester is None else await loaders.customer_by_id.load(requester.customer_id)
-        )
-        if owner is None or owner.organization_id != organization_id:
+        if (
+            requester is None
+            or requester.organization_id != organization_id
+            or not await access.customer_user_visible(viewer, loaders, requester)
+        ):
             raise unknown("requesterId", "CustomerUser")
         values["requester_id"] = requester.id
-        values["customer_id"] = owner.id
+        values["customer_id"] = requester.customer_id
     if input.customer_id is not None:
         customer = await _row_of(
             loaders.customer_by_id, input.customer_id, "Customer", "customerId"
         )
-        if customer is None or customer.organization_id != organization_id:
+        if (
+            customer is None
+            or customer.organization_id != organization_id
+            or not await access.customer_visible(viewer, loaders, customer)
+        ):
             raise unknown("customerId", "Customer")
         if requester is not None and requester.customer_id != customer.id:
             raise BadUserInput(
@@ -314,8 +322,14 @@ async def _customer_fields(
 
 
 async def _machine(info: Info, global_id: str, customer_id: int | None) -> int:
-    machine = await _row_of(info.context.loaders.machine_by_id, global_id, "Machine", "machineId")
-    if machine is None or customer_id is None or machine.customer_id != customer_id:
+    loaders = info.context.loaders
+    machine = await _row_of(loaders.machine_by_id, global_id, "Machine", "machineId")
+    if (
+        machine is None
+        or customer_id is None
+        or machine.customer_id != customer_id
+        or not await access.machine_visible(info.context.require_viewer(), loaders, machine)
+    ):
         raise unknown("machineId", "Machine")
     return int(machine.id)
 

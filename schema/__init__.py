@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
+from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import is_unexpected
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.limits import ValidationErrorCodes, limits_rule
@@ -47,6 +49,10 @@ NODE_TYPES = [
 
 
 class DeskgraphSchema(strawberry.Schema):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        check_restricted_fields(self._schema)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from deskgraph.auth import customer as rules
+from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.context import Info
 from deskgraph.schema.node import Node, RowBacked, from_rows
 from deskgraph.schema.organization import Organization
@@ -36,28 +38,59 @@ class Customer(Node, RowBacked):
         return from_rows(Machine, await info.context.loaders.machines_by_customer_id.load(self.pk))
 
 
+@strawberry.type(description="What the viewer may do with a customer user: hide what they cannot.")
+class CustomerUserPermissions:
+    view_contact_details: bool = strawberry.field(description="Read `address` and `accountNumber`.")
+    view_notes: bool = strawberry.field(description="Read the internal `notes`.")
+    edit: bool = strawberry.field(
+        description="Change the contact fields (`updateCustomerUser`): the customer's own dealer."
+    )
+
+
 @strawberry.type(description="A person of a customer; may sign in to the customer portal.")
 class CustomerUser(Node, RowBacked):
     pk: strawberry.Private[int]
     customer_id: strawberry.Private[int]
+    organization_id: strawberry.Private[int]
     name: str = strawberry.field(description="Full name.")
     email: str | None = strawberry.field(description="E-mail address.")
     phone: str | None = strawberry.field(description="Phone number in E.164 form.")
     mobile: str | None = strawberry.field(description="Mobile number in E.164 form.")
-    address: str | None = strawberry.field(description="Postal address.")
-    account_number: str | None = strawberry.field(description="Account number with the dealer.")
-    notes: str | None = strawberry.field(description="Internal notes about this person.")
+    address: str | None = strawberry.field(
+        description="Postal address.", extensions=[restricted(AccessPolicy.CONTACT_DETAILS)]
+    )
+    account_number: str | None = strawberry.field(
+        description="Account number with the dealer.",
+        extensions=[restricted(AccessPolicy.CONTACT_DETAILS)],
+    )
+    notes: str | None = strawberry.field(
+        description="Internal notes about this person.",
+        extensions=[restricted(AccessPolicy.INTERNAL_NOTES)],
+    )
+    version: int = strawberry.field(
+        description="Optimistic concurrency: send it back with `updateCustomerUser`."
+    )
 
     @strawberry.field(description="The company this person belongs to.")
     async def customer(self, info: Info) -> Customer:
         row = await info.context.loaders.customer_by_id.load(self.customer_id)
         return Customer.from_row(row)
 
+    @strawberry.field(description="What the viewer may do with this person's data.")
+    def viewer_can(self, info: Info) -> CustomerUserPermissions:
+        viewer = info.context.require_viewer()
+        return CustomerUserPermissions(
+            view_contact_details=rules.can_see_contact_details(viewer, self),
+            view_notes=rules.can_see_internal_notes(viewer, self),
+            edit=rules.can_edit_contact_fields(viewer, self.organization_id),
+        )
+
 
 @strawberry.type(description="A machine owned by a customer, known to JDLink by its serial number.")
 class Machine(Node, RowBacked):
     pk: strawberry.Private[int]
     customer_id: strawberry.Private[int]
+    organization_id: strawberry.Private[int]
     serial: str = strawberry.field(description="Serial number (product identification number).")
     model: str | None = strawberry.field(description="Model name, e.g. `8R 370`.")
 

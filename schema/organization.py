@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from deskgraph.auth.organization import can_see_tag, can_see_team
+from deskgraph.auth import organization as rules
+from deskgraph.auth.directive import AccessPolicy, restricted
+from deskgraph.auth.organization import can_see_team
 from deskgraph.context import Info
 from deskgraph.schema.node import Node, RowBacked, from_rows
 from deskgraph.store import models
@@ -31,14 +33,31 @@ class Organization(Node, RowBacked):
         return [Team.from_row(row) for row in rows if can_see_team(viewer, row)]
 
     @strawberry.field(
-        description="The organization's ticket tags, by name: only for those who work in it."
+        description=(
+            "The organization's ticket tag vocabulary, by name: for those who work in it, "
+            "including the external advisors of its teams."
+        ),
+        extensions=[restricted(AccessPolicy.ORGANIZATION_TAGS)],
     )
-    async def tags(self, info: Info) -> list[Tag]:
-        viewer = info.context.require_viewer()
+    async def tags(self, info: Info) -> list[Tag] | None:
         rows = await info.context.loaders.tags_by_organization_id.load(self.pk)
-        return sorted(
-            (Tag.from_row(row) for row in rows if can_see_tag(viewer, row)), key=lambda t: t.name
+        return sorted(from_rows(Tag, rows), key=lambda tag: tag.name)
+
+    @strawberry.field(description="What the viewer may do in this organization.")
+    def viewer_can(self, info: Info) -> OrganizationPermissions:
+        viewer = info.context.require_viewer()
+        return OrganizationPermissions(
+            manage=rules.can_manage_organization(viewer, self.pk),
+            view_tags=rules.can_see_tags_of(viewer, self.pk),
         )
+
+
+@strawberry.type(description="What the viewer may do in an organization: hide what they cannot.")
+class OrganizationPermissions:
+    manage: bool = strawberry.field(
+        description="Manage the organization (its tag vocabulary, teams, invitations): ADMINs."
+    )
+    view_tags: bool = strawberry.field(description="Read the tag vocabulary (`tags`).")
 
 
 @strawberry.type(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
+from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.context import Info
 from deskgraph.loaders.ticket import MessagePageKey, TicketQuery, count_tickets
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
@@ -46,10 +49,28 @@ MessageAuthor = Annotated[
 
 @strawberry.type(description="What the viewer may do with a ticket: hide what they cannot use.")
 class TicketPermissions:
-    update: bool = strawberry.field(description="Change state, priority, assignee, team, tags.")
-    send_message: bool = strawberry.field(description="Send a message to the customer.")
+    update: bool = strawberry.field(description="Change state, priority, assignee, team.")
+    edit_tags: bool = strawberry.field(
+        description="Set the ticket's tags, from its organization's vocabulary."
+    )
+    send_message: bool = strawberry.field(
+        description="Send a message to the customer (SMS, call, video, e-mail, chat)."
+    )
     add_private_note: bool = strawberry.field(description="Add a private note.")
     add_time_entry: bool = strawberry.field(description="Record time worked.")
+    view_jdlink: bool = strawberry.field(description="See the machine's JDLink data.")
+    view_contact_details: bool = strawberry.field(
+        description="See the requester's address and account number."
+    )
+    edit_contact_fields: bool = strawberry.field(
+        description="Change the requester's contact fields (`updateCustomerUser`)."
+    )
+
+
+@dataclass(frozen=True)
+class _Requester:
+    pk: int
+    organization_id: int
 
 
 @strawberry.type(description="A support request, received by a team of an organization.")
@@ -114,9 +135,16 @@ class Ticket(Node, RowBacked):
             return None
         return Machine.from_row(await info.context.loaders.machine_by_id.load(self.machine_id))
 
-    @strawberry.field(description="The ticket's tags, from its organization's vocabulary, by name.")
-    async def tags(self, info: Info) -> list[Tag]:
-        return from_rows(Tag, await info.context.loaders.tags_by_ticket_id.load(self.pk))
+    @strawberry.field(
+        description=(
+            "The ticket's tags, by name, always from the ticket organization's vocabulary: an "
+            "external advisor sees the host's tags, never their own organization's."
+        ),
+        extensions=[restricted(AccessPolicy.TICKET_TAGS)],
+    )
+    async def tags(self, info: Info) -> list[Tag] | None:
+        rows = await info.context.loaders.tags_by_ticket_id.load(self.pk)
+        return [Tag.from_row(row) for row in rows if row.organization_id == self.organization_id]
 
     @strawberry.field(
         description=(
@@ -160,11 +188,23 @@ class Ticket(Node, RowBacked):
     @strawberry.field(description="What the viewer may do with this ticket.")
     def viewer_can(self, info: Info) -> TicketPermissions:
         viewer = info.context.require_viewer()
+        requester = (
+            None
+            if self.requester_id is None
+            else _Requester(self.requester_id, self.organization_id)
+        )
         return TicketPermissions(
             update=ticket_rules.can_update_ticket(viewer, self),
+            edit_tags=ticket_rules.can_edit_tags(viewer, self),
             send_message=ticket_rules.can_send_message(viewer, self),
             add_private_note=ticket_rules.can_add_private_note(viewer, self),
             add_time_entry=ticket_rules.can_add_time_entry(viewer, self),
+            view_jdlink=self.machine_id is not None
+            and customer_rules.can_view_jdlink(viewer, self.organization_id),
+            view_contact_details=requester is not None
+            and customer_rules.can_see_contact_details(viewer, requester),
+            edit_contact_fields=requester is not None
+            and customer_rules.can_edit_contact_fields(viewer, self.organization_id),
         )
 
 

@@ -170,6 +170,8 @@ class CustomerUser(Base):
     address: Mapped[str | None] = mapped_column(Text)
     account_number: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Optimistic concurrency for contact edits: bumped by every update.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

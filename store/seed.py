@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from deskgraph.auth import scopes
 from deskgraph.store import models
 
 DEFAULT_TICKETS = 120
@@ -36,7 +37,7 @@ PERSONAS: dict[str, Persona] = {
     "host-viewer": Persona("advisor", "vera.holm@north-dealers.example"),
     "external-advisor": Persona("advisor", "sofia.marin@south-service.example"),
     "customer-user": Persona("customer_user", "anna.berg@meadow-farms.example"),
-    "service": Persona("service", "federation-router", frozenset({"read"})),
+    "service": Persona("service", "federation-router", frozenset({scopes.READ})),
 }
 
 ORGANIZATIONS = [

@@ -122,14 +122,19 @@ async def test_create_ticket_numbers_count_up_per_organization(api: Api) -> None
 
 async def test_create_ticket_customer_user_opens_own_ticket(api: Api) -> None:
     team = (await context(api, "host-advisor"))["viewer"]["advisor"]["teams"][0]["id"]
-    data = await api.data(
+    body = await api.post(
         CREATE,
         {"input": {"title": "My tractor will not start", "teamId": team}},
         as_="customer-user",
     )
-    created = data["createTicket"]["ticket"]
+    created = body["data"]["createTicket"]["ticket"]
     assert created["requester"] == {"name": "Anna Berg"}
     assert created["customer"] == {"name": "Meadow Farms"}
+    # The payload obeys the same field rules as every other path: tags are the desk's own.
+    assert created["tags"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["createTicket", "ticket", "tags"], "FORBIDDEN")
+    ]
 
 
 async def test_create_ticket_customer_user_cannot_set_advisor_fields(api: Api) -> None:

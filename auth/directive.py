@@ -1,0 +1,161 @@
+"""The ``@restricted`` field directive: declared in the schema, enforced per object.
+
+A restricted field names its access policy in the SDL (``jdlink: JdlinkReport
+@restricted(policy: JDLINK)``), so clients and reviewers can see which fields some viewers do
+not get. Each policy's rule is a plain function of this package; for a viewer it denies, the
+field answers ``null`` and one FORBIDDEN error at its path, as a federation router's
+authorization directives do. The rule runs before the resolver, so nothing is fetched for a
+viewer who may not see it. A restricted field must be nullable: :func:`check_restricted_fields`
+fails the schema build otherwise.
+
+Use it as ``strawberry.field(..., extensions=[restricted(AccessPolicy.JDLINK)])``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema_directive import Location
+
+from deskgraph.auth import customer, organization, ticket
+from deskgraph.auth.viewer import Viewer
+from deskgraph.errors import Forbidden
+
+DIRECTIVE_NAME = "restricted"
+
+
+@strawberry.enum(
+    description="Who may see a `@restricted` field; a viewer outside it gets null and FORBIDDEN."
+)
+class AccessPolicy(enum.Enum):
+    JDLINK = strawberry.enum_value(
+        "JDLINK",
+        description=(
+            "JDLink machine data: the advisors of the machine's dealer (any role) and services "
+            "with `read:jdlink`. Never external advisors or customer users."
+        ),
+    )
+    CONTACT_DETAILS = strawberry.enum_value(
+        "CONTACT_DETAILS",
+        description=(
+            "A customer user's address and account number: the advisors of the customer's "
+            "organization, the person themself, services with `read:contact-details`. "
+            "Never external advisors."
+        ),
+    )
+    INTERNAL_NOTES = strawberry.enum_value(
+        "INTERNAL_NOTES",
+        description=(
+            "Internal notes about a customer user: the advisors of the customer's organization "
+            "and services with `read:contact-details`."
+        ),
+    )
+    ORGANIZATION_TAGS = strawberry.enum_value(
+        "ORGANIZATION_TAGS",
+        description=(
+            "An organization's tag vocabulary: those who work in it (its advisors and the "
+            "external advisors of its teams) and services with `read`."
+        ),
+    )
+    TICKET_TAGS = strawberry.enum_value(
+        "TICKET_TAGS",
+        description=(
+            "A ticket's tags, always of the ticket's own organization: the advisors who work "
+            "the ticket (an external advisor sees the host's tags) and services with `read`. "
+            "Not customer users."
+        ),
+    )
+
+
+@strawberry.schema_directive(
+    name=DIRECTIVE_NAME,
+    locations=[Location.FIELD_DEFINITION],
+    description=(
+        "Only some viewers may see this field (see `AccessPolicy`); for the others it is null "
+        "with a FORBIDDEN error at its path."
+    ),
+)
+class Restricted:
+    policy: AccessPolicy = strawberry.field(description="Who may see the field.")
+
+
+Rule = Callable[[Viewer, Any], bool]
+
+# Each policy: the rule deciding on (viewer, the object the field belongs to), and what a
+# denied viewer is told. The message names the rule, never the hidden value.
+POLICIES: dict[AccessPolicy, tuple[Rule, str]] = {
+    AccessPolicy.JDLINK: (
+        lambda viewer, machine: customer.can_view_jdlink(viewer, machine.organization_id),
+        "JDLink machine data is only for the dealer's own advisors.",
+    ),
+    AccessPolicy.CONTACT_DETAILS: (
+        customer.can_see_contact_details,
+        "This contact detail is only for the customer's own dealer.",
+    ),
+    AccessPolicy.INTERNAL_NOTES: (
+        customer.can_see_internal_notes,
+        "Internal notes are only for the customer's own dealer.",
+    ),
+    AccessPolicy.ORGANIZATION_TAGS: (
+        lambda viewer, org: organization.can_see_tags_of(viewer, org.pk),
+        "An organization's tags are only for those who work in it.",
+    ),
+    AccessPolicy.TICKET_TAGS: (
+        ticket.can_see_ticket_tags,
+        "Ticket tags are only for the advisors who work the ticket.",
+    ),
+}
+
+
+class RestrictedPermission(BasePermission):
+    """Enforces one policy and declares it as ``@restricted(policy: ...)`` on the field."""
+
+    def __init__(self, policy: AccessPolicy) -> None:
+        self.policy = policy
+        self.rule, self.message = POLICIES[policy]
+        self._directive = Restricted(policy=policy)
+
+    @property
+    def schema_directive(self) -> object:
+        return self._directive
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        return self.rule(info.context.require_viewer(), source)
+
+    def on_unauthorized(self) -> None:
+        raise Forbidden(self.message or "")
+
+
+def restricted(policy: AccessPolicy) -> PermissionExtension:
+    """The field extension that declares and enforces ``policy``."""
+    return PermissionExtension(permissions=[RestrictedPermission(policy)])
+
+
+def restricted_fields(schema: GraphQLSchema) -> dict[str, AccessPolicy]:
+    """``"Type.field"`` -> policy, for every restricted field of a built schema."""
+    found: dict[str, AccessPolicy] = {}
+    for type_name, graphql_type in schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for field_name, field in graphql_type.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            for directive in getattr(definition, "directives", ()):
+                if isinstance(directive, Restricted):
+                    found[f"{type_name}.{field_name}"] = directive.policy
+    return found
+
+
+def check_restricted_fields(schema: GraphQLSchema) -> None:
+    """Refuse a schema in which a restricted field is non-null: a hidden value must be able
+    to answer null without nulling its parent."""
+    for path in restricted_fields(schema):
+        type_name, field_name = path.split(".")
+        graphql_type = schema.type_map[type_name]
+        assert isinstance(graphql_type, GraphQLObjectType)
+        if isinstance(graphql_type.fields[field_name].type, GraphQLNonNull):
+            raise TypeError(f"{path} is @{DIRECTIVE_NAME} and must be nullable")

@@ -1,0 +1,46 @@
+"""Customer reads: people and machines with the organization that owns them, and the
+customers an external advisor meets through the tickets of their external teams."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiodataloader import DataLoader
+from sqlalchemy import Select, select
+
+from deskgraph.loaders.base import Reader, table_of
+from deskgraph.store import models
+
+customers = table_of(models.Customer)
+tickets = table_of(models.Ticket)
+
+
+def owned_rows(model: type[models.Base]) -> Select[Any]:
+    """Rows of a customer's table (people, machines) with ``organization_id``, the organization
+    the customer belongs to: access rules decide on it without another read."""
+    table = table_of(model)
+    return select(*table.c, customers.c.organization_id).join_from(table, customers)
+
+
+class CustomerInTeamsLoader(DataLoader[tuple[int, frozenset[int]], bool]):
+    """Whether a customer has a ticket received by one of a set of teams, keyed by
+    ``(customer_id, team_ids)``: how an external advisor meets the host's customers."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[tuple[int, frozenset[int]]]) -> list[bool]:
+        found: set[tuple[int, frozenset[int]]] = set()
+        for teams in {teams for _, teams in keys}:
+            asked = sorted({customer_id for customer_id, t in keys if t == teams})
+            if not teams:
+                continue
+            statement = (
+                select(tickets.c.customer_id)
+                .distinct()
+                .where(tickets.c.customer_id.in_(asked), tickets.c.team_id.in_(sorted(teams)))
+            )
+            found.update((row.customer_id, teams) for row in await self.reader.rows(statement))
+        return [key in found for key in keys]
