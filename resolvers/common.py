@@ -49,3 +49,42 @@ def unknown(field: str, type_name: str) -> BadUserInput:
 def present(value: Any) -> bool:
     """Whether an optional input field was sent (``UNSET`` when it was left out)."""
     return value is not UNSET
+
+
+_PHONE_PUNCTUATION = str.maketrans("", "", " -().\u00a0/")
+
+
+def phone(value: str, field: str) -> str:
+    """A phone number in E.164 form (``+4740010002``): spaces, dashes, dots and brackets are
+    dropped and a leading ``00`` becomes ``+``; the country code is required."""
+    compact = value.strip().translate(_PHONE_PUNCTUATION)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    digits = compact[1:]
+    if not (
+        compact.startswith("+") and digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 15
+    ):
+        raise BadUserInput(
+            f"`{field}` is not a phone number with its country code, e.g. +47 400 10 002.",
+            fields={field: "E.164 phone number with country code"},
+        )
+    if digits[0] == "0":
+        raise BadUserInput(
+            f"`{field}` has no valid country code.", fields={field: "country code 1-999"}
+        )
+    return compact
+
+
+def email(value: str, field: str) -> str:
+    """An e-mail address: one ``@``, a dot in the domain, no spaces, at most 320 characters."""
+    address = value.strip()
+    local, at, domain = address.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain.strip(".")
+        or any(c.isspace() for c in address)
+        or len(address) > 320
+    ):
+        raise BadUserInput(f"`{field}` is not an e-mail address.", fields={field: "e-mail address"})
+    return address

@@ -32,6 +32,7 @@ from deskgraph.schema.ticket_inputs import (
 from deskgraph.store import models
 from deskgraph.store import ticket as store
 from deskgraph.store.models import utcnow
+from deskgraph.store.session import write
 
 TITLE_MAX = 300
 BODY_MAX = 20_000
@@ -125,7 +126,7 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
         values["machine_id"] = await _machine(info, input.machine_id, values.get("customer_id"))
     tag_ids = await _tags(info, input.tag_ids, team.organization_id)
     values["state"] = models.TicketState.NEW
-    async with store.write(info.context.session) as session:
+    async with write(info.context.session) as session:
         ticket_id = await store.create_ticket(
             session,
             organization_id=team.organization_id,
@@ -176,7 +177,7 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
     tag_ids = None
     if present(input.tag_ids):
         tag_ids = await _tags(info, input.tag_ids, ticket.organization_id)
-    async with store.write(info.context.session) as session:
+    async with write(info.context.session) as session:
         changed = await store.update_ticket(
             session,
             ticket_id=ticket.id,
@@ -213,7 +214,7 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
         models.MessageChannel.EMAIL,
     ):
         raise BadUserInput("Customers write by CHAT or EMAIL.", fields={"channel": "CHAT or EMAIL"})
-    async with store.write(info.context.session) as session:
+    async with write(info.context.session) as session:
         message_id = await store.add_message(
             session,
             ticket_id=ticket.id,
@@ -239,7 +240,7 @@ async def add_time_entry(info: Info, input: AddTimeEntryInput) -> AddTimeEntryPa
             f"`minutes` must be 1 to {MINUTES_MAX}.", fields={"minutes": f"1 to {MINUTES_MAX}"}
         )
     note = optional_text(input.note, "note", max_length=NOTE_MAX)
-    async with store.write(info.context.session) as session:
+    async with write(info.context.session) as session:
         entry_id = await store.add_time_entry(
             session,
             ticket_id=ticket.id,

@@ -14,8 +14,10 @@ from strawberry.types import ExecutionContext
 from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import is_unexpected
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
+from deskgraph.schema.customer_operations import CustomerMutation
 from deskgraph.schema.limits import ValidationErrorCodes, limits_rule
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
+from deskgraph.schema.organization_operations import OrganizationMutation
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
 from deskgraph.schema.viewer import ViewerQuery
@@ -30,7 +32,7 @@ class Query(ViewerQuery, TicketQuery):
 
 
 @strawberry.type(description="Everything a viewer can change.")
-class Mutation(TicketMutation):
+class Mutation(TicketMutation, CustomerMutation, OrganizationMutation):
     pass
 
 

@@ -1,9 +1,9 @@
-"""Ticket writes. Each runs inside the caller's ``write()`` block: all of it or nothing."""
+"""Ticket writes. Each runs inside the caller's ``write()`` block (``store.session``): all of
+it or nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,17 +11,6 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
-
-
-@asynccontextmanager
-async def write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """One transaction: committed when the block ends, rolled back when it raises."""
-    try:
-        yield session
-    except BaseException:
-        await session.rollback()
-        raise
-    await session.commit()
 
 
 async def next_ticket_number(session: AsyncSession, organization_id: int) -> int:

@@ -8,6 +8,7 @@ the seeded demo database: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import os
 import shutil
@@ -194,6 +195,20 @@ class Api:
     async def scalar(self, statement: Any) -> Any:
         async with self.app.state.engine.connect() as connection:
             return await connection.scalar(statement)
+
+    async def rows(self, model: type[models.Base]) -> list[tuple[Any, ...]]:
+        """Every row of a table, in primary-key order: compare before and after a refused write."""
+        table = model.__table__
+        async with self.app.state.engine.connect() as connection:
+            result = await connection.execute(
+                select(table).order_by(*table.primary_key.columns)  # type: ignore[attr-defined]
+            )
+            return [tuple(row) for row in result]
+
+
+def gid(type_name: str, pk: int) -> str:
+    """The global ID of a demo row."""
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
 async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:

@@ -36,7 +36,9 @@ async def test_dashboard_statement_count_is_the_same_for_5_and_50_tickets(
 ) -> None:
     small = await statements_for(api, DASHBOARD, 5, persona)
     large = await statements_for(api, DASHBOARD, 50, persona)
-    assert small == large
+    # Never more for more rows. (Fewer is possible: a loader asked at two depths, e.g. advisors
+    # as assignees and as authors, needs a second statement only when the first missed some.)
+    assert large <= small
     # viewer, page, count, then one per relation level; far below one per ticket.
     assert large <= 16
 
@@ -48,7 +50,7 @@ async def test_team_members_and_advisor_teams_are_batched(api: Api) -> None:
       assignee { primaryOrganization { teams { name } tags { name } } }
     } } } }
     """
-    assert await statements_for(api, query, 5) == await statements_for(api, query, 50)
+    assert await statements_for(api, query, 50) <= await statements_for(api, query, 5)
 
 
 async def test_customer_users_and_machines_are_batched(api: Api) -> None:
@@ -57,4 +59,4 @@ async def test_customer_users_and_machines_are_batched(api: Api) -> None:
       customer { users { name } machines { serial } organization { name } }
     } } } }
     """
-    assert await statements_for(api, query, 5) == await statements_for(api, query, 50)
+    assert await statements_for(api, query, 50) <= await statements_for(api, query, 5)

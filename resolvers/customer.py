@@ -1,0 +1,72 @@
+"""Customer mutations: a person's contact fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deskgraph.auth import customer as rules
+from deskgraph.context import Info
+from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
+from deskgraph.ids import decode_id_of
+from deskgraph.resolvers import access
+from deskgraph.resolvers.common import email, optional_text, phone, present, text
+from deskgraph.schema.customer import CustomerUser
+from deskgraph.schema.customer_inputs import UpdateCustomerUserInput, UpdateCustomerUserPayload
+from deskgraph.store import customer as store
+from deskgraph.store.session import write
+
+NAME_MAX = 200
+ADDRESS_MAX = 2_000
+ACCOUNT_NUMBER_MAX = 64
+NOTES_MAX = 10_000
+
+
+async def update_customer_user(
+    info: Info, input: UpdateCustomerUserInput
+) -> UpdateCustomerUserPayload:
+    viewer = info.context.require_viewer()
+    loaders = info.context.loaders
+    pk = decode_id_of(input.id, "CustomerUser", field="id")
+    row = await loaders.customer_user_by_id.load(pk)
+    if row is None or not await access.customer_user_visible(viewer, loaders, row):
+        raise NotFound("No such customer user.")
+    # Before any validation: a viewer who may not edit learns nothing from their input.
+    if not rules.can_edit_contact_fields(viewer, row.organization_id):
+        raise Forbidden("Only the customer's own dealer may change its contact fields.")
+    values = _contact_values(input)
+    async with write(info.context.session) as session:
+        if not await store.update_customer_user(
+            session, customer_user_id=pk, version=input.version, values=values
+        ):
+            raise Conflict(
+                "The person changed since you loaded them: reload and apply your change again."
+            )
+    info.context.reset_loaders()
+    updated = await info.context.loaders.customer_user_by_id.load(pk)
+    return UpdateCustomerUserPayload(customer_user=CustomerUser.from_row(updated))
+
+
+def _contact_values(input: UpdateCustomerUserInput) -> dict[str, Any]:
+    """The fields sent, checked and normalised; null clears an optional field."""
+    values: dict[str, Any] = {}
+    if present(input.name):
+        if input.name is None:
+            raise BadUserInput("`name` cannot be null.", fields={"name": "required"})
+        values["name"] = text(input.name, "name", max_length=NAME_MAX)
+    if present(input.email):
+        values["email"] = _blank_or(input.email, lambda v: email(v, "email"))
+    for name in ("phone", "mobile"):
+        value = getattr(input, name)
+        if present(value):
+            values[name] = _blank_or(value, lambda v, name=name: phone(v, name))
+    limits = {"address": ADDRESS_MAX, "account_number": ACCOUNT_NUMBER_MAX, "notes": NOTES_MAX}
+    for name, limit in limits.items():
+        value = getattr(input, name)
+        if present(value):
+            field = "accountNumber" if name == "account_number" else name
+            values[name] = optional_text(value, field, max_length=limit)
+    return values
+
+
+def _blank_or(value: str | None, check: Any) -> str | None:
+    return None if value is None or not value.strip() else str(check(value))

@@ -1,0 +1,40 @@
+"""Organization mutations: managing the tag vocabulary."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from deskgraph.auth import organization as rules
+from deskgraph.context import Info
+from deskgraph.errors import BadUserInput, Forbidden, NotFound
+from deskgraph.ids import decode_id_of
+from deskgraph.resolvers import access
+from deskgraph.resolvers.common import text
+from deskgraph.schema.organization import Tag
+from deskgraph.schema.organization_inputs import CreateTagInput, CreateTagPayload
+from deskgraph.store import organization as store
+from deskgraph.store.session import write
+
+TAG_MAX = 100
+
+
+async def create_tag(info: Info, input: CreateTagInput) -> CreateTagPayload:
+    viewer = info.context.require_viewer()
+    loaders = info.context.loaders
+    organization_id = decode_id_of(input.organization_id, "Organization", field="organizationId")
+    row = await loaders.organization_by_id.load(organization_id)
+    if row is None or not await access.organization_visible(viewer, loaders, organization_id):
+        raise NotFound("No such organization.")
+    if not rules.can_manage_organization(viewer, organization_id):
+        raise Forbidden("Only the organization's ADMINs manage its tags.")
+    name = text(input.name, "name", max_length=TAG_MAX)
+    exists = BadUserInput(f"The tag {name!r} exists already.", fields={"name": "already exists"})
+    try:
+        async with write(info.context.session) as session:
+            if await store.tag_named(session, organization_id, name) is not None:
+                raise exists
+            tag_id = await store.create_tag(session, organization_id=organization_id, name=name)
+    except IntegrityError:  # the same name, created concurrently
+        raise exists from None
+    info.context.reset_loaders()
+    return CreateTagPayload(tag=Tag.from_row(await info.context.loaders.tag_by_id.load(tag_id)))

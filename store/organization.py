@@ -1,0 +1,27 @@
+"""Organization writes. Each runs inside the caller's ``write()`` block: all of it or nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskgraph.store import models
+
+
+async def tag_named(session: AsyncSession, organization_id: int, name: str) -> int | None:
+    """The organization's tag with that name, compared without case, if any."""
+    t = models.Tag
+    found = await session.scalar(
+        select(t.id).where(t.organization_id == organization_id, func.lower(t.name) == name.lower())
+    )
+    return None if found is None else int(found)
+
+
+async def create_tag(session: AsyncSession, *, organization_id: int, name: str) -> int:
+    tag_id = await session.scalar(
+        insert(models.Tag)
+        .values(organization_id=organization_id, name=name)
+        .returning(models.Tag.id)
+    )
+    assert tag_id is not None
+    return int(tag_id)
