@@ -147,3 +147,54 @@ async def test_nodes_refuses_more_than_a_hundred_ids(api: Api) -> None:
         NODES, {"ids": [gid("Ticket", n) for n in range(1, 102)]}, as_="host-advisor"
     )
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+ROW_ACCESS = [
+    # A host advisor knows the external members of their teams and those members'
+    # organization, but nobody else of that organization, nor its tags and customers.
+    ("host-advisor", "Advisor", 6, True),  # Sofia, external member of Field Service
+    ("host-advisor", "Organization", 2, True),  # South Service, Sofia's organization
+    ("host-advisor", "Advisor", 7, False),  # Diego, South Service's admin
+    ("host-advisor", "Team", 4, False),  # South's workshop
+    ("host-advisor", "Tag", 6, False),  # a South tag
+    ("host-advisor", "Customer", 5, False),  # a South customer
+    ("host-advisor", "CustomerUser", 8, False),
+    ("host-viewer", "Customer", 4, True),  # every own customer, whatever the role
+    # An external advisor works in the host's Field Service: its organization, its
+    # advisors and tag vocabulary, and the customers of its tickets. Nothing else.
+    ("external-advisor", "Organization", 1, True),
+    ("external-advisor", "Advisor", 1, True),  # Helga, host admin
+    ("external-advisor", "Team", 3, True),  # Field Service
+    ("external-advisor", "Team", 1, False),  # the host's Service Desk
+    ("external-advisor", "Tag", 1, True),  # a host tag: they tag host tickets with it
+    ("external-advisor", "Customer", 1, True),  # Meadow Farms: has Field Service tickets
+    ("external-advisor", "CustomerUser", 1, True),
+    ("external-advisor", "Machine", 1, True),
+    ("external-advisor", "Customer", 4, False),  # Lakeside Landscaping: never in Field Service
+    ("external-advisor", "CustomerUser", 7, False),  # Mette Lie of Lakeside Landscaping
+    ("external-advisor", "Machine", 7, False),  # Lakeside Landscaping's machine
+    ("external-advisor", "Customer", 5, True),  # a customer of their own organization
+    # A customer user: their dealer, their company, themself and their company's machines.
+    ("customer-user", "Organization", 1, True),
+    ("customer-user", "Organization", 2, False),
+    ("customer-user", "Customer", 1, True),
+    ("customer-user", "Customer", 2, False),
+    ("customer-user", "CustomerUser", 1, True),
+    ("customer-user", "CustomerUser", 2, False),  # a colleague at Meadow Farms
+    ("customer-user", "Machine", 1, True),
+    ("customer-user", "Team", 1, True),  # to open a ticket there
+    ("service", "Advisor", 7, True),
+    ("service", "Tag", 6, True),
+]
+
+
+@pytest.mark.parametrize(("persona", "type_name", "pk", "visible"), ROW_ACCESS)
+async def test_node_row_access_per_viewer(
+    api: Api, persona: str, type_name: str, pk: int, visible: bool
+) -> None:
+    body = await api.post(NODE, {"id": gid(type_name, pk)}, as_=persona)
+    if visible:
+        assert body == {"data": {"node": {"__typename": type_name, "id": gid(type_name, pk)}}}
+    else:
+        assert body["data"] == {"node": None}
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
