@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,16 +15,22 @@ from starlette.routing import Route
 from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.schema import build_schema
 from deskgraph.settings import Settings
+from deskgraph.sources import Sources
 from deskgraph.store.session import create_engine, create_sessionmaker
 from deskgraph.transport import GraphQLEndpoint
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    if settings.jdlink_url is None:
+        log.warning("DESKGRAPH_JDLINK_URL is not set: Machine.jdlink answers null")
+    sources = Sources.from_settings(settings)
     engine = create_engine(settings.database_url, log_sql=settings.log_sql)
     sessionmaker = create_sessionmaker(engine)
     verifier = TokenVerifier(settings)
-    endpoint = GraphQLEndpoint(build_schema(settings), settings, sessionmaker, verifier)
+    endpoint = GraphQLEndpoint(build_schema(settings), settings, sessionmaker, verifier, sources)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -42,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await verifier.aclose()
+        await sources.aclose()
         await engine.dispose()
 
     app = Starlette(
@@ -55,4 +63,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.settings = settings
     app.state.verifier = verifier
+    app.state.sources = sources
     return app

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import select
@@ -75,14 +78,36 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from deskgraph.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        proxy_headers=False,
-        log_level="info",
-    )
+    with contextlib.ExitStack() as stack:
+        if settings.jdlink_url is None and not settings.is_production:
+            settings = stack.enter_context(_jdlink_simulator(settings))
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.host,
+            port=port or settings.port,
+            proxy_headers=False,
+            log_level="info",
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _jdlink_simulator(settings: Settings) -> Iterator[Settings]:
+    """Development without DESKGRAPH_JDLINK_URL: serve the demo fleet from the local JDLink
+    simulator on a loopback port, so ``Machine.jdlink`` answers as it would in production."""
+    from deskgraph.sources.jdlink.simulator import JdlinkSimulator
+    from deskgraph.sources.loopback import LoopbackServer
+    from deskgraph.store.seed import demo_fleet
+
+    simulator = JdlinkSimulator(demo_fleet())
+    with LoopbackServer(simulator.app) as server:
+        print(f"deskgraph: JDLink simulator (demo fleet) on {server.url}", file=sys.stderr)
+        yield dataclasses.replace(
+            settings,
+            jdlink_url=server.url,
+            jdlink_client_id=simulator.client_id,
+            jdlink_client_secret=simulator.client_secret,
+        )
 
 
 async def _seed(settings: Settings, tickets: int | None, if_empty: bool) -> int:

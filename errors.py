@@ -44,6 +44,12 @@ class Conflict(ApiError):
     code = "CONFLICT"
 
 
+class UpstreamUnavailable(ApiError):
+    """A service deskgraph reads from (JDLink, the CRM) did not answer: try again later."""
+
+    code = "UPSTREAM_UNAVAILABLE"
+
+
 class QueryTooComplex(ApiError):
     code = "QUERY_TOO_COMPLEX"
 

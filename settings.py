@@ -48,6 +48,13 @@ class Settings:
     max_query_fields: int = 2_000
     max_query_tokens: int = 10_000
     max_body_bytes: int = 1_000_000
+    # JDLink (ISO 15143-3 fleet API with OAuth2 client credentials). Unset: in development
+    # `deskgraph serve` starts the local simulator; in production `Machine.jdlink` is null.
+    jdlink_url: str | None = None
+    jdlink_token_url: str | None = None  # default: {jdlink_url}/oauth/token
+    jdlink_client_id: str = ""
+    jdlink_client_secret: str = ""
+    jdlink_cache_seconds: float = 300.0
 
     @property
     def is_production(self) -> bool:
@@ -69,6 +76,11 @@ class Settings:
             token_jwks_url=env.get("DESKGRAPH_TOKEN_JWKS_URL") or None,
             host=env.get("DESKGRAPH_HOST", "127.0.0.1"),
             port=int(env.get("DESKGRAPH_PORT", "8000")),
+            jdlink_url=env.get("DESKGRAPH_JDLINK_URL") or None,
+            jdlink_token_url=env.get("DESKGRAPH_JDLINK_TOKEN_URL") or None,
+            jdlink_client_id=env.get("DESKGRAPH_JDLINK_CLIENT_ID", ""),
+            jdlink_client_secret=env.get("DESKGRAPH_JDLINK_CLIENT_SECRET", ""),
+            jdlink_cache_seconds=float(env.get("DESKGRAPH_JDLINK_CACHE_SECONDS", "300")),
         )
         if settings.token_public_key and settings.token_jwks_url:
             raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")
@@ -80,5 +92,12 @@ class Settings:
             raise ValueError(
                 "DESKGRAPH_ENV=production needs DESKGRAPH_TOKEN_SECRET, "
                 "DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL"
+            )
+        if settings.jdlink_url and not (
+            settings.jdlink_client_id and settings.jdlink_client_secret
+        ):
+            raise ValueError(
+                "DESKGRAPH_JDLINK_URL needs DESKGRAPH_JDLINK_CLIENT_ID and "
+                "DESKGRAPH_JDLINK_CLIENT_SECRET"
             )
         return settings

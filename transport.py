@@ -32,6 +32,7 @@ from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.settings import Settings
+from deskgraph.sources import Sources
 
 logger = logging.getLogger("deskgraph")
 
@@ -56,8 +57,10 @@ class GraphQLEndpoint:
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         verifier: TokenVerifier,
+        sources: Sources,
     ) -> None:
         self.schema = schema
+        self.sources = sources
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.verifier = verifier
@@ -158,7 +161,7 @@ class GraphQLEndpoint:
             settings=self.settings,
             session=session,
             reader=reader,
-            loaders=Loaders(reader),
+            loaders=Loaders(reader, self.sources),
             viewer=viewer,
             auth_error=auth_error,
         )

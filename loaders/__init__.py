@@ -8,16 +8,19 @@ from sqlalchemy import Select
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
 from deskgraph.loaders.customer import CustomerInTeamsLoader, owned_rows
+from deskgraph.loaders.jdlink import JdlinkBySerialLoader
 from deskgraph.loaders.organization import MemberOrganizationsLoader, ThroughMembershipLoader
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
+from deskgraph.sources import Sources
 from deskgraph.store import models
 
 
 class Loaders:
     """Created per request; caches live as long as the request (or until a mutation commits)."""
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, sources: Sources) -> None:
         self.reader = reader
+        self.sources = sources
 
         def by_id(model: type[models.Base], rows: Select[Any] | None = None) -> RowByIdLoader:
             return RowByIdLoader(reader, table_of(model), rows)
@@ -59,3 +62,4 @@ class Loaders:
         self.message_count = MessageCountLoader(reader)
         self.customer_in_teams = CustomerInTeamsLoader(reader)
         self.member_organizations = MemberOrganizationsLoader(reader)
+        self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)

@@ -7,6 +7,7 @@ import strawberry
 from deskgraph.auth import customer as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.context import Info
+from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, from_rows
 from deskgraph.schema.organization import Organization
 
@@ -98,3 +99,14 @@ class Machine(Node, RowBacked):
     async def customer(self, info: Info) -> Customer:
         row = await info.context.loaders.customer_by_id.load(self.customer_id)
         return Customer.from_row(row)
+
+    @strawberry.field(
+        description=(
+            "Engine hours, position and fault codes from JDLink; null when JDLink does not "
+            "know the machine (or is not configured)."
+        ),
+        extensions=[restricted(AccessPolicy.JDLINK)],
+    )
+    async def jdlink(self, info: Info) -> JdlinkReport | None:
+        report = await info.context.loaders.jdlink_by_serial.load(self.serial)
+        return None if report is None else JdlinkReport.from_report(report)

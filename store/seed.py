@@ -365,3 +365,8 @@ def _tickets(
             chunk = {}
     if chunk:
         yield chunk
+
+
+def demo_fleet() -> list[tuple[str, str]]:
+    """Serial number and model of every demo machine: the fleet the JDLink simulator serves."""
+    return [(machine["serial"], machine["model"]) for machine in _machines()]

@@ -24,17 +24,21 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from deskgraph.app import create_app
+from deskgraph.auth import scopes
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.settings import Settings, normalize_database_url
+from deskgraph.sources.jdlink.simulator import JdlinkSimulator
+from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
 from deskgraph.store.migrate import upgrade
-from deskgraph.store.seed import PERSONAS, seed_demo
+from deskgraph.store.seed import PERSONAS, demo_fleet, seed_demo
 from deskgraph.store.session import StatementCounter, create_nullpool_engine
 
 PG_URL = os.environ.get("DESKGRAPH_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
 _counter = itertools.count()
+SERVICE_WITH_EVERY_SCOPE = "service-every-scope"
 
 
 def prepare(url: str, *, tickets: int = 120) -> None:
@@ -145,9 +149,34 @@ def database_url(
     server.drop(name)
 
 
+@pytest.fixture(scope="session")
+def jdlink_server() -> Iterator[tuple[JdlinkSimulator, str]]:
+    """One local JDLink for the whole run, on a free loopback port."""
+    simulator = JdlinkSimulator(demo_fleet())
+    with LoopbackServer(simulator.app) as server:
+        yield simulator, server.url
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+def jdlink(jdlink_server: tuple[JdlinkSimulator, str]) -> JdlinkSimulator:
+    """The local JDLink, reset to the demo fleet for this test."""
+    simulator, _url = jdlink_server
+    simulator.machines = JdlinkSimulator(demo_fleet()).machines
+    simulator.failing = False
+    simulator.requests.clear()
+    return simulator
+
+
+@pytest.fixture
+def settings(
+    database_url: str, jdlink: JdlinkSimulator, jdlink_server: tuple[JdlinkSimulator, str]
+) -> Settings:
+    return Settings(
+        database_url=database_url,
+        jdlink_url=jdlink_server[1],
+        jdlink_client_id=jdlink.client_id,
+        jdlink_client_secret=jdlink.client_secret,
+    )
 
 
 class Api:
@@ -223,6 +252,11 @@ async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
                 kind = "advisor" if persona.kind == "advisor" else "customer_user"
                 principal = Principal(kind=kind, id=pk)  # type: ignore[arg-type]
             tokens[name] = issue_token(settings, principal)
+    # Not a demo persona: a service granted every scope, to show what scopes unlock.
+    every_scope = frozenset({scopes.READ, scopes.READ_JDLINK, scopes.READ_CONTACT_DETAILS})
+    tokens[SERVICE_WITH_EVERY_SCOPE] = issue_token(
+        settings, Principal(kind="service", service="back-office", scopes=every_scope)
+    )
     return tokens
 
 
@@ -233,6 +267,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
         yield Api(client, app, await persona_tokens(app, settings))
     await app.state.verifier.aclose()
+    await app.state.sources.aclose()
     await app.state.engine.dispose()
 
 

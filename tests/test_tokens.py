@@ -23,7 +23,7 @@ from starlette.routing import Route
 from deskgraph.auth.tokens import JWKS_REFETCH_SECONDS, Principal, TokenVerifier, parse_jwks
 from deskgraph.errors import Unauthenticated
 from deskgraph.settings import DEVELOPMENT_TOKEN_SECRET, Settings
-from tests.servers import LoopbackServer
+from deskgraph.sources.loopback import LoopbackServer
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())

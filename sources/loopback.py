@@ -1,4 +1,5 @@
-"""Real HTTP servers on 127.0.0.1 for tests: upstream simulators, JWKS endpoints, the app."""
+"""Serve an ASGI app with uvicorn on 127.0.0.1 in a background thread: the upstream
+simulators of the demo (`deskgraph serve`) and of the tests, and JWKS endpoints in tests."""
 
 from __future__ import annotations
 

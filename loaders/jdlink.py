@@ -1,0 +1,34 @@
+"""JDLink machine data by serial number: one upstream call for all of a request's machines."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiodataloader import DataLoader
+
+from deskgraph.errors import UpstreamUnavailable
+from deskgraph.sources.jdlink import JdlinkClient, JdlinkReport, JdlinkUnavailable
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_MESSAGE = "JDLink is not answering; machine data is unavailable for now."
+
+
+class JdlinkBySerialLoader(DataLoader[str, JdlinkReport | None]):
+    """``None`` for a machine JDLink does not know, or when JDLink is not configured."""
+
+    def __init__(self, client: JdlinkClient | None) -> None:
+        super().__init__()
+        self.client = client
+
+    async def batch_load_fn(self, keys: Sequence[str]) -> list[JdlinkReport | None]:
+        if self.client is None:
+            return [None for _ in keys]
+        try:
+            reports = await self.client.reports(keys)
+        except JdlinkUnavailable:
+            # The cause goes to the operator's log, not to the client.
+            log.warning("JDLink read failed", exc_info=True)
+            raise UpstreamUnavailable(UNAVAILABLE_MESSAGE) from None  # fails every key
+        return [reports[key] for key in keys]
