@@ -15,7 +15,7 @@ from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.settings import Settings
 from deskgraph.store import models
-from tests.conftest import PERSONA_NAMES, Api
+from tests.conftest import PERSONA_NAMES, Api, gid
 
 ROOT_FIELDS = [
     "{ viewer { kind } }",
@@ -130,3 +130,40 @@ async def test_ticket_rules_agree_in_sql_and_python(api: Api, persona: str) -> N
                 if rules.can_see_ticket(viewer, row) and rules.in_view(viewer, view, row)
             }
             assert in_sql == in_python, (persona, view)
+
+
+@pytest.mark.parametrize(
+    ("granted", "sees_rows"),
+    [
+        (frozenset(), False),
+        (frozenset({"read:jdlink", "read:contact-details"}), False),  # field scopes alone
+        (frozenset({"read"}), True),
+    ],
+    ids=["no scope", "field scopes only", "read"],
+)
+async def test_a_service_sees_only_what_its_scopes_name(
+    api: Api, settings: Settings, granted: frozenset[str], sees_rows: bool
+) -> None:
+    token = issue_token(settings, Principal(kind="service", service="crm-sync", scopes=granted))
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def post(query: str) -> dict[str, object]:
+        response = await api.http.post("/graphql", json={"query": query}, headers=headers)
+        body: dict[str, object] = response.json()
+        return body
+
+    listed = await post("{ tickets { totalCount } viewer { kind scopes } }")
+    assert listed["data"] == {
+        "tickets": {"totalCount": 120 if sees_rows else 0},
+        "viewer": {"kind": "SERVICE", "scopes": sorted(granted)},
+    }
+    found = await post(f'{{ node(id: "{gid("Machine", 1)}") {{ id }} }}')
+    assert ("errors" not in found) is sees_rows
+    # No scope lets a service write.
+    wrote = await post(
+        f'mutation {{ addTimeEntry(input: {{ticketId: "{gid("Ticket", 1)}", minutes: 5}}) '
+        "{ ticket { id } } }"
+    )
+    assert [e["extensions"]["code"] for e in wrote["errors"]] == [  # type: ignore[attr-defined]
+        "FORBIDDEN" if sees_rows else "NOT_FOUND"
+    ]

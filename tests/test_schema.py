@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
+import strawberry
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
-from deskgraph.schema import build_schema, export_sdl
+from deskgraph.auth.directive import AccessPolicy, restricted, restricted_fields
+from deskgraph.schema import DeskgraphSchema, build_schema, export_sdl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,3 +43,39 @@ def test_every_node_type_implements_node() -> None:
         "Organization", "Team", "Advisor", "Tag", "Customer", "CustomerUser",
         "Machine", "Ticket", "Message", "TimeEntry",
     }  # fmt: skip
+
+
+@strawberry.type
+class Secret:
+    value: str = strawberry.field(extensions=[restricted(AccessPolicy.JDLINK)])
+
+
+@strawberry.type
+class SecretQuery:
+    secret: Secret
+
+
+def test_a_restricted_field_that_is_not_nullable_fails_the_schema_build() -> None:
+    with pytest.raises(TypeError, match=r"Secret.value is @restricted and must be nullable"):
+        DeskgraphSchema(query=SecretQuery)
+
+
+def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
+    sdl = export_sdl()
+    assert "directive @restricted(policy: AccessPolicy!) on FIELD_DEFINITION" in sdl
+    declared = restricted_fields(build_schema()._schema)
+    assert declared == {
+        "Machine.jdlink": AccessPolicy.JDLINK,
+        "CustomerUser.address": AccessPolicy.CONTACT_DETAILS,
+        "CustomerUser.accountNumber": AccessPolicy.CONTACT_DETAILS,
+        "CustomerUser.notes": AccessPolicy.INTERNAL_NOTES,
+        "Organization.tags": AccessPolicy.ORGANIZATION_TAGS,
+        "Ticket.tags": AccessPolicy.TICKET_TAGS,
+    }
+    for path, policy in declared.items():
+        type_name, field_name = path.split(".")
+        body = re.search(rf"\ntype {type_name} [^{{]*{{(.*?)\n}}", sdl, re.S)
+        assert body is not None
+        line = re.search(rf"\n  {field_name}\b[^\n]*", body.group(1))
+        assert line is not None
+        assert line.group(0).endswith(f"@restricted(policy: {policy.name})")
