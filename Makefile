@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest schema clean
+.PHONY: install run test lint typecheck pytest schema bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskgraph needs Python 3.11 or newer (set PYTHON=...)")'
@@ -35,8 +35,15 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
+# Benchmarks (minutes; the 1M-ticket PostgreSQL database is built once and kept):
+# writes bench/REPORT.md. autocannon comes from bench/package-lock.json.
+bench: install
+	@if command -v npm >/dev/null; then npm ci --prefix bench --no-audit --no-fund --silent; \
+	else echo "bench: npm not found, HTTP figures will be skipped"; fi
+	$(BIN)/python -m deskgraph.bench $(BENCH_ARGS)
+
 schema: install
 	$(BIN)/deskgraph export-schema
 
 clean:
-	rm -rf $(VENV) .mypy-path .mypy_cache .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .mypy-path .mypy_cache .pytest_cache .ruff_cache *.egg-info bench/node_modules

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from deskgraph.auth.tokens import TokenVerifier
+from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
@@ -22,7 +23,9 @@ from deskgraph.transport import GraphQLEndpoint
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loaders) -> Starlette:
+    """The app; ``loaders`` is the per-request loader set (the benchmark's naive baseline
+    passes one that does not batch)."""
     settings = settings or Settings.from_env()
     if settings.jdlink_url is None:
         log.warning("DESKGRAPH_JDLINK_URL is not set: Machine.jdlink answers null")
@@ -30,7 +33,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engine = create_engine(settings.database_url, log_sql=settings.log_sql)
     sessionmaker = create_sessionmaker(engine)
     verifier = TokenVerifier(settings)
-    endpoint = GraphQLEndpoint(build_schema(settings), settings, sessionmaker, verifier, sources)
+    endpoint = GraphQLEndpoint(
+        build_schema(settings), settings, sessionmaker, verifier, sources, loaders
+    )
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

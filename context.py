@@ -31,7 +31,7 @@ class Context:
 
     def reset_loaders(self) -> None:
         """Forget every cached read: called after a mutation commits."""
-        self.loaders = Loaders(self.reader, self.loaders.sources)
+        self.loaders = type(self.loaders)(self.reader, self.loaders.sources)
 
 
 Info = strawberry.Info[Context, None]

@@ -58,9 +58,11 @@ class GraphQLEndpoint:
         sessionmaker: async_sessionmaker[AsyncSession],
         verifier: TokenVerifier,
         sources: Sources,
+        loaders: type[Loaders] = Loaders,
     ) -> None:
         self.schema = schema
         self.sources = sources
+        self.loaders = loaders
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.verifier = verifier
@@ -161,7 +163,7 @@ class GraphQLEndpoint:
             settings=self.settings,
             session=session,
             reader=reader,
-            loaders=Loaders(reader, self.sources),
+            loaders=self.loaders(reader, self.sources),
             viewer=viewer,
             auth_error=auth_error,
         )

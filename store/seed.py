@@ -21,6 +21,10 @@ from deskgraph.store import models
 
 DEFAULT_TICKETS = 120
 CHUNK = 2_000
+# From this many tickets the demo grows as a busy desk does (benchmarks): a long tail of
+# smaller customers and a few tickets with long threads. Below it, the demo is the same always.
+SCALE_FROM = 1_000
+LONG_THREAD_SHARE = 0.005
 EPOCH = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
 
@@ -184,11 +188,11 @@ async def seed_demo(
                     "customer_number": f"C-{o}{i:04d}",
                     "created_at": EPOCH,
                 }
-                for i, o, n, _ in CUSTOMERS
+                for i, o, n, _ in _customers(tickets)
             ],
         )
-        await _insert(connection, models.CustomerUser, list(_customer_users()))
-        await _insert(connection, models.Machine, list(_machines()))
+        await _insert(connection, models.CustomerUser, list(_customer_users(tickets)))
+        await _insert(connection, models.Machine, list(_machines(tickets)))
         await _insert(
             connection,
             models.Tag,
@@ -240,9 +244,29 @@ def _all_tags() -> list[tuple[int, str]]:
     return [(org, name) for org, names in TAGS.items() for name in names]
 
 
-def _customer_users() -> Iterator[dict[str, Any]]:
-    for i, (customer_id, name) in enumerate(PEOPLE, start=1):
-        customer = CUSTOMERS[customer_id - 1]
+def _customers(tickets: int) -> list[tuple[int, int, str, float]]:
+    """The demo's customers and, for benchmark-sized seeds, one more per 500 tickets: a long
+    tail whose weights fall as 1/rank, so that a few customers are very large."""
+    customers = [(i, o, n, float(w)) for i, o, n, w in CUSTOMERS]
+    if tickets >= SCALE_FROM:
+        for rank in range(1, tickets // 500 + 1):
+            organization = 1 if rank % 10 < 7 else 2
+            name = f"Customer {rank:05d}"
+            customers.append((len(CUSTOMERS) + rank, organization, name, 20.0 / rank))
+    return customers
+
+
+def _people(tickets: int) -> list[tuple[int, str]]:
+    people = list(PEOPLE)
+    for customer_id, _org, name, _weight in _customers(tickets)[len(CUSTOMERS) :]:
+        people += [(customer_id, f"Contact {n} of {name}") for n in range(1 + customer_id % 3)]
+    return people
+
+
+def _customer_users(tickets: int) -> Iterator[dict[str, Any]]:
+    customers = _customers(tickets)
+    for i, (customer_id, name) in enumerate(_people(tickets), start=1):
+        customer = customers[customer_id - 1]
         domain = _slug(customer[2]) + ".example"
         prefix, town = ("+47", "Hamar") if customer[1] == 1 else ("+34", "Valencia")
         yield {
@@ -259,10 +283,11 @@ def _customer_users() -> Iterator[dict[str, Any]]:
         }
 
 
-def _machines() -> Iterator[dict[str, Any]]:
+def _machines(tickets: int) -> Iterator[dict[str, Any]]:
     machine_id = 0
-    for customer_id, _org, _name, weight in CUSTOMERS:
-        for n in range(1 + weight // 15):
+    for customer_id, _org, _name, weight in _customers(tickets):
+        count = 1 + int(weight) // 15 if customer_id <= len(CUSTOMERS) else 1 + customer_id % 2
+        for n in range(count):
             machine_id += 1
             yield {
                 "id": machine_id,
@@ -279,12 +304,13 @@ def _tickets(
     """Tickets with their tags, messages and time entries, a chunk at a time."""
     teams_by_org = {o: [t for t, org, _ in TEAMS if org == o] for o, *_ in ORGANIZATIONS}
     members = {t: [a[0] for a in ADVISORS if t in a[6] and a[2] != "VIEWER"] for t, *_ in TEAMS}
-    customers_by_org = {o: [c for c in CUSTOMERS if c[1] == o] for o, *_ in ORGANIZATIONS}
-    people = {
-        c[0]: [i for i, (cid, _) in enumerate(PEOPLE, start=1) if cid == c[0]] for c in CUSTOMERS
-    }
+    customers = _customers(count)
+    customers_by_org = {o: [c for c in customers if c[1] == o] for o, *_ in ORGANIZATIONS}
+    people: dict[int, list[int]] = {}
+    for i, (customer_id, _name) in enumerate(_people(count), start=1):
+        people.setdefault(customer_id, []).append(i)
     machines: dict[int, list[tuple[int, str]]] = {}
-    for m in _machines():
+    for m in _machines(count):
         machines.setdefault(m["customer_id"], []).append((m["id"], m["model"]))
     tags_by_org: dict[int, list[int]] = {}
     for tag_id, (org, _name) in enumerate(_all_tags(), start=1):
@@ -332,7 +358,10 @@ def _tickets(
             chunk.setdefault(models.TicketTag, []).append(
                 {"ticket_id": ticket_id, "tag_id": tag_id}
             )
-        for n in range(rng.choice([1, 2, 3, 3, 4, 5, 6])):
+        message_count = rng.choice([1, 2, 3, 3, 4, 5, 6])
+        if count >= SCALE_FROM and rng.random() < LONG_THREAD_SHARE:
+            message_count = rng.randrange(50, 300)  # the odd ticket that runs for months
+        for n in range(message_count):
             message_id += 1
             from_customer = n % 2 == 0
             private = not from_customer and rng.random() < 0.3
@@ -369,4 +398,4 @@ def _tickets(
 
 def demo_fleet() -> list[tuple[str, str]]:
     """Serial number and model of every demo machine: the fleet the JDLink simulator serves."""
-    return [(machine["serial"], machine["model"]) for machine in _machines()]
+    return [(machine["serial"], machine["model"]) for machine in _machines(DEFAULT_TICKETS)]

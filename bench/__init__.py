@@ -1,0 +1,1 @@
+"""Benchmarks: ``make bench`` (``python -m deskgraph.bench``) writes ``bench/REPORT.md``."""

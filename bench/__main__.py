@@ -1,0 +1,103 @@
+"""``make bench``: measure deskgraph against baselines taken in the same run; write REPORT.md.
+
+    python -m deskgraph.bench [--quick] [--postgres URL | --no-postgres] [--output PATH]
+
+Every figure is printed as a ratio to a baseline measured in the same run, interleaved with
+it: the *floor* (the same response built by hand, one SQL statement per relation level,
+orjson), the *naive* schema path (loaders that do not batch) for SQL counts, and plain
+Starlette for the HTTP fixed cost. ``--quick`` runs a small SQLite dataset with few rounds and
+no HTTP load: the tests use it to check that the benchmark runs and its SQL counts hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from deskgraph.bench import report
+from deskgraph.bench.data import Dataset, postgres_dataset, postgres_reachable, sqlite_dataset
+from deskgraph.bench.inprocess import InProcessApp, measure, statements_at
+from deskgraph.bench.measures import (
+    DatasetResult,
+    HttpResult,
+    Run,
+    cache_figures,
+    http_figures,
+    profile,
+)
+from deskgraph.bench.scenarios import SCENARIOS
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+FULL_SIZES = {"sqlite": [10_000, 100_000], "postgresql": [10_000, 100_000, 1_000_000]}
+QUICK_SIZES = {"sqlite": [1_000], "postgresql": []}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deskgraph.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small data, few rounds, no HTTP")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("DESKGRAPH_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
+        help="PostgreSQL server for the PostgreSQL datasets (databases are created on it)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite datasets only")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per scenario")
+    parser.add_argument("--http-seconds", type=int, default=5, help="length of each load run")
+    parser.add_argument(
+        "--output", default=str(Path(__file__).parent / "REPORT.md"), help="report to write"
+    )
+    args = parser.parse_args(argv)
+
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    rounds = args.rounds or (10 if args.quick else 100)
+    warmup = 2 if args.quick else 10
+    notes: list[str] = []
+    datasets: list[Dataset] = []
+    for tickets in sizes["sqlite"]:
+        print(f"bench: preparing SQLite with {tickets:,} tickets", file=sys.stderr)
+        datasets.append(sqlite_dataset(tickets))
+    if sizes["postgresql"] and not args.no_postgres:
+        why = postgres_reachable(args.postgres)
+        if why is None:
+            for tickets in sizes["postgresql"]:
+                print(f"bench: preparing PostgreSQL with {tickets:,} tickets", file=sys.stderr)
+                datasets.append(postgres_dataset(args.postgres, tickets))
+        else:
+            notes.append(f"PostgreSQL skipped: {why} (pass --postgres URL)")
+
+    run = Run(quick=args.quick, rounds=rounds, notes=notes)
+    for dataset in datasets:
+        print(f"bench: measuring {dataset.label}", file=sys.stderr)
+        run.datasets.append(asyncio.run(_measure_dataset(dataset, rounds, warmup)))
+    first = datasets[0]
+    run.caches = asyncio.run(cache_figures(first.url))
+    if not args.quick:
+        http_on = next((d for d in datasets if d.backend == "postgresql"), first)
+        print(f"bench: HTTP load on {http_on.label}", file=sys.stderr)
+        run.http = http_figures(http_on, seconds=args.http_seconds)
+        run.profiles = asyncio.run(profile(http_on.url))
+    text = report.render(run)
+    Path(args.output).write_text(text, encoding="utf-8")
+    print(report.summary(run))
+    print(f"bench: wrote {args.output}", file=sys.stderr)
+    return 0 if report.sql_counts_hold(run) else 1
+
+
+async def _measure_dataset(dataset: Dataset, rounds: int, warmup: int) -> DatasetResult:
+    app = InProcessApp(dataset.url)
+    try:
+        results = [await measure(app, s, rounds=rounds, warmup=warmup) for s in SCENARIOS]
+        at_50 = await statements_at(app, 50)
+        at_500 = await statements_at(app, 500)
+    finally:
+        await app.aclose()
+    return DatasetResult(dataset, results, dashboard_statements={50: at_50, 500: at_500})
+
+
+__all__ = ["HttpResult", "main"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""HTTP measurements: one uvicorn worker per server, loaded by autocannon on 127.0.0.1.
+
+deskgraph and the plain Starlette baseline run in their own processes; the load alternates
+between them (baseline, deskgraph, deskgraph, baseline, ...) for every connection count, each run
+bounded in time, so machine drift lands on both sides of each ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+AUTOCANNON = HERE / "node_modules" / "autocannon" / "autocannon.js"
+START_TIMEOUT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Load:
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    failures: int  # errors, timeouts and non-2xx answers
+
+
+def load_generator_missing() -> str | None:
+    """None when autocannon can run, else what to do about it."""
+    if shutil.which("node") is None:
+        return "Node.js is not installed: the HTTP figures need it (autocannon)"
+    if not AUTOCANNON.exists():
+        return "autocannon is not installed: run `make bench` (it runs `npm ci` in bench/)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def server(target: str, *, factory: bool, env: dict[str, str]) -> Iterator[str]:
+    """``uvicorn target`` with one worker on a free loopback port; yields its base URL."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{target} did not start on port {port}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def load(url: str, body: bytes, headers: dict[str, str], *, connections: int, seconds: int) -> Load:
+    command = [
+        "node",
+        str(AUTOCANNON),
+        "--json",
+        "--connections",
+        str(connections),
+        "--duration",
+        str(seconds),
+        "--method",
+        "POST",
+        "--body",
+        body.decode(),
+    ]
+    for name, value in {"content-type": "application/json", **headers}.items():
+        command += ["--headers", f"{name}={value}"]
+    command.append(f"{url}/graphql")
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=True
+    )
+    report = json.loads(finished.stdout)
+    return Load(
+        connections=connections,
+        requests_per_second=float(report["requests"]["average"]),
+        p50_ms=float(report["latency"]["p50"]),
+        p99_ms=float(report["latency"]["p99"]),
+        failures=int(report["errors"]) + int(report["timeouts"]) + int(report["non2xx"]),
+    )
