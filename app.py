@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     """The app; ``loaders`` is the per-request loader set (the benchmark's naive baseline
     passes one that does not batch)."""
     settings = settings or Settings.from_env()
-    if settings.jdlink_url is None:
+    if settings.jdlink_url is None and settings.is_production:
         log.warning("DESKGRAPH_JDLINK_URL is not set: Machine.jdlink answers null")
     sources = Sources.from_settings(settings)
     engine = create_engine(settings.database_url, log_sql=settings.log_sql)

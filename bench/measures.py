@@ -150,14 +150,21 @@ def _package(path: str) -> str:
 
 
 def _shares(root: Any) -> list[tuple[str, float]]:
+    """Self time summed by package. pyinstrument books a function's own time on a synthetic
+    ``[self]`` child and time spent awaiting on ``[await]``: each goes to its parent's package,
+    or to waiting."""
     totals: dict[str, float] = defaultdict(float)
-    stack = [root]
+    stack: list[tuple[Any, str]] = [(root, "")]
     while stack:
-        frame = stack.pop()
+        frame, parent_path = stack.pop()
         children = list(frame.children)
-        own = frame.time - sum(child.time for child in children)
-        totals[_package(frame.file_path or "")] += max(0.0, own)
-        stack.extend(children)
+        own = max(0.0, frame.time - sum(child.time for child in children))
+        if frame.identifier.startswith("[await]"):
+            package = "waiting (I/O, event loop)"
+        else:
+            package = _package(frame.file_path or parent_path)
+        totals[package] += own
+        stack.extend((child, frame.file_path or parent_path) for child in children)
     whole = sum(totals.values()) or 1.0
     return sorted(((k, v / whole) for k, v in totals.items()), key=lambda kv: -kv[1])
 

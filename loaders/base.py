@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from functools import cache
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Column, Executable, Select, Table
+from sqlalchemy import Column, Executable, Select, Table, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +45,7 @@ class RowByIdLoader(DataLoader[int, Row[Any] | None]):
         super().__init__()
         self.reader = reader
         self.table = table
-        self.statement = table.select() if rows is None else rows
+        self.statement = select_all(table) if rows is None else rows
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Row[Any] | None]:
         rows = await self.reader.rows(self.statement.where(self.table.c.id.in_(keys)))
@@ -62,7 +63,7 @@ class RowsByColumnLoader(DataLoader[Hashable, list[Row[Any]]]):
         super().__init__()
         self.reader = reader
         self.column = column
-        self.statement = column.table.select() if rows is None else rows
+        self.statement = select_all(column.table) if rows is None else rows
 
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[list[Row[Any]]]:
         table = self.column.table
@@ -77,6 +78,13 @@ def group_rows(
     for row in rows:
         grouped[getattr(row, attribute)].append(row)
     return [grouped.get(key, []) for key in keys]
+
+
+@cache
+def select_all(table: Any) -> Select[Any]:
+    """``SELECT * FROM table``, built once: loaders are made per request, statements are not
+    (building a select costs more than a small query's whole resolution)."""
+    return select(*table.c)
 
 
 def table_of(model: type[Any]) -> Table:

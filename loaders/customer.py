@@ -4,6 +4,7 @@ customers an external advisor meets through the tickets of their external teams.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -16,6 +17,7 @@ customers = table_of(models.Customer)
 tickets = table_of(models.Ticket)
 
 
+@cache
 def owned_rows(model: type[models.Base]) -> Select[Any]:
     """Rows of a customer's table (people, machines) with ``organization_id``, the organization
     the customer belongs to: access rules decide on it without another read."""
