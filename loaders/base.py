@@ -25,9 +25,11 @@ class Reader:
         self.session = session
         self._lock = asyncio.Lock()
 
-    async def rows(self, statement: Executable) -> Sequence[Row[Any]]:
+    async def rows(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
         async with self._lock:
-            result = await self.session.execute(statement)
+            result = await self.session.execute(statement, params)
             return result.all()
 
     async def scalar(self, statement: Executable) -> Any:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from deskgraph.auth.tokens import Principal
 from deskgraph.auth.viewer import Viewer, ViewerKind
 from deskgraph.loaders.base import Reader
 from deskgraph.store import models
+
+# Built once: the viewer is read on every request, and building a select costs about as
+# much as running it.
+_c, _a, _m, _t = models.Customer, models.Advisor, models.TeamMembership, models.Team
+CUSTOMER_USER_VIEWER = (
+    select(models.CustomerUser.customer_id, _c.organization_id)
+    .join(_c, _c.id == models.CustomerUser.customer_id)
+    .where(models.CustomerUser.id == bindparam("id"))
+)
+ADVISOR_VIEWER = (
+    select(_a.role, _a.primary_organization_id, _t.id.label("team_id"), _t.organization_id)
+    .outerjoin(_m, _m.advisor_id == _a.id)
+    .outerjoin(_t, _t.id == _m.team_id)
+    .where(_a.id == bindparam("id"))
+)
 
 
 async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
@@ -15,12 +30,7 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
     if principal.kind == "service":
         return Viewer(kind=ViewerKind.SERVICE, service=principal.service, scopes=principal.scopes)
     if principal.kind == "customer_user":
-        c = models.Customer
-        rows = await reader.rows(
-            select(models.CustomerUser.customer_id, c.organization_id)
-            .join(c, c.id == models.CustomerUser.customer_id)
-            .where(models.CustomerUser.id == principal.id)
-        )
+        rows = await reader.rows(CUSTOMER_USER_VIEWER, {"id": principal.id})
         if not rows:
             return None
         return Viewer(
@@ -29,13 +39,7 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
             customer_id=rows[0].customer_id,
             customer_organization_id=rows[0].organization_id,
         )
-    a, m, t = models.Advisor, models.TeamMembership, models.Team
-    rows = await reader.rows(
-        select(a.role, a.primary_organization_id, t.id.label("team_id"), t.organization_id)
-        .outerjoin(m, m.advisor_id == a.id)
-        .outerjoin(t, t.id == m.team_id)
-        .where(a.id == principal.id)
-    )
+    rows = await reader.rows(ADVISOR_VIEWER, {"id": principal.id})
     if not rows:
         return None
     primary = rows[0].primary_organization_id
