@@ -55,10 +55,16 @@ def sqlite_dataset(tickets: int) -> Dataset:
     return Dataset("sqlite", tickets, url)
 
 
+def _dsn(server_url: str) -> str:
+    """asyncpg's form of the server's URL."""
+    server = make_url(normalize_database_url(server_url))
+    return server.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def postgres_dataset(server_url: str, tickets: int) -> Dataset:
     server = make_url(normalize_database_url(server_url))
     name = f"deskgraph_bench_{tickets}_{fingerprint()}"
-    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = _dsn(server_url)
 
     async def exists() -> bool:
         connection = await asyncpg.connect(dsn, timeout=10)
@@ -87,11 +93,9 @@ def postgres_dataset(server_url: str, tickets: int) -> Dataset:
 
 def postgres_reachable(server_url: str) -> str | None:
     """None when the server answers, else why not."""
-    server = make_url(normalize_database_url(server_url))
-    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
 
     async def probe() -> None:
-        connection = await asyncpg.connect(dsn, timeout=5)
+        connection = await asyncpg.connect(_dsn(server_url), timeout=5)
         await connection.close()
 
     try:

@@ -9,7 +9,6 @@ parsed: a floor that answered less would flatter nobody.
 
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ import orjson
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from deskgraph.ids import decode_id_of, encode_id
+from deskgraph.schema.pagination import decode_cursor, encode_cursor
 from deskgraph.store import models
 
 PERSONA = "host-advisor"  # Henrik Lund: North Dealers, Service Desk and Field Service
@@ -41,6 +42,11 @@ TAGS = models.Tag.__table__
 TICKET_TAGS = models.TicketTag.__table__
 MESSAGES = models.Message.__table__
 TIME = models.TimeEntry.__table__
+# What both floors read of a ticket: its head and the keys of its relations.
+TICKET_COLUMNS = (
+    T.c.id, T.c.number, T.c.title, T.c.state,
+    T.c.team_id, T.c.assignee_id, T.c.requester_id, T.c.customer_id, T.c.machine_id,
+)  # fmt: skip
 
 Floor = Callable[[AsyncConnection, dict[str, Any]], Awaitable[bytes]]
 
@@ -58,14 +64,6 @@ class Scenario:
         return orjson.dumps({"query": self.query, "variables": variables})
 
 
-def gid(type_name: str, pk: int) -> str:
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
-
-
-def cursor(pk: int) -> str:
-    return base64.b64encode(f"cursor:{pk}".encode()).decode()
-
-
 def present(value: Any, what: str) -> int:
     if value is None:
         raise RuntimeError(f"the benchmark data has no {what}: reseed it")
@@ -77,7 +75,13 @@ def when(moment: datetime) -> str:
 
 
 def ref(type_name: str, row: Any) -> dict[str, Any] | None:
-    return None if row is None else {"id": gid(type_name, row.id), "name": row.name}
+    return None if row is None else {"id": encode_id(type_name, row.id), "name": row.name}
+
+
+def machine_ref(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"id": encode_id("Machine", row.id), "serial": row.serial, "model": row.model}
 
 
 async def by_id(
@@ -99,7 +103,7 @@ async def tags_of(connection: AsyncConnection, ticket_ids: list[int]) -> dict[in
     )
     found: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
-        found[row.ticket_id].append({"id": gid("Tag", row.id), "name": row.name})
+        found[row.ticket_id].append({"id": encode_id("Tag", row.id), "name": row.name})
     return found
 
 
@@ -136,19 +140,7 @@ query Dashboard($first: Int!) {
 async def dashboard_floor(connection: AsyncConnection, variables: dict[str, Any]) -> bytes:
     tickets = (
         await connection.execute(
-            select(
-                T.c.id,
-                T.c.number,
-                T.c.title,
-                T.c.state,
-                T.c.priority,
-                T.c.created_at,
-                T.c.team_id,
-                T.c.assignee_id,
-                T.c.requester_id,
-                T.c.customer_id,
-                T.c.machine_id,
-            )
+            select(*TICKET_COLUMNS, T.c.priority, T.c.created_at)
             .where(T.c.organization_id == ORGANIZATION_ID)
             .order_by(T.c.id.desc())
             .limit(variables["first"])
@@ -177,7 +169,7 @@ async def dashboard_floor(connection: AsyncConnection, variables: dict[str, Any]
         messages[m.ticket_id].append(
             {
                 "node": {
-                    "id": gid("Message", m.id),
+                    "id": encode_id("Message", m.id),
                     "body": m.body,
                     "channel": m.channel.value,
                     "createdAt": when(m.created_at),
@@ -186,11 +178,10 @@ async def dashboard_floor(connection: AsyncConnection, variables: dict[str, Any]
         )
     edges = []
     for t in tickets:
-        machine = machines.get(t.machine_id)
         edges.append(
             {
                 "node": {
-                    "id": gid("Ticket", t.id),
+                    "id": encode_id("Ticket", t.id),
                     "number": t.number,
                     "title": t.title,
                     "state": t.state.value,
@@ -201,13 +192,7 @@ async def dashboard_floor(connection: AsyncConnection, variables: dict[str, Any]
                     "requester": ref("CustomerUser", people.get(t.requester_id)),
                     "customer": ref("Customer", customers.get(t.customer_id)),
                     "tags": tags.get(t.id, []),
-                    "machine": None
-                    if machine is None
-                    else {
-                        "id": gid("Machine", machine.id),
-                        "serial": machine.serial,
-                        "model": machine.model,
-                    },
+                    "machine": machine_ref(machines.get(t.machine_id)),
                     "messages": {"edges": messages.get(t.id, [])},
                 }
             }
@@ -254,24 +239,14 @@ async def longest_thread(engine: AsyncEngine) -> dict[str, Any]:
             .order_by(func.count().desc(), MESSAGES.c.ticket_id)
             .limit(1)
         )
-    return {"id": gid("Ticket", present(pk, "a ticket with messages"))}
+    return {"id": encode_id("Ticket", present(pk, "a ticket with messages"))}
 
 
 async def detail_floor(connection: AsyncConnection, variables: dict[str, Any]) -> bytes:
-    pk = int(base64.b64decode(variables["id"]).decode().partition(":")[2])
+    pk = decode_id_of(variables["id"], "Ticket", field="id")
     t = (
         await connection.execute(
-            select(
-                T.c.id,
-                T.c.number,
-                T.c.title,
-                T.c.state,
-                T.c.team_id,
-                T.c.assignee_id,
-                T.c.requester_id,
-                T.c.customer_id,
-                T.c.machine_id,
-            ).where(T.c.id == pk, T.c.organization_id == ORGANIZATION_ID)
+            select(*TICKET_COLUMNS).where(T.c.id == pk, T.c.organization_id == ORGANIZATION_ID)
         )
     ).one()
     team = (await by_id(connection, [TEAMS.c.id, TEAMS.c.name], {t.team_id}))[t.team_id]
@@ -328,7 +303,7 @@ async def detail_floor(connection: AsyncConnection, variables: dict[str, Any]) -
 
     person = requester.get(t.requester_id)
     node = {
-        "id": gid("Ticket", t.id),
+        "id": encode_id("Ticket", t.id),
         "number": t.number,
         "title": t.title,
         "state": t.state.value,
@@ -339,18 +314,12 @@ async def detail_floor(connection: AsyncConnection, variables: dict[str, Any]) -
         else {**(ref("CustomerUser", person) or {}), "email": person.email, "phone": person.phone},
         "customer": ref("Customer", customer.get(t.customer_id)),
         "tags": tags.get(t.id, []),
-        "machine": None
-        if t.machine_id is None
-        else {
-            "id": gid("Machine", t.machine_id),
-            "serial": machine[t.machine_id].serial,
-            "model": machine[t.machine_id].model,
-        },
+        "machine": machine_ref(machine.get(t.machine_id)),
         "messages": {
             "edges": [
                 {
                     "node": {
-                        "id": gid("Message", m.id),
+                        "id": encode_id("Message", m.id),
                         "body": m.body,
                         "channel": m.channel.value,
                         "isPublic": m.is_public,
@@ -361,7 +330,9 @@ async def detail_floor(connection: AsyncConnection, variables: dict[str, Any]) -
                 for m in messages
             ]
         },
-        "timeEntries": [{"id": gid("TimeEntry", e.id), "minutes": e.minutes} for e in entries],
+        "timeEntries": [
+            {"id": encode_id("TimeEntry", e.id), "minutes": e.minutes} for e in entries
+        ],
     }
     return orjson.dumps({"data": {"node": node}})
 
@@ -401,14 +372,15 @@ async def deep_cursor(engine: AsyncEngine) -> dict[str, Any]:
             .offset((page - 1) * PAGE_SIZE - 1 if page > 1 else 0)
             .limit(1)
         )
-    return {"after": cursor(present(after, "an open ticket"))} if page > 1 else {"after": None}
+    return (
+        {"after": encode_cursor(present(after, "an open ticket"))} if page > 1 else {"after": None}
+    )
 
 
 async def filtered_floor(connection: AsyncConnection, variables: dict[str, Any]) -> bytes:
     where = filtered_where()
     if variables["after"] is not None:
-        after = int(base64.b64decode(variables["after"]).decode().partition(":")[2])
-        where.append(T.c.id < after)
+        where.append(T.c.id < decode_cursor(variables["after"]))
     rows = (
         await connection.execute(
             select(T.c.id, T.c.number, T.c.title, T.c.state, T.c.created_at)
@@ -420,9 +392,9 @@ async def filtered_floor(connection: AsyncConnection, variables: dict[str, Any])
     page = rows[:PAGE_SIZE]
     edges = [
         {
-            "cursor": cursor(r.id),
+            "cursor": encode_cursor(r.id),
             "node": {
-                "id": gid("Ticket", r.id),
+                "id": encode_id("Ticket", r.id),
                 "number": r.number,
                 "title": r.title,
                 "state": r.state.value,
@@ -433,7 +405,7 @@ async def filtered_floor(connection: AsyncConnection, variables: dict[str, Any])
     ]
     info = {
         "hasNextPage": len(rows) > PAGE_SIZE,
-        "endCursor": cursor(page[-1].id) if page else None,
+        "endCursor": encode_cursor(page[-1].id) if page else None,
     }
     return orjson.dumps({"data": {"tickets": {"edges": edges, "pageInfo": info}}})
 
@@ -445,7 +417,9 @@ SMALL = "{ viewer { id } }"
 
 async def small_floor(connection: AsyncConnection, _variables: dict[str, Any]) -> bytes:
     pk = await connection.scalar(select(ADVISORS.c.id).where(ADVISORS.c.id == ADVISOR_ID))
-    return orjson.dumps({"data": {"viewer": {"id": gid("Advisor", present(pk, "the advisor"))}}})
+    return orjson.dumps(
+        {"data": {"viewer": {"id": encode_id("Advisor", present(pk, "the advisor"))}}}
+    )
 
 
 SCENARIOS = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import itertools
 import os
 import shutil
@@ -39,6 +40,18 @@ REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
 _counter = itertools.count()
 SERVICE_WITH_EVERY_SCOPE = "service-every-scope"
+# Every kind of viewer the access tests try: the demo personas, anonymous (None), and a
+# service with every scope beside the demo's `read`-only one.
+EVERY_VIEWER: list[str | None] = [
+    "host-admin",
+    "host-advisor",
+    "host-viewer",
+    "external-advisor",
+    "customer-user",
+    None,
+    "service",
+    SERVICE_WITH_EVERY_SCOPE,
+]
 
 
 def prepare(url: str, *, tickets: int = 120) -> None:
@@ -163,20 +176,26 @@ def jdlink(jdlink_server: tuple[JdlinkSimulator, str]) -> JdlinkSimulator:
     simulator, _url = jdlink_server
     simulator.machines = JdlinkSimulator(demo_fleet()).machines
     simulator.failing = False
+    simulator.page_size = JdlinkSimulator.page_size
     simulator.requests.clear()
     return simulator
 
 
 @pytest.fixture
-def settings(
-    database_url: str, jdlink: JdlinkSimulator, jdlink_server: tuple[JdlinkSimulator, str]
+def jdlink_settings(
+    jdlink: JdlinkSimulator, jdlink_server: tuple[JdlinkSimulator, str]
 ) -> Settings:
+    """Settings that point deskgraph at the local JDLink (no database)."""
     return Settings(
-        database_url=database_url,
         jdlink_url=jdlink_server[1],
         jdlink_client_id=jdlink.client_id,
         jdlink_client_secret=jdlink.client_secret,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, jdlink_settings: Settings) -> Settings:
+    return dataclasses.replace(jdlink_settings, database_url=database_url)
 
 
 class Api:

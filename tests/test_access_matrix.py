@@ -21,18 +21,11 @@ from deskgraph.auth.directive import restricted_fields
 from deskgraph.schema import build_schema
 from deskgraph.settings import Settings
 from deskgraph.store import models
-from tests.conftest import SERVICE_WITH_EVERY_SCOPE, Api, gid
+from tests.conftest import EVERY_VIEWER, Api, gid
 
-PERSONAS = [
-    "host-admin",
-    "host-advisor",
-    "host-viewer",
-    "external-advisor",
-    "customer-user",
-    None,  # anonymous
-    "service",  # scope `read` only, as the demo's federation router
-    SERVICE_WITH_EVERY_SCOPE,  # `read`, `read:jdlink`, `read:contact-details`
-]
+# Expectations are written in this order: host-admin, host-advisor, host-viewer,
+# external-advisor, customer-user, anonymous, service (`read` only), service with every scope.
+PERSONAS = EVERY_VIEWER
 
 SELECTIONS = {
     "Machine.jdlink": "jdlink { engineHours }",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from deskgraph.cli import _jdlink_simulator
 from deskgraph.settings import Settings
+from deskgraph.sources import Sources
 from deskgraph.sources.jdlink import JdlinkClient, JdlinkUnavailable
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store.seed import demo_fleet
@@ -17,26 +22,15 @@ FLEET = demo_fleet()
 SERIALS = [serial for serial, _model in FLEET]
 
 
-def client_for(settings: Settings, **overrides: object) -> JdlinkClient:
-    assert settings.jdlink_url is not None
-    options: dict[str, object] = {
-        "token_url": f"{settings.jdlink_url}/oauth/token",
-        "client_id": settings.jdlink_client_id,
-        "client_secret": settings.jdlink_client_secret,
-        **overrides,
-    }
-    return JdlinkClient(settings.jdlink_url, **options)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def jdlink_settings(
-    jdlink: JdlinkSimulator, jdlink_server: tuple[JdlinkSimulator, str]
-) -> Settings:
-    return Settings(
-        jdlink_url=jdlink_server[1],
-        jdlink_client_id=jdlink.client_id,
-        jdlink_client_secret=jdlink.client_secret,
-    )
+@contextlib.asynccontextmanager
+async def client_for(settings: Settings, **overrides: Any) -> AsyncIterator[JdlinkClient]:
+    """The JDLink client the app would make from ``settings`` (with ``overrides``)."""
+    client = Sources.from_settings(dataclasses.replace(settings, **overrides)).jdlink
+    assert client is not None
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 # -- the adapter ---------------------------------------------------------------------------
@@ -45,11 +39,8 @@ def jdlink_settings(
 async def test_reports_are_the_simulators_data_by_serial(
     jdlink: JdlinkSimulator, jdlink_settings: Settings
 ) -> None:
-    client = client_for(jdlink_settings)
-    try:
+    async with client_for(jdlink_settings) as client:
         reports = await client.reports([SERIALS[0], "NO-SUCH-SERIAL", SERIALS[3]])
-    finally:
-        await client.aclose()
     assert reports["NO-SUCH-SERIAL"] is None
     for serial in (SERIALS[0], SERIALS[3]):
         report, machine = reports[serial], jdlink.machines[serial]
@@ -64,8 +55,7 @@ async def test_one_snapshot_serves_every_serial_until_it_expires(
     jdlink: JdlinkSimulator, jdlink_settings: Settings
 ) -> None:
     jdlink.page_size = 3  # the demo fleet spans several pages: every one is followed
-    client = client_for(jdlink_settings)
-    try:
+    async with client_for(jdlink_settings) as client:
         first = await client.reports(SERIALS)
         pages = jdlink.requests["fleet"]
         assert pages == -(-len(SERIALS) // 3)
@@ -76,21 +66,15 @@ async def test_one_snapshot_serves_every_serial_until_it_expires(
         assert jdlink.requests["fleet"] == pages
         assert jdlink.requests["faults"] == len(SERIALS)
         assert jdlink.requests["token"] == 1
-    finally:
-        await client.aclose()
-        jdlink.page_size = JdlinkSimulator.page_size
 
 
 async def test_an_expired_cache_is_fetched_again(
     jdlink: JdlinkSimulator, jdlink_settings: Settings
 ) -> None:
-    client = client_for(jdlink_settings, cache_seconds=0)
-    try:
+    async with client_for(jdlink_settings, jdlink_cache_seconds=0) as client:
         await client.reports(SERIALS[:2])
         jdlink.machines[SERIALS[0]].engine_hours = 4321.5
         report = (await client.reports(SERIALS[:1]))[SERIALS[0]]
-    finally:
-        await client.aclose()
     assert report is not None
     assert report.engine_hours == 4321.5
     assert jdlink.requests["fleet"] == 2
@@ -99,13 +83,10 @@ async def test_an_expired_cache_is_fetched_again(
 async def test_a_revoked_token_is_replaced_once(
     jdlink: JdlinkSimulator, jdlink_settings: Settings
 ) -> None:
-    client = client_for(jdlink_settings, cache_seconds=0)
-    try:
+    async with client_for(jdlink_settings, jdlink_cache_seconds=0) as client:
         await client.reports(SERIALS[:1])
         jdlink.revoke_tokens()
         report = (await client.reports(SERIALS[:1]))[SERIALS[0]]
-    finally:
-        await client.aclose()
     assert report is not None
     assert jdlink.requests["token"] == 2
 
@@ -119,11 +100,8 @@ async def test_fault_codes_newest_first_and_only_the_last_30_days(
         SimulatedFault("A.1", "Earlier", "LOW", now - timedelta(days=2)),
         SimulatedFault("B.2", "Later", "HIGH", now - timedelta(hours=1)),
     ]
-    client = client_for(jdlink_settings)
-    try:
+    async with client_for(jdlink_settings) as client:
         report = (await client.reports(SERIALS[:1]))[SERIALS[0]]
-    finally:
-        await client.aclose()
     assert report is not None
     assert [(f.code, f.severity) for f in report.fault_codes] == [("B.2", "HIGH"), ("A.1", "LOW")]
 
@@ -134,26 +112,16 @@ async def test_fault_codes_newest_first_and_only_the_last_30_days(
 async def test_trouble_upstream_is_unavailable_never_a_half_answer(
     jdlink: JdlinkSimulator, jdlink_settings: Settings, trouble: str
 ) -> None:
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if trouble == "failing":
         jdlink.failing = True
     elif trouble == "wrong secret":
-        overrides["client_secret"] = "not-the-secret"
-    client = client_for(jdlink_settings, **overrides)
-    if trouble == "unreachable":
-        await client.aclose()
-        client = JdlinkClient(
-            "http://127.0.0.1:9",  # discard port: nothing listens
-            token_url="http://127.0.0.1:9/oauth/token",
-            client_id="x",
-            client_secret="y",
-            timeout_seconds=2,
-        )
-    try:
+        overrides["jdlink_client_secret"] = "not-the-secret"
+    else:
+        overrides["jdlink_url"] = "http://127.0.0.1:9"  # the discard port: nothing listens
+    async with client_for(jdlink_settings, **overrides) as client:
         with pytest.raises(JdlinkUnavailable):
             await client.reports(SERIALS[:2])
-    finally:
-        await client.aclose()
 
 
 def test_serve_starts_the_simulator_in_development_only() -> None:

@@ -18,6 +18,7 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from graphql import (
@@ -37,7 +38,7 @@ from sqlalchemy import select, update
 from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store import models
-from tests.conftest import SERVICE_WITH_EVERY_SCOPE, Api, gid
+from tests.conftest import EVERY_VIEWER, SERVICE_WITH_EVERY_SCOPE, Api, gid
 
 MAX_DEPTH = 4
 NORTH, SOUTH = 1, 2
@@ -45,16 +46,7 @@ MARKER = re.compile(r"LEAK(ADDR|ACCT|NOTE|HOURS|FAULT|TAG)(\d)x(\d+)Z")
 # Engine hours are numbers: 4242 + the machine's id, plus .125, read back as a JSON number.
 HOURS = re.compile(r"42(\d)(\d{2})\.125")
 
-PERSONAS = [
-    "host-admin",
-    "host-advisor",
-    "host-viewer",
-    "external-advisor",
-    "customer-user",
-    None,
-    "service",
-    SERVICE_WITH_EVERY_SCOPE,
-]
+PERSONAS = EVERY_VIEWER
 ANNA = 1  # the customer-user persona's customer user id
 
 
@@ -198,16 +190,13 @@ def root_queries(schema: GraphQLSchema) -> Iterator[str]:
         yield f"{{ tickets(view: {view}, first: 100) {{ {selection(schema, tickets, 1)} }} }}"
 
 
-def node_query(schema: GraphQLSchema) -> str:
+def node_query(schema: GraphQLSchema, root: str) -> str:
+    """``node(id:)`` or ``nodes(ids:)`` with a fragment per type."""
     node = schema.get_type("Node")
     assert node is not None
-    return f"query ($ids: [ID!]!) {{ nodes(ids: $ids) {{ {selection(schema, node, 1)} }} }}"
-
-
-def single_node_query(schema: GraphQLSchema) -> str:
-    node = schema.get_type("Node")
-    assert node is not None
-    return f"query ($id: ID!) {{ node(id: $id) {{ {selection(schema, node, 1)} }} }}"
+    arguments = "$id: ID!" if root == "node" else "$ids: [ID!]!"
+    argument = "id: $id" if root == "node" else "ids: $ids"
+    return f"query ({arguments}) {{ {root}({argument}) {{ {selection(schema, node, 1)} }} }}"
 
 
 NODE_TABLES = {
@@ -244,7 +233,7 @@ def payload_selection(schema: GraphQLSchema, mutation: str) -> str:
     return selection(schema, payload, 1)
 
 
-async def mutations(api: Api, schema: GraphQLSchema) -> list[tuple[str | None, str, dict]]:  # type: ignore[type-arg]
+async def mutations(api: Api) -> list[tuple[str | None, str, dict[str, Any]]]:
     """Writes each persona may or may not make, with payloads walked like any query."""
     external = await api.scalar(
         select(models.Ticket.id)
@@ -253,7 +242,7 @@ async def mutations(api: Api, schema: GraphQLSchema) -> list[tuple[str | None, s
     )
     version = await api.scalar(select(models.Ticket.version).where(models.Ticket.id == external))
     ticket = gid("Ticket", external)
-    cases: list[tuple[str | None, str, dict]] = []  # type: ignore[type-arg]
+    cases: list[tuple[str | None, str, dict[str, Any]]] = []
     for persona in PERSONAS:
         cases += [
             (
@@ -284,7 +273,7 @@ async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
     schema = await client_schema(api)
     responses: list[str] = []
 
-    async def send(query: str, variables: dict | None = None) -> None:  # type: ignore[type-arg]
+    async def send(query: str, variables: dict[str, Any] | None = None) -> None:
         response = await api.http.post(
             "/graphql", json={"query": query, "variables": variables}, headers=api.headers(persona)
         )
@@ -299,11 +288,11 @@ async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
         await send(query)
     ids = await every_node_id(api, schema)
     for start in range(0, len(ids), 100):
-        await send(node_query(schema), {"ids": ids[start : start + 100]})
-    single = single_node_query(schema)
+        await send(node_query(schema, "nodes"), {"ids": ids[start : start + 100]})
+    single = node_query(schema, "node")
     for node_id in ids[:: max(1, len(ids) // 40)]:  # `node` too, on a spread of rows
         await send(single, {"id": node_id})
-    for who, name, variables in await mutations(api, schema):
+    for who, name, variables in await mutations(api):
         if who == persona:
             await send(
                 f"mutation ($input: {name[0].upper()}{name[1:]}Input!) "

@@ -170,11 +170,12 @@ class JdlinkClient:
 
     async def _get(self, url: str) -> Mapping[str, Any]:
         for attempt in range(2):
-            headers = {"Authorization": f"Bearer {await self._access_token()}"}
+            headers = {
+                "Authorization": f"Bearer {await self._access_token()}",
+                "Accept": "application/json",
+            }
             try:
-                response = await self._http.get(
-                    url, headers={**headers, "Accept": "application/json"}
-                )
+                response = await self._http.get(url, headers=headers)
             except httpx.HTTPError as error:
                 raise JdlinkUnavailable(f"JDLink is unreachable: {type(error).__name__}") from error
             if response.status_code == 401 and attempt == 0:
