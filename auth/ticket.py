@@ -8,6 +8,7 @@ the two agree on every demo ticket for every persona.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
@@ -112,11 +113,19 @@ def view_scope(viewer: Viewer, view: TicketView) -> ColumnElement[bool]:
     return in_teams
 
 
+@dataclass(frozen=True)
+class _TeamOf:
+    id: int
+    organization_id: int
+
+
 def can_update_ticket(viewer: Viewer, ticket: TicketLike) -> bool:
-    return viewer.works_tickets and ticket_relation(viewer, ticket) in (
+    """Advisors who work tickets: by their role at home for their organization's tickets, by
+    the role the host gave them for an external team's tickets (a VIEWER there only reads)."""
+    return ticket_relation(viewer, ticket) in (
         TicketRelation.MEMBER,
         TicketRelation.EXTERNAL,
-    )
+    ) and viewer.works_tickets_of(_TeamOf(ticket.team_id, ticket.organization_id))
 
 
 def can_send_message(viewer: Viewer, ticket: TicketLike) -> bool:
@@ -166,7 +175,4 @@ def can_create_ticket_in_team(viewer: Viewer, team: Any) -> bool:
     customer users, in a team of the organization whose customer they are."""
     if viewer.is_customer_user:
         return bool(team.organization_id == viewer.customer_organization_id)
-    return viewer.works_tickets and (
-        team.organization_id == viewer.primary_organization_id
-        or team.id in viewer.external_team_ids
-    )
+    return viewer.works_tickets_of(team)

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from deskgraph.store.models import AdvisorRole
+
+
+class TeamLike(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def organization_id(self) -> int: ...
 
 
 class ViewerKind(enum.Enum):
@@ -25,6 +34,8 @@ class Viewer:
     team_ids: frozenset[int] = frozenset()
     external_team_ids: frozenset[int] = frozenset()
     external_organization_ids: frozenset[int] = frozenset()
+    # External teams where the host made the advisor a VIEWER: they read, they do not work.
+    read_only_team_ids: frozenset[int] = frozenset()
     customer_user_id: int | None = None
     customer_id: int | None = None
     customer_organization_id: int | None = None
@@ -63,6 +74,15 @@ class Viewer:
     def works_tickets(self) -> bool:
         """Advisors who may change tickets and talk to customers (not VIEWER)."""
         return self.is_advisor and self.role in (AdvisorRole.ADMIN, AdvisorRole.ADVISOR)
+
+    def works_tickets_of(self, team: TeamLike) -> bool:
+        """Whether the viewer may change a team's tickets: in their own organization by their
+        role there, in an external team by the role its organization gave them."""
+        if not self.is_advisor:
+            return False
+        if team.organization_id == self.primary_organization_id:
+            return self.works_tickets
+        return team.id in self.external_team_ids and team.id not in self.read_only_team_ids
 
     @property
     def organization_ids(self) -> frozenset[int]:

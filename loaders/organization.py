@@ -16,7 +16,7 @@ from deskgraph.store import models
 class ThroughMembershipLoader(DataLoader[int, list[Row[Any]]]):
     """The rows on the other side of team memberships, by name: an advisor's teams (of any
     organization) keyed by ``advisor_id``, or a team's members (internal and external) keyed
-    by ``team_id``."""
+    by ``team_id``. Each row also carries the membership's ``external_role``."""
 
     def __init__(self, reader: Reader, key: str, target: Table) -> None:
         super().__init__()
@@ -27,9 +27,10 @@ class ThroughMembershipLoader(DataLoader[int, list[Row[Any]]]):
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Row[Any]]]:
         memberships = table_of(models.TeamMembership)
         key_column = memberships.c[self.key]
+        other_side = memberships.c["team_id" if self.key == "advisor_id" else "advisor_id"]
         statement = (
-            select(key_column, *self.target.c)
-            .join_from(memberships, self.target)
+            select(key_column, memberships.c.external_role, *self.target.c)
+            .join_from(memberships, self.target, other_side == self.target.c.id)
             .where(key_column.in_(keys))
             .order_by(key_column, self.target.c.name)
         )

@@ -8,6 +8,7 @@ from deskgraph.auth.tokens import Principal
 from deskgraph.auth.viewer import Viewer, ViewerKind
 from deskgraph.loaders.base import Reader
 from deskgraph.store import models
+from deskgraph.store.models import AdvisorRole
 
 # Built once: the viewer is read on every request, and building a select costs about as
 # much as running it.
@@ -18,7 +19,13 @@ CUSTOMER_USER_VIEWER = (
     .where(models.CustomerUser.id == bindparam("id"))
 )
 ADVISOR_VIEWER = (
-    select(_a.role, _a.primary_organization_id, _t.id.label("team_id"), _t.organization_id)
+    select(
+        _a.role,
+        _a.primary_organization_id,
+        _t.id.label("team_id"),
+        _t.organization_id,
+        _m.external_role,
+    )
     .outerjoin(_m, _m.advisor_id == _a.id)
     .outerjoin(_t, _t.id == _m.team_id)
     .where(_a.id == bindparam("id"))
@@ -44,6 +51,13 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
         return None
     primary = rows[0].primary_organization_id
     teams = [(row.team_id, row.organization_id) for row in rows if row.team_id is not None]
+    read_only = {
+        row.team_id
+        for row in rows
+        if row.team_id is not None
+        and row.organization_id != primary
+        and row.external_role is not AdvisorRole.ADVISOR
+    }
     return Viewer(
         kind=ViewerKind.ADVISOR,
         advisor_id=principal.id,
@@ -52,4 +66,5 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
         team_ids=frozenset(team for team, org in teams if org == primary),
         external_team_ids=frozenset(team for team, org in teams if org != primary),
         external_organization_ids=frozenset(org for _, org in teams if org != primary),
+        read_only_team_ids=frozenset(read_only),
     )

@@ -10,6 +10,7 @@ from sqlalchemy import and_
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import ticket as rules
+from deskgraph.auth.organization import can_see_team
 from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id
@@ -97,8 +98,8 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
     title = text(input.title, "title", max_length=TITLE_MAX)
     team = await _row_of(loaders.team_by_id, input.team_id, "Team", "teamId")
     if team is None or not rules.can_create_ticket_in_team(viewer, team):
-        if viewer.is_advisor and not viewer.works_tickets and team is not None:
-            raise Forbidden("Your role cannot create tickets.")
+        if team is not None and viewer.is_advisor and can_see_team(viewer, team):
+            raise Forbidden("Your role in this team cannot create tickets.")
         raise unknown("teamId", "Team")
     values: dict[str, Any] = {"title": title, "priority": input.priority, "team_id": team.id}
     if viewer.is_customer_user:
@@ -336,15 +337,20 @@ async def _machine(info: Info, global_id: str, customer_id: int | None) -> int:
 
 
 async def _assignee(info: Info, global_id: str, *, team_id: int, organization_id: int) -> int:
-    """An advisor who works the team's tickets: of its organization, or its external member."""
+    """An advisor who works the team's tickets: of its organization (not a VIEWER), or its
+    external member with the role ADVISOR there."""
     loaders = info.context.loaders
     advisor = await _row_of(loaders.advisor_by_id, global_id, "Advisor", "assigneeId")
     if advisor is None:
         raise unknown("assigneeId", "Advisor")
-    member = advisor.primary_organization_id == organization_id or team_id in {
-        t.id for t in await loaders.teams_by_advisor_id.load(advisor.id)
-    }
-    if not member or advisor.role is models.AdvisorRole.VIEWER:
+    if advisor.primary_organization_id == organization_id:
+        works = advisor.role is not models.AdvisorRole.VIEWER
+    else:
+        teams = await loaders.teams_by_advisor_id.load(advisor.id)
+        works = any(
+            t.id == team_id and t.external_role is models.AdvisorRole.ADVISOR for t in teams
+        )
+    if not works:
         raise unknown("assigneeId", "Advisor")
     return int(advisor.id)
 

@@ -70,6 +70,16 @@ class TicketPriority(enum.Enum):
     URGENT = "URGENT"
 
 
+class NotificationKind(enum.Enum):
+    ADDED_TO_TEAMS = "ADDED_TO_TEAMS"
+
+
+class MailStatus(enum.Enum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"  # gave up after the last attempt, or refused for good by the server
+
+
 class MessageChannel(enum.Enum):
     SMS = "SMS"
     VOICE = "VOICE"
@@ -129,7 +139,8 @@ class Advisor(Base):
     role: Mapped[AdvisorRole] = mapped_column(_enum(AdvisorRole, "advisor_role"))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    # E.164; unique, because an invitation finds an advisor by their phone number.
+    phone: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -140,6 +151,10 @@ class TeamMembership(Base):
 
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), primary_key=True, index=True)
+    # In a team of another organization: the role the host gave (ADVISOR or VIEWER); their own
+    # role at home does not carry over. Null in a team of the advisor's own organization.
+    external_role: Mapped[AdvisorRole | None] = mapped_column(_enum(AdvisorRole, "advisor_role"))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -258,3 +273,54 @@ class TimeEntry(Base):
     minutes: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """An in-app notification for one advisor (``viewer.notifications``)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index(None, "advisor_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"))
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationTeam(Base):
+    """The teams a notification names."""
+
+    __tablename__ = "notification_teams"
+
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+
+
+class OutboxMail(Base):
+    """An e-mail written in the transaction that caused it, delivered later by the outbox
+    sender (``deskgraph.mail``): a rolled-back change sends nothing, a committed one is kept
+    until the SMTP server accepts it."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The Message-ID header, the same on every attempt: a receiver can drop a repeat.
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[MailStatus] = mapped_column(_enum(MailStatus, "mail_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A sender's claim: no other sender takes the mail until it lapses.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -172,8 +172,14 @@ async def seed_demo(
             connection,
             models.TeamMembership,
             [
-                {"team_id": t, "advisor_id": i, "created_at": EPOCH}
-                for i, *_, teams in ADVISORS
+                {
+                    "team_id": t,
+                    "advisor_id": i,
+                    # Sofia works North's Field Service as an ADVISOR there.
+                    "external_role": None if TEAMS[t - 1][1] == o else models.AdvisorRole.ADVISOR,
+                    "created_at": EPOCH,
+                }
+                for i, o, *_, teams in ADVISORS
                 for t in teams
             ],
         )
