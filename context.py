@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import strawberry
@@ -23,6 +24,8 @@ class Context:
     viewer: Viewer | None
     # Why the viewer is anonymous when a token was sent: said by UNAUTHENTICATED errors.
     auth_error: str | None = None
+    # Tells the mail outbox sender that a committed mutation queued mail (no-op without SMTP).
+    wake_outbox: Callable[[], None] = lambda: None
 
     def require_viewer(self) -> Viewer:
         if self.viewer is None:

@@ -55,6 +55,22 @@ class Settings:
     jdlink_client_id: str = ""
     jdlink_client_secret: str = ""
     jdlink_cache_seconds: float = 300.0
+    # Mail: written to the outbox table with the change that causes it, delivered over SMTP
+    # by the outbox sender. Without a host, mail waits in the outbox.
+    mail_from: str = "deskgraph <no-reply@deskgraph.localhost>"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = "none"  # none | starttls | tls
+    outbox_poll_seconds: float = 5.0
+    outbox_max_attempts: int = 8
+
+    @property
+    def mail_domain(self) -> str:
+        """The domain of ``mail_from``: Message-IDs are made in it."""
+        address = self.mail_from.rpartition("<")[2].rstrip(">").strip()
+        return address.rpartition("@")[2] or "deskgraph.localhost"
 
     @property
     def is_production(self) -> bool:

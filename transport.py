@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -50,6 +51,10 @@ class RequestError(Exception):
         self.headers = headers or {}
 
 
+def _nothing() -> None:
+    pass
+
+
 class GraphQLEndpoint:
     def __init__(
         self,
@@ -59,8 +64,10 @@ class GraphQLEndpoint:
         verifier: TokenVerifier,
         sources: Sources,
         loaders: type[Loaders] = Loaders,
+        wake_outbox: Callable[[], None] = _nothing,
     ) -> None:
         self.schema = schema
+        self.wake_outbox = wake_outbox
         self.sources = sources
         self.loaders = loaders
         self.settings = settings
@@ -166,6 +173,7 @@ class GraphQLEndpoint:
             loaders=self.loaders(reader, self.sources),
             viewer=viewer,
             auth_error=auth_error,
+            wake_outbox=self.wake_outbox,
         )
 
 
