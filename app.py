@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.loaders import Loaders
+from deskgraph.mail import OutboxSender
 from deskgraph.schema import build_schema
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
@@ -33,8 +34,15 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     engine = create_engine(settings.database_url, log_sql=settings.log_sql)
     sessionmaker = create_sessionmaker(engine)
     verifier = TokenVerifier(settings)
+    sender = OutboxSender(settings, sessionmaker) if settings.smtp_host else None
     endpoint = GraphQLEndpoint(
-        build_schema(settings), settings, sessionmaker, verifier, sources, loaders
+        build_schema(settings),
+        settings,
+        sessionmaker,
+        verifier,
+        sources,
+        loaders,
+        wake_outbox=sender.wake if sender is not None else lambda: None,
     )
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -52,7 +60,16 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if sender is None:
+            log.log(
+                logging.WARNING if settings.is_production else logging.INFO,
+                "DESKGRAPH_SMTP_HOST is not set: mail stays queued in the outbox",
+            )
+        else:
+            await sender.start()
         yield
+        if sender is not None:
+            await sender.aclose()
         await verifier.aclose()
         await sources.aclose()
         await engine.dispose()
@@ -69,4 +86,5 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     app.state.settings = settings
     app.state.verifier = verifier
     app.state.sources = sources
+    app.state.outbox_sender = sender
     return app

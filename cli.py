@@ -1,4 +1,4 @@
-"""``deskgraph serve | db upgrade | seed | token | export-schema``."""
+"""``deskgraph serve | db upgrade | seed | token | export-schema | outbox send | outbox list``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export-schema", help="write the SDL (schema.graphql)")
     export.add_argument("--output", default=str(SCHEMA_FILE), help="file to write, or - for stdout")
 
+    outbox = commands.add_parser("outbox", help="the mail outbox")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
+    outbox_commands.add_parser("send", help="deliver the mail that is due now, once")
+    listing = outbox_commands.add_parser(
+        "list", help="mail waiting to be sent or failed, with attempts and the last error"
+    )
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     try:
@@ -67,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             print(asyncio.run(_token(settings, args.persona, args.ttl)))
             return 0
+        if args.command == "outbox":
+            if args.outbox_command == "send":
+                return asyncio.run(_outbox_send(settings))
+            return asyncio.run(_outbox_list(settings, args.limit))
         return _export_schema(args.output)
     except (ValueError, LookupError, RuntimeError) as error:
         print(f"deskgraph: {error}", file=sys.stderr)
@@ -78,6 +91,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from deskgraph.app import create_app
 
+    _log_to_stderr()
     with contextlib.ExitStack() as stack:
         if settings.jdlink_url is None and not settings.is_production:
             settings = stack.enter_context(_jdlink_simulator(settings))
@@ -89,6 +103,16 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
             log_level="info",
         )
     return 0
+
+
+def _log_to_stderr() -> None:
+    """deskgraph's own log lines (the mail outbox's deliveries, start-up notes) beside
+    uvicorn's, which configures only its own loggers."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:  %(name)s: %(message)s"))
+    logger = logging.getLogger("deskgraph")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 @contextlib.contextmanager
@@ -162,6 +186,61 @@ async def _token(settings: Settings, persona_name: str, ttl: int) -> str:
         kind="advisor" if persona.kind == "advisor" else "customer_user", id=int(pk)
     )
     return issue_token(settings, principal, ttl_seconds=ttl)
+
+
+async def _outbox_send(settings: Settings) -> int:
+    from deskgraph.mail import OutboxSender
+    from deskgraph.store.session import create_nullpool_engine, create_sessionmaker
+
+    engine = create_nullpool_engine(settings.database_url)
+    try:
+        sender = OutboxSender(settings, create_sessionmaker(engine))
+        total = 0
+        while True:
+            sent = await sender.run_once()
+            total += sent
+            if sent < sender.batch_size:  # a full batch may have left more due
+                break
+    finally:
+        await engine.dispose()
+    print(f"sent {total}")
+    return 0
+
+
+async def _outbox_list(settings: Settings, limit: int) -> int:
+    from deskgraph.store import models
+    from deskgraph.store.outbox import list_mails
+    from deskgraph.store.session import create_nullpool_engine, create_sessionmaker
+
+    if limit < 1:
+        raise ValueError("--limit must be 1 or more")
+    engine = create_nullpool_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            mails = await list_mails(
+                session,
+                statuses=[models.MailStatus.PENDING, models.MailStatus.FAILED],
+                limit=limit,
+            )
+    finally:
+        await engine.dispose()
+    if not mails:
+        print("no pending or failed mail")
+        return 0
+    print(f"{'id':>6}  {'status':<7}  {'attempts':>8}  {'next attempt (UTC)':<19}  to / subject")
+    for mail in mails:
+        next_attempt = (
+            f"{mail.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+            if mail.status is models.MailStatus.PENDING
+            else "-"
+        )
+        print(
+            f"{mail.id:>6}  {mail.status.value:<7}  {mail.attempts:>8}  {next_attempt:<19}  "
+            f"{mail.to_address}: {mail.subject}"
+        )
+        if mail.last_error:
+            print(f"{'':>6}  last error: {mail.last_error}")
+    return 0
 
 
 def _export_schema(output: str) -> int:

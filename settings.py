@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import TypedDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./deskgraph.db"
 DEVELOPMENT_TOKEN_SECRET = "deskgraph-development-secret-change-me-in-production"
+DEFAULT_MAIL_FROM = "deskgraph <no-reply@deskgraph.localhost>"
+SMTP_TLS_MODES = ("none", "starttls", "tls")
+# The usual port of each SMTP_TLS mode, used when DESKGRAPH_SMTP_PORT is not set.
+SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 
 
 def normalize_database_url(url: str) -> str:
@@ -27,6 +33,32 @@ def normalize_database_url(url: str) -> str:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, *, least: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise ValueError(f"{name} must be a whole number of at least {least}, not {raw!r}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0, not {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -57,7 +89,7 @@ class Settings:
     jdlink_cache_seconds: float = 300.0
     # Mail: written to the outbox table with the change that causes it, delivered over SMTP
     # by the outbox sender. Without a host, mail waits in the outbox.
-    mail_from: str = "deskgraph <no-reply@deskgraph.localhost>"
+    mail_from: str = DEFAULT_MAIL_FROM
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str = ""
@@ -97,6 +129,7 @@ class Settings:
             jdlink_client_id=env.get("DESKGRAPH_JDLINK_CLIENT_ID", ""),
             jdlink_client_secret=env.get("DESKGRAPH_JDLINK_CLIENT_SECRET", ""),
             jdlink_cache_seconds=float(env.get("DESKGRAPH_JDLINK_CACHE_SECONDS", "300")),
+            **_mail_settings(env),
         )
         if settings.token_public_key and settings.token_jwks_url:
             raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")
@@ -117,3 +150,43 @@ class Settings:
                 "DESKGRAPH_JDLINK_CLIENT_SECRET"
             )
         return settings
+
+
+class _MailSettings(TypedDict):
+    mail_from: str
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str
+    smtp_password: str
+    smtp_tls: str
+    outbox_poll_seconds: float
+    outbox_max_attempts: int
+
+
+def _mail_settings(env: Mapping[str, str]) -> _MailSettings:
+    mail_from = env.get("DESKGRAPH_MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM
+    if "@" not in parseaddr(mail_from)[1]:
+        raise ValueError(
+            "DESKGRAPH_MAIL_FROM must be an e-mail address, e.g. "
+            f"'Service Desk <desk@example.com>', not {mail_from!r}"
+        )
+    tls = env.get("DESKGRAPH_SMTP_TLS", "").strip().lower() or "none"
+    if tls not in SMTP_TLS_MODES:
+        raise ValueError(f"DESKGRAPH_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}")
+    port = _whole_number(env, "DESKGRAPH_SMTP_PORT", SMTP_DEFAULT_PORTS[tls], least=1)
+    if port > 65_535:
+        raise ValueError(f"DESKGRAPH_SMTP_PORT must be a port number, not {port}")
+    username = env.get("DESKGRAPH_SMTP_USERNAME", "")
+    password = env.get("DESKGRAPH_SMTP_PASSWORD", "")
+    if bool(username) != bool(password):
+        raise ValueError("set both DESKGRAPH_SMTP_USERNAME and DESKGRAPH_SMTP_PASSWORD, or neither")
+    return {
+        "mail_from": mail_from,
+        "smtp_host": env.get("DESKGRAPH_SMTP_HOST", "").strip() or None,
+        "smtp_port": port,
+        "smtp_username": username,
+        "smtp_password": password,
+        "smtp_tls": tls,
+        "outbox_poll_seconds": _seconds(env, "DESKGRAPH_OUTBOX_POLL_SECONDS", 5.0),
+        "outbox_max_attempts": _whole_number(env, "DESKGRAPH_OUTBOX_MAX_ATTEMPTS", 8, least=1),
+    }

@@ -14,11 +14,17 @@ START_TIMEOUT_SECONDS = 10.0
 
 
 class LoopbackServer:
-    """Runs an ASGI app with uvicorn on 127.0.0.1 (a free port) in a background thread."""
+    """Runs an ASGI app with uvicorn on 127.0.0.1 (a free port) in a background thread;
+    with ``lifespan`` its start-up and shutdown run too (deskgraph's own app, in tests)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, lifespan: bool = False) -> None:
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on" if lifespan else "off",
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -46,3 +52,5 @@ class LoopbackServer:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(START_TIMEOUT_SECONDS)
+        if self._thread.is_alive():
+            raise RuntimeError("the loopback server did not shut down")

@@ -1,16 +1,40 @@
 """The mail outbox: e-mails written inside the transaction that causes them (the caller's
 ``write()`` block), so a rolled-back change never mails and a committed one is never lost.
-``deskgraph.mail`` delivers them."""
+``deskgraph.mail`` delivers them.
+
+A sender claims one mail at a time with a conditional UPDATE (PENDING, due, and not claimed
+or its claim lapsed), in a transaction of its own, before it talks to the SMTP server: of two
+senders, in two processes or one, only one gets the row. The claim carries a fresh token, and
+the outcome is written only while the token still matches, so a sender whose claim lapsed
+(it hung longer than the lease) cannot overwrite the work of the sender that took over.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
+
+
+@dataclass(frozen=True)
+class ClaimedMail:
+    """A mail this sender may deliver until ``claimed_until``."""
+
+    id: int
+    message_id: str
+    to_address: str
+    subject: str
+    body: str
+    attempts: int  # this attempt included
+    created_at: datetime
+    claim_token: str
+    claimed_until: datetime
 
 
 async def enqueue_mail(
@@ -39,3 +63,94 @@ async def enqueue_mail(
     )
     assert mail_id is not None
     return int(mail_id)
+
+
+def _is_due(now: datetime) -> list[ColumnElement[bool]]:
+    m = models.OutboxMail
+    return [
+        m.status == models.MailStatus.PENDING,
+        m.next_attempt_at <= now,
+        or_(m.claimed_until.is_(None), m.claimed_until <= now),
+    ]
+
+
+async def due_mail_ids(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
+    """The mails to try now, longest waiting first."""
+    m = models.OutboxMail
+    result = await session.scalars(
+        select(m.id).where(*_is_due(now)).order_by(m.next_attempt_at, m.id).limit(limit)
+    )
+    return list(result)
+
+
+async def claim_mail(
+    session: AsyncSession, mail_id: int, *, now: datetime, lease: timedelta
+) -> ClaimedMail | None:
+    """Take the mail for ``lease`` and count the attempt; None when it is not due any more
+    (sent, failed, rescheduled, or claimed by another sender). Commit before delivering."""
+    m = models.OutboxMail
+    token = uuid.uuid4().hex
+    claimed_until = now + lease
+    result = await session.execute(
+        update(m)
+        .where(m.id == mail_id, *_is_due(now))
+        .values(claimed_until=claimed_until, claim_token=token, attempts=m.attempts + 1)
+        .returning(m.message_id, m.to_address, m.subject, m.body, m.attempts, m.created_at)
+    )
+    row = result.one_or_none()
+    if row is None:
+        return None
+    return ClaimedMail(
+        id=mail_id,
+        message_id=row.message_id,
+        to_address=row.to_address,
+        subject=row.subject,
+        body=row.body,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        claim_token=token,
+        claimed_until=claimed_until,
+    )
+
+
+async def _finish(session: AsyncSession, mail: ClaimedMail, **values: object) -> bool:
+    m = models.OutboxMail
+    result = await session.execute(
+        update(m)
+        .where(
+            m.id == mail.id,
+            m.status == models.MailStatus.PENDING,
+            m.claim_token == mail.claim_token,
+        )
+        .values(claimed_until=None, claim_token=None, **values)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def mark_sent(session: AsyncSession, mail: ClaimedMail, *, now: datetime) -> bool:
+    """The SMTP server accepted the mail. False when the claim was lost meanwhile."""
+    return await _finish(session, mail, status=models.MailStatus.SENT, sent_at=now)
+
+
+async def mark_retry(
+    session: AsyncSession, mail: ClaimedMail, *, retry_at: datetime, error: str
+) -> bool:
+    """A transient failure: try again at ``retry_at``. False when the claim was lost."""
+    return await _finish(session, mail, next_attempt_at=retry_at, last_error=error)
+
+
+async def mark_failed(session: AsyncSession, mail: ClaimedMail, *, error: str) -> bool:
+    """Refused for good, or out of attempts: kept as FAILED, never tried again. False when
+    the claim was lost."""
+    return await _finish(session, mail, status=models.MailStatus.FAILED, last_error=error)
+
+
+async def list_mails(
+    session: AsyncSession, *, statuses: Sequence[models.MailStatus], limit: int
+) -> list[models.OutboxMail]:
+    """Mails in the given states, oldest first (for operators)."""
+    m = models.OutboxMail
+    result = await session.scalars(
+        select(m).where(m.status.in_(list(statuses))).order_by(m.id).limit(limit)
+    )
+    return list(result)

@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import email
+import email.policy
 import itertools
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -291,6 +298,52 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
 
 
 PERSONA_NAMES = list(PERSONAS)
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it accepted; ``refuse`` makes it answer the next
+    deliveries (DATA) with an error instead."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.deliveries = 0
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str | None, list[str]]] = []
+        self._answers: list[str] = []
+
+    def refuse(self, times: int, answer: str) -> None:
+        self._answers.extend([answer] * times)
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.deliveries += 1
+        if self._answers:
+            return self._answers.pop(0)
+        assert isinstance(envelope.content, bytes)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 2.0.0 Message accepted for delivery"
+
+    def message_ids(self) -> list[str]:
+        return [str(message["Message-ID"]) for message in self.messages]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
 
 
 def pytest_report_header() -> str:
