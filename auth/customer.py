@@ -88,3 +88,10 @@ def can_edit_contact_fields(viewer: Viewer, organization_id: int) -> bool:
     may be tracked differently elsewhere): its ADMINs and ADVISORs. External advisors read
     the unrestricted fields but change none."""
     return viewer.works_tickets and viewer.is_member_of(organization_id)
+
+
+def can_see_customer_history(viewer: Viewer, organization_id: int) -> bool:
+    """A customer's tickets with its organization: those who work in the organization (its
+    advisors, and the external advisors of its teams, who reach only the customers their
+    teams met) and services with ``read``. Customer users follow their own tickets instead."""
+    return viewer.works_in(organization_id) or viewer.has_scope(READ)

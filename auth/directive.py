@@ -62,6 +62,14 @@ class AccessPolicy(enum.Enum):
             "external advisors of its teams) and services with `read`."
         ),
     )
+    CUSTOMER_HISTORY = strawberry.enum_value(
+        "CUSTOMER_HISTORY",
+        description=(
+            "A customer's ticket history: the advisors of the customer's organization and the "
+            "external advisors of its teams (who open only their teams' tickets), and services "
+            "with `read`. Not customer users."
+        ),
+    )
     TICKET_TAGS = strawberry.enum_value(
         "TICKET_TAGS",
         description=(
@@ -104,6 +112,12 @@ POLICIES: dict[AccessPolicy, tuple[Rule, str]] = {
     AccessPolicy.ORGANIZATION_TAGS: (
         lambda viewer, org: organization.can_see_tags_of(viewer, org.pk),
         "An organization's tags are only for those who work in it.",
+    ),
+    AccessPolicy.CUSTOMER_HISTORY: (
+        lambda viewer, customer_: customer.can_see_customer_history(
+            viewer, customer_.organization_id
+        ),
+        "A customer's history is only for the advisors who work with the customer.",
     ),
     AccessPolicy.TICKET_TAGS: (
         ticket.can_see_ticket_tags,

@@ -65,3 +65,21 @@ def can_manage_organization(viewer: Viewer, organization_id: int) -> bool:
     """The organization's ADMINs: its tag vocabulary, its teams, invitations. An external
     advisor never manages the host, whatever their role at home."""
     return viewer.is_admin and viewer.is_member_of(organization_id)
+
+
+def can_look_up_invitees(viewer: Viewer) -> bool:
+    """Finding an advisor by phone number to fill the invitation form: ADMINs, for their
+    primary organization (the only one they can invite into)."""
+    return viewer.is_admin and viewer.primary_organization_id is not None
+
+
+def can_invite_into(viewer: Viewer, organization_id: int) -> bool:
+    """Inviting an advisor into an organization's teams: its own ADMINs. The inviting
+    organization must be the ADMIN's primary organization; an external advisor never invites
+    into the host, whatever their role at home."""
+    return can_manage_organization(viewer, organization_id)
+
+
+def can_manage_team_members(viewer: Viewer, team: Any) -> bool:
+    """Removing someone from a team (an external advisor, say): the team organization's ADMINs."""
+    return can_manage_organization(viewer, team.organization_id)

@@ -95,6 +95,17 @@ def in_view(viewer: Viewer, view: TicketView, ticket: TicketLike) -> bool:
     )
 
 
+def views_for(viewer: Viewer) -> list[TicketView]:
+    """The list views a viewer's menu shows: everyone has MINE and ALL; advisors their teams;
+    the external views once an advisor is a member of another organization's team."""
+    if not viewer.is_advisor:
+        return [TicketView.MINE, TicketView.ALL] if viewer.is_customer_user else [TicketView.ALL]
+    views = [TicketView.MINE, TicketView.MY_TEAMS]
+    if viewer.external_team_ids:
+        views += [TicketView.MY_EXTERNAL, TicketView.EXTERNAL_TEAM]
+    return [*views, TicketView.ALL]
+
+
 def view_scope(viewer: Viewer, view: TicketView) -> ColumnElement[bool]:
     """SQL form of :func:`in_view`."""
     t = models.Ticket

@@ -7,8 +7,13 @@ from typing import Any
 from sqlalchemy import Select
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
-from deskgraph.loaders.customer import CustomerInTeamsLoader, owned_rows
+from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
 from deskgraph.loaders.jdlink import JdlinkBySerialLoader
+from deskgraph.loaders.notification import (
+    NotificationPageLoader,
+    TeamsByNotificationIdLoader,
+    UnreadNotificationCountLoader,
+)
 from deskgraph.loaders.organization import MemberOrganizationsLoader, ThroughMembershipLoader
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.sources import Sources
@@ -41,8 +46,10 @@ class Loaders:
         self.ticket_by_id = by_id(models.Ticket)
         self.message_by_id = by_id(models.Message)
         self.time_entry_by_id = by_id(models.TimeEntry)
+        self.notification_by_id = by_id(models.Notification)
 
         self.teams_by_organization_id = by_column(models.Team, "organization_id")
+        self.advisors_by_phone = by_column(models.Advisor, "phone")
         self.tags_by_organization_id = by_column(models.Tag, "organization_id")
         self.customer_users_by_customer_id = by_column(
             models.CustomerUser, "customer_id", owned_rows(models.CustomerUser)
@@ -61,5 +68,9 @@ class Loaders:
         self.message_page = MessagePageLoader(reader)
         self.message_count = MessageCountLoader(reader)
         self.customer_in_teams = CustomerInTeamsLoader(reader)
+        self.customer_history = CustomerHistoryLoader(reader)
+        self.notification_page = NotificationPageLoader(reader)
+        self.unread_notification_count = UnreadNotificationCountLoader(reader)
+        self.teams_by_notification_id = TeamsByNotificationIdLoader(reader)
         self.member_organizations = MemberOrganizationsLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Column, Executable, Select, Table, select
+from sqlalchemy import Column, ColumnElement, Executable, Select, Table, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +71,30 @@ class RowsByColumnLoader(DataLoader[Hashable, list[Row[Any]]]):
         table = self.column.table
         statement = self.statement.where(self.column.in_(keys)).order_by(table.c.id)
         return group_rows(await self.reader.rows(statement), keys, self.column.key)
+
+
+async def newest_per_group(
+    reader: Reader,
+    table: Table,
+    group_column: str,
+    group_ids: Sequence[int],
+    where: Sequence[ColumnElement[bool]],
+    limit: int,
+) -> list[list[Row[Any]]]:
+    """For each of ``group_ids`` (in order), up to ``limit`` rows of ``table`` whose
+    ``group_column`` is that id and that match ``where``, newest (highest ``id``) first: one
+    windowed statement for every group."""
+    group = table.c[group_column]
+    position = (
+        func.row_number().over(partition_by=group, order_by=table.c.id.desc()).label("position")
+    )
+    ranked = select(*table.c, position).where(group.in_(group_ids), *where).subquery()
+    statement = (
+        select(*[ranked.c[c.key] for c in table.c])
+        .where(ranked.c.position <= limit)
+        .order_by(ranked.c[group_column], ranked.c.id.desc())
+    )
+    return group_rows(await reader.rows(statement), group_ids, group_column)
 
 
 def group_rows(

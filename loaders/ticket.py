@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.engine import Row
 
-from deskgraph.loaders.base import Reader, group_rows, table_of
+from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
 from deskgraph.store import models
 
 tickets = table_of(models.Ticket).c
@@ -91,6 +91,24 @@ async def count_tickets(reader: Reader, query: TicketQuery) -> int:
     return int(await reader.scalar(statement) or 0)
 
 
+async def count_ticket_views(
+    reader: Reader, where: Sequence[ColumnElement[bool]], views: Mapping[str, ColumnElement[bool]]
+) -> dict[str, int]:
+    """How many tickets matching ``where`` fall in each view: one statement, one scan."""
+    statement = (
+        select(
+            *[
+                func.coalesce(func.sum(case((clause, 1), else_=0)), 0).label(name)
+                for name, clause in views.items()
+            ]
+        )
+        .select_from(table_of(models.Ticket))
+        .where(*where)
+    )
+    row = (await reader.rows(statement))[0]
+    return {name: int(row._mapping[name]) for name in views}
+
+
 class TagsByTicketIdLoader(DataLoader[int, list[Row[Any]]]):
     def __init__(self, reader: Reader) -> None:
         super().__init__()
@@ -129,23 +147,14 @@ class MessagePageLoader(DataLoader["MessagePageKey", tuple[list[Row[Any]], bool]
             groups[(key.first, key.after_id, key.include_private)].append(key.ticket_id)
         pages: dict[MessagePageKey, tuple[list[Row[Any]], bool]] = {}
         for (first, after_id, include_private), ticket_ids in groups.items():
-            where: list[ColumnElement[bool]] = [messages.ticket_id.in_(ticket_ids)]
+            where: list[ColumnElement[bool]] = []
             if after_id is not None:
                 where.append(messages.id < after_id)
             if not include_private:
                 where.append(messages.is_public.is_(True))
-            position = (
-                func.row_number()
-                .over(partition_by=messages.ticket_id, order_by=messages.id.desc())
-                .label("position")
+            by_ticket = await newest_per_group(
+                self.reader, table_of(models.Message), "ticket_id", ticket_ids, where, first + 1
             )
-            ranked = select(*table_of(models.Message).c, position).where(*where).subquery()
-            statement = (
-                select(*[ranked.c[c.key] for c in table_of(models.Message).c])
-                .where(ranked.c.position <= first + 1)
-                .order_by(ranked.c.ticket_id, ranked.c.id.desc())
-            )
-            by_ticket = group_rows(await self.reader.rows(statement), ticket_ids, "ticket_id")
             for ticket_id, rows in zip(ticket_ids, by_ticket, strict=True):
                 key = MessagePageKey(ticket_id, first, after_id, include_private)
                 pages[key] = (rows[:first], len(rows) > first)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from deskgraph.auth import notification as notification_rules
 from deskgraph.auth import organization as organization_rules
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.viewer import Viewer
@@ -15,6 +16,7 @@ from deskgraph.loaders import Loaders
 from deskgraph.resolvers import access
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked
+from deskgraph.schema.notification import Notification
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 
@@ -55,6 +57,10 @@ async def _time_entry(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
     )
 
 
+async def _notification(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+    return notification_rules.can_see_notification(viewer, row)
+
+
 # type name -> (GraphQL type, loader attribute on Loaders, access rule)
 NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "Organization": (Organization, "organization_by_id", _organization),
@@ -67,6 +73,7 @@ NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "Ticket": (Ticket, "ticket_by_id", _ticket),
     "Message": (Message, "message_by_id", _message),
     "TimeEntry": (TimeEntry, "time_entry_by_id", _time_entry),
+    "Notification": (Notification, "notification_by_id", _notification),
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import ticket as rules
@@ -14,11 +14,23 @@ from deskgraph.auth.organization import can_see_team
 from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id
-from deskgraph.loaders.ticket import TicketQuery, load_ticket_page, ticket_filter_clauses
+from deskgraph.loaders.ticket import (
+    TicketQuery,
+    count_ticket_views,
+    load_ticket_page,
+    ticket_filter_clauses,
+)
 from deskgraph.resolvers import access
 from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.ticket import Message, Ticket, TicketConnection, TicketEdge, TimeEntry
+from deskgraph.schema.ticket import (
+    Message,
+    Ticket,
+    TicketConnection,
+    TicketEdge,
+    TicketViewCounts,
+    TimeEntry,
+)
 from deskgraph.schema.ticket_inputs import (
     AddTicketMessageInput,
     AddTicketMessagePayload,
@@ -51,17 +63,7 @@ async def resolve_tickets(
     viewer = info.context.require_viewer()
     size = page_size(first, info.context.settings.max_page_size)
     after_id = decode_cursor(after)
-    where = [rules.ticket_scope(viewer), rules.view_scope(viewer, view)]
-    if filter is not None:
-        where += ticket_filter_clauses(
-            states=filter.states or (),
-            team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),
-            assignee_ids=ids_of(filter.assignee_ids, "Advisor", "filter.assigneeIds"),
-            unassigned=filter.unassigned,
-            customer_ids=ids_of(filter.customer_ids, "Customer", "filter.customerIds"),
-            tag_ids=ids_of(filter.tag_ids, "Tag", "filter.tagIds"),
-            text=optional_text(filter.text, "filter.text", max_length=200),
-        )
+    where = [rules.ticket_scope(viewer), rules.view_scope(viewer, view), *_filtered(filter)]
     query = TicketQuery(where=(and_(*where),))
     page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
     for row in page.rows:
@@ -72,6 +74,35 @@ async def resolve_tickets(
         page_info=page_info(
             [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
         ),
+    )
+
+
+async def resolve_ticket_view_counts(info: Info, filter: TicketFilter | None) -> TicketViewCounts:
+    """Every list view's count for the badges, in one statement."""
+    viewer = info.context.require_viewer()
+    where = [rules.ticket_scope(viewer), *_filtered(filter)]
+    views = {view.name: rules.view_scope(viewer, view) for view in rules.TicketView}
+    counts = await count_ticket_views(info.context.reader, where, views)
+    return TicketViewCounts(
+        mine=counts["MINE"],
+        my_teams=counts["MY_TEAMS"],
+        my_external=counts["MY_EXTERNAL"],
+        external_team=counts["EXTERNAL_TEAM"],
+        all=counts["ALL"],
+    )
+
+
+def _filtered(filter: TicketFilter | None) -> list[ColumnElement[bool]]:
+    if filter is None:
+        return []
+    return ticket_filter_clauses(
+        states=filter.states or (),
+        team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),
+        assignee_ids=ids_of(filter.assignee_ids, "Advisor", "filter.assigneeIds"),
+        unassigned=filter.unassigned,
+        customer_ids=ids_of(filter.customer_ids, "Customer", "filter.customerIds"),
+        tag_ids=ids_of(filter.tag_ids, "Tag", "filter.tagIds"),
+        text=optional_text(filter.text, "filter.text", max_length=200),
     )
 
 

@@ -15,7 +15,10 @@ from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import is_unexpected
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_operations import CustomerMutation
+from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
 from deskgraph.schema.limits import ValidationErrorCodes, limits_rule
+from deskgraph.schema.notification import Notification
+from deskgraph.schema.notification_operations import NotificationMutation
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.organization_operations import OrganizationMutation
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
@@ -27,12 +30,18 @@ logger = logging.getLogger("deskgraph")
 
 
 @strawberry.type(description="Everything a viewer can read.")
-class Query(ViewerQuery, TicketQuery):
+class Query(ViewerQuery, TicketQuery, InvitationQuery):
     pass
 
 
 @strawberry.type(description="Everything a viewer can change.")
-class Mutation(TicketMutation, CustomerMutation, OrganizationMutation):
+class Mutation(
+    TicketMutation,
+    CustomerMutation,
+    OrganizationMutation,
+    InvitationMutation,
+    NotificationMutation,
+):
     pass
 
 
@@ -47,6 +56,7 @@ NODE_TYPES = [
     Ticket,
     Message,
     TimeEntry,
+    Notification,
 ]
 
 

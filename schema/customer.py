@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
 from deskgraph.auth import customer as rules
@@ -10,6 +12,9 @@ from deskgraph.context import Info
 from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, from_rows
 from deskgraph.schema.organization import Organization
+
+if TYPE_CHECKING:
+    from deskgraph.schema.ticket import CustomerHistoryConnection
 
 
 @strawberry.type(description="A company that is a customer of an organization.")
@@ -33,6 +38,21 @@ class Customer(Node, RowBacked):
         if viewer.is_customer_user:
             rows = [row for row in rows if row.id == viewer.customer_user_id]
         return from_rows(CustomerUser, rows)
+
+    @strawberry.field(
+        description=(
+            "The customer's tickets with its organization, newest first: the history an "
+            "advisor reads beside a ticket. External advisors read it too, and open the "
+            "tickets of their own teams."
+        ),
+        extensions=[restricted(AccessPolicy.CUSTOMER_HISTORY)],
+    )
+    async def history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[CustomerHistoryConnection, strawberry.lazy("deskgraph.schema.ticket")] | None:
+        from deskgraph.schema.ticket import customer_history
+
+        return await customer_history(info, self.pk, first, after)
 
     @strawberry.field(description="The customer's machines, in the order they were registered.")
     async def machines(self, info: Info) -> list[Machine]:

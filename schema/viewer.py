@@ -6,15 +6,21 @@ import asyncio
 
 import strawberry
 
+from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth import viewer as viewer_model
 from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.context import Info
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import encode_id
+from deskgraph.resolvers import notification as notification_resolvers
+from deskgraph.resolvers import ticket as ticket_resolvers
 from deskgraph.resolvers.node import resolve_node
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.node import Node
+from deskgraph.schema.notification import NotificationConnection
 from deskgraph.schema.organization import Advisor
+from deskgraph.schema.ticket import TicketView, TicketViewCounts
+from deskgraph.schema.ticket_inputs import TicketFilter
 
 MAX_NODES = 100
 
@@ -42,6 +48,41 @@ class Viewer:
         if self.advisor_id is None:
             return None
         return Advisor.from_row(await info.context.loaders.advisor_by_id.load(self.advisor_id))
+
+    @strawberry.field(
+        description=(
+            "The ticket list views that apply to the viewer, in menu order: MY_EXTERNAL and "
+            "EXTERNAL_TEAM appear once an advisor belongs to a team of another organization."
+        )
+    )
+    def ticket_views(self, info: Info) -> list[TicketView]:  # type: ignore[valid-type]
+        return ticket_rules.views_for(info.context.require_viewer())
+
+    @strawberry.field(
+        description=(
+            "How many tickets each list view holds, for the badges: one query for all views. "
+            "`filter` narrows every count as it narrows `tickets` (e.g. open states only)."
+        )
+    )
+    async def ticket_view_counts(
+        self, info: Info, filter: TicketFilter | None = None
+    ) -> TicketViewCounts:
+        return await ticket_resolvers.resolve_ticket_view_counts(info, filter)
+
+    @strawberry.field(
+        description=(
+            "Your notifications, newest first (`unread: true` for unread ones only); empty for "
+            "customer users and services."
+        )
+    )
+    async def notifications(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        unread: bool = False,
+    ) -> NotificationConnection:
+        return await notification_resolvers.viewer_notifications(info, first, after, unread)
 
     @strawberry.field(description="The customer user, when the viewer is one.")
     async def customer_user(self, info: Info) -> CustomerUser | None:

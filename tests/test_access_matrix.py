@@ -34,6 +34,7 @@ SELECTIONS = {
     "CustomerUser.notes": "notes",
     "Organization.tags": "tags { id }",
     "Ticket.tags": "tags { id }",
+    "Customer.history": "history(first: 2) { edges { node { number } } }",
 }
 
 # The external ticket: North's Field Service, Meadow Farms, requested by Anna (the
@@ -64,6 +65,11 @@ MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
     # Ticket tags: those who work the ticket; the external advisor sees the host's tags.
     ("Ticket.tags", ("Ticket", EXTERNAL_TICKET), "VVVVHUVV"),
     ("Ticket.tags", ("Ticket", SOUTH_TICKET), "NNNVNUVV"),
+    # A customer's history: who works with the customer, the external advisor included (for
+    # the customers their teams met); customer users follow their own tickets instead.
+    ("Customer.history", ("Customer", 1), "VVVVHUVV"),  # Meadow Farms: met in Field Service
+    ("Customer.history", ("Customer", 4), "VVVNNUVV"),  # Lakeside: never in Field Service
+    ("Customer.history", ("Customer", 5), "NNNVNUVV"),  # a South customer
 ]
 
 

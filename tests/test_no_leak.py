@@ -210,6 +210,7 @@ NODE_TABLES = {
     "Ticket": models.Ticket,
     "Message": models.Message,
     "TimeEntry": models.TimeEntry,
+    "Notification": models.Notification,
 }
 
 
@@ -257,6 +258,16 @@ async def mutations(api: Api) -> list[tuple[str | None, str, dict[str, Any]]]:
                 persona,
                 "updateCustomerUser",
                 {"id": gid("CustomerUser", ANNA), "version": 1, "name": "Anna B."},
+            ),
+            # Lucía of South Service invited into North's Service Desk (host-admin only).
+            (
+                persona,
+                "inviteAdvisor",
+                {
+                    "phone": "+34600200008",
+                    "email": "lucia.gomez@south-service.example",
+                    "teamIds": [gid("Team", 1)],
+                },
             ),
         ]
     return cases

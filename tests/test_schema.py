@@ -41,7 +41,7 @@ def test_every_node_type_implements_node() -> None:
     implementations = {t.name for t in schema.get_possible_types(node)}  # type: ignore[arg-type]
     assert implementations == {
         "Organization", "Team", "Advisor", "Tag", "Customer", "CustomerUser",
-        "Machine", "Ticket", "Message", "TimeEntry",
+        "Machine", "Ticket", "Message", "TimeEntry", "Notification",
     }  # fmt: skip
 
 
@@ -71,6 +71,7 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "CustomerUser.notes": AccessPolicy.INTERNAL_NOTES,
         "Organization.tags": AccessPolicy.ORGANIZATION_TAGS,
         "Ticket.tags": AccessPolicy.TICKET_TAGS,
+        "Customer.history": AccessPolicy.CUSTOMER_HISTORY,
     }
     for path, policy in declared.items():
         type_name, field_name = path.split(".")

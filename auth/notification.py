@@ -1,0 +1,16 @@
+"""Who may see and change in-app notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deskgraph.auth.viewer import Viewer
+
+
+def can_see_notification(viewer: Viewer, notification: Any) -> bool:
+    """A notification is its recipient's alone: no other advisor, ADMIN or service reads it."""
+    return viewer.is_advisor and notification.advisor_id == viewer.advisor_id
+
+
+def can_mark_notification_read(viewer: Viewer, notification: Any) -> bool:
+    return can_see_notification(viewer, notification)

@@ -1,0 +1,22 @@
+"""The notification fields of Mutation (the viewer reads theirs on `viewer.notifications`)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from deskgraph.auth.permissions import IsAuthenticated
+from deskgraph.context import Info
+from deskgraph.resolvers import notification as resolvers
+from deskgraph.schema.notification import MarkNotificationsReadInput, MarkNotificationsReadPayload
+
+
+@strawberry.type
+class NotificationMutation:
+    @strawberry.mutation(
+        description="Mark your notifications read: those named, or all of them.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def mark_notifications_read(
+        self, info: Info, input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadPayload:
+        return await resolvers.mark_notifications_read(info, input)
