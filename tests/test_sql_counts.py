@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import insert
 
+from deskgraph.store import models
+from deskgraph.store.models import utcnow
 from tests.conftest import Api
 
 DASHBOARD = """
@@ -60,3 +63,42 @@ async def test_customer_users_and_machines_are_batched(api: Api) -> None:
     } } } }
     """
     assert await statements_for(api, query, 50) <= await statements_for(api, query, 5)
+
+
+NOTIFICATIONS = """
+query NOTIFICATIONS($first: Int!) {
+  viewer { notifications(first: $first) {
+    unreadCount edges { node { title teams { name organization { name } } } }
+  } }
+}
+"""
+
+
+@pytest.mark.parametrize("count", [3, 30])
+async def test_notifications_and_their_teams_are_batched(api: Api, count: int) -> None:
+    """An advisor with many notifications, each naming teams: the same statements for 3 as
+    for 30 (the viewer, the page, the unread count, the teams, their organizations)."""
+    async with api.app.state.engine.begin() as connection:
+        for _ in range(count):
+            notification_id = await connection.scalar(
+                insert(models.Notification)
+                .values(
+                    advisor_id=6,
+                    kind=models.NotificationKind.ADDED_TO_TEAMS,
+                    organization_id=1,
+                    title="You were added to North Dealers",
+                    body="…",
+                    created_at=utcnow(),
+                )
+                .returning(models.Notification.id)
+            )
+            await connection.execute(
+                insert(models.NotificationTeam),
+                [{"notification_id": notification_id, "team_id": t} for t in (3, 4)],
+            )
+    with api.count_statements() as counter:
+        data = await api.data(NOTIFICATIONS, {"first": count}, as_="external-advisor")
+    edges = data["viewer"]["notifications"]["edges"]
+    assert len(edges) == count
+    assert [t["name"] for t in edges[0]["node"]["teams"]] == ["Field Service", "Workshop"]
+    assert counter.count == 5
