@@ -1,7 +1,7 @@
 """Who may see and work a ticket.
 
 Every rule exists twice, in the same words: as a Python predicate on one row (node lookups,
-mutations) and as a SQL predicate (lists and counts). ``tests/test_auth_rules.py`` checks that
+mutations) and as a SQL predicate (lists and counts). ``tests/test_auth.py`` checks that
 the two agree on every demo ticket for every persona.
 """
 

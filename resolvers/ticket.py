@@ -206,6 +206,14 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
                 info, input.assignee_id, team_id=team_id, organization_id=ticket.organization_id
             )
         )
+    elif team_id != ticket.team_id and ticket.assignee_id is not None:
+        # Moved to a team its assignee does not work (an external member of the old team):
+        # back to the new team's queue, as the payload shows, rather than out of their sight.
+        assignee = await info.context.loaders.advisor_by_id.load(ticket.assignee_id)
+        if assignee is None or not await _works_team(
+            info, assignee, team_id=team_id, organization_id=ticket.organization_id
+        ):
+            values["assignee_id"] = None
     tag_ids = None
     if present(input.tag_ids):
         tag_ids = await _tags(info, input.tag_ids, ticket.organization_id)
@@ -372,18 +380,18 @@ async def _assignee(info: Info, global_id: str, *, team_id: int, organization_id
     external member with the role ADVISOR there."""
     loaders = info.context.loaders
     advisor = await _row_of(loaders.advisor_by_id, global_id, "Advisor", "assigneeId")
-    if advisor is None:
-        raise unknown("assigneeId", "Advisor")
-    if advisor.primary_organization_id == organization_id:
-        works = advisor.role is not models.AdvisorRole.VIEWER
-    else:
-        teams = await loaders.teams_by_advisor_id.load(advisor.id)
-        works = any(
-            t.id == team_id and t.external_role is models.AdvisorRole.ADVISOR for t in teams
-        )
-    if not works:
+    if advisor is None or not await _works_team(
+        info, advisor, team_id=team_id, organization_id=organization_id
+    ):
         raise unknown("assigneeId", "Advisor")
     return int(advisor.id)
+
+
+async def _works_team(info: Info, advisor: Any, *, team_id: int, organization_id: int) -> bool:
+    if advisor.primary_organization_id == organization_id:
+        return bool(advisor.role is not models.AdvisorRole.VIEWER)
+    teams = await info.context.loaders.teams_by_advisor_id.load(advisor.id)
+    return any(t.id == team_id and t.external_role is models.AdvisorRole.ADVISOR for t in teams)
 
 
 async def _tags(info: Info, global_ids: Sequence[str] | None, organization_id: int) -> list[int]:

@@ -164,7 +164,9 @@ def selection(
             for arg in field.args.values()
         ):
             continue  # root lookups only: walked with real ids below
-        arguments = "(first: 100)" if "first" in field.args else ""
+        # Whole pages at the top; nested lists (a history inside each of 100 tickets) are
+        # sampled, or the walk multiplies past what a leak needs to show itself.
+        arguments = f"(first: {100 if depth <= 1 else 10})" if "first" in field.args else ""
         written = f"{named.name}_{name}: {name}" if alias else name
         target = get_named_type(field.type)
         if is_leaf_type(target):
