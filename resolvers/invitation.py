@@ -265,7 +265,7 @@ async def remove_team_member(info: Info, input: RemoveTeamMemberInput) -> Remove
             session,
             team_id=team.id,
             advisor_id=advisor.id,
-            unassign=advisor.primary_organization_id != team.organization_id,
+            loses_tickets=advisor.primary_organization_id != team.organization_id,
             now=utcnow(),
         )
     info.context.reset_loaders()

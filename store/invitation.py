@@ -89,14 +89,16 @@ async def join_teams(
             .where(m.advisor_id == advisor_id, m.team_id.in_(sorted(existing)))
             .values(external_role=external_role)
         )
+        if external_role is models.AdvisorRole.VIEWER:  # reads now: works none of them
+            await unassign(session, advisor_id=advisor_id, team_ids=sorted(existing), now=now)
     return joined
 
 
 async def leave_team(
-    session: AsyncSession, *, team_id: int, advisor_id: int, unassign: bool, now: datetime
+    session: AsyncSession, *, team_id: int, advisor_id: int, loses_tickets: bool, now: datetime
 ) -> tuple[bool, int]:
     """End a membership: (whether there was one, how many tickets were unassigned). With
-    ``unassign`` (the advisor loses the team's tickets: an external member), the team's
+    ``loses_tickets`` (the advisor loses the team's tickets: an external member), the team's
     tickets assigned to them go back to the queue and their edit locks there are released."""
     m = models.TeamMembership
     result = await session.execute(
@@ -104,17 +106,25 @@ async def leave_team(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False, 0
-    if not unassign:
+    if not loses_tickets:
         return True, 0
+    return True, await unassign(session, advisor_id=advisor_id, team_ids=[team_id], now=now)
+
+
+async def unassign(
+    session: AsyncSession, *, advisor_id: int, team_ids: Sequence[int], now: datetime
+) -> int:
+    """The teams' tickets assigned to the advisor go back to the queue, and their edit locks
+    there are released: for someone who no longer works those teams. Answers how many."""
     t = models.Ticket
     unassigned = await session.execute(
         update(t)
-        .where(t.team_id == team_id, t.assignee_id == advisor_id)
+        .where(t.team_id.in_(list(team_ids)), t.assignee_id == advisor_id)
         .values(assignee_id=None, version=t.version + 1, updated_at=now)
     )
     await session.execute(
         update(t)
-        .where(t.team_id == team_id, t.locked_by_id == advisor_id)
+        .where(t.team_id.in_(list(team_ids)), t.locked_by_id == advisor_id)
         .values(locked_by_id=None)
     )
-    return True, int(unassigned.rowcount)  # type: ignore[attr-defined]
+    return int(unassigned.rowcount)  # type: ignore[attr-defined]

@@ -207,6 +207,31 @@ async def seed_demo(
                 for i, (o, n) in enumerate(_all_tags(), start=1)
             ],
         )
+        # The notification Sofia got when North's ADMIN invited her into Field Service.
+        await _insert(
+            connection,
+            models.Notification,
+            [
+                {
+                    "id": 1,
+                    "advisor_id": 6,
+                    "kind": models.NotificationKind.ADDED_TO_TEAMS,
+                    "organization_id": 1,
+                    "actor_id": 1,
+                    "title": "You were added to North Dealers",
+                    "body": (
+                        "Helga Nordmann added you to Field Service at North Dealers as an external "
+                        "advisor (ADVISOR). Their tickets are under My external tickets and "
+                        "External team tickets, on the web and in the mobile app."
+                    ),
+                    "created_at": EPOCH,
+                    "read_at": None,
+                }
+            ],
+        )
+        await _insert(
+            connection, models.NotificationTeam, [{"notification_id": 1, "team_id": FIELD_SERVICE}]
+        )
         numbers = {1: 0, 2: 0}
         for chunk in _tickets(random.Random(seed), tickets, numbers):
             for model, rows in chunk.items():

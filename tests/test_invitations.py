@@ -662,3 +662,38 @@ async def test_remove_team_member_host_admin_an_advisor_they_cannot_see_is_unkno
         "code": "BAD_USER_INPUT",
         "fields": {"advisorId": "unknown Advisor"},
     }
+
+
+async def test_invite_advisor_host_admin_making_an_external_a_viewer_returns_their_tickets(
+    api: Api,
+) -> None:
+    """Re-inviting Sofia into Field Service as VIEWER: she reads its tickets from now on, and
+    those assigned to her go back to the queue (a VIEWER works none)."""
+    t = models.Ticket
+    mine = select(func.count()).where(t.team_id == FIELD_SERVICE, t.assignee_id == SOFIA)
+    assert await api.scalar(mine) > 0
+    sofia = {"phone": "+34600200006", "email": "sofia.marin@south-service.example"}
+
+    data = await api.data(
+        INVITE,
+        {"input": {**sofia, "teamIds": [gid("Team", FIELD_SERVICE)], "role": "VIEWER"}},
+        as_="host-admin",
+    )
+
+    assert data["inviteAdvisor"]["outcome"] == "ALREADY_IN_TEAMS"
+    assert await api.scalar(mine) == 0
+    can = await api.data(
+        "query CAN($id: ID!) { node(id: $id) { ... on Ticket { viewerCan { update } } } }",
+        {"id": next(iter(await external_ticket_ids(api, [FIELD_SERVICE])))},
+        as_="external-advisor",
+    )
+    assert can["node"]["viewerCan"] == {"update": False}
+
+
+async def test_viewer_notifications_external_advisor_sees_the_demo_invitation(api: Api) -> None:
+    data = await api.data(NOTIFICATIONS, as_="external-advisor")
+    notifications = data["viewer"]["notifications"]
+    assert notifications["unreadCount"] == 1
+    [edge] = notifications["edges"]
+    assert edge["node"]["title"] == "You were added to North Dealers"
+    assert edge["node"]["teams"] == [{"id": gid("Team", FIELD_SERVICE), "name": "Field Service"}]
