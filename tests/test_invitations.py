@@ -697,3 +697,37 @@ async def test_viewer_notifications_external_advisor_sees_the_demo_invitation(ap
     [edge] = notifications["edges"]
     assert edge["node"]["title"] == "You were added to North Dealers"
     assert edge["node"]["teams"] == [{"id": gid("Team", FIELD_SERVICE), "name": "Field Service"}]
+
+
+SOFIAS_NOTIFICATION = gid("Notification", 1)  # the demo's: her invitation into Field Service
+
+
+@pytest.mark.parametrize(
+    ("persona", "node", "mark"),
+    [
+        ("host-admin", "NOT_FOUND", "BAD_USER_INPUT"),  # Helga wrote it; it is still not hers
+        ("host-advisor", "NOT_FOUND", "BAD_USER_INPUT"),
+        ("host-viewer", "NOT_FOUND", "BAD_USER_INPUT"),
+        ("external-advisor", None, None),  # the recipient
+        ("customer-user", "NOT_FOUND", "FORBIDDEN"),
+        (None, "UNAUTHENTICATED", "UNAUTHENTICATED"),
+        ("service", "NOT_FOUND", "FORBIDDEN"),
+        ("service-every-scope", "NOT_FOUND", "FORBIDDEN"),
+    ],
+)
+async def test_notification_only_its_recipient_reads_and_marks_it(
+    api: Api, persona: str | None, node: str | None, mark: str | None
+) -> None:
+    assert persona in EVERY_VIEWER
+    read = await api.post(NODE, {"id": SOFIAS_NOTIFICATION}, as_=persona)
+    marked = await api.post(MARK_READ, {"input": {"ids": [SOFIAS_NOTIFICATION]}}, as_=persona)
+    if node is None:
+        assert read == {"data": {"node": {"id": SOFIAS_NOTIFICATION}}}
+        assert marked["data"]["markNotificationsRead"]["unreadCount"] == 0
+        return
+    assert [e["extensions"]["code"] for e in read["errors"]] == [node]
+    assert [e["extensions"]["code"] for e in marked["errors"]] == [mark]
+    unread = await api.scalar(
+        select(models.Notification.read_at).where(models.Notification.id == 1)
+    )
+    assert unread is None
