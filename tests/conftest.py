@@ -244,6 +244,29 @@ class Api:
         error: dict[str, Any] = body["errors"][0]
         return error
 
+    async def every_page(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        *,
+        as_: str | None,
+        first: int = 50,
+        root: str = "tickets",
+    ) -> list[dict[str, Any]]:
+        """The nodes of every page of the connection at ``root`` (at most 100 pages), which
+        must add up to its ``totalCount``."""
+        nodes: list[dict[str, Any]] = []
+        after = None
+        for _ in range(100):
+            data = await self.data(query, {**variables, "first": first, "after": after}, as_=as_)
+            page = data[root]
+            nodes += [edge["node"] for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                assert len(nodes) == page["totalCount"]
+                return nodes
+            after = page["pageInfo"]["endCursor"]
+        raise AssertionError("more pages than the demo holds")
+
     def count_statements(self) -> StatementCounter:
         return StatementCounter(self.app.state.engine)
 
