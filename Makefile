@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest schema bench clean
+.PHONY: install run test lint typecheck pytest schema bench clean external
+EXTERNAL := tests/external
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "deskgraph needs Python 3.11 or newer (set PYTHON=...)")'
@@ -32,8 +33,17 @@ typecheck: install
 	@mkdir -p .mypy-path && ln -sfn .. .mypy-path/deskgraph
 	MYPYPATH=.mypy-path $(BIN)/mypy -p deskgraph
 
-pytest: install
+pytest: install external
 	$(BIN)/pytest
+
+# The real clients the external tests run (tests/external/package-lock.json). Without npm those
+# tests skip and say so; CI (.ci/run) requires them.
+external: $(EXTERNAL)/node_modules/.installed
+
+$(EXTERNAL)/node_modules/.installed: $(EXTERNAL)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(EXTERNAL) --no-audit --no-fund --silent && touch $@; \
+	else echo "external: npm not found, the tests/external checks will be skipped"; fi
 
 # Benchmarks (minutes; the 1M-ticket PostgreSQL database is built once and kept):
 # writes bench/REPORT.md. autocannon comes from bench/package-lock.json.
@@ -46,4 +56,5 @@ schema: install
 	$(BIN)/deskgraph export-schema
 
 clean:
-	rm -rf $(VENV) .mypy-path .mypy_cache .pytest_cache .ruff_cache *.egg-info bench/node_modules
+	rm -rf $(VENV) .mypy-path .mypy_cache .pytest_cache .ruff_cache *.egg-info bench/node_modules \
+		$(EXTERNAL)/node_modules
