@@ -78,13 +78,20 @@ NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
 
 
 async def resolve_node(info: Info, global_id: str) -> Node:
+    node: Node = await resolve_node_of(info, None, global_id)
+    return node
+
+
+async def resolve_node_of(info: Info, expected_type: str | None, global_id: str) -> Any:
+    """The node ``global_id`` names, if the viewer may see it (and, with ``expected_type``,
+    if it is of that type: a federation representation names its type)."""
     viewer = info.context.require_viewer()
     decoded = decode_id(global_id)
     if decoded is None:
         raise BadUserInput("That is not a deskgraph ID.", fields={"id": "not a global ID"})
     type_name, pk = decoded
     entry = NODE_TYPES.get(type_name)
-    if entry is not None:
+    if entry is not None and expected_type in (None, type_name):
         cls, loader_name, visible = entry
         loaders = info.context.loaders
         row = await getattr(loaders, loader_name).load(pk)

@@ -9,10 +9,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
 
 from deskgraph.auth.directive import check_restricted_fields
-from deskgraph.errors import is_unexpected
+from deskgraph.context import Info
+from deskgraph.errors import BadUserInput, is_unexpected
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_operations import CustomerMutation
 from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
@@ -60,10 +62,45 @@ NODE_TYPES = [
 ]
 
 
-class DeskgraphSchema(strawberry.Schema):
+MAX_REPRESENTATIONS = 1_000
+
+
+class DeskgraphSchema(strawberry.federation.Schema):
+    """The schema, an Apollo Federation v2 subgraph: every node type is an entity keyed by
+    ``id``; ``_service { sdl }`` and ``_entities`` serve a router."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         check_restricted_fields(self._schema)
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """``_entities``: each representation resolved by its type's ``resolve_reference``
+        (loaders batch them: one statement per type for many), or an error at its index."""
+        if len(representations) > MAX_REPRESENTATIONS:
+            raise BadUserInput(
+                f"`representations` takes at most {MAX_REPRESENTATIONS}.",
+                fields={"representations": f"at most {MAX_REPRESENTATIONS}"},
+            )
+        results: list[Any] = []
+        for representation in representations:
+            entity = None
+            fields: Any = representation
+            if isinstance(fields, dict) and isinstance(fields.get("id"), str):
+                entity = ENTITY_TYPES.get(fields.get("__typename"))  # type: ignore[arg-type]
+            if entity is None:
+                results.append(
+                    BadUserInput(
+                        "A representation is `{__typename, id}` with the name of a node type "
+                        "and its global ID.",
+                        fields={"representations": "{__typename, id} of a node type"},
+                    )
+                )
+                continue
+            results.append(entity.resolve_reference(info, fields["id"]))
+        # Errors and awaitables: GraphQL places each at its index.
+        return results
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -73,6 +110,8 @@ class DeskgraphSchema(strawberry.Schema):
             if is_unexpected(error):
                 logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
+
+ENTITY_TYPES: dict[str, Any] = {cls.__name__: cls for cls in NODE_TYPES}
 
 # Documents parsed and validated once, then served from these LRU caches (shared by every
 # request of the process); the benchmark reads their hit counts.

@@ -10,14 +10,14 @@ from deskgraph.auth import customer as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.context import Info
 from deskgraph.schema.jdlink import JdlinkReport
-from deskgraph.schema.node import Node, RowBacked, from_rows
+from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Organization
 
 if TYPE_CHECKING:
     from deskgraph.schema.ticket import CustomerHistoryConnection
 
 
-@strawberry.type(description="A company that is a customer of an organization.")
+@entity(description="A company that is a customer of an organization.")
 class Customer(Node, RowBacked):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
@@ -68,7 +68,7 @@ class CustomerUserPermissions:
     )
 
 
-@strawberry.type(description="A person of a customer; may sign in to the customer portal.")
+@entity(description="A person of a customer; may sign in to the customer portal.")
 class CustomerUser(Node, RowBacked):
     pk: strawberry.Private[int]
     customer_id: strawberry.Private[int]
@@ -107,7 +107,7 @@ class CustomerUser(Node, RowBacked):
         )
 
 
-@strawberry.type(description="A machine owned by a customer, known to JDLink by its serial number.")
+@entity(description="A machine owned by a customer, known to JDLink by its serial number.")
 class Machine(Node, RowBacked):
     pk: strawberry.Private[int]
     customer_id: strawberry.Private[int]

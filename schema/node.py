@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Self, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import strawberry
 
 from deskgraph.ids import encode_id
+
+if TYPE_CHECKING:
+    from deskgraph.context import Info
+
+
+def entity(*, description: str) -> Callable[[type[Any]], Any]:
+    """A node type that is also an Apollo Federation entity, keyed by its global ID: a router
+    resolves it here by ``_entities`` with ``{__typename, id}``."""
+    return strawberry.federation.type(keys=["id"], description=description)
 
 
 @strawberry.interface(
@@ -38,6 +48,15 @@ class RowBacked:
             cls._row_fields = names
         values = {name: getattr(row, name) for name in names}
         return cls(id=strawberry.ID(encode_id(cls.__name__, row.id)), pk=row.id, **values)  # type: ignore[call-arg]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:
+        """The entity a federation router names, through the same loader and access rule as
+        ``node(id:)``: NOT_FOUND alike when it is missing or hidden from the viewer."""
+        from deskgraph.resolvers.node import resolve_node_of
+
+        node: Self = await resolve_node_of(info, cls.__name__, id)
+        return node
 
 
 T = TypeVar("T", bound=RowBacked)

@@ -8,7 +8,7 @@ import strawberry
 
 from deskgraph.auth.organization import can_see_team
 from deskgraph.context import Info
-from deskgraph.schema.node import Node, RowBacked
+from deskgraph.schema.node import Node, RowBacked, entity
 from deskgraph.schema.organization import Team
 from deskgraph.schema.pagination import PageInfo
 from deskgraph.store import models
@@ -19,7 +19,7 @@ NotificationKind = strawberry.enum(
 )
 
 
-@strawberry.type(description="Something the signed-in advisor is told, newest first.")
+@entity(description="Something the signed-in advisor is told, newest first.")
 class Notification(Node, RowBacked):
     pk: strawberry.Private[int]
     advisor_id: strawberry.Private[int]

@@ -8,7 +8,7 @@ from deskgraph.auth import organization as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.organization import can_see_team
 from deskgraph.context import Info
-from deskgraph.schema.node import Node, RowBacked, from_rows
+from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.store import models
 
 AdvisorRole = strawberry.enum(
@@ -20,7 +20,7 @@ AdvisorRole = strawberry.enum(
 )
 
 
-@strawberry.type(description="A dealer or service organization: the owner of teams and tickets.")
+@entity(description="A dealer or service organization: the owner of teams and tickets.")
 class Organization(Node, RowBacked):
     pk: strawberry.Private[int]
     name: str = strawberry.field(description="Display name.")
@@ -60,9 +60,7 @@ class OrganizationPermissions:
     view_tags: bool = strawberry.field(description="Read the tag vocabulary (`tags`).")
 
 
-@strawberry.type(
-    description="A team of an organization. Tickets are received by a team (its queue)."
-)
+@entity(description="A team of an organization. Tickets are received by a team (its queue).")
 class Team(Node, RowBacked):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
@@ -84,7 +82,7 @@ class Team(Node, RowBacked):
         return from_rows(Advisor, await info.context.loaders.advisors_by_team_id.load(self.pk))
 
 
-@strawberry.type(description="A person who works tickets for an organization.")
+@entity(description="A person who works tickets for an organization.")
 class Advisor(Node, RowBacked):
     pk: strawberry.Private[int]
     primary_organization_id: strawberry.Private[int]
@@ -127,7 +125,7 @@ class Advisor(Node, RowBacked):
         ]
 
 
-@strawberry.type(description="A ticket tag of one organization's vocabulary.")
+@entity(description="A ticket tag of one organization's vocabulary.")
 class Tag(Node, RowBacked):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]

@@ -15,7 +15,7 @@ from deskgraph.context import Info
 from deskgraph.loaders.customer import HistoryPageKey
 from deskgraph.loaders.ticket import MessagePageKey, TicketQuery, count_tickets
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
-from deskgraph.schema.node import Node, RowBacked, from_rows
+from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.store import models
@@ -74,7 +74,7 @@ class _Requester:
     organization_id: int
 
 
-@strawberry.type(description="A support request, received by a team of an organization.")
+@entity(description="A support request, received by a team of an organization.")
 class Ticket(Node, RowBacked):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
@@ -215,7 +215,7 @@ async def _advisor(info: Info, advisor_id: int | None) -> Advisor | None:
     return Advisor.from_row(await info.context.loaders.advisor_by_id.load(advisor_id))
 
 
-@strawberry.type(description="A message on a ticket: to or from the customer, or a private note.")
+@entity(description="A message on a ticket: to or from the customer, or a private note.")
 class Message(Node, RowBacked):
     pk: strawberry.Private[int]
     ticket_id: strawberry.Private[int]
@@ -242,7 +242,7 @@ class Message(Node, RowBacked):
         return Ticket.from_row(await info.context.loaders.ticket_by_id.load(self.ticket_id))
 
 
-@strawberry.type(description="Time an advisor worked on a ticket.")
+@entity(description="Time an advisor worked on a ticket.")
 class TimeEntry(Node, RowBacked):
     pk: strawberry.Private[int]
     ticket_id: strawberry.Private[int]

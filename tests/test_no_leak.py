@@ -5,15 +5,16 @@ account number and notes, each machine's JDLink engine hours and fault codes (se
 local JDLink), each tag's name. Then, as every persona, the test walks the whole schema as
 introspection describes it: every field reachable to depth 4 (a connection's ``edges`` and
 ``node`` do not count as levels) from ``viewer`` and from ``tickets`` in every view, every row
-of the demo through ``node`` and ``nodes`` with a fragment per type, and mutation payloads
-selected the same way. Any marker in a response, data or error message alike, that the persona
-may not see fails the test.
+of the demo through ``node``, ``nodes`` and federation's ``_entities`` with a fragment per
+type, and mutation payloads selected the same way. Any marker in a response, data or error
+message alike, that the persona may not see fails the test.
 
 Who may see what is written here by hand, from DESIGN.md, not computed from ``auth/``.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 from collections.abc import Iterator
@@ -192,6 +193,16 @@ def root_queries(schema: GraphQLSchema) -> Iterator[str]:
         yield f"{{ tickets(view: {view}, first: 100) {{ {selection(schema, tickets, 1)} }} }}"
 
 
+def entities_query(schema: GraphQLSchema) -> str:
+    """``_entities``, as a federation router asks it, with a fragment per entity type."""
+    entity = schema.get_type("_Entity")
+    assert entity is not None
+    return (
+        "query ($representations: [_Any!]!) { _entities(representations: $representations) "
+        f"{{ {selection(schema, entity, 1)} }} }}"
+    )
+
+
 def node_query(schema: GraphQLSchema, root: str) -> str:
     """``node(id:)`` or ``nodes(ids:)`` with a fragment per type."""
     node = schema.get_type("Node")
@@ -302,6 +313,13 @@ async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
     ids = await every_node_id(api, schema)
     for start in range(0, len(ids), 100):
         await send(node_query(schema, "nodes"), {"ids": ids[start : start + 100]})
+    entities = entities_query(schema)
+    for start in range(0, len(ids), 100):
+        representations = [
+            {"__typename": base64.b64decode(i).decode().split(":")[0], "id": i}
+            for i in ids[start : start + 100]
+        ]
+        await send(entities, {"representations": representations})
     single = node_query(schema, "node")
     for node_id in ids[:: max(1, len(ids) // 40)]:  # `node` too, on a spread of rows
         await send(single, {"id": node_id})

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deskgraph.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.sources.loopback import LoopbackServer
+from deskgraph.store.session import create_engine
 from tests.conftest import persona_tokens
 
 HERE = Path(__file__).parent
@@ -80,6 +82,8 @@ class Served:
     url: str
     tokens: dict[str, str]
     app: Any
+    # For the test's own SQL: the app's engine belongs to the server's event loop.
+    engine: AsyncEngine
 
     @property
     def graphql(self) -> str:
@@ -90,5 +94,11 @@ class Served:
 async def served(settings: Settings) -> AsyncIterator[Served]:
     app = create_app(settings)
     tokens = await persona_tokens(app, settings)
-    with LoopbackServer(app, lifespan=True) as server:
-        yield Served(server.url, tokens, app)
+    # Connections opened here belong to this loop; the server opens its own on its loop.
+    await app.state.engine.dispose()
+    engine = create_engine(settings.database_url)
+    try:
+        with LoopbackServer(app, lifespan=True) as server:
+            yield Served(server.url, tokens, app, engine)
+    finally:
+        await engine.dispose()
