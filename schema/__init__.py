@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
@@ -132,12 +132,20 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
             partial(ParserCache, maxsize=PARSE_CACHE_SIZE),
             partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
-            partial(
-                AddValidationRules,
-                [limits_rule(settings.max_query_depth, settings.max_query_fields)],
-            ),
+            partial(AddValidationRules, _validation_rules(settings)),
         ],
     )
+
+
+def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    rules: list[type[ASTValidationRule]] = [
+        limits_rule(settings.max_query_depth, settings.max_query_fields)
+    ]
+    if settings.is_production:
+        # No schema browsing in production (`__typename` still answers); a federation router
+        # reads the SDL from `_service`, which stays.
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return rules
 
 
 def export_sdl() -> str:
