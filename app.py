@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,9 +11,11 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from deskgraph.auth.tokens import TokenVerifier
+from deskgraph.events import PostgresListener
+from deskgraph.live import LiveEndpoint
 from deskgraph.loaders import Loaders
 from deskgraph.mail import OutboxSender
 from deskgraph.schema import build_schema
@@ -22,6 +25,7 @@ from deskgraph.store.session import create_engine, create_sessionmaker
 from deskgraph.transport import GraphQLEndpoint
 
 log = logging.getLogger(__name__)
+LISTEN_START_SECONDS = 10.0
 
 
 def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loaders) -> Starlette:
@@ -35,8 +39,14 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     sessionmaker = create_sessionmaker(engine)
     verifier = TokenVerifier(settings)
     sender = OutboxSender(settings, sessionmaker) if settings.smtp_host else None
+    schema = build_schema(settings)
+    live = LiveEndpoint(schema, settings, sessionmaker, verifier, sources, loaders)
+    # With PostgreSQL, events of every process arrive by LISTEN; with SQLite, in process.
+    listener = (
+        PostgresListener(settings.database_url) if engine.dialect.name == "postgresql" else None
+    )
     endpoint = GraphQLEndpoint(
-        build_schema(settings),
+        schema,
         settings,
         sessionmaker,
         verifier,
@@ -67,7 +77,15 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             )
         else:
             await sender.start()
+        if listener is not None:
+            await listener.start()
+            try:  # subscriptions made from now on miss no event
+                await asyncio.wait_for(listener.wait_connected(), LISTEN_START_SECONDS)
+            except TimeoutError:
+                log.error("events: no LISTEN connection yet; subscriptions wait for it")
         yield
+        if listener is not None:
+            await listener.aclose()
         if sender is not None:
             await sender.aclose()
         await verifier.aclose()
@@ -77,6 +95,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     app = Starlette(
         routes=[
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", live),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

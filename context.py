@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from deskgraph.auth.tokens import Principal
 from deskgraph.auth.viewer import Viewer
-from deskgraph.errors import Unauthenticated
+from deskgraph.errors import BadRequest, Unauthenticated
+from deskgraph.events import LocalHub
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
+from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.settings import Settings
+from deskgraph.sources import Sources
 
 
 @dataclass
@@ -38,3 +45,65 @@ class Context:
 
 
 Info = strawberry.Info[Context, None]
+
+
+# The Context of the subscription event being delivered: set by LiveContext.event() in the
+# subscription's own task, read by every resolver of that event through LiveContext.
+_EVENT_CONTEXT: ContextVar[Context | None] = ContextVar("deskgraph_event_context", default=None)
+
+
+class LiveContext:
+    """The context of one WebSocket connection (``info.context`` in subscriptions).
+
+    A connection lives for hours, so it holds no session, loaders or viewer of its own: each
+    event a subscription delivers opens ``event()``, which reads the viewer again (access is
+    decided as it is *now*), opens a session and fresh loaders; attribute reads are forwarded
+    to that event's ``Context``. Resolvers therefore see a normal ``Context``.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        sources: Sources,
+        loaders: type[Loaders],
+        hub: LocalHub,
+    ) -> None:
+        self.settings_ = settings
+        self.sessionmaker = sessionmaker
+        self.sources = sources
+        self.loaders_class = loaders
+        self.hub = hub
+        self.connection_params: dict[str, Any] = {}  # connection_init's payload
+        self.principal: Principal | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        current = _EVENT_CONTEXT.get()
+        if current is None:
+            raise BadRequest(
+                "Over WebSocket deskgraph serves subscriptions; send queries and mutations "
+                "over HTTP."
+            )
+        return getattr(current, name)
+
+    @asynccontextmanager
+    async def event(self) -> AsyncIterator[Context]:
+        """The Context of one event: the viewer as of now, a session, fresh loaders."""
+        async with self.sessionmaker() as session:
+            reader = Reader(session)
+            viewer = None if self.principal is None else await fetch_viewer(reader, self.principal)
+            context = Context(
+                settings=self.settings_,
+                session=session,
+                reader=reader,
+                loaders=self.loaders_class(reader, self.sources),
+                viewer=viewer,
+                auth_error=None if viewer else "The token names no known principal.",
+            )
+            previous = _EVENT_CONTEXT.get()
+            _EVENT_CONTEXT.set(context)
+            try:
+                yield context
+            finally:
+                _EVENT_CONTEXT.set(previous)

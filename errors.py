@@ -50,6 +50,12 @@ class UpstreamUnavailable(ApiError):
     code = "UPSTREAM_UNAVAILABLE"
 
 
+class BadRequest(ApiError):
+    """Not a request deskgraph serves here (e.g. a query over the subscription WebSocket)."""
+
+    code = "BAD_REQUEST"
+
+
 class QueryTooComplex(ApiError):
     code = "QUERY_TOO_COMPLEX"
 

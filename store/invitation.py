@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
+from deskgraph.store.events import emit
 
 
 async def advisors_matching(session: AsyncSession, *, phone: str, email: str) -> Sequence[Row[Any]]:
@@ -89,6 +90,7 @@ async def join_teams(
             .where(m.advisor_id == advisor_id, m.team_id.in_(sorted(existing)))
             .values(external_role=external_role)
         )
+        await emit(session, kind="access", advisor_id=advisor_id)
         if external_role is models.AdvisorRole.VIEWER:  # reads now: works none of them
             await unassign(session, advisor_id=advisor_id, team_ids=sorted(existing), now=now)
     return joined
@@ -106,6 +108,7 @@ async def leave_team(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False, 0
+    await emit(session, kind="access", advisor_id=advisor_id)
     if not loses_tickets:
         return True, 0
     return True, await unassign(session, advisor_id=advisor_id, team_ids=[team_id], now=now)
@@ -117,14 +120,19 @@ async def unassign(
     """The teams' tickets assigned to the advisor go back to the queue, and their edit locks
     there are released: for someone who no longer works those teams. Answers how many."""
     t = models.Ticket
-    unassigned = await session.execute(
-        update(t)
-        .where(t.team_id.in_(list(team_ids)), t.assignee_id == advisor_id)
-        .values(assignee_id=None, version=t.version + 1, updated_at=now)
-    )
+    unassigned = (
+        await session.scalars(
+            update(t)
+            .where(t.team_id.in_(list(team_ids)), t.assignee_id == advisor_id)
+            .values(assignee_id=None, version=t.version + 1, updated_at=now)
+            .returning(t.id)
+        )
+    ).all()
+    for ticket_id in unassigned:
+        await emit(session, kind="ticket", ticket_id=ticket_id)
     await session.execute(
         update(t)
         .where(t.team_id.in_(list(team_ids)), t.locked_by_id == advisor_id)
         .values(locked_by_id=None)
     )
-    return int(unassigned.rowcount)  # type: ignore[attr-defined]
+    return len(unassigned)

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from deskgraph.events import LocalHub
+from deskgraph.store.events import PENDING
+
 
 def create_engine(url: str, *, log_sql: bool = False) -> AsyncEngine:
     is_sqlite = url.startswith("sqlite")
@@ -50,9 +53,15 @@ async def write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     try:
         yield session
     except BaseException:
+        session.info.pop(PENDING, None)
         await session.rollback()
         raise
     await session.commit()
+    events = session.info.pop(PENDING, None)
+    if events:  # SQLite: the committed transaction's events, to this process's subscribers
+        hub = LocalHub.of(session.get_bind().engine.url)
+        for event in events:
+            hub.publish(event)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

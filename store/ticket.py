@@ -11,6 +11,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
+from deskgraph.store.events import emit
 
 
 async def next_ticket_number(session: AsyncSession, organization_id: int) -> int:
@@ -48,6 +49,7 @@ async def create_ticket(
     )
     assert ticket_id is not None
     await _set_tags(session, ticket_id, tag_ids)
+    await emit(session, kind="ticket", ticket_id=int(ticket_id))
     return int(ticket_id)
 
 
@@ -74,6 +76,7 @@ async def update_ticket(
             delete(models.TicketTag).where(models.TicketTag.ticket_id == ticket_id)
         )
         await _set_tags(session, ticket_id, tag_ids)
+    await emit(session, kind="ticket", ticket_id=ticket_id)
     return True
 
 
@@ -110,6 +113,7 @@ async def add_message(
     )
     await _touch(session, ticket_id, now)
     assert message_id is not None
+    await emit(session, kind="message", ticket_id=ticket_id, message_id=int(message_id))
     return int(message_id)
 
 
@@ -131,6 +135,7 @@ async def add_time_entry(
     )
     await _touch(session, ticket_id, now)
     assert entry_id is not None
+    await emit(session, kind="ticket", ticket_id=ticket_id)
     return int(entry_id)
 
 

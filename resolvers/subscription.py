@@ -1,0 +1,93 @@
+"""Subscriptions: each waits for events of this process's hub (``deskgraph.events``), then
+re-reads the row and re-checks access as the viewer is now, in a fresh ``LiveContext.event()``.
+A subscription whose ticket the viewer can no longer see completes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any, cast
+
+from deskgraph.auth import ticket as rules
+from deskgraph.context import Context, Info, LiveContext
+from deskgraph.errors import NotFound
+from deskgraph.events import Event
+from deskgraph.ids import decode_id_of
+from deskgraph.schema.ticket import Message, Ticket
+
+
+def _live(info: Info) -> LiveContext:
+    return cast(LiveContext, info.context)
+
+
+async def _ticket(context: Context, ticket_id: int) -> Any:
+    """The ticket row, if the viewer (as of this event) may see it."""
+    viewer = context.require_viewer()
+    row = await context.loaders.ticket_by_id.load(ticket_id)
+    return row if row is not None and rules.can_see_ticket(viewer, row) else None
+
+
+def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> bool:
+    """Whether an event may change what a subscription shows: its ticket changed, or the
+    viewer's own access did."""
+    if event.get("kind") == "access":
+        return live.principal is not None and event.get("advisor_id") == live.principal.id
+    return ticket_id is None or event.get("ticket_id") == ticket_id
+
+
+async def ticket_updated(info: Info, id: str) -> AsyncGenerator[Ticket, None]:
+    live = _live(info)
+    ticket_id = decode_id_of(id, "Ticket", field="id")
+    async with live.hub.subscribe() as events:
+        async with live.event() as context:
+            if await _ticket(context, ticket_id) is None:
+                raise NotFound("No such ticket.")
+        while True:
+            event = await events.get()
+            if not _about(event, live, ticket_id):
+                continue
+            async with live.event() as context:
+                row = await _ticket(context, ticket_id)
+                if row is None:
+                    return  # the viewer lost the ticket: no further events
+                if event.get("kind") != "access":
+                    yield Ticket.from_row(row)
+
+
+async def ticket_message_added(info: Info, ticket_id: str) -> AsyncGenerator[Message, None]:
+    live = _live(info)
+    pk = decode_id_of(ticket_id, "Ticket", field="ticketId")
+    async with live.hub.subscribe() as events:
+        async with live.event() as context:
+            if await _ticket(context, pk) is None:
+                raise NotFound("No such ticket.")
+        while True:
+            event = await events.get()
+            if not _about(event, live, pk) or event.get("kind") not in ("message", "access"):
+                continue
+            async with live.event() as context:
+                if await _ticket(context, pk) is None:
+                    return
+                if event["kind"] == "access":
+                    continue
+                message = await context.loaders.message_by_id.load(event["message_id"])
+                viewer = context.require_viewer()
+                if message is None or not (
+                    message.is_public or rules.can_see_private_messages(viewer)
+                ):
+                    continue  # a private note never reaches a customer user
+                yield Message.from_row(message)
+
+
+async def tickets_changed(info: Info, view: rules.TicketView) -> AsyncGenerator[Ticket, None]:
+    live = _live(info)
+    async with live.hub.subscribe() as events:
+        async with live.event() as context:
+            context.require_viewer()
+        while True:
+            event = await events.get()
+            if event.get("kind") not in ("ticket", "message"):
+                continue
+            async with live.event() as context:
+                row = await _ticket(context, event["ticket_id"])
+                if row is not None and rules.in_view(context.require_viewer(), view, row):
+                    yield Ticket.from_row(row)

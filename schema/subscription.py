@@ -1,0 +1,51 @@
+"""Subscriptions, over WebSocket at ``/graphql`` (``graphql-transport-ws``, and the legacy
+``graphql-ws`` for old mobile builds); the token comes in ``connection_init``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from deskgraph.auth.ticket import TicketView as TicketViewValue
+from deskgraph.context import Info
+from deskgraph.resolvers import subscription as resolvers
+from deskgraph.schema.ticket import Message, Ticket, TicketView
+
+
+@strawberry.type(
+    description=(
+        "Live updates, over WebSocket. Access is checked when you subscribe and again for "
+        "every event; a subscription whose ticket you can no longer see completes."
+    )
+)
+class Subscription:
+    @strawberry.subscription(
+        description="The ticket, each time it changes (fields, tags, messages, time entries)."
+    )
+    async def ticket_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Ticket, None]:
+        async for ticket in resolvers.ticket_updated(info, id):
+            yield ticket
+
+    @strawberry.subscription(
+        description="Each new message of the ticket; customer users receive public ones only."
+    )
+    async def ticket_message_added(
+        self, info: Info, ticket_id: strawberry.ID
+    ) -> AsyncGenerator[Message, None]:
+        async for message in resolvers.ticket_message_added(info, ticket_id):
+            yield message
+
+    @strawberry.subscription(
+        description=(
+            "Each ticket of a list view that is created or changes (a dashboard keeps its list "
+            "fresh with it)."
+        )
+    )
+    async def tickets_changed(
+        self,
+        info: Info,
+        view: TicketView = TicketViewValue.ALL,  # type: ignore[valid-type]
+    ) -> AsyncGenerator[Ticket, None]:
+        async for ticket in resolvers.tickets_changed(info, view):
+            yield ticket

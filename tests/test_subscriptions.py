@@ -1,0 +1,345 @@
+"""Subscriptions over a real WebSocket (the ``websockets`` client) against the app served by
+uvicorn on 127.0.0.1: ``graphql-transport-ws`` and the legacy ``graphql-ws``, the token in
+``connection_init``, access checked when subscribing and for every event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from deskgraph.app import create_app
+from deskgraph.settings import Settings
+from deskgraph.sources.loopback import LoopbackServer
+from deskgraph.store import models
+from deskgraph.store.session import create_engine
+from tests.conftest import free_port, gid, persona_tokens
+
+WAIT = 10.0  # seconds any one message may take
+QUIET = 0.5  # seconds of silence that show an event was not delivered
+
+TICKET_UPDATED = """
+subscription TICKET_UPDATED($id: ID!) { ticketUpdated(id: $id) { id priority version } }
+"""
+MESSAGE_ADDED = """
+subscription MESSAGE_ADDED($id: ID!) {
+  ticketMessageAdded(ticketId: $id) { id channel isPublic body }
+}
+"""
+TICKETS_CHANGED = """
+subscription TICKETS_CHANGED($view: TicketView!) { ticketsChanged(view: $view) { id title } }
+"""
+UPDATE_TICKET = """
+mutation UPDATE_TICKET($input: UpdateTicketInput!) { updateTicket(input: $input) { ticket { id } } }
+"""
+ADD_MESSAGE = """
+mutation ADD_MESSAGE($input: AddTicketMessageInput!) {
+  addTicketMessage(input: $input) { message { id } }
+}
+"""
+CREATE_TICKET = """
+mutation CREATE_TICKET($input: CreateTicketInput!) { createTicket(input: $input) { ticket { id } } }
+"""
+REMOVE = """
+mutation REMOVE($input: RemoveTeamMemberInput!) { removeTeamMember(input: $input) { removed } }
+"""
+
+
+@dataclass
+class Live:
+    """The served app: HTTP for writes, WebSocket for subscriptions."""
+
+    url: str
+    tokens: dict[str, str]
+    engine: Any
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/graphql"
+
+    async def post(self, query: str, variables: dict[str, Any], persona: str) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.url, timeout=WAIT) as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {self.tokens[persona]}"},
+            )
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def scalar(self, statement: Any) -> Any:
+        async with self.engine.connect() as connection:
+            return await connection.scalar(statement)
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[Live]:
+    app = create_app(settings)
+    tokens = await persona_tokens(app, settings)
+    await app.state.engine.dispose()  # its connections belong to this loop, not the server's
+    engine = create_engine(settings.database_url)
+    try:
+        with LoopbackServer(app, lifespan=True) as server:
+            yield Live(server.url, tokens, engine)
+    finally:
+        await engine.dispose()
+
+
+class Client:
+    """A graphql-transport-ws (or legacy graphql-ws) client on a real WebSocket."""
+
+    def __init__(self, socket: ClientConnection, protocol: str) -> None:
+        self.socket = socket
+        self.protocol = protocol
+        self.next_id = 0
+
+    async def receive(self, seconds: float = WAIT) -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = json.loads(
+                await asyncio.wait_for(self.socket.recv(), seconds)
+            )
+            if message["type"] not in ("ka", "ping", "pong"):
+                return message
+
+    async def subscribe(self, query: str, variables: dict[str, Any]) -> str:
+        self.next_id += 1
+        operation = str(self.next_id)
+        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
+        payload = {"query": query, "variables": variables}
+        await self.socket.send(json.dumps({"id": operation, "type": kind, "payload": payload}))
+        return operation
+
+    async def silent(self) -> bool:
+        try:
+            message = await self.receive(seconds=QUIET)
+        except TimeoutError:
+            return True
+        raise AssertionError(f"expected nothing, received {message}")
+
+
+async def connected(
+    live: Live, persona: str | None, protocol: str = "graphql-transport-ws", **payload: Any
+) -> AsyncIterator[Client]:
+    async with connect(
+        live.ws_url, subprotocols=[Subprotocol(protocol)], open_timeout=WAIT
+    ) as socket:
+        params = payload or ({"Authorization": f"Bearer {live.tokens[persona]}"} if persona else {})
+        await socket.send(json.dumps({"type": "connection_init", "payload": params}))
+        client = Client(socket, protocol)
+        assert (await client.receive())["type"] == "connection_ack"
+        yield client
+
+
+async def field_service_ticket(live: Live, **where: Any) -> tuple[str, int]:
+    t = models.Ticket
+    clauses = [t.team_id == 3, *(getattr(t, k) == v for k, v in where.items())]
+    pk = await live.scalar(select(func.min(t.id)).where(*clauses))
+    version = await live.scalar(select(t.version).where(t.id == pk))
+    return gid("Ticket", pk), int(version)
+
+
+def data_of(message: dict[str, Any]) -> Any:
+    assert message["type"] in ("next", "data"), message
+    assert "errors" not in message["payload"], message
+    return message["payload"]["data"]
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_ticket_updated_host_advisor_receives_each_change(live: Live, protocol: str) -> None:
+    ticket, version = await field_service_ticket(live)
+    async for client in connected(live, "host-advisor", protocol):
+        operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
+        await asyncio.sleep(0.2)  # the subscription is listening
+        await live.post(
+            UPDATE_TICKET,
+            {"input": {"id": ticket, "version": version, "priority": "URGENT"}},
+            "host-admin",
+        )
+        message = await client.receive()
+        assert message["id"] == operation
+        assert data_of(message) == {
+            "ticketUpdated": {"id": ticket, "priority": "URGENT", "version": version + 1}
+        }
+
+
+async def test_ticket_message_added_customer_user_never_receives_a_private_note(
+    live: Live,
+) -> None:
+    ticket, _version = await field_service_ticket(live, requester_id=1)  # Anna's
+    async for client in connected(live, "customer-user"):
+        await client.subscribe(MESSAGE_ADDED, {"id": ticket})
+        await asyncio.sleep(0.2)
+        for channel, body in (("NOTE", "internal: check warranty"), ("SMS", "On my way")):
+            await live.post(
+                ADD_MESSAGE,
+                {"input": {"ticketId": ticket, "channel": channel, "body": body}},
+                "host-advisor",
+            )
+        message = data_of(await client.receive())["ticketMessageAdded"]
+        assert (message["channel"], message["isPublic"], message["body"]) == (
+            "SMS",
+            True,
+            "On my way",
+        )
+        assert await client.silent()
+
+
+async def test_ticket_message_added_host_advisor_receives_private_notes(live: Live) -> None:
+    ticket, _version = await field_service_ticket(live)
+    async for client in connected(live, "host-advisor"):
+        await client.subscribe(MESSAGE_ADDED, {"id": ticket})
+        await asyncio.sleep(0.2)
+        await live.post(
+            ADD_MESSAGE,
+            {"input": {"ticketId": ticket, "channel": "NOTE", "body": "internal"}},
+            "host-admin",
+        )
+        assert data_of(await client.receive())["ticketMessageAdded"]["isPublic"] is False
+
+
+async def test_ticket_updated_removed_external_advisor_stops_receiving(live: Live) -> None:
+    ticket, version = await field_service_ticket(live)
+    async for client in connected(live, "external-advisor"):
+        operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
+        await asyncio.sleep(0.2)
+        await live.post(
+            REMOVE,
+            {"input": {"teamId": gid("Team", 3), "advisorId": gid("Advisor", 6)}},
+            "host-admin",
+        )
+        assert await client.receive() == {"id": operation, "type": "complete"}
+        await live.post(
+            UPDATE_TICKET,
+            {"input": {"id": ticket, "version": version, "priority": "LOW"}},
+            "host-admin",
+        )
+        assert await client.silent()
+
+
+async def test_tickets_changed_my_teams_receives_a_new_ticket_of_the_team(live: Live) -> None:
+    async for client in connected(live, "host-advisor"):
+        await client.subscribe(TICKETS_CHANGED, {"view": "MY_TEAMS"})
+        await asyncio.sleep(0.2)
+        parts = await live.post(  # Parts: not one of Henrik's teams
+            CREATE_TICKET, {"input": {"title": "Filters", "teamId": gid("Team", 2)}}, "host-admin"
+        )
+        created = await live.post(
+            CREATE_TICKET,
+            {"input": {"title": "Hydraulics", "teamId": gid("Team", 3)}},
+            "host-admin",
+        )
+        message = data_of(await client.receive())["ticketsChanged"]
+        assert message == {"id": created["createTicket"]["ticket"]["id"], "title": "Hydraulics"}
+        assert parts["createTicket"]["ticket"]["id"] != message["id"]
+        assert await client.silent()
+
+
+async def test_ticket_updated_a_hidden_ticket_is_not_found(live: Live) -> None:
+    ticket = gid(
+        "Ticket",
+        await live.scalar(select(func.min(models.Ticket.id)).where(models.Ticket.team_id == 2)),
+    )
+    async for client in connected(live, "external-advisor"):
+        operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
+        message = await client.receive()
+        assert message["id"] == operation
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["NOT_FOUND"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"Authorization": "Bearer not-a-token"}, {"token": ""}],
+    ids=["no token", "bad token", "empty token"],
+)
+async def test_connection_without_a_valid_token_is_refused(
+    live: Live, payload: dict[str, str]
+) -> None:
+    protocols = [Subprotocol("graphql-transport-ws")]
+    async with connect(live.ws_url, subprotocols=protocols, open_timeout=WAIT) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), WAIT)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+
+
+@contextlib.contextmanager
+def serve_process(database_url: str) -> Iterator[str]:
+    """``deskgraph serve`` in a process of its own, on a free port of 127.0.0.1."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DESKGRAPH_DATABASE_URL": database_url,
+        "DESKGRAPH_PORT": str(port),
+        "DESKGRAPH_HOST": "127.0.0.1",
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "deskgraph"), "serve"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("deskgraph serve did not start in 30 s")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+# SQLite is one process: its events fan out in process (the tests above).
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_ticket_updated_reaches_a_subscriber_of_another_process(
+    database_url: str, settings: Settings
+) -> None:
+    """Two `deskgraph serve` processes on one PostgreSQL database: a write through one
+    reaches a subscription on the other (LISTEN/NOTIFY)."""
+    app = create_app(settings)
+    tokens = await persona_tokens(app, settings)
+    engine = app.state.engine
+    with serve_process(database_url) as writer, serve_process(database_url) as reader:
+        live_writer = Live(writer, tokens, engine)
+        live_reader = Live(reader, tokens, engine)
+        ticket, version = await field_service_ticket(live_writer)
+        async for client in connected(live_reader, "host-advisor"):
+            await client.subscribe(TICKET_UPDATED, {"id": ticket})
+            await asyncio.sleep(0.3)
+            await live_writer.post(
+                UPDATE_TICKET,
+                {"input": {"id": ticket, "version": version, "priority": "HIGH"}},
+                "host-admin",
+            )
+            assert data_of(await client.receive())["ticketUpdated"]["priority"] == "HIGH"
+    await engine.dispose()
