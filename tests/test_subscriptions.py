@@ -343,3 +343,42 @@ async def test_ticket_updated_reaches_a_subscriber_of_another_process(
             )
             assert data_of(await client.receive())["ticketUpdated"]["priority"] == "HIGH"
     await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("persona", "receives"),
+    [
+        ("host-admin", True),
+        ("host-advisor", True),
+        ("host-viewer", True),  # reads, so follows
+        ("external-advisor", False),  # Parts is not one of her teams
+        ("customer-user", False),  # not her ticket
+        ("service", True),
+        ("service-every-scope", True),
+    ],
+)
+async def test_ticket_updated_per_viewer_follows_only_what_they_can_see(
+    live: Live, persona: str, receives: bool
+) -> None:
+    t = models.Ticket
+    pk = await live.scalar(select(func.min(t.id)).where(t.team_id == 2, t.requester_id != 1))
+    version = await live.scalar(select(t.version).where(t.id == pk))
+    ticket = gid("Ticket", pk)
+    async for client in connected(live, persona):
+        operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
+        await asyncio.sleep(0.2)
+        await live.post(
+            UPDATE_TICKET,
+            {"input": {"id": ticket, "version": version, "priority": "URGENT"}},
+            "host-admin",
+        )
+        message = await client.receive()
+        assert message["id"] == operation
+        if receives:
+            assert data_of(message)["ticketUpdated"]["priority"] == "URGENT"
+        else:
+            errors = (
+                message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+            )
+            assert [e["extensions"]["code"] for e in errors] == ["NOT_FOUND"]
+            assert "URGENT" not in json.dumps(message)
