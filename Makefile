@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest schema bench clean external
+.PHONY: install run test lint typecheck pytest schema bench clean external graphiql-assets
 EXTERNAL := tests/external
 
 $(STAMP): pyproject.toml
@@ -54,6 +54,12 @@ bench: install
 
 schema: install
 	$(BIN)/deskgraph export-schema
+
+# GraphiQL's pinned npm builds are committed in graphiql/static (the page works offline and
+# `make run` needs no Node.js). This fetches them again with npm and checks every sha256
+# against its pin in graphiql/assets.py; nothing is written unless all match.
+graphiql-assets: install
+	$(BIN)/python -m deskgraph.graphiql.assets fetch
 
 clean:
 	rm -rf $(VENV) .mypy-path .mypy_cache .pytest_cache .ruff_cache *.egg-info bench/node_modules \

@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.events import PostgresListener
+from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.live import LiveEndpoint
 from deskgraph.loaders import Loaders
 from deskgraph.mail import OutboxSender
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             WebSocketRoute("/graphql", live),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *graphiql_routes(settings),
         ],
         lifespan=lifespan,
     )

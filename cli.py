@@ -11,8 +11,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import select
-
 from deskgraph.settings import Settings
 
 SCHEMA_FILE = Path(__file__).parent / "schema.graphql"
@@ -152,8 +150,8 @@ async def _seed(settings: Settings, tickets: int | None, if_empty: bool) -> int:
 
 
 async def _token(settings: Settings, persona_name: str, ttl: int) -> str:
-    from deskgraph.auth.tokens import Principal, issue_token
-    from deskgraph.store import models
+    from deskgraph.auth.personas import demo_principals
+    from deskgraph.auth.tokens import issue_token
     from deskgraph.store.seed import PERSONAS
     from deskgraph.store.session import create_nullpool_engine
 
@@ -162,30 +160,19 @@ async def _token(settings: Settings, persona_name: str, ttl: int) -> str:
             "this deployment verifies tokens with a public key: issue them with your identity "
             "provider (`deskgraph token` signs HS256 development tokens only)"
         )
-    persona = PERSONAS.get(persona_name)
-    if persona is None:
+    if persona_name not in PERSONAS:
         raise LookupError(f"no persona {persona_name!r}; choose one of {', '.join(PERSONAS)}")
-    if persona.kind == "service":
-        return issue_token(
-            settings,
-            Principal(kind="service", service=persona.key, scopes=persona.scopes),
-            ttl_seconds=ttl,
-        )
-    model = models.Advisor if persona.kind == "advisor" else models.CustomerUser
     engine = create_nullpool_engine(settings.database_url)
     try:
         async with engine.connect() as connection:
-            pk = await connection.scalar(select(model.id).where(model.email == persona.key))
+            found = await demo_principals(connection)
     finally:
         await engine.dispose()
-    if pk is None:
+    if persona_name not in found:
         raise LookupError(
             f"{persona_name} is not in the database; run `deskgraph seed --demo` first"
         )
-    principal = Principal(
-        kind="advisor" if persona.kind == "advisor" else "customer_user", id=int(pk)
-    )
-    return issue_token(settings, principal, ttl_seconds=ttl)
+    return issue_token(settings, found[persona_name].principal, ttl_seconds=ttl)
 
 
 async def _outbox_send(settings: Settings) -> int:

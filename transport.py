@@ -11,9 +11,8 @@ import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -29,6 +28,7 @@ from deskgraph.errors import (
     Unauthenticated,
     is_unexpected,
 )
+from deskgraph.graphiql import GraphiQLPage
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
@@ -73,7 +73,7 @@ class GraphQLEndpoint:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.verifier = verifier
-        self.graphiql_html = get_graphql_ide_html()
+        self.graphiql = GraphiQLPage(settings, sessionmaker)
 
     async def handle(self, request: Request) -> Response:
         media_type = JSON
@@ -82,7 +82,7 @@ class GraphQLEndpoint:
             if request.method == "GET" and _wants_html(request):
                 if self.settings.is_production:
                     raise RequestError(404, "GraphiQL is off in production.")
-                return HTMLResponse(self.graphiql_html)
+                return await self.graphiql.response()
             params = await self._params(request)
         except RequestError as error:
             return _error_response(error, media_type)

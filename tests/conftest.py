@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from deskgraph.app import create_app
 from deskgraph.auth import scopes
+from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.settings import Settings, normalize_database_url
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
@@ -290,17 +291,10 @@ def gid(type_name: str, pk: int) -> str:
 
 
 async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
-    tokens: dict[str, str] = {}
     async with app.state.engine.connect() as connection:
-        for name, persona in PERSONAS.items():
-            if persona.kind == "service":
-                principal = Principal(kind="service", service=persona.key, scopes=persona.scopes)
-            else:
-                model = models.Advisor if persona.kind == "advisor" else models.CustomerUser
-                pk = await connection.scalar(select(model.id).where(model.email == persona.key))
-                kind = "advisor" if persona.kind == "advisor" else "customer_user"
-                principal = Principal(kind=kind, id=pk)  # type: ignore[arg-type]
-            tokens[name] = issue_token(settings, principal)
+        found = await demo_principals(connection)
+    assert set(found) == set(PERSONAS), "the demo lacks a persona"
+    tokens = {name: issue_token(settings, demo.principal) for name, demo in found.items()}
     # Not a demo persona: a service granted every scope, to show what scopes unlock.
     every_scope = frozenset({scopes.READ, scopes.READ_JDLINK, scopes.READ_CONTACT_DETAILS})
     tokens[SERVICE_WITH_EVERY_SCOPE] = issue_token(

@@ -1,0 +1,48 @@
+"""GraphiQL offline, in a real browser: headless Chromium (Debian's `chromium`, driven by
+playwright-core) with every request off the served origin aborted loads the page, picks the
+host-advisor persona, runs a query and sees the answer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from deskgraph.auth.tokens import verify_token
+from tests.external.conftest import Node, Served, unavailable
+
+QUERY = "{ viewer { kind advisor { name } } }"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser graphiql.mjs launches (it reads the same variable)."""
+    executable = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+    if not (Path(executable).is_file() or shutil.which(executable)):
+        unavailable(f"Chromium is not installed at {executable}: apt-get install chromium")
+    return executable
+
+
+async def test_graphiql_runs_a_query_as_a_persona_with_no_network(
+    node: Node, served: Served, chromium: str
+) -> None:
+    [report] = node.json_lines("graphiql.mjs", served.url, "host-advisor", QUERY, "Henrik Lund")
+    assert report["errors"] == [], (
+        f"{report['errors']}; response pane: {report.get('responseText')}"
+    )
+    assert report["blocked"] == []  # nothing was asked of any other origin
+    assert report["failed"] == []
+    assert report["response"] == {
+        "data": {"viewer": {"kind": "ADVISOR", "advisor": {"name": "Henrik Lund"}}}
+    }
+    assert report["query"] == QUERY
+    assert report["pressed"] == "true"
+    assert report["status"] == "Headers: the token of Henrik Lund (host-advisor)."
+    # The button put the persona's token into the Headers editor, and GraphiQL sent it.
+    scheme, _, token = report["authorization"].partition(" ")
+    assert scheme == "Bearer"
+    assert f'"Authorization": "Bearer {token}"' in report["headers"]
+    principal = verify_token(served.app.state.settings, token)
+    assert (principal.kind, principal.id) == ("advisor", 2)
