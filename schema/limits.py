@@ -18,6 +18,8 @@ from strawberry.extensions import SchemaExtension
 
 from deskgraph.errors import GRAPHQL_VALIDATION_FAILED, QueryTooComplex
 
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
 
 def _walk(
     context: ValidationContext,
@@ -25,8 +27,13 @@ def _walk(
     depth: int,
     seen: frozenset[str],
     budget: list[int],
+    introspecting: bool = False,
 ) -> int:
-    """Deepest field depth below ``selection_set``; counts every field into ``budget``."""
+    """Deepest field depth below ``selection_set``; counts every field into ``budget``.
+
+    Inside introspection (``__schema``, ``__type``) an ``ofType`` does not deepen: type
+    references nest it nine levels deep in the introspection query every tool sends (graphql-js,
+    GraphiQL, Apollo), and it is bounded by the field budget like everything else."""
     if selection_set is None:
         return depth
     deepest = depth
@@ -35,14 +42,21 @@ def _walk(
             return deepest
         if isinstance(selection, FieldNode):
             budget[0] -= 1
-            deepest = max(deepest, _walk(context, selection.selection_set, depth + 1, seen, budget))
+            name = selection.name.value
+            inside = introspecting or name in INTROSPECTION_ROOTS
+            step = 0 if introspecting and name == "ofType" else 1
+            inner = _walk(context, selection.selection_set, depth + step, seen, budget, inside)
+            deepest = max(deepest, inner)
         elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _walk(context, selection.selection_set, depth, seen, budget))
+            inner = _walk(context, selection.selection_set, depth, seen, budget, introspecting)
+            deepest = max(deepest, inner)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = context.get_fragment(name)
             if fragment is not None and name not in seen:
-                inner = _walk(context, fragment.selection_set, depth, seen | {name}, budget)
+                inner = _walk(
+                    context, fragment.selection_set, depth, seen | {name}, budget, introspecting
+                )
                 deepest = max(deepest, inner)
     return deepest
 

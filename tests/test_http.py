@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from graphql import build_client_schema, get_introspection_query
 
 from deskgraph.settings import Settings
 from tests.conftest import Api
@@ -129,6 +130,39 @@ async def test_deep_query_is_too_complex(api: Api) -> None:
     body = await api.post(deep, as_="host-advisor")
     assert "data" not in body
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+# The introspection query GraphiQL, Apollo and graphql-codegen send (graphql-js with every
+# option): its type references nest `ofType` nine levels deep.
+FULL_INTROSPECTION = get_introspection_query(
+    descriptions=True,
+    specified_by_url=True,
+    directive_is_repeatable=True,
+    schema_description=True,
+    input_value_deprecation=True,
+)
+
+
+@pytest.mark.parametrize("persona", [None, "host-advisor"])
+async def test_the_tools_introspection_query_passes_the_limits(
+    api: Api, persona: str | None
+) -> None:
+    data = await api.data(FULL_INTROSPECTION, as_=persona)
+    assert data["__schema"]["queryType"]["name"] == "Query"
+    assert build_client_schema(data).get_type("Ticket") is not None  # type: ignore[arg-type]
+
+
+async def test_circular_introspection_is_too_complex(api: Api) -> None:
+    inner = "name"
+    for _ in range(6):
+        inner = f"fields {{ type {{ {inner} }} }}"
+    body = await api.post("{ __schema { types { " + inner + " } } }")
+    assert "data" not in body
+    # graphql-core's own introspection depth rule refuses it too.
+    assert [e["extensions"]["code"] for e in body["errors"]] == [
+        "QUERY_TOO_COMPLEX",
+        "GRAPHQL_VALIDATION_FAILED",
+    ]
 
 
 async def test_fragment_bomb_is_too_complex(api: Api) -> None:

@@ -16,7 +16,7 @@ const browser = await chromium.launch({
   // No name resolves but the loopback address: a second wall behind the routing below.
   args: ['--no-sandbox', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
 });
-const report = { blocked: [], failed: [], errors: [], authorization: null };
+const report = { blocked: [], failed: [], errors: [], authorization: null, introspection: null };
 let page;
 try {
   const context = await browser.newContext({ serviceWorkers: 'block' });
@@ -41,6 +41,19 @@ try {
       if (!body.includes('IntrospectionQuery')) {
         report.authorization = request.headers()['authorization'] ?? null;
       }
+    }
+  });
+
+  // GraphiQL loads the schema (docs, completion) with the tools' introspection query.
+  page.on('response', async (response) => {
+    const body = response.request().postData() || '';
+    if (response.url() === `${origin}/graphql` && body.includes('IntrospectionQuery')) {
+      const answer = await response.json().catch(() => ({}));
+      report.introspection = {
+        status: response.status(),
+        errors: (answer.errors ?? []).map((e) => e.message),
+        types: answer.data?.__schema?.types?.length ?? 0,
+      };
     }
   });
 

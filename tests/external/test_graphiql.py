@@ -46,3 +46,7 @@ async def test_graphiql_runs_a_query_as_a_persona_with_no_network(
     assert f'"Authorization": "Bearer {token}"' in report["headers"]
     principal = verify_token(served.app.state.settings, token)
     assert (principal.kind, principal.id) == ("advisor", 2)
+    # The schema loaded (docs, completion): the introspection query passed the limits.
+    assert report["introspection"]["errors"] == []
+    assert report["introspection"]["status"] == 200
+    assert report["introspection"]["types"] > 50
