@@ -382,3 +382,13 @@ async def test_ticket_updated_per_viewer_follows_only_what_they_can_see(
             )
             assert [e["extensions"]["code"] for e in errors] == ["NOT_FOUND"]
             assert "URGENT" not in json.dumps(message)
+
+
+async def test_a_query_over_the_websocket_is_refused_with_a_pointer_to_http(live: Live) -> None:
+    async for client in connected(live, "host-advisor"):
+        operation = await client.subscribe("query VIEWER { viewer { kind } }", {})
+        message = await client.receive()
+        assert message["id"] == operation
+        assert message["type"] == "next"
+        assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["BAD_REQUEST"]
+        assert "over HTTP" in message["payload"]["errors"][0]["message"]
