@@ -55,6 +55,11 @@ class LocalHub:
     def of(cls, url: Any) -> LocalHub:
         return cls._hubs.setdefault(hub_key(url), cls())
 
+    @property
+    def subscriber_count(self) -> int:
+        """How many subscriptions of this process listen (for health and tests)."""
+        return len(self._subscribers)
+
     def publish(self, event: Event) -> None:
         """Hand an event to every subscriber (from any thread; never blocks). A subscriber
         that fell QUEUE_SIZE events behind loses its oldest one."""

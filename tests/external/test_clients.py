@@ -12,6 +12,7 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import select
 
+from deskgraph.events import LocalHub
 from deskgraph.store import models
 from tests.external.conftest import Node, Served
 
@@ -32,6 +33,16 @@ UPDATE = gql(
 UPDATED = gql(
     "subscription TICKET_UPDATED($id: ID!) { ticketUpdated(id: $id) { id priority version } }"
 )
+
+
+async def listening(served: Served) -> None:
+    """Until a subscription of the served app (in this process) listens."""
+    hub = LocalHub.of(served.app.state.settings.database_url)
+    for _ in range(1000):
+        if hub.subscriber_count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the subscription never listened")
 
 
 async def test_apollo_client_queries_mutates_and_receives_the_subscription(
@@ -75,7 +86,7 @@ async def test_gql_client_queries_and_subscribes_over_websocket(served: Served) 
                 GraphQLRequest(UPDATED, variable_values={"id": ticket["id"]})
             )
             first = asyncio.ensure_future(anext(aiter(events)))
-            await asyncio.sleep(0.5)  # the subscription is listening
+            await listening(served)
             change = {"id": ticket["id"], "version": ticket["version"], "priority": "HIGH"}
             changed = await http_session.execute(
                 GraphQLRequest(UPDATE, variable_values={"input": change})
