@@ -70,7 +70,7 @@ class LiveContext:
         loaders: type[Loaders],
         hub: LocalHub,
     ) -> None:
-        self.settings_ = settings
+        self.settings = settings
         self.sessionmaker = sessionmaker
         self.sources = sources
         self.loaders_class = loaders
@@ -94,7 +94,7 @@ class LiveContext:
             reader = Reader(session)
             viewer = None if self.principal is None else await fetch_viewer(reader, self.principal)
             context = Context(
-                settings=self.settings_,
+                settings=self.settings,
                 session=session,
                 reader=reader,
                 loaders=self.loaders_class(reader, self.sources),

@@ -8,6 +8,7 @@ the two agree on every demo ticket for every persona.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -179,6 +180,21 @@ def can_see_time_entries(viewer: Viewer) -> bool:
 
 def can_add_time_entry(viewer: Viewer, ticket: TicketLike) -> bool:
     return can_update_ticket(viewer, ticket)
+
+
+def advisor_works_team(
+    advisor: Any, memberships: Iterable[Any], *, team_id: int, organization_id: int
+) -> bool:
+    """Whether an advisor (an assignee, not the viewer) works a team's tickets, as
+    ``Viewer.works_tickets_of`` decides for the viewer: in their own organization by their role
+    (not VIEWER), in another's as its external member with the role ADVISOR there.
+    ``memberships``: the advisor's teams, each with the membership's ``external_role``."""
+    if advisor.primary_organization_id == organization_id:
+        return bool(advisor.role is not models.AdvisorRole.VIEWER)
+    return any(
+        team.id == team_id and team.external_role is models.AdvisorRole.ADVISOR
+        for team in memberships
+    )
 
 
 def can_create_ticket_in_team(viewer: Viewer, team: Any) -> bool:

@@ -14,6 +14,10 @@ from deskgraph.events import Event
 from deskgraph.ids import decode_id_of
 from deskgraph.schema.ticket import Message, Ticket
 
+# Events that change a ticket (its fields, or a new message); "access" events say whose access
+# changed.
+CHANGES = ("ticket", "message")
+
 
 def _live(info: Info) -> LiveContext:
     return cast(LiveContext, info.context)
@@ -34,48 +38,41 @@ def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> boo
     return ticket_id is None or event.get("ticket_id") == ticket_id
 
 
-async def ticket_updated(info: Info, id: str) -> AsyncGenerator[Ticket, None]:
-    live = _live(info)
-    ticket_id = decode_id_of(id, "Ticket", field="id")
+async def _while_visible(
+    live: LiveContext, ticket_id: int, kinds: tuple[str, ...]
+) -> AsyncGenerator[tuple[Context, Any, Event], None]:
+    """The ticket's events of ``kinds``, each with its event context and the ticket row as the
+    viewer sees it now: NOT_FOUND when they cannot see it at subscribe time, done when they
+    lose it."""
     async with live.hub.subscribe() as events:
         async with live.event() as context:
             if await _ticket(context, ticket_id) is None:
                 raise NotFound("No such ticket.")
         while True:
             event = await events.get()
-            if not _about(event, live, ticket_id):
+            if not _about(event, live, ticket_id) or event.get("kind") not in (*kinds, "access"):
                 continue
             async with live.event() as context:
                 row = await _ticket(context, ticket_id)
                 if row is None:
                     return  # the viewer lost the ticket: no further events
-                if event.get("kind") != "access":
-                    yield Ticket.from_row(row)
+                if event["kind"] != "access":
+                    yield context, row, event
+
+
+async def ticket_updated(info: Info, id: str) -> AsyncGenerator[Ticket, None]:
+    ticket_id = decode_id_of(id, "Ticket", field="id")
+    async for _context, row, _event in _while_visible(_live(info), ticket_id, CHANGES):
+        yield Ticket.from_row(row)
 
 
 async def ticket_message_added(info: Info, ticket_id: str) -> AsyncGenerator[Message, None]:
-    live = _live(info)
     pk = decode_id_of(ticket_id, "Ticket", field="ticketId")
-    async with live.hub.subscribe() as events:
-        async with live.event() as context:
-            if await _ticket(context, pk) is None:
-                raise NotFound("No such ticket.")
-        while True:
-            event = await events.get()
-            if not _about(event, live, pk) or event.get("kind") not in ("message", "access"):
-                continue
-            async with live.event() as context:
-                if await _ticket(context, pk) is None:
-                    return
-                if event["kind"] == "access":
-                    continue
-                message = await context.loaders.message_by_id.load(event["message_id"])
-                viewer = context.require_viewer()
-                if message is None or not (
-                    message.is_public or rules.can_see_private_messages(viewer)
-                ):
-                    continue  # a private note never reaches a customer user
-                yield Message.from_row(message)
+    async for context, _row, event in _while_visible(_live(info), pk, ("message",)):
+        message = await context.loaders.message_by_id.load(event["message_id"])
+        viewer = context.require_viewer()
+        if message is not None and (message.is_public or rules.can_see_private_messages(viewer)):
+            yield Message.from_row(message)  # a private note never reaches a customer user
 
 
 async def tickets_changed(info: Info, view: rules.TicketView) -> AsyncGenerator[Ticket, None]:
@@ -85,7 +82,7 @@ async def tickets_changed(info: Info, view: rules.TicketView) -> AsyncGenerator[
             context.require_viewer()
         while True:
             event = await events.get()
-            if event.get("kind") not in ("ticket", "message"):
+            if event.get("kind") not in CHANGES:
                 continue
             async with live.event() as context:
                 row = await _ticket(context, event["ticket_id"])

@@ -388,10 +388,14 @@ async def _assignee(info: Info, global_id: str, *, team_id: int, organization_id
 
 
 async def _works_team(info: Info, advisor: Any, *, team_id: int, organization_id: int) -> bool:
-    if advisor.primary_organization_id == organization_id:
-        return bool(advisor.role is not models.AdvisorRole.VIEWER)
-    teams = await info.context.loaders.teams_by_advisor_id.load(advisor.id)
-    return any(t.id == team_id and t.external_role is models.AdvisorRole.ADVISOR for t in teams)
+    memberships = (  # only asked for outside the advisor's own organization
+        []
+        if advisor.primary_organization_id == organization_id
+        else await info.context.loaders.teams_by_advisor_id.load(advisor.id)
+    )
+    return rules.advisor_works_team(
+        advisor, memberships, team_id=team_id, organization_id=organization_id
+    )
 
 
 async def _tags(info: Info, global_ids: Sequence[str] | None, organization_id: int) -> list[int]:

@@ -18,6 +18,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -30,18 +31,20 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deskgraph.app import create_app
 from deskgraph.auth import scopes
 from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import Principal, issue_token
+from deskgraph.events import LocalHub
 from deskgraph.settings import Settings, normalize_database_url
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
 from deskgraph.store.migrate import upgrade
 from deskgraph.store.seed import PERSONAS, demo_fleet, seed_demo
-from deskgraph.store.session import StatementCounter, create_nullpool_engine
+from deskgraph.store.session import StatementCounter, create_engine, create_nullpool_engine
 
 PG_URL = os.environ.get("DESKGRAPH_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"
@@ -315,6 +318,70 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
 
 
 PERSONA_NAMES = list(PERSONAS)
+
+
+SERVED_WAIT = 10.0  # seconds a served app gets for one answer, or its subscriptions to listen
+
+
+@dataclass
+class Served:
+    """deskgraph served by uvicorn (with its lifespan) on 127.0.0.1, as a client meets it:
+    HTTP for queries and writes, WebSocket for subscriptions; a bearer token per persona."""
+
+    url: str
+    tokens: dict[str, str]
+    # For the test's own SQL: the app's engine belongs to the server's event loop.
+    engine: AsyncEngine
+    database_url: str = ""
+    app: Any = None
+
+    @property
+    def graphql(self) -> str:
+        return f"{self.url}/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return self.graphql.replace("http://", "ws://")
+
+    async def post(self, query: str, variables: dict[str, Any], persona: str) -> dict[str, Any]:
+        """The ``data`` of a request over HTTP that must succeed without errors."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=SERVED_WAIT) as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {self.tokens[persona]}"},
+            )
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def scalar(self, statement: Any) -> Any:
+        async with self.engine.connect() as connection:
+            return await connection.scalar(statement)
+
+    async def listening(self, count: int = 1) -> None:
+        """Until ``count`` subscriptions of the served app listen (it runs in this process)."""
+        hub = LocalHub.of(self.database_url)
+        for _ in range(int(SERVED_WAIT / 0.01)):
+            if hub.subscriber_count >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{hub.subscriber_count} subscriptions listen, not {count}")
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[Served]:
+    app = create_app(settings)
+    tokens = await persona_tokens(app, settings)
+    # Connections opened here belong to this loop; the server opens its own on its loop.
+    await app.state.engine.dispose()
+    engine = create_engine(settings.database_url)
+    try:
+        with LoopbackServer(app, lifespan=True) as server:
+            yield Served(server.url, tokens, engine, settings.database_url, app)
+    finally:
+        await engine.dispose()
 
 
 class Inbox:

@@ -731,3 +731,61 @@ async def test_notification_only_its_recipient_reads_and_marks_it(
         select(models.Notification.read_at).where(models.Notification.id == 1)
     )
     assert unread is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"phone": "600 200 007"}, "phone"),  # no country code
+        ({"phone": "+34 six hundred"}, "phone"),
+        ({"email": "diego.ruiz"}, "email"),
+        ({"email": "diego ruiz@south-service.example"}, "email"),
+        ({"phone": "+4791122333", "email": "nina@north.example", "name": "x" * 201}, "name"),
+        (
+            {"teamIds": [gid("Team", PARTS)] * 2 + [gid("Team", n) for n in range(10, 31)]},
+            "teamIds",
+        ),
+    ],
+)
+async def test_invite_advisor_host_admin_malformed_input_is_named_and_nothing_is_written(
+    api: Api, changes: dict[str, Any], field: str
+) -> None:
+    before = await snapshot(api)
+    error = await api.error(INVITE, {"input": {**diego(PARTS), **changes}}, as_="host-admin")
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert list(error["extensions"]["fields"]) == [field]
+    assert await snapshot(api) == before
+
+
+@pytest.mark.parametrize(
+    ("input", "field"),
+    [
+        ({"teamId": "not-an-id", "advisorId": gid("Advisor", SOFIA)}, "teamId"),
+        ({"teamId": gid("Advisor", 1), "advisorId": gid("Advisor", SOFIA)}, "teamId"),
+        ({"teamId": gid("Team", 999), "advisorId": gid("Advisor", SOFIA)}, "teamId"),
+        ({"teamId": gid("Team", FIELD_SERVICE), "advisorId": "not-an-id"}, "advisorId"),
+        ({"teamId": gid("Team", FIELD_SERVICE), "advisorId": gid("Advisor", 999)}, "advisorId"),
+    ],
+)
+async def test_remove_team_member_host_admin_malformed_input_is_named_and_nothing_is_written(
+    api: Api, input: dict[str, str], field: str
+) -> None:
+    before = await api.rows(models.TeamMembership)
+    error = await api.error(REMOVE, {"input": input}, as_="host-admin")
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert list(error["extensions"]["fields"]) == [field]
+    assert await api.rows(models.TeamMembership) == before
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["not-an-id"], [gid("Ticket", 1)], [gid("Notification", 999)], [SOFIAS_NOTIFICATION] * 101],
+)
+async def test_mark_notifications_read_malformed_ids_are_named_and_nothing_is_written(
+    api: Api, ids: list[str]
+) -> None:
+    before = await api.rows(models.Notification)
+    error = await api.error(MARK_READ, {"input": {"ids": ids}}, as_="external-advisor")
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert list(error["extensions"]["fields"]) == ["ids"]
+    assert await api.rows(models.Notification) == before

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from deskgraph.app import create_app
-from deskgraph.events import LocalHub
 from deskgraph.settings import Settings
-from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
-from deskgraph.store.session import create_engine
-from tests.conftest import free_port, gid, persona_tokens
+from tests.conftest import Served, free_port, gid, persona_tokens
 
 WAIT = 10.0  # seconds any one message may take
 QUIET = 0.5  # seconds of silence that show an event was not delivered
@@ -59,58 +55,6 @@ mutation CREATE_TICKET($input: CreateTicketInput!) { createTicket(input: $input)
 REMOVE = """
 mutation REMOVE($input: RemoveTeamMemberInput!) { removeTeamMember(input: $input) { removed } }
 """
-
-
-@dataclass
-class Live:
-    """The served app: HTTP for writes, WebSocket for subscriptions."""
-
-    url: str
-    tokens: dict[str, str]
-    engine: Any
-    database_url: str = ""
-
-    async def listening(self, count: int = 1) -> None:
-        """Until ``count`` subscriptions of the served app listen (it runs in this process)."""
-        hub = LocalHub.of(self.database_url)
-        for _ in range(int(WAIT / 0.01)):
-            if hub.subscriber_count >= count:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"{hub.subscriber_count} subscriptions listen, not {count}")
-
-    @property
-    def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://") + "/graphql"
-
-    async def post(self, query: str, variables: dict[str, Any], persona: str) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=WAIT) as client:
-            response = await client.post(
-                "/graphql",
-                json={"query": query, "variables": variables},
-                headers={"Authorization": f"Bearer {self.tokens[persona]}"},
-            )
-        body: dict[str, Any] = response.json()
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    async def scalar(self, statement: Any) -> Any:
-        async with self.engine.connect() as connection:
-            return await connection.scalar(statement)
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[Live]:
-    app = create_app(settings)
-    tokens = await persona_tokens(app, settings)
-    await app.state.engine.dispose()  # its connections belong to this loop, not the server's
-    engine = create_engine(settings.database_url)
-    try:
-        with LoopbackServer(app, lifespan=True) as server:
-            yield Live(server.url, tokens, engine, settings.database_url)
-    finally:
-        await engine.dispose()
 
 
 class Client:
@@ -146,23 +90,25 @@ class Client:
 
 
 async def connected(
-    live: Live, persona: str | None, protocol: str = "graphql-transport-ws", **payload: Any
+    served: Served, persona: str | None, protocol: str = "graphql-transport-ws", **payload: Any
 ) -> AsyncIterator[Client]:
     async with connect(
-        live.ws_url, subprotocols=[Subprotocol(protocol)], open_timeout=WAIT
+        served.ws_url, subprotocols=[Subprotocol(protocol)], open_timeout=WAIT
     ) as socket:
-        params = payload or ({"Authorization": f"Bearer {live.tokens[persona]}"} if persona else {})
+        params = payload or (
+            {"Authorization": f"Bearer {served.tokens[persona]}"} if persona else {}
+        )
         await socket.send(json.dumps({"type": "connection_init", "payload": params}))
         client = Client(socket, protocol)
         assert (await client.receive())["type"] == "connection_ack"
         yield client
 
 
-async def field_service_ticket(live: Live, **where: Any) -> tuple[str, int]:
+async def field_service_ticket(served: Served, **where: Any) -> tuple[str, int]:
     t = models.Ticket
     clauses = [t.team_id == 3, *(getattr(t, k) == v for k, v in where.items())]
-    pk = await live.scalar(select(func.min(t.id)).where(*clauses))
-    version = await live.scalar(select(t.version).where(t.id == pk))
+    pk = await served.scalar(select(func.min(t.id)).where(*clauses))
+    version = await served.scalar(select(t.version).where(t.id == pk))
     return gid("Ticket", pk), int(version)
 
 
@@ -173,12 +119,14 @@ def data_of(message: dict[str, Any]) -> Any:
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
-async def test_ticket_updated_host_advisor_receives_each_change(live: Live, protocol: str) -> None:
-    ticket, version = await field_service_ticket(live)
-    async for client in connected(live, "host-advisor", protocol):
+async def test_ticket_updated_host_advisor_receives_each_change(
+    served: Served, protocol: str
+) -> None:
+    ticket, version = await field_service_ticket(served)
+    async for client in connected(served, "host-advisor", protocol):
         operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
-        await live.listening()
-        await live.post(
+        await served.listening()
+        await served.post(
             UPDATE_TICKET,
             {"input": {"id": ticket, "version": version, "priority": "URGENT"}},
             "host-admin",
@@ -191,14 +139,14 @@ async def test_ticket_updated_host_advisor_receives_each_change(live: Live, prot
 
 
 async def test_ticket_message_added_customer_user_never_receives_a_private_note(
-    live: Live,
+    served: Served,
 ) -> None:
-    ticket, _version = await field_service_ticket(live, requester_id=1)  # Anna's
-    async for client in connected(live, "customer-user"):
+    ticket, _version = await field_service_ticket(served, requester_id=1)  # Anna's
+    async for client in connected(served, "customer-user"):
         await client.subscribe(MESSAGE_ADDED, {"id": ticket})
-        await live.listening()
+        await served.listening()
         for channel, body in (("NOTE", "internal: check warranty"), ("SMS", "On my way")):
-            await live.post(
+            await served.post(
                 ADD_MESSAGE,
                 {"input": {"ticketId": ticket, "channel": channel, "body": body}},
                 "host-advisor",
@@ -212,12 +160,12 @@ async def test_ticket_message_added_customer_user_never_receives_a_private_note(
         assert await client.silent()
 
 
-async def test_ticket_message_added_host_advisor_receives_private_notes(live: Live) -> None:
-    ticket, _version = await field_service_ticket(live)
-    async for client in connected(live, "host-advisor"):
+async def test_ticket_message_added_host_advisor_receives_private_notes(served: Served) -> None:
+    ticket, _version = await field_service_ticket(served)
+    async for client in connected(served, "host-advisor"):
         await client.subscribe(MESSAGE_ADDED, {"id": ticket})
-        await live.listening()
-        await live.post(
+        await served.listening()
+        await served.post(
             ADD_MESSAGE,
             {"input": {"ticketId": ticket, "channel": "NOTE", "body": "internal"}},
             "host-admin",
@@ -225,18 +173,18 @@ async def test_ticket_message_added_host_advisor_receives_private_notes(live: Li
         assert data_of(await client.receive())["ticketMessageAdded"]["isPublic"] is False
 
 
-async def test_ticket_updated_removed_external_advisor_stops_receiving(live: Live) -> None:
-    ticket, version = await field_service_ticket(live)
-    async for client in connected(live, "external-advisor"):
+async def test_ticket_updated_removed_external_advisor_stops_receiving(served: Served) -> None:
+    ticket, version = await field_service_ticket(served)
+    async for client in connected(served, "external-advisor"):
         operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
-        await live.listening()
-        await live.post(
+        await served.listening()
+        await served.post(
             REMOVE,
             {"input": {"teamId": gid("Team", 3), "advisorId": gid("Advisor", 6)}},
             "host-admin",
         )
         assert await client.receive() == {"id": operation, "type": "complete"}
-        await live.post(
+        await served.post(
             UPDATE_TICKET,
             {"input": {"id": ticket, "version": version, "priority": "LOW"}},
             "host-admin",
@@ -244,14 +192,14 @@ async def test_ticket_updated_removed_external_advisor_stops_receiving(live: Liv
         assert await client.silent()
 
 
-async def test_tickets_changed_my_teams_receives_a_new_ticket_of_the_team(live: Live) -> None:
-    async for client in connected(live, "host-advisor"):
+async def test_tickets_changed_my_teams_receives_a_new_ticket_of_the_team(served: Served) -> None:
+    async for client in connected(served, "host-advisor"):
         await client.subscribe(TICKETS_CHANGED, {"view": "MY_TEAMS"})
-        await live.listening()
-        parts = await live.post(  # Parts: not one of Henrik's teams
+        await served.listening()
+        parts = await served.post(  # Parts: not one of Henrik's teams
             CREATE_TICKET, {"input": {"title": "Filters", "teamId": gid("Team", 2)}}, "host-admin"
         )
-        created = await live.post(
+        created = await served.post(
             CREATE_TICKET,
             {"input": {"title": "Hydraulics", "teamId": gid("Team", 3)}},
             "host-admin",
@@ -262,12 +210,12 @@ async def test_tickets_changed_my_teams_receives_a_new_ticket_of_the_team(live: 
         assert await client.silent()
 
 
-async def test_ticket_updated_a_hidden_ticket_is_not_found(live: Live) -> None:
+async def test_ticket_updated_a_hidden_ticket_is_not_found(served: Served) -> None:
     ticket = gid(
         "Ticket",
-        await live.scalar(select(func.min(models.Ticket.id)).where(models.Ticket.team_id == 2)),
+        await served.scalar(select(func.min(models.Ticket.id)).where(models.Ticket.team_id == 2)),
     )
-    async for client in connected(live, "external-advisor"):
+    async for client in connected(served, "external-advisor"):
         operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
         message = await client.receive()
         assert message["id"] == operation
@@ -281,10 +229,10 @@ async def test_ticket_updated_a_hidden_ticket_is_not_found(live: Live) -> None:
     ids=["no token", "bad token", "empty token"],
 )
 async def test_connection_without_a_valid_token_is_refused(
-    live: Live, payload: dict[str, str]
+    served: Served, payload: dict[str, str]
 ) -> None:
     protocols = [Subprotocol("graphql-transport-ws")]
-    async with connect(live.ws_url, subprotocols=protocols, open_timeout=WAIT) as socket:
+    async with connect(served.ws_url, subprotocols=protocols, open_timeout=WAIT) as socket:
         await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), WAIT)
@@ -341,8 +289,8 @@ async def test_ticket_updated_reaches_a_subscriber_of_another_process(
     tokens = await persona_tokens(app, settings)
     engine = app.state.engine
     with serve_process(database_url) as writer, serve_process(database_url) as reader:
-        live_writer = Live(writer, tokens, engine)
-        live_reader = Live(reader, tokens, engine)
+        live_writer = Served(writer, tokens, engine)
+        live_reader = Served(reader, tokens, engine)
         ticket, version = await field_service_ticket(live_writer)
         async for client in connected(live_reader, "host-advisor"):
             await client.subscribe(TICKET_UPDATED, {"id": ticket})
@@ -379,17 +327,17 @@ async def test_ticket_updated_reaches_a_subscriber_of_another_process(
     ],
 )
 async def test_ticket_updated_per_viewer_follows_only_what_they_can_see(
-    live: Live, persona: str, receives: bool
+    served: Served, persona: str, receives: bool
 ) -> None:
     t = models.Ticket
-    pk = await live.scalar(select(func.min(t.id)).where(t.team_id == 2, t.requester_id != 1))
-    version = await live.scalar(select(t.version).where(t.id == pk))
+    pk = await served.scalar(select(func.min(t.id)).where(t.team_id == 2, t.requester_id != 1))
+    version = await served.scalar(select(t.version).where(t.id == pk))
     ticket = gid("Ticket", pk)
-    async for client in connected(live, persona):
+    async for client in connected(served, persona):
         operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
         if receives:  # a refused subscription never listens
-            await live.listening()
-        await live.post(
+            await served.listening()
+        await served.post(
             UPDATE_TICKET,
             {"input": {"id": ticket, "version": version, "priority": "URGENT"}},
             "host-admin",
@@ -406,11 +354,21 @@ async def test_ticket_updated_per_viewer_follows_only_what_they_can_see(
             assert "URGENT" not in json.dumps(message)
 
 
-async def test_a_query_over_the_websocket_is_refused_with_a_pointer_to_http(live: Live) -> None:
-    async for client in connected(live, "host-advisor"):
+async def test_a_query_over_the_websocket_is_refused_with_a_pointer_to_http(served: Served) -> None:
+    async for client in connected(served, "host-advisor"):
         operation = await client.subscribe("query VIEWER { viewer { kind } }", {})
         message = await client.receive()
         assert message["id"] == operation
         assert message["type"] == "next"
         assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["BAD_REQUEST"]
         assert "over HTTP" in message["payload"]["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("ticket", ["not-an-id", gid("Advisor", 1)])
+async def test_ticket_updated_a_malformed_id_is_bad_input(served: Served, ticket: str) -> None:
+    async for client in connected(served, "host-advisor"):
+        operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
+        message = await client.receive()
+        assert message["id"] == operation
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"]

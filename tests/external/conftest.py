@@ -12,19 +12,11 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from deskgraph.app import create_app
-from deskgraph.settings import Settings
-from deskgraph.sources.loopback import LoopbackServer
-from deskgraph.store.session import create_engine
-from tests.conftest import persona_tokens
 
 HERE = Path(__file__).parent
 REQUIRED = os.environ.get("DESKGRAPH_REQUIRE_EXTERNAL") == "1"
@@ -73,32 +65,3 @@ def node() -> Node:
             "the npm packages are not installed: run `make test` (npm ci in tests/external)"
         )
     return Node(executable)
-
-
-@dataclass
-class Served:
-    """deskgraph under uvicorn on 127.0.0.1, with a bearer token per persona."""
-
-    url: str
-    tokens: dict[str, str]
-    app: Any
-    # For the test's own SQL: the app's engine belongs to the server's event loop.
-    engine: AsyncEngine
-
-    @property
-    def graphql(self) -> str:
-        return f"{self.url}/graphql"
-
-
-@pytest.fixture
-async def served(settings: Settings) -> AsyncIterator[Served]:
-    app = create_app(settings)
-    tokens = await persona_tokens(app, settings)
-    # Connections opened here belong to this loop; the server opens its own on its loop.
-    await app.state.engine.dispose()
-    engine = create_engine(settings.database_url)
-    try:
-        with LoopbackServer(app, lifespan=True) as server:
-            yield Served(server.url, tokens, app, engine)
-    finally:
-        await engine.dispose()

@@ -12,9 +12,9 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import select
 
-from deskgraph.events import LocalHub
 from deskgraph.store import models
-from tests.external.conftest import Node, Served
+from tests.conftest import Served
+from tests.external.conftest import Node
 
 DASHBOARD = gql(
     """
@@ -33,16 +33,6 @@ UPDATE = gql(
 UPDATED = gql(
     "subscription TICKET_UPDATED($id: ID!) { ticketUpdated(id: $id) { id priority version } }"
 )
-
-
-async def listening(served: Served) -> None:
-    """Until a subscription of the served app (in this process) listens."""
-    hub = LocalHub.of(served.app.state.settings.database_url)
-    for _ in range(1000):
-        if hub.subscriber_count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the subscription never listened")
 
 
 async def test_apollo_client_queries_mutates_and_receives_the_subscription(
@@ -73,7 +63,7 @@ async def test_apollo_client_queries_mutates_and_receives_the_subscription(
 async def test_gql_client_queries_and_subscribes_over_websocket(served: Served) -> None:
     headers = {"Authorization": f"Bearer {served.tokens['host-advisor']}"}
     http = Client(transport=HTTPXAsyncTransport(url=served.graphql, headers=headers))
-    ws_url = served.graphql.replace("http://", "ws://")
+    ws_url = served.ws_url
     websocket = Client(
         transport=WebsocketsTransport(url=ws_url, init_payload=headers),
         fetch_schema_from_transport=False,
@@ -86,7 +76,7 @@ async def test_gql_client_queries_and_subscribes_over_websocket(served: Served) 
                 GraphQLRequest(UPDATED, variable_values={"id": ticket["id"]})
             )
             first = asyncio.ensure_future(anext(aiter(events)))
-            await listening(served)
+            await served.listening()
             change = {"id": ticket["id"], "version": ticket["version"], "priority": "HIGH"}
             changed = await http_session.execute(
                 GraphQLRequest(UPDATE, variable_values={"input": change})

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from deskgraph.store import models
-from tests.conftest import gid
-from tests.external.conftest import HERE, Node, Served
+from tests.conftest import Served, gid
+from tests.external.conftest import HERE, Node
 
 START_SECONDS = 60.0
 CLAIMS = """

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from deskgraph.auth.tokens import verify_token
-from tests.external.conftest import Node, Served, unavailable
+from tests.conftest import Served
+from tests.external.conftest import Node, unavailable
 
 QUERY = "{ viewer { kind advisor { name } } }"
 

@@ -3,7 +3,8 @@ app, passes with no MUST failure and no SHOULD warning."""
 
 from __future__ import annotations
 
-from tests.external.conftest import Node, Served
+from tests.conftest import Served
+from tests.external.conftest import Node
 
 
 async def test_graphql_http_audit_has_no_failure_and_no_warning(node: Node, served: Served) -> None:
