@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from deskgraph.auth import scopes
 from deskgraph.store import models
@@ -122,6 +122,22 @@ CHANNELS = ["EMAIL", "SMS", "VOICE", "VIDEO", "CHAT"]
 
 def _slug(name: str) -> str:
     return name.lower().replace(" ", "-").replace("í", "i").replace("á", "a").replace("ñ", "n")
+
+
+async def demo_people(
+    database: AsyncConnection | AsyncSession,
+) -> dict[str, tuple[str, int, str]]:
+    """The persona people this database holds, by e-mail: (kind, id, name); one query per kind."""
+    people: dict[str, tuple[str, int, str]] = {}
+    for kind, model in (("advisor", models.Advisor), ("customer_user", models.CustomerUser)):
+        emails = [p.key for p in PERSONAS.values() if p.kind == kind]
+        rows = await database.execute(
+            select(model.email, model.id, model.name).where(model.email.in_(emails))
+        )
+        for email, pk, name in rows:
+            if email is not None:
+                people[email] = (kind, int(pk), name)
+    return people
 
 
 async def database_is_empty(engine: AsyncEngine) -> bool:
