@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
-    from deskgraph.app import create_app
+    from deskgraph.server.app import create_app
 
     _log_to_stderr()
     with contextlib.ExitStack() as stack:
@@ -176,7 +176,7 @@ async def _token(settings: Settings, persona_name: str, ttl: int) -> str:
 
 
 async def _outbox_send(settings: Settings) -> int:
-    from deskgraph.mail import OutboxSender
+    from deskgraph.server.mail import OutboxSender
     from deskgraph.store.session import create_nullpool_engine, create_sessionmaker
 
     engine = create_nullpool_engine(settings.database_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from deskgraph.auth.scopes import READ, READ_CONTACT_DETAILS, READ_JDLINK
-from deskgraph.auth.viewer import Viewer
+from deskgraph.auth.viewer import Actor
 
 
 class Owned(Protocol):
@@ -19,7 +19,7 @@ class Owned(Protocol):
     def organization_id(self) -> int: ...
 
 
-def meets_through_external_teams(viewer: Viewer, organization_id: int) -> bool:
+def meets_through_external_teams(viewer: Actor, organization_id: int) -> bool:
     """Whether the viewer sees an organization's customers only through the tickets of their
     external teams: then ``loaders.customer_in_teams`` says which."""
     return (
@@ -29,7 +29,7 @@ def meets_through_external_teams(viewer: Viewer, organization_id: int) -> bool:
     )
 
 
-def can_see_customer(viewer: Viewer, customer: Any, *, in_external_teams: bool = False) -> bool:
+def can_see_customer(viewer: Actor, customer: Any, *, in_external_teams: bool = False) -> bool:
     """The organization's own advisors see all its customers; an external advisor sees those
     with a ticket in one of their external teams (``in_external_teams``); a customer user sees
     their own company; services need ``read``."""
@@ -43,7 +43,7 @@ def can_see_customer(viewer: Viewer, customer: Any, *, in_external_teams: bool =
 
 
 def can_see_customer_user(
-    viewer: Viewer, customer_user: Any, customer: Any, *, in_external_teams: bool = False
+    viewer: Actor, customer_user: Any, customer: Any, *, in_external_teams: bool = False
 ) -> bool:
     """Those who see the customer see its people; a customer user sees only themself."""
     if viewer.is_customer_user:
@@ -51,7 +51,7 @@ def can_see_customer_user(
     return can_see_customer(viewer, customer, in_external_teams=in_external_teams)
 
 
-def can_see_machine(viewer: Viewer, customer: Any, *, in_external_teams: bool = False) -> bool:
+def can_see_machine(viewer: Actor, customer: Any, *, in_external_teams: bool = False) -> bool:
     """A machine is seen by those who may see its owning customer."""
     return can_see_customer(viewer, customer, in_external_teams=in_external_teams)
 
@@ -59,13 +59,13 @@ def can_see_machine(viewer: Viewer, customer: Any, *, in_external_teams: bool = 
 # Restricted fields ----------------------------------------------------------------------
 
 
-def can_view_jdlink(viewer: Viewer, organization_id: int) -> bool:
+def can_view_jdlink(viewer: Actor, organization_id: int) -> bool:
     """JDLink machine data is the dealer's own: its advisors (any role) and services with
     ``read:jdlink``; never external advisors or customer users."""
     return viewer.is_member_of(organization_id) or viewer.has_scope(READ_JDLINK)
 
 
-def can_see_contact_details(viewer: Viewer, customer_user: Owned) -> bool:
+def can_see_contact_details(viewer: Actor, customer_user: Owned) -> bool:
     """Address and account number: the customer's organization's own advisors, the person
     themself, and services with ``read:contact-details``; never external advisors."""
     if viewer.is_customer_user:
@@ -75,7 +75,7 @@ def can_see_contact_details(viewer: Viewer, customer_user: Owned) -> bool:
     )
 
 
-def can_see_internal_notes(viewer: Viewer, customer_user: Owned) -> bool:
+def can_see_internal_notes(viewer: Actor, customer_user: Owned) -> bool:
     """Notes about a person are internal to the customer's organization: its advisors and
     services with ``read:contact-details``; not the person, not external advisors."""
     return viewer.is_member_of(customer_user.organization_id) or viewer.has_scope(
@@ -83,14 +83,14 @@ def can_see_internal_notes(viewer: Viewer, customer_user: Owned) -> bool:
     )
 
 
-def can_edit_contact_fields(viewer: Viewer, organization_id: int) -> bool:
+def can_edit_contact_fields(viewer: Actor, organization_id: int) -> bool:
     """Only the customer's own organization changes its contact data (customer information
     may be tracked differently elsewhere): its ADMINs and ADVISORs. External advisors read
     the unrestricted fields but change none."""
     return viewer.works_tickets and viewer.is_member_of(organization_id)
 
 
-def can_see_customer_history(viewer: Viewer, organization_id: int) -> bool:
+def can_see_customer_history(viewer: Actor, organization_id: int) -> bool:
     """A customer's tickets with its organization: those who work in the organization (its
     advisors, and the external advisors of its teams, who reach only the customers their
     teams met) and services with ``read``. Customer users follow their own tickets instead."""

@@ -23,7 +23,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
 from deskgraph.auth import customer, organization, ticket
-from deskgraph.auth.viewer import Viewer
+from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Forbidden
 
 DIRECTIVE_NAME = "restricted"
@@ -92,7 +92,7 @@ class Restricted:
     policy: AccessPolicy = strawberry.field(description="Who may see the field.")
 
 
-Rule = Callable[[Viewer, Any], bool]
+Rule = Callable[[Actor, Any], bool]
 
 # Each policy: the rule deciding on (viewer, the object the field belongs to), and what a
 # denied viewer is told. The message names the rule, never the hidden value.

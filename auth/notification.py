@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskgraph.auth.viewer import Viewer
+from deskgraph.auth.viewer import Actor
 
 
-def can_see_notification(viewer: Viewer, notification: Any) -> bool:
+def can_see_notification(viewer: Actor, notification: Any) -> bool:
     """A notification is its recipient's alone: no other advisor, ADMIN or service reads it."""
     return viewer.is_advisor and notification.advisor_id == viewer.advisor_id
 
 
-def can_mark_notification_read(viewer: Viewer, notification: Any) -> bool:
+def can_mark_notification_read(viewer: Actor, notification: Any) -> bool:
     return can_see_notification(viewer, notification)

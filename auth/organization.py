@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from deskgraph.auth.scopes import READ
-from deskgraph.auth.viewer import Viewer
+from deskgraph.auth.viewer import Actor
 
 
 def can_see_organization(
-    viewer: Viewer, organization_id: int, member_organization_ids: frozenset[int] = frozenset()
+    viewer: Actor, organization_id: int, member_organization_ids: frozenset[int] = frozenset()
 ) -> bool:
     """Advisors see the organizations they work in and the primary organizations of their
     teams' members (an external member's own organization); customer users see the
@@ -25,7 +25,7 @@ def can_see_organization(
     return viewer.works_in(organization_id) or organization_id in member_organization_ids
 
 
-def can_see_team(viewer: Viewer, team: Any) -> bool:
+def can_see_team(viewer: Actor, team: Any) -> bool:
     """Advisors see their organization's teams and the external teams they belong to (not the
     host's other teams); customer users see the teams of the organization whose customer they
     are, to open tickets there."""
@@ -34,7 +34,7 @@ def can_see_team(viewer: Viewer, team: Any) -> bool:
     return can_see_organization(viewer, team.organization_id)
 
 
-def can_see_advisor(viewer: Viewer, advisor: Any, advisor_teams: Iterable[Any]) -> bool:
+def can_see_advisor(viewer: Actor, advisor: Any, advisor_teams: Iterable[Any]) -> bool:
     """Advisors see the advisors of every organization they work in, and the members of the
     teams they can see (so a host sees the external advisors of its teams, but not their
     colleagues). Customer users meet advisors only as the assignee or author on their own
@@ -48,7 +48,7 @@ def can_see_advisor(viewer: Viewer, advisor: Any, advisor_teams: Iterable[Any]) 
     )
 
 
-def can_see_tags_of(viewer: Viewer, organization_id: int) -> bool:
+def can_see_tags_of(viewer: Actor, organization_id: int) -> bool:
     """An organization's tag vocabulary is for those who work in it: its advisors and the
     external advisors of its teams (who tag the host's tickets with the host's tags, never
     with their own organization's). Customer users never see tags."""
@@ -57,29 +57,29 @@ def can_see_tags_of(viewer: Viewer, organization_id: int) -> bool:
     return viewer.works_in(organization_id)
 
 
-def can_see_tag(viewer: Viewer, tag: Any) -> bool:
+def can_see_tag(viewer: Actor, tag: Any) -> bool:
     return can_see_tags_of(viewer, tag.organization_id)
 
 
-def can_manage_organization(viewer: Viewer, organization_id: int) -> bool:
+def can_manage_organization(viewer: Actor, organization_id: int) -> bool:
     """The organization's ADMINs: its tag vocabulary, its teams, invitations. An external
     advisor never manages the host, whatever their role at home."""
     return viewer.is_admin and viewer.is_member_of(organization_id)
 
 
-def can_look_up_invitees(viewer: Viewer) -> bool:
+def can_look_up_invitees(viewer: Actor) -> bool:
     """Finding an advisor by phone number to fill the invitation form: ADMINs, for their
     primary organization (the only one they can invite into)."""
     return viewer.is_admin and viewer.primary_organization_id is not None
 
 
-def can_invite_into(viewer: Viewer, organization_id: int) -> bool:
+def can_invite_into(viewer: Actor, organization_id: int) -> bool:
     """Inviting an advisor into an organization's teams: its own ADMINs. The inviting
     organization must be the ADMIN's primary organization; an external advisor never invites
     into the host, whatever their role at home."""
     return can_manage_organization(viewer, organization_id)
 
 
-def can_manage_team_members(viewer: Viewer, team: Any) -> bool:
+def can_manage_team_members(viewer: Actor, team: Any) -> bool:
     """Removing someone from a team (an external advisor, say): the team organization's ADMINs."""
     return can_manage_organization(viewer, team.organization_id)

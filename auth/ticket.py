@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
 from deskgraph.auth.scopes import READ
-from deskgraph.auth.viewer import Viewer
+from deskgraph.auth.viewer import Actor
 from deskgraph.store import models
 
 
@@ -34,7 +34,7 @@ class TicketRelation(enum.Enum):
     NONE = "NONE"  # the ticket does not exist for this viewer
 
 
-class TicketView(enum.Enum):
+class TicketListing(enum.Enum):
     MINE = "MINE"
     MY_TEAMS = "MY_TEAMS"
     MY_EXTERNAL = "MY_EXTERNAL"
@@ -42,7 +42,7 @@ class TicketView(enum.Enum):
     ALL = "ALL"
 
 
-def ticket_relation(viewer: Viewer, ticket: TicketLike) -> TicketRelation:
+def ticket_relation(viewer: Actor, ticket: TicketLike) -> TicketRelation:
     if viewer.is_advisor:
         if ticket.organization_id == viewer.primary_organization_id:
             return TicketRelation.MEMBER
@@ -58,11 +58,11 @@ def ticket_relation(viewer: Viewer, ticket: TicketLike) -> TicketRelation:
     return TicketRelation.NONE
 
 
-def can_see_ticket(viewer: Viewer, ticket: TicketLike) -> bool:
+def can_see_ticket(viewer: Actor, ticket: TicketLike) -> bool:
     return ticket_relation(viewer, ticket) is not TicketRelation.NONE
 
 
-def ticket_scope(viewer: Viewer) -> ColumnElement[bool]:
+def ticket_scope(viewer: Actor) -> ColumnElement[bool]:
     """SQL form of :func:`can_see_ticket`."""
     t = models.Ticket
     if viewer.is_advisor:
@@ -77,17 +77,17 @@ def ticket_scope(viewer: Viewer) -> ColumnElement[bool]:
     return false()
 
 
-def in_view(viewer: Viewer, view: TicketView, ticket: TicketLike) -> bool:
+def in_view(viewer: Actor, view: TicketListing, ticket: TicketLike) -> bool:
     """Whether a ticket the viewer can see belongs to one of the list views."""
-    if view is TicketView.ALL:
+    if view is TicketListing.ALL:
         return True
-    if view is TicketView.MINE:
+    if view is TicketListing.MINE:
         if viewer.is_customer_user:
             return ticket.requester_id == viewer.customer_user_id
         return viewer.advisor_id is not None and ticket.assignee_id == viewer.advisor_id
-    if view is TicketView.MY_TEAMS:
+    if view is TicketListing.MY_TEAMS:
         return ticket.team_id in viewer.team_ids
-    if view is TicketView.EXTERNAL_TEAM:
+    if view is TicketListing.EXTERNAL_TEAM:
         return ticket.team_id in viewer.external_team_ids
     # MY_EXTERNAL: assigned to the viewer, or unassigned, in an external team.
     return ticket.team_id in viewer.external_team_ids and ticket.assignee_id in (
@@ -96,31 +96,35 @@ def in_view(viewer: Viewer, view: TicketView, ticket: TicketLike) -> bool:
     )
 
 
-def views_for(viewer: Viewer) -> list[TicketView]:
+def views_for(viewer: Actor) -> list[TicketListing]:
     """The list views a viewer's menu shows: everyone has MINE and ALL; advisors their teams;
     the external views once an advisor is a member of another organization's team."""
     if not viewer.is_advisor:
-        return [TicketView.MINE, TicketView.ALL] if viewer.is_customer_user else [TicketView.ALL]
-    views = [TicketView.MINE, TicketView.MY_TEAMS]
+        return (
+            [TicketListing.MINE, TicketListing.ALL]
+            if viewer.is_customer_user
+            else [TicketListing.ALL]
+        )
+    views = [TicketListing.MINE, TicketListing.MY_TEAMS]
     if viewer.external_team_ids:
-        views += [TicketView.MY_EXTERNAL, TicketView.EXTERNAL_TEAM]
-    return [*views, TicketView.ALL]
+        views += [TicketListing.MY_EXTERNAL, TicketListing.EXTERNAL_TEAM]
+    return [*views, TicketListing.ALL]
 
 
-def view_scope(viewer: Viewer, view: TicketView) -> ColumnElement[bool]:
+def view_scope(viewer: Actor, view: TicketListing) -> ColumnElement[bool]:
     """SQL form of :func:`in_view`."""
     t = models.Ticket
-    if view is TicketView.ALL:
+    if view is TicketListing.ALL:
         return true()
-    if view is TicketView.MINE:
+    if view is TicketListing.MINE:
         if viewer.is_customer_user:
             return t.requester_id == viewer.customer_user_id
         return t.assignee_id == viewer.advisor_id if viewer.advisor_id is not None else false()
-    teams = viewer.team_ids if view is TicketView.MY_TEAMS else viewer.external_team_ids
+    teams = viewer.team_ids if view is TicketListing.MY_TEAMS else viewer.external_team_ids
     if not teams:
         return false()
     in_teams = t.team_id.in_(sorted(teams))
-    if view is TicketView.MY_EXTERNAL:
+    if view is TicketListing.MY_EXTERNAL:
         return and_(in_teams, or_(t.assignee_id.is_(None), t.assignee_id == viewer.advisor_id))
     return in_teams
 
@@ -131,7 +135,7 @@ class _TeamOf:
     organization_id: int
 
 
-def can_update_ticket(viewer: Viewer, ticket: TicketLike) -> bool:
+def can_update_ticket(viewer: Actor, ticket: TicketLike) -> bool:
     """Advisors who work tickets: by their role at home for their organization's tickets, by
     the role the host gave them for an external team's tickets (a VIEWER there only reads)."""
     return ticket_relation(viewer, ticket) in (
@@ -140,7 +144,7 @@ def can_update_ticket(viewer: Viewer, ticket: TicketLike) -> bool:
     ) and viewer.works_tickets_of(_TeamOf(ticket.team_id, ticket.organization_id))
 
 
-def can_send_message(viewer: Viewer, ticket: TicketLike) -> bool:
+def can_send_message(viewer: Actor, ticket: TicketLike) -> bool:
     """Advisors who work tickets, and the customer user on their own ticket (public replies)."""
     relation = ticket_relation(viewer, ticket)
     if relation is TicketRelation.CUSTOMER:
@@ -148,17 +152,17 @@ def can_send_message(viewer: Viewer, ticket: TicketLike) -> bool:
     return can_update_ticket(viewer, ticket)
 
 
-def can_add_private_note(viewer: Viewer, ticket: TicketLike) -> bool:
+def can_add_private_note(viewer: Actor, ticket: TicketLike) -> bool:
     return can_update_ticket(viewer, ticket)
 
 
-def can_edit_tags(viewer: Viewer, ticket: TicketLike) -> bool:
+def can_edit_tags(viewer: Actor, ticket: TicketLike) -> bool:
     """Those who change the ticket set its tags, from the ticket organization's vocabulary
     only: an external advisor uses the host's tags, never their own organization's."""
     return can_update_ticket(viewer, ticket)
 
 
-def can_see_ticket_tags(viewer: Viewer, ticket: TicketLike) -> bool:
+def can_see_ticket_tags(viewer: Actor, ticket: TicketLike) -> bool:
     """Tags are the desk's own words: for the advisors who see the ticket (members and
     external advisors) and services, not for customer users."""
     return ticket_relation(viewer, ticket) in (
@@ -168,17 +172,17 @@ def can_see_ticket_tags(viewer: Viewer, ticket: TicketLike) -> bool:
     )
 
 
-def can_see_private_messages(viewer: Viewer) -> bool:
+def can_see_private_messages(viewer: Actor) -> bool:
     """Private notes are internal: never shown to customer users."""
     return not viewer.is_customer_user
 
 
-def can_see_time_entries(viewer: Viewer) -> bool:
+def can_see_time_entries(viewer: Actor) -> bool:
     """Time tracking is internal to the desk: advisors and services, never customer users."""
     return not viewer.is_customer_user
 
 
-def can_add_time_entry(viewer: Viewer, ticket: TicketLike) -> bool:
+def can_add_time_entry(viewer: Actor, ticket: TicketLike) -> bool:
     return can_update_ticket(viewer, ticket)
 
 
@@ -186,7 +190,7 @@ def advisor_works_team(
     advisor: Any, memberships: Iterable[Any], *, team_id: int, organization_id: int
 ) -> bool:
     """Whether an advisor (an assignee, not the viewer) works a team's tickets, as
-    ``Viewer.works_tickets_of`` decides for the viewer: in their own organization by their role
+    ``Actor.works_tickets_of`` decides for the viewer: in their own organization by their role
     (not VIEWER), in another's as its external member with the role ADVISOR there.
     ``memberships``: the advisor's teams, each with the membership's ``external_role``."""
     if advisor.primary_organization_id == organization_id:
@@ -197,7 +201,7 @@ def advisor_works_team(
     )
 
 
-def can_create_ticket_in_team(viewer: Viewer, team: Any) -> bool:
+def can_create_ticket_in_team(viewer: Actor, team: Any) -> bool:
     """Advisors who work tickets, in a team of their organization or an external team of theirs;
     customer users, in a team of the organization whose customer they are."""
     if viewer.is_customer_user:

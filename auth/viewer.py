@@ -1,4 +1,7 @@
-"""The viewer: who is asking, resolved once per request."""
+"""The viewer as the access rules see it (``Actor``): who is asking, resolved once per request.
+
+Named ``Actor`` so that it never clashes with the GraphQL ``Viewer`` type of ``schema/viewer.py``.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class ViewerKind(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Viewer:
+class Actor:
     kind: ViewerKind
     advisor_id: int | None = None
     role: AdvisorRole | None = None

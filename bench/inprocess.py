@@ -18,9 +18,9 @@ import orjson
 from aiodataloader import DataLoader
 from starlette.applications import Starlette
 
-from deskgraph.app import create_app
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.loaders import Loaders
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store.session import StatementCounter
 

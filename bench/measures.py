@@ -112,7 +112,7 @@ def http_figures(dataset: Dataset, *, seconds: int, repeats: int = 2) -> HttpRes
     env = {"DESKGRAPH_DATABASE_URL": dataset.url, "DESKGRAPH_LOG_SQL": "0"}
     with (
         server("deskgraph.bench.plain:app", factory=False, env={}) as plain_url,
-        server("deskgraph.app:create_app", factory=True, env=env) as url,
+        server("deskgraph.server.app:create_app", factory=True, env=env) as url,
     ):
         runs: dict[tuple[str, int], list[Load]] = {}
         targets: list[tuple[str, str, bytes, dict[str, str]]] = [

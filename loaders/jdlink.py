@@ -8,21 +8,21 @@ from collections.abc import Sequence
 from aiodataloader import DataLoader
 
 from deskgraph.errors import UpstreamUnavailable
-from deskgraph.sources.jdlink import JdlinkClient, JdlinkReport, JdlinkUnavailable
+from deskgraph.sources.jdlink import JdlinkClient, JdlinkUnavailable, MachineReading
 
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_MESSAGE = "JDLink is not answering; machine data is unavailable for now."
 
 
-class JdlinkBySerialLoader(DataLoader[str, JdlinkReport | None]):
+class JdlinkBySerialLoader(DataLoader[str, MachineReading | None]):
     """``None`` for a machine JDLink does not know, or when JDLink is not configured."""
 
     def __init__(self, client: JdlinkClient | None) -> None:
         super().__init__()
         self.client = client
 
-    async def batch_load_fn(self, keys: Sequence[str]) -> list[JdlinkReport | None]:
+    async def batch_load_fn(self, keys: Sequence[str]) -> list[MachineReading | None]:
         if self.client is None:
             return [None for _ in keys]
         try:

@@ -21,7 +21,7 @@ ticket_tags = table_of(models.TicketTag).c
 
 
 @dataclass(frozen=True)
-class TicketQuery:
+class TicketListQuery:
     """A list of tickets as the database filters it: access, view and filter clauses."""
 
     where: tuple[ColumnElement[bool], ...]
@@ -69,7 +69,7 @@ class TicketPage(NamedTuple):
 
 
 async def load_ticket_page(
-    reader: Reader, query: TicketQuery, *, first: int, after_id: int | None
+    reader: Reader, query: TicketListQuery, *, first: int, after_id: int | None
 ) -> TicketPage:
     """Newest first, keyset-paginated on ``id``: the page after ``after_id``."""
     where = list(query.where)
@@ -86,7 +86,7 @@ async def load_ticket_page(
     return TicketPage(rows=rows[:first], has_next_page=len(rows) > first)
 
 
-async def count_tickets(reader: Reader, query: TicketQuery) -> int:
+async def count_tickets(reader: Reader, query: TicketListQuery) -> int:
     statement = select(func.count()).select_from(table_of(models.Ticket)).where(and_(*query.where))
     return int(await reader.scalar(statement) or 0)
 

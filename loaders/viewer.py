@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 
 from deskgraph.auth.tokens import Principal
-from deskgraph.auth.viewer import Viewer, ViewerKind
+from deskgraph.auth.viewer import Actor, ViewerKind
 from deskgraph.loaders.base import Reader
 from deskgraph.store import models
 from deskgraph.store.models import AdvisorRole
@@ -32,15 +32,15 @@ ADVISOR_VIEWER = (
 )
 
 
-async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
+async def fetch_viewer(reader: Reader, principal: Principal) -> Actor | None:
     """The viewer a principal names, or ``None`` when its row no longer exists."""
     if principal.kind == "service":
-        return Viewer(kind=ViewerKind.SERVICE, service=principal.service, scopes=principal.scopes)
+        return Actor(kind=ViewerKind.SERVICE, service=principal.service, scopes=principal.scopes)
     if principal.kind == "customer_user":
         rows = await reader.rows(CUSTOMER_USER_VIEWER, {"id": principal.id})
         if not rows:
             return None
-        return Viewer(
+        return Actor(
             kind=ViewerKind.CUSTOMER_USER,
             customer_user_id=principal.id,
             customer_id=rows[0].customer_id,
@@ -58,7 +58,7 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Viewer | None:
         and row.organization_id != primary
         and row.external_role is not AdvisorRole.ADVISOR
     }
-    return Viewer(
+    return Actor(
         kind=ViewerKind.ADVISOR,
         advisor_id=principal.id,
         role=rows[0].role,

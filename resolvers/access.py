@@ -8,11 +8,11 @@ from typing import Any
 
 from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import organization as organization_rules
-from deskgraph.auth.viewer import Viewer
+from deskgraph.auth.viewer import Actor
 from deskgraph.loaders import Loaders
 
 
-async def organization_visible(viewer: Viewer, loaders: Loaders, organization_id: int) -> bool:
+async def organization_visible(viewer: Actor, loaders: Loaders, organization_id: int) -> bool:
     if organization_rules.can_see_organization(viewer, organization_id):
         return True
     if not viewer.is_advisor or viewer.primary_organization_id is None:
@@ -23,18 +23,18 @@ async def organization_visible(viewer: Viewer, loaders: Loaders, organization_id
     return organization_rules.can_see_organization(viewer, organization_id, members)
 
 
-async def advisor_visible(viewer: Viewer, loaders: Loaders, advisor: Any) -> bool:
+async def advisor_visible(viewer: Actor, loaders: Loaders, advisor: Any) -> bool:
     teams = await loaders.teams_by_advisor_id.load(advisor.id) if viewer.is_advisor else []
     return organization_rules.can_see_advisor(viewer, advisor, teams)
 
 
-async def customer_visible(viewer: Viewer, loaders: Loaders, customer: Any) -> bool:
+async def customer_visible(viewer: Actor, loaders: Loaders, customer: Any) -> bool:
     return customer_rules.can_see_customer(
         viewer, customer, in_external_teams=await _in_external_teams(viewer, loaders, customer)
     )
 
 
-async def customer_user_visible(viewer: Viewer, loaders: Loaders, customer_user: Any) -> bool:
+async def customer_user_visible(viewer: Actor, loaders: Loaders, customer_user: Any) -> bool:
     customer = await loaders.customer_by_id.load(customer_user.customer_id)
     return customer is not None and customer_rules.can_see_customer_user(
         viewer,
@@ -44,14 +44,14 @@ async def customer_user_visible(viewer: Viewer, loaders: Loaders, customer_user:
     )
 
 
-async def machine_visible(viewer: Viewer, loaders: Loaders, machine: Any) -> bool:
+async def machine_visible(viewer: Actor, loaders: Loaders, machine: Any) -> bool:
     customer = await loaders.customer_by_id.load(machine.customer_id)
     return customer is not None and customer_rules.can_see_machine(
         viewer, customer, in_external_teams=await _in_external_teams(viewer, loaders, customer)
     )
 
 
-async def _in_external_teams(viewer: Viewer, loaders: Loaders, customer: Any) -> bool:
+async def _in_external_teams(viewer: Actor, loaders: Loaders, customer: Any) -> bool:
     if not customer_rules.meets_through_external_teams(viewer, customer.organization_id):
         return False
     found: bool = await loaders.customer_in_teams.load((customer.id, viewer.external_team_ids))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from deskgraph.auth import customer as rules
-from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id_of
 from deskgraph.resolvers import access
 from deskgraph.resolvers.common import email, optional_text, phone, present, text
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.customer_inputs import UpdateCustomerUserInput, UpdateCustomerUserPayload
+from deskgraph.server.context import Info
 from deskgraph.store import customer as store
 from deskgraph.store.session import write
 

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.auth import organization as rules
-from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, Conflict, Forbidden
 from deskgraph.resolvers import access
 from deskgraph.resolvers.common import email, ids_of, optional_text, phone, unknown
@@ -25,6 +24,7 @@ from deskgraph.schema.invitation import (
 )
 from deskgraph.schema.node import from_rows
 from deskgraph.schema.organization import Advisor, Team
+from deskgraph.server.context import Info
 from deskgraph.store import invitation as store
 from deskgraph.store import models
 from deskgraph.store.models import utcnow

@@ -8,8 +8,7 @@ from typing import Any
 from deskgraph.auth import notification as notification_rules
 from deskgraph.auth import organization as organization_rules
 from deskgraph.auth import ticket as ticket_rules
-from deskgraph.auth.viewer import Viewer
-from deskgraph.context import Info
+from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders import Loaders
@@ -19,27 +18,28 @@ from deskgraph.schema.node import Node, RowBacked
 from deskgraph.schema.notification import Notification
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
+from deskgraph.server.context import Info
 
-Visible = Callable[[Viewer, Loaders, Any], Awaitable[bool]]
+Visible = Callable[[Actor, Loaders, Any], Awaitable[bool]]
 
 
-async def _organization(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+async def _organization(viewer: Actor, loaders: Loaders, row: Any) -> bool:
     return await access.organization_visible(viewer, loaders, row.id)
 
 
-async def _team(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+async def _team(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
     return organization_rules.can_see_team(viewer, row)
 
 
-async def _tag(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+async def _tag(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
     return organization_rules.can_see_tag(viewer, row)
 
 
-async def _ticket(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+async def _ticket(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
     return ticket_rules.can_see_ticket(viewer, row)
 
 
-async def _message(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+async def _message(viewer: Actor, loaders: Loaders, row: Any) -> bool:
     ticket = await loaders.ticket_by_id.load(row.ticket_id)
     return (
         ticket is not None
@@ -48,7 +48,7 @@ async def _message(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
     )
 
 
-async def _time_entry(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
+async def _time_entry(viewer: Actor, loaders: Loaders, row: Any) -> bool:
     ticket = await loaders.ticket_by_id.load(row.ticket_id)
     return (
         ticket is not None
@@ -57,7 +57,7 @@ async def _time_entry(viewer: Viewer, loaders: Loaders, row: Any) -> bool:
     )
 
 
-async def _notification(viewer: Viewer, _loaders: Loaders, row: Any) -> bool:
+async def _notification(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
     return notification_rules.can_see_notification(viewer, row)
 
 

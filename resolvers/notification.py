@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from deskgraph.auth import notification as rules
-from deskgraph.context import Info
 from deskgraph.errors import Forbidden
 from deskgraph.loaders.notification import NotificationPageKey
 from deskgraph.resolvers.common import ids_of, unknown
@@ -16,6 +15,7 @@ from deskgraph.schema.notification import (
     NotificationEdge,
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
+from deskgraph.server.context import Info
 from deskgraph.store import notification as store
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import write

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from deskgraph.auth import organization as rules
-from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, Forbidden, NotFound
 from deskgraph.ids import decode_id_of
 from deskgraph.resolvers import access
 from deskgraph.resolvers.common import text
 from deskgraph.schema.organization import Tag
 from deskgraph.schema.organization_inputs import CreateTagInput, CreateTagPayload
+from deskgraph.server.context import Info
 from deskgraph.store import organization as store
 from deskgraph.store.session import write
 

@@ -1,4 +1,4 @@
-"""Subscriptions: each waits for events of this process's hub (``deskgraph.events``), then
+"""Subscriptions: each waits for events of this process's hub (``deskgraph.server.events``), then
 re-reads the row and re-checks access as the viewer is now, in a fresh ``LiveContext.event()``.
 A subscription whose ticket the viewer can no longer see completes."""
 
@@ -8,11 +8,11 @@ from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 from deskgraph.auth import ticket as rules
-from deskgraph.context import Context, Info, LiveContext
 from deskgraph.errors import NotFound
-from deskgraph.events import Event
 from deskgraph.ids import decode_id_of
 from deskgraph.schema.ticket import Message, Ticket
+from deskgraph.server.context import Context, Info, LiveContext
+from deskgraph.server.events import Event
 
 # Events that change a ticket (its fields, or a new message); "access" events say whose access
 # changed.
@@ -75,7 +75,7 @@ async def ticket_message_added(info: Info, ticket_id: str) -> AsyncGenerator[Mes
             yield Message.from_row(message)  # a private note never reaches a customer user
 
 
-async def tickets_changed(info: Info, view: rules.TicketView) -> AsyncGenerator[Ticket, None]:
+async def tickets_changed(info: Info, view: rules.TicketListing) -> AsyncGenerator[Ticket, None]:
     live = _live(info)
     async with live.hub.subscribe() as events:
         async with live.event() as context:

@@ -11,11 +11,10 @@ from sqlalchemy.engine import Row
 
 from deskgraph.auth import ticket as rules
 from deskgraph.auth.organization import can_see_team
-from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders.ticket import (
-    TicketQuery,
+    TicketListQuery,
     count_ticket_views,
     load_ticket_page,
     ticket_filter_clauses,
@@ -42,6 +41,7 @@ from deskgraph.schema.ticket_inputs import (
     UpdateTicketInput,
     UpdateTicketPayload,
 )
+from deskgraph.server.context import Info
 from deskgraph.store import models
 from deskgraph.store import ticket as store
 from deskgraph.store.models import utcnow
@@ -55,7 +55,7 @@ MINUTES_MAX = 24 * 60
 
 async def resolve_tickets(
     info: Info,
-    view: rules.TicketView,
+    view: rules.TicketListing,
     filter: TicketFilter | None,
     first: int | None,
     after: str | None,
@@ -64,7 +64,7 @@ async def resolve_tickets(
     size = page_size(first, info.context.settings.max_page_size)
     after_id = decode_cursor(after)
     where = [rules.ticket_scope(viewer), rules.view_scope(viewer, view), *_filtered(filter)]
-    query = TicketQuery(where=(and_(*where),))
+    query = TicketListQuery(where=(and_(*where),))
     page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
     for row in page.rows:
         info.context.loaders.ticket_by_id.prime(row.id, row)
@@ -81,7 +81,7 @@ async def resolve_ticket_view_counts(info: Info, filter: TicketFilter | None) ->
     """Every list view's count for the badges, in one statement."""
     viewer = info.context.require_viewer()
     where = [rules.ticket_scope(viewer), *_filtered(filter)]
-    views = {view.name: rules.view_scope(viewer, view) for view in rules.TicketView}
+    views = {view.name: rules.view_scope(viewer, view) for view in rules.TicketListing}
     counts = await count_ticket_views(info.context.reader, where, views)
     return TicketViewCounts(
         mine=counts["MINE"],

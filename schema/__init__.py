@@ -13,7 +13,6 @@ from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
 
 from deskgraph.auth.directive import check_restricted_fields
-from deskgraph.context import Info
 from deskgraph.errors import BadUserInput, is_unexpected
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_operations import CustomerMutation
@@ -27,6 +26,7 @@ from deskgraph.schema.subscription import Subscription
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
 from deskgraph.schema.viewer import ViewerQuery
+from deskgraph.server.context import Info
 from deskgraph.settings import Settings
 
 logger = logging.getLogger("deskgraph")

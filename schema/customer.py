@@ -8,10 +8,10 @@ import strawberry
 
 from deskgraph.auth import customer as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
-from deskgraph.context import Info
 from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Organization
+from deskgraph.server.context import Info
 
 if TYPE_CHECKING:
     from deskgraph.schema.ticket import CustomerHistoryConnection

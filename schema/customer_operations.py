@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from deskgraph.context import Info
 from deskgraph.resolvers import customer as resolvers
 from deskgraph.schema.customer_inputs import UpdateCustomerUserInput, UpdateCustomerUserPayload
 from deskgraph.schema.ticket_operations import AUTHENTICATED
+from deskgraph.server.context import Info
 
 
 @strawberry.type

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 
 from deskgraph.auth.permissions import IsAuthenticated
-from deskgraph.context import Info
 from deskgraph.resolvers import invitation as resolvers
 from deskgraph.schema.invitation import (
     AdvisorInvitePrefill,
@@ -14,6 +13,7 @@ from deskgraph.schema.invitation import (
     RemoveTeamMemberInput,
     RemoveTeamMemberPayload,
 )
+from deskgraph.server.context import Info
 
 
 @strawberry.type

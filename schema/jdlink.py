@@ -35,7 +35,7 @@ class JdlinkReport:
     )
 
     @classmethod
-    def from_report(cls, report: source.JdlinkReport) -> JdlinkReport:
+    def from_report(cls, report: source.MachineReading) -> JdlinkReport:
         location = None
         if report.latitude is not None and report.longitude is not None:
             location = GeoPoint(latitude=report.latitude, longitude=report.longitude)

@@ -83,7 +83,7 @@ def limits_rule(max_depth: int, max_fields: int) -> type[ValidationRule]:
 
 class ValidationErrorCodes(SchemaExtension):
     """Gives validation errors their ``extensions.code`` (parse errors get theirs in
-    ``deskgraph.transport``: a parse failure never reaches the end of ``on_parse``)."""
+    ``deskgraph.server.http``: a parse failure never reaches the end of ``on_parse``)."""
 
     def on_validate(self) -> Iterator[None]:
         yield

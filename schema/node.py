@@ -11,7 +11,7 @@ import strawberry
 from deskgraph.ids import encode_id
 
 if TYPE_CHECKING:
-    from deskgraph.context import Info
+    from deskgraph.server.context import Info
 
 
 def entity(*, description: str) -> Callable[[type[Any]], Any]:

@@ -7,10 +7,10 @@ from datetime import datetime
 import strawberry
 
 from deskgraph.auth.organization import can_see_team
-from deskgraph.context import Info
 from deskgraph.schema.node import Node, RowBacked, entity
 from deskgraph.schema.organization import Team
 from deskgraph.schema.pagination import PageInfo
+from deskgraph.server.context import Info
 from deskgraph.store import models
 
 NotificationKind = strawberry.enum(

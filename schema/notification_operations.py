@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from deskgraph.auth.permissions import IsAuthenticated
-from deskgraph.context import Info
 from deskgraph.resolvers import notification as resolvers
 from deskgraph.schema.notification import MarkNotificationsReadInput, MarkNotificationsReadPayload
+from deskgraph.server.context import Info
 
 
 @strawberry.type

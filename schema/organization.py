@@ -7,8 +7,8 @@ import strawberry
 from deskgraph.auth import organization as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.organization import can_see_team
-from deskgraph.context import Info
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
+from deskgraph.server.context import Info
 from deskgraph.store import models
 
 AdvisorRole = strawberry.enum(

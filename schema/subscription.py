@@ -7,10 +7,10 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from deskgraph.auth.ticket import TicketView as TicketViewValue
-from deskgraph.context import Info
+from deskgraph.auth.ticket import TicketListing
 from deskgraph.resolvers import subscription as resolvers
 from deskgraph.schema.ticket import Message, Ticket, TicketView
+from deskgraph.server.context import Info
 
 
 @strawberry.type(
@@ -45,7 +45,7 @@ class Subscription:
     async def tickets_changed(
         self,
         info: Info,
-        view: TicketView = TicketViewValue.ALL,  # type: ignore[valid-type]
+        view: TicketView = TicketListing.ALL,  # type: ignore[valid-type]
     ) -> AsyncGenerator[Ticket, None]:
         async for ticket in resolvers.tickets_changed(info, view):
             yield ticket

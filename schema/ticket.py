@@ -11,13 +11,13 @@ import strawberry
 from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
-from deskgraph.context import Info
 from deskgraph.loaders.customer import HistoryPageKey
-from deskgraph.loaders.ticket import MessagePageKey, TicketQuery, count_tickets
+from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
+from deskgraph.server.context import Info
 from deskgraph.store import models
 
 TicketState = strawberry.enum(
@@ -33,7 +33,8 @@ MessageChannel = strawberry.enum(
     description="How a message reached or left the desk. NOTE is a private note, never public.",
 )
 TicketView = strawberry.enum(
-    ticket_rules.TicketView,
+    ticket_rules.TicketListing,
+    name="TicketView",
     description=(
         "The ticket list views: MINE (assigned to the viewer; for a customer user, their own), "
         "MY_TEAMS (received by the viewer's teams of their primary organization), MY_EXTERNAL "
@@ -285,7 +286,7 @@ class TicketEdge:
 
 @strawberry.type(description="A page of tickets, newest first.")
 class TicketConnection:
-    query: strawberry.Private[TicketQuery]
+    query: strawberry.Private[TicketListQuery]
     edges: list[TicketEdge] = strawberry.field(description="The tickets of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
 

@@ -6,8 +6,7 @@ import strawberry
 from strawberry.permission import BasePermission
 
 from deskgraph.auth.permissions import IsAuthenticated
-from deskgraph.auth.ticket import TicketView as TicketViewValue
-from deskgraph.context import Info
+from deskgraph.auth.ticket import TicketListing
 from deskgraph.resolvers import ticket as resolvers
 from deskgraph.schema.ticket import TicketConnection, TicketView
 from deskgraph.schema.ticket_inputs import (
@@ -21,6 +20,7 @@ from deskgraph.schema.ticket_inputs import (
     UpdateTicketInput,
     UpdateTicketPayload,
 )
+from deskgraph.server.context import Info
 
 AUTHENTICATED: list[type[BasePermission]] = [IsAuthenticated]
 
@@ -37,7 +37,7 @@ class TicketQuery:
     async def tickets(
         self,
         info: Info,
-        view: TicketView = TicketViewValue.ALL,  # type: ignore[valid-type]
+        view: TicketView = TicketListing.ALL,  # type: ignore[valid-type]
         filter: TicketFilter | None = None,
         first: int | None = None,
         after: str | None = None,

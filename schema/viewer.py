@@ -9,7 +9,6 @@ import strawberry
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth import viewer as viewer_model
 from deskgraph.auth.permissions import IsAuthenticated
-from deskgraph.context import Info
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import encode_id
 from deskgraph.resolvers import notification as notification_resolvers
@@ -21,6 +20,7 @@ from deskgraph.schema.notification import NotificationConnection
 from deskgraph.schema.organization import Advisor
 from deskgraph.schema.ticket import TicketView, TicketViewCounts
 from deskgraph.schema.ticket_inputs import TicketFilter
+from deskgraph.server.context import Info
 
 MAX_NODES = 100
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
-from deskgraph.store.events import emit
+from deskgraph.store.event_log import emit
 
 
 async def advisors_matching(session: AsyncSession, *, phone: str, email: str) -> Sequence[Row[Any]]:

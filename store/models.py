@@ -303,7 +303,7 @@ class NotificationTeam(Base):
 
 class OutboxMail(Base):
     """An e-mail written in the transaction that caused it, delivered later by the outbox
-    sender (``deskgraph.mail``): a rolled-back change sends nothing, a committed one is kept
+    sender (``deskgraph.server.mail``): a rolled-back change sends nothing, a committed one is kept
     until the SMTP server accepts it."""
 
     __tablename__ = "mail_outbox"

@@ -1,6 +1,6 @@
 """The mail outbox: e-mails written inside the transaction that causes them (the caller's
 ``write()`` block), so a rolled-back change never mails and a committed one is never lost.
-``deskgraph.mail`` delivers them.
+``deskgraph.server.mail`` delivers them.
 
 A sender claims one mail at a time with a conditional UPDATE (PENDING, due, and not claimed
 or its claim lapsed), in a transaction of its own, before it talks to the SMTP server: of two

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from deskgraph.events import LocalHub
-from deskgraph.store.events import PENDING
+from deskgraph.server.events import LocalHub
+from deskgraph.store.event_log import PENDING
 
 
 def create_engine(url: str, *, log_sql: bool = False) -> AsyncEngine:

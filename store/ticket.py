@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
-from deskgraph.store.events import emit
+from deskgraph.store.event_log import emit
 
 
 async def next_ticket_number(session: AsyncSession, organization_id: int) -> int:

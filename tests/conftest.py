@@ -33,11 +33,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from deskgraph.app import create_app
 from deskgraph.auth import scopes
 from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import Principal, issue_token
-from deskgraph.events import LocalHub
+from deskgraph.server.app import create_app
+from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings, normalize_database_url
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from deskgraph.sources.loopback import LoopbackServer

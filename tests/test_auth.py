@@ -119,7 +119,7 @@ async def test_ticket_rules_agree_in_sql_and_python(api: Api, persona: str) -> N
         reader = Reader(session)
         viewer = await fetch_viewer(reader, principal)
         assert viewer is not None
-        for view in rules.TicketView:
+        for view in rules.TicketListing:
             statement = select(models.Ticket.id).where(
                 rules.ticket_scope(viewer), rules.view_scope(viewer, view)
             )

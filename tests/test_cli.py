@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deskgraph.app import create_app
 from deskgraph.cli import main
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 
 README_QUERY = """

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import update
 
-from deskgraph.app import create_app
 from deskgraph.graphiql import SERVED, STATIC
 from deskgraph.graphiql.assets import ASSETS, mismatches
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store import models
 from deskgraph.store.seed import PERSONAS

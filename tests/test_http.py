@@ -209,7 +209,7 @@ async def test_log_sql_writes_one_line_per_statement(
 
     import httpx
 
-    from deskgraph.app import create_app
+    from deskgraph.server.app import create_app
 
     app = create_app(replace(settings, log_sql=True))
     transport = httpx.ASGITransport(app=app)

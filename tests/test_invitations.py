@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from deskgraph.app import create_app
 from deskgraph.auth.tokens import Principal, issue_token
-from deskgraph.mail import OutboxSender
+from deskgraph.server.app import create_app
+from deskgraph.server.mail import OutboxSender
 from deskgraph.settings import Settings
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models

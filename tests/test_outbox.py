@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from deskgraph.app import create_app
 from deskgraph.cli import main
-from deskgraph.mail import CLAIM_LEASE, OutboxSender, retry_delay
+from deskgraph.server.app import create_app
+from deskgraph.server.mail import CLAIM_LEASE, OutboxSender, retry_delay
 from deskgraph.settings import Settings
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models, outbox
@@ -353,7 +353,7 @@ async def test_app_without_smtp_host_says_at_start_that_mail_stays_queued(
 ) -> None:
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/unused.db", env=env))
     assert app.state.outbox_sender is None
-    with caplog.at_level(logging.INFO, logger="deskgraph.app"):
+    with caplog.at_level(logging.INFO, logger="deskgraph.server.app"):
         async with app.router.lifespan_context(app):
             pass
 

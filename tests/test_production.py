@@ -10,8 +10,8 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from deskgraph.app import create_app
 from deskgraph.auth.tokens import Principal, issue_token
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 
 SECRET = "a-production-secret-for-the-tests-only-0123456789"

@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from deskgraph.app import create_app
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store import models
 from tests.conftest import Served, free_port, gid, persona_tokens

@@ -231,8 +231,8 @@ async def test_an_app_with_a_public_key_accepts_rs256_and_refuses_cli_tokens(
 ) -> None:
     import httpx
 
-    from deskgraph.app import create_app
     from deskgraph.auth.tokens import issue_token
+    from deskgraph.server.app import create_app
 
     app = create_app(Settings(database_url=settings.database_url, token_public_key=pem(RSA_KEY)))
     query = {"query": "{ viewer { kind } }"}

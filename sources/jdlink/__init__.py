@@ -7,10 +7,10 @@ tests and the demo.
 from __future__ import annotations
 
 from deskgraph.sources.jdlink.client import (
-    FaultCode,
+    FaultReading,
     JdlinkClient,
-    JdlinkReport,
     JdlinkUnavailable,
+    MachineReading,
 )
 
-__all__ = ["FaultCode", "JdlinkClient", "JdlinkReport", "JdlinkUnavailable"]
+__all__ = ["FaultReading", "JdlinkClient", "JdlinkUnavailable", "MachineReading"]

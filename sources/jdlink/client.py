@@ -40,7 +40,7 @@ class JdlinkUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class FaultCode:
+class FaultReading:
     code: str
     description: str | None
     severity: str | None
@@ -48,7 +48,7 @@ class FaultCode:
 
 
 @dataclass(frozen=True)
-class JdlinkReport:
+class MachineReading:
     """What JDLink last reported about one machine."""
 
     serial: str
@@ -56,7 +56,7 @@ class JdlinkReport:
     latitude: float | None
     longitude: float | None
     reported_at: datetime | None
-    fault_codes: tuple[FaultCode, ...]
+    fault_codes: tuple[FaultReading, ...]
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,13 @@ class JdlinkClient:
         self._snapshot: dict[str, _Equipment] = {}
         self._snapshot_at: float | None = None
         self._snapshot_lock = asyncio.Lock()
-        self._faults: dict[str, tuple[float, tuple[FaultCode, ...]]] = {}
+        self._faults: dict[str, tuple[float, tuple[FaultReading, ...]]] = {}
         self._fault_limit = asyncio.Semaphore(FAULT_CODE_CONCURRENCY)
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def reports(self, serials: Iterable[str]) -> dict[str, JdlinkReport | None]:
+    async def reports(self, serials: Iterable[str]) -> dict[str, MachineReading | None]:
         """The report of every serial; ``None`` for a machine JDLink does not know."""
         wanted = list(dict.fromkeys(serials))
         snapshot = await self._fleet()
@@ -106,13 +106,13 @@ class JdlinkClient:
             *(self._fault_codes(snapshot[serial].equipment_id) for serial in known)
         )
         found = dict(zip(known, faults, strict=True))
-        answer: dict[str, JdlinkReport | None] = {}
+        answer: dict[str, MachineReading | None] = {}
         for serial in wanted:
             equipment = snapshot.get(serial)
             answer[serial] = (
                 None
                 if equipment is None
-                else JdlinkReport(
+                else MachineReading(
                     serial=serial,
                     engine_hours=equipment.engine_hours,
                     latitude=equipment.latitude,
@@ -143,7 +143,7 @@ class JdlinkClient:
             url = _next_link(page)
         raise JdlinkUnavailable(f"the fleet snapshot has more than {MAX_SNAPSHOT_PAGES} pages")
 
-    async def _fault_codes(self, equipment_id: str) -> tuple[FaultCode, ...]:
+    async def _fault_codes(self, equipment_id: str) -> tuple[FaultReading, ...]:
         cached = self._faults.get(equipment_id)
         if cached is not None and not self._expired(cached[0]):
             return cached[1]
@@ -154,7 +154,7 @@ class JdlinkClient:
                 f"{self.base_url}/Fleet/Equipment/ID/{equipment_id}/FaultCodes/"
                 f"{_iso(start)}/{_iso(end)}/1"
             )
-            codes: list[FaultCode] = []
+            codes: list[FaultReading] = []
             for _ in range(MAX_FAULT_CODE_PAGES):
                 if url is None:
                     break
@@ -257,13 +257,13 @@ def _equipment(entry: Mapping[str, Any]) -> tuple[str, _Equipment]:
     )
 
 
-def _fault_code(entry: Mapping[str, Any]) -> FaultCode:
+def _fault_code(entry: Mapping[str, Any]) -> FaultReading:
     code = entry.get("CodeIdentifier")
     if not code:
         raise JdlinkUnavailable("JDLink sent a fault code without a CodeIdentifier")
     description = entry.get("CodeDescription")
     severity = entry.get("CodeSeverity")
-    return FaultCode(
+    return FaultReading(
         code=str(code),
         description=None if description is None else str(description),
         severity=None if severity is None else str(severity),
@@ -271,7 +271,7 @@ def _fault_code(entry: Mapping[str, Any]) -> FaultCode:
     )
 
 
-def _newest_first(code: FaultCode) -> float:
+def _newest_first(code: FaultReading) -> float:
     return -(code.occurred_at.timestamp() if code.occurred_at else 0.0)
 
 

@@ -18,7 +18,6 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from deskgraph.auth.tokens import TokenVerifier
-from deskgraph.context import Context
 from deskgraph.errors import (
     BAD_REQUEST,
     GRAPHQL_PARSE_FAILED,
@@ -32,6 +31,7 @@ from deskgraph.graphiql import GraphiQLPage
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.server.context import Context
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 

@@ -15,10 +15,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from deskgraph.auth.tokens import TokenVerifier
-from deskgraph.context import LiveContext
 from deskgraph.errors import Unauthenticated
-from deskgraph.events import LocalHub
 from deskgraph.loaders import Loaders
+from deskgraph.server.context import LiveContext
+from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 

@@ -14,16 +14,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from deskgraph.auth.tokens import TokenVerifier
-from deskgraph.events import PostgresListener
 from deskgraph.graphiql import routes as graphiql_routes
-from deskgraph.live import LiveEndpoint
 from deskgraph.loaders import Loaders
-from deskgraph.mail import OutboxSender
 from deskgraph.schema import build_schema
+from deskgraph.server.events import PostgresListener
+from deskgraph.server.http import GraphQLEndpoint
+from deskgraph.server.mail import OutboxSender
+from deskgraph.server.websocket import LiveEndpoint
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 from deskgraph.store.session import create_engine, create_sessionmaker
-from deskgraph.transport import GraphQLEndpoint
 
 log = logging.getLogger(__name__)
 LISTEN_START_SECONDS = 10.0

@@ -12,12 +12,12 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deskgraph.auth.tokens import Principal
-from deskgraph.auth.viewer import Viewer
+from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadRequest, Unauthenticated
-from deskgraph.events import LocalHub
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 
@@ -28,13 +28,13 @@ class Context:
     session: AsyncSession
     reader: Reader
     loaders: Loaders
-    viewer: Viewer | None
+    viewer: Actor | None
     # Why the viewer is anonymous when a token was sent: said by UNAUTHENTICATED errors.
     auth_error: str | None = None
     # Tells the mail outbox sender that a committed mutation queued mail (no-op without SMTP).
     wake_outbox: Callable[[], None] = lambda: None
 
-    def require_viewer(self) -> Viewer:
+    def require_viewer(self) -> Actor:
         if self.viewer is None:
             raise Unauthenticated(self.auth_error or "Sign in: this field needs a bearer token.")
         return self.viewer

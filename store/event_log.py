@@ -1,4 +1,4 @@
-"""Emitting ticket events inside the writing transaction (see ``deskgraph.events``)."""
+"""Emitting ticket events inside the writing transaction (see ``deskgraph.server.events``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deskgraph.events import CHANNEL
+from deskgraph.server.events import CHANNEL
 
 PENDING = "deskgraph_events"
 

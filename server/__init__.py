@@ -1,0 +1,1 @@
+"""The process: ASGI app, HTTP and WebSocket transports, request context, events, mail."""
