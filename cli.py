@@ -286,7 +286,7 @@ async def _outbox_send(settings: Settings) -> int:
         sender = OutboxSender(settings, sessionmaker)
         async with sessionmaker() as session:
             due = len(await due_mail_ids(session, now=utcnow(), limit=_COUNT_UP_TO))
-        if due and (problem := await _smtp_unreachable(settings)):
+        if problem := await _smtp_unreachable(settings):
             # Nothing is claimed or counted as an attempt: the mail waits as it was.
             waiting = f"{due}+" if due == _COUNT_UP_TO else str(due)
             print(
