@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,6 +21,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from deskgraph.auth.tokens import (
     JWKS_REFETCH_SECONDS,
@@ -31,7 +35,7 @@ from deskgraph.auth.tokens import (
 from deskgraph.errors import Unauthenticated
 from deskgraph.settings import DEVELOPMENT_TOKEN_SECRET, Settings
 from deskgraph.sources.loopback import LoopbackServer
-from tests.conftest import Api
+from tests.conftest import Api, Served
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -410,3 +414,18 @@ async def test_viewer_token_expired_says_so_over_http(api: Api, settings: Settin
         "The token has expired (exp).",
         {"code": "UNAUTHENTICATED"},
     )
+
+
+@pytest.mark.parametrize("subject", ["advisor:\u00b2", "advisor:\u0661"], ids=["two", "one"])
+async def test_subscription_token_with_malformed_subject_is_closed_with_4403(
+    served: Served, settings: Settings, subject: str
+) -> None:
+    token = jwt.encode(claims(sub=subject), settings.token_secret, algorithm="HS256")
+    protocols = [Subprotocol("graphql-transport-ws")]
+    async with connect(served.ws_url, subprotocols=protocols, open_timeout=10) as socket:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
