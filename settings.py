@@ -58,7 +58,8 @@ class Settings:
     log_sql: bool = False
     # Anything but these two refuses to start: a typo must never run development in production.
     env: str = "development"  # development | production
-    token_secret: str = DEVELOPMENT_TOKEN_SECRET
+    # Secrets stay out of repr(), and so out of logs and tracebacks that print the settings.
+    token_secret: str = Field(default=DEVELOPMENT_TOKEN_SECRET, repr=False)
     token_issuer: str = "deskgraph"
     token_audience: str = "deskgraph"
     # RS256 / ES256 instead of the shared secret: a PEM public key (inline or a file path),
@@ -79,7 +80,7 @@ class Settings:
     jdlink_url: str | None = None
     jdlink_token_url: str | None = None  # default: {jdlink_url}/oauth/token
     jdlink_client_id: str = ""
-    jdlink_client_secret: str = ""
+    jdlink_client_secret: str = Field(default="", repr=False)
     jdlink_cache_seconds: SecondsOrNone = 300.0
     # The loopback port of the development JDLink simulator; 0 picks a free one.
     jdlink_simulator_port: Annotated[int, Field(ge=0, le=65_535)] = 0
@@ -89,7 +90,7 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: Port = 25
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: str = Field(default="", repr=False)
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     outbox_poll_seconds: Seconds = 5.0
     outbox_max_attempts: AtLeastOne = 8

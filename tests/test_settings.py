@@ -259,3 +259,24 @@ def test_settings_built_in_code_are_validated_too() -> None:
     with pytest.raises(ValueError, match="must be development or production"):
         Settings(env="prod")
     assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
+
+
+def test_settings_repr_leaves_the_secrets_out() -> None:
+    settings = Settings.from_env(
+        {
+            "DESKGRAPH_TOKEN_SECRET": "token-secret-1234",
+            "DESKGRAPH_SMTP_USERNAME": "desk",
+            "DESKGRAPH_SMTP_PASSWORD": "smtp-secret-5678",
+            "DESKGRAPH_JDLINK_URL": "http://127.0.0.1:9/",
+            "DESKGRAPH_JDLINK_CLIENT_ID": "id",
+            "DESKGRAPH_JDLINK_CLIENT_SECRET": "jdlink-secret-9012",
+        }
+    )
+    shown = repr(settings)
+    assert "smtp_username='desk'" in shown
+    for secret in ("token-secret-1234", "smtp-secret-5678", "jdlink-secret-9012"):
+        assert secret not in shown
+    assert (settings.token_secret, settings.smtp_password) == (
+        "token-secret-1234",
+        "smtp-secret-5678",
+    )
