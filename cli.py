@@ -45,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deskgraph: {error}", file=sys.stderr)
         return 1
     except (SQLAlchemyError, OSError) as error:
+        if args.command not in _DATABASE_COMMANDS:
+            raise
         print(f"deskgraph: {database_problem(error, settings.database_url)}", file=sys.stderr)
         return 1
+
+
+# The commands whose SQLAlchemy and OS errors come from the database.
+_DATABASE_COMMANDS = frozenset({"db", "seed", "token", "outbox"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -372,8 +378,11 @@ def _export_schema(output: str) -> int:
     sdl = export_sdl()
     if output == "-":
         sys.stdout.write(sdl)
-    else:
+        return 0
+    try:
         Path(output).write_text(sdl, encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot write {output}: {error.strerror or error}") from None
     return 0
 
 

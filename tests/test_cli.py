@@ -252,3 +252,13 @@ def test_cli_outbox_send_smtp_down_fails_saying_how_many_wait(
     assert main(["outbox", "send"]) == 0
     assert capsys.readouterr().out == "sent 2\n"
     assert len(inbox.messages) == 2
+
+
+def test_cli_export_schema_to_a_missing_folder_prints_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "schema.graphql"
+    assert main(["export-schema", "--output", str(target)]) == 1
+    assert capsys.readouterr().err == (
+        f"deskgraph: cannot write {target}: No such file or directory\n"
+    )
