@@ -7,25 +7,69 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 
-from deskgraph.settings import Settings
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from deskgraph.settings import Settings, SettingsError
 
 SCHEMA_FILE = Path(__file__).parent / "schema.graphql"
 
 
+DESCRIPTION = """\
+deskgraph: the GraphQL gateway for dealer and service-desk teams.
+
+Settings come from DESKGRAPH_* environment variables (see the README). A first run:
+  deskgraph db upgrade && deskgraph seed --demo && deskgraph serve
+"""
+# A bad setting or argument: the usual exit status of a command used wrongly (as argparse's).
+EXIT_USAGE = 2
+SMTP_PROBE_SECONDS = 10.0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="deskgraph", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"deskgraph: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args, settings)
+    except (ValueError, LookupError, RuntimeError) as error:
+        print(f"deskgraph: {error}", file=sys.stderr)
+        return 1
+    except (SQLAlchemyError, OSError) as error:
+        if args.command not in _DATABASE_COMMANDS:
+            raise
+        print(f"deskgraph: {database_problem(error, settings.database_url)}", file=sys.stderr)
+        return 1
+
+
+# The commands whose SQLAlchemy and OS errors come from the database.
+_DATABASE_COMMANDS = frozenset({"db", "seed", "token", "outbox"})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deskgraph",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"deskgraph {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve GraphQL (and GraphiQL) over HTTP")
     serve.add_argument(
         "--host", default=None, help="address to bind (default DESKGRAPH_HOST or 127.0.0.1)"
     )
     serve.add_argument(
-        "--port", type=int, default=None, help="port (default DESKGRAPH_PORT or 8000)"
+        "--port", type=_port, default=None, help="port (default DESKGRAPH_PORT or 8000)"
     )
 
     db = commands.add_parser("db", help="database maintenance")
@@ -36,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument(
         "--demo", action="store_true", required=True, help="the demo personas and data"
     )
-    seed.add_argument("--tickets", type=int, default=None, help="how many tickets (default 120)")
+    seed.add_argument(
+        "--tickets", type=_at_least(0), default=None, help="how many tickets (default 120)"
+    )
     seed.add_argument("--if-empty", action="store_true", help="do nothing when data is present")
 
     token = commands.add_parser("token", help="print a bearer token for a demo persona")
@@ -45,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         help="host-admin, host-advisor, host-viewer, external-advisor, customer-user or service",
     )
     token.add_argument(
-        "--ttl", type=int, default=86_400, help="lifetime in seconds (default one day)"
+        "--ttl", type=_at_least(1), default=86_400, help="lifetime in seconds (default one day)"
     )
 
     export = commands.add_parser("export-schema", help="write the SDL (schema.graphql)")
@@ -57,31 +103,85 @@ def main(argv: list[str] | None = None) -> int:
     listing = outbox_commands.add_parser(
         "list", help="mail waiting to be sent or failed, with attempts and the last error"
     )
-    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    listing.add_argument(
+        "--limit", type=_at_least(1), default=100, help="at most this many (default 100)"
+    )
+    return parser
 
-    args = parser.parse_args(argv)
-    settings = Settings.from_env()
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "db":
+        print(_upgrade(settings))
+        return 0
+    if args.command == "seed":
+        return asyncio.run(_seed(settings, args.tickets, args.if_empty))
+    if args.command == "token":
+        print(asyncio.run(_token(settings, args.persona, args.ttl)))
+        return 0
+    if args.command == "outbox":
+        if args.outbox_command == "send":
+            return asyncio.run(_outbox_send(settings))
+        return asyncio.run(_outbox_list(settings, args.limit))
+    return _export_schema(args.output)
+
+
+def _version() -> str:
     try:
-        if args.command == "serve":
-            return _serve(settings, args.host, args.port)
-        if args.command == "db":
-            from deskgraph.store.migrate import upgrade
+        return metadata.version("deskgraph")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
-            upgrade(settings.database_url)
-            return 0
-        if args.command == "seed":
-            return asyncio.run(_seed(settings, args.tickets, args.if_empty))
-        if args.command == "token":
-            print(asyncio.run(_token(settings, args.persona, args.ttl)))
-            return 0
-        if args.command == "outbox":
-            if args.outbox_command == "send":
-                return asyncio.run(_outbox_send(settings))
-            return asyncio.run(_outbox_list(settings, args.limit))
-        return _export_schema(args.output)
-    except (ValueError, LookupError, RuntimeError) as error:
-        print(f"deskgraph: {error}", file=sys.stderr)
-        return 1
+
+def _at_least(least: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {least}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _at_least(1)(text)
+    if value > 65_535:
+        raise argparse.ArgumentTypeError("must be a port number from 1 to 65535")
+    return value
+
+
+def database_problem(error: BaseException, database_url: str) -> str:
+    """One line for a database the CLI cannot use, saying what to do."""
+    where = make_url(database_url).render_as_string(hide_password=True)
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    reason = text[0] if text else type(error).__name__
+    if _MISSING_TABLE.search(reason):
+        return (
+            f"the database at {where} is not migrated ({reason}): run `deskgraph db upgrade` first"
+        )
+    return (
+        f"cannot use the database at {where}: {reason}. Is it running, and does "
+        "DESKGRAPH_DATABASE_URL name it? Then run `deskgraph db upgrade`"
+    )
+
+
+_MISSING_TABLE = re.compile(r"no such table|relation \S+ does not exist", re.IGNORECASE)
+
+
+def _upgrade(settings: Settings) -> str:
+    from alembic.script import ScriptDirectory
+
+    from deskgraph.store.migrate import alembic_config, upgrade
+
+    upgrade(settings.database_url)
+    config = alembic_config(settings.database_url)
+    head = ScriptDirectory.from_config(config).get_revision("head")
+    name = Path(head.path).stem if head is not None and head.path else "head"
+    return f"database at head {name}"
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
@@ -133,19 +233,24 @@ def _jdlink_simulator(settings: Settings) -> Iterator[Settings]:
 
 
 async def _seed(settings: Settings, tickets: int | None, if_empty: bool) -> int:
-    from deskgraph.store.seed import DEFAULT_TICKETS, database_is_empty, seed_demo
+    from deskgraph.store.seed import (
+        DEFAULT_TICKETS,
+        ORGANIZATIONS,
+        database_is_empty,
+        seed_demo,
+    )
     from deskgraph.store.session import create_nullpool_engine
 
-    if tickets is not None and tickets < 0:
-        raise ValueError("--tickets must be 0 or more")
+    count = DEFAULT_TICKETS if tickets is None else tickets
     engine = create_nullpool_engine(settings.database_url)
     try:
         if if_empty and not await database_is_empty(engine):
-            print("deskgraph: the database holds data already; not seeding", file=sys.stderr)
+            print("database not empty: nothing seeded")
             return 0
-        await seed_demo(engine, tickets=DEFAULT_TICKETS if tickets is None else tickets)
+        await seed_demo(engine, tickets=count)
     finally:
         await engine.dispose()
+    print(f"seeded the demo: {len(ORGANIZATIONS)} organizations, {count} tickets")
     return 0
 
 
@@ -177,13 +282,27 @@ async def _token(settings: Settings, persona_name: str, ttl: int) -> str:
 
 async def _outbox_send(settings: Settings) -> int:
     from deskgraph.server.mail import OutboxSender
+    from deskgraph.store.models import utcnow
+    from deskgraph.store.outbox import due_mail_ids
     from deskgraph.store.session import create_nullpool_engine, create_sessionmaker
 
     engine = create_nullpool_engine(settings.database_url)
     try:
-        sender = OutboxSender(settings, create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        sender = OutboxSender(settings, sessionmaker)
+        async with sessionmaker() as session:
+            due = len(await due_mail_ids(session, now=utcnow(), limit=_COUNT_UP_TO))
+        if problem := await _smtp_unreachable(settings):
+            # Nothing is claimed or counted as an attempt: the mail waits as it was.
+            waiting = f"{due}+" if due == _COUNT_UP_TO else str(due)
+            print(
+                f"deskgraph: cannot reach the SMTP server {settings.smtp_host}:"
+                f"{settings.smtp_port} ({problem}); {waiting} mail waiting in the outbox",
+                file=sys.stderr,
+            )
+            return 1
         total = 0
-        while True:
+        while due:
             sent = await sender.run_once()
             total += sent
             if sent < sender.batch_size:  # a full batch may have left more due
@@ -192,6 +311,29 @@ async def _outbox_send(settings: Settings) -> int:
         await engine.dispose()
     print(f"sent {total}")
     return 0
+
+
+_COUNT_UP_TO = 10_000
+
+
+async def _smtp_unreachable(settings: Settings) -> str | None:
+    """Why the SMTP server cannot be reached, or None when it answers."""
+    import aiosmtplib
+
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        use_tls=settings.smtp_tls == "tls",
+        timeout=SMTP_PROBE_SECONDS,
+    )
+    try:
+        await smtp.connect()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        return str(error) or type(error).__name__
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+        await smtp.quit()
+    smtp.close()
+    return None
 
 
 async def _outbox_list(settings: Settings, limit: int) -> int:
@@ -236,8 +378,11 @@ def _export_schema(output: str) -> int:
     sdl = export_sdl()
     if output == "-":
         sys.stdout.write(sdl)
-    else:
+        return 0
+    try:
         Path(output).write_text(sdl, encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot write {output}: {error.strerror or error}") from None
     return 0
 
 

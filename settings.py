@@ -1,19 +1,40 @@
-"""One Settings object, read from DESKGRAPH_* environment variables."""
+"""One Settings object, read from DESKGRAPH_* environment variables and validated.
+
+``Settings`` is a frozen pydantic dataclass: built with keyword arguments (tests, the benchmarks)
+or copied with ``dataclasses.replace``, every value is validated. ``Settings.from_env`` reads the
+variables with pydantic-settings and answers every bad value with a :class:`SettingsError` whose
+one line names the variable, e.g. ``DESKGRAPH_PORT='eighty': input should be a valid integer``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import parseaddr
-from typing import TypedDict
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, ValidationError, create_model, field_validator
+from pydantic.dataclasses import dataclass
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "DESKGRAPH_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./deskgraph.db"
 DEVELOPMENT_TOKEN_SECRET = "deskgraph-development-secret-change-me-in-production"
 DEFAULT_MAIL_FROM = "deskgraph <no-reply@deskgraph.localhost>"
+ENVIRONMENTS = ("development", "production")
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 # The usual port of each SMTP_TLS mode, used when DESKGRAPH_SMTP_PORT is not set.
 SMTP_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+Port = Annotated[int, Field(ge=1, le=65_535)]
+AtLeastOne = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+SecondsOrNone = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0: keep nothing
+
+
+class SettingsError(ValueError):
+    """A setting the process cannot start with; the message is one line naming the variable."""
 
 
 def normalize_database_url(url: str) -> str:
@@ -31,72 +52,72 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _whole_number(env: Mapping[str, str], name: str, default: int, *, least: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = least - 1
-    if value < least:
-        raise ValueError(f"{name} must be a whole number of at least {least}, not {raw!r}")
-    return value
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be a number of seconds above 0, not {raw!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     log_sql: bool = False
-    env: str = "development"
-    token_secret: str = DEVELOPMENT_TOKEN_SECRET
+    # Anything but these two refuses to start: a typo must never run development in production.
+    env: str = "development"  # development | production
+    # Secrets stay out of repr(), and so out of logs and tracebacks that print the settings.
+    token_secret: str = Field(default=DEVELOPMENT_TOKEN_SECRET, repr=False)
     token_issuer: str = "deskgraph"
     token_audience: str = "deskgraph"
     # RS256 / ES256 instead of the shared secret: a PEM public key (inline or a file path),
     # or the URL of a JWKS document. Either one turns HS256 off.
     token_public_key: str | None = None
     token_jwks_url: str | None = None
+    # How long a fetched JWKS is trusted: a key removed from the set stops working after this.
+    token_jwks_cache_seconds: Seconds = 300.0
     host: str = "127.0.0.1"
-    port: int = 8000
-    max_page_size: int = 100
-    max_query_depth: int = 12
-    max_query_fields: int = 2_000
-    max_query_tokens: int = 10_000
-    max_body_bytes: int = 1_000_000
+    port: Port = 8000
+    max_page_size: AtLeastOne = 100
+    max_query_depth: AtLeastOne = 12
+    max_query_fields: AtLeastOne = 2_000
+    max_query_tokens: AtLeastOne = 10_000
+    max_body_bytes: AtLeastOne = 1_000_000
     # JDLink (ISO 15143-3 fleet API with OAuth2 client credentials). Unset: in development
     # `deskgraph serve` starts the local simulator; in production `Machine.jdlink` is null.
     jdlink_url: str | None = None
     jdlink_token_url: str | None = None  # default: {jdlink_url}/oauth/token
     jdlink_client_id: str = ""
-    jdlink_client_secret: str = ""
-    jdlink_cache_seconds: float = 300.0
+    jdlink_client_secret: str = Field(default="", repr=False)
+    jdlink_cache_seconds: SecondsOrNone = 300.0
+    # The loopback port of the development JDLink simulator; 0 picks a free one.
+    jdlink_simulator_port: Annotated[int, Field(ge=0, le=65_535)] = 0
     # Mail: written to the outbox table with the change that causes it, delivered over SMTP
     # by the outbox sender. Without a host, mail waits in the outbox.
     mail_from: str = DEFAULT_MAIL_FROM
     smtp_host: str | None = None
-    smtp_port: int = 25
+    smtp_port: Port = 25
     smtp_username: str = ""
-    smtp_password: str = ""
-    smtp_tls: str = "none"  # none | starttls | tls
-    outbox_poll_seconds: float = 5.0
-    outbox_max_attempts: int = 8
+    smtp_password: str = Field(default="", repr=False)
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    outbox_poll_seconds: Seconds = 5.0
+    outbox_max_attempts: AtLeastOne = 8
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        if value not in ENVIRONMENTS:
+            raise ValueError(f"must be {' or '.join(ENVIRONMENTS)}")
+        return value
+
+    @field_validator("smtp_tls", mode="before")
+    @classmethod
+    def _tls_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an e-mail address, e.g. 'Service Desk <desk@example.com>'")
+        return value
 
     @property
     def mail_domain(self) -> str:
@@ -110,83 +131,99 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        settings = cls(
-            database_url=normalize_database_url(
-                env.get("DESKGRAPH_DATABASE_URL", DEFAULT_DATABASE_URL)
-            ),
-            log_sql=_flag(env.get("DESKGRAPH_LOG_SQL")),
-            env=env.get("DESKGRAPH_ENV", "development"),
-            token_secret=env.get("DESKGRAPH_TOKEN_SECRET", DEVELOPMENT_TOKEN_SECRET),
-            token_issuer=env.get("DESKGRAPH_TOKEN_ISSUER", "deskgraph"),
-            token_audience=env.get("DESKGRAPH_TOKEN_AUDIENCE", "deskgraph"),
-            token_public_key=env.get("DESKGRAPH_TOKEN_PUBLIC_KEY") or None,
-            token_jwks_url=env.get("DESKGRAPH_TOKEN_JWKS_URL") or None,
-            host=env.get("DESKGRAPH_HOST", "127.0.0.1"),
-            port=int(env.get("DESKGRAPH_PORT", "8000")),
-            jdlink_url=env.get("DESKGRAPH_JDLINK_URL") or None,
-            jdlink_token_url=env.get("DESKGRAPH_JDLINK_TOKEN_URL") or None,
-            jdlink_client_id=env.get("DESKGRAPH_JDLINK_CLIENT_ID", ""),
-            jdlink_client_secret=env.get("DESKGRAPH_JDLINK_CLIENT_SECRET", ""),
-            jdlink_cache_seconds=float(env.get("DESKGRAPH_JDLINK_CACHE_SECONDS", "300")),
-            **_mail_settings(env),
-        )
-        if settings.token_public_key and settings.token_jwks_url:
-            raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")
-        if (
-            settings.is_production
-            and settings.token_secret == DEVELOPMENT_TOKEN_SECRET
-            and not (settings.token_public_key or settings.token_jwks_url)
-        ):
-            raise ValueError(
-                "DESKGRAPH_ENV=production needs DESKGRAPH_TOKEN_SECRET, "
-                "DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL"
-            )
-        if settings.jdlink_url and not (
-            settings.jdlink_client_id and settings.jdlink_client_secret
-        ):
-            raise ValueError(
-                "DESKGRAPH_JDLINK_URL needs DESKGRAPH_JDLINK_CLIENT_ID and "
-                "DESKGRAPH_JDLINK_CLIENT_SECRET"
-            )
+        """The settings of ``environ`` (default ``os.environ``); :class:`SettingsError` names
+        the variable of every value that is not valid."""
+        values = _read_environment(os.environ if environ is None else environ)
+        if "smtp_port" not in values:
+            tls = _tls_mode_of(values.get("smtp_tls"))
+            values["smtp_port"] = SMTP_DEFAULT_PORTS.get(tls, SMTP_DEFAULT_PORTS["none"])
+        try:
+            settings = cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc, values)) from None
+        _check_combinations(settings)
         return settings
 
 
-class _MailSettings(TypedDict):
-    mail_from: str
-    smtp_host: str | None
-    smtp_port: int
-    smtp_username: str
-    smtp_password: str
-    smtp_tls: str
-    outbox_poll_seconds: float
-    outbox_max_attempts: int
+class _EnvironmentBase(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore")
 
 
-def _mail_settings(env: Mapping[str, str]) -> _MailSettings:
-    mail_from = env.get("DESKGRAPH_MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM
-    if "@" not in parseaddr(mail_from)[1]:
-        raise ValueError(
-            "DESKGRAPH_MAIL_FROM must be an e-mail address, e.g. "
-            f"'Service Desk <desk@example.com>', not {mail_from!r}"
-        )
-    tls = env.get("DESKGRAPH_SMTP_TLS", "").strip().lower() or "none"
-    if tls not in SMTP_TLS_MODES:
-        raise ValueError(f"DESKGRAPH_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}")
-    port = _whole_number(env, "DESKGRAPH_SMTP_PORT", SMTP_DEFAULT_PORTS[tls], least=1)
-    if port > 65_535:
-        raise ValueError(f"DESKGRAPH_SMTP_PORT must be a port number, not {port}")
-    username = env.get("DESKGRAPH_SMTP_USERNAME", "")
-    password = env.get("DESKGRAPH_SMTP_PASSWORD", "")
-    if bool(username) != bool(password):
-        raise ValueError("set both DESKGRAPH_SMTP_USERNAME and DESKGRAPH_SMTP_PASSWORD, or neither")
-    return {
-        "mail_from": mail_from,
-        "smtp_host": env.get("DESKGRAPH_SMTP_HOST", "").strip() or None,
-        "smtp_port": port,
-        "smtp_username": username,
-        "smtp_password": password,
-        "smtp_tls": tls,
-        "outbox_poll_seconds": _seconds(env, "DESKGRAPH_OUTBOX_POLL_SECONDS", 5.0),
-        "outbox_max_attempts": _whole_number(env, "DESKGRAPH_OUTBOX_MAX_ATTEMPTS", 8, least=1),
+# The DESKGRAPH_* variables as pydantic-settings finds them: a string field per setting (an
+# empty variable counts as unset). Only their names come from here: Settings validates them.
+_VARIABLES: dict[str, Any] = {
+    field.name: (str | None, None) for field in dataclasses.fields(Settings)
+}
+_Environment = create_model("_Environment", __base__=_EnvironmentBase, **_VARIABLES)
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``from_env(environ)``)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(_Environment)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # The hook DotEnvSettingsSource overrides too; names match as EnvSettingsSource's do.
+        if self.case_sensitive:
+            return dict(self._environ)
+        return {name.lower(): value for name, value in self._environ.items()}
+
+
+_SECRETS = frozenset({"token_secret", "jdlink_client_secret", "smtp_password"})
+
+
+def _read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {
+        name: value if name in _SECRETS else value.strip()
+        for name, value in _MappingSource(environ)().items()
+        if isinstance(value, str)
     }
+    # Surrounding blanks are a copy-and-paste accident; a value of blanks only is unset.
+    return {name: value for name, value in values.items() if value.strip()}
+
+
+def _tls_mode_of(value: object) -> str:
+    return value.strip().lower() if isinstance(value, str) else "none"
+
+
+def variable_of(field_name: str) -> str:
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def _describe(error: ValidationError, values: Mapping[str, Any]) -> str:
+    """One line for all the bad values: ``DESKGRAPH_PORT='eighty': input should be …``."""
+    parts = []
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        message = str(item["msg"]).removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
+        if field in values:
+            parts.append(f"{variable_of(field)}={values[field]!r}: {message}")
+        else:
+            parts.append(f"{variable_of(field)}: {message}")
+    return "; ".join(parts)
+
+
+def _check_combinations(settings: Settings) -> None:
+    if settings.token_public_key and settings.token_jwks_url:
+        raise SettingsError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")
+    if (
+        settings.is_production
+        and settings.token_secret == DEVELOPMENT_TOKEN_SECRET
+        and not (settings.token_public_key or settings.token_jwks_url)
+    ):
+        raise SettingsError(
+            "DESKGRAPH_ENV=production needs DESKGRAPH_TOKEN_SECRET, "
+            "DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL"
+        )
+    if settings.jdlink_url and not (settings.jdlink_client_id and settings.jdlink_client_secret):
+        raise SettingsError(
+            "DESKGRAPH_JDLINK_URL needs DESKGRAPH_JDLINK_CLIENT_ID and "
+            "DESKGRAPH_JDLINK_CLIENT_SECRET"
+        )
+    if bool(settings.smtp_username) != bool(settings.smtp_password):
+        raise SettingsError(
+            "set both DESKGRAPH_SMTP_USERNAME and DESKGRAPH_SMTP_PASSWORD, or neither"
+        )

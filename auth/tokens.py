@@ -81,7 +81,9 @@ class TokenVerifier:
         self._public_key: Any = None
         self._jwks: JwksCache | None = None
         if settings.token_jwks_url:
-            self._jwks = JwksCache(settings.token_jwks_url, http=http)
+            self._jwks = JwksCache(
+                settings.token_jwks_url, max_age=settings.token_jwks_cache_seconds, http=http
+            )
         elif settings.token_public_key:
             self._public_key = load_public_key(settings.token_public_key)
 
@@ -139,11 +141,16 @@ class JwksKey:
 
 
 class JwksCache:
-    """The keys of a JWKS document, fetched on first use and again when a token names an
-    unknown ``kid`` (at most every :data:`JWKS_REFETCH_SECONDS`)."""
+    """The keys of a JWKS document, fetched on first use, again once they are ``max_age``
+    seconds old (a key removed from the set stops working by then), and when a token names
+    an unknown ``kid`` (at most every :data:`JWKS_REFETCH_SECONDS`)."""
 
-    def __init__(self, url: str, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, url: str, *, max_age: float = 300.0, http: httpx.AsyncClient | None = None
+    ) -> None:
         self.url = url
+        self.max_age = max_age
+        self._loaded_at: float | None = None
         self._http = http or httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS)
         self._owns_http = http is None
         self._keys: dict[str | None, JwksKey] = {}
@@ -151,6 +158,13 @@ class JwksCache:
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str | None) -> JwksKey:
+        if self._expired():
+            async with self._lock:
+                if self._expired():
+                    # Keys past their age are never used, even when the JWKS cannot be fetched.
+                    self._keys = {}
+                    self._fetched_at = None
+                    await self._fetch()
         found = self._find(kid)
         if found is None and self._may_refetch():
             async with self._lock:
@@ -158,8 +172,11 @@ class JwksCache:
                     await self._fetch()
             found = self._find(kid)
         if found is None:
-            raise Unauthenticated("The token is not valid.")
+            raise refused("kid", "The token's signing key is not in the key set (kid).")
         return found
+
+    def _expired(self) -> bool:
+        return self._loaded_at is None or time.monotonic() - self._loaded_at >= self.max_age
 
     def _find(self, kid: str | None) -> JwksKey | None:
         if kid is None:
@@ -186,6 +203,7 @@ class JwksCache:
                 "The token cannot be verified right now: the signing keys are unavailable."
             ) from exc
         self._keys = parse_jwks(document)
+        self._loaded_at = time.monotonic()
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -215,7 +233,27 @@ def _header(token: str) -> dict[str, Any]:
     try:
         return jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
-        raise Unauthenticated("The token is not valid.") from exc
+        raise refused("malformed", "The token is malformed (not a JWT).") from exc
+
+
+# Which check refused a token, and what the client is told; the first class that matches wins
+# (InvalidSignatureError is a DecodeError).
+_CHECKS: tuple[tuple[type[jwt.PyJWTError], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "exp", "The token has expired (exp)."),
+    (jwt.ImmatureSignatureError, "nbf", "The token is not valid yet (nbf)."),
+    (jwt.InvalidAudienceError, "aud", "The token is meant for another audience (aud)."),
+    (jwt.InvalidIssuerError, "iss", "The token comes from another issuer (iss)."),
+    (jwt.InvalidSignatureError, "signature", "The token's signature does not verify."),
+    (jwt.InvalidAlgorithmError, "alg", "The token is signed with an algorithm not accepted here."),
+    (jwt.MissingRequiredClaimError, "claims", "The token lacks a required claim."),
+    (jwt.DecodeError, "malformed", "The token is malformed (not a JWT)."),
+)
+
+
+def refused(check: str, message: str, detail: object = None) -> Unauthenticated:
+    """UNAUTHENTICATED saying which check failed; the reason is logged (never the token)."""
+    logger.info("token refused (%s): %s", check, detail or message)
+    return Unauthenticated(message)
 
 
 def _decode(settings: Settings, token: str, key: Any, algorithms: list[str]) -> Principal:
@@ -229,21 +267,27 @@ def _decode(settings: Settings, token: str, key: Any, algorithms: list[str]) -> 
             options={"require": ["sub", "exp", "iss", "aud"]},
             leeway=LEEWAY_SECONDS,
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("The token has expired.") from exc
     except jwt.PyJWTError as exc:
-        raise Unauthenticated("The token is not valid.") from exc
-    return _principal_from_subject(str(claims["sub"]), claims.get("scope"))
+        for kind, check, message in _CHECKS:
+            if isinstance(exc, kind):
+                if isinstance(exc, jwt.MissingRequiredClaimError):
+                    message = f"The token lacks the {exc.claim!r} claim."
+                raise refused(check, message, exc) from exc
+        raise refused("invalid", "The token is not valid.", exc) from exc
+    return _principal_from_subject(claims["sub"], claims.get("scope"))
 
 
-def _principal_from_subject(subject: str, scope: object) -> Principal:
-    kind, _, ident = subject.partition(":")
+def _principal_from_subject(subject: object, scope: object) -> Principal:
+    kind, _, ident = subject.partition(":") if isinstance(subject, str) else ("", "", "")
     scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
     for known in _KINDS:
         if kind != known or not ident:
             continue
         if known == "service":
             return Principal(kind="service", service=ident, scopes=scopes)
-        if ident.isdigit() and len(ident) <= 18:
+        # ASCII digits only: str.isdigit() also takes U+00B2 (int() fails) and U+0661 (read as 1).
+        if ident.isascii() and ident.isdigit() and len(ident) <= 18:
             return Principal(kind=known, id=int(ident))
-    raise Unauthenticated("The token names no known principal.")
+    raise refused(
+        "sub", "The token's subject is malformed (sub).", f"subject {str(subject)[:80]!r}"
+    )

@@ -41,7 +41,7 @@ async def test_anonymous_may_ask_typename_and_introspect(api: Api) -> None:
 @pytest.mark.parametrize(
     ("authorization", "message"),
     [
-        ("Bearer not-a-jwt", "The token is not valid."),
+        ("Bearer not-a-jwt", "The token is malformed (not a JWT)."),
         ("Basic dXNlcjpwdw==", "Send the token as `Authorization: Bearer <token>`."),
         ("Bearer ", "Send the token as `Authorization: Bearer <token>`."),
     ],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +21,21 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
-from deskgraph.auth.tokens import JWKS_REFETCH_SECONDS, Principal, TokenVerifier, parse_jwks
+from deskgraph.auth.tokens import (
+    JWKS_REFETCH_SECONDS,
+    Principal,
+    TokenVerifier,
+    issue_token,
+    parse_jwks,
+)
 from deskgraph.errors import Unauthenticated
 from deskgraph.settings import DEVELOPMENT_TOKEN_SECRET, Settings
 from deskgraph.sources.loopback import LoopbackServer
+from tests.conftest import Api, Served
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -80,34 +92,72 @@ async def test_es256_token_verified_against_a_pem_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "token_of",
+    ("token_of", "message"),
     [
         pytest.param(
-            lambda: jwt.encode(claims(), OTHER_RSA_KEY, algorithm="RS256"), id="other-key"
+            lambda: jwt.encode(claims(), OTHER_RSA_KEY, algorithm="RS256"),
+            "The token's signature does not verify.",
+            id="other-key",
         ),
-        pytest.param(lambda: jwt.encode(claims(exp=1), RSA_KEY, algorithm="RS256"), id="expired"),
+        pytest.param(
+            lambda: jwt.encode(claims(exp=1), RSA_KEY, algorithm="RS256"),
+            "The token has expired (exp).",
+            id="expired",
+        ),
         pytest.param(
             lambda: jwt.encode(claims(nbf=int(time.time()) + 3600), RSA_KEY, algorithm="RS256"),
+            "The token is not valid yet (nbf).",
             id="not-yet-valid",
         ),
-        pytest.param(lambda: jwt.encode(claims(iss="x"), RSA_KEY, algorithm="RS256"), id="issuer"),
         pytest.param(
-            lambda: jwt.encode(claims(aud="x"), RSA_KEY, algorithm="RS256"), id="audience"
+            lambda: jwt.encode(claims(iss="x"), RSA_KEY, algorithm="RS256"),
+            "The token comes from another issuer (iss).",
+            id="issuer",
+        ),
+        pytest.param(
+            lambda: jwt.encode(claims(aud="x"), RSA_KEY, algorithm="RS256"),
+            "The token is meant for another audience (aud).",
+            id="audience",
+        ),
+        pytest.param(
+            lambda: jwt.encode({k: v for k, v in claims().items() if k != "exp"}, RSA_KEY, "RS256"),
+            "The token lacks the 'exp' claim.",
+            id="no-exp",
         ),
         # A public key must never work as an HMAC secret (algorithm confusion).
-        pytest.param(lambda: hs256_forged_with(pem(RSA_KEY)), id="hs256-with-pem"),
+        pytest.param(
+            lambda: hs256_forged_with(pem(RSA_KEY)),
+            "The token is signed with an algorithm not accepted here.",
+            id="hs256-with-pem",
+        ),
         pytest.param(
             lambda: jwt.encode(claims(), DEVELOPMENT_TOKEN_SECRET, algorithm="HS256"),
+            "The token is signed with an algorithm not accepted here.",
             id="development-secret",
         ),
-        pytest.param(lambda: jwt.encode(claims(), "", algorithm="none"), id="alg-none"),
-        pytest.param(lambda: "a.b.c", id="garbage"),
+        pytest.param(
+            lambda: jwt.encode(claims(), "", algorithm="none"),
+            "The token is signed with an algorithm not accepted here.",
+            id="alg-none",
+        ),
+        pytest.param(lambda: "a.b.c", "The token is malformed (not a JWT).", id="garbage"),
     ],
 )
-async def test_public_key_mode_refuses_bad_tokens(token_of: Any) -> None:
+async def test_public_key_mode_refuses_bad_tokens_naming_the_check(
+    token_of: Any, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
     verifier = TokenVerifier(Settings(token_public_key=pem(RSA_KEY)))
-    with pytest.raises(Unauthenticated):
-        await verifier.verify(token_of())
+    token = token_of()
+    with (
+        caplog.at_level(logging.INFO, logger="deskgraph.auth"),
+        pytest.raises(Unauthenticated) as e,
+    ):
+        await verifier.verify(token)
+    assert e.value.message == message
+    logged = [r.getMessage() for r in caplog.records if r.name == "deskgraph.auth"]
+    assert len(logged) == 1
+    assert logged[0].startswith("token refused (")
+    assert token not in logged[0]
 
 
 def test_unsupported_public_keys_are_refused_at_start_up() -> None:
@@ -210,6 +260,55 @@ async def test_jwks_unavailable_is_unauthenticated_with_a_clear_message(
         await verifier.aclose()
 
 
+async def test_jwks_key_removed_from_the_set_stops_working_once_the_set_expires(
+    jwks: tuple[JwksEndpoint, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint, url = jwks
+    endpoint.keys = [jwk(RSA_KEY, "old", "RS256"), jwk(OTHER_RSA_KEY, "new", "RS256")]
+    verifier = TokenVerifier(Settings(token_jwks_url=url, token_jwks_cache_seconds=120))
+    clock = [1000.0]
+    monkeypatch.setattr("deskgraph.auth.tokens.time.monotonic", lambda: clock[0])
+    old = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "old"})
+    new = jwt.encode(claims(), OTHER_RSA_KEY, algorithm="RS256", headers={"kid": "new"})
+    try:
+        assert await verifier.verify(old) == Principal(kind="advisor", id=2)
+        endpoint.keys = [jwk(OTHER_RSA_KEY, "new", "RS256")]  # the IdP drops the old key
+        clock[0] += 119
+        assert await verifier.verify(old) == Principal(kind="advisor", id=2)  # still cached
+        assert endpoint.fetches == 1
+        clock[0] += 1
+        with pytest.raises(Unauthenticated) as refused:
+            await verifier.verify(old)
+        assert refused.value.message == "The token's signing key is not in the key set (kid)."
+        assert endpoint.fetches == 2
+        assert await verifier.verify(new) == Principal(kind="advisor", id=2)
+        assert endpoint.fetches == 2
+    finally:
+        await verifier.aclose()
+
+
+async def test_jwks_expired_set_is_not_used_while_the_jwks_is_down(
+    jwks: tuple[JwksEndpoint, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint, url = jwks
+    endpoint.keys = [jwk(RSA_KEY, "rsa-1", "RS256")]
+    verifier = TokenVerifier(Settings(token_jwks_url=url, token_jwks_cache_seconds=60))
+    clock = [1000.0]
+    monkeypatch.setattr("deskgraph.auth.tokens.time.monotonic", lambda: clock[0])
+    token = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+    try:
+        assert await verifier.verify(token) == Principal(kind="advisor", id=2)
+        endpoint.status = 503
+        clock[0] += 60
+        with pytest.raises(Unauthenticated, match="signing keys are unavailable"):
+            await verifier.verify(token)
+        endpoint.status = 200
+        assert await verifier.verify(token) == Principal(kind="advisor", id=2)
+        assert endpoint.fetches == 3
+    finally:
+        await verifier.aclose()
+
+
 def test_parse_jwks_skips_keys_it_cannot_use() -> None:
     keys = parse_jwks(
         {
@@ -231,7 +330,6 @@ async def test_an_app_with_a_public_key_accepts_rs256_and_refuses_cli_tokens(
 ) -> None:
     import httpx
 
-    from deskgraph.auth.tokens import issue_token
     from deskgraph.server.app import create_app
 
     app = create_app(Settings(database_url=settings.database_url, token_public_key=pem(RSA_KEY)))
@@ -271,3 +369,63 @@ def test_production_may_use_a_jwks_instead_of_a_secret() -> None:
         {"DESKGRAPH_ENV": "production", "DESKGRAPH_TOKEN_JWKS_URL": "https://idp.example/jwks"}
     )
     assert settings.token_jwks_url == "https://idp.example/jwks"
+
+
+VIEWER_QUERY = {"query": "query VIEWER { viewer { kind } }"}
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["advisor:\u00b2", "advisor:\u0661", "customer_user:\uff11", "advisor:", "advisor:-1", "x:1"],
+    ids=["superscript-two", "arabic-indic-one", "fullwidth-one", "empty", "negative", "kind"],
+)
+async def test_viewer_token_with_malformed_subject_is_unauthenticated(
+    api: Api, settings: Settings, subject: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = jwt.encode(claims(sub=subject), settings.token_secret, algorithm="HS256")
+    with caplog.at_level(logging.INFO, logger="deskgraph.auth"):
+        response = await api.http.post(
+            "/graphql", json=VIEWER_QUERY, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "The token's subject is malformed (sub).",
+                "locations": [{"line": 1, "column": 16}],
+                "path": ["viewer"],
+                "extensions": {"code": "UNAUTHENTICATED"},
+            }
+        ],
+    }
+    assert "token refused (sub)" in caplog.text
+    assert token not in caplog.text
+
+
+async def test_viewer_token_expired_says_so_over_http(api: Api, settings: Settings) -> None:
+    token = issue_token(settings, Principal(kind="advisor", id=2), ttl_seconds=-3600)
+    response = await api.http.post(
+        "/graphql", json=VIEWER_QUERY, headers={"Authorization": f"Bearer {token}"}
+    )
+    error = response.json()["errors"][0]
+    assert (error["message"], error["extensions"]) == (
+        "The token has expired (exp).",
+        {"code": "UNAUTHENTICATED"},
+    )
+
+
+@pytest.mark.parametrize("subject", ["advisor:\u00b2", "advisor:\u0661"], ids=["two", "one"])
+async def test_subscription_token_with_malformed_subject_is_closed_with_4403(
+    served: Served, settings: Settings, subject: str
+) -> None:
+    token = jwt.encode(claims(sub=subject), settings.token_secret, algorithm="HS256")
+    protocols = [Subprotocol("graphql-transport-ws")]
+    async with connect(served.ws_url, subprotocols=protocols, open_timeout=10) as socket:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
