@@ -61,6 +61,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _whole_number(env, name, default, least=0)
+    if value > 65_535:
+        raise ValueError(f"{name} must be a port number (0 for any free port), not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -87,6 +94,13 @@ class Settings:
     jdlink_client_id: str = ""
     jdlink_client_secret: str = ""
     jdlink_cache_seconds: float = 300.0
+    # JDLink that hangs or fails: bounded waits, and a failure remembered for a while (a small
+    # circuit breaker: until then Machine.jdlink answers UPSTREAM_UNAVAILABLE without asking).
+    # The simulator `serve` starts in development listens on jdlink_simulator_port (0: any).
+    jdlink_connect_timeout_seconds: float = 2.0
+    jdlink_read_timeout_seconds: float = 3.0
+    jdlink_failure_seconds: float = 30.0
+    jdlink_simulator_port: int = 0
     # Mail: written to the outbox table with the change that causes it, delivered over SMTP
     # by the outbox sender. Without a host, mail waits in the outbox.
     mail_from: str = DEFAULT_MAIL_FROM
@@ -129,6 +143,13 @@ class Settings:
             jdlink_client_id=env.get("DESKGRAPH_JDLINK_CLIENT_ID", ""),
             jdlink_client_secret=env.get("DESKGRAPH_JDLINK_CLIENT_SECRET", ""),
             jdlink_cache_seconds=float(env.get("DESKGRAPH_JDLINK_CACHE_SECONDS", "300")),
+            # JDLink's timeouts, its failure interval and the development simulator's port.
+            jdlink_connect_timeout_seconds=_seconds(
+                env, "DESKGRAPH_JDLINK_CONNECT_TIMEOUT_SECONDS", 2.0
+            ),
+            jdlink_read_timeout_seconds=_seconds(env, "DESKGRAPH_JDLINK_READ_TIMEOUT_SECONDS", 3.0),
+            jdlink_failure_seconds=_seconds(env, "DESKGRAPH_JDLINK_FAILURE_SECONDS", 30.0),
+            jdlink_simulator_port=_port(env, "DESKGRAPH_JDLINK_SIMULATOR_PORT", 0),
             **_mail_settings(env),
         )
         if settings.token_public_key and settings.token_jwks_url:
