@@ -46,7 +46,8 @@ $(EXTERNAL)/node_modules/.installed: $(EXTERNAL)/package-lock.json
 	else echo "external: npm not found, the tests/external checks will be skipped"; fi
 
 # Benchmarks (minutes; the 1M-ticket PostgreSQL database is built once and kept):
-# writes bench/REPORT.md. autocannon comes from bench/package-lock.json.
+# writes bench/REPORT.md (BENCH_ARGS=--quick: bench/.data/REPORT-quick.md, ignored by git).
+# autocannon comes from bench/package-lock.json.
 bench: install
 	@if command -v npm >/dev/null; then npm ci --prefix bench --no-audit --no-fund --silent; \
 	else echo "bench: npm not found, HTTP figures will be skipped"; fi

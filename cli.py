@@ -222,7 +222,15 @@ def _jdlink_simulator(settings: Settings) -> Iterator[Settings]:
     from deskgraph.store.seed import demo_fleet
 
     simulator = JdlinkSimulator(demo_fleet())
-    with LoopbackServer(simulator.app) as server:
+    port = settings.jdlink_simulator_port  # DESKGRAPH_JDLINK_SIMULATOR_PORT; 0: any free port
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(LoopbackServer(simulator.app, port=port))
+        except RuntimeError:
+            raise RuntimeError(
+                f"the JDLink simulator cannot listen on 127.0.0.1:{port}: is the port taken? "
+                "Set DESKGRAPH_JDLINK_SIMULATOR_PORT to a free port, or 0 for any."
+            ) from None
         print(f"deskgraph: JDLink simulator (demo fleet) on {server.url}", file=sys.stderr)
         yield dataclasses.replace(
             settings,

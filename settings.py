@@ -82,6 +82,11 @@ class Settings:
     jdlink_client_id: str = ""
     jdlink_client_secret: str = Field(default="", repr=False)
     jdlink_cache_seconds: SecondsOrNone = 300.0
+    # JDLink that hangs or fails: bounded waits, and a failure remembered for a while (a small
+    # circuit breaker: until then Machine.jdlink answers UPSTREAM_UNAVAILABLE without asking).
+    jdlink_connect_timeout_seconds: Seconds = 2.0
+    jdlink_read_timeout_seconds: Seconds = 3.0
+    jdlink_failure_seconds: Seconds = 30.0
     # The loopback port of the development JDLink simulator; 0 picks a free one.
     jdlink_simulator_port: Annotated[int, Field(ge=0, le=65_535)] = 0
     # Mail: written to the outbox table with the change that causes it, delivered over SMTP

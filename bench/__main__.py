@@ -6,7 +6,9 @@ Every figure is printed as a ratio to a baseline measured in the same run, inter
 it: the *floor* (the same response built by hand, one SQL statement per relation level,
 orjson), the *naive* schema path (loaders that do not batch) for SQL counts, and plain
 Starlette for the HTTP fixed cost. ``--quick`` runs a small SQLite dataset with few rounds and
-no HTTP load: the tests use it to check that the benchmark runs and its SQL counts hold.
+no HTTP load: the tests use it to check that the benchmark runs and its SQL counts hold. A
+full run writes bench/REPORT.md (committed); a quick one bench/.data/REPORT-quick.md (ignored
+by git), and never the committed report.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ import sys
 from pathlib import Path
 
 from deskgraph.bench import report
-from deskgraph.bench.data import Dataset, postgres_dataset, postgres_reachable, sqlite_dataset
+from deskgraph.bench.data import (
+    DATA,
+    Dataset,
+    postgres_dataset,
+    postgres_reachable,
+    sqlite_dataset,
+)
 from deskgraph.bench.inprocess import InProcessApp, measure, statements_at
 from deskgraph.bench.measures import (
     DatasetResult,
@@ -33,6 +41,21 @@ from deskgraph.bench.scenarios import SCENARIOS
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 FULL_SIZES = {"sqlite": [10_000, 100_000], "postgresql": [10_000, 100_000, 1_000_000]}
 QUICK_SIZES = {"sqlite": [1_000], "postgresql": []}
+REPORT = Path(__file__).resolve().parent / "REPORT.md"  # committed: full runs only
+QUICK_REPORT = DATA / "REPORT-quick.md"  # bench/.data/ is ignored by git
+
+
+def report_path(*, quick: bool, output: str | None) -> Path:
+    """Where a run writes its report: ``--output``, else REPORT.md for a full run and
+    bench/.data/REPORT-quick.md for a quick one. A quick run's figures (1,000 tickets, few
+    rounds, no HTTP) never replace the committed report: that is refused."""
+    path = Path(output).resolve() if output else (QUICK_REPORT if quick else REPORT)
+    if quick and path == REPORT:
+        raise ValueError(
+            f"a --quick run does not replace {REPORT.name}, the full run's report: "
+            f"leave out --output (it writes {QUICK_REPORT.relative_to(REPORT.parent.parent)})"
+        )
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,9 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per scenario")
     parser.add_argument("--http-seconds", type=int, default=5, help="length of each load run")
     parser.add_argument(
-        "--output", default=str(Path(__file__).parent / "REPORT.md"), help="report to write"
+        "--output",
+        default=None,
+        help="report to write (default: bench/REPORT.md; with --quick bench/.data/REPORT-quick.md)",
     )
     args = parser.parse_args(argv)
+    try:
+        output = report_path(quick=args.quick, output=args.output)
+    except ValueError as error:
+        parser.error(str(error))
 
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     rounds = args.rounds or (10 if args.quick else 100)
@@ -80,9 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         run.http = http_figures(http_on, seconds=args.http_seconds)
         run.profiles = asyncio.run(profile(http_on.url))
     text = report.render(run)
-    Path(args.output).write_text(text, encoding="utf-8")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
     print(report.summary(run))
-    print(f"bench: wrote {args.output}", file=sys.stderr)
+    print(f"bench: wrote {output}", file=sys.stderr)
     return 0 if report.sql_counts_hold(run) else 1
 
 

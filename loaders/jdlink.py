@@ -27,8 +27,10 @@ class JdlinkBySerialLoader(DataLoader[str, MachineReading | None]):
             return [None for _ in keys]
         try:
             reports = await self.client.reports(keys)
-        except JdlinkUnavailable:
-            # The cause goes to the operator's log, not to the client.
-            log.warning("JDLink read failed", exc_info=True)
+        except JdlinkUnavailable as error:
+            # The cause goes to the operator's log, not to the client: one line when JDLink
+            # fails, none while it is not asked again (the client remembers the failure).
+            if error.asked:
+                log.warning("JDLink read failed: %s", error)
             raise UpstreamUnavailable(UNAVAILABLE_MESSAGE) from None  # fails every key
         return [reports[key] for key in keys]

@@ -9,6 +9,7 @@ from strawberry import UNSET
 
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import decode_id_of
+from deskgraph.store import phone as phones
 
 
 def text(value: str, field: str, *, max_length: int) -> str:
@@ -51,28 +52,32 @@ def present(value: Any) -> bool:
     return value is not UNSET
 
 
-_PHONE_PUNCTUATION = str.maketrans("", "", " -().\u00a0/")
-
-
-def phone(value: str, field: str) -> str:
-    """A phone number in E.164 form (``+4740010002``): spaces, dashes, dots and brackets are
-    dropped and a leading ``00`` becomes ``+``; the country code is required."""
-    compact = value.strip().translate(_PHONE_PUNCTUATION)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    digits = compact[1:]
-    if not (
-        compact.startswith("+") and digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 15
-    ):
+def phone(value: str, field: str, *, region: str | None = None) -> str:
+    """A phone number in E.164 form (``+46701234567``), read with the rules of ``region`` (the
+    organization's default region, ISO 3166 alpha-2): national numbers and trunk prefixes
+    (``+46 (0)70 …``, ``070 …``) become the one number they dial; without a region the country
+    code is required. An extension is refused: the numbers deskgraph keeps find one person
+    (an advisor is invited by their own number), and an extension is a switchboard's."""
+    try:
+        parsed = phones.parse(value, region)
+    except phones.InvalidPhone as error:
+        if region is None:
+            raise BadUserInput(
+                f"`{field}` is not a phone number with its country code, e.g. +47 400 10 002.",
+                fields={field: "E.164 phone number with country code"},
+            ) from None
         raise BadUserInput(
-            f"`{field}` is not a phone number with its country code, e.g. +47 400 10 002.",
-            fields={field: "E.164 phone number with country code"},
-        )
-    if digits[0] == "0":
+            f"`{field}` is not a phone number ({error.reason}): a number of {region} "
+            "or one with its country code, e.g. +47 400 10 002.",
+            fields={field: f"phone number of {region} or with country code"},
+        ) from None
+    if parsed.extension:
         raise BadUserInput(
-            f"`{field}` has no valid country code.", fields={field: "country code 1-999"}
+            f"`{field}` has an extension: give the person's own (direct or mobile) number; "
+            "an extension belongs to a switchboard that many people share.",
+            fields={field: "phone number without extension"},
         )
-    return compact
+    return parsed.e164
 
 
 def email(value: str, field: str) -> str:

@@ -39,10 +39,12 @@ VERIFY = "Verify the number with the advisor, or invite them as a new advisor."
 
 async def advisor_invite_lookup(info: Info, number: str) -> AdvisorInvitePrefill | None:
     viewer = info.context.require_viewer()
-    if not rules.can_look_up_invitees(viewer):
+    home_id = viewer.primary_organization_id
+    if not rules.can_look_up_invitees(viewer) or home_id is None:
         raise Forbidden("Only ADMINs invite advisors.")
     loaders = info.context.loaders
-    rows = await loaders.advisors_by_phone.load(phone(number, "phone"))
+    home: Any = await loaders.organization_by_id.load(home_id)
+    rows = await loaders.advisors_by_phone.load(phone(number, "phone", region=home.default_region))
     if not rows:
         return None
     advisor = rows[0]
@@ -127,7 +129,7 @@ async def _check(info: Info, input: InviteAdvisorInput) -> _Invitation:
         inviter_id=inviter.id,
         inviter_name=inviter.name,
         teams=teams,
-        phone=phone(input.phone, "phone"),
+        phone=phone(input.phone, "phone", region=organization.default_region),
         email=email(input.email, "email"),
         role=input.role,
         name=optional_text(input.name, "name", max_length=NAME_MAX),

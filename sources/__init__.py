@@ -26,6 +26,9 @@ class Sources:
                 client_id=settings.jdlink_client_id,
                 client_secret=settings.jdlink_client_secret,
                 cache_seconds=settings.jdlink_cache_seconds,
+                connect_timeout_seconds=settings.jdlink_connect_timeout_seconds,
+                read_timeout_seconds=settings.jdlink_read_timeout_seconds,
+                failure_seconds=settings.jdlink_failure_seconds,
             )
         return cls(jdlink=jdlink)
 

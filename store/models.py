@@ -115,6 +115,9 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     # The last ticket number handed out; incremented in the creating transaction.
     last_ticket_number: Mapped[int] = mapped_column(Integer, default=0)
+    # ISO 3166-1 alpha-2 (``SE``): the country whose national phone numbers (``070 …``) its
+    # desk types; null: numbers need their country code.
+    default_region: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -44,9 +44,9 @@ PERSONAS: dict[str, Persona] = {
     "service": Persona("service", "federation-router", frozenset({scopes.READ})),
 }
 
-ORGANIZATIONS = [
-    (1, "North Dealers", "north-dealers"),
-    (2, "South Service", "south-service"),
+ORGANIZATIONS = [  # id, name, slug, default region (national phone numbers typed there)
+    (1, "North Dealers", "north-dealers", "NO"),
+    (2, "South Service", "south-service", "ES"),
 ]
 TEAMS = [  # id, organization, name
     (1, 1, "Service Desk"),
@@ -282,8 +282,15 @@ async def _advance_sequences(connection: AsyncConnection) -> None:
 
 def _organizations() -> list[dict[str, Any]]:
     return [
-        {"id": i, "name": n, "slug": s, "last_ticket_number": 0, "created_at": EPOCH}
-        for i, n, s in ORGANIZATIONS
+        {
+            "id": i,
+            "name": n,
+            "slug": s,
+            "default_region": region,
+            "last_ticket_number": 0,
+            "created_at": EPOCH,
+        }
+        for i, n, s, region in ORGANIZATIONS
     ]
 
 
@@ -315,14 +322,19 @@ def _customer_users(tickets: int) -> Iterator[dict[str, Any]]:
     for i, (customer_id, name) in enumerate(_people(tickets), start=1):
         customer = customers[customer_id - 1]
         domain = _slug(customer[2]) + ".example"
-        prefix, town = ("+47", "Hamar") if customer[1] == 1 else ("+34", "Valencia")
+        # Valid numbers of each organization's region: Norway's have 8 digits, Spain's 9.
+        phone, mobile, town = (
+            (f"+475100{i:04d}", f"+479100{i:04d}", "Hamar")
+            if customer[1] == 1
+            else (f"+34965{i:06d}", f"+34691{i:06d}", "Valencia")
+        )
         yield {
             "id": i,
             "customer_id": customer_id,
             "name": name,
             "email": f"{_slug(name).replace('-', '.')}@{domain}",
-            "phone": f"{prefix}5100{i:04d}",
-            "mobile": f"{prefix}9100{i:04d}",
+            "phone": phone,
+            "mobile": mobile,
             "address": f"{10 + i} Field Road, {customer[2]} Farmstead, {town}",
             "account_number": f"ACC-{customer[1]}-{i:05d}",
             "notes": f"Prefers calls before noon. Key contact at {customer[2]}.",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deskgraph.bench.__main__ import main
+from deskgraph.bench.__main__ import QUICK_REPORT, REPORT, main, report_path
 from deskgraph.bench.inprocess import InProcessApp, NaiveLoaders, check_same_response, count
 from deskgraph.bench.measures import cache_figures
 from deskgraph.bench.report import VIEWER_STATEMENTS
@@ -41,6 +41,19 @@ async def test_documents_are_parsed_and_validated_once(database_url: str) -> Non
     assert [f.scenario for f in figures] == [s.name for s in SCENARIOS]
     assert all(f.misses_after_first == 0 for f in figures)
     assert all(f.uncached_ms > 0 for f in figures)
+
+
+def test_a_quick_run_writes_beside_the_data_never_the_committed_report(tmp_path: Path) -> None:
+    assert report_path(quick=False, output=None) == REPORT
+    assert report_path(quick=True, output=None) == QUICK_REPORT
+    assert report_path(quick=True, output=str(tmp_path / "r.md")) == tmp_path / "r.md"
+    ignored = (REPORT.parent.parent / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert QUICK_REPORT.parent.relative_to(REPORT.parent.parent).as_posix() + "/" in ignored
+    before = REPORT.read_bytes()
+    with pytest.raises(SystemExit) as refused:  # refused before anything is measured
+        main(["--quick", "--no-postgres", "--output", str(REPORT)])
+    assert refused.value.code == 2
+    assert REPORT.read_bytes() == before
 
 
 def test_make_bench_quick_runs_and_its_sql_counts_hold(tmp_path: Path) -> None:

@@ -138,11 +138,102 @@ async def test_advisor_invite_lookup_host_admin_sees_their_own_advisor_is_not_ex
 
 
 async def test_advisor_invite_lookup_host_admin_bad_number_is_named(api: Api) -> None:
+    # A Spanish number without its country code is no Norwegian number (North's region).
     error = await api.error(LOOKUP, {"phone": "600 200 007"}, as_="host-admin")
     assert error["extensions"] == {
         "code": "BAD_USER_INPUT",
-        "fields": {"phone": "E.164 phone number with country code"},
+        "fields": {"phone": "phone number of NO or with country code"},
     }
+
+
+# -- phone numbers as a desk types them (libphonenumber, the organization's region) ------------
+
+SWEDISH = "+46701234567"
+
+
+async def give_diego_a_swedish_number(api: Api) -> None:
+    async with api.app.state.engine.begin() as connection:
+        await connection.execute(
+            update(models.Advisor).where(models.Advisor.id == DIEGO).values(phone=SWEDISH)
+        )
+
+
+@pytest.mark.parametrize("typed", ["+46 (0)70 123 45 67", "+46 70-123 45 67", "0046 70 123 45 67"])
+async def test_advisor_invite_lookup_host_admin_finds_a_number_typed_with_its_trunk_prefix(
+    api: Api, typed: str
+) -> None:
+    await give_diego_a_swedish_number(api)
+    data = await api.data(LOOKUP, {"phone": typed}, as_="host-admin")
+    assert data["advisorInviteLookup"] == {
+        "name": "Diego Ruiz",
+        "email": DIEGO_EMAIL,
+        "phone": SWEDISH,
+        "primaryOrganization": "South Service",
+        "isExternal": True,
+    }
+
+
+async def test_invite_advisor_host_admin_trunk_prefix_finds_the_advisor_not_a_second_one(
+    api: Api,
+) -> None:
+    await give_diego_a_swedish_number(api)
+    advisors = await api.rows(models.Advisor)
+    data = await api.data(
+        INVITE, {"input": diego(PARTS, phone="+46 (0)70 123 45 67")}, as_="host-admin"
+    )
+    assert data["inviteAdvisor"]["outcome"] == "ADDED_TO_TEAMS"
+    assert data["inviteAdvisor"]["advisor"]["id"] == gid("Advisor", DIEGO)
+    assert data["inviteAdvisor"]["advisor"]["phone"] == SWEDISH
+    assert await api.rows(models.Advisor) == advisors
+
+
+@pytest.mark.parametrize(("typed", "name"), [("400 10 002", "Henrik Lund"), ("04001-0002", None)])
+async def test_advisor_invite_lookup_host_admin_national_number_is_read_in_norway(
+    api: Api, typed: str, name: str | None
+) -> None:
+    """North Dealers' region is NO: a national number is Norwegian; ``04001-0002`` is no
+    Norwegian number (no trunk prefix there), so it is refused, not guessed."""
+    body = await api.post(LOOKUP, {"phone": typed}, as_="host-admin")
+    if name is None:
+        assert body["errors"][0]["extensions"]["fields"] == {
+            "phone": "phone number of NO or with country code"
+        }
+        return
+    assert body == {
+        "data": {
+            "advisorInviteLookup": {
+                "name": name,
+                "email": "henrik.lund@north-dealers.example",
+                "phone": "+4740010002",
+                "primaryOrganization": "North Dealers",
+                "isExternal": False,
+            }
+        }
+    }
+
+
+async def test_advisor_invite_lookup_external_admins_region_reads_a_spanish_number(
+    api: Api,
+) -> None:
+    """Diego, South Service's ADMIN (region ES), types Sofia's number as a Spaniard would."""
+    name = await advisor_token(api, DIEGO)
+    data = await api.data(LOOKUP, {"phone": "600 20 00 06"}, as_=name)
+    assert data["advisorInviteLookup"]["phone"] == "+34600200006"
+    assert data["advisorInviteLookup"]["name"] == "Sofia Marín"
+
+
+@pytest.mark.parametrize("typed", ["+34 600 200 007 ext. 12", "+34600200007;ext=12"])
+async def test_invite_advisor_host_admin_extension_is_refused_and_nothing_is_written(
+    api: Api, typed: str
+) -> None:
+    before = await snapshot(api)
+    error = await api.error(INVITE, {"input": diego(PARTS, phone=typed)}, as_="host-admin")
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "fields": {"phone": "phone number without extension"},
+    }
+    assert "extension" in error["message"]
+    assert await snapshot(api) == before
 
 
 @pytest.mark.parametrize(

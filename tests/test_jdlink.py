@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import logging
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from deskgraph.cli import _jdlink_simulator
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 from deskgraph.sources.jdlink import JdlinkClient, JdlinkUnavailable
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store.seed import demo_fleet
-from tests.conftest import SERVICE_WITH_EVERY_SCOPE, Api, gid
+from tests.conftest import SERVICE_WITH_EVERY_SCOPE, Api, free_port, gid, persona_tokens
 
 FLEET = demo_fleet()
 SERIALS = [serial for serial, _model in FLEET]
@@ -124,12 +129,157 @@ async def test_trouble_upstream_is_unavailable_never_a_half_answer(
             await client.reports(SERIALS[:2])
 
 
+async def test_the_fault_code_cache_keeps_the_most_recently_used_machines_only(
+    jdlink: JdlinkSimulator, jdlink_settings: Settings
+) -> None:
+    assert jdlink_settings.jdlink_url is not None
+    client = JdlinkClient(
+        jdlink_settings.jdlink_url,
+        token_url=f"{jdlink_settings.jdlink_url}/oauth/token",
+        client_id=jdlink.client_id,
+        client_secret=jdlink.client_secret,
+        fault_cache_size=2,
+    )
+    try:
+        for serial in SERIALS[:3]:  # the third pushes the least recently used (the first) out
+            await client.reports([serial])
+        assert jdlink.requests["faults"] == 3
+        await client.reports(SERIALS[1:3])
+        assert jdlink.requests["faults"] == 3  # the two most recent are still kept
+        await client.reports(SERIALS[:1])
+        assert jdlink.requests["faults"] == 4  # the first was not
+    finally:
+        await client.aclose()
+
+
+class SilentJdlink:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.url = ""
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        await reader.read()  # until the caller gives up
+
+    def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def silent_jdlink() -> AsyncIterator[SilentJdlink]:
+    silent = SilentJdlink()
+    server = await asyncio.start_server(silent.accept, "127.0.0.1", 0)
+    silent.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with server:
+            yield silent
+    finally:
+        silent.close()
+
+
+# Short waits keep the tests quick; what they count is connections, not seconds.
+HANGS: dict[str, Any] = {"jdlink_read_timeout_seconds": 0.2, "jdlink_connect_timeout_seconds": 0.2}
+
+
+async def test_a_jdlink_that_never_answers_is_not_asked_again_within_the_interval(
+    jdlink_settings: Settings,
+) -> None:
+    async with (
+        silent_jdlink() as silent,
+        client_for(jdlink_settings, jdlink_url=silent.url, **HANGS) as client,
+    ):
+        with pytest.raises(JdlinkUnavailable) as first:
+            await client.reports(SERIALS[:2])
+        assert first.value.asked
+        assert silent.connections == 1
+        with pytest.raises(JdlinkUnavailable) as second:
+            await client.reports(SERIALS[:2])
+        assert not second.value.asked
+        assert silent.connections == 1
+
+
+async def test_after_the_interval_jdlink_is_asked_again(jdlink_settings: Settings) -> None:
+    overrides = {**HANGS, "jdlink_failure_seconds": 1e-9}
+    async with (
+        silent_jdlink() as silent,
+        client_for(jdlink_settings, jdlink_url=silent.url, **overrides) as client,
+    ):
+        for attempt in (1, 2):
+            with pytest.raises(JdlinkUnavailable):
+                await client.reports(SERIALS[:2])
+            assert silent.connections == attempt
+
+
 def test_serve_starts_the_simulator_in_development_only() -> None:
     with _jdlink_simulator(Settings()) as settings:
         assert settings.jdlink_url is not None
         assert settings.jdlink_url.startswith("http://127.0.0.1:")
         assert settings.jdlink_client_id
         assert settings.jdlink_client_secret
+
+
+def test_serve_starts_the_simulator_on_the_port_of_the_setting() -> None:
+    port = free_port()
+    configured = Settings.from_env({"DESKGRAPH_JDLINK_SIMULATOR_PORT": str(port)})
+    with _jdlink_simulator(configured) as settings:
+        assert settings.jdlink_url == f"http://127.0.0.1:{port}"
+        answer = httpx.post(
+            f"{settings.jdlink_url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(settings.jdlink_client_id, settings.jdlink_client_secret),
+            timeout=10,
+        )
+        assert answer.json()["token_type"] == "Bearer"  # the simulator hands out a token
+
+
+def test_serve_says_when_the_simulators_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with (
+            pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{port}: is the port"),
+            _jdlink_simulator(Settings(jdlink_simulator_port=port)),
+        ):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DESKGRAPH_JDLINK_SIMULATOR_PORT", "70000"),
+        ("DESKGRAPH_JDLINK_SIMULATOR_PORT", "-1"),
+        ("DESKGRAPH_JDLINK_READ_TIMEOUT_SECONDS", "5m"),
+        ("DESKGRAPH_JDLINK_CONNECT_TIMEOUT_SECONDS", "0"),
+        ("DESKGRAPH_JDLINK_FAILURE_SECONDS", "-30"),
+    ],
+)
+def test_jdlink_settings_refuse_a_bad_value_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ValueError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_jdlink_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "DESKGRAPH_JDLINK_CONNECT_TIMEOUT_SECONDS": "1.5",
+            "DESKGRAPH_JDLINK_READ_TIMEOUT_SECONDS": "4",
+            "DESKGRAPH_JDLINK_FAILURE_SECONDS": "60",
+            "DESKGRAPH_JDLINK_SIMULATOR_PORT": "8401",
+        }
+    )
+    assert (
+        settings.jdlink_connect_timeout_seconds,
+        settings.jdlink_read_timeout_seconds,
+        settings.jdlink_failure_seconds,
+        settings.jdlink_simulator_port,
+    ) == (1.5, 4.0, 60.0, 8401)
+    assert (Settings().jdlink_connect_timeout_seconds, Settings().jdlink_simulator_port) == (2.0, 0)
 
 
 # -- Machine.jdlink through the app ---------------------------------------------------------
@@ -200,3 +350,46 @@ async def test_jdlink_down_is_null_with_upstream_unavailable(
     assert error["extensions"] == {"code": "UPSTREAM_UNAVAILABLE"}
     assert error["path"] == ["node", "jdlink"]
     assert "503" not in error["message"]  # the upstream's answer goes to the log only
+
+
+@contextlib.asynccontextmanager
+async def api_for(settings: Settings) -> AsyncIterator[Api]:
+    """The HTTP app as the ``api`` fixture makes it, with these settings."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
+        yield Api(client, app, await persona_tokens(app, settings))
+    await app.state.verifier.aclose()
+    await app.state.sources.aclose()
+    await app.state.engine.dispose()
+
+
+async def test_machine_jdlink_host_advisor_silent_jdlink_answers_unavailable_and_logs_one_line(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with silent_jdlink() as silent:
+        hanging = dataclasses.replace(settings, jdlink_url=silent.url, **HANGS)
+        async with api_for(hanging) as api:
+            with caplog.at_level(logging.WARNING):
+                first = await api.post(
+                    MACHINE_JDLINK, {"id": gid("Machine", 1)}, as_="host-advisor"
+                )
+                assert silent.connections == 1
+                second = await api.post(
+                    MACHINE_JDLINK, {"id": gid("Machine", 1)}, as_="host-advisor"
+                )
+    assert silent.connections == 1  # the second request did not try
+    for body in (first, second):
+        assert body["data"] == {"node": {"serial": SERIALS[0], "jdlink": None}}
+        assert [(e["path"], e["extensions"]) for e in body["errors"]] == [
+            (["node", "jdlink"], {"code": "UPSTREAM_UNAVAILABLE"})
+        ]
+    [line] = caplog.records  # one line for both requests, and no traceback
+    assert (line.name, line.levelno, line.exc_info) == (
+        "deskgraph.loaders.jdlink",
+        logging.WARNING,
+        None,
+    )
+    assert line.getMessage() == (
+        "JDLink read failed: JDLink's token endpoint is unreachable: ReadTimeout"
+    )

@@ -12,8 +12,14 @@ behind OAuth2 client credentials:
 deskgraph asks for many serials at once (the loader batches a request's machines). The
 snapshot is fetched once for all of them and kept for ``cache_seconds``, shared by every
 request of the process and fetched by one caller at a time; fault codes are fetched per
-machine with bounded concurrency and kept as long. A serial JDLink does not know answers
-``None``; an upstream failure raises :class:`JdlinkUnavailable`, never a half answer.
+machine with bounded concurrency and kept as long, for at most ``FAULT_CODE_CACHE_SIZE``
+machines (the least recently used go first). A serial JDLink does not know answers ``None``;
+an upstream failure raises :class:`JdlinkUnavailable`, never a half answer.
+
+Every call has a connect and a read timeout. A failure is remembered for ``failure_seconds``
+(a small circuit breaker): until then every call raises :class:`JdlinkUnavailable` at once,
+without asking, so a JDLink that accepts connections and never answers costs one request its
+timeout, not every request; the first call after the interval asks again.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cachetools import TTLCache
 
 # Bounds, so a misbehaving upstream cannot keep a request busy for ever.
 MAX_SNAPSHOT_PAGES = 500
@@ -33,10 +40,16 @@ MAX_FAULT_CODE_PAGES = 5
 FAULT_CODE_CONCURRENCY = 8
 FAULT_CODE_WINDOW = timedelta(days=30)
 TOKEN_EARLY_REFRESH_SECONDS = 30.0
+FAULT_CODE_CACHE_SIZE = 10_000  # machines; a fleet is read whole, so this is its size bound
 
 
 class JdlinkUnavailable(Exception):
-    """JDLink could not be reached or answered something deskgraph cannot read."""
+    """JDLink could not be reached or answered something deskgraph cannot read; ``asked`` is
+    false when it was not asked at all because it failed a moment ago."""
+
+    def __init__(self, message: str, *, asked: bool = True) -> None:
+        super().__init__(message)
+        self.asked = asked
 
 
 @dataclass(frozen=True)
@@ -79,19 +92,28 @@ class JdlinkClient:
         client_id: str,
         client_secret: str,
         cache_seconds: float = 300.0,
-        timeout_seconds: float = 5.0,
+        connect_timeout_seconds: float = 2.0,
+        read_timeout_seconds: float = 3.0,
+        failure_seconds: float = 30.0,
+        fault_cache_size: int = FAULT_CODE_CACHE_SIZE,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token_url = token_url
         self._credentials = (client_id, client_secret)
         self.cache_seconds = cache_seconds
-        self._http = httpx.AsyncClient(timeout=timeout_seconds)
+        self.failure_seconds = failure_seconds
+        # Read (and write, and waiting for a pooled connection) bounded like connecting.
+        timeout = httpx.Timeout(read_timeout_seconds, connect=connect_timeout_seconds)
+        self._http = httpx.AsyncClient(timeout=timeout)
+        self._failed: tuple[float, str] | None = None  # when, and why, JDLink last failed
         self._token: str | None = None
         self._token_expires = 0.0
         self._snapshot: dict[str, _Equipment] = {}
         self._snapshot_at: float | None = None
         self._snapshot_lock = asyncio.Lock()
-        self._faults: dict[str, tuple[float, tuple[FaultReading, ...]]] = {}
+        self._faults: TTLCache[str, tuple[FaultReading, ...]] = TTLCache(
+            maxsize=fault_cache_size, ttl=cache_seconds, timer=time.monotonic
+        )
         self._fault_limit = asyncio.Semaphore(FAULT_CODE_CONCURRENCY)
 
     async def aclose(self) -> None:
@@ -99,7 +121,25 @@ class JdlinkClient:
 
     async def reports(self, serials: Iterable[str]) -> dict[str, MachineReading | None]:
         """The report of every serial; ``None`` for a machine JDLink does not know."""
-        wanted = list(dict.fromkeys(serials))
+        self._refuse_while_failed()
+        try:
+            return await self._reports(list(dict.fromkeys(serials)))
+        except JdlinkUnavailable as error:
+            if error.asked:
+                self._failed = (time.monotonic(), str(error))
+            raise
+
+    def _refuse_while_failed(self) -> None:
+        if self._failed is None:
+            return
+        failed_at, reason = self._failed
+        if time.monotonic() - failed_at < self.failure_seconds:
+            raise JdlinkUnavailable(
+                f"not asked: JDLink failed {time.monotonic() - failed_at:.0f} s ago ({reason})",
+                asked=False,
+            )
+
+    async def _reports(self, wanted: list[str]) -> dict[str, MachineReading | None]:
         snapshot = await self._fleet()
         known = [serial for serial in wanted if serial in snapshot]
         faults = await asyncio.gather(
@@ -125,6 +165,7 @@ class JdlinkClient:
 
     async def _fleet(self) -> dict[str, _Equipment]:
         async with self._snapshot_lock:  # one fetch at a time; the others reuse its result
+            self._refuse_while_failed()  # the fetch they waited for failed: do not ask again
             if self._snapshot_at is None or self._expired(self._snapshot_at):
                 self._snapshot = await self._fetch_fleet()
                 self._snapshot_at = time.monotonic()
@@ -145,9 +186,10 @@ class JdlinkClient:
 
     async def _fault_codes(self, equipment_id: str) -> tuple[FaultReading, ...]:
         cached = self._faults.get(equipment_id)
-        if cached is not None and not self._expired(cached[0]):
-            return cached[1]
+        if cached is not None:
+            return cached
         async with self._fault_limit:
+            self._refuse_while_failed()
             end = datetime.now(UTC).replace(microsecond=0)
             start = end - FAULT_CODE_WINDOW
             url: str | None = (
@@ -162,7 +204,7 @@ class JdlinkClient:
                 codes.extend(_fault_code(entry) for entry in _list(page, "FaultCode"))
                 url = _next_link(page)
         result = tuple(sorted(codes, key=_newest_first))
-        self._faults[equipment_id] = (time.monotonic(), result)
+        self._faults[equipment_id] = result
         return result
 
     def _expired(self, fetched_at: float) -> bool:
