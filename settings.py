@@ -97,6 +97,8 @@ class Settings:
     smtp_tls: str = "none"  # none | starttls | tls
     outbox_poll_seconds: float = 5.0
     outbox_max_attempts: int = 8
+    # Subscription events: how long a row of the event log is kept before it is pruned.
+    event_retention_seconds: float = 3600.0
 
     @property
     def mail_domain(self) -> str:
@@ -130,6 +132,8 @@ class Settings:
             jdlink_client_secret=env.get("DESKGRAPH_JDLINK_CLIENT_SECRET", ""),
             jdlink_cache_seconds=float(env.get("DESKGRAPH_JDLINK_CACHE_SECONDS", "300")),
             **_mail_settings(env),
+            # Subscription events: the event log keeps rows this long (seconds).
+            event_retention_seconds=_seconds(env, "DESKGRAPH_EVENT_RETENTION_SECONDS", 3600.0),
         )
         if settings.token_public_key and settings.token_jwks_url:
             raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")
