@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, insert, select, text
 
 from deskgraph.server.app import create_app
-from deskgraph.server.events import APPLICATION_NAME, GAP_SECONDS, EventCursor
+from deskgraph.server.events import APPLICATION_NAME, GAP_SECONDS, POLL_SECONDS, EventCursor
 from deskgraph.settings import Settings
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
@@ -126,6 +126,37 @@ async def test_tickets_changed_subscriber_receives_an_event_committed_after_a_la
             first = data_of(await client.receive())["ticketsChanged"]["id"]
         second = data_of(await client.receive())["ticketsChanged"]["id"]
         assert [first, second] == [gid("Ticket", fast_ticket), gid("Ticket", slow_ticket)]
+        assert await client.silent()
+
+
+async def test_ticket_message_added_subscriber_receives_a_commit_that_woke_nobody(
+    served: Served,
+) -> None:
+    """A commit outside ``store.session.write`` (another process: on SQLite nothing wakes the
+    listener) still arrives, by the listener's poll."""
+    [pk] = await _field_service_tickets(served, 1)
+    async for client in connected(served, "host-advisor"):
+        await client.subscribe(MESSAGE_ADDED, {"id": gid("Ticket", pk)})
+        await served.listening()
+        async with create_sessionmaker(served.engine)() as session:
+            message = await add_message(
+                session,
+                ticket_id=pk,
+                channel=models.MessageChannel.SMS,
+                is_public=True,
+                body="from elsewhere",
+                author_advisor_id=None,
+                author_customer_user_id=None,
+                now=models.utcnow(),
+            )
+            await session.commit()
+        received = data_of(await client.receive(seconds=WAIT + POLL_SECONDS))
+        assert received["ticketMessageAdded"] == {
+            "id": gid("Message", message),
+            "channel": "SMS",
+            "isPublic": True,
+            "body": "from elsewhere",
+        }
         assert await client.silent()
 
 
