@@ -132,6 +132,13 @@ class LocalHub:
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 subscriber.loop.call_soon_threadsafe(_put_latest, subscriber.queue, event)
 
+    def add_waker(self, loop: asyncio.AbstractEventLoop, flag: asyncio.Event) -> None:
+        """``flag`` (of ``loop``) is set whenever this hub is woken: a listener's."""
+        self._wakers.add((loop, flag))
+
+    def discard_waker(self, loop: asyncio.AbstractEventLoop, flag: asyncio.Event) -> None:
+        self._wakers.discard((loop, flag))
+
     def wake(self) -> None:
         """Ask this process's listeners to read the log now (from any thread)."""
         for loop, flag in list(self._wakers):
@@ -192,15 +199,15 @@ class EventListener:
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
-        self._waker: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._listening = False
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
         if self._tasks:
             return
-        self._waker = (asyncio.get_running_loop(), self._wake)
-        self.hub._wakers.add(self._waker)
+        self._loop = asyncio.get_running_loop()
+        self.hub.add_waker(self._loop, self._wake)
         self._tasks.append(asyncio.create_task(self._follow(), name="deskgraph-events-reader"))
         if self.is_postgres:
             self._tasks.append(asyncio.create_task(self._listen(), name="deskgraph-events-listen"))
@@ -212,8 +219,8 @@ class EventListener:
 
     async def aclose(self) -> None:
         tasks, self._tasks = self._tasks, []
-        if self._waker is not None:
-            self.hub._wakers.discard(self._waker)
+        if self._loop is not None:
+            self.hub.discard_waker(self._loop, self._wake)
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -51,7 +51,8 @@ async def read(
     result = await connection.execute(
         select(e.id, e.payload).where(condition).order_by(e.id).limit(limit)
     )
-    rows = [(int(pk), dict(payload)) for pk, payload in result]
+    # A payload that is not an object (written by hand) is an event no subscription follows.
+    rows = [(int(pk), payload if isinstance(payload, dict) else {}) for pk, payload in result]
     await connection.rollback()  # end the read's transaction: no snapshot kept open
     return rows
 
