@@ -99,6 +99,8 @@ class Settings:
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     outbox_poll_seconds: Seconds = 5.0
     outbox_max_attempts: AtLeastOne = 8
+    # Subscription events: how long a row of the event log is kept before it is pruned.
+    event_retention_seconds: Seconds = 3600.0
 
     @field_validator("database_url")
     @classmethod

@@ -17,7 +17,7 @@ from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
-from deskgraph.server.events import PostgresListener
+from deskgraph.server.events import EventListener
 from deskgraph.server.http import GraphQLEndpoint
 from deskgraph.server.mail import OutboxSender
 from deskgraph.server.websocket import LiveEndpoint
@@ -42,10 +42,8 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     sender = OutboxSender(settings, sessionmaker) if settings.smtp_host else None
     schema = build_schema(settings)
     live = LiveEndpoint(schema, settings, sessionmaker, verifier, sources, loaders)
-    # With PostgreSQL, events of every process arrive by LISTEN; with SQLite, in process.
-    listener = (
-        PostgresListener(settings.database_url) if engine.dialect.name == "postgresql" else None
-    )
+    # Reads the event log into this process's subscriptions (PostgreSQL: woken by LISTEN).
+    listener = EventListener(engine, retention_seconds=settings.event_retention_seconds)
     endpoint = GraphQLEndpoint(
         schema,
         settings,
@@ -78,15 +76,13 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             )
         else:
             await sender.start()
-        if listener is not None:
-            await listener.start()
-            try:  # subscriptions made from now on miss no event
-                await asyncio.wait_for(listener.wait_connected(), LISTEN_START_SECONDS)
-            except TimeoutError:
-                log.error("events: no LISTEN connection yet; subscriptions wait for it")
+        await listener.start()
+        try:  # subscriptions made from now on miss no event
+            await asyncio.wait_for(listener.wait_connected(), LISTEN_START_SECONDS)
+        except TimeoutError:
+            log.error("events: cannot read the event log yet; subscriptions wait for it")
         yield
-        if listener is not None:
-            await listener.aclose()
+        await listener.aclose()
         if sender is not None:
             await sender.aclose()
         await verifier.aclose()

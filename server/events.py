@@ -1,10 +1,30 @@
 """Ticket events for subscriptions, fanned out to every process that serves them.
 
-A write emits an event inside its transaction (``store.events.emit``). With PostgreSQL the
-event is a ``NOTIFY`` on the ``deskgraph`` channel: it leaves at commit (never for a rolled-back
-change) and reaches every process's ``PostgresListener``, which hands it to that process's
-``LocalHub``. With SQLite (one process) ``store.session.write`` hands the events of a committed
-transaction straight to the hub. Subscriptions read from the hub.
+A write emits an event inside its transaction (``store.event_log.emit``): a row of the
+``events`` table, whose ids come from a sequence. Every process runs one ``EventListener``
+per database, which reads the rows it has not delivered yet, in id order, and hands them to
+that process's ``LocalHub``; subscriptions read from the hub. The listener reads when it is
+woken (PostgreSQL: a ``NOTIFY`` sent at commit by the writer, on a ``LISTEN`` connection of its
+own; any backend: ``store.session.write`` after this process's own commits), after every
+(re)connection of that ``LISTEN`` connection, and every ``POLL_SECONDS`` in any case. Events
+committed while the connection was down are therefore read on reconnecting: none is lost.
+The listener also deletes events older than ``Settings.event_retention_seconds``.
+
+Exactly once per process: the hub keeps what was delivered (``EventCursor``) and decides under
+a lock, so two listeners of one database in one process (tests) never deliver an event twice.
+
+Ids commit out of order: a transaction that took id 10 may commit after the one that took 11,
+so "deliver every id above the last one" alone would skip 10. The cursor keeps the highest id
+delivered and the ids below it not seen yet (gaps); each read asks for ``id > high OR id IN
+gaps``, so a late commit is delivered when it appears (after 11, since it came later). A gap
+is given up after ``GAP_SECONDS``: a rolled-back transaction or a crash leaves its id unused
+for ever, and a deskgraph write transaction lasts milliseconds, not a minute. We chose this
+over ordering by transaction id (``pg_current_xact_id`` below ``pg_snapshot_xmin``, exact but
+holding every event back while any write transaction of the whole server is open, and with no
+SQLite form) and over re-reading a time window behind the mark (which re-reads rows already
+delivered on every wake-up): the gap set is one code path for both backends and costs nothing
+when no transaction overtook another. With SQLite, writers hold the database lock from their
+insert to their commit, so ids commit in order and gaps do not arise.
 
 An event only names what changed (a ticket, a message, an advisor whose access changed); each
 subscriber re-reads the row and re-checks access as its viewer is *now*, so an event never
@@ -15,22 +35,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from deskgraph.store import event_log
+from deskgraph.store.event_log import CHANNEL, Event
+from deskgraph.store.models import utcnow
+
+__all__ = ["CHANNEL", "Event", "EventCursor", "EventListener", "LocalHub", "hub_key"]
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "deskgraph"
 QUEUE_SIZE = 1_000
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
-
-Event = dict[str, Any]
+POLL_SECONDS = 5.0  # a read even without a wake-up: another process's write on SQLite
+GAP_SECONDS = 60.0  # how long an id below the high-water mark is waited for
+MAX_GAPS = 10_000
+READ_LIMIT = 500
+PRUNE_EVERY_SECONDS = 60.0
+# The LISTEN connection's name in pg_stat_activity.
+APPLICATION_NAME = "deskgraph-events"
 
 
 def hub_key(url: Any) -> str:
@@ -45,10 +78,42 @@ class _Subscriber:
 
 
 @dataclass
+class EventCursor:
+    """What a process delivered of the log: every id up to ``high``, except the ``gaps``
+    (id -> when it was first missed, monotonic seconds). ``high`` is None until the listener
+    learns where the log ends."""
+
+    high: int | None = None
+    gaps: dict[int, float] = field(default_factory=dict)
+
+    def accept(self, pk: int, now: float) -> bool:
+        """Whether the event ``pk`` is new (then it counts as delivered)."""
+        assert self.high is not None
+        if self.gaps.pop(pk, None) is not None:
+            return True
+        if pk <= self.high:
+            return False
+        for missing in range(max(self.high + 1, pk - MAX_GAPS), pk):
+            self.gaps[missing] = now
+        while len(self.gaps) > MAX_GAPS:
+            del self.gaps[min(self.gaps)]
+        self.high = pk
+        return True
+
+    def expire(self, now: float) -> None:
+        for pk in [pk for pk, since in self.gaps.items() if now - since > GAP_SECONDS]:
+            del self.gaps[pk]
+            log.info("events: gave up waiting for event %d (rolled back, or not committed)", pk)
+
+
+@dataclass
 class LocalHub:
     """The events of one database, fanned out to this process's subscriptions."""
 
     _subscribers: set[_Subscriber] = field(default_factory=set)
+    _wakers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=set)
+    cursor: EventCursor = field(default_factory=EventCursor)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _hubs: ClassVar[dict[str, LocalHub]] = {}
 
     @classmethod
@@ -64,7 +129,45 @@ class LocalHub:
         """Hand an event to every subscriber (from any thread; never blocks). A subscriber
         that fell QUEUE_SIZE events behind loses its oldest one."""
         for subscriber in list(self._subscribers):
-            subscriber.loop.call_soon_threadsafe(_put_latest, subscriber.queue, event)
+            with contextlib.suppress(RuntimeError):  # its loop has closed
+                subscriber.loop.call_soon_threadsafe(_put_latest, subscriber.queue, event)
+
+    def add_waker(self, loop: asyncio.AbstractEventLoop, flag: asyncio.Event) -> None:
+        """``flag`` (of ``loop``) is set whenever this hub is woken: a listener's."""
+        self._wakers.add((loop, flag))
+
+    def discard_waker(self, loop: asyncio.AbstractEventLoop, flag: asyncio.Event) -> None:
+        self._wakers.discard((loop, flag))
+
+    def wake(self) -> None:
+        """Ask this process's listeners to read the log now (from any thread)."""
+        for loop, flag in list(self._wakers):
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(flag.set)
+
+    def position(self, last_id: int) -> None:
+        """Start delivering after ``last_id`` unless this process already delivers."""
+        with self._lock:
+            if self.cursor.high is None:
+                self.cursor.high = last_id
+
+    def unread(self) -> tuple[int, set[int]]:
+        """What to read next: ids above the first number, and those of the set."""
+        with self._lock:
+            self.cursor.expire(time.monotonic())
+            assert self.cursor.high is not None
+            return self.cursor.high, set(self.cursor.gaps)
+
+    def deliver(self, rows: Iterable[tuple[int, Event]]) -> int:
+        """Publish the events not delivered yet, in the order given; answers how many."""
+        delivered = 0
+        with self._lock:
+            now = time.monotonic()
+            for pk, event in rows:
+                if self.cursor.accept(pk, now):
+                    self.publish(event)
+                    delivered += 1
+        return delivered
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
@@ -83,43 +186,96 @@ def _put_latest(queue: asyncio.Queue[Event], event: Event) -> None:
     queue.put_nowait(event)
 
 
-class PostgresListener:
-    """LISTENs on the ``deskgraph`` channel with a connection of its own and hands every
-    event to the database's ``LocalHub``; reconnects when the connection is lost (events sent
-    meanwhile are missed: subscribers see the next one)."""
+class EventListener:
+    """Reads the event log of ``engine``'s database into its ``LocalHub`` when woken (with
+    PostgreSQL, a LISTEN connection of its own wakes it on every NOTIFY and on reconnecting),
+    and prunes it."""
 
-    def __init__(self, database_url: str) -> None:
-        url = make_url(database_url)
-        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.hub = LocalHub.of(database_url)
-        self._task: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
+    def __init__(self, engine: AsyncEngine, *, retention_seconds: float = 3600.0) -> None:
+        self.engine = engine
+        self.hub = LocalHub.of(engine.url)
+        self.retention = timedelta(seconds=retention_seconds)
+        self.is_postgres = engine.dialect.name == "postgresql"
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listening = False
+        self._ready = asyncio.Event()
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="deskgraph-events-listener")
+        if self._tasks:
+            return
+        self._loop = asyncio.get_running_loop()
+        self.hub.add_waker(self._loop, self._wake)
+        self._tasks.append(asyncio.create_task(self._follow(), name="deskgraph-events-reader"))
+        if self.is_postgres:
+            self._tasks.append(asyncio.create_task(self._listen(), name="deskgraph-events-listen"))
 
     async def wait_connected(self) -> None:
-        """Until the listener LISTENs (callers bound the wait)."""
-        await self._connected.wait()
+        """Until the listener knows where the log ends and, with PostgreSQL, LISTENs (callers
+        bound the wait)."""
+        await self._ready.wait()
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        if self._loop is not None:
+            self.hub.discard_waker(self._loop, self._wake)
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _run(self) -> None:
+    async def _follow(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_prune = 0.0
+        attempt = 0
+        while True:
+            self._wake.clear()  # before reading: a wake-up during the read reads again
+            try:
+                async with self.engine.connect() as connection:
+                    if self.hub.cursor.high is None:
+                        self.hub.position(await event_log.last_id(connection))
+                    if loop.time() >= next_prune:
+                        before = utcnow() - self.retention
+                        if pruned := await event_log.prune(connection, before=before):
+                            log.info("events: pruned %d events older than %s", pruned, before)
+                        next_prune = loop.time() + PRUNE_EVERY_SECONDS
+                    while True:
+                        after, missing = self.hub.unread()
+                        rows = await event_log.read(
+                            connection, after=after, missing=missing, limit=READ_LIMIT
+                        )
+                        self.hub.deliver(rows)
+                        if len(rows) < READ_LIMIT:
+                            break
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database is unreachable: read again later
+                log.warning("events: cannot read the event log (%s); retrying", error)
+                await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
+                attempt += 1
+                continue
+            attempt = 0
+            if self._listening or not self.is_postgres:
+                self._ready.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def _listen(self) -> None:
         attempt = 0
         while True:
             connection = None
             try:
-                connection = await asyncpg.connect(self.dsn, timeout=10)
+                connection = await asyncpg.connect(
+                    self.dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+                )
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await connection.add_listener(CHANNEL, self._received)
-                self._connected.set()
+                await connection.add_listener(CHANNEL, self._notified)
+                self._listening = True
+                self._wake.set()  # read what was committed while not listening
                 attempt = 0
                 await lost.wait()
                 log.warning("events: the LISTEN connection was lost; reconnecting")
@@ -128,17 +284,13 @@ class PostgresListener:
             except (OSError, asyncpg.PostgresError, TimeoutError) as error:
                 log.warning("events: cannot LISTEN (%s); retrying", error)
             finally:
-                self._connected.clear()
+                self._listening = False
                 if connection is not None and not connection.is_closed():
                     with contextlib.suppress(Exception):
                         await connection.close(timeout=2)
+            # Nothing is missed meanwhile: the reader polls, and reads again on reconnecting.
             await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
             attempt += 1
 
-    def _received(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            log.error("events: a NOTIFY that is not JSON: %.200r", payload)
-            return
-        self.hub.publish(event)
+    def _notified(self, *_args: Any) -> None:
+        self._wake.set()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
 from deskgraph.store.event_log import emit
+from deskgraph.store.ticket import bumped_updated_at
 
 
 async def advisors_matching(session: AsyncSession, *, phone: str, email: str) -> Sequence[Row[Any]]:
@@ -124,7 +125,7 @@ async def unassign(
         await session.scalars(
             update(t)
             .where(t.team_id.in_(list(team_ids)), t.assignee_id == advisor_id)
-            .values(assignee_id=None, version=t.version + 1, updated_at=now)
+            .values(assignee_id=None, version=t.version + 1, updated_at=bumped_updated_at(now))
             .returning(t.id)
         )
     ).all()

@@ -10,6 +10,8 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -327,3 +329,19 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventRecord(Base):
+    """A subscription event, written in the transaction of the change it names and read back
+    by every process's listener in ``id`` order (``deskgraph.server.events``); pruned after
+    ``Settings.event_retention_seconds``. SQLite's AUTOINCREMENT keeps ids from being reused
+    once the newest rows are pruned."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index(None, "created_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -57,11 +57,8 @@ async def write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         await session.rollback()
         raise
     await session.commit()
-    events = session.info.pop(PENDING, None)
-    if events:  # SQLite: the committed transaction's events, to this process's subscribers
-        hub = LocalHub.of(session.get_bind().engine.url)
-        for event in events:
-            hub.publish(event)
+    if session.info.pop(PENDING, None):  # events committed: this process's listener reads them
+        LocalHub.of(session.get_bind().engine.url).wake()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

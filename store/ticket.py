@@ -7,11 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import ColumnElement, case, delete, insert, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
 from deskgraph.store.event_log import emit
+
+
+def bumped_updated_at(now: datetime) -> ColumnElement[datetime]:
+    """``updated_at`` for a write that moves it: ``now``, unless the row already holds a later
+    time. ``now`` is taken before the row lock: a writer that waited for the lock may have
+    taken it before the writer that held the lock did. The UPDATE evaluates this on the row as
+    the lock holder left it, so ``updated_at`` never moves backwards (and never behind a
+    clock that runs ahead on another process)."""
+    t = models.Ticket
+    return case((t.updated_at > now, t.updated_at), else_=literal(now, models.UTCDateTime()))
 
 
 async def next_ticket_number(session: AsyncSession, organization_id: int) -> int:
@@ -67,7 +77,7 @@ async def update_ticket(
     result = await session.execute(
         update(t)
         .where(t.id == ticket_id, t.version == version)
-        .values(version=t.version + 1, updated_at=now, **values)
+        .values(version=t.version + 1, updated_at=bumped_updated_at(now), **values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
@@ -142,4 +152,6 @@ async def add_time_entry(
 async def _touch(session: AsyncSession, ticket_id: int, now: datetime) -> None:
     # Activity moves updated_at but not version: a reply does not make an edit stale.
     t = models.Ticket
-    await session.execute(update(t).where(t.id == ticket_id).values(updated_at=now))
+    await session.execute(
+        update(t).where(t.id == ticket_id).values(updated_at=bumped_updated_at(now))
+    )
