@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskgraph.auth.scopes import READ
 from deskgraph.auth.viewer import Actor
+
+if TYPE_CHECKING:  # the loaders import auth's viewer: only the type is needed here
+    from deskgraph.loaders import Loaders
 
 
 def can_see_organization(
@@ -83,3 +86,23 @@ def can_invite_into(viewer: Actor, organization_id: int) -> bool:
 def can_manage_team_members(viewer: Actor, team: Any) -> bool:
     """Removing someone from a team (an external advisor, say): the team organization's ADMINs."""
     return can_manage_organization(viewer, team.organization_id)
+
+
+# Visibility that needs more than the row, read through the loaders (``node`` / ``nodes`` and
+# the IDs a mutation input names).
+
+
+async def organization_visible(viewer: Actor, loaders: Loaders, organization_id: int) -> bool:
+    if can_see_organization(viewer, organization_id):
+        return True
+    if not viewer.is_advisor or viewer.primary_organization_id is None:
+        return False
+    members = await loaders.member_organizations.load(
+        (viewer.primary_organization_id, viewer.external_team_ids)
+    )
+    return can_see_organization(viewer, organization_id, members)
+
+
+async def advisor_visible(viewer: Actor, loaders: Loaders, advisor: Any) -> bool:
+    teams = await loaders.teams_by_advisor_id.load(advisor.id) if viewer.is_advisor else []
+    return can_see_advisor(viewer, advisor, teams)

@@ -172,9 +172,27 @@ def can_see_ticket_tags(viewer: Actor, ticket: TicketLike) -> bool:
     )
 
 
+class MessageLike(Protocol):
+    is_public: bool
+
+
 def can_see_private_messages(viewer: Actor) -> bool:
     """Private notes are internal: never shown to customer users."""
     return not viewer.is_customer_user
+
+
+def can_see_message(viewer: Actor, message: MessageLike) -> bool:
+    """Of the messages of a ticket the viewer sees: public ones for everyone, private notes for
+    the desk (advisors and services) only. ``node``, subscriptions and the message lists and
+    counts (through :func:`message_scope`) all ask this."""
+    return bool(message.is_public) or can_see_private_messages(viewer)
+
+
+def message_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_message` (with :func:`ticket_scope` for the ticket)."""
+    if can_see_private_messages(viewer):
+        return true()
+    return models.Message.is_public.is_(True)
 
 
 def can_see_time_entries(viewer: Actor) -> bool:

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.auth import organization as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden
-from deskgraph.resolvers import access
 from deskgraph.resolvers.common import email, ids_of, optional_text, phone, unknown
 from deskgraph.schema.invitation import (
     AdvisorInvitePrefill,
@@ -258,7 +257,7 @@ async def remove_team_member(info: Info, input: RemoveTeamMemberInput) -> Remove
         raise Forbidden("Only the ADMINs of the team's organization manage its members.")
     advisor_id = ids_of([input.advisor_id], "Advisor", "advisorId")[0]
     advisor = await loaders.advisor_by_id.load(advisor_id)
-    if advisor is None or not await access.advisor_visible(viewer, loaders, advisor):
+    if advisor is None or not await rules.advisor_visible(viewer, loaders, advisor):
         raise unknown("advisorId", "Advisor")
     async with write(info.context.session) as session:
         removed, unassigned = await store.leave_team(

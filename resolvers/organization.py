@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 from deskgraph.auth import organization as rules
 from deskgraph.errors import BadUserInput, Forbidden, NotFound
 from deskgraph.ids import decode_id_of
-from deskgraph.resolvers import access
 from deskgraph.resolvers.common import text
 from deskgraph.schema.organization import Tag
 from deskgraph.schema.organization_inputs import CreateTagInput, CreateTagPayload
@@ -23,7 +22,7 @@ async def create_tag(info: Info, input: CreateTagInput) -> CreateTagPayload:
     loaders = info.context.loaders
     organization_id = decode_id_of(input.organization_id, "Organization", field="organizationId")
     row = await loaders.organization_by_id.load(organization_id)
-    if row is None or not await access.organization_visible(viewer, loaders, organization_id):
+    if row is None or not await rules.organization_visible(viewer, loaders, organization_id):
         raise NotFound("No such organization.")
     if not rules.can_manage_organization(viewer, organization_id):
         raise Forbidden("Only the organization's ADMINs manage its tags.")

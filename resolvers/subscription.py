@@ -71,7 +71,7 @@ async def ticket_message_added(info: Info, ticket_id: str) -> AsyncGenerator[Mes
     async for context, _row, event in _while_visible(_live(info), pk, ("message",)):
         message = await context.loaders.message_by_id.load(event["message_id"])
         viewer = context.require_viewer()
-        if message is not None and (message.is_public or rules.can_see_private_messages(viewer)):
+        if message is not None and rules.can_see_message(viewer, message):
             yield Message.from_row(message)  # a private note never reaches a customer user
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.engine import Row
 
+from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import ticket as rules
 from deskgraph.auth.organization import can_see_team
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
@@ -19,7 +20,6 @@ from deskgraph.loaders.ticket import (
     load_ticket_page,
     ticket_filter_clauses,
 )
-from deskgraph.resolvers import access
 from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.schema.ticket import (
@@ -338,7 +338,7 @@ async def _customer_fields(
         if (
             requester is None
             or requester.organization_id != organization_id
-            or not await access.customer_user_visible(viewer, loaders, requester)
+            or not await customer_rules.customer_user_visible(viewer, loaders, requester)
         ):
             raise unknown("requesterId", "CustomerUser")
         values["requester_id"] = requester.id
@@ -350,7 +350,7 @@ async def _customer_fields(
         if (
             customer is None
             or customer.organization_id != organization_id
-            or not await access.customer_visible(viewer, loaders, customer)
+            or not await customer_rules.customer_visible(viewer, loaders, customer)
         ):
             raise unknown("customerId", "Customer")
         if requester is not None and requester.customer_id != customer.id:
@@ -369,7 +369,7 @@ async def _machine(info: Info, global_id: str, customer_id: int | None) -> int:
         machine is None
         or customer_id is None
         or machine.customer_id != customer_id
-        or not await access.machine_visible(info.context.require_viewer(), loaders, machine)
+        or not await customer_rules.machine_visible(info.context.require_viewer(), loaders, machine)
     ):
         raise unknown("machineId", "Machine")
     return int(machine.id)
