@@ -45,12 +45,20 @@ def can_see_customer(viewer: Actor, customer: Any, *, in_external_teams: bool = 
     return in_external_teams and meets_through_external_teams(viewer, customer.organization_id)
 
 
+def can_see_person_of_customer(viewer: Actor, customer_user: Any) -> bool:
+    """Of the people of a customer the viewer sees (``Customer.users``): all of them, but a
+    customer user sees only themself, not their colleagues."""
+    if viewer.is_customer_user:
+        return bool(customer_user.id == viewer.customer_user_id)
+    return True
+
+
 def can_see_customer_user(
     viewer: Actor, customer_user: Any, customer: Any, *, in_external_teams: bool = False
 ) -> bool:
     """Those who see the customer see its people; a customer user sees only themself."""
     if viewer.is_customer_user:
-        return bool(customer_user.id == viewer.customer_user_id)
+        return can_see_person_of_customer(viewer, customer_user)
     return can_see_customer(viewer, customer, in_external_teams=in_external_teams)
 
 

@@ -51,6 +51,12 @@ def can_see_advisor(viewer: Actor, advisor: Any, advisor_teams: Iterable[Any]) -
     )
 
 
+def can_see_membership(viewer: Actor, advisor_id: int, team: Any) -> bool:
+    """An advisor's teams as their profile lists them: the teams the viewer can see, and to the
+    advisor themself every team of theirs (their external teams included)."""
+    return (viewer.is_advisor and advisor_id == viewer.advisor_id) or can_see_team(viewer, team)
+
+
 def can_see_tags_of(viewer: Actor, organization_id: int) -> bool:
     """An organization's tag vocabulary is for those who work in it: its advisors and the
     external advisors of its teams (who tag the host's tickets with the host's tags, never
@@ -70,10 +76,15 @@ def can_manage_organization(viewer: Actor, organization_id: int) -> bool:
     return viewer.is_admin and viewer.is_member_of(organization_id)
 
 
-def can_look_up_invitees(viewer: Actor) -> bool:
-    """Finding an advisor by phone number to fill the invitation form: ADMINs, for their
-    primary organization (the only one they can invite into)."""
-    return viewer.is_admin and viewer.primary_organization_id is not None
+def can_invite_advisors(viewer: Actor) -> bool:
+    """Inviting advisors at all (and finding one by phone number to fill the invitation form):
+    ADMINs, for their primary organization (the only one they can invite into); which teams,
+    :func:`can_invite_into` decides."""
+    return (
+        viewer.is_admin
+        and viewer.advisor_id is not None
+        and viewer.primary_organization_id is not None
+    )
 
 
 def can_invite_into(viewer: Actor, organization_id: int) -> bool:

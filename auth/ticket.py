@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
+from deskgraph.auth.organization import can_see_team
 from deskgraph.auth.scopes import READ
 from deskgraph.auth.viewer import Actor
 from deskgraph.store import models
@@ -201,7 +202,30 @@ def can_see_time_entries(viewer: Actor) -> bool:
 
 
 def can_add_time_entry(viewer: Actor, ticket: TicketLike) -> bool:
-    return can_update_ticket(viewer, ticket)
+    """Those who change the ticket record time, as the advisor who worked."""
+    return viewer.advisor_id is not None and can_update_ticket(viewer, ticket)
+
+
+# Customer users write only by the channels the portal has.
+CUSTOMER_CHANNELS = frozenset({models.MessageChannel.CHAT, models.MessageChannel.EMAIL})
+
+
+def can_write_on_channel(viewer: Actor, channel: models.MessageChannel) -> bool:
+    """Advisors log messages of any channel (calls, notes, ...); customer users write by CHAT
+    or EMAIL only."""
+    return not viewer.is_customer_user or channel in CUSTOMER_CHANNELS
+
+
+def can_set_advisor_fields(viewer: Actor) -> bool:
+    """Who names a new ticket's requester, customer, assignee and tags: the desk. A customer
+    user's ticket is theirs, of their company, unassigned and untagged."""
+    return not viewer.is_customer_user
+
+
+def can_know_team(viewer: Actor, team: Any) -> bool:
+    """Whether a refused ticket creation in a team says FORBIDDEN (an advisor who sees the team:
+    their role there is what stops them) rather than answering as for an unknown team."""
+    return viewer.is_advisor and can_see_team(viewer, team)
 
 
 def advisor_works_team(

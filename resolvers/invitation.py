@@ -38,7 +38,7 @@ VERIFY = "Verify the number with the advisor, or invite them as a new advisor."
 
 async def advisor_invite_lookup(info: Info, number: str) -> AdvisorInvitePrefill | None:
     viewer = info.context.require_viewer()
-    if not rules.can_look_up_invitees(viewer):
+    if not rules.can_invite_advisors(viewer):
         raise Forbidden("Only ADMINs invite advisors.")
     loaders = info.context.loaders
     rows = await loaders.advisors_by_phone.load(phone(number, "phone"))
@@ -107,7 +107,7 @@ async def _check(info: Info, input: InviteAdvisorInput) -> _Invitation:
     """Who may invite, into which teams, and the input's shape; nothing read in the write."""
     viewer = info.context.require_viewer()
     loaders = info.context.loaders
-    if not viewer.is_admin or viewer.advisor_id is None:
+    if not rules.can_invite_advisors(viewer) or viewer.advisor_id is None:  # None: for mypy
         raise Forbidden("Only ADMINs invite advisors.")
     team_ids = ids_of(input.team_ids, "Team", "teamIds", limit=TEAMS_MAX)
     if not team_ids:

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Row
 
 from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import ticket as rules
-from deskgraph.auth.organization import can_see_team
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders.ticket import (
@@ -129,11 +128,11 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
     title = text(input.title, "title", max_length=TITLE_MAX)
     team = await _row_of(loaders.team_by_id, input.team_id, "Team", "teamId")
     if team is None or not rules.can_create_ticket_in_team(viewer, team):
-        if team is not None and viewer.is_advisor and can_see_team(viewer, team):
+        if team is not None and rules.can_know_team(viewer, team):
             raise Forbidden("Your role in this team cannot create tickets.")
         raise unknown("teamId", "Team")
     values: dict[str, Any] = {"title": title, "priority": input.priority, "team_id": team.id}
-    if viewer.is_customer_user:
+    if not rules.can_set_advisor_fields(viewer):
         advisor_only = {
             "requesterId": input.requester_id,
             "customerId": input.customer_id,
@@ -249,10 +248,7 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
     )
     if not allowed:
         raise Forbidden("You cannot add this message to this ticket.")
-    if viewer.is_customer_user and channel not in (
-        models.MessageChannel.CHAT,
-        models.MessageChannel.EMAIL,
-    ):
+    if not rules.can_write_on_channel(viewer, channel):
         raise BadUserInput("Customers write by CHAT or EMAIL.", fields={"channel": "CHAT or EMAIL"})
     async with write(info.context.session) as session:
         message_id = await store.add_message(
@@ -273,7 +269,7 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
 async def add_time_entry(info: Info, input: AddTimeEntryInput) -> AddTimeEntryPayload:
     viewer = info.context.require_viewer()
     ticket = await visible_ticket(info, input.ticket_id)
-    if not rules.can_add_time_entry(viewer, ticket) or viewer.advisor_id is None:
+    if not rules.can_add_time_entry(viewer, ticket) or viewer.advisor_id is None:  # mypy
         raise Forbidden("You cannot record time on this ticket.")
     if not 1 <= input.minutes <= MINUTES_MAX:
         raise BadUserInput(
