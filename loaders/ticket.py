@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth.ticket import TicketListing
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
 from deskgraph.store import models
@@ -63,6 +64,57 @@ def ticket_filter_clauses(
             matches.append(t.number == int(text.strip()))
         clauses.append(or_(*matches))
     return clauses
+
+
+@dataclass(frozen=True)
+class TicketFilterValues:
+    """A ticket list's filter as plain, checked values (the resolver decodes the input)."""
+
+    states: Sequence[models.TicketState] = ()
+    team_ids: Sequence[int] = ()
+    assignee_ids: Sequence[int] = ()
+    unassigned: bool | None = None
+    customer_ids: Sequence[int] = ()
+    tag_ids: Sequence[int] = ()
+    text: str | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        return ticket_filter_clauses(
+            states=self.states,
+            team_ids=self.team_ids,
+            assignee_ids=self.assignee_ids,
+            unassigned=self.unassigned,
+            customer_ids=self.customer_ids,
+            tag_ids=self.tag_ids,
+            text=self.text,
+        )
+
+
+NO_FILTER = TicketFilterValues()
+
+
+def ticket_list_query(
+    viewer: Actor, view: TicketListing, filter: TicketFilterValues = NO_FILTER
+) -> TicketListQuery:
+    """The tickets of a list view: those the viewer may see (``auth``'s SQL rules), in the view,
+    matching the filter."""
+    where = [
+        ticket_rules.ticket_scope(viewer),
+        ticket_rules.view_scope(viewer, view),
+        *filter.clauses(),
+    ]
+    return TicketListQuery(where=(and_(*where),))
+
+
+async def count_views_of(
+    reader: Reader, viewer: Actor, filter: TicketFilterValues = NO_FILTER
+) -> dict[str, int]:
+    """Every list view's count for the viewer (by view name), in one statement."""
+    where = [ticket_rules.ticket_scope(viewer), *filter.clauses()]
+    views = {
+        view.name: ticket_rules.view_scope(viewer, view) for view in ticket_rules.TicketListing
+    }
+    return await count_ticket_views(reader, where, views)
 
 
 class TicketPage(NamedTuple):

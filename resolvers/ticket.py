@@ -6,18 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
-from sqlalchemy.engine import Row
-
 from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import ticket as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders.ticket import (
-    TicketListQuery,
-    count_ticket_views,
+    NO_FILTER,
+    TicketFilterValues,
+    count_views_of,
     load_ticket_page,
-    ticket_filter_clauses,
+    ticket_list_query,
 )
 from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
@@ -62,8 +60,7 @@ async def resolve_tickets(
     viewer = info.context.require_viewer()
     size = page_size(first, info.context.settings.max_page_size)
     after_id = decode_cursor(after)
-    where = [rules.ticket_scope(viewer), rules.view_scope(viewer, view), *_filtered(filter)]
-    query = TicketListQuery(where=(and_(*where),))
+    query = ticket_list_query(viewer, view, _filtered(filter))
     page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
     for row in page.rows:
         info.context.loaders.ticket_by_id.prime(row.id, row)
@@ -79,9 +76,7 @@ async def resolve_tickets(
 async def resolve_ticket_view_counts(info: Info, filter: TicketFilter | None) -> TicketViewCounts:
     """Every list view's count for the badges, in one statement."""
     viewer = info.context.require_viewer()
-    where = [rules.ticket_scope(viewer), *_filtered(filter)]
-    views = {view.name: rules.view_scope(viewer, view) for view in rules.TicketListing}
-    counts = await count_ticket_views(info.context.reader, where, views)
+    counts = await count_views_of(info.context.reader, viewer, _filtered(filter))
     return TicketViewCounts(
         mine=counts["MINE"],
         my_teams=counts["MY_TEAMS"],
@@ -91,10 +86,10 @@ async def resolve_ticket_view_counts(info: Info, filter: TicketFilter | None) ->
     )
 
 
-def _filtered(filter: TicketFilter | None) -> list[ColumnElement[bool]]:
+def _filtered(filter: TicketFilter | None) -> TicketFilterValues:
     if filter is None:
-        return []
-    return ticket_filter_clauses(
+        return NO_FILTER
+    return TicketFilterValues(
         states=filter.states or (),
         team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),
         assignee_ids=ids_of(filter.assignee_ids, "Advisor", "filter.assigneeIds"),
@@ -105,12 +100,12 @@ def _filtered(filter: TicketFilter | None) -> list[ColumnElement[bool]]:
     )
 
 
-async def visible_ticket(info: Info, global_id: str) -> Row[Any]:
+async def visible_ticket(info: Info, global_id: str) -> Any:
     """The ticket an input names; NOT_FOUND alike when it is missing or hidden from the viewer."""
     viewer = info.context.require_viewer()
     decoded = decode_id(global_id)
     if decoded is not None and decoded[0] == "Ticket":
-        row: Row[Any] | None = await info.context.loaders.ticket_by_id.load(decoded[1])
+        row: Any = await info.context.loaders.ticket_by_id.load(decoded[1])
         if row is not None and rules.can_see_ticket(viewer, row):
             return row
     raise NotFound("No such ticket.")
@@ -298,7 +293,7 @@ async def _row_of(loader: Any, global_id: str, type_name: str, field: str) -> An
     return await loader.load(ids[0])
 
 
-def _pending_until(input: UpdateTicketInput, ticket: Row[Any]) -> dict[str, datetime | None]:
+def _pending_until(input: UpdateTicketInput, ticket: Any) -> dict[str, datetime | None]:
     state = input.state if present(input.state) else ticket.state
     if state is not models.TicketState.PENDING_REMINDER:
         if present(input.pending_until) and input.pending_until is not None:
