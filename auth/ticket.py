@@ -201,6 +201,23 @@ def can_see_time_entries(viewer: Actor) -> bool:
     return not viewer.is_customer_user
 
 
+# What an event says changed (its ``change`` field, set where store/ emits it) that only some
+# viewers may hear of: the desk's internal activity.
+PRIVATE_NOTE = "private_note"
+TIME_ENTRY = "time_entry"
+
+
+def can_hear_of(viewer: Actor, change: str | None) -> bool:
+    """Whether a subscription of a viewer who sees the ticket is told of a change to it: not
+    of a private note or a time entry when they may not see those (customer users), since an
+    event even without its content tells them internal activity happened."""
+    if change == PRIVATE_NOTE:
+        return can_see_private_messages(viewer)
+    if change == TIME_ENTRY:
+        return can_see_time_entries(viewer)
+    return True
+
+
 def can_add_time_entry(viewer: Actor, ticket: TicketLike) -> bool:
     """Those who change the ticket record time, as the advisor who worked."""
     return viewer.advisor_id is not None and can_update_ticket(viewer, ticket)

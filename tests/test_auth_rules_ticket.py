@@ -162,6 +162,15 @@ TABLES: dict[Any, list[Case]] = {
         forbid("customer_user"),
         permit("service_read"),
     ],
+    rules.can_hear_of: [
+        permit("host_viewer", rules.PRIVATE_NOTE),
+        permit("external_advisor", rules.TIME_ENTRY),
+        permit("service_read", rules.PRIVATE_NOTE),
+        forbid("customer_user", rules.PRIVATE_NOTE),
+        forbid("customer_user", rules.TIME_ENTRY),
+        permit("customer_user", "public_message"),
+        permit("customer_user", None, note="a change of the ticket itself"),
+    ],
     rules.can_add_time_entry: [
         permit("host_advisor", HOST_TICKET),
         forbid("host_viewer", HOST_TICKET),
