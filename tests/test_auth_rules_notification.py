@@ -13,6 +13,7 @@ from tests.rule_tables import (
     EXTERNAL_ID,
     HOST_ADVISOR_ID,
     Case,
+    case,
     check,
     forbid,
     permit,
@@ -24,6 +25,12 @@ FOR_EXTERNAL = SimpleNamespace(advisor_id=EXTERNAL_ID)
 FOR_SAME_NUMBER = SimpleNamespace(advisor_id=CUSTOMER_USER_ID)  # an advisor id equal to theirs
 
 TABLES: dict[Any, list[Case]] = {
+    rules.notification_recipient: [
+        case("host_advisor", expected=HOST_ADVISOR_ID),
+        case("external_advisor", expected=EXTERNAL_ID),
+        case("customer_user", expected=None),
+        case("service_every_scope", expected=None),
+    ],
     rules.can_see_notification: [
         permit("host_advisor", FOR_HOST_ADVISOR),
         forbid("host_admin", FOR_HOST_ADVISOR, note="not even an ADMIN"),
