@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deskgraph.auth.scopes import READ, READ_CONTACT_DETAILS, READ_JDLINK
 from deskgraph.auth.viewer import Actor
+
+if TYPE_CHECKING:  # the loaders import auth's viewer: only the type is needed here
+    from deskgraph.loaders import Loaders
 
 
 class Owned(Protocol):
@@ -42,18 +45,61 @@ def can_see_customer(viewer: Actor, customer: Any, *, in_external_teams: bool = 
     return in_external_teams and meets_through_external_teams(viewer, customer.organization_id)
 
 
+def can_see_person_of_customer(viewer: Actor, customer_user: Any) -> bool:
+    """Of the people of a customer the viewer sees (``Customer.users``): all of them, but a
+    customer user sees only themself, not their colleagues."""
+    if viewer.is_customer_user:
+        return bool(customer_user.id == viewer.customer_user_id)
+    return True
+
+
 def can_see_customer_user(
     viewer: Actor, customer_user: Any, customer: Any, *, in_external_teams: bool = False
 ) -> bool:
     """Those who see the customer see its people; a customer user sees only themself."""
     if viewer.is_customer_user:
-        return bool(customer_user.id == viewer.customer_user_id)
+        return can_see_person_of_customer(viewer, customer_user)
     return can_see_customer(viewer, customer, in_external_teams=in_external_teams)
 
 
 def can_see_machine(viewer: Actor, customer: Any, *, in_external_teams: bool = False) -> bool:
     """A machine is seen by those who may see its owning customer."""
     return can_see_customer(viewer, customer, in_external_teams=in_external_teams)
+
+
+# Visibility that needs more than the row: read what the rules above need through the loaders,
+# then ask them. Used by ``node`` / ``nodes`` and by the IDs a mutation input names, so an ID
+# answers alike on every path.
+
+
+async def customer_visible(viewer: Actor, loaders: Loaders, customer: Any) -> bool:
+    return can_see_customer(
+        viewer, customer, in_external_teams=await _in_external_teams(viewer, loaders, customer)
+    )
+
+
+async def customer_user_visible(viewer: Actor, loaders: Loaders, customer_user: Any) -> bool:
+    customer = await loaders.customer_by_id.load(customer_user.customer_id)
+    return customer is not None and can_see_customer_user(
+        viewer,
+        customer_user,
+        customer,
+        in_external_teams=await _in_external_teams(viewer, loaders, customer),
+    )
+
+
+async def machine_visible(viewer: Actor, loaders: Loaders, machine: Any) -> bool:
+    customer = await loaders.customer_by_id.load(machine.customer_id)
+    return customer is not None and can_see_machine(
+        viewer, customer, in_external_teams=await _in_external_teams(viewer, loaders, customer)
+    )
+
+
+async def _in_external_teams(viewer: Actor, loaders: Loaders, customer: Any) -> bool:
+    if not meets_through_external_teams(viewer, customer.organization_id):
+        return False
+    found: bool = await loaders.customer_in_teams.load((customer.id, viewer.external_team_ids))
+    return found
 
 
 # Restricted fields ----------------------------------------------------------------------

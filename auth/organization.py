@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskgraph.auth.scopes import READ
 from deskgraph.auth.viewer import Actor
+
+if TYPE_CHECKING:  # the loaders import auth's viewer: only the type is needed here
+    from deskgraph.loaders import Loaders
 
 
 def can_see_organization(
@@ -48,6 +51,12 @@ def can_see_advisor(viewer: Actor, advisor: Any, advisor_teams: Iterable[Any]) -
     )
 
 
+def can_see_membership(viewer: Actor, advisor_id: int, team: Any) -> bool:
+    """An advisor's teams as their profile lists them: the teams the viewer can see, and to the
+    advisor themself every team of theirs (their external teams included)."""
+    return (viewer.is_advisor and advisor_id == viewer.advisor_id) or can_see_team(viewer, team)
+
+
 def can_see_tags_of(viewer: Actor, organization_id: int) -> bool:
     """An organization's tag vocabulary is for those who work in it: its advisors and the
     external advisors of its teams (who tag the host's tickets with the host's tags, never
@@ -67,10 +76,15 @@ def can_manage_organization(viewer: Actor, organization_id: int) -> bool:
     return viewer.is_admin and viewer.is_member_of(organization_id)
 
 
-def can_look_up_invitees(viewer: Actor) -> bool:
-    """Finding an advisor by phone number to fill the invitation form: ADMINs, for their
-    primary organization (the only one they can invite into)."""
-    return viewer.is_admin and viewer.primary_organization_id is not None
+def can_invite_advisors(viewer: Actor) -> bool:
+    """Inviting advisors at all (and finding one by phone number to fill the invitation form):
+    ADMINs, for their primary organization (the only one they can invite into); which teams,
+    :func:`can_invite_into` decides."""
+    return (
+        viewer.is_admin
+        and viewer.advisor_id is not None
+        and viewer.primary_organization_id is not None
+    )
 
 
 def can_invite_into(viewer: Actor, organization_id: int) -> bool:
@@ -83,3 +97,23 @@ def can_invite_into(viewer: Actor, organization_id: int) -> bool:
 def can_manage_team_members(viewer: Actor, team: Any) -> bool:
     """Removing someone from a team (an external advisor, say): the team organization's ADMINs."""
     return can_manage_organization(viewer, team.organization_id)
+
+
+# Visibility that needs more than the row, read through the loaders (``node`` / ``nodes`` and
+# the IDs a mutation input names).
+
+
+async def organization_visible(viewer: Actor, loaders: Loaders, organization_id: int) -> bool:
+    if can_see_organization(viewer, organization_id):
+        return True
+    if not viewer.is_advisor or viewer.primary_organization_id is None:
+        return False
+    members = await loaders.member_organizations.load(
+        (viewer.primary_organization_id, viewer.external_team_ids)
+    )
+    return can_see_organization(viewer, organization_id, members)
+
+
+async def advisor_visible(viewer: Actor, loaders: Loaders, advisor: Any) -> bool:
+    teams = await loaders.teams_by_advisor_id.load(advisor.id) if viewer.is_advisor else []
+    return can_see_advisor(viewer, advisor, teams)

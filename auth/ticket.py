@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
+from deskgraph.auth.organization import can_see_team
 from deskgraph.auth.scopes import READ
 from deskgraph.auth.viewer import Actor
 from deskgraph.store import models
@@ -172,9 +173,27 @@ def can_see_ticket_tags(viewer: Actor, ticket: TicketLike) -> bool:
     )
 
 
+class MessageLike(Protocol):
+    is_public: bool
+
+
 def can_see_private_messages(viewer: Actor) -> bool:
     """Private notes are internal: never shown to customer users."""
     return not viewer.is_customer_user
+
+
+def can_see_message(viewer: Actor, message: MessageLike) -> bool:
+    """Of the messages of a ticket the viewer sees: public ones for everyone, private notes for
+    the desk (advisors and services) only. ``node``, subscriptions and the message lists and
+    counts (through :func:`message_scope`) all ask this."""
+    return bool(message.is_public) or can_see_private_messages(viewer)
+
+
+def message_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_message` (with :func:`ticket_scope` for the ticket)."""
+    if can_see_private_messages(viewer):
+        return true()
+    return models.Message.is_public.is_(True)
 
 
 def can_see_time_entries(viewer: Actor) -> bool:
@@ -182,8 +201,48 @@ def can_see_time_entries(viewer: Actor) -> bool:
     return not viewer.is_customer_user
 
 
+# What an event says changed (its ``change`` field, set where store/ emits it) that only some
+# viewers may hear of: the desk's internal activity.
+PRIVATE_NOTE = "private_note"
+TIME_ENTRY = "time_entry"
+
+
+def can_hear_of(viewer: Actor, change: str | None) -> bool:
+    """Whether a subscription of a viewer who sees the ticket is told of a change to it: not
+    of a private note or a time entry when they may not see those (customer users), since an
+    event even without its content tells them internal activity happened."""
+    if change == PRIVATE_NOTE:
+        return can_see_private_messages(viewer)
+    if change == TIME_ENTRY:
+        return can_see_time_entries(viewer)
+    return True
+
+
 def can_add_time_entry(viewer: Actor, ticket: TicketLike) -> bool:
-    return can_update_ticket(viewer, ticket)
+    """Those who change the ticket record time, as the advisor who worked."""
+    return viewer.advisor_id is not None and can_update_ticket(viewer, ticket)
+
+
+# Customer users write only by the channels the portal has.
+CUSTOMER_CHANNELS = frozenset({models.MessageChannel.CHAT, models.MessageChannel.EMAIL})
+
+
+def can_write_on_channel(viewer: Actor, channel: models.MessageChannel) -> bool:
+    """Advisors log messages of any channel (calls, notes, ...); customer users write by CHAT
+    or EMAIL only."""
+    return not viewer.is_customer_user or channel in CUSTOMER_CHANNELS
+
+
+def can_set_advisor_fields(viewer: Actor) -> bool:
+    """Who names a new ticket's requester, customer, assignee and tags: the desk. A customer
+    user's ticket is theirs, of their company, unassigned and untagged."""
+    return not viewer.is_customer_user
+
+
+def can_know_team(viewer: Actor, team: Any) -> bool:
+    """Whether a refused ticket creation in a team says FORBIDDEN (an advisor who sees the team:
+    their role there is what stops them) rather than answering as for an unknown team."""
+    return viewer.is_advisor and can_see_team(viewer, team)
 
 
 def advisor_works_team(

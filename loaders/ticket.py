@@ -11,6 +11,9 @@ from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.engine import Row
 
+from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth.ticket import TicketListing
+from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
 from deskgraph.store import models
 
@@ -61,6 +64,57 @@ def ticket_filter_clauses(
             matches.append(t.number == int(text.strip()))
         clauses.append(or_(*matches))
     return clauses
+
+
+@dataclass(frozen=True)
+class TicketFilterValues:
+    """A ticket list's filter as plain, checked values (the resolver decodes the input)."""
+
+    states: Sequence[models.TicketState] = ()
+    team_ids: Sequence[int] = ()
+    assignee_ids: Sequence[int] = ()
+    unassigned: bool | None = None
+    customer_ids: Sequence[int] = ()
+    tag_ids: Sequence[int] = ()
+    text: str | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        return ticket_filter_clauses(
+            states=self.states,
+            team_ids=self.team_ids,
+            assignee_ids=self.assignee_ids,
+            unassigned=self.unassigned,
+            customer_ids=self.customer_ids,
+            tag_ids=self.tag_ids,
+            text=self.text,
+        )
+
+
+NO_FILTER = TicketFilterValues()
+
+
+def ticket_list_query(
+    viewer: Actor, view: TicketListing, filter: TicketFilterValues = NO_FILTER
+) -> TicketListQuery:
+    """The tickets of a list view: those the viewer may see (``auth``'s SQL rules), in the view,
+    matching the filter."""
+    where = [
+        ticket_rules.ticket_scope(viewer),
+        ticket_rules.view_scope(viewer, view),
+        *filter.clauses(),
+    ]
+    return TicketListQuery(where=(and_(*where),))
+
+
+async def count_views_of(
+    reader: Reader, viewer: Actor, filter: TicketFilterValues = NO_FILTER
+) -> dict[str, int]:
+    """Every list view's count for the viewer (by view name), in one statement."""
+    where = [ticket_rules.ticket_scope(viewer), *filter.clauses()]
+    views = {
+        view.name: ticket_rules.view_scope(viewer, view) for view in ticket_rules.TicketListing
+    }
+    return await count_ticket_views(reader, where, views)
 
 
 class TicketPage(NamedTuple):
@@ -128,12 +182,13 @@ class MessagePageKey(NamedTuple):
     ticket_id: int
     first: int
     after_id: int | None
-    include_private: bool
+    viewer: Actor  # whose messages: private notes only where ``auth`` says so
 
 
 class MessagePageLoader(DataLoader["MessagePageKey", tuple[list[Row[Any]], bool]]):
-    """A page of a ticket's messages, newest first. Pages asked for in one tick with the same
-    size, cursor and visibility are read with one windowed statement for all their tickets."""
+    """A page of a ticket's messages, newest first, as the viewer may see them. Pages asked for
+    in one tick with the same size, cursor and viewer are read with one windowed statement for
+    all their tickets."""
 
     def __init__(self, reader: Reader) -> None:
         super().__init__()
@@ -142,43 +197,39 @@ class MessagePageLoader(DataLoader["MessagePageKey", tuple[list[Row[Any]], bool]
     async def batch_load_fn(
         self, keys: Sequence[MessagePageKey]
     ) -> list[tuple[list[Row[Any]], bool]]:
-        groups: dict[tuple[int, int | None, bool], list[int]] = defaultdict(list)
+        groups: dict[tuple[int, int | None, Actor], list[int]] = defaultdict(list)
         for key in keys:
-            groups[(key.first, key.after_id, key.include_private)].append(key.ticket_id)
+            groups[(key.first, key.after_id, key.viewer)].append(key.ticket_id)
         pages: dict[MessagePageKey, tuple[list[Row[Any]], bool]] = {}
-        for (first, after_id, include_private), ticket_ids in groups.items():
-            where: list[ColumnElement[bool]] = []
+        for (first, after_id, viewer), ticket_ids in groups.items():
+            where: list[ColumnElement[bool]] = [ticket_rules.message_scope(viewer)]
             if after_id is not None:
                 where.append(messages.id < after_id)
-            if not include_private:
-                where.append(messages.is_public.is_(True))
             by_ticket = await newest_per_group(
                 self.reader, table_of(models.Message), "ticket_id", ticket_ids, where, first + 1
             )
             for ticket_id, rows in zip(ticket_ids, by_ticket, strict=True):
-                key = MessagePageKey(ticket_id, first, after_id, include_private)
+                key = MessagePageKey(ticket_id, first, after_id, viewer)
                 pages[key] = (rows[:first], len(rows) > first)
         return [pages[key] for key in keys]
 
 
-class MessageCountLoader(DataLoader[tuple[int, bool], int]):
-    """Messages per ticket, keyed by ``(ticket_id, include_private)``."""
+class MessageCountLoader(DataLoader[tuple[int, Actor], int]):
+    """Messages per ticket as the viewer may see them, keyed by ``(ticket_id, viewer)``."""
 
     def __init__(self, reader: Reader) -> None:
         super().__init__()
         self.reader = reader
 
-    async def batch_load_fn(self, keys: Sequence[tuple[int, bool]]) -> list[int]:
+    async def batch_load_fn(self, keys: Sequence[tuple[int, Actor]]) -> list[int]:
         counts: dict[Hashable, int] = {}
-        for include_private in {key[1] for key in keys}:
-            ticket_ids = [key[0] for key in keys if key[1] == include_private]
+        for viewer in {key[1] for key in keys}:
+            ticket_ids = [key[0] for key in keys if key[1] == viewer]
             statement = (
                 select(messages.ticket_id, func.count().label("n"))
-                .where(messages.ticket_id.in_(ticket_ids))
+                .where(messages.ticket_id.in_(ticket_ids), ticket_rules.message_scope(viewer))
                 .group_by(messages.ticket_id)
             )
-            if not include_private:
-                statement = statement.where(messages.is_public.is_(True))
             for row in await self.reader.rows(statement):
-                counts[(row.ticket_id, include_private)] = row.n
+                counts[(row.ticket_id, viewer)] = row.n
         return [counts.get(key, 0) for key in keys]

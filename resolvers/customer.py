@@ -7,7 +7,6 @@ from typing import Any
 from deskgraph.auth import customer as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id_of
-from deskgraph.resolvers import access
 from deskgraph.resolvers.common import email, optional_text, phone, present, text
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.customer_inputs import UpdateCustomerUserInput, UpdateCustomerUserPayload
@@ -28,7 +27,7 @@ async def update_customer_user(
     loaders = info.context.loaders
     pk = decode_id_of(input.id, "CustomerUser", field="id")
     row = await loaders.customer_user_by_id.load(pk)
-    if row is None or not await access.customer_user_visible(viewer, loaders, row):
+    if row is None or not await rules.customer_user_visible(viewer, loaders, row):
         raise NotFound("No such customer user.")
     # Before any validation: a viewer who may not edit learns nothing from their input.
     if not rules.can_edit_contact_fields(viewer, row.organization_id):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import notification as notification_rules
 from deskgraph.auth import organization as organization_rules
 from deskgraph.auth import ticket as ticket_rules
@@ -12,7 +13,6 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders import Loaders
-from deskgraph.resolvers import access
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked
 from deskgraph.schema.notification import Notification
@@ -24,7 +24,7 @@ Visible = Callable[[Actor, Loaders, Any], Awaitable[bool]]
 
 
 async def _organization(viewer: Actor, loaders: Loaders, row: Any) -> bool:
-    return await access.organization_visible(viewer, loaders, row.id)
+    return await organization_rules.organization_visible(viewer, loaders, row.id)
 
 
 async def _team(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
@@ -44,7 +44,7 @@ async def _message(viewer: Actor, loaders: Loaders, row: Any) -> bool:
     return (
         ticket is not None
         and ticket_rules.can_see_ticket(viewer, ticket)
-        and (row.is_public or ticket_rules.can_see_private_messages(viewer))
+        and ticket_rules.can_see_message(viewer, row)
     )
 
 
@@ -65,11 +65,11 @@ async def _notification(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
 NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "Organization": (Organization, "organization_by_id", _organization),
     "Team": (Team, "team_by_id", _team),
-    "Advisor": (Advisor, "advisor_by_id", access.advisor_visible),
+    "Advisor": (Advisor, "advisor_by_id", organization_rules.advisor_visible),
     "Tag": (Tag, "tag_by_id", _tag),
-    "Customer": (Customer, "customer_by_id", access.customer_visible),
-    "CustomerUser": (CustomerUser, "customer_user_by_id", access.customer_user_visible),
-    "Machine": (Machine, "machine_by_id", access.machine_visible),
+    "Customer": (Customer, "customer_by_id", customer_rules.customer_visible),
+    "CustomerUser": (CustomerUser, "customer_user_by_id", customer_rules.customer_user_visible),
+    "Machine": (Machine, "machine_by_id", customer_rules.machine_visible),
     "Ticket": (Ticket, "ticket_by_id", _ticket),
     "Message": (Message, "message_by_id", _message),
     "TimeEntry": (TimeEntry, "time_entry_by_id", _time_entry),

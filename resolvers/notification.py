@@ -27,14 +27,15 @@ async def viewer_notifications(
     viewer = info.context.require_viewer()
     size = page_size(first, info.context.settings.max_page_size)
     after_id = decode_cursor(after)
-    if viewer.advisor_id is None:  # customer users and services get none
+    recipient = rules.notification_recipient(viewer)
+    if recipient is None:  # customer users and services get none
         return NotificationConnection(
             advisor_id=None, edges=[], page_info=page_info([], has_next_page=False, after=after)
         )
-    key = NotificationPageKey(viewer.advisor_id, size, after_id, unread)
+    key = NotificationPageKey(recipient, size, after_id, unread)
     rows, has_next = await info.context.loaders.notification_page.load(key)
     return NotificationConnection(
-        advisor_id=viewer.advisor_id,
+        advisor_id=recipient,
         edges=[
             NotificationEdge(cursor=encode_cursor(r.id), node=Notification.from_row(r))
             for r in rows
@@ -47,7 +48,8 @@ async def mark_notifications_read(
     info: Info, input: MarkNotificationsReadInput
 ) -> MarkNotificationsReadPayload:
     viewer = info.context.require_viewer()
-    if viewer.advisor_id is None:
+    recipient = rules.notification_recipient(viewer)
+    if recipient is None:
         raise Forbidden("Only advisors have notifications.")
     ids = None
     if input.ids is not None:
@@ -56,11 +58,11 @@ async def mark_notifications_read(
         if any(row is None or not rules.can_mark_notification_read(viewer, row) for row in rows):
             raise unknown("ids", "Notification")
     async with write(info.context.session) as session:
-        await store.mark_read(session, advisor_id=viewer.advisor_id, ids=ids, now=utcnow())
+        await store.mark_read(session, advisor_id=recipient, ids=ids, now=utcnow())
     info.context.reset_loaders()
     loaders = info.context.loaders
     marked = [] if ids is None else await loaders.notification_by_id.load_many(ids)
     return MarkNotificationsReadPayload(
         notifications=from_rows(Notification, marked),
-        unread_count=await loaders.unread_notification_count.load(viewer.advisor_id),
+        unread_count=await loaders.unread_notification_count.load(recipient),
     )

@@ -30,6 +30,12 @@ async def _ticket(context: Context, ticket_id: int) -> Any:
     return row if row is not None and rules.can_see_ticket(viewer, row) else None
 
 
+def _hears_of(context: Context, event: Event) -> bool:
+    """Whether the viewer may be told of the event's kind of change (not of internal activity,
+    for a customer user)."""
+    return rules.can_hear_of(context.require_viewer(), event.get("change"))
+
+
 def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> bool:
     """Whether an event may change what a subscription shows: its ticket changed, or the
     viewer's own access did."""
@@ -56,7 +62,7 @@ async def _while_visible(
                 row = await _ticket(context, ticket_id)
                 if row is None:
                     return  # the viewer lost the ticket: no further events
-                if event["kind"] != "access":
+                if event["kind"] != "access" and _hears_of(context, event):
                     yield context, row, event
 
 
@@ -71,7 +77,7 @@ async def ticket_message_added(info: Info, ticket_id: str) -> AsyncGenerator[Mes
     async for context, _row, event in _while_visible(_live(info), pk, ("message",)):
         message = await context.loaders.message_by_id.load(event["message_id"])
         viewer = context.require_viewer()
-        if message is not None and (message.is_public or rules.can_see_private_messages(viewer)):
+        if message is not None and rules.can_see_message(viewer, message):
             yield Message.from_row(message)  # a private note never reaches a customer user
 
 
@@ -86,5 +92,10 @@ async def tickets_changed(info: Info, view: rules.TicketListing) -> AsyncGenerat
                 continue
             async with live.event() as context:
                 row = await _ticket(context, event["ticket_id"])
-                if row is not None and rules.in_view(context.require_viewer(), view, row):
+                viewer = context.require_viewer()
+                if (
+                    row is not None
+                    and rules.in_view(viewer, view, row)
+                    and _hears_of(context, event)
+                ):
                     yield Ticket.from_row(row)

@@ -35,9 +35,9 @@ class Customer(Node, RowBacked):
     async def users(self, info: Info) -> list[CustomerUser]:
         viewer = info.context.require_viewer()
         rows = await info.context.loaders.customer_users_by_customer_id.load(self.pk)
-        if viewer.is_customer_user:
-            rows = [row for row in rows if row.id == viewer.customer_user_id]
-        return from_rows(CustomerUser, rows)
+        return from_rows(
+            CustomerUser, [row for row in rows if rules.can_see_person_of_customer(viewer, row)]
+        )
 
     @strawberry.field(
         description=(

@@ -105,7 +105,8 @@ class Advisor(Node, RowBacked):
         return [
             Team.from_row(r)
             for r in rows
-            if r.organization_id == self.primary_organization_id and can_see_team(viewer, r)
+            if r.organization_id == self.primary_organization_id
+            and rules.can_see_membership(viewer, self.pk, r)
         ]
 
     @strawberry.field(
@@ -121,7 +122,7 @@ class Advisor(Node, RowBacked):
             Team.from_row(r)
             for r in rows
             if r.organization_id != self.primary_organization_id
-            and (self.pk == viewer.advisor_id or can_see_team(viewer, r))
+            and rules.can_see_membership(viewer, self.pk, r)
         ]
 
 

@@ -11,6 +11,7 @@ import strawberry
 from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
+from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.customer import HistoryPageKey
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
@@ -158,17 +159,16 @@ class Ticket(Node, RowBacked):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> MessageConnection:
         viewer = info.context.require_viewer()
-        include_private = ticket_rules.can_see_private_messages(viewer)
         key = MessagePageKey(
             ticket_id=self.pk,
             first=page_size(first, info.context.settings.max_page_size),
             after_id=decode_cursor(after),
-            include_private=include_private,
+            viewer=viewer,  # the loader lists what ticket_rules.message_scope lets them see
         )
         rows, has_next = await info.context.loaders.message_page.load(key)
         return MessageConnection(
             ticket_id=self.pk,
-            include_private=include_private,
+            viewer=viewer,
             edges=[MessageEdge(cursor=encode_cursor(r.id), node=Message.from_row(r)) for r in rows],
             page_info=page_info([r.id for r in rows], has_next_page=has_next, after=after),
         )
@@ -266,15 +266,13 @@ class MessageEdge:
 @strawberry.type(description="A page of a ticket's messages, newest first.")
 class MessageConnection:
     ticket_id: strawberry.Private[int]
-    include_private: strawberry.Private[bool]
+    viewer: strawberry.Private[Actor]
     edges: list[MessageEdge] = strawberry.field(description="The messages of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
     @strawberry.field(description="How many messages the ticket has for this viewer.")
     async def total_count(self, info: Info) -> int:
-        count: int = await info.context.loaders.message_count.load(
-            (self.ticket_id, self.include_private)
-        )
+        count: int = await info.context.loaders.message_count.load((self.ticket_id, self.viewer))
         return count
 
 

@@ -1,19 +1,38 @@
 """Invitation writes: new advisors, team memberships and their removal. Each runs inside the
-caller's ``write()`` block: all of it or nothing."""
+caller's ``write()`` block: all of it or nothing; :func:`invite` is the whole invitation in a
+transaction of its own (tried twice when a concurrent invitation wins a unique race)."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deskgraph.errors import BadUserInput, Conflict
 from deskgraph.store import models
 from deskgraph.store.event_log import emit
+from deskgraph.store.models import utcnow
+from deskgraph.store.notification import notify
+from deskgraph.store.outbox import enqueue_mail
+from deskgraph.store.session import write
 from deskgraph.store.ticket import bumped_updated_at
+
+VERIFY = "Verify the number with the advisor, or invite them as a new advisor."
+
+
+class InviteResult(enum.Enum):
+    """What an invitation did (the schema's ``InviteOutcome`` by name)."""
+
+    NEW_ADVISOR = "NEW_ADVISOR"
+    ADDED_TO_TEAMS = "ADDED_TO_TEAMS"
+    ALREADY_IN_TEAMS = "ALREADY_IN_TEAMS"
 
 
 async def advisors_matching(session: AsyncSession, *, phone: str, email: str) -> Sequence[Row[Any]]:
@@ -137,3 +156,156 @@ async def unassign(
         .values(locked_by_id=None)
     )
     return len(unassigned)
+
+
+# The invitation as a whole --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """A checked invitation (the resolver checks it): who invites, into which teams, whom."""
+
+    organization_id: int
+    organization_name: str
+    inviter_id: int
+    inviter_name: str
+    teams: Sequence[Any]
+    phone: str
+    email: str
+    role: models.AdvisorRole
+    name: str | None
+
+
+@dataclass(frozen=True)
+class Invited:
+    advisor_id: int
+    result: InviteResult
+    is_external: bool
+    joined: list[int]
+
+
+async def invite(session: AsyncSession, invitation: Invitation, mail_domain: str) -> Invited:
+    """The invitation in one transaction of its own. A concurrent invitation that created the
+    advisor or a membership first fails this one on a unique constraint: tried once more, it
+    sees their rows and answers as a repeated invitation does."""
+    for attempt in (1, 2):
+        try:
+            async with write(session) as transaction:
+                return await _invite(transaction, invitation, mail_domain)
+        except IntegrityError:
+            if attempt == 2:
+                raise Conflict("The advisor changed while you invited them: try again.") from None
+    raise AssertionError("unreachable")
+
+
+async def _invite(session: AsyncSession, invitation: Invitation, mail_domain: str) -> Invited:
+    now = utcnow()
+    matches = await advisors_matching(session, phone=invitation.phone, email=invitation.email)
+    by_phone = next((a for a in matches if a.phone == invitation.phone), None)
+    by_email = next((a for a in matches if a.email.lower() == invitation.email.lower()), None)
+    external_role: models.AdvisorRole | None = None
+    if by_phone is None and by_email is None:
+        if invitation.name is None:
+            raise BadUserInput(
+                "No advisor has this phone number: a new advisor needs a `name`.",
+                fields={"name": "required for a new advisor"},
+            )
+        advisor_id = await create_advisor(
+            session,
+            organization_id=invitation.organization_id,
+            role=invitation.role,
+            name=invitation.name,
+            email=invitation.email,
+            phone=invitation.phone,
+            now=now,
+        )
+        advisor_name, home_organization_id = invitation.name, invitation.organization_id
+    elif by_phone is not None and by_email is not None and by_phone.id == by_email.id:
+        advisor_id, advisor_name = by_phone.id, by_phone.name
+        home_organization_id = by_phone.primary_organization_id
+        if home_organization_id != invitation.organization_id:
+            if invitation.role is models.AdvisorRole.ADMIN:
+                raise BadUserInput(
+                    "An advisor of another organization joins your teams as ADVISOR or VIEWER.",
+                    fields={"role": "ADVISOR or VIEWER for an external advisor"},
+                )
+            external_role = invitation.role
+    elif by_phone is not None:
+        raise BadUserInput(
+            "This phone number belongs to an advisor whose organization has another e-mail "
+            f"address for them. {VERIFY}",
+            fields={"email": "does not match the advisor with this phone number"},
+        )
+    else:
+        raise BadUserInput(
+            "This e-mail address belongs to an advisor whose organization has another phone "
+            f"number for them. {VERIFY}",
+            fields={"phone": "does not match the advisor with this e-mail address"},
+        )
+    is_external = home_organization_id != invitation.organization_id
+    joined = await join_teams(
+        session,
+        advisor_id=advisor_id,
+        team_ids=[team.id for team in invitation.teams],
+        external_role=external_role,
+        invited_by_id=invitation.inviter_id,
+        now=now,
+    )
+    if joined:
+        await _tell(session, invitation, advisor_id, advisor_name, joined, is_external, mail_domain)
+    if by_phone is None:
+        outcome = InviteResult.NEW_ADVISOR
+    else:
+        outcome = InviteResult.ADDED_TO_TEAMS if joined else InviteResult.ALREADY_IN_TEAMS
+    return Invited(advisor_id, outcome, is_external, joined)
+
+
+async def _tell(
+    session: AsyncSession,
+    invitation: Invitation,
+    advisor_id: int,
+    advisor_name: str,
+    joined: list[int],
+    is_external: bool,
+    mail_domain: str,
+) -> None:
+    """The in-app notification and the welcome e-mail, in the inviting transaction."""
+    names = _listed(sorted(team.name for team in invitation.teams if team.id in joined))
+    organization, inviter = invitation.organization_name, invitation.inviter_name
+    text = f"{inviter} added you to {names} at {organization}"
+    if is_external:
+        body = (
+            f"{text} as an external advisor ({invitation.role.value}). Their tickets are under "
+            "My external tickets and External team tickets, on the web and in the mobile app."
+        )
+        sign_in = (
+            "Sign in with the account you already have; if you are signed in, sign out and in "
+            "again to see the new teams. Your own organization's tickets stay where they are."
+        )
+    else:
+        body = f"{text}."
+        sign_in = f"Sign in with this e-mail address ({invitation.email}) to start."
+    await notify(
+        session,
+        advisor_id=advisor_id,
+        kind=models.NotificationKind.ADDED_TO_TEAMS,
+        organization_id=invitation.organization_id,
+        actor_id=invitation.inviter_id,
+        title=f"You were added to {organization}",
+        body=body,
+        team_ids=joined,
+        now=utcnow(),
+    )
+    await enqueue_mail(
+        session,
+        to_address=invitation.email,
+        subject=f"Welcome to {organization}",
+        body=f"Hello {advisor_name},\n\n{text}.\n\n{sign_in}\n\n-- deskgraph\n",
+        sender_domain=mail_domain,
+        now=utcnow(),
+    )
+
+
+def _listed(names: list[str]) -> str:
+    """``Field Service``, ``Field Service and Parts``, ``A, B and C``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

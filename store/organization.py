@@ -1,11 +1,14 @@
-"""Organization writes. Each runs inside the caller's ``write()`` block: all of it or nothing."""
+"""Organization writes. Each runs inside the caller's ``write()`` block: all of it or nothing;
+:func:`create_tag_once` runs in a transaction of its own."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
+from deskgraph.store.session import write
 
 
 async def tag_named(session: AsyncSession, organization_id: int, name: str) -> int | None:
@@ -25,3 +28,16 @@ async def create_tag(session: AsyncSession, *, organization_id: int, name: str) 
     )
     assert tag_id is not None
     return int(tag_id)
+
+
+async def create_tag_once(session: AsyncSession, *, organization_id: int, name: str) -> int | None:
+    """A new tag, in a transaction of its own; None when the organization has a tag of that name
+    (compared without case), also when a concurrent request created it first (the unique
+    constraint fails this one)."""
+    try:
+        async with write(session) as transaction:
+            if await tag_named(transaction, organization_id, name) is not None:
+                return None
+            return await create_tag(transaction, organization_id=organization_id, name=name)
+    except IntegrityError:
+        return None

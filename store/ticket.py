@@ -123,7 +123,13 @@ async def add_message(
     )
     await _touch(session, ticket_id, now)
     assert message_id is not None
-    await emit(session, kind="message", ticket_id=ticket_id, message_id=int(message_id))
+    await emit(
+        session,
+        kind="message",
+        ticket_id=ticket_id,
+        message_id=int(message_id),
+        change="public_message" if is_public else "private_note",  # auth.ticket.can_hear_of
+    )
     return int(message_id)
 
 
@@ -145,7 +151,7 @@ async def add_time_entry(
     )
     await _touch(session, ticket_id, now)
     assert entry_id is not None
-    await emit(session, kind="ticket", ticket_id=ticket_id)
+    await emit(session, kind="ticket", ticket_id=ticket_id, change="time_entry")
     return int(entry_id)
 
 

@@ -130,6 +130,23 @@ async def test_ticket_rules_agree_in_sql_and_python(api: Api, persona: str) -> N
                 if rules.can_see_ticket(viewer, row) and rules.in_view(viewer, view, row)
             }
             assert in_sql == in_python, (persona, view)
+        # Messages: the private-note rule, as the message lists and counts filter them.
+        tickets_by_id = {row.id: row for row in rows}
+        all_messages = await reader.rows(select(models.Message.__table__))
+        statement = (
+            select(models.Message.id)
+            .join(models.Ticket, models.Ticket.id == models.Message.ticket_id)
+            .where(rules.ticket_scope(viewer), rules.message_scope(viewer))
+        )
+        in_sql = {row.id for row in await reader.rows(statement)}
+        in_python = {
+            message.id
+            for message in all_messages
+            if rules.can_see_ticket(viewer, tickets_by_id[message.ticket_id])
+            and rules.can_see_message(viewer, message)
+        }
+        assert in_sql == in_python, persona
+        assert any(not message.is_public for message in all_messages)  # notes are in the demo
 
 
 @pytest.mark.parametrize(
