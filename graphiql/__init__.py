@@ -12,8 +12,9 @@ from pathlib import Path
 from string import Template
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from deskgraph.auth.personas import demo_principals
@@ -72,7 +73,7 @@ async def serve_asset(request: Request) -> Response:
     file = request.path_params["file"]
     media_type = SERVED.get(file)
     if media_type is None:
-        return PlainTextResponse("Not Found", status_code=404)
+        raise HTTPException(404, "Not Found")
     return FileResponse(
         STATIC / file,
         media_type=media_type,

@@ -7,10 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from deskgraph.auth.tokens import TokenVerifier
@@ -18,15 +19,30 @@ from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
 from deskgraph.server.events import PostgresListener
+from deskgraph.server.failures import RETRY_AFTER_SECONDS, CatchAll, http_exception
 from deskgraph.server.http import GraphQLEndpoint
 from deskgraph.server.mail import OutboxSender
 from deskgraph.server.websocket import LiveEndpoint
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
+from deskgraph.store.availability import Unavailability, unavailability
+from deskgraph.store.migrate import is_at_head
 from deskgraph.store.session import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 LISTEN_START_SECONDS = 10.0
+NOT_READY_REASONS = {
+    Unavailability.UNREACHABLE: "database unreachable",
+    Unavailability.NOT_MIGRATED: "database not migrated: run deskgraph db upgrade",
+}
+
+
+def _not_ready(found: Unavailability) -> Response:
+    return JSONResponse(
+        {"status": "unavailable", "database": found.value, "reason": NOT_READY_REASONS[found]},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loaders) -> Starlette:
@@ -59,14 +75,17 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_request: Request) -> JSONResponse:
+    async def readyz(_request: Request) -> Response:
+        """Ready when the database answers and its schema is the head of the migrations."""
         try:
             async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:  # any failure to reach the database means not ready
-            return JSONResponse(
-                {"status": "unavailable", "database": "unreachable"}, status_code=503
-            )
+                migrated = await is_at_head(connection)
+        except Exception as error:  # any failure to reach the database means not ready
+            found = unavailability(error) or Unavailability.UNREACHABLE
+            log.warning("readyz: database %s: %s", found.value, error)
+            return _not_ready(found)
+        if not migrated:
+            return _not_ready(Unavailability.NOT_MIGRATED)
         return JSONResponse({"status": "ok", "database": "ok"})
 
     @asynccontextmanager
@@ -102,6 +121,8 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             *graphiql_routes(settings),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(CatchAll)],
+        exception_handlers={HTTPException: http_exception},
     )
     app.state.engine = engine
     app.state.settings = settings
