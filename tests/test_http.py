@@ -69,6 +69,28 @@ async def test_get_refuses_a_mutation(api: Api) -> None:
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
+SUBSCRIPTION = 'subscription TICKET_UPDATED { ticketUpdated(id: "VGlja2V0OjE=") { id } }'
+OVER_WEBSOCKET = (
+    "Subscriptions are served over WebSocket: open one at this same URL (/graphql) with the "
+    "graphql-transport-ws protocol (the graphql-ws client)."
+)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_ticket_updated_over_http_host_advisor_is_pointed_to_the_websocket(
+    api: Api, method: str
+) -> None:
+    headers = api.headers("host-advisor")
+    if method == "POST":
+        response = await api.http.post("/graphql", json={"query": SUBSCRIPTION}, headers=headers)
+    else:
+        response = await api.http.get("/graphql", params={"query": SUBSCRIPTION}, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"message": OVER_WEBSOCKET, "extensions": {"code": "BAD_REQUEST"}}]
+    }
+
+
 @pytest.mark.parametrize(
     ("content", "content_type", "status", "message"),
     [
