@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from deskgraph.auth.tokens import TokenVerifier
@@ -35,6 +35,22 @@ NOT_READY_REASONS = {
     Unavailability.UNREACHABLE: "database unreachable",
     Unavailability.NOT_MIGRATED: "database not migrated: run deskgraph db upgrade",
 }
+
+
+# What `/` answers in production (no GraphiQL there): where the API is.
+HOME = {
+    "graphql": "/graphql",
+    "subscriptions": "/graphql (WebSocket: graphql-transport-ws)",
+    "health": "/healthz",
+    "ready": "/readyz",
+}
+
+
+def _url_host(host: str) -> str:
+    """The host as a browser is pointed at it: every interface is reachable on loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _not_ready(found: Unavailability) -> Response:
@@ -88,8 +104,19 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             return _not_ready(Unavailability.NOT_MIGRATED)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    async def home(_request: Request) -> Response:
+        """`/`: GraphiQL in development; in production, where the API is."""
+        if settings.is_production:
+            return JSONResponse(HOME)
+        return RedirectResponse("/graphql")
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        url = f"http://{_url_host(settings.host)}:{settings.port}/graphql"
+        if settings.is_production:
+            log.info("GraphQL API at %s (WebSocket subscriptions at the same URL)", url)
+        else:
+            log.info("GraphiQL at %s (GraphQL API and WebSocket subscriptions there too)", url)
         if sender is None:
             log.log(
                 logging.WARNING if settings.is_production else logging.INFO,
@@ -114,6 +141,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
 
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", live),
             Route("/healthz", healthz, methods=["GET"]),

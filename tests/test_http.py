@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -512,3 +513,61 @@ async def test_route_anonymous_unknown_answers_json(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"errors": [error]}
+
+
+# --- `/` and the start-up log -------------------------------------------------------------------
+
+
+async def test_home_browser_in_development_is_sent_to_graphiql(api: Api) -> None:
+    response = await api.http.get("/", headers={"Accept": "text/html"})
+    assert (response.status_code, response.headers["location"]) == (307, "/graphql")
+
+
+async def test_home_anyone_in_production_is_told_where_the_api_is(settings: Settings) -> None:
+    secret = "a-production-secret-for-the-tests-only-0123456789"
+    app = create_app(replace(settings, env="production", token_secret=secret))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://prod.test"
+    ) as client:
+        response = await client.get("/", headers={"Accept": "text/html"})
+    await app.state.engine.dispose()
+    assert response.status_code == 200
+    assert response.json() == {
+        "graphql": "/graphql",
+        "subscriptions": "/graphql (WebSocket: graphql-transport-ws)",
+        "health": "/healthz",
+        "ready": "/readyz",
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "host", "line"),
+    [
+        (
+            "development",
+            "127.0.0.1",
+            "GraphiQL at http://127.0.0.1:8123/graphql (GraphQL API and WebSocket subscriptions"
+            " there too)",
+        ),
+        (
+            "development",
+            "0.0.0.0",
+            "GraphiQL at http://127.0.0.1:8123/graphql (GraphQL API and WebSocket subscriptions"
+            " there too)",
+        ),
+        (
+            "production",
+            "::1",
+            "GraphQL API at http://[::1]:8123/graphql (WebSocket subscriptions at the same URL)",
+        ),
+    ],
+)
+async def test_serve_start_up_logs_the_url(
+    settings: Settings, caplog: pytest.LogCaptureFixture, env: str, host: str, line: str
+) -> None:
+    secret = "a-production-secret-for-the-tests-only-0123456789"
+    app = create_app(replace(settings, env=env, host=host, port=8123, token_secret=secret))
+    with caplog.at_level(logging.INFO, logger="deskgraph.server.app"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert line in [record.getMessage() for record in caplog.records]
