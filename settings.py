@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./deskgraph.db"
 DEVELOPMENT_TOKEN_SECRET = "deskgraph-development-secret-change-me-in-production"
@@ -29,6 +30,40 @@ def normalize_database_url(url: str) -> str:
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     return url
+
+
+# The usual origins of a web SPA's dev server (Vite, then Create React App / Next.js).
+DEVELOPMENT_CORS_ORIGINS = (
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+)
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    origins = []
+    for part in raw.split(","):
+        origin = part.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                f"{name} takes origins such as https://desk.example.com or "
+                f"http://localhost:5173, comma-separated, not {part.strip()!r}"
+            )
+        origins.append(origin)
+    return tuple(origins)
 
 
 def _flag(value: str | None) -> bool:
@@ -97,6 +132,16 @@ class Settings:
     smtp_tls: str = "none"  # none | starttls | tls
     outbox_poll_seconds: float = 5.0
     outbox_max_attempts: int = 8
+    # CORS: the origins (scheme://host[:port]) whose pages may call the API from a browser, with
+    # credentials and an Authorization header. None: the env's default (the usual dev servers
+    # in development, none in production).
+    cors_origins: tuple[str, ...] | None = None
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        if self.cors_origins is not None:
+            return self.cors_origins
+        return () if self.is_production else DEVELOPMENT_CORS_ORIGINS
 
     @property
     def mail_domain(self) -> str:
@@ -130,6 +175,8 @@ class Settings:
             jdlink_client_secret=env.get("DESKGRAPH_JDLINK_CLIENT_SECRET", ""),
             jdlink_cache_seconds=float(env.get("DESKGRAPH_JDLINK_CACHE_SECONDS", "300")),
             **_mail_settings(env),
+            # CORS: DESKGRAPH_CORS_ORIGINS, comma-separated; set and empty means none.
+            cors_origins=_origins(env, "DESKGRAPH_CORS_ORIGINS"),
         )
         if settings.token_public_key and settings.token_jwks_url:
             raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")

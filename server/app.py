@@ -19,7 +19,12 @@ from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
 from deskgraph.server.events import PostgresListener
-from deskgraph.server.failures import RETRY_AFTER_SECONDS, CatchAll, http_exception
+from deskgraph.server.failures import (
+    RETRY_AFTER_SECONDS,
+    CatchAll,
+    JsonCORSMiddleware,
+    http_exception,
+)
 from deskgraph.server.http import GraphQLEndpoint
 from deskgraph.server.mail import OutboxSender
 from deskgraph.server.websocket import LiveEndpoint
@@ -51,6 +56,24 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """Browsers on the allowed origins (DESKGRAPH_CORS_ORIGINS) may call /graphql with
+    credentials and a bearer token; outermost, so that error answers carry the headers too."""
+    if not settings.allowed_origins:
+        return []
+    return [
+        Middleware(
+            JsonCORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=True,
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    ]
 
 
 def _not_ready(found: Unavailability) -> Response:
@@ -149,7 +172,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             *graphiql_routes(settings),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(CatchAll)],
+        middleware=[*_cors(settings), Middleware(CatchAll)],
         exception_handlers={HTTPException: http_exception},
     )
     app.state.engine = engine

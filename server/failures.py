@@ -9,7 +9,9 @@ import logging
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,6 +72,25 @@ async def http_exception(_request: Request, exc: Exception) -> Response:
         code = INTERNAL_SERVER_ERROR
     headers = dict(exc.headers or {})
     return json_response(error_body(exc.detail, code), exc.status_code, headers=headers)
+
+
+class JsonCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as JSON (BAD_REQUEST) like every other
+    error instead of its text/plain "Disallowed CORS origin"."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        headers = {
+            key: value
+            for key, value in response.headers.items()
+            if key not in ("content-type", "content-length")
+        }
+        message = bytes(response.body).decode()
+        return json_response(
+            error_body(message, BAD_REQUEST), response.status_code, headers=headers
+        )
 
 
 class CatchAll:

@@ -571,3 +571,98 @@ async def test_serve_start_up_logs_the_url(
         async with app.router.lifespan_context(app):
             pass
     assert line in [record.getMessage() for record in caplog.records]
+
+
+# --- CORS ----------------------------------------------------------------------------------------
+
+SPA = "http://localhost:5173"
+PREFLIGHT = {
+    "Origin": SPA,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization,content-type",
+}
+
+
+async def test_preflight_spa_dev_server_in_development_is_allowed(api: Api) -> None:
+    response = await api.http.options("/graphql", headers=PREFLIGHT)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == SPA
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["access-control-allow-methods"] == "GET, POST"
+    assert response.headers["access-control-allow-headers"] == (
+        "Accept, Accept-Language, Authorization, Content-Language, Content-Type"
+    )
+    assert response.headers["vary"].startswith("Origin")
+
+
+async def test_post_spa_dev_server_in_development_reads_the_answer(api: Api) -> None:
+    headers = {"Origin": SPA, **api.headers("host-advisor")}
+    response = await api.http.post("/graphql", json={"query": VIEWER_QUERY}, headers=headers)
+    assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}}
+    assert response.headers["access-control-allow-origin"] == SPA
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["access-control-expose-headers"] == "Retry-After"
+
+
+async def test_preflight_other_origin_is_refused_as_json(api: Api) -> None:
+    response = await api.http.options(
+        "/graphql", headers={**PREFLIGHT, "Origin": "https://evil.example"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert "access-control-allow-origin" not in response.headers
+    assert response.json() == {
+        "errors": [{"message": "Disallowed CORS origin", "extensions": {"code": "BAD_REQUEST"}}]
+    }
+
+
+async def test_post_other_origin_gets_no_cors_headers(api: Api) -> None:
+    headers = {"Origin": "https://evil.example", **api.headers("host-advisor")}
+    response = await api.http.post("/graphql", json={"query": VIEWER_QUERY}, headers=headers)
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_preflight_spa_in_production_by_default_is_not_answered(settings: Settings) -> None:
+    secret = "a-production-secret-for-the-tests-only-0123456789"
+    app = create_app(replace(settings, env="production", token_secret=secret))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://prod.test"
+    ) as client:
+        response = await client.options("/graphql", headers=PREFLIGHT)
+    await app.state.engine.dispose()
+    assert response.status_code == 405
+    assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, None),
+        ({"DESKGRAPH_CORS_ORIGINS": ""}, ()),
+        (
+            {"DESKGRAPH_CORS_ORIGINS": " https://desk.example.com/, http://127.0.0.1:8080 ,"},
+            ("https://desk.example.com", "http://127.0.0.1:8080"),
+        ),
+    ],
+)
+def test_cors_origins_setting_is_read(
+    env: dict[str, str], expected: tuple[str, ...] | None
+) -> None:
+    assert Settings.from_env(env).cors_origins == expected
+
+
+def test_cors_origins_default_per_env() -> None:
+    assert Settings().allowed_origins == (
+        "http://localhost:5173",
+        "http://127.0.0.1:5173",
+        "http://localhost:3000",
+        "http://127.0.0.1:3000",
+    )
+    assert Settings(env="production").allowed_origins == ()
+    assert Settings(env="production", cors_origins=(SPA,)).allowed_origins == (SPA,)
+
+
+@pytest.mark.parametrize("value", ["*", "desk.example.com", "https://desk.example.com/app"])
+def test_cors_origins_setting_refuses_what_is_not_an_origin(value: str) -> None:
+    with pytest.raises(ValueError, match=r"DESKGRAPH_CORS_ORIGINS takes origins"):
+        Settings.from_env({"DESKGRAPH_CORS_ORIGINS": value})

@@ -5,28 +5,14 @@ event; folds the persona bar."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
-import pytest
 from sqlalchemy import func, select
 
 from deskgraph.auth.tokens import verify_token
 from deskgraph.store import models
 from tests.conftest import Served, gid
-from tests.external.conftest import Node, unavailable
+from tests.external.conftest import Node
 
 QUERY = "{ viewer { kind advisor { name } } }"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The browser graphiql.mjs launches (it reads the same variable)."""
-    executable = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
-    if not (Path(executable).is_file() or shutil.which(executable)):
-        unavailable(f"Chromium is not installed at {executable}: apt-get install chromium")
-    return executable
 
 
 async def test_graphiql_runs_a_query_as_a_persona_with_no_network(
