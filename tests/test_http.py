@@ -452,14 +452,15 @@ async def test_graphiql_page_database_broken_is_json_not_text(broken: BrokenData
     assert_unavailable(response, broken.message)
 
 
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_subscribe_advisor_database_broken_closes_with_try_again_later(
-    broken: BrokenDatabase,
+    broken: BrokenDatabase, protocol: str
 ) -> None:
     # With SQLite the served app's lifespan closes its pooled connection on the server's own
     # loop; with PostgreSQL it would first wait for the LISTEN connection that never comes.
     with LoopbackServer(broken.api.app, lifespan=broken.url.startswith("sqlite")) as server:
         url = server.url.replace("http://", "ws://") + "/graphql"
-        protocols = [Subprotocol("graphql-transport-ws")]
+        protocols = [Subprotocol(protocol)]
         async with connect(url, subprotocols=protocols, open_timeout=10) as socket:
             init = {"Authorization": f"Bearer {broken.token}"}
             await socket.send(json.dumps({"type": "connection_init", "payload": init}))
