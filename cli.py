@@ -193,10 +193,14 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     with contextlib.ExitStack() as stack:
         if settings.jdlink_url is None and not settings.is_production:
             settings = stack.enter_context(_jdlink_simulator(settings))
+        # The app logs its URL at start-up: it must know the address served.
+        settings = dataclasses.replace(
+            settings, host=host or settings.host, port=port or settings.port
+        )
         uvicorn.run(
             create_app(settings),
-            host=host or settings.host,
-            port=port or settings.port,
+            host=settings.host,
+            port=settings.port,
             proxy_headers=False,
             log_level="info",
         )

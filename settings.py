@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from email.utils import parseaddr
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, create_model, field_validator
 from pydantic.dataclasses import dataclass
@@ -31,6 +32,15 @@ Port = Annotated[int, Field(ge=1, le=65_535)]
 AtLeastOne = Annotated[int, Field(ge=1)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 SecondsOrNone = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0: keep nothing
+
+
+# The usual origins of a web SPA's dev server (Vite, then Create React App / Next.js).
+DEVELOPMENT_CORS_ORIGINS = (
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+)
 
 
 class SettingsError(ValueError):
@@ -101,6 +111,11 @@ class Settings:
     outbox_max_attempts: AtLeastOne = 8
     # Subscription events: how long a row of the event log is kept before it is pruned.
     event_retention_seconds: Seconds = 3600.0
+    # CORS: the origins (scheme://host[:port]) whose pages may call the API from a browser, with
+    # credentials and an Authorization header; DESKGRAPH_CORS_ORIGINS is comma-separated, and
+    # `none` allows no origin. None: the env's default (the usual dev servers in development,
+    # none in production).
+    cors_origins: tuple[str, ...] | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -125,6 +140,39 @@ class Settings:
         if "@" not in parseaddr(value)[1]:
             raise ValueError("must be an e-mail address, e.g. 'Service Desk <desk@example.com>'")
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() == "none":
+            return ()
+        origins = []
+        for part in value.split(","):
+            origin = part.strip().rstrip("/")
+            if not origin:
+                continue
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(
+                    "takes origins such as https://desk.example.com or http://localhost:5173, "
+                    f"comma-separated, not {part.strip()!r}"
+                )
+            origins.append(origin)
+        return tuple(origins)
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        if self.cors_origins is not None:
+            return self.cors_origins
+        return () if self.is_production else DEVELOPMENT_CORS_ORIGINS
 
     @property
     def mail_domain(self) -> str:

@@ -12,8 +12,9 @@ from pathlib import Path
 from string import Template
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from deskgraph.auth.personas import demo_principals
@@ -33,6 +34,7 @@ SERVED = {
     "react-dom.production.min.js": JS,
     "graphiql.min.js": JS,
     "deskgraph-graphiql.js": JS,  # ours: boots GraphiQL, wires the persona buttons
+    "favicon.svg": "image/svg+xml",  # ours: without one, every load logs a 404
 }
 # The URLs carry a digest of the file, so a browser may keep each file for good.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
@@ -72,7 +74,7 @@ async def serve_asset(request: Request) -> Response:
     file = request.path_params["file"]
     media_type = SERVED.get(file)
     if media_type is None:
-        return PlainTextResponse("Not Found", status_code=404)
+        raise HTTPException(404, "Not Found")
     return FileResponse(
         STATIC / file,
         media_type=media_type,
@@ -126,6 +128,7 @@ class GraphiQLPage:
             react_dom_js=asset_url("react-dom.production.min.js"),
             graphiql_js=asset_url("graphiql.min.js"),
             boot_js=asset_url("deskgraph-graphiql.js"),
+            favicon=asset_url("favicon.svg"),
         )
         return HTMLResponse(
             page,
@@ -162,13 +165,17 @@ class GraphiQLPage:
         return _section(
             "<p>Development only: a button puts that persona's bearer token (made for this page,"
             f" valid {TOKEN_SECONDS // 3600} hours) into the Headers editor below.</p>"
-            f' <p id="dg-status" role="status"></p>\n<ul>\n{buttons}\n</ul>\n{absent}'
+            f"\n<ul>\n{buttons}\n</ul>\n{absent}",
+            status=True,
         )
 
 
-def _section(body: str) -> str:
+def _section(body: str, *, status: bool = False) -> str:
+    """The bar above GraphiQL: a <details> the user can fold (deskgraph-graphiql.js remembers
+    it, and folds it by default on a narrow screen); the chosen persona stays in its summary."""
+    summary_status = ' <span id="dg-status" role="status"></span>' if status else ""
     return (
-        '<section class="dg-personas" aria-labelledby="dg-personas-title">\n'
-        '<h2 id="dg-personas-title">Demo personas</h2>\n'
-        f"{body}\n</section>"
+        '<details class="dg-personas" id="dg-personas" open>\n'
+        f'<summary><h2 id="dg-personas-title">Demo personas</h2>{summary_status}</summary>\n'
+        f"{body}\n</details>"
     )

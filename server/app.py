@@ -7,10 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from deskgraph.auth.tokens import TokenVerifier
@@ -18,15 +19,69 @@ from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
 from deskgraph.server.events import EventListener
+from deskgraph.server.failures import (
+    RETRY_AFTER_SECONDS,
+    CatchAll,
+    JsonCORSMiddleware,
+    http_exception,
+)
 from deskgraph.server.http import GraphQLEndpoint
 from deskgraph.server.mail import OutboxSender
 from deskgraph.server.websocket import LiveEndpoint
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
+from deskgraph.store.availability import Unavailability, unavailability
+from deskgraph.store.migrate import is_at_head
 from deskgraph.store.session import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 LISTEN_START_SECONDS = 10.0
+NOT_READY_REASONS = {
+    Unavailability.UNREACHABLE: "database unreachable",
+    Unavailability.NOT_MIGRATED: "database not migrated: run deskgraph db upgrade",
+}
+
+
+# What `/` answers in production (no GraphiQL there): where the API is.
+HOME = {
+    "graphql": "/graphql",
+    "subscriptions": "/graphql (WebSocket: graphql-transport-ws)",
+    "health": "/healthz",
+    "ready": "/readyz",
+}
+
+
+def _url_host(host: str) -> str:
+    """The host as a browser is pointed at it: every interface is reachable on loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """Browsers on the allowed origins (DESKGRAPH_CORS_ORIGINS) may call /graphql with
+    credentials and a bearer token; outermost, so that error answers carry the headers too."""
+    if not settings.allowed_origins:
+        return []
+    return [
+        Middleware(
+            JsonCORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=True,
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    ]
+
+
+def _not_ready(found: Unavailability) -> Response:
+    return JSONResponse(
+        {"status": "unavailable", "database": found.value, "reason": NOT_READY_REASONS[found]},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loaders) -> Starlette:
@@ -57,18 +112,32 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_request: Request) -> JSONResponse:
+    async def readyz(_request: Request) -> Response:
+        """Ready when the database answers and its schema is the head of the migrations."""
         try:
             async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:  # any failure to reach the database means not ready
-            return JSONResponse(
-                {"status": "unavailable", "database": "unreachable"}, status_code=503
-            )
+                migrated = await is_at_head(connection)
+        except Exception as error:  # any failure to reach the database means not ready
+            found = unavailability(error) or Unavailability.UNREACHABLE
+            log.warning("readyz: database %s: %s", found.value, error)
+            return _not_ready(found)
+        if not migrated:
+            return _not_ready(Unavailability.NOT_MIGRATED)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    async def home(_request: Request) -> Response:
+        """`/`: GraphiQL in development; in production, where the API is."""
+        if settings.is_production:
+            return JSONResponse(HOME)
+        return RedirectResponse("/graphql")
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        url = f"http://{_url_host(settings.host)}:{settings.port}/graphql"
+        if settings.is_production:
+            log.info("GraphQL API at %s (WebSocket subscriptions at the same URL)", url)
+        else:
+            log.info("GraphiQL at %s (GraphQL API and WebSocket subscriptions there too)", url)
         if sender is None:
             log.log(
                 logging.WARNING if settings.is_production else logging.INFO,
@@ -91,6 +160,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
 
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", live),
             Route("/healthz", healthz, methods=["GET"]),
@@ -98,6 +168,8 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             *graphiql_routes(settings),
         ],
         lifespan=lifespan,
+        middleware=[*_cors(settings), Middleware(CatchAll)],
+        exception_handlers={HTTPException: http_exception},
     )
     app.state.engine = engine
     app.state.settings = settings

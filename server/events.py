@@ -202,6 +202,9 @@ class EventListener:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listening = False
         self._ready = asyncio.Event()
+        # Set when a first attempt failed: a database that is down at start-up has nothing to
+        # wait for (every request answers SERVICE_UNAVAILABLE until it is back).
+        self._failed = asyncio.Event()
 
     async def start(self) -> None:
         if self._tasks:
@@ -213,9 +216,14 @@ class EventListener:
             self._tasks.append(asyncio.create_task(self._listen(), name="deskgraph-events-listen"))
 
     async def wait_connected(self) -> None:
-        """Until the listener knows where the log ends and, with PostgreSQL, LISTENs (callers
-        bound the wait)."""
-        await self._ready.wait()
+        """Until the listener knows where the log ends and, with PostgreSQL, LISTENs, or until
+        an attempt failed (callers bound the wait)."""
+        waits = [asyncio.create_task(self._ready.wait()), asyncio.create_task(self._failed.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def aclose(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -254,6 +262,7 @@ class EventListener:
                 raise
             except Exception as error:  # the database is unreachable: read again later
                 log.warning("events: cannot read the event log (%s); retrying", error)
+                self._failed.set()
                 await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
                 attempt += 1
                 continue
@@ -283,6 +292,7 @@ class EventListener:
                 raise
             except (OSError, asyncpg.PostgresError, TimeoutError) as error:
                 log.warning("events: cannot LISTEN (%s); retrying", error)
+                self._failed.set()
             finally:
                 self._listening = False
                 if connection is not None and not connection.is_closed():

@@ -32,8 +32,10 @@ from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.server.context import Context
+from deskgraph.server.failures import failure_response, unavailable_response
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
+from deskgraph.store.availability import unavailability
 
 logger = logging.getLogger("deskgraph")
 
@@ -76,9 +78,17 @@ class GraphQLEndpoint:
         self.graphiql = GraphiQLPage(settings, sessionmaker)
 
     async def handle(self, request: Request) -> Response:
-        media_type = JSON
         try:
             media_type = _negotiate(request.headers.get("accept", ""))
+        except RequestError as error:
+            return _error_response(error, JSON)
+        try:
+            return await self._answer(request, media_type)
+        except Exception as error:  # the database down, or a bug: JSON with a code all the same
+            return failure_response(error, media_type)
+
+    async def _answer(self, request: Request, media_type: str) -> Response:
+        try:
             if request.method == "GET" and _wants_html(request):
                 if self.settings.is_production:
                     raise RequestError(404, "GraphiQL is off in production.")
@@ -101,16 +111,19 @@ class GraphQLEndpoint:
                     operation_name=params["operationName"],
                     allowed_operation_types=allowed,
                 )
-            except InvalidOperationTypeError:
-                return _error_response(
-                    RequestError(405, "Only queries can be sent with GET.", {"Allow": "POST"}),
-                    media_type,
-                )
+            except InvalidOperationTypeError as error:
+                return _error_response(_wrong_operation(error, request.method), media_type)
             except CannotGetOperationTypeError as error:
                 message = error.as_http_error_reason()
                 return _error_response(RequestError(400, message), media_type)
             except MissingQueryError:
                 return _error_response(RequestError(400, "No query was sent."), media_type)
+        for failed in result.errors or ():
+            cause = failed.original_error
+            found = unavailability(cause) if cause is not None else None
+            if found is not None:  # a partial answer would hide it: the client retries
+                logger.warning("database %s: %s", found.value, cause)
+                return unavailable_response(found, media_type)
         return _result_response(result, media_type)
 
     async def _params(self, request: Request) -> dict[str, Any]:
@@ -175,6 +188,18 @@ class GraphQLEndpoint:
             auth_error=auth_error,
             wake_outbox=self.wake_outbox,
         )
+
+
+def _wrong_operation(error: InvalidOperationTypeError, method: str) -> RequestError:
+    if error.operation_type == OperationType.SUBSCRIPTION:
+        return RequestError(
+            400,
+            "Subscriptions are served over WebSocket: open one at this same URL (/graphql) "
+            "with the graphql-transport-ws protocol (the graphql-ws client).",
+        )
+    if method == "GET":
+        return RequestError(405, "Only queries can be sent with GET.", {"Allow": "POST"})
+    return RequestError(400, error.as_http_error_reason(method))
 
 
 def _loads(raw: str | bytes, what: str) -> Any:

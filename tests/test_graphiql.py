@@ -46,7 +46,11 @@ NAMES = {
     "customer-user": "Anna Berg",
     "service": "Service token",
 }
-CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 
 class Page(HTMLParser):

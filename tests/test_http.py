@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from graphql import build_client_schema, get_introspection_query
+from sqlalchemy.exc import OperationalError
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
+from deskgraph.auth import scopes
+from deskgraph.auth.tokens import Principal, issue_token
+from deskgraph.server import http as http_module
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
+from deskgraph.sources.loopback import LoopbackServer
+from deskgraph.store.availability import Unavailability, unavailability
+from deskgraph.store.migrate import upgrade
 from tests.conftest import Api
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 VIEWER_QUERY = "query VIEWER { viewer { kind } }"
 
@@ -46,6 +68,28 @@ async def test_get_refuses_a_mutation(api: Api) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+SUBSCRIPTION = 'subscription TICKET_UPDATED { ticketUpdated(id: "VGlja2V0OjE=") { id } }'
+OVER_WEBSOCKET = (
+    "Subscriptions are served over WebSocket: open one at this same URL (/graphql) with the "
+    "graphql-transport-ws protocol (the graphql-ws client)."
+)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_ticket_updated_over_http_host_advisor_is_pointed_to_the_websocket(
+    api: Api, method: str
+) -> None:
+    headers = api.headers("host-advisor")
+    if method == "POST":
+        response = await api.http.post("/graphql", json={"query": SUBSCRIPTION}, headers=headers)
+    else:
+        response = await api.http.get("/graphql", params={"query": SUBSCRIPTION}, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"message": OVER_WEBSOCKET, "extensions": {"code": "BAD_REQUEST"}}]
+    }
 
 
 @pytest.mark.parametrize(
@@ -218,4 +262,409 @@ async def test_log_sql_writes_one_line_per_statement(
         await client.get("/readyz")
     await app.state.engine.dispose()
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("SQL")]
-    assert lines == ["SQL: SELECT 1"]
+    # /readyz: does the version table exist (a PRAGMA, or a catalog query), then its revision.
+    assert len(lines) == 2
+    assert lines[1] == "SQL: SELECT alembic_version.version_num FROM alembic_version"
+
+
+# --- The database down or not migrated: JSON with a code, never text/plain -------------------
+
+UNREACHABLE = "The database is unreachable: try again later."
+NOT_MIGRATED = "The database is not migrated (run `deskgraph db upgrade`): try again later."
+READY_REASONS = {
+    "unreachable": "database unreachable",
+    "not migrated": "database not migrated: run deskgraph db upgrade",
+}
+TICKET_COUNT = "query TICKET_COUNT { tickets(first: 1) { totalCount } }"
+
+
+def sqlite_error(message: str) -> OperationalError:
+    return OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+
+
+@dataclass
+class BrokenDatabase:
+    api: Api
+    url: str
+    state: str  # "unreachable" | "not migrated"
+    token: str  # a well-signed token of advisor 2: reading the viewer meets the database
+
+    @property
+    def message(self) -> str:
+        return UNREACHABLE if self.state == "unreachable" else NOT_MIGRATED
+
+
+@pytest.fixture(
+    params=[
+        "sqlite-file-missing",
+        "postgresql-nothing-listens",
+        "postgresql-no-tables",
+    ]
+)
+def broken_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A database URL and what is wrong with it: "unreachable" or "not migrated"."""
+    kind: str = request.param
+    if kind == "sqlite-file-missing":
+        yield f"sqlite+aiosqlite:///{tmp_path}/missing.db", "not migrated"
+    elif kind == "postgresql-nothing-listens":
+        yield "postgresql+asyncpg://postgres@127.0.0.1:1/deskgraph", "unreachable"
+    else:
+        server = request.getfixturevalue("postgres")
+        if server is None:
+            pytest.skip("set DESKGRAPH_TEST_DATABASE_URL to run this test on PostgreSQL")
+        name = f"deskgraph_empty_{uuid.uuid4().hex[:10]}"
+        yield server.create(name), "not migrated"
+        server.drop(name)
+
+
+@pytest.fixture
+async def broken(
+    broken_url: tuple[str, str], jdlink_settings: Settings
+) -> AsyncIterator[BrokenDatabase]:
+    url, state = broken_url
+    settings = replace(jdlink_settings, database_url=url)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    token = issue_token(settings, Principal(kind="advisor", id=2))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://broken.test") as client:
+            yield BrokenDatabase(Api(client, app, {}), url, state, token)
+    finally:
+        await app.state.verifier.aclose()
+        await app.state.sources.aclose()
+        await app.state.engine.dispose()
+
+
+def assert_unavailable(response: httpx.Response, message: str) -> None:
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["retry-after"] == "5"
+    assert response.json() == {
+        "errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed"), Unavailability.UNREACHABLE),
+        (sqlite_error("unable to open database file"), Unavailability.UNREACHABLE),
+        (sqlite_error("database is locked"), Unavailability.UNREACHABLE),
+        (sqlite_error("no such table: tickets"), Unavailability.NOT_MIGRATED),
+        (sqlite_error('near "SELEC": syntax error'), None),  # our bug, not the database's state
+        (RuntimeError("no such table"), None),
+    ],
+)
+def test_unavailability_tells_the_database_state_from_a_bug(
+    error: BaseException, expected: Unavailability | None
+) -> None:
+    assert unavailability(error) is expected
+    wrapped = RuntimeError("while reading the viewer")
+    wrapped.__cause__ = error
+    assert unavailability(wrapped) is expected
+
+
+async def test_readyz_database_broken_answers_503_with_the_reason(broken: BrokenDatabase) -> None:
+    response = await broken.api.http.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json() == {
+        "status": "unavailable",
+        "database": broken.state,
+        "reason": READY_REASONS[broken.state],
+    }
+
+
+@pytest.fixture
+def older_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at migration 0002, one behind the head."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+        upgrade(url, "0002")
+        yield url
+        return
+    server = request.getfixturevalue("postgres")
+    name = f"deskgraph_old_{uuid.uuid4().hex[:10]}"
+    upgrade(server.create(name), "0002")
+    yield server.url_for(name)
+    server.drop(name)
+
+
+async def test_readyz_database_one_migration_behind_answers_503_not_migrated(
+    older_database: str, jdlink_settings: Settings
+) -> None:
+    database_url = older_database
+    app = create_app(replace(jdlink_settings, database_url=database_url))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://old.test"
+    ) as client:
+        response = await client.get("/readyz")
+    await app.state.engine.dispose()
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "database": "not migrated",
+        "reason": "database not migrated: run deskgraph db upgrade",
+    }
+
+
+async def test_healthz_database_broken_still_answers_ok(broken: BrokenDatabase) -> None:
+    response = await broken.api.http.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_post_service_database_broken_in_a_resolver_is_service_unavailable(
+    broken: BrokenDatabase,
+) -> None:
+    # A service's viewer is its token alone: the database first fails inside `tickets`.
+    service = Principal(kind="service", service="router", scopes=frozenset({scopes.READ}))
+    token = issue_token(broken.api.app.state.settings, service)
+    response = await broken.api.http.post(
+        "/graphql", json={"query": TICKET_COUNT}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert_unavailable(response, broken.message)
+
+
+async def test_post_advisor_database_broken_while_reading_the_viewer_is_service_unavailable(
+    broken: BrokenDatabase,
+) -> None:
+    response = await broken.api.http.post(
+        "/graphql",
+        json={"query": "{ __typename }"},
+        headers={"Authorization": f"Bearer {broken.token}"},
+    )
+    assert_unavailable(response, broken.message)
+
+
+async def test_get_advisor_database_broken_is_service_unavailable(broken: BrokenDatabase) -> None:
+    response = await broken.api.http.get(
+        "/graphql",
+        params={"query": TICKET_COUNT},
+        headers={"Authorization": f"Bearer {broken.token}", "Accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 503
+    assert response.headers["content-type"] == GRAPHQL_RESPONSE
+    assert response.json()["errors"][0]["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
+
+
+async def test_graphiql_page_database_broken_is_json_not_text(broken: BrokenDatabase) -> None:
+    response = await broken.api.http.get("/graphql", headers={"Accept": "text/html"})
+    assert_unavailable(response, broken.message)
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_subscribe_advisor_database_broken_closes_with_try_again_later(
+    broken: BrokenDatabase, protocol: str
+) -> None:
+    # With SQLite the served app's lifespan closes its pooled connection on the server's own
+    # loop; with PostgreSQL it would first wait for the LISTEN connection that never comes.
+    with LoopbackServer(broken.api.app, lifespan=broken.url.startswith("sqlite")) as server:
+        url = server.url.replace("http://", "ws://") + "/graphql"
+        protocols = [Subprotocol(protocol)]
+        async with connect(url, subprotocols=protocols, open_timeout=10) as socket:
+            init = {"Authorization": f"Bearer {broken.token}"}
+            await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, f"database {broken.state}")
+
+
+async def test_post_advisor_unexpected_failure_reading_the_viewer_is_masked_json(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_viewer(*_args: Any) -> Any:
+        raise RuntimeError("secret connection string postgres://user:pw@host")
+
+    monkeypatch.setattr(http_module, "fetch_viewer", broken_viewer)
+    response = await api.http.post(
+        "/graphql", json={"query": "{ __typename }"}, headers=api.headers("host-advisor")
+    )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "errors": [
+            {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/nowhere", 404, {"message": "Not Found", "extensions": {"code": "NOT_FOUND"}}),
+        (
+            "GET",
+            "/graphiql/secret.txt",
+            404,
+            {"message": "Not Found", "extensions": {"code": "NOT_FOUND"}},
+        ),
+        (
+            "PUT",
+            "/graphql",
+            405,
+            {"message": "Method Not Allowed", "extensions": {"code": "BAD_REQUEST"}},
+        ),
+    ],
+)
+async def test_route_anonymous_unknown_answers_json(
+    api: Api, method: str, path: str, status: int, error: dict[str, Any]
+) -> None:
+    response = await api.http.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"errors": [error]}
+
+
+# --- `/` and the start-up log -------------------------------------------------------------------
+
+
+async def test_home_browser_in_development_is_sent_to_graphiql(api: Api) -> None:
+    response = await api.http.get("/", headers={"Accept": "text/html"})
+    assert (response.status_code, response.headers["location"]) == (307, "/graphql")
+
+
+async def test_home_anyone_in_production_is_told_where_the_api_is(settings: Settings) -> None:
+    secret = "a-production-secret-for-the-tests-only-0123456789"
+    app = create_app(replace(settings, env="production", token_secret=secret))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://prod.test"
+    ) as client:
+        response = await client.get("/", headers={"Accept": "text/html"})
+    await app.state.engine.dispose()
+    assert response.status_code == 200
+    assert response.json() == {
+        "graphql": "/graphql",
+        "subscriptions": "/graphql (WebSocket: graphql-transport-ws)",
+        "health": "/healthz",
+        "ready": "/readyz",
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "host", "line"),
+    [
+        (
+            "development",
+            "127.0.0.1",
+            "GraphiQL at http://127.0.0.1:8123/graphql (GraphQL API and WebSocket subscriptions"
+            " there too)",
+        ),
+        (
+            "development",
+            "0.0.0.0",
+            "GraphiQL at http://127.0.0.1:8123/graphql (GraphQL API and WebSocket subscriptions"
+            " there too)",
+        ),
+        (
+            "production",
+            "::1",
+            "GraphQL API at http://[::1]:8123/graphql (WebSocket subscriptions at the same URL)",
+        ),
+    ],
+)
+async def test_serve_start_up_logs_the_url(
+    settings: Settings, caplog: pytest.LogCaptureFixture, env: str, host: str, line: str
+) -> None:
+    secret = "a-production-secret-for-the-tests-only-0123456789"
+    app = create_app(replace(settings, env=env, host=host, port=8123, token_secret=secret))
+    with caplog.at_level(logging.INFO, logger="deskgraph.server.app"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert line in [record.getMessage() for record in caplog.records]
+
+
+# --- CORS ----------------------------------------------------------------------------------------
+
+SPA = "http://localhost:5173"
+PREFLIGHT = {
+    "Origin": SPA,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization,content-type",
+}
+
+
+async def test_preflight_spa_dev_server_in_development_is_allowed(api: Api) -> None:
+    response = await api.http.options("/graphql", headers=PREFLIGHT)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == SPA
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["access-control-allow-methods"] == "GET, POST"
+    assert response.headers["access-control-allow-headers"] == (
+        "Accept, Accept-Language, Authorization, Content-Language, Content-Type"
+    )
+    assert response.headers["vary"].startswith("Origin")
+
+
+async def test_post_spa_dev_server_in_development_reads_the_answer(api: Api) -> None:
+    headers = {"Origin": SPA, **api.headers("host-advisor")}
+    response = await api.http.post("/graphql", json={"query": VIEWER_QUERY}, headers=headers)
+    assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}}
+    assert response.headers["access-control-allow-origin"] == SPA
+    assert response.headers["access-control-allow-credentials"] == "true"
+    assert response.headers["access-control-expose-headers"] == "Retry-After"
+
+
+async def test_preflight_other_origin_is_refused_as_json(api: Api) -> None:
+    response = await api.http.options(
+        "/graphql", headers={**PREFLIGHT, "Origin": "https://evil.example"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert "access-control-allow-origin" not in response.headers
+    assert response.json() == {
+        "errors": [{"message": "Disallowed CORS origin", "extensions": {"code": "BAD_REQUEST"}}]
+    }
+
+
+async def test_post_other_origin_gets_no_cors_headers(api: Api) -> None:
+    headers = {"Origin": "https://evil.example", **api.headers("host-advisor")}
+    response = await api.http.post("/graphql", json={"query": VIEWER_QUERY}, headers=headers)
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_preflight_spa_in_production_by_default_is_not_answered(settings: Settings) -> None:
+    secret = "a-production-secret-for-the-tests-only-0123456789"
+    app = create_app(replace(settings, env="production", token_secret=secret))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://prod.test"
+    ) as client:
+        response = await client.options("/graphql", headers=PREFLIGHT)
+    await app.state.engine.dispose()
+    assert response.status_code == 405
+    assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, None),
+        ({"DESKGRAPH_CORS_ORIGINS": ""}, None),
+        ({"DESKGRAPH_CORS_ORIGINS": "none"}, ()),
+        (
+            {"DESKGRAPH_CORS_ORIGINS": " https://desk.example.com/, http://127.0.0.1:8080 ,"},
+            ("https://desk.example.com", "http://127.0.0.1:8080"),
+        ),
+    ],
+)
+def test_cors_origins_setting_is_read(
+    env: dict[str, str], expected: tuple[str, ...] | None
+) -> None:
+    assert Settings.from_env(env).cors_origins == expected
+
+
+def test_cors_origins_default_per_env() -> None:
+    assert Settings().allowed_origins == (
+        "http://localhost:5173",
+        "http://127.0.0.1:5173",
+        "http://localhost:3000",
+        "http://127.0.0.1:3000",
+    )
+    assert Settings(env="production").allowed_origins == ()
+    assert Settings(env="production", cors_origins=(SPA,)).allowed_origins == (SPA,)
+
+
+@pytest.mark.parametrize("value", ["*", "desk.example.com", "https://desk.example.com/app"])
+def test_cors_origins_setting_refuses_what_is_not_an_origin(value: str) -> None:
+    with pytest.raises(ValueError, match=r"DESKGRAPH_CORS_ORIGINS=.*: takes origins"):
+        Settings.from_env({"DESKGRAPH_CORS_ORIGINS": value})

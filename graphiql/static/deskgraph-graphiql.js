@@ -7,17 +7,51 @@
   var root = document.getElementById('graphiql');
   var status = document.getElementById('dg-status');
   var buttons = Array.prototype.slice.call(document.querySelectorAll('button[data-token]'));
-  var fetcher = GraphiQL.createFetcher({ url: root.dataset.endpoint });
+  var endpoint = root.dataset.endpoint;
+  // Subscriptions go over WebSocket at the same URL (graphql-transport-ws: the graphql-ws client
+  // bundled in graphiql.min.js); the Headers editor's JSON is sent as connection_init's payload.
+  var fetcher = GraphiQL.createFetcher({
+    url: endpoint,
+    subscriptionUrl: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + endpoint,
+  });
+  // Short lines: the editor is about 600 px wide at 1280 px.
   var DEFAULT_QUERY = [
     buttons.length
-      ? '# Pick a demo persona above: its token goes into Headers.'
-      : '# Put {"Authorization": "Bearer <token>"} into Headers.',
-    '# Then run this with Ctrl-Enter or ▶.',
+      ? '# Pick a demo persona above: its token'
+      : '# Put {"Authorization": "Bearer <token>"}',
+    buttons.length ? '# goes into Headers. Then run this with' : '# into Headers. Then run this with',
+    '# Ctrl-Enter or ▶. Subscriptions run too.',
     '{',
-    '  viewer { kind scopes advisor { name } customerUser { name } }',
+    '  viewer {',
+    '    kind',
+    '    scopes',
+    '    advisor { name }',
+    '    customerUser { name }',
+    '  }',
     '}',
     '',
   ].join('\n');
+
+  // The persona bar folds; the choice is remembered, and a narrow screen starts folded.
+  var bar = document.getElementById('dg-personas');
+  var FOLD_KEY = 'deskgraph:personas-open';
+  if (bar) {
+    var remembered = null;
+    try {
+      remembered = localStorage.getItem(FOLD_KEY);
+    } catch (error) {
+      // storage off (private mode): the default applies
+    }
+    if (remembered !== null) bar.open = remembered === 'true';
+    else if (window.matchMedia('(max-width: 700px)').matches) bar.open = false;
+    bar.querySelector('summary').addEventListener('click', function () {
+      try {
+        localStorage.setItem(FOLD_KEY, String(!bar.open)); // the click is about to toggle it
+      } catch (error) {
+        // storage off: folding still works for this page
+      }
+    });
+  }
 
   function headersOf(button) {
     return JSON.stringify({ Authorization: 'Bearer ' + button.dataset.token }, null, 2);

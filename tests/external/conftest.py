@@ -65,3 +65,12 @@ def node() -> Node:
             "the npm packages are not installed: run `make test` (npm ci in tests/external)"
         )
     return Node(executable)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser the scripts launch (graphiql.mjs, cors.mjs: they read the same variable)."""
+    executable = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+    if not (Path(executable).is_file() or shutil.which(executable)):
+        unavailable(f"Chromium is not installed at {executable}: apt-get install chromium")
+    return executable
