@@ -80,6 +80,12 @@ class Settings:
     max_query_fields: int = 2_000
     max_query_tokens: int = 10_000
     max_body_bytes: int = 1_000_000
+    # Hostile requests: the cost of an operation (object fields, times the page size of each
+    # connection above them) is refused above max_query_cost before execution; a request runs
+    # at most request_timeout_seconds; a response over max_response_bytes is not sent.
+    max_query_cost: int = 10_000
+    request_timeout_seconds: float = 30.0
+    max_response_bytes: int = 10_000_000
     # JDLink (ISO 15143-3 fleet API with OAuth2 client credentials). Unset: in development
     # `deskgraph serve` starts the local simulator; in production `Machine.jdlink` is null.
     jdlink_url: str | None = None
@@ -130,6 +136,12 @@ class Settings:
             jdlink_client_secret=env.get("DESKGRAPH_JDLINK_CLIENT_SECRET", ""),
             jdlink_cache_seconds=float(env.get("DESKGRAPH_JDLINK_CACHE_SECONDS", "300")),
             **_mail_settings(env),
+            # Guards against hostile requests (see schema/cost.py and server/http.py).
+            max_query_cost=_whole_number(env, "DESKGRAPH_MAX_QUERY_COST", 10_000, least=1),
+            request_timeout_seconds=_seconds(env, "DESKGRAPH_REQUEST_TIMEOUT_SECONDS", 30.0),
+            max_response_bytes=_whole_number(
+                env, "DESKGRAPH_MAX_RESPONSE_BYTES", 10_000_000, least=1_000
+            ),
         )
         if settings.token_public_key and settings.token_jwks_url:
             raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 
 from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import BadUserInput, is_unexpected
+from deskgraph.schema.cost import QueryCost
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_operations import CustomerMutation
 from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
@@ -135,6 +136,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             partial(ParserCache, maxsize=PARSE_CACHE_SIZE),
             partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
             partial(AddValidationRules, _validation_rules(settings)),
+            partial(QueryCost, limit=settings.max_query_cost, max_page_size=settings.max_page_size),
         ],
     )
 

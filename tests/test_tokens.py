@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import jwt
 import pytest
@@ -242,7 +243,7 @@ async def test_an_app_with_a_public_key_accepts_rs256_and_refuses_cli_tokens(
         response = await client.post(
             "/graphql", json=query, headers={"Authorization": f"Bearer {good}"}
         )
-        assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}}
+        assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}, "extensions": ANY}
         hs = issue_token(settings, Principal(kind="advisor", id=2))
         response = await client.post(
             "/graphql", json=query, headers={"Authorization": f"Bearer {hs}"}
