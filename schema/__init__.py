@@ -18,7 +18,7 @@ from deskgraph.schema.cost import QueryCost
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_operations import CustomerMutation
 from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
-from deskgraph.schema.limits import ValidationErrorCodes, limits_rule
+from deskgraph.schema.limits import NoNulCharacters, ValidationErrorCodes, limits_rule
 from deskgraph.schema.notification import Notification
 from deskgraph.schema.notification_operations import NotificationMutation
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
@@ -89,8 +89,12 @@ class DeskgraphSchema(strawberry.federation.Schema):
         for representation in representations:
             entity = None
             fields: Any = representation
-            if isinstance(fields, dict) and isinstance(fields.get("id"), str):
-                entity = ENTITY_TYPES.get(fields.get("__typename"))  # type: ignore[arg-type]
+            if (
+                isinstance(fields, dict)
+                and isinstance(fields.get("id"), str)
+                and isinstance(fields.get("__typename"), str)
+            ):
+                entity = ENTITY_TYPES.get(fields["__typename"])
             if entity is None:
                 results.append(
                     BadUserInput(
@@ -136,6 +140,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             partial(ParserCache, maxsize=PARSE_CACHE_SIZE),
             partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
             partial(AddValidationRules, _validation_rules(settings)),
+            NoNulCharacters,
             partial(QueryCost, limit=settings.max_query_cost, max_page_size=settings.max_page_size),
         ],
     )

@@ -29,6 +29,7 @@ from deskgraph.errors import (
     is_unexpected,
 )
 from deskgraph.graphiql import GraphiQLPage
+from deskgraph.ids import ascii_number
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
@@ -152,7 +153,8 @@ class GraphQLEndpoint:
             if content_type != JSON:
                 raise RequestError(415, "Send the request as application/json.")
             length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > self.settings.max_body_bytes:
+            size = ascii_number(length or "", max_digits=30)
+            if size is not None and size > self.settings.max_body_bytes:
                 raise RequestError(413, "The request body is too large.")
             body = b""
             async for chunk in request.stream():
