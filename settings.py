@@ -86,6 +86,8 @@ class Settings:
     max_query_cost: int = 10_000
     request_timeout_seconds: float = 30.0
     max_response_bytes: int = 10_000_000
+    # Production: `_service { sdl }` answers service tokens only, unless this opens it to all.
+    public_sdl: bool = False
     # JDLink (ISO 15143-3 fleet API with OAuth2 client credentials). Unset: in development
     # `deskgraph serve` starts the local simulator; in production `Machine.jdlink` is null.
     jdlink_url: str | None = None
@@ -142,6 +144,8 @@ class Settings:
             max_response_bytes=_whole_number(
                 env, "DESKGRAPH_MAX_RESPONSE_BYTES", 10_000_000, least=1_000
             ),
+            # Who reads the subgraph's SDL in production (see auth/federation.py).
+            public_sdl=_flag(env.get("DESKGRAPH_PUBLIC_SDL")),
         )
         if settings.token_public_key and settings.token_jwks_url:
             raise ValueError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")

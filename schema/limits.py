@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -166,3 +167,23 @@ class NoNulCharacters(SchemaExtension):
                 )
                 context.result = GraphQLExecutionResult(data=None, errors=[error])
         yield
+
+
+# graphql-core appends its suggestions to the message: " Did you mean 'tickets'?"
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """In production, errors name no field, argument, type or enum value the client did not
+    write ("Did you mean ...?"): with introspection off, suggestions would reveal the schema."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        errors = [
+            *(context.pre_execution_errors or ()),
+            *(getattr(context.result, "errors", None) or ()),
+        ]
+        for error in errors:
+            if "Did you mean" in error.message:
+                error.message = SUGGESTION.sub("", error.message)
