@@ -111,13 +111,16 @@ class GraphQLEndpoint:
                 self.sessionmaker() as session,
             ):
                 context = await self._context(request, session)
-                result = await self.schema.execute(
-                    params["query"],
-                    variable_values=params["variables"],
-                    context_value=context,
-                    operation_name=params["operationName"],
-                    allowed_operation_types=allowed,
-                )
+                try:
+                    result = await self.schema.execute(
+                        params["query"],
+                        variable_values=params["variables"],
+                        context_value=context,
+                        operation_name=params["operationName"],
+                        allowed_operation_types=allowed,
+                    )
+                finally:
+                    await context.reader.close()  # statements of cancelled fields finish
         except TimeoutError:
             timeout = self.settings.request_timeout_seconds
             return _error_response(

@@ -185,3 +185,29 @@ async def test_tickets_nul_in_a_filter_every_viewer_bad_user_input(
         assert [e["extensions"] for e in body["errors"]] == [
             {"code": "BAD_USER_INPUT", "fields": {field: "contains a NUL character"}}
         ]
+
+
+# A failing non-null field -------------------------------------------------------------------
+
+# `tickets` is non-null: its BAD_USER_INPUT makes `data` null, and graphql-core cancels the
+# sibling `viewer` while its statements run. (Found by tests/test_fuzz.py: cancelling a
+# statement in flight broke the pooled connection, and the next request answered a 500.)
+FAILING_BESIDE_READS = """
+{
+  viewer { advisor { role } ticketViewCounts(filter: null) { all } }
+  tickets(view: MY_EXTERNAL, filter: {text: "abc", states: [NEW, CLOSED]}, after: "bad") {
+    totalCount
+  }
+}
+"""
+
+
+async def test_tickets_failing_beside_reads_host_admin_leaves_the_next_request_working(
+    api: Api,
+) -> None:
+    for _ in range(3):
+        body = await api.post(FAILING_BESIDE_READS, as_="host-admin")
+        assert body["data"] is None
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+        after = await api.data("{ viewer { advisor { name } } }", as_="host-admin")
+        assert after == {"viewer": {"advisor": {"name": "Helga Nordmann"}}}
