@@ -5,7 +5,9 @@ Each field of an object type costs 1; scalars cost nothing. A connection (a fiel
 size: ``tickets(first: 100) { edges { node { customer { name } } } }`` costs
 ``1 + 100 * (1 + 1 + 1 + 1) = 401``. A list sized by a list argument (``nodes(ids:)``,
 ``_entities(representations:)``) counts like a page of that many; other lists (a ticket's
-tags, an advisor's teams) once. Fragments are expanded, aliases counted, variables resolved
+tags, an advisor's teams) once. Fragments are expanded (those on a type other than the
+parent's, as below ``node`` or ``_entities``, apply to items of that type only: the costliest
+type counts), aliases counted, variables resolved
 (the page size where ``first`` is absent or null: the default page size; above the largest
 page, the largest, which the field itself refuses). Introspection (``__schema``, ``__type``)
 costs nothing here: the depth and field limits of ``schema.limits`` bound it.
@@ -86,17 +88,31 @@ class _Coster:
     def selection_set(
         self, parent: GraphQLNamedType | None, selection_set: SelectionSetNode
     ) -> int:
+        """What the selections cost on one item of ``parent``. Fragments on another type
+        (``... on Ticket``, ``... on Advisor`` below a ``Node``) apply to items of that type
+        only: the costliest type counts, not their sum."""
         total = 0
+        by_type: dict[str, int] = {}
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 total += self.field(parent, selection)
-            elif isinstance(selection, InlineFragmentNode):
+                continue
+            if isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                inner = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selection_set(inner, selection.selection_set)
+                name = condition.name.value if condition else None
+                inner = self.schema.get_type(name) if name else parent
+                cost = self.selection_set(inner, selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
-                total += self.fragment(selection.name.value)
-        return total
+                definition = self.fragments.get(selection.name.value)
+                name = definition.type_condition.name.value if definition else None
+                cost = self.fragment(selection.name.value)
+            else:
+                continue
+            if name is None or parent is None or name == parent.name:
+                total += cost
+            else:
+                by_type[name] = by_type.get(name, 0) + cost
+        return total + max(by_type.values(), default=0)
 
     def fragment(self, name: str) -> int:
         # A fragment costs the same wherever it is spread: computed once (a fragment "bomb"
