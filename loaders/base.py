@@ -55,10 +55,17 @@ class Reader:
         return (await self._uncancelled(statement, None)).scalar()
 
     async def close(self) -> None:
-        """No statement after this; waits for those still running (of cancelled fields)."""
+        """No statement after this; waits for those still running (of cancelled fields, or
+        of a request past its deadline), even when cancelled itself: the session closes next."""
         self._closed = True
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+        if not self._running:
+            return
+        running = asyncio.gather(*self._running, return_exceptions=True)
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            await running
+            raise
 
 
 class RowByIdLoader(DataLoader[int, Row[Any] | None]):

@@ -110,8 +110,9 @@ class GraphQLEndpoint:
                 asyncio.timeout(self.settings.request_timeout_seconds),
                 self.sessionmaker() as session,
             ):
-                context = await self._context(request, session)
+                reader = Reader(session)
                 try:
+                    context = await self._context(request, session, reader)
                     result = await self.schema.execute(
                         params["query"],
                         variable_values=params["variables"],
@@ -120,7 +121,7 @@ class GraphQLEndpoint:
                         allowed_operation_types=allowed,
                     )
                 finally:
-                    await context.reader.close()  # statements of cancelled fields finish
+                    await reader.close()  # statements of cancelled fields finish first
         except TimeoutError:
             timeout = self.settings.request_timeout_seconds
             return _error_response(
@@ -183,8 +184,7 @@ class GraphQLEndpoint:
             raise RequestError(400, "`extensions` must be an object.")
         return {"query": query, "variables": variables, "operationName": operation_name or None}
 
-    async def _context(self, request: Request, session: AsyncSession) -> Context:
-        reader = Reader(session)
+    async def _context(self, request: Request, session: AsyncSession, reader: Reader) -> Context:
         viewer = None
         auth_error = None
         authorization = request.headers.get("authorization")
