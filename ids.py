@@ -12,6 +12,17 @@ def encode_id(type_name: str, pk: int | str) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode("ascii")
 
 
+def ascii_number(text: str, *, max_digits: int = 18) -> int | None:
+    """The whole number ``text`` spells in ASCII digits only, or ``None``.
+
+    ``str.isdigit`` also accepts ``"²"`` (which ``int`` refuses) and ``"\\u0661"`` (which ``int``
+    reads as 1): every number a client sends (an ID, a cursor, a ticket number) goes
+    through here."""
+    if not 0 < len(text) <= max_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 def decode_id(global_id: str) -> tuple[str, int] | None:
     """``(type name, primary key)``, or ``None`` when the string is not a deskgraph ID."""
     try:
@@ -19,9 +30,9 @@ def decode_id(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     type_name, sep, pk = raw.partition(":")
-    if not sep or not type_name or not pk.isdigit() or len(pk) > 18:
+    value = ascii_number(pk)
+    if not sep or not type_name or value is None:
         return None
-    value = int(pk)
     return (type_name, value) if value > 0 else None
 
 

@@ -85,6 +85,14 @@ class Settings:
     max_query_fields: AtLeastOne = 2_000
     max_query_tokens: AtLeastOne = 10_000
     max_body_bytes: AtLeastOne = 1_000_000
+    # Hostile requests: the cost of an operation (object fields, times the page size of each
+    # connection above them) is refused above max_query_cost before execution; a request runs
+    # at most request_timeout_seconds; a response over max_response_bytes is not sent.
+    max_query_cost: AtLeastOne = 10_000
+    request_timeout_seconds: Seconds = 30.0
+    max_response_bytes: AtLeastOne = 10_000_000
+    # Production: `_service { sdl }` answers service tokens only, unless this opens it to all.
+    public_sdl: bool = False
     # JDLink (ISO 15143-3 fleet API with OAuth2 client credentials). Unset: in development
     # `deskgraph serve` starts the local simulator; in production `Machine.jdlink` is null.
     jdlink_url: str | None = None

@@ -19,22 +19,53 @@ class Reader:
 
     Loaders of one tick dispatch concurrently, but a session (one connection) runs one
     statement at a time, so statements are serialised here rather than failing.
+
+    A statement, once sent, is never cancelled half-way: when a non-null field fails,
+    graphql-core cancels its siblings, and cancelling a statement in flight breaks the
+    connection for the requests that get it from the pool next. The statement finishes in
+    the background instead, and ``close()`` (before the session closes) waits for it.
     """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._lock = asyncio.Lock()
+        self._closed = False
+        self._running: set[asyncio.Task[Any]] = set()
+
+    async def _execute(self, statement: Executable, params: dict[str, Any] | None) -> Any:
+        async with self._lock:
+            if self._closed:
+                raise RuntimeError("the request is over: no more statements")
+            return await self.session.execute(statement, params)
+
+    async def _uncancelled(self, statement: Executable, params: dict[str, Any] | None) -> Any:
+        task = asyncio.ensure_future(self._execute(statement, params))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
 
     async def rows(
         self, statement: Executable, params: dict[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
-        async with self._lock:
-            result = await self.session.execute(statement, params)
-            return result.all()
+        result = await self._uncancelled(statement, params)
+        rows: Sequence[Row[Any]] = result.all()
+        return rows
 
     async def scalar(self, statement: Executable) -> Any:
-        async with self._lock:
-            return (await self.session.execute(statement)).scalar()
+        return (await self._uncancelled(statement, None)).scalar()
+
+    async def close(self) -> None:
+        """No statement after this; waits for those still running (of cancelled fields, or
+        of a request past its deadline), even when cancelled itself: the session closes next."""
+        self._closed = True
+        if not self._running:
+            return
+        running = asyncio.gather(*self._running, return_exceptions=True)
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            await running
+            raise
 
 
 class RowByIdLoader(DataLoader[int, Row[Any] | None]):

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Row
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.auth.viewer import Actor
+from deskgraph.ids import ascii_number
 from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
 from deskgraph.store import models
 
@@ -60,8 +61,8 @@ def ticket_filter_clauses(
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         matches: list[ColumnElement[bool]] = [t.title.ilike(pattern, escape="\\")]
-        if text.strip().isdigit() and len(text.strip()) <= 9:
-            matches.append(t.number == int(text.strip()))
+        if (number := ascii_number(text.strip(), max_digits=9)) is not None:
+            matches.append(t.number == number)
         clauses.append(or_(*matches))
     return clauses
 

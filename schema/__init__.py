@@ -14,10 +14,17 @@ from strawberry.types import ExecutionContext
 
 from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import BadUserInput, is_unexpected
+from deskgraph.schema.cost import QueryCost
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_operations import CustomerMutation
+from deskgraph.schema.federation import FederationQuery
 from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
-from deskgraph.schema.limits import ValidationErrorCodes, limits_rule
+from deskgraph.schema.limits import (
+    HideSuggestions,
+    NoNulCharacters,
+    ValidationErrorCodes,
+    limits_rule,
+)
 from deskgraph.schema.notification import Notification
 from deskgraph.schema.notification_operations import NotificationMutation
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
@@ -33,7 +40,7 @@ logger = logging.getLogger("deskgraph")
 
 
 @strawberry.type(description="Everything a viewer can read.")
-class Query(ViewerQuery, TicketQuery, InvitationQuery):
+class Query(FederationQuery, ViewerQuery, TicketQuery, InvitationQuery):
     pass
 
 
@@ -88,8 +95,12 @@ class DeskgraphSchema(strawberry.federation.Schema):
         for representation in representations:
             entity = None
             fields: Any = representation
-            if isinstance(fields, dict) and isinstance(fields.get("id"), str):
-                entity = ENTITY_TYPES.get(fields.get("__typename"))  # type: ignore[arg-type]
+            if (
+                isinstance(fields, dict)
+                and isinstance(fields.get("id"), str)
+                and isinstance(fields.get("__typename"), str)
+            ):
+                entity = ENTITY_TYPES.get(fields["__typename"])
             if entity is None:
                 results.append(
                     BadUserInput(
@@ -122,6 +133,7 @@ VALIDATION_CACHE_SIZE = 512
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    production_only: list[Any] = [HideSuggestions] if settings.is_production else []
     return DeskgraphSchema(
         query=Query,
         mutation=Mutation,
@@ -130,11 +142,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Factories: extensions are made per request; the parse and validation caches are
         # module-level in Strawberry, so they persist across requests.
         extensions=[
+            *production_only,
             ValidationErrorCodes,
             partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
             partial(ParserCache, maxsize=PARSE_CACHE_SIZE),
             partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
             partial(AddValidationRules, _validation_rules(settings)),
+            NoNulCharacters,
+            partial(QueryCost, limit=settings.max_query_cost, max_page_size=settings.max_page_size),
         ],
     )
 

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     FieldNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
+    ValueNode,
+    VariableDefinitionNode,
+    Visitor,
+    visit,
 )
+from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
-from deskgraph.errors import GRAPHQL_VALIDATION_FAILED, QueryTooComplex
+from deskgraph.errors import GRAPHQL_VALIDATION_FAILED, BadUserInput, QueryTooComplex
 
 INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
@@ -90,3 +101,89 @@ class ValidationErrorCodes(SchemaExtension):
         for error in self.execution_context.pre_execution_errors or ():
             if not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": GRAPHQL_VALIDATION_FAILED}
+
+
+NUL = "\x00"
+
+
+def _nul_in_value(value: Any, path: str) -> Iterator[str]:
+    """The paths of the strings holding a NUL in a variable's JSON value."""
+    if isinstance(value, str):
+        if NUL in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nul_in_value(item, f"{path}.{key}")
+            if isinstance(key, str) and NUL in key:
+                yield f"{path}.{key}"
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_in_value(item, f"{path}.{index}")
+
+
+def _nul_in_literal(node: ValueNode, path: str) -> Iterator[str]:
+    if isinstance(node, StringValueNode):
+        if NUL in node.value:
+            yield path
+    elif isinstance(node, ObjectValueNode):
+        for field in node.fields:
+            yield from _nul_in_literal(field.value, f"{path}.{field.name.value}")
+    elif isinstance(node, ListValueNode):
+        for index, item in enumerate(node.values):
+            yield from _nul_in_literal(item, f"{path}.{index}")
+
+
+class _Literals(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.paths.extend(_nul_in_literal(node.value, node.name.value))
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> None:
+        if node.default_value is not None:
+            self.paths.extend(_nul_in_literal(node.default_value, node.variable.name.value))
+
+
+class NoNulCharacters(SchemaExtension):
+    """Refuses a NUL character in any text input (variables and literal arguments) before
+    execution: PostgreSQL cannot store one in text and SQLite would, so both answer alike,
+    BAD_USER_INPUT naming the inputs (``input.body``), and nothing is read or written."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.operation_type is not OperationType.SUBSCRIPTION:
+            literals = _Literals()
+            visit(document, literals)
+            paths = literals.paths
+            for name, value in (context.variables or {}).items():
+                paths.extend(_nul_in_value(value, str(name)))
+            if paths:
+                error = BadUserInput(
+                    "Text inputs cannot contain NUL characters (\\u0000).",
+                    fields=dict.fromkeys(paths, "contains a NUL character"),
+                )
+                context.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+
+# graphql-core appends its suggestions to the message: " Did you mean 'tickets'?"
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """In production, errors name no field, argument, type or enum value the client did not
+    write ("Did you mean ...?"): with introspection off, suggestions would reveal the schema."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        errors = [
+            *(context.pre_execution_errors or ()),
+            *(getattr(context.result, "errors", None) or ()),
+        ]
+        for error in errors:
+            if "Did you mean" in error.message:
+                error.message = SUGGESTION.sub("", error.message)

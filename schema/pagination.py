@@ -8,6 +8,7 @@ import binascii
 import strawberry
 
 from deskgraph.errors import BadUserInput
+from deskgraph.ids import ascii_number
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -37,11 +38,12 @@ def decode_cursor(cursor: str | None) -> int | None:
         )
     except (binascii.Error, UnicodeError, ValueError):
         prefix, pk = "", ""
-    if prefix != "cursor" or not pk.isdigit() or len(pk) > 18:
+    value = ascii_number(pk)
+    if prefix != "cursor" or value is None:
         raise BadUserInput(
             "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
         )
-    return int(pk)
+    return value
 
 
 def page_size(first: int | None, maximum: int) -> int:

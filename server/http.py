@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ from deskgraph.errors import (
     is_unexpected,
 )
 from deskgraph.graphiql import GraphiQLPage
+from deskgraph.ids import ascii_number
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
@@ -40,17 +42,28 @@ from deskgraph.store.availability import unavailability
 logger = logging.getLogger("deskgraph")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# The last guards (settings request_timeout_seconds, max_response_bytes).
+TIMEOUT = "TIMEOUT"
+RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
 JSON = "application/json"
 
 
 class RequestError(Exception):
     """A request that is not a GraphQL request at all: answered before any execution."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
 
 
 def _nothing() -> None:
@@ -101,30 +114,50 @@ class GraphQLEndpoint:
             if request.method == "GET"
             else {OperationType.QUERY, OperationType.MUTATION}
         )
-        async with self.sessionmaker() as session:
-            context = await self._context(request, session)
-            try:
-                result = await self.schema.execute(
-                    params["query"],
-                    variable_values=params["variables"],
-                    context_value=context,
-                    operation_name=params["operationName"],
-                    allowed_operation_types=allowed,
-                )
-            except InvalidOperationTypeError as error:
-                return _error_response(_wrong_operation(error, request.method), media_type)
-            except CannotGetOperationTypeError as error:
-                message = error.as_http_error_reason()
-                return _error_response(RequestError(400, message), media_type)
-            except MissingQueryError:
-                return _error_response(RequestError(400, "No query was sent."), media_type)
+        try:
+            # The deadline cancels the work (resolvers, SQL); the session rolls back on exit.
+            async with (
+                asyncio.timeout(self.settings.request_timeout_seconds),
+                self.sessionmaker() as session,
+            ):
+                reader = Reader(session)
+                try:
+                    context = await self._context(request, session, reader)
+                    result = await self.schema.execute(
+                        params["query"],
+                        variable_values=params["variables"],
+                        context_value=context,
+                        operation_name=params["operationName"],
+                        allowed_operation_types=allowed,
+                    )
+                finally:
+                    await reader.close()  # statements of cancelled fields finish first
+        except TimeoutError:
+            timeout = self.settings.request_timeout_seconds
+            return _error_response(
+                RequestError(503, f"The request took longer than {timeout:g} s.", code=TIMEOUT),
+                media_type,
+            )
+        except InvalidOperationTypeError as error:
+            return _error_response(_wrong_operation(error, request.method), media_type)
+        except CannotGetOperationTypeError as error:
+            message = error.as_http_error_reason()
+            return _error_response(RequestError(400, message), media_type)
+        except MissingQueryError:
+            return _error_response(RequestError(400, "No query was sent."), media_type)
         for failed in result.errors or ():
             cause = failed.original_error
             found = unavailability(cause) if cause is not None else None
             if found is not None:  # a partial answer would hide it: the client retries
                 logger.warning("database %s: %s", found.value, cause)
                 return unavailable_response(found, media_type)
-        return _result_response(result, media_type)
+        response = _result_response(result, media_type)
+        if len(response.body) > self.settings.max_response_bytes:
+            limit = self.settings.max_response_bytes
+            message = f"The response is larger than {limit} bytes: ask for less (smaller pages)."
+            too_large = RequestError(400, message, code=RESPONSE_TOO_LARGE)
+            return _error_response(too_large, media_type, result.extensions)
+        return response
 
     async def _params(self, request: Request) -> dict[str, Any]:
         if request.method == "GET":
@@ -137,7 +170,8 @@ class GraphQLEndpoint:
             if content_type != JSON:
                 raise RequestError(415, "Send the request as application/json.")
             length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > self.settings.max_body_bytes:
+            size = ascii_number(length or "", max_digits=30)
+            if size is not None and size > self.settings.max_body_bytes:
                 raise RequestError(413, "The request body is too large.")
             body = b""
             async for chunk in request.stream():
@@ -163,8 +197,7 @@ class GraphQLEndpoint:
             raise RequestError(400, "`extensions` must be an object.")
         return {"query": query, "variables": variables, "operationName": operation_name or None}
 
-    async def _context(self, request: Request, session: AsyncSession) -> Context:
-        reader = Reader(session)
+    async def _context(self, request: Request, session: AsyncSession, reader: Reader) -> Context:
         viewer = None
         auth_error = None
         authorization = request.headers.get("authorization")
@@ -233,9 +266,13 @@ def _response(
     return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
 
 
-def _error_response(error: RequestError, media_type: str) -> Response:
-    code = INTERNAL_SERVER_ERROR if error.status >= 500 else BAD_REQUEST
-    body = {"errors": [{"message": error.message, "extensions": {"code": code}}]}
+def _error_response(
+    error: RequestError, media_type: str, extensions: dict[str, Any] | None = None
+) -> Response:
+    code = error.code or (INTERNAL_SERVER_ERROR if error.status >= 500 else BAD_REQUEST)
+    body: dict[str, Any] = {"errors": [{"message": error.message, "extensions": {"code": code}}]}
+    if extensions:
+        body["extensions"] = extensions
     return _response(body, error.status, media_type, error.headers)
 
 
@@ -252,6 +289,8 @@ def _result_response(result: ExecutionResult, media_type: str) -> Response:
         body["data"] = result.data
     if errors:
         body["errors"] = errors
+    if result.extensions:
+        body["extensions"] = result.extensions  # the cost: see schema/cost.py
     status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
     return _response(body, status, media_type)
 

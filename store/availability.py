@@ -7,6 +7,8 @@ import enum
 
 from sqlalchemy import exc
 
+from deskgraph.errors import ApiError
+
 # PostgreSQL SQLSTATEs: connection exceptions (class 08), the server starting, stopping or
 # refusing (57P0x, 53300 too many connections), and a missing database, schema or table.
 UNAVAILABLE_STATES = ("08", "57P", "53300", "3D000", "3F000", "42P01")
@@ -24,11 +26,16 @@ def unavailability(error: BaseException) -> Unavailability | None:
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
+        if isinstance(current, ApiError):  # answered with its own code (e.g. an upstream down)
+            return None
         seen.add(id(current))
         found = _classify(current)
         if found is not None:
             return found
-        current = current.__cause__ or current.__context__
+        # `raise ... from None` says the context is not the cause: do not follow it.
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
     return None
 
 

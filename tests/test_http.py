@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from websockets.typing import Subprotocol
 
 from deskgraph.auth import scopes
 from deskgraph.auth.tokens import Principal, issue_token
+from deskgraph.errors import UpstreamUnavailable
 from deskgraph.server import http as http_module
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
@@ -57,7 +59,7 @@ async def test_get_runs_a_query(api: Api) -> None:
         "/graphql", params={"query": VIEWER_QUERY}, headers=api.headers("host-advisor")
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}}
+    assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}, "extensions": ANY}
 
 
 async def test_get_refuses_a_mutation(api: Api) -> None:
@@ -243,6 +245,7 @@ async def test_unexpected_failure_is_masked(api: Api, monkeypatch: pytest.Monkey
                 "extensions": {"code": "INTERNAL_SERVER_ERROR"},
             }
         ],
+        "extensions": ANY,  # the cost (tests/test_hostile_cost.py)
     }
 
 
@@ -362,6 +365,25 @@ def test_unavailability_tells_the_database_state_from_a_bug(
     wrapped = RuntimeError("while reading the viewer")
     wrapped.__cause__ = error
     assert unavailability(wrapped) is expected
+
+
+def _upstream_down_while_handling(error: BaseException) -> BaseException:
+    try:
+        try:
+            raise error
+        except BaseException:
+            raise UpstreamUnavailable("JDLink is unavailable.") from None
+    except UpstreamUnavailable as answered:
+        return answered
+
+
+@pytest.mark.parametrize(
+    "error", [TimeoutError(), ConnectionRefusedError(111, "Connect call failed")]
+)
+def test_unavailability_upstream_timeout_is_not_the_database(error: BaseException) -> None:
+    """A source's timeout answered UPSTREAM_UNAVAILABLE (JDLink) is that field's error; it must
+    never turn the whole answer into the database's SERVICE_UNAVAILABLE."""
+    assert unavailability(_upstream_down_while_handling(error)) is None
 
 
 async def test_readyz_database_broken_answers_503_with_the_reason(broken: BrokenDatabase) -> None:
@@ -599,7 +621,7 @@ async def test_preflight_spa_dev_server_in_development_is_allowed(api: Api) -> N
 async def test_post_spa_dev_server_in_development_reads_the_answer(api: Api) -> None:
     headers = {"Origin": SPA, **api.headers("host-advisor")}
     response = await api.http.post("/graphql", json={"query": VIEWER_QUERY}, headers=headers)
-    assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}}
+    assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}, "extensions": ANY}
     assert response.headers["access-control-allow-origin"] == SPA
     assert response.headers["access-control-allow-credentials"] == "true"
     assert response.headers["access-control-expose-headers"] == "Retry-After"

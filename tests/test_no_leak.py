@@ -92,6 +92,7 @@ def settings(settings: Settings) -> Settings:
         max_query_fields=1_000_000,
         max_query_tokens=1_000_000,
         max_body_bytes=10_000_000,
+        max_query_cost=10_000_000,  # 100 tickets with every nested page cost about 520,000
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from unittest.mock import ANY
 
 import pytest
 
@@ -194,7 +195,8 @@ async def test_node_row_access_per_viewer(
 ) -> None:
     body = await api.post(NODE, {"id": gid(type_name, pk)}, as_=persona)
     if visible:
-        assert body == {"data": {"node": {"__typename": type_name, "id": gid(type_name, pk)}}}
+        node = {"__typename": type_name, "id": gid(type_name, pk)}
+        assert body == {"data": {"node": node}, "extensions": ANY}
     else:
         assert body["data"] == {"node": None}
         assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
