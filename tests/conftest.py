@@ -1,8 +1,14 @@
-"""Shared fixtures: a migrated, seeded database per test on every backend, the HTTP app, personas.
+"""Shared fixtures: a migrated, seeded database on every backend, the HTTP app, personas.
 
-Every test that takes ``client`` (or ``database_url``) runs once on SQLite and once on
-PostgreSQL when ``DESKGRAPH_TEST_DATABASE_URL`` names a server. Each test gets its own copy of
-the seeded demo database: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL.
+Every test that takes ``api`` (or ``database_url``) runs once on SQLite and once on PostgreSQL
+when ``DESKGRAPH_TEST_DATABASE_URL`` names a server; ``@pytest.mark.one_backend`` runs a test
+whose answer the backend cannot change (pure-Python rules, tokens, schema) on SQLite only.
+
+Writers (``api``, ``database_url``) get their own copy of the seeded demo database: a file copy
+on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. Tests that never write take
+``reader`` instead: one seeded database per backend for the whole run, opened read-only (SQLite
+``mode=ro``, PostgreSQL ``default_transaction_read_only``), so a test that does write fails
+instead of changing what the next one reads.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -145,6 +152,18 @@ def postgres_template(postgres: PostgresServer | None) -> Iterator[str | None]:
     postgres.drop(name)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One backend where the backend cannot change the answer: a parametrize mark, added before
+    # pytest reads the marks, takes precedence over the `backend` fixture's own params.
+    if metafunc.definition.get_closest_marker("one_backend") and (
+        "backend" in metafunc.fixturenames
+    ):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+        )
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql" and not PG_URL:
@@ -171,6 +190,64 @@ def database_url(
     name = f"deskgraph_t_{os.getpid()}_{next(_counter)}"
     yield server.create(name, template=template)
     server.drop(name)
+
+
+class SharedDatabases:
+    """Seeded databases shared by the tests that never write, one per (backend, name) for the
+    whole run: made writable from the template, prepared once, then opened read-only."""
+
+    def __init__(self, request: pytest.FixtureRequest, tmp: Path) -> None:
+        self.request = request
+        self.tmp = tmp
+        self.made: dict[tuple[str, str], tuple[str, Any]] = {}
+        self.server: PostgresServer | None = None
+        self.dropped: list[str] = []
+
+    def get(
+        self, backend: str, name: str = "demo", setup: Callable[[str], Any] | None = None
+    ) -> tuple[str, Any]:
+        """The read-only URL of the shared database ``name`` and what ``setup`` (given its
+        writable URL, run once) returned."""
+        key = (backend, name)
+        if key not in self.made:
+            self.made[key] = self._make(backend, name, setup)
+        return self.made[key]
+
+    def _make(self, backend: str, name: str, setup: Callable[[str], Any] | None) -> tuple[str, Any]:
+        if backend == "sqlite":
+            path = self.tmp / f"{name}.db"
+            shutil.copyfile(self.request.getfixturevalue("sqlite_template"), path)
+            prepared = setup(f"sqlite+aiosqlite:///{path}") if setup else None
+            return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true", prepared
+        server: PostgresServer = self.request.getfixturevalue("postgres")
+        template: str = self.request.getfixturevalue("postgres_template")
+        database = f"deskgraph_ro_{name}_{uuid.uuid4().hex[:10]}"
+        self.server = server
+        url = server.create(database, template=template)
+        self.dropped.append(database)
+        prepared = setup(url) if setup else None
+        server.run(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        return url, prepared
+
+    def close(self) -> None:
+        for database in self.dropped:
+            assert self.server is not None
+            self.server.drop(database)
+
+
+@pytest.fixture(scope="session")
+def shared_databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedDatabases]:
+    shared = SharedDatabases(request, tmp_path_factory.mktemp("shared"))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def readonly_database_url(backend: str, shared_databases: SharedDatabases) -> str:
+    """The seeded demo database every read-only test shares: writing to it fails."""
+    return shared_databases.get(backend)[0]
 
 
 @pytest.fixture(scope="session")
@@ -306,15 +383,39 @@ async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def open_api(settings: Settings) -> AsyncIterator[Api]:
+    """The app on ``settings.database_url``, as clients meet it over HTTP."""
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
-        yield Api(client, app, await persona_tokens(app, settings))
-    await app.state.verifier.aclose()
-    await app.state.sources.aclose()
-    await app.state.engine.dispose()
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://deskgraph.test"
+        ) as client:
+            yield Api(client, app, await persona_tokens(app, settings))
+    finally:
+        await app.state.verifier.aclose()
+        await app.state.sources.aclose()
+        await app.state.engine.dispose()
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    """The app on this test's own copy of the demo database: for tests that write."""
+    async with open_api(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def reader_settings(readonly_database_url: str, jdlink_settings: Settings) -> Settings:
+    return dataclasses.replace(jdlink_settings, database_url=readonly_database_url)
+
+
+@pytest.fixture
+async def reader(reader_settings: Settings) -> AsyncIterator[Api]:
+    """The app on the demo database shared by every read-only test: a write fails."""
+    async with open_api(reader_settings) as opened:
+        yield opened
 
 
 PERSONA_NAMES = list(PERSONAS)

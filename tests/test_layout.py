@@ -14,7 +14,9 @@ def _package_folders() -> set[str]:
     found = set()
     for init in ROOT.rglob("__init__.py"):
         relative = init.parent.relative_to(ROOT)
-        if NOT_SHIPPED & set(relative.parts) or any(p.endswith(".egg-info") for p in relative.parts):
+        if NOT_SHIPPED & set(relative.parts) or any(
+            p.endswith(".egg-info") for p in relative.parts
+        ):
             continue
         found.add(".".join(("deskgraph", *relative.parts)))
     return found

@@ -14,10 +14,11 @@ Who may see what is written here by hand, from DESIGN.md, not computed from ``au
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,11 +36,20 @@ from graphql import (
     is_leaf_type,
 )
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store import models
-from tests.conftest import EVERY_VIEWER, SERVICE_WITH_EVERY_SCOPE, Api, gid
+from deskgraph.store.session import create_nullpool_engine
+from tests.conftest import (
+    EVERY_VIEWER,
+    SERVICE_WITH_EVERY_SCOPE,
+    Api,
+    SharedDatabases,
+    gid,
+    open_api,
+)
 
 MAX_DEPTH = 4
 NORTH, SOUTH = 1, 2
@@ -83,9 +93,8 @@ def marker(kind: str, organization: int, pk: int) -> str:
     return f"LEAK{kind}{organization}x{pk}Z"
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    # The walk sends queries far larger than a client would: lift the size limits only.
+def lifted(settings: Settings) -> Settings:
+    """The walk sends queries far larger than a client would: lift the size limits only."""
     return dataclasses.replace(
         settings,
         max_query_depth=40,
@@ -95,14 +104,26 @@ def settings(settings: Settings) -> Settings:
     )
 
 
-async def plant_markers(api: Api, jdlink: JdlinkSimulator) -> set[Marker]:
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return lifted(settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class Planted:
+    markers: frozenset[Marker]
+    machines: tuple[tuple[str, int, int], ...]  # serial, organization, machine id
+
+
+async def plant_rows(engine: AsyncEngine) -> Planted:
+    """Marks every restricted value held in the database."""
     planted: set[Marker] = set()
     people = select(models.CustomerUser.id, models.Customer.organization_id).join_from(
         models.CustomerUser, models.Customer
     )
-    machines = select(models.Machine.id, models.Machine.serial, models.Customer.organization_id)
+    machines = select(models.Machine.serial, models.Customer.organization_id, models.Machine.id)
     machines = machines.join_from(models.Machine, models.Customer)
-    async with api.app.state.engine.begin() as connection:
+    async with engine.begin() as connection:
         for pk, org in (await connection.execute(people)).all():
             await connection.execute(
                 update(models.CustomerUser)
@@ -121,39 +142,81 @@ async def plant_markers(api: Api, jdlink: JdlinkSimulator) -> set[Marker]:
                 update(models.Tag).where(models.Tag.id == pk).values(name=marker("TAG", org, pk))
             )
             planted.add(Marker("TAG", org, pk))
-        for pk, serial, org in (await connection.execute(machines)).all():
-            assert pk < 100, "engine-hour markers hold two digits of machine id"
-            simulated = jdlink.machines[serial]
-            simulated.engine_hours = float(f"42{org}{pk:02d}.125")
-            simulated.faults = [
-                SimulatedFault(
-                    marker("FAULT", org, pk),
-                    "marked",
-                    "HIGH",
-                    datetime.now(UTC) - timedelta(hours=1),
-                )
-            ]
-            planted |= {Marker("HOURS", org, pk), Marker("FAULT", org, pk)}
-    return planted
+        fleet = tuple((serial, org, pk) for serial, org, pk in (await connection.execute(machines)))
+    for _serial, org, pk in fleet:
+        assert pk < 100, "engine-hour markers hold two digits of machine id"
+        planted |= {Marker("HOURS", org, pk), Marker("FAULT", org, pk)}
+    return Planted(frozenset(planted), fleet)
+
+
+def plant_jdlink(jdlink: JdlinkSimulator, planted: Planted) -> None:
+    """Marks what the local JDLink serves of every machine."""
+    for serial, org, pk in planted.machines:
+        simulated = jdlink.machines[serial]
+        simulated.engine_hours = float(f"42{org}{pk:02d}.125")
+        simulated.faults = [
+            SimulatedFault(
+                marker("FAULT", org, pk), "marked", "HIGH", datetime.now(UTC) - timedelta(hours=1)
+            )
+        ]
+
+
+def plant_database(url: str) -> Planted:
+    async def _plant() -> Planted:
+        engine = create_nullpool_engine(url)
+        try:
+            return await plant_rows(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_plant())
+
+
+@pytest.fixture
+def marked(backend: str, shared_databases: SharedDatabases) -> tuple[str, Planted]:
+    """The marked demo database that every persona's walk shares, read-only."""
+    url, planted = shared_databases.get(backend, "marked", plant_database)
+    return url, planted
+
+
+@pytest.fixture
+async def walk(
+    marked: tuple[str, Planted], jdlink_settings: Settings, jdlink: JdlinkSimulator
+) -> AsyncIterator[tuple[Api, Planted]]:
+    url, planted = marked
+    plant_jdlink(jdlink, planted)
+    settings = lifted(dataclasses.replace(jdlink_settings, database_url=url))
+    async with open_api(settings) as api:
+        yield api, planted
 
 
 # -- queries generated from introspection ---------------------------------------------------
 
+_schemas: dict[str, GraphQLSchema] = {}
+
 
 async def client_schema(api: Api) -> GraphQLSchema:
-    data = await api.data(get_introspection_query(), as_="host-admin")
-    return build_client_schema(data)  # type: ignore[arg-type]
+    """The schema as introspection shows it (the same for every test: asked once)."""
+    if "schema" not in _schemas:
+        data = await api.data(get_introspection_query(), as_="host-admin")
+        _schemas["schema"] = build_client_schema(data)  # type: ignore[arg-type]
+    return _schemas["schema"]
 
 
 def selection(
-    schema: GraphQLSchema, named: GraphQLNamedType, depth: int, alias: bool = False
+    schema: GraphQLSchema,
+    named: GraphQLNamedType,
+    depth: int,
+    alias: bool = False,
+    most: int = MAX_DEPTH,
 ) -> str:
-    """Every field of ``named`` whose object-typed fields stay within MAX_DEPTH. Inside a
+    """Every field of ``named`` whose object-typed fields stay within ``most`` levels. Inside a
     fragment on an abstract type, fields are aliased by type so that same-named fields of
     different types do not conflict."""
     if isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
         fragments = [
-            f"... on {possible.name} {{ {selection(schema, possible, depth, alias=True)} }}"
+            f"... on {possible.name} "
+            f"{{ {selection(schema, possible, depth, alias=True, most=most)} }}"
             for possible in schema.get_possible_types(named)
         ]
         return " ".join(["__typename", *fragments])
@@ -177,39 +240,56 @@ def selection(
             named.name.endswith("Edge") and name == "node"
         )
         level = depth if wrapper else depth + 1
-        if level <= MAX_DEPTH:
-            parts.append(f"{written}{arguments} {{ {selection(schema, target, level)} }}")
+        if level <= most:
+            parts.append(
+                f"{written}{arguments} {{ {selection(schema, target, level, most=most)} }}"
+            )
     return " ".join(parts)
 
 
-def root_queries(schema: GraphQLSchema) -> Iterator[str]:
+def roots_query(schema: GraphQLSchema) -> str:
+    """``viewer`` and ``tickets`` in every view, in one request."""
     query_type = schema.query_type
     assert query_type is not None
     viewer = get_named_type(query_type.fields["viewer"].type)
     tickets = get_named_type(query_type.fields["tickets"].type)
-    yield f"{{ viewer {{ {selection(schema, viewer, 1)} }} }}"
     view_type = get_named_type(query_type.fields["tickets"].args["view"].type)
-    for view in view_type.values:
-        yield f"{{ tickets(view: {view}, first: 100) {{ {selection(schema, tickets, 1)} }} }}"
+    views = [
+        f"{view}: tickets(view: {view}, first: 100) {{ {selection(schema, tickets, 1)} }}"
+        for view in view_type.values
+    ]
+    return f"{{ viewer {{ {selection(schema, viewer, 1)} }} {' '.join(views)} }}"
 
 
-def entities_query(schema: GraphQLSchema) -> str:
-    """``_entities``, as a federation router asks it, with a fragment per entity type."""
+def lookups_query(schema: GraphQLSchema, rows: int, most: int) -> str:
+    """For ``rows`` ids, in one request: ``nodes(ids:)`` by hundreds and federation's
+    ``_entities`` as a router asks it, each with a fragment per type."""
+    node = schema.get_type("Node")
     entity = schema.get_type("_Entity")
+    assert node is not None
     assert entity is not None
-    return (
-        "query ($representations: [_Any!]!) { _entities(representations: $representations) "
-        f"{{ {selection(schema, entity, 1)} }} }}"
-    )
+    on_node = selection(schema, node, 1, most=most)
+    batches = [f"b{i}: nodes(ids: $ids{i}) {{ {on_node} }}" for i in range(0, rows, 100)]
+    on_entity = selection(schema, entity, 1, most=most)
+    entities = f"_entities(representations: $representations) {{ {on_entity} }}"
+    arguments = [f"$ids{i}: [ID!]!" for i in range(0, rows, 100)]
+    arguments.append("$representations: [_Any!]!")
+    return f"query ({', '.join(arguments)}) {{ {' '.join([*batches, entities])} }}"
 
 
-def node_query(schema: GraphQLSchema, root: str) -> str:
-    """``node(id:)`` or ``nodes(ids:)`` with a fragment per type."""
+def lookups_variables(ids: list[str]) -> dict[str, Any]:
+    variables: dict[str, Any] = {f"ids{i}": ids[i : i + 100] for i in range(0, len(ids), 100)}
+    variables["representations"] = [
+        {"__typename": base64.b64decode(i).decode().split(":")[0], "id": i} for i in ids
+    ]
+    return variables
+
+
+def node_query(schema: GraphQLSchema, most: int) -> str:
+    """``node(id:)`` with a fragment per type: one document, sent once per id."""
     node = schema.get_type("Node")
     assert node is not None
-    arguments = "$id: ID!" if root == "node" else "$ids: [ID!]!"
-    argument = "id: $id" if root == "node" else "ids: $ids"
-    return f"query ({arguments}) {{ {root}({argument}) {{ {selection(schema, node, 1)} }} }}"
+    return f"query ($id: ID!) {{ node(id: $id) {{ {selection(schema, node, 1, most=most)} }} }}"
 
 
 NODE_TABLES = {
@@ -225,19 +305,58 @@ NODE_TABLES = {
     "TimeEntry": models.TimeEntry,
     "Notification": models.Notification,
 }
+SAMPLE = 6  # rows of each type walked to the full depth, spread over its ids
 
 
-async def every_node_id(api: Api, schema: GraphQLSchema) -> list[str]:
+async def node_ids(api: Api, schema: GraphQLSchema) -> dict[str, list[str]]:
+    """Every row of the demo by type: every type that implements ``Node``."""
     node = schema.get_type("Node")
     assert isinstance(node, GraphQLInterfaceType)
     assert {t.name for t in schema.get_possible_types(node)} == set(NODE_TABLES)
-    ids = []
+    ids: dict[str, list[str]] = {}
     async with api.app.state.engine.connect() as connection:
         for type_name, model in NODE_TABLES.items():
             table = model.__table__
             result = await connection.execute(select(table.c.id).order_by(table.c.id))
-            ids += [gid(type_name, pk) for pk in result.scalars()]
+            ids[type_name] = [gid(type_name, pk) for pk in result.scalars()]
     return ids
+
+
+def spread(ids: list[str], count: int) -> list[str]:
+    """``count`` ids from first to last (every one where there are no more)."""
+    if len(ids) <= count:
+        return ids
+    return [ids[round(i * (len(ids) - 1) / (count - 1))] for i in range(count)]
+
+
+class Walk:
+    """The responses a persona received, checked for markers it may not see."""
+
+    def __init__(self, api: Api, persona: str | None) -> None:
+        self.api = api
+        self.persona = persona
+        self.responses: list[str] = []
+
+    async def send(self, query: str, variables: dict[str, Any] | None = None) -> None:
+        response = await self.api.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers=self.api.headers(self.persona),
+        )
+        assert response.status_code == 200, response.text[:2000]
+        body = response.json()
+        for error in body.get("errors", []):
+            assert error["extensions"]["code"] != "INTERNAL_SERVER_ERROR", error
+            assert error["extensions"]["code"] != "GRAPHQL_VALIDATION_FAILED", error
+        self.responses.append(response.text)
+
+    def leaked(self) -> list[tuple[str, int, int]]:
+        return sorted(
+            (m.kind, m.organization, m.subject) for m in self.seen() if not may_see(self.persona, m)
+        )
+
+    def seen(self) -> set[Marker]:
+        return markers_in("\n".join(self.responses))
 
 
 def payload_selection(schema: GraphQLSchema, mutation: str) -> str:
@@ -247,8 +366,8 @@ def payload_selection(schema: GraphQLSchema, mutation: str) -> str:
     return selection(schema, payload, 1)
 
 
-async def mutations(api: Api) -> list[tuple[str | None, str, dict[str, Any]]]:
-    """Writes each persona may or may not make, with payloads walked like any query."""
+async def mutations(api: Api, persona: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """Writes a persona may or may not make, with payloads walked like any query."""
     external = await api.scalar(
         select(models.Ticket.id)
         .where(models.Ticket.team_id == 3, models.Ticket.requester_id == ANNA)
@@ -256,34 +375,22 @@ async def mutations(api: Api) -> list[tuple[str | None, str, dict[str, Any]]]:
     )
     version = await api.scalar(select(models.Ticket.version).where(models.Ticket.id == external))
     ticket = gid("Ticket", external)
-    cases: list[tuple[str | None, str, dict[str, Any]]] = []
-    for persona in PERSONAS:
-        cases += [
-            (
-                persona,
-                "addTicketMessage",
-                {"ticketId": ticket, "channel": "SMS", "body": "On my way"},
-            ),
-            (persona, "addTicketMessage", {"ticketId": ticket, "channel": "NOTE", "body": "Note"}),
-            (persona, "addTimeEntry", {"ticketId": ticket, "minutes": 5}),
-            (persona, "updateTicket", {"id": ticket, "version": version, "priority": "HIGH"}),
-            (
-                persona,
-                "updateCustomerUser",
-                {"id": gid("CustomerUser", ANNA), "version": 1, "name": "Anna B."},
-            ),
-            # Lucía of South Service invited into North's Service Desk (host-admin only).
-            (
-                persona,
-                "inviteAdvisor",
-                {
-                    "phone": "+34600200008",
-                    "email": "lucia.gomez@south-service.example",
-                    "teamIds": [gid("Team", 1)],
-                },
-            ),
-        ]
-    return cases
+    return [
+        ("addTicketMessage", {"ticketId": ticket, "channel": "SMS", "body": "On my way"}),
+        ("addTicketMessage", {"ticketId": ticket, "channel": "NOTE", "body": "Note"}),
+        ("addTimeEntry", {"ticketId": ticket, "minutes": 5}),
+        ("updateTicket", {"id": ticket, "version": version, "priority": "HIGH"}),
+        ("updateCustomerUser", {"id": gid("CustomerUser", ANNA), "version": 1, "name": "Anna B."}),
+        # Lucía of South Service invited into North's Service Desk (host-admin only).
+        (
+            "inviteAdvisor",
+            {
+                "phone": "+34600200008",
+                "email": "lucia.gomez@south-service.example",
+                "teamIds": [gid("Team", 1)],
+            },
+        ),
+    ]
 
 
 # -- the walk -------------------------------------------------------------------------------
@@ -291,49 +398,44 @@ async def mutations(api: Api) -> list[tuple[str | None, str, dict[str, Any]]]:
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
 async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
-    api: Api, jdlink: JdlinkSimulator, persona: str | None
+    walk: tuple[Api, Planted], persona: str | None
 ) -> None:
-    planted = await plant_markers(api, jdlink)
+    """Every type at full depth from the roots and on a spread of its rows; every row of the
+    demo through ``node``, ``nodes`` and ``_entities`` with its own fields and those of the
+    rows next to it. One database, marked once, shared read-only by every persona."""
+    api, planted = walk
     schema = await client_schema(api)
-    responses: list[str] = []
+    seen = Walk(api, persona)
+    await seen.send(roots_query(schema))
+    ids = await node_ids(api, schema)
+    every = [node_id for of_type in ids.values() for node_id in of_type]
+    await seen.send(lookups_query(schema, len(every), most=2), lookups_variables(every))
+    sample = [node_id for of_type in ids.values() for node_id in spread(of_type, SAMPLE)]
+    await seen.send(lookups_query(schema, len(sample), most=MAX_DEPTH), lookups_variables(sample))
+    single = node_query(schema, most=2)
+    for node_id in sample:
+        await seen.send(single, {"id": node_id})
 
-    async def send(query: str, variables: dict[str, Any] | None = None) -> None:
-        response = await api.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=api.headers(persona)
-        )
-        assert response.status_code == 200, response.text[:2000]
-        body = response.json()
-        for error in body.get("errors", []):
-            assert error["extensions"]["code"] != "INTERNAL_SERVER_ERROR", error
-            assert error["extensions"]["code"] != "GRAPHQL_VALIDATION_FAILED", error
-        responses.append(response.text)
-
-    for query in root_queries(schema):
-        await send(query)
-    ids = await every_node_id(api, schema)
-    for start in range(0, len(ids), 100):
-        await send(node_query(schema, "nodes"), {"ids": ids[start : start + 100]})
-    entities = entities_query(schema)
-    for start in range(0, len(ids), 100):
-        representations = [
-            {"__typename": base64.b64decode(i).decode().split(":")[0], "id": i}
-            for i in ids[start : start + 100]
-        ]
-        await send(entities, {"representations": representations})
-    single = node_query(schema, "node")
-    for node_id in ids[:: max(1, len(ids) // 40)]:  # `node` too, on a spread of rows
-        await send(single, {"id": node_id})
-    for who, name, variables in await mutations(api):
-        if who == persona:
-            await send(
-                f"mutation ($input: {name[0].upper()}{name[1:]}Input!) "
-                f"{{ {name}(input: $input) {{ {payload_selection(schema, name)} }} }}",
-                {"input": variables},
-            )
-
-    seen = markers_in("\n".join(responses))
-    leaked = sorted((m.kind, m.organization, m.subject) for m in seen if not may_see(persona, m))
+    leaked = seen.leaked()
     assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"
     # The walk is not vacuous: it reached the values the persona may see.
-    expected_kinds = {m.kind for m in planted if may_see(persona, m)}
-    assert {m.kind for m in seen} == expected_kinds
+    expected_kinds = {m.kind for m in planted.markers if may_see(persona, m)}
+    assert {m.kind for m in seen.seen()} == expected_kinds
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
+async def test_no_restricted_value_reaches_a_viewer_through_a_mutation_payload(
+    api: Api, jdlink: JdlinkSimulator, persona: str | None
+) -> None:
+    planted = await plant_rows(api.app.state.engine)
+    plant_jdlink(jdlink, planted)
+    schema = await client_schema(api)
+    seen = Walk(api, persona)
+    for name, variables in await mutations(api, persona):
+        await seen.send(
+            f"mutation ($input: {name[0].upper()}{name[1:]}Input!) "
+            f"{{ {name}(input: $input) {{ {payload_selection(schema, name)} }} }}",
+            {"input": variables},
+        )
+    leaked = seen.leaked()
+    assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"

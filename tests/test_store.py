@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskgraph.store import models
 from deskgraph.store.seed import PERSONAS
 from deskgraph.store.session import create_nullpool_engine
-from tests.conftest import prepare
+from tests.conftest import Api, prepare
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -85,3 +86,13 @@ def test_demo_seed_scales_the_ticket_count(tmp_path: Path, tickets: int) -> None
             await engine.dispose()
 
     assert asyncio.run(count()) == (tickets, tickets)
+
+
+async def test_the_shared_read_only_database_refuses_writes(reader: Api) -> None:
+    """Tests that take ``reader`` share one database: a write there must fail, not leak into
+    what the next test reads."""
+    before = await reader.rows(models.Tag)
+    with pytest.raises(DBAPIError):
+        async with reader.app.state.engine.begin() as connection:
+            await connection.execute(update(models.Tag).values(name="changed"))
+    assert await reader.rows(models.Tag) == before
