@@ -366,8 +366,13 @@ class Api:
 
 
 def gid(type_name: str, pk: int) -> str:
-    """The global ID of a demo row."""
+    """The global ID of a demo row: the one helper every test uses."""
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def pk_of(global_id: str) -> int:
+    """The primary key inside a global ID."""
+    return int(base64.b64decode(global_id).decode().split(":")[1])
 
 
 async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:

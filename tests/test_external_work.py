@@ -9,7 +9,6 @@ Service), an external member of North Dealers' Field Service (team 3).
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 
 from deskgraph.store import models
-from tests.conftest import EVERY_VIEWER, SERVICE_WITH_EVERY_SCOPE, Api, gid
+from tests.conftest import EVERY_VIEWER, SERVICE_WITH_EVERY_SCOPE, Api, gid, pk_of
 
 NORTH, SOUTH = 1, 2
 FIELD_SERVICE = 3
@@ -129,10 +128,6 @@ query TICKETS_WITH_CUSTOMER_HISTORY($first: Int!) {
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def pk_of(global_id: str) -> int:
-    return int(base64.b64decode(global_id).decode().split(":")[1])
 
 
 async def sql_ids(api: Api, *where: ColumnElement[bool]) -> list[int]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import Api
+from deskgraph.store import models
+from tests.conftest import Api, gid, pk_of
+
+FIELD_SERVICE = 3  # North's team with an external member
+SOUTH_WORKSHOP = 4  # South Service's team
 
 TICKETS_OF = """
 query TICKETS($view: TicketView, $filter: TicketFilter, $first: Int, $after: String) {
@@ -25,10 +29,10 @@ TICKETS = TICKETS_OF % "tags { id name }"
 PORTAL_TICKETS = TICKETS_OF % ""
 
 
-async def all_tickets(api: Api, persona: str, **variables: Any) -> list[dict[str, Any]]:
+async def all_tickets(reader: Api, persona: str, **variables: Any) -> list[dict[str, Any]]:
     """Walks every page (bounded) and checks the pages agree with ``totalCount``."""
     query = PORTAL_TICKETS if persona == "customer-user" else TICKETS
-    return await api.every_page(query, variables, as_=persona)
+    return await reader.every_page(query, variables, as_=persona)
 
 
 def org_names(nodes: list[dict[str, Any]]) -> set[str]:
@@ -36,15 +40,15 @@ def org_names(nodes: list[dict[str, Any]]) -> set[str]:
 
 
 @pytest.mark.parametrize("persona", ["host-admin", "host-advisor", "host-viewer"])
-async def test_tickets_host_personas_see_north_dealers_only(api: Api, persona: str) -> None:
-    nodes = await all_tickets(api, persona)
+async def test_tickets_host_personas_see_north_dealers_only(reader: Api, persona: str) -> None:
+    nodes = await all_tickets(reader, persona)
     assert nodes
     assert org_names(nodes) == {"North Dealers"}
     assert not any(n["isExternal"] for n in nodes)
 
 
-async def test_tickets_external_advisor_sees_own_and_external_team_tickets(api: Api) -> None:
-    nodes = await all_tickets(api, "external-advisor")
+async def test_tickets_external_advisor_sees_own_and_external_team_tickets(reader: Api) -> None:
+    nodes = await all_tickets(reader, "external-advisor")
     external = [n for n in nodes if n["organization"]["name"] == "North Dealers"]
     own = [n for n in nodes if n["organization"]["name"] == "South Service"]
     assert external
@@ -54,35 +58,35 @@ async def test_tickets_external_advisor_sees_own_and_external_team_tickets(api: 
     assert not any(n["isExternal"] for n in own)
 
 
-async def test_tickets_customer_user_sees_only_own_requests(api: Api) -> None:
-    data = await api.data("{ viewer { customerUser { id } } }", as_="customer-user")
+async def test_tickets_customer_user_sees_only_own_requests(reader: Api) -> None:
+    data = await reader.data("{ viewer { customerUser { id } } }", as_="customer-user")
     me = data["viewer"]["customerUser"]["id"]
-    nodes = await all_tickets(api, "customer-user")
+    nodes = await all_tickets(reader, "customer-user")
     assert nodes
     assert {n["requester"]["id"] for n in nodes} == {me}
 
 
-async def test_tickets_service_sees_every_ticket(api: Api) -> None:
-    nodes = await all_tickets(api, "service")
+async def test_tickets_service_sees_every_ticket(reader: Api) -> None:
+    nodes = await all_tickets(reader, "service")
     assert org_names(nodes) == {"North Dealers", "South Service"}
     assert len(nodes) == 120
 
 
-async def test_tickets_pages_are_newest_first_without_gaps(api: Api) -> None:
-    nodes = await all_tickets(api, "host-advisor")
+async def test_tickets_pages_are_newest_first_without_gaps(reader: Api) -> None:
+    nodes = await all_tickets(reader, "host-advisor")
     ids = [n["id"] for n in nodes]
     assert len(ids) == len(set(ids))
-    pks = [int(base64.b64decode(i).decode().split(":")[1]) for i in ids]
+    pks = [pk_of(i) for i in ids]
     assert pks == sorted(pks, reverse=True)
 
 
-async def test_tickets_page_info(api: Api) -> None:
-    first = (await api.data(TICKETS, {"first": 2}, as_="host-advisor"))["tickets"]
+async def test_tickets_page_info(reader: Api) -> None:
+    first = (await reader.data(TICKETS, {"first": 2}, as_="host-advisor"))["tickets"]
     assert first["pageInfo"]["hasNextPage"] is True
     assert first["pageInfo"]["hasPreviousPage"] is False
     assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"]
     second = (
-        await api.data(
+        await reader.data(
             TICKETS, {"first": 2, "after": first["pageInfo"]["endCursor"]}, as_="host-advisor"
         )
     )["tickets"]
@@ -90,46 +94,46 @@ async def test_tickets_page_info(api: Api) -> None:
     assert not {e["node"]["id"] for e in first["edges"]} & {
         e["node"]["id"] for e in second["edges"]
     }
-    empty = (await api.data(TICKETS, {"first": 0}, as_="host-advisor"))["tickets"]
+    empty = (await reader.data(TICKETS, {"first": 0}, as_="host-advisor"))["tickets"]
     assert empty["edges"] == []
     assert empty["pageInfo"]["endCursor"] is None
 
 
-async def test_tickets_view_mine_is_assigned_to_viewer(api: Api) -> None:
-    me = (await api.data("{ viewer { advisor { id } } }", as_="host-advisor"))["viewer"]
-    nodes = await all_tickets(api, "host-advisor", view="MINE")
+async def test_tickets_view_mine_is_assigned_to_viewer(reader: Api) -> None:
+    me = (await reader.data("{ viewer { advisor { id } } }", as_="host-advisor"))["viewer"]
+    nodes = await all_tickets(reader, "host-advisor", view="MINE")
     assert nodes
     assert {n["assignee"]["id"] for n in nodes} == {me["advisor"]["id"]}
 
 
-async def test_tickets_view_my_teams_is_primary_teams(api: Api) -> None:
-    nodes = await all_tickets(api, "host-advisor", view="MY_TEAMS")
+async def test_tickets_view_my_teams_is_primary_teams(reader: Api) -> None:
+    nodes = await all_tickets(reader, "host-advisor", view="MY_TEAMS")
     assert {n["team"]["name"] for n in nodes} == {"Service Desk", "Field Service"}
-    external = await all_tickets(api, "external-advisor", view="MY_TEAMS")
+    external = await all_tickets(reader, "external-advisor", view="MY_TEAMS")
     assert {n["team"]["name"] for n in external} == {"Workshop"}
 
 
-async def test_tickets_external_views(api: Api) -> None:
-    me = (await api.data("{ viewer { advisor { id } } }", as_="external-advisor"))["viewer"]
-    team = await all_tickets(api, "external-advisor", view="EXTERNAL_TEAM")
-    mine = await all_tickets(api, "external-advisor", view="MY_EXTERNAL")
+async def test_tickets_external_views(reader: Api) -> None:
+    me = (await reader.data("{ viewer { advisor { id } } }", as_="external-advisor"))["viewer"]
+    team = await all_tickets(reader, "external-advisor", view="EXTERNAL_TEAM")
+    mine = await all_tickets(reader, "external-advisor", view="MY_EXTERNAL")
     assert team
     assert all(n["isExternal"] for n in team)
     assert {n["team"]["name"] for n in team} == {"Field Service"}
     assert mine
     assert {n["id"] for n in mine} < {n["id"] for n in team}
     assert all(n["assignee"] is None or n["assignee"]["id"] == me["advisor"]["id"] for n in mine)
-    assert await all_tickets(api, "host-advisor", view="EXTERNAL_TEAM") == []
+    assert await all_tickets(reader, "host-advisor", view="EXTERNAL_TEAM") == []
 
 
-async def test_tickets_filters_combine(api: Api) -> None:
-    everything = await all_tickets(api, "host-advisor")
+async def test_tickets_filters_combine(reader: Api) -> None:
+    everything = await all_tickets(reader, "host-advisor")
     sample = next(n for n in everything if n["tags"] and n["assignee"])
-    by_state = await all_tickets(api, "host-advisor", filter={"states": [sample["state"]]})
+    by_state = await all_tickets(reader, "host-advisor", filter={"states": [sample["state"]]})
     assert {n["state"] for n in by_state} == {sample["state"]}
     assert len(by_state) == sum(n["state"] == sample["state"] for n in everything)
     combined = await all_tickets(
-        api,
+        reader,
         "host-advisor",
         filter={
             "teamIds": [sample["team"]["id"]],
@@ -146,33 +150,55 @@ async def test_tickets_filters_combine(api: Api) -> None:
         assert sample["tags"][0]["id"] in {t["id"] for t in n["tags"]}
 
 
-async def test_tickets_filter_unassigned(api: Api) -> None:
-    nodes = await all_tickets(api, "host-advisor", filter={"unassigned": True})
+async def test_tickets_filter_unassigned(reader: Api) -> None:
+    nodes = await all_tickets(reader, "host-advisor", filter={"unassigned": True})
     assert nodes
     assert all(n["assignee"] is None for n in nodes)
-    assigned = await all_tickets(api, "host-advisor", filter={"unassigned": False})
+    assigned = await all_tickets(reader, "host-advisor", filter={"unassigned": False})
     assert assigned
     assert all(n["assignee"] is not None for n in assigned)
 
 
-async def test_tickets_filter_text_matches_title_and_number(api: Api) -> None:
-    everything = await all_tickets(api, "host-advisor")
-    by_word = await all_tickets(api, "host-advisor", filter={"text": "hydraulic"})
+async def test_tickets_filter_text_matches_title_and_number(reader: Api) -> None:
+    everything = await all_tickets(reader, "host-advisor")
+    by_word = await all_tickets(reader, "host-advisor", filter={"text": "hydraulic"})
     expected = {n["id"] for n in everything if "hydraulic" in n["title"].lower()}
     assert expected
     assert {n["id"] for n in by_word} == expected
     target = everything[5]
-    by_number = await all_tickets(api, "host-advisor", filter={"text": str(target["number"])})
+    by_number = await all_tickets(reader, "host-advisor", filter={"text": str(target["number"])})
     assert target["id"] in {n["id"] for n in by_number}
-    assert await all_tickets(api, "host-advisor", filter={"text": "100%_"}) == []
+    assert await all_tickets(reader, "host-advisor", filter={"text": "100%_"}) == []
 
 
-async def test_tickets_filter_by_foreign_team_finds_nothing(api: Api) -> None:
-    south = await all_tickets(api, "service", filter={"text": ""})
-    south_team = next(
-        n["team"]["id"] for n in south if n["organization"]["name"] == "South Service"
+async def demo_ticket_ids(reader: Api, *where: Any) -> list[str]:
+    """The global IDs of the demo tickets that match ``where``, newest first, read from the
+    database rather than through the API."""
+    statement = select(models.Ticket.id).where(*where).order_by(models.Ticket.id.desc())
+    async with reader.app.state.engine.connect() as connection:
+        return [gid("Ticket", pk) for pk in (await connection.execute(statement)).scalars()]
+
+
+async def test_tickets_filter_by_team_host_advisor_gets_exactly_that_teams_tickets(
+    reader: Api,
+) -> None:
+    field_service = await demo_ticket_ids(reader, models.Ticket.team_id == FIELD_SERVICE)
+    assert field_service
+    nodes = await all_tickets(
+        reader, "host-advisor", filter={"teamIds": [gid("Team", FIELD_SERVICE)]}
     )
-    assert await all_tickets(api, "host-advisor", filter={"teamIds": [south_team]}) == []
+    assert [n["id"] for n in nodes] == field_service
+
+
+async def test_tickets_filter_by_a_foreign_team_host_advisor_gets_nothing_more(
+    reader: Api,
+) -> None:
+    """South's workshop beside North's Field Service: the foreign team adds no ticket."""
+    field_service = await demo_ticket_ids(reader, models.Ticket.team_id == FIELD_SERVICE)
+    both = [gid("Team", FIELD_SERVICE), gid("Team", SOUTH_WORKSHOP)]
+    nodes = await all_tickets(reader, "host-advisor", filter={"teamIds": both})
+    assert [n["id"] for n in nodes] == field_service
+    assert await all_tickets(reader, "host-advisor", filter={"teamIds": both[1:]}) == []
 
 
 @pytest.mark.parametrize(
@@ -181,15 +207,15 @@ async def test_tickets_filter_by_foreign_team_finds_nothing(api: Api) -> None:
         ({"first": 101}, "first"),
         ({"first": -1}, "first"),
         ({"after": "not-a-cursor"}, "after"),
-        ({"after": base64.b64encode(b"Ticket:1").decode()}, "after"),
+        ({"after": gid("Ticket", 1)}, "after"),
         ({"filter": {"teamIds": ["garbage"]}}, "filter.teamIds"),
-        ({"filter": {"teamIds": [base64.b64encode(b"Tag:1").decode()]}}, "filter.teamIds"),
+        ({"filter": {"teamIds": [gid("Tag", 1)]}}, "filter.teamIds"),
     ],
 )
 async def test_tickets_bad_arguments_are_bad_user_input(
-    api: Api, variables: dict[str, Any], field: str
+    reader: Api, variables: dict[str, Any], field: str
 ) -> None:
-    body = await api.post(TICKETS, variables, as_="host-advisor")
+    body = await reader.post(TICKETS, variables, as_="host-advisor")
     assert body["data"] is None
     [error] = body["errors"]
     assert error["path"] == ["tickets"]
