@@ -21,6 +21,7 @@ from deskgraph.auth.directive import restricted_fields
 from deskgraph.schema import build_schema
 from deskgraph.settings import Settings
 from deskgraph.store import models
+from tests import factories
 from tests.conftest import EVERY_VIEWER, Api, gid
 
 # Field rules are Python over rows that every backend reads alike; row scopes are walked on
@@ -220,9 +221,7 @@ async def test_a_ticket_never_shows_a_tag_of_another_organization(api: Api) -> N
     advisor, whose own organization the tag belongs to, does not see it in the host's ticket."""
     pk = await demo_ticket(api, EXTERNAL_TICKET)
     async with api.app.state.engine.begin() as connection:
-        await connection.execute(
-            models.TicketTag.__table__.insert().values(ticket_id=pk, tag_id=6)  # type: ignore[attr-defined]
-        )
+        await factories.tag_ticket(connection, pk, 6)
     query = "query ($id: ID!) { node(id: $id) { ... on Ticket { tags { id } } } }"
     for persona in ("external-advisor", "host-advisor", "service"):
         data = await api.data(query, {"id": gid("Ticket", pk)}, as_=persona)

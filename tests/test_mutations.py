@@ -331,33 +331,6 @@ async def test_update_ticket_readers_are_forbidden(api: Api, persona: str) -> No
     assert error["extensions"] == {"code": "FORBIDDEN"}
 
 
-async def test_update_ticket_external_advisor_sets_host_tags(api: Api) -> None:
-    ctx = await context(api, "external-advisor")
-    ticket = next(
-        e["node"] for e in ctx["tickets"]["edges"] if e["node"]["team"]["name"] == "Field Service"
-    )
-    host_tag = ticket["organization"]["tags"][0]
-    data = await api.data(
-        UPDATE,
-        {"input": {"id": ticket["id"], "version": ticket["version"], "tagIds": [host_tag["id"]]}},
-        as_="external-advisor",
-    )
-    assert data["updateTicket"]["ticket"]["tags"] == [host_tag]
-    own_tag = ctx["viewer"]["advisor"]["primaryOrganization"]["tags"][0]
-    error = await api.error(
-        UPDATE,
-        {
-            "input": {
-                "id": ticket["id"],
-                "version": ticket["version"] + 1,
-                "tagIds": [own_tag["id"]],
-            }
-        },
-        as_="external-advisor",
-    )
-    assert error["extensions"]["fields"] == {"tagIds": "unknown Tag"}
-
-
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -412,20 +385,6 @@ async def test_add_ticket_message_advisor_public_and_private(api: Api) -> None:
         as_="host-advisor",
     )
     assert note["addTicketMessage"]["message"]["isPublic"] is False
-
-
-async def test_add_ticket_message_external_advisor_calls_and_notes(api: Api) -> None:
-    ctx = await context(api, "external-advisor")
-    ticket = next(
-        e["node"] for e in ctx["tickets"]["edges"] if e["node"]["team"]["name"] == "Field Service"
-    )
-    for channel in ("SMS", "VOICE", "VIDEO", "EMAIL", "NOTE"):
-        data = await api.data(
-            MESSAGE,
-            {"input": {"ticketId": ticket["id"], "channel": channel, "body": channel}},
-            as_="external-advisor",
-        )
-        assert data["addTicketMessage"]["message"]["channel"] == channel
 
 
 async def test_add_ticket_message_customer_user_replies_publicly_only(api: Api) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert
 
-from deskgraph.store import models
-from deskgraph.store.models import utcnow
+from tests import factories
 from tests.conftest import Api
 
 DASHBOARD = """
@@ -80,22 +78,7 @@ async def test_notifications_and_their_teams_are_batched(api: Api, count: int) -
     for 30 (the viewer, the page, the unread count, the teams, their organizations)."""
     async with api.app.state.engine.begin() as connection:
         for _ in range(count):
-            notification_id = await connection.scalar(
-                insert(models.Notification)
-                .values(
-                    advisor_id=6,
-                    kind=models.NotificationKind.ADDED_TO_TEAMS,
-                    organization_id=1,
-                    title="You were added to North Dealers",
-                    body="…",
-                    created_at=utcnow(),
-                )
-                .returning(models.Notification.id)
-            )
-            await connection.execute(
-                insert(models.NotificationTeam),
-                [{"notification_id": notification_id, "team_id": t} for t in (3, 4)],
-            )
+            await factories.notification(connection, 6, 1, teams=(3, 4))
     with api.count_statements() as counter:
         data = await api.data(NOTIFICATIONS, {"first": count}, as_="external-advisor")
     edges = data["viewer"]["notifications"]["edges"]

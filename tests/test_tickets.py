@@ -47,17 +47,6 @@ async def test_tickets_host_personas_see_north_dealers_only(reader: Api, persona
     assert not any(n["isExternal"] for n in nodes)
 
 
-async def test_tickets_external_advisor_sees_own_and_external_team_tickets(reader: Api) -> None:
-    nodes = await all_tickets(reader, "external-advisor")
-    external = [n for n in nodes if n["organization"]["name"] == "North Dealers"]
-    own = [n for n in nodes if n["organization"]["name"] == "South Service"]
-    assert external
-    assert own
-    assert {n["team"]["name"] for n in external} == {"Field Service"}
-    assert all(n["isExternal"] for n in external)
-    assert not any(n["isExternal"] for n in own)
-
-
 async def test_tickets_customer_user_sees_only_own_requests(reader: Api) -> None:
     data = await reader.data("{ viewer { customerUser { id } } }", as_="customer-user")
     me = data["viewer"]["customerUser"]["id"]
@@ -111,19 +100,6 @@ async def test_tickets_view_my_teams_is_primary_teams(reader: Api) -> None:
     assert {n["team"]["name"] for n in nodes} == {"Service Desk", "Field Service"}
     external = await all_tickets(reader, "external-advisor", view="MY_TEAMS")
     assert {n["team"]["name"] for n in external} == {"Workshop"}
-
-
-async def test_tickets_external_views(reader: Api) -> None:
-    me = (await reader.data("{ viewer { advisor { id } } }", as_="external-advisor"))["viewer"]
-    team = await all_tickets(reader, "external-advisor", view="EXTERNAL_TEAM")
-    mine = await all_tickets(reader, "external-advisor", view="MY_EXTERNAL")
-    assert team
-    assert all(n["isExternal"] for n in team)
-    assert {n["team"]["name"] for n in team} == {"Field Service"}
-    assert mine
-    assert {n["id"] for n in mine} < {n["id"] for n in team}
-    assert all(n["assignee"] is None or n["assignee"]["id"] == me["advisor"]["id"] for n in mine)
-    assert await all_tickets(reader, "host-advisor", view="EXTERNAL_TEAM") == []
 
 
 async def test_tickets_filters_combine(reader: Api) -> None:
