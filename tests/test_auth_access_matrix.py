@@ -25,7 +25,7 @@ from tests import factories
 from tests.conftest import EVERY_VIEWER, Api, gid
 
 # Field rules are Python over rows that every backend reads alike; row scopes are walked on
-# both backends by test_no_leak.py and test_node.py.
+# both backends by test_auth_no_leak.py and test_node.py.
 pytestmark = pytest.mark.one_backend
 
 # Expectations are written in this order: host-admin, host-advisor, host-viewer,
