@@ -24,19 +24,19 @@ query DASHBOARD($first: Int!) {
 """
 
 
-async def statements_for(api: Api, query: str, first: int, persona: str = "service") -> int:
-    with api.count_statements() as counter:
-        data = await api.data(query, {"first": first}, as_=persona)
+async def statements_for(reader: Api, query: str, first: int, persona: str = "service") -> int:
+    with reader.count_statements() as counter:
+        data = await reader.data(query, {"first": first}, as_=persona)
     assert len(data["tickets"]["edges"]) == first
     return counter.count
 
 
 @pytest.mark.parametrize("persona", ["service", "host-advisor"])
 async def test_dashboard_statement_count_is_the_same_for_5_and_50_tickets(
-    api: Api, persona: str
+    reader: Api, persona: str
 ) -> None:
-    small = await statements_for(api, DASHBOARD, 5, persona)
-    large = await statements_for(api, DASHBOARD, 50, persona)
+    small = await statements_for(reader, DASHBOARD, 5, persona)
+    large = await statements_for(reader, DASHBOARD, 50, persona)
     # Never more for more rows. (Fewer is possible: a loader asked at two depths, e.g. advisors
     # as assignees and as authors, needs a second statement only when the first missed some.)
     assert large <= small
@@ -44,23 +44,23 @@ async def test_dashboard_statement_count_is_the_same_for_5_and_50_tickets(
     assert large <= 16
 
 
-async def test_team_members_and_advisor_teams_are_batched(api: Api) -> None:
+async def test_team_members_and_advisor_teams_are_batched(reader: Api) -> None:
     query = """
     query TEAMS($first: Int!) { tickets(first: $first) { edges { node {
       team { members { name teams { name } externalTeams { name } } }
       assignee { primaryOrganization { teams { name } tags { name } } }
     } } } }
     """
-    assert await statements_for(api, query, 50) <= await statements_for(api, query, 5)
+    assert await statements_for(reader, query, 50) <= await statements_for(reader, query, 5)
 
 
-async def test_customer_users_and_machines_are_batched(api: Api) -> None:
+async def test_customer_users_and_machines_are_batched(reader: Api) -> None:
     query = """
     query CUSTOMERS($first: Int!) { tickets(first: $first) { edges { node {
       customer { users { name } machines { serial } organization { name } }
     } } } }
     """
-    assert await statements_for(api, query, 50) <= await statements_for(api, query, 5)
+    assert await statements_for(reader, query, 50) <= await statements_for(reader, query, 5)
 
 
 NOTIFICATIONS = """
