@@ -23,7 +23,7 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -37,7 +37,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deskgraph.auth import scopes
@@ -45,13 +44,17 @@ from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.server.app import create_app
 from deskgraph.server.events import LocalHub
-from deskgraph.settings import Settings, normalize_database_url
+from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
-from deskgraph.store.migrate import upgrade
-from deskgraph.store.seed import PERSONAS, demo_fleet, seed_demo
-from deskgraph.store.session import StatementCounter, create_engine, create_nullpool_engine
+from deskgraph.store.seed import PERSONAS, demo_fleet
+from deskgraph.store.session import StatementCounter, create_engine
+
+# Re-exported: tests import them from here too.
+from tests.databases import PostgresServer as PostgresServer
+from tests.databases import SharedDatabases as SharedDatabases
+from tests.databases import prepare as prepare
 
 PG_URL = os.environ.get("DESKGRAPH_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"
@@ -70,51 +73,6 @@ EVERY_VIEWER: list[str | None] = [
     "service",
     SERVICE_WITH_EVERY_SCOPE,
 ]
-
-
-def prepare(url: str, *, tickets: int = 120) -> None:
-    upgrade(url)
-
-    async def _seed() -> None:
-        engine = create_nullpool_engine(url)
-        try:
-            await seed_demo(engine, tickets=tickets)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(_seed())
-
-
-class PostgresServer:
-    """Creates and drops throw-away databases on the configured server."""
-
-    def __init__(self, url: str) -> None:
-        self.url = make_url(normalize_database_url(url))
-
-    def url_for(self, database: str) -> str:
-        return self.url.set(database=database).render_as_string(hide_password=False)
-
-    def _dsn(self) -> str:
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-    def run(self, *statements: str) -> None:
-        async def _run() -> None:
-            connection = await asyncpg.connect(self._dsn(), timeout=10)
-            try:
-                for statement in statements:
-                    await connection.execute(statement)
-            finally:
-                await connection.close()
-
-        asyncio.run(_run())
-
-    def create(self, name: str, template: str | None = None) -> str:
-        suffix = f" TEMPLATE {template}" if template else ""
-        self.run(f'CREATE DATABASE "{name}"{suffix}')
-        return self.url_for(name)
-
-    def drop(self, name: str) -> None:
-        self.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -190,49 +148,6 @@ def database_url(
     name = f"deskgraph_t_{os.getpid()}_{next(_counter)}"
     yield server.create(name, template=template)
     server.drop(name)
-
-
-class SharedDatabases:
-    """Seeded databases shared by the tests that never write, one per (backend, name) for the
-    whole run: made writable from the template, prepared once, then opened read-only."""
-
-    def __init__(self, request: pytest.FixtureRequest, tmp: Path) -> None:
-        self.request = request
-        self.tmp = tmp
-        self.made: dict[tuple[str, str], tuple[str, Any]] = {}
-        self.server: PostgresServer | None = None
-        self.dropped: list[str] = []
-
-    def get(
-        self, backend: str, name: str = "demo", setup: Callable[[str], Any] | None = None
-    ) -> tuple[str, Any]:
-        """The read-only URL of the shared database ``name`` and what ``setup`` (given its
-        writable URL, run once) returned."""
-        key = (backend, name)
-        if key not in self.made:
-            self.made[key] = self._make(backend, name, setup)
-        return self.made[key]
-
-    def _make(self, backend: str, name: str, setup: Callable[[str], Any] | None) -> tuple[str, Any]:
-        if backend == "sqlite":
-            path = self.tmp / f"{name}.db"
-            shutil.copyfile(self.request.getfixturevalue("sqlite_template"), path)
-            prepared = setup(f"sqlite+aiosqlite:///{path}") if setup else None
-            return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true", prepared
-        server: PostgresServer = self.request.getfixturevalue("postgres")
-        template: str = self.request.getfixturevalue("postgres_template")
-        database = f"deskgraph_ro_{name}_{uuid.uuid4().hex[:10]}"
-        self.server = server
-        url = server.create(database, template=template)
-        self.dropped.append(database)
-        prepared = setup(url) if setup else None
-        server.run(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
-        return url, prepared
-
-    def close(self) -> None:
-        for database in self.dropped:
-            assert self.server is not None
-            self.server.drop(database)
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,14 @@
 
 Every restricted value of the demo gets a distinctive marker: each customer user's address,
 account number and notes, each machine's JDLink engine hours and fault codes (served by the
-local JDLink), each tag's name. Then, as every persona, the test walks the whole schema as
-introspection describes it: every field reachable to depth 4 (a connection's ``edges`` and
-``node`` do not count as levels) from ``viewer`` and from ``tickets`` in every view, every row
-of the demo through ``node``, ``nodes`` and federation's ``_entities`` with a fragment per
-type, and mutation payloads selected the same way. Any marker in a response, data or error
-message alike, that the persona may not see fails the test.
+local JDLink), each tag's name. The marked database is made once per backend and shared
+read-only by every persona's walk. As every persona, the walk follows the whole schema as
+introspection describes it, in three documents: ``viewer`` and ``tickets`` in every view, every
+field to depth 4 (a connection's ``edges`` and ``node`` do not count as levels); every row of
+the demo through ``nodes`` and federation's ``_entities`` to depth 2; and a spread of rows of
+every type through ``nodes``, ``_entities`` (depth 4) and ``node``. Mutation payloads are
+selected the same way, on a copy of their own. Any marker in a response, data or error message
+alike, that the persona may not see fails the test.
 
 Who may see what is written here by hand, from DESIGN.md, not computed from ``auth/``.
 """
@@ -46,10 +48,10 @@ from tests.conftest import (
     EVERY_VIEWER,
     SERVICE_WITH_EVERY_SCOPE,
     Api,
-    SharedDatabases,
     gid,
     open_api,
 )
+from tests.databases import SharedDatabases
 
 MAX_DEPTH = 4
 NORTH, SOUTH = 1, 2

@@ -18,7 +18,8 @@ from deskgraph.store import models
 from deskgraph.store.seed import PERSONAS
 from deskgraph.store.session import create_nullpool_engine
 from tests import factories
-from tests.conftest import Api, gid, prepare
+from tests.conftest import Api, gid
+from tests.databases import prepare
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
