@@ -33,8 +33,11 @@ typecheck: install
 	@mkdir -p .mypy-path && ln -sfn .. .mypy-path/deskgraph
 	MYPYPATH=.mypy-path $(BIN)/mypy -p deskgraph
 
+# Test processes (pytest-xdist); PYTEST_WORKERS=0 runs in this one process.
+PYTEST_WORKERS ?= 2
+
 pytest: install external
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # The real clients the external tests run (tests/external/package-lock.json). Without npm those
 # tests skip and say so; CI (.ci/run) requires them.

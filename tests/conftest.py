@@ -1,8 +1,14 @@
-"""Shared fixtures: a migrated, seeded database per test on every backend, the HTTP app, personas.
+"""Shared fixtures: a migrated, seeded database on every backend, the HTTP app, personas.
 
-Every test that takes ``client`` (or ``database_url``) runs once on SQLite and once on
-PostgreSQL when ``DESKGRAPH_TEST_DATABASE_URL`` names a server. Each test gets its own copy of
-the seeded demo database: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL.
+Every test that takes ``api`` (or ``database_url``) runs once on SQLite and once on PostgreSQL
+when ``DESKGRAPH_TEST_DATABASE_URL`` names a server; ``@pytest.mark.one_backend`` runs a test
+whose answer the backend cannot change (pure-Python rules, tokens, schema) on SQLite only.
+
+Writers (``api``, ``database_url``) get their own copy of the seeded demo database: a file copy
+on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. Tests that never write take
+``reader`` instead: one seeded database per backend for the whole run, opened read-only (SQLite
+``mode=ro``, PostgreSQL ``default_transaction_read_only``), so a test that does write fails
+instead of changing what the next one reads.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -30,7 +37,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deskgraph.auth import scopes
@@ -38,13 +44,17 @@ from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.server.app import create_app
 from deskgraph.server.events import LocalHub
-from deskgraph.settings import Settings, normalize_database_url
+from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
-from deskgraph.store.migrate import upgrade
-from deskgraph.store.seed import PERSONAS, demo_fleet, seed_demo
-from deskgraph.store.session import StatementCounter, create_engine, create_nullpool_engine
+from deskgraph.store.seed import PERSONAS, demo_fleet
+from deskgraph.store.session import StatementCounter, create_engine
+
+# Re-exported: tests import them from here too.
+from tests.databases import PostgresServer as PostgresServer
+from tests.databases import SharedDatabases as SharedDatabases
+from tests.databases import prepare as prepare
 
 PG_URL = os.environ.get("DESKGRAPH_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"
@@ -63,51 +73,6 @@ EVERY_VIEWER: list[str | None] = [
     "service",
     SERVICE_WITH_EVERY_SCOPE,
 ]
-
-
-def prepare(url: str, *, tickets: int = 120) -> None:
-    upgrade(url)
-
-    async def _seed() -> None:
-        engine = create_nullpool_engine(url)
-        try:
-            await seed_demo(engine, tickets=tickets)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(_seed())
-
-
-class PostgresServer:
-    """Creates and drops throw-away databases on the configured server."""
-
-    def __init__(self, url: str) -> None:
-        self.url = make_url(normalize_database_url(url))
-
-    def url_for(self, database: str) -> str:
-        return self.url.set(database=database).render_as_string(hide_password=False)
-
-    def _dsn(self) -> str:
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-    def run(self, *statements: str) -> None:
-        async def _run() -> None:
-            connection = await asyncpg.connect(self._dsn(), timeout=10)
-            try:
-                for statement in statements:
-                    await connection.execute(statement)
-            finally:
-                await connection.close()
-
-        asyncio.run(_run())
-
-    def create(self, name: str, template: str | None = None) -> str:
-        suffix = f" TEMPLATE {template}" if template else ""
-        self.run(f'CREATE DATABASE "{name}"{suffix}')
-        return self.url_for(name)
-
-    def drop(self, name: str) -> None:
-        self.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +110,18 @@ def postgres_template(postgres: PostgresServer | None) -> Iterator[str | None]:
     postgres.drop(name)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One backend where the backend cannot change the answer: a parametrize mark, added before
+    # pytest reads the marks, takes precedence over the `backend` fixture's own params.
+    if metafunc.definition.get_closest_marker("one_backend") and (
+        "backend" in metafunc.fixturenames
+    ):
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+        )
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql" and not PG_URL:
@@ -171,6 +148,21 @@ def database_url(
     name = f"deskgraph_t_{os.getpid()}_{next(_counter)}"
     yield server.create(name, template=template)
     server.drop(name)
+
+
+@pytest.fixture(scope="session")
+def shared_databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedDatabases]:
+    shared = SharedDatabases(request, tmp_path_factory.mktemp("shared"))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def readonly_database_url(backend: str, shared_databases: SharedDatabases) -> str:
+    """The seeded demo database every read-only test shares: writing to it fails."""
+    return shared_databases.get(backend)[0]
 
 
 @pytest.fixture(scope="session")
@@ -289,8 +281,13 @@ class Api:
 
 
 def gid(type_name: str, pk: int) -> str:
-    """The global ID of a demo row."""
+    """The global ID of a demo row: the one helper every test uses."""
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def pk_of(global_id: str) -> int:
+    """The primary key inside a global ID."""
+    return int(base64.b64decode(global_id).decode().split(":")[1])
 
 
 async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
@@ -306,15 +303,39 @@ async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def open_api(settings: Settings) -> AsyncIterator[Api]:
+    """The app on ``settings.database_url``, as clients meet it over HTTP."""
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
-        yield Api(client, app, await persona_tokens(app, settings))
-    await app.state.verifier.aclose()
-    await app.state.sources.aclose()
-    await app.state.engine.dispose()
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://deskgraph.test"
+        ) as client:
+            yield Api(client, app, await persona_tokens(app, settings))
+    finally:
+        await app.state.verifier.aclose()
+        await app.state.sources.aclose()
+        await app.state.engine.dispose()
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    """The app on this test's own copy of the demo database: for tests that write."""
+    async with open_api(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def reader_settings(readonly_database_url: str, jdlink_settings: Settings) -> Settings:
+    return dataclasses.replace(jdlink_settings, database_url=readonly_database_url)
+
+
+@pytest.fixture
+async def reader(reader_settings: Settings) -> AsyncIterator[Api]:
+    """The app on the demo database shared by every read-only test: a write fails."""
+    async with open_api(reader_settings) as opened:
+        yield opened
 
 
 PERSONA_NAMES = list(PERSONAS)

@@ -26,18 +26,21 @@ ROOT_FIELDS = [
 ]
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("query", ROOT_FIELDS)
-async def test_anonymous_gets_unauthenticated_for_every_data_field(api: Api, query: str) -> None:
-    body = await api.post(query)
+async def test_anonymous_gets_unauthenticated_for_every_data_field(reader: Api, query: str) -> None:
+    body = await reader.post(query)
     assert body["data"] is None or set(body["data"].values()) == {None}
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
 
 
-async def test_anonymous_may_ask_typename_and_introspect(api: Api) -> None:
-    data = await api.data("{ __typename __schema { queryType { name } } }")
+@pytest.mark.one_backend
+async def test_anonymous_may_ask_typename_and_introspect(reader: Api) -> None:
+    data = await reader.data("{ __typename __schema { queryType { name } } }")
     assert data == {"__typename": "Query", "__schema": {"queryType": {"name": "Query"}}}
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize(
     ("authorization", "message"),
     [
@@ -46,17 +49,18 @@ async def test_anonymous_may_ask_typename_and_introspect(api: Api) -> None:
         ("Bearer ", "Send the token as `Authorization: Bearer <token>`."),
     ],
 )
-async def test_bad_token_is_unauthenticated(api: Api, authorization: str, message: str) -> None:
-    response = await api.http.post(
+async def test_bad_token_is_unauthenticated(reader: Api, authorization: str, message: str) -> None:
+    response = await reader.http.post(
         "/graphql", json={"query": "{ viewer { kind } }"}, headers={"Authorization": authorization}
     )
     error = response.json()["errors"][0]
     assert (error["message"], error["extensions"]["code"]) == (message, "UNAUTHENTICATED")
 
 
-async def test_token_of_unknown_advisor_is_unauthenticated(api: Api, settings: Settings) -> None:
-    token = issue_token(settings, Principal(kind="advisor", id=424242))
-    response = await api.http.post(
+@pytest.mark.one_backend
+async def test_token_of_unknown_advisor_is_unauthenticated(reader: Api) -> None:
+    token = issue_token(reader.app.state.settings, Principal(kind="advisor", id=424242))
+    response = await reader.http.post(
         "/graphql",
         json={"query": "{ viewer { kind } }"},
         headers={"Authorization": f"Bearer {token}"},
@@ -107,23 +111,23 @@ def test_production_refuses_the_development_secret() -> None:
 
 
 @pytest.mark.parametrize("persona", PERSONA_NAMES)
-async def test_ticket_rules_agree_in_sql_and_python(api: Api, persona: str) -> None:
+async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -> None:
     """The list filter (SQL) and the row check (Python) say the same for every demo ticket."""
-    token = api.tokens[persona]
-    principal = verify_token(api.app.state.settings, token)
-    async with api.app.state.engine.connect() as connection:
+    token = reader.tokens[persona]
+    principal = verify_token(reader.app.state.settings, token)
+    async with reader.app.state.engine.connect() as connection:
         rows = (await connection.execute(select(models.Ticket.__table__))).all()
     from deskgraph.store.session import create_sessionmaker
 
-    async with create_sessionmaker(api.app.state.engine)() as session:
-        reader = Reader(session)
-        viewer = await fetch_viewer(reader, principal)
+    async with create_sessionmaker(reader.app.state.engine)() as session:
+        rows_reader = Reader(session)
+        viewer = await fetch_viewer(rows_reader, principal)
         assert viewer is not None
         for view in rules.TicketListing:
             statement = select(models.Ticket.id).where(
                 rules.ticket_scope(viewer), rules.view_scope(viewer, view)
             )
-            in_sql = {row.id for row in await reader.rows(statement)}
+            in_sql = {row.id for row in await rows_reader.rows(statement)}
             in_python = {
                 row.id
                 for row in rows
@@ -132,13 +136,13 @@ async def test_ticket_rules_agree_in_sql_and_python(api: Api, persona: str) -> N
             assert in_sql == in_python, (persona, view)
         # Messages: the private-note rule, as the message lists and counts filter them.
         tickets_by_id = {row.id: row for row in rows}
-        all_messages = await reader.rows(select(models.Message.__table__))
+        all_messages = await rows_reader.rows(select(models.Message.__table__))
         statement = (
             select(models.Message.id)
             .join(models.Ticket, models.Ticket.id == models.Message.ticket_id)
             .where(rules.ticket_scope(viewer), rules.message_scope(viewer))
         )
-        in_sql = {row.id for row in await reader.rows(statement)}
+        in_sql = {row.id for row in await rows_reader.rows(statement)}
         in_python = {
             message.id
             for message in all_messages
@@ -159,13 +163,15 @@ async def test_ticket_rules_agree_in_sql_and_python(api: Api, persona: str) -> N
     ids=["no scope", "field scopes only", "read"],
 )
 async def test_a_service_sees_only_what_its_scopes_name(
-    api: Api, settings: Settings, granted: frozenset[str], sees_rows: bool
+    reader: Api, granted: frozenset[str], sees_rows: bool
 ) -> None:
-    token = issue_token(settings, Principal(kind="service", service="crm-sync", scopes=granted))
+    token = issue_token(
+        reader.app.state.settings, Principal(kind="service", service="crm-sync", scopes=granted)
+    )
     headers = {"Authorization": f"Bearer {token}"}
 
     async def post(query: str) -> dict[str, object]:
-        response = await api.http.post("/graphql", json={"query": query}, headers=headers)
+        response = await reader.http.post("/graphql", json={"query": query}, headers=headers)
         body: dict[str, object] = response.json()
         return body
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert
 
-from deskgraph.store import models
-from deskgraph.store.models import utcnow
+from tests import factories
 from tests.conftest import Api
 
 DASHBOARD = """
@@ -26,19 +24,19 @@ query DASHBOARD($first: Int!) {
 """
 
 
-async def statements_for(api: Api, query: str, first: int, persona: str = "service") -> int:
-    with api.count_statements() as counter:
-        data = await api.data(query, {"first": first}, as_=persona)
+async def statements_for(reader: Api, query: str, first: int, persona: str = "service") -> int:
+    with reader.count_statements() as counter:
+        data = await reader.data(query, {"first": first}, as_=persona)
     assert len(data["tickets"]["edges"]) == first
     return counter.count
 
 
 @pytest.mark.parametrize("persona", ["service", "host-advisor"])
 async def test_dashboard_statement_count_is_the_same_for_5_and_50_tickets(
-    api: Api, persona: str
+    reader: Api, persona: str
 ) -> None:
-    small = await statements_for(api, DASHBOARD, 5, persona)
-    large = await statements_for(api, DASHBOARD, 50, persona)
+    small = await statements_for(reader, DASHBOARD, 5, persona)
+    large = await statements_for(reader, DASHBOARD, 50, persona)
     # Never more for more rows. (Fewer is possible: a loader asked at two depths, e.g. advisors
     # as assignees and as authors, needs a second statement only when the first missed some.)
     assert large <= small
@@ -46,23 +44,23 @@ async def test_dashboard_statement_count_is_the_same_for_5_and_50_tickets(
     assert large <= 16
 
 
-async def test_team_members_and_advisor_teams_are_batched(api: Api) -> None:
+async def test_team_members_and_advisor_teams_are_batched(reader: Api) -> None:
     query = """
     query TEAMS($first: Int!) { tickets(first: $first) { edges { node {
       team { members { name teams { name } externalTeams { name } } }
       assignee { primaryOrganization { teams { name } tags { name } } }
     } } } }
     """
-    assert await statements_for(api, query, 50) <= await statements_for(api, query, 5)
+    assert await statements_for(reader, query, 50) <= await statements_for(reader, query, 5)
 
 
-async def test_customer_users_and_machines_are_batched(api: Api) -> None:
+async def test_customer_users_and_machines_are_batched(reader: Api) -> None:
     query = """
     query CUSTOMERS($first: Int!) { tickets(first: $first) { edges { node {
       customer { users { name } machines { serial } organization { name } }
     } } } }
     """
-    assert await statements_for(api, query, 50) <= await statements_for(api, query, 5)
+    assert await statements_for(reader, query, 50) <= await statements_for(reader, query, 5)
 
 
 NOTIFICATIONS = """
@@ -80,22 +78,7 @@ async def test_notifications_and_their_teams_are_batched(api: Api, count: int) -
     for 30 (the viewer, the page, the unread count, the teams, their organizations)."""
     async with api.app.state.engine.begin() as connection:
         for _ in range(count):
-            notification_id = await connection.scalar(
-                insert(models.Notification)
-                .values(
-                    advisor_id=6,
-                    kind=models.NotificationKind.ADDED_TO_TEAMS,
-                    organization_id=1,
-                    title="You were added to North Dealers",
-                    body="…",
-                    created_at=utcnow(),
-                )
-                .returning(models.Notification.id)
-            )
-            await connection.execute(
-                insert(models.NotificationTeam),
-                [{"notification_id": notification_id, "team_id": t} for t in (3, 4)],
-            )
+            await factories.notification(connection, 6, 1, teams=(3, 4))
     with api.count_statements() as counter:
         data = await api.data(NOTIFICATIONS, {"first": count}, as_="external-advisor")
     edges = data["viewer"]["notifications"]["edges"]

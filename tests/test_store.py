@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskgraph.store import models
 from deskgraph.store.seed import PERSONAS
 from deskgraph.store.session import create_nullpool_engine
-from tests.conftest import prepare
+from tests import factories
+from tests.conftest import Api, gid
+from tests.databases import prepare
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -85,3 +88,40 @@ def test_demo_seed_scales_the_ticket_count(tmp_path: Path, tickets: int) -> None
             await engine.dispose()
 
     assert asyncio.run(count()) == (tickets, tickets)
+
+
+async def test_the_shared_read_only_database_refuses_writes(reader: Api) -> None:
+    """Tests that take ``reader`` share one database: a write there must fail, not leak into
+    what the next test reads."""
+    before = await reader.rows(models.Tag)
+    with pytest.raises(DBAPIError):
+        async with reader.app.state.engine.begin() as connection:
+            await connection.execute(update(models.Tag).values(name="changed"))
+    assert await reader.rows(models.Tag) == before
+
+
+async def test_factories_build_rows_the_api_reads(api: Api) -> None:
+    async with api.app.state.engine.begin() as connection:
+        team = await factories.team(connection, 1, name="Harvest Crew")
+        advisor = await factories.advisor(connection, 1, teams=[team], name="Ida Strand")
+        customer = await factories.customer(connection, 1, name="Hill Farm")
+        person = await factories.customer_user(connection, customer, name="Ola Hill")
+        ticket = await factories.ticket(
+            connection, 1, team, customer_id=customer, requester_id=person, assignee_id=advisor
+        )
+        await factories.message(connection, ticket, body="Baler jams", author_advisor_id=advisor)
+    query = """query ($id: ID!) { node(id: $id) { ... on Ticket { title team { name }
+      assignee { name } customer { name } requester { name }
+      messages(first: 5) { edges { node { body } } } } } }"""
+    data = await api.data(query, {"id": gid("Ticket", ticket)}, as_="host-admin")
+    number = await api.scalar(
+        select(models.Organization.last_ticket_number).where(models.Organization.id == 1)
+    )
+    assert data["node"] == {
+        "title": f"Factory ticket {number}",
+        "team": {"name": "Harvest Crew"},
+        "assignee": {"name": "Ida Strand"},
+        "customer": {"name": "Hill Farm"},
+        "requester": {"name": "Ola Hill"},
+        "messages": {"edges": [{"node": {"body": "Baler jams"}}]},
+    }

@@ -45,7 +45,10 @@ async def test_post_host_advisor_from_an_allowed_origin_works_and_from_another_f
     allowed, refused = report["allowed"], report["refused"]
     assert allowed["result"] == {
         "status": 200,
-        "body": {"data": {"viewer": {"kind": "ADVISOR", "advisor": {"name": "Henrik Lund"}}}},
+        "body": {
+            "data": {"viewer": {"kind": "ADVISOR", "advisor": {"name": "Henrik Lund"}}},
+            "extensions": {"cost": {"requested": 2, "limit": 10_000}},
+        },
     }
     assert allowed["console"] == []
     # The browser refuses the preflight's answer: the page learns nothing but a network error.

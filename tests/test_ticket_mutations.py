@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from deskgraph.store import models
-from tests.conftest import Api
+from tests.conftest import Api, gid, pk_of
 
 CREATE = """
 mutation CREATE_TICKET($input: CreateTicketInput!) {
@@ -45,10 +44,6 @@ query CONTEXT {
     organization { name tags { id name } } customer { id users { id } machines { id } } } } }
 }
 """
-
-
-def gid(type_name: str, pk: int) -> str:
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
 async def context(api: Api, persona: str) -> dict[str, Any]:
@@ -108,16 +103,39 @@ async def test_create_ticket_host_advisor_creates_with_everything(api: Api) -> N
     assert created["number"] == last
 
 
+async def last_ticket_numbers(api: Api) -> dict[str, int]:
+    statement = select(models.Organization.name, models.Organization.last_ticket_number)
+    async with api.app.state.engine.connect() as connection:
+        return {name: number for name, number in (await connection.execute(statement)).all()}
+
+
 async def test_create_ticket_numbers_count_up_per_organization(api: Api) -> None:
-    ctx = await context(api, "host-advisor")
-    team = ctx["viewer"]["advisor"]["teams"][0]["id"]
-    numbers = []
-    for title in ("First", "Second"):
-        data = await api.data(
-            CREATE, {"input": {"title": title, "teamId": team}}, as_="host-advisor"
-        )
-        numbers.append(data["createTicket"]["ticket"]["number"])
-    assert numbers[1] == numbers[0] + 1
+    """North and South each number their own tickets: a ticket in one does not move the
+    other's count."""
+    north_team = (await context(api, "host-advisor"))["viewer"]["advisor"]["teams"][0]["id"]
+    south_team = (await context(api, "external-advisor"))["viewer"]["advisor"]["teams"][0]["id"]
+    before = await last_ticket_numbers(api)
+    created = []
+    for persona, team in (
+        ("host-advisor", north_team),
+        ("external-advisor", south_team),
+        ("host-advisor", north_team),
+        ("external-advisor", south_team),
+    ):
+        data = await api.data(CREATE, {"input": {"title": "Next", "teamId": team}}, as_=persona)
+        ticket = data["createTicket"]["ticket"]
+        created.append((ticket["organization"]["name"], ticket["number"]))
+    north, south = before["North Dealers"], before["South Service"]
+    assert created == [
+        ("North Dealers", north + 1),
+        ("South Service", south + 1),
+        ("North Dealers", north + 2),
+        ("South Service", south + 2),
+    ]
+    assert await last_ticket_numbers(api) == {
+        "North Dealers": north + 2,
+        "South Service": south + 2,
+    }
 
 
 async def test_create_ticket_customer_user_opens_own_ticket(api: Api) -> None:
@@ -210,8 +228,12 @@ async def test_create_ticket_bad_input_writes_nothing(
 
 
 async def test_create_ticket_missing_required_field_is_bad_user_input(api: Api) -> None:
+    before = await row_counts(api)
     body = await api.post(CREATE, {"input": {"title": "x"}}, as_="host-advisor")
-    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body.get("data") is None
+    assert body["errors"]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+    assert await row_counts(api) == before
 
 
 # updateTicket -------------------------------------------------------------------------------
@@ -271,7 +293,7 @@ async def test_update_ticket_stale_version_is_conflict_and_writes_nothing(api: A
     assert body["data"] == {"updateTicket": None}
     assert body["errors"][0]["extensions"] == {"code": "CONFLICT"}
     title = await api.scalar(
-        select(models.Ticket.title).where(models.Ticket.id == _pk(ticket["id"]))
+        select(models.Ticket.title).where(models.Ticket.id == pk_of(ticket["id"]))
     )
     assert title == "First edit"
 
@@ -309,33 +331,6 @@ async def test_update_ticket_readers_are_forbidden(api: Api, persona: str) -> No
     assert error["extensions"] == {"code": "FORBIDDEN"}
 
 
-async def test_update_ticket_external_advisor_sets_host_tags(api: Api) -> None:
-    ctx = await context(api, "external-advisor")
-    ticket = next(
-        e["node"] for e in ctx["tickets"]["edges"] if e["node"]["team"]["name"] == "Field Service"
-    )
-    host_tag = ticket["organization"]["tags"][0]
-    data = await api.data(
-        UPDATE,
-        {"input": {"id": ticket["id"], "version": ticket["version"], "tagIds": [host_tag["id"]]}},
-        as_="external-advisor",
-    )
-    assert data["updateTicket"]["ticket"]["tags"] == [host_tag]
-    own_tag = ctx["viewer"]["advisor"]["primaryOrganization"]["tags"][0]
-    error = await api.error(
-        UPDATE,
-        {
-            "input": {
-                "id": ticket["id"],
-                "version": ticket["version"] + 1,
-                "tagIds": [own_tag["id"]],
-            }
-        },
-        as_="external-advisor",
-    )
-    assert error["extensions"]["fields"] == {"tagIds": "unknown Tag"}
-
-
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -355,7 +350,7 @@ async def test_update_ticket_bad_input_writes_nothing(
         if e["node"]["team"]["name"] == "Service Desk" and e["node"]["state"] == "OPEN"
     )
     before = await api.scalar(
-        select(models.Ticket.version).where(models.Ticket.id == _pk(ticket["id"]))
+        select(models.Ticket.version).where(models.Ticket.id == pk_of(ticket["id"]))
     )
     error = await api.error(
         UPDATE,
@@ -365,7 +360,7 @@ async def test_update_ticket_bad_input_writes_nothing(
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert field in error["extensions"]["fields"]
     after = await api.scalar(
-        select(models.Ticket.version).where(models.Ticket.id == _pk(ticket["id"]))
+        select(models.Ticket.version).where(models.Ticket.id == pk_of(ticket["id"]))
     )
     assert after == before
 
@@ -390,20 +385,6 @@ async def test_add_ticket_message_advisor_public_and_private(api: Api) -> None:
         as_="host-advisor",
     )
     assert note["addTicketMessage"]["message"]["isPublic"] is False
-
-
-async def test_add_ticket_message_external_advisor_calls_and_notes(api: Api) -> None:
-    ctx = await context(api, "external-advisor")
-    ticket = next(
-        e["node"] for e in ctx["tickets"]["edges"] if e["node"]["team"]["name"] == "Field Service"
-    )
-    for channel in ("SMS", "VOICE", "VIDEO", "EMAIL", "NOTE"):
-        data = await api.data(
-            MESSAGE,
-            {"input": {"ticketId": ticket["id"], "channel": channel, "body": channel}},
-            as_="external-advisor",
-        )
-        assert data["addTicketMessage"]["message"]["channel"] == channel
 
 
 async def test_add_ticket_message_customer_user_replies_publicly_only(api: Api) -> None:
@@ -504,7 +485,3 @@ async def test_add_time_entry_customer_user_is_forbidden(api: Api) -> None:
         TIME, {"input": {"ticketId": ticket_id, "minutes": 5}}, as_="customer-user"
     )
     assert error["extensions"] == {"code": "FORBIDDEN"}
-
-
-def _pk(global_id: str) -> int:
-    return int(base64.b64decode(global_id).decode().split(":")[1])

@@ -9,7 +9,6 @@ Service), an external member of North Dealers' Field Service (team 3).
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 
 from deskgraph.store import models
-from tests.conftest import EVERY_VIEWER, SERVICE_WITH_EVERY_SCOPE, Api, gid
+from tests.conftest import EVERY_VIEWER, SERVICE_WITH_EVERY_SCOPE, Api, gid, pk_of
 
 NORTH, SOUTH = 1, 2
 FIELD_SERVICE = 3
@@ -131,10 +130,6 @@ query TICKETS_WITH_CUSTOMER_HISTORY($first: Int!) {
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def pk_of(global_id: str) -> int:
-    return int(base64.b64decode(global_id).decode().split(":")[1])
-
-
 async def sql_ids(api: Api, *where: ColumnElement[bool]) -> list[int]:
     """Ticket ids matching ``where``, newest first: the order every ticket list uses."""
     async with api.app.state.engine.connect() as connection:
@@ -208,24 +203,24 @@ EXTERNAL_VIEWS = [
 
 @pytest.mark.parametrize(("view", "expected"), EXTERNAL_VIEWS, ids=["MY_EXTERNAL", "EXTERNAL_TEAM"])
 async def test_tickets_external_view_external_advisor_lists_exactly_field_service_tickets(
-    api: Api, view: str, expected: ColumnElement[bool]
+    reader: Api, view: str, expected: ColumnElement[bool]
 ) -> None:
-    nodes = await all_tickets(api, "external-advisor", view)
-    assert ids(nodes) == await sql_ids(api, expected)
+    nodes = await all_tickets(reader, "external-advisor", view)
+    assert ids(nodes) == await sql_ids(reader, expected)
     assert {(node["isExternal"], node["organization"]["name"]) for node in nodes} == {
         (True, "North Dealers")
     }
 
 
 async def test_tickets_my_external_external_advisor_is_a_strict_part_of_external_team(
-    api: Api,
+    reader: Api,
 ) -> None:
-    mine = set(ids(await all_tickets(api, "external-advisor", "MY_EXTERNAL")))
-    team = set(ids(await all_tickets(api, "external-advisor", "EXTERNAL_TEAM")))
+    mine = set(ids(await all_tickets(reader, "external-advisor", "MY_EXTERNAL")))
+    team = set(ids(await all_tickets(reader, "external-advisor", "EXTERNAL_TEAM")))
     # Others' Field Service tickets are in EXTERNAL_TEAM only.
     assert mine < team
     assert team - mine == set(
-        await sql_ids(api, IN_FIELD_SERVICE, T.assignee_id.is_not(None), T.assignee_id != SOFIA)
+        await sql_ids(reader, IN_FIELD_SERVICE, T.assignee_id.is_not(None), T.assignee_id != SOFIA)
     )
 
 
@@ -261,19 +256,19 @@ FILTER_IDS = [
 @pytest.mark.parametrize(("view", "scope"), EXTERNAL_VIEWS, ids=["MY_EXTERNAL", "EXTERNAL_TEAM"])
 @pytest.mark.parametrize(("filter", "clause"), FILTERS, ids=FILTER_IDS)
 async def test_tickets_external_view_with_filter_external_advisor_narrows_exactly(
-    api: Api,
+    reader: Api,
     view: str,
     scope: ColumnElement[bool],
     filter: dict[str, Any],
     clause: ColumnElement[bool],
 ) -> None:
     """The mobile app's filter: a view and a filter together."""
-    nodes = await all_tickets(api, "external-advisor", view, filter, first=3)
-    expected = await sql_ids(api, scope, clause)
+    nodes = await all_tickets(reader, "external-advisor", view, filter, first=3)
+    expected = await sql_ids(reader, scope, clause)
     assert ids(nodes) == expected
     assert all(node["isExternal"] for node in nodes)
     # Each filter really narrows the view in the demo (else this test could not fail).
-    assert len(expected) < len(await sql_ids(api, scope))
+    assert len(expected) < len(await sql_ids(reader, scope))
 
 
 @pytest.mark.parametrize("view", ["MY_EXTERNAL", "EXTERNAL_TEAM"])
@@ -282,9 +277,9 @@ async def test_tickets_external_view_with_filter_external_advisor_narrows_exactl
     ["host-admin", "host-advisor", "host-viewer", "customer-user", "service"],
 )
 async def test_tickets_external_view_others_get_an_empty_list(
-    api: Api, persona: str, view: str
+    reader: Api, persona: str, view: str
 ) -> None:
-    data = await api.data(TICKETS, {"view": view, "first": 100}, as_=persona)
+    data = await reader.data(TICKETS, {"view": view, "first": 100}, as_=persona)
     assert data["tickets"] == {
         "totalCount": 0,
         "pageInfo": {"hasNextPage": False, "endCursor": None},
@@ -296,19 +291,19 @@ async def test_tickets_external_view_others_get_an_empty_list(
 
 
 async def test_tickets_all_external_advisor_sees_home_and_field_service_with_is_external(
-    api: Api,
+    reader: Api,
 ) -> None:
-    nodes = await all_tickets(api, "external-advisor", "ALL", first=20)
-    assert ids(nodes) == await sql_ids(api, SOFIA_SEES)
-    north = set(await sql_ids(api, T.organization_id == NORTH))
+    nodes = await all_tickets(reader, "external-advisor", "ALL", first=20)
+    assert ids(nodes) == await sql_ids(reader, SOFIA_SEES)
+    north = set(await sql_ids(reader, T.organization_id == NORTH))
     assert [node["isExternal"] for node in nodes] == [pk_of(n["id"]) in north for n in nodes]
     assert {node["organization"]["name"] for node in nodes} == {"North Dealers", "South Service"}
 
 
 @pytest.mark.parametrize("persona", ["host-advisor", "customer-user", "service"])
-async def test_tickets_all_others_never_get_is_external(api: Api, persona: str) -> None:
+async def test_tickets_all_others_never_get_is_external(reader: Api, persona: str) -> None:
     """Henrik is a member of Field Service at home; the others are no advisors at all."""
-    nodes = await all_tickets(api, persona, "ALL", first=50)
+    nodes = await all_tickets(reader, persona, "ALL", first=50)
     assert nodes
     assert [node["isExternal"] for node in nodes] == [False] * len(nodes)
 
@@ -329,10 +324,10 @@ COUNT_FILTERS: list[dict[str, Any] | None] = [
 )
 @pytest.mark.parametrize("persona", SIGNED_IN)
 async def test_ticket_view_counts_every_viewer_equal_the_views_total_counts(
-    api: Api, persona: str, filter: dict[str, Any] | None
+    reader: Api, persona: str, filter: dict[str, Any] | None
 ) -> None:
-    counts = (await api.data(TICKET_VIEW_COUNTS, {"filter": filter}, as_=persona))["viewer"]
-    totals = await api.data(TICKET_VIEW_TOTALS, {"filter": filter}, as_=persona)
+    counts = (await reader.data(TICKET_VIEW_COUNTS, {"filter": filter}, as_=persona))["viewer"]
+    totals = await reader.data(TICKET_VIEW_TOTALS, {"filter": filter}, as_=persona)
     assert counts["ticketViewCounts"] == {
         name: total["totalCount"] for name, total in totals.items()
     }
@@ -376,22 +371,22 @@ EXPECTED_VIEWS: dict[str, dict[str, ColumnElement[bool]]] = {
 @pytest.mark.parametrize("filter", [None, {"states": OPEN_STATES}], ids=["all", "open"])
 @pytest.mark.parametrize("persona", list(EXPECTED_VIEWS))
 async def test_ticket_view_counts_every_viewer_equal_the_database(
-    api: Api, persona: str, filter: dict[str, Any] | None
+    reader: Api, persona: str, filter: dict[str, Any] | None
 ) -> None:
     narrowed = [] if filter is None else [T.state.in_([models.TicketState(s) for s in OPEN_STATES])]
-    counts = (await api.data(TICKET_VIEW_COUNTS, {"filter": filter}, as_=persona))["viewer"][
+    counts = (await reader.data(TICKET_VIEW_COUNTS, {"filter": filter}, as_=persona))["viewer"][
         "ticketViewCounts"
     ]
     expected = {
-        name: len(await sql_ids(api, clause, *narrowed))
+        name: len(await sql_ids(reader, clause, *narrowed))
         for name, clause in EXPECTED_VIEWS[persona].items()
     }
     assert counts == expected
     assert expected["all"] > 0
 
 
-async def test_ticket_view_counts_anonymous_is_unauthenticated(api: Api) -> None:
-    body = await api.post(TICKET_VIEW_COUNTS, {"filter": None})
+async def test_ticket_view_counts_anonymous_is_unauthenticated(reader: Api) -> None:
+    body = await reader.post(TICKET_VIEW_COUNTS, {"filter": None})
     assert body["data"] is None
     assert codes(body) == [(("viewer",), "UNAUTHENTICATED")]
 
@@ -403,12 +398,12 @@ async def test_ticket_view_counts_anonymous_is_unauthenticated(api: Api) -> None
     "persona", ["external-advisor", "host-advisor", "customer-user", "service"]
 )
 async def test_ticket_view_counts_every_viewer_is_one_statement(
-    api: Api, persona: str, filter: dict[str, Any] | None
+    reader: Api, persona: str, filter: dict[str, Any] | None
 ) -> None:
-    with api.count_statements() as plain:
-        await api.data(VIEWER_ID, as_=persona)
-    with api.count_statements() as counted:
-        await api.data(VIEWER_ID_AND_COUNTS, {"filter": filter}, as_=persona)
+    with reader.count_statements() as plain:
+        await reader.data(VIEWER_ID, as_=persona)
+    with reader.count_statements() as counted:
+        await reader.data(VIEWER_ID_AND_COUNTS, {"filter": filter}, as_=persona)
     assert counted.count == plain.count + 1, counted.statements
 
 
@@ -428,9 +423,9 @@ async def test_ticket_view_counts_every_viewer_is_one_statement(
     ],
 )
 async def test_ticket_views_every_viewer_gets_their_menu(
-    api: Api, persona: str, views: list[str]
+    reader: Api, persona: str, views: list[str]
 ) -> None:
-    assert await api.data(TICKET_VIEWS, as_=persona) == {"viewer": {"ticketViews": views}}
+    assert await reader.data(TICKET_VIEWS, as_=persona) == {"viewer": {"ticketViews": views}}
 
 
 # -- 5. working an external ticket ----------------------------------------------------------
@@ -604,13 +599,13 @@ async def test_ticket_external_advisor_sees_north_tags_only_and_is_denied_restri
 
 
 async def history_pages(
-    api: Api, persona: str, customer_id: int, first: int
+    reader: Api, persona: str, customer_id: int, first: int
 ) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     after = None
     for page_number in range(50):
         variables = {"id": gid("Customer", customer_id), "first": first, "after": after}
-        history = (await api.data(CUSTOMER_HISTORY, variables, as_=persona))["node"]["history"]
+        history = (await reader.data(CUSTOMER_HISTORY, variables, as_=persona))["node"]["history"]
         assert history["pageInfo"]["hasPreviousPage"] is (page_number > 0)
         assert len(history["edges"]) <= first
         entries += [edge["node"] for edge in history["edges"]]
@@ -621,9 +616,9 @@ async def history_pages(
     raise AssertionError("more pages than the demo holds")
 
 
-async def meadow_farms_history(api: Api) -> list[Any]:
+async def meadow_farms_history(reader: Api) -> list[Any]:
     return await sql_rows(
-        api,
+        reader,
         select(T.id, T.number, T.title, T.state, T.priority, T.created_at, T.updated_at, T.team_id)
         .where(T.customer_id == MEADOW_FARMS)
         .order_by(T.id.desc()),
@@ -654,10 +649,10 @@ def parsed(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_customer_history_external_advisor_reads_all_and_opens_field_service_only(
-    api: Api,
+    reader: Api,
 ) -> None:
-    rows = await meadow_farms_history(api)
-    entries = parsed(await history_pages(api, "external-advisor", MEADOW_FARMS, first=8))
+    rows = await meadow_farms_history(reader)
+    entries = parsed(await history_pages(reader, "external-advisor", MEADOW_FARMS, first=8))
     assert entries == [
         entry_of(row, {"id": gid("Ticket", row.id)} if row.team_id == FIELD_SERVICE else None)
         for row in rows
@@ -668,31 +663,33 @@ async def test_customer_history_external_advisor_reads_all_and_opens_field_servi
 
 
 async def test_customer_history_external_advisor_cannot_open_a_hidden_entry_by_id(
-    api: Api,
+    reader: Api,
 ) -> None:
     variables = {"id": gid("Customer", MEADOW_FARMS), "first": 100}
-    history = (await api.data(CUSTOMER_HISTORY, variables, as_="external-advisor"))["node"][
+    history = (await reader.data(CUSTOMER_HISTORY, variables, as_="external-advisor"))["node"][
         "history"
     ]
     hidden = next(edge["node"] for edge in history["edges"] if edge["node"]["ticket"] is None)
-    [hidden_id] = await sql_ids(api, T.organization_id == NORTH, T.number == hidden["number"])
-    assert await api.scalar(select(T.team_id).where(T.id == hidden_id)) != FIELD_SERVICE
-    error = await api.error(TICKET_NODE, {"id": gid("Ticket", hidden_id)}, as_="external-advisor")
+    [hidden_id] = await sql_ids(reader, T.organization_id == NORTH, T.number == hidden["number"])
+    assert await reader.scalar(select(T.team_id).where(T.id == hidden_id)) != FIELD_SERVICE
+    error = await reader.error(
+        TICKET_NODE, {"id": gid("Ticket", hidden_id)}, as_="external-advisor"
+    )
     assert (error["path"], error["extensions"]["code"]) == (["node"], "NOT_FOUND")
     # The host opens the same ticket.
-    data = await api.data(TICKET_NODE, {"id": gid("Ticket", hidden_id)}, as_="host-advisor")
+    data = await reader.data(TICKET_NODE, {"id": gid("Ticket", hidden_id)}, as_="host-advisor")
     assert data["node"] == {"id": gid("Ticket", hidden_id), "title": hidden["title"]}
 
 
 @pytest.mark.parametrize("persona", ["host-admin", "host-advisor", "host-viewer"])
-async def test_customer_history_host_advisors_open_every_ticket(api: Api, persona: str) -> None:
-    rows = await meadow_farms_history(api)
-    entries = parsed(await history_pages(api, persona, MEADOW_FARMS, first=20))
+async def test_customer_history_host_advisors_open_every_ticket(reader: Api, persona: str) -> None:
+    rows = await meadow_farms_history(reader)
+    entries = parsed(await history_pages(reader, persona, MEADOW_FARMS, first=20))
     assert entries == [entry_of(row, {"id": gid("Ticket", row.id)}) for row in rows]
 
 
-async def test_customer_history_customer_user_is_forbidden(api: Api) -> None:
-    body = await api.post(
+async def test_customer_history_customer_user_is_forbidden(reader: Api) -> None:
+    body = await reader.post(
         CUSTOMER_HISTORY, {"id": gid("Customer", MEADOW_FARMS)}, as_="customer-user"
     )
     assert body["data"] == {"node": {"name": "Meadow Farms", "history": None}}
@@ -702,9 +699,9 @@ async def test_customer_history_customer_user_is_forbidden(api: Api) -> None:
 # -- 7. statement counts ---------------------------------------------------------------------
 
 
-async def history_statements(api: Api, persona: str, first: int) -> int:
-    with api.count_statements() as counter:
-        data = await api.data(TICKETS_WITH_CUSTOMER_HISTORY, {"first": first}, as_=persona)
+async def history_statements(reader: Api, persona: str, first: int) -> int:
+    with reader.count_statements() as counter:
+        data = await reader.data(TICKETS_WITH_CUSTOMER_HISTORY, {"first": first}, as_=persona)
     edges = data["tickets"]["edges"]
     assert len(edges) == first
     assert all(edge["node"]["customer"]["history"]["edges"] for edge in edges)
@@ -713,10 +710,10 @@ async def history_statements(api: Api, persona: str, first: int) -> int:
 
 @pytest.mark.parametrize("persona", ["host-advisor", "external-advisor"])
 async def test_tickets_with_customer_history_statement_count_is_the_same_for_5_and_40(
-    api: Api, persona: str
+    reader: Api, persona: str
 ) -> None:
-    small = await history_statements(api, persona, 5)
-    large = await history_statements(api, persona, 40)
+    small = await history_statements(reader, persona, 5)
+    large = await history_statements(reader, persona, 40)
     assert large == small
     assert large <= 6  # viewer, page, customers, histories: far below one per ticket
 

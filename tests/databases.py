@@ -1,0 +1,108 @@
+"""The test databases: the seeded demo, throw-away PostgreSQL databases, and the read-only
+databases shared by the tests that never write."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from deskgraph.settings import normalize_database_url
+from deskgraph.store.migrate import upgrade
+from deskgraph.store.seed import seed_demo
+from deskgraph.store.session import create_nullpool_engine
+
+
+def prepare(url: str, *, tickets: int = 120) -> None:
+    upgrade(url)
+
+    async def _seed() -> None:
+        engine = create_nullpool_engine(url)
+        try:
+            await seed_demo(engine, tickets=tickets)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_seed())
+
+
+class PostgresServer:
+    """Creates and drops throw-away databases on the configured server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(normalize_database_url(url))
+
+    def url_for(self, database: str) -> str:
+        return self.url.set(database=database).render_as_string(hide_password=False)
+
+    def _dsn(self) -> str:
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def run(self, *statements: str) -> None:
+        async def _run() -> None:
+            connection = await asyncpg.connect(self._dsn(), timeout=10)
+            try:
+                for statement in statements:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(_run())
+
+    def create(self, name: str, template: str | None = None) -> str:
+        suffix = f" TEMPLATE {template}" if template else ""
+        self.run(f'CREATE DATABASE "{name}"{suffix}')
+        return self.url_for(name)
+
+    def drop(self, name: str) -> None:
+        self.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class SharedDatabases:
+    """Seeded databases shared by the tests that never write, one per (backend, name) for the
+    whole run: made writable from the template, prepared once, then opened read-only."""
+
+    def __init__(self, request: pytest.FixtureRequest, tmp: Path) -> None:
+        self.request = request
+        self.tmp = tmp
+        self.made: dict[tuple[str, str], tuple[str, Any]] = {}
+        self.server: PostgresServer | None = None
+        self.dropped: list[str] = []
+
+    def get(
+        self, backend: str, name: str = "demo", setup: Callable[[str], Any] | None = None
+    ) -> tuple[str, Any]:
+        """The read-only URL of the shared database ``name`` and what ``setup`` (given its
+        writable URL, run once) returned."""
+        key = (backend, name)
+        if key not in self.made:
+            self.made[key] = self._make(backend, name, setup)
+        return self.made[key]
+
+    def _make(self, backend: str, name: str, setup: Callable[[str], Any] | None) -> tuple[str, Any]:
+        if backend == "sqlite":
+            path = self.tmp / f"{name}.db"
+            shutil.copyfile(self.request.getfixturevalue("sqlite_template"), path)
+            prepared = setup(f"sqlite+aiosqlite:///{path}") if setup else None
+            return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true", prepared
+        server: PostgresServer = self.request.getfixturevalue("postgres")
+        template: str = self.request.getfixturevalue("postgres_template")
+        database = f"deskgraph_ro_{name}_{uuid.uuid4().hex[:10]}"
+        self.server = server
+        url = server.create(database, template=template)
+        self.dropped.append(database)
+        prepared = setup(url) if setup else None
+        server.run(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+        return url, prepared
+
+    def close(self) -> None:
+        for database in self.dropped:
+            assert self.server is not None
+            self.server.drop(database)

@@ -1,0 +1,137 @@
+"""Rows a test adds beside the demo data: advisors, teams, customers, tickets, messages, ...
+
+Each factory writes one row (and its links) on a connection the test opened with
+``api.app.state.engine.begin()``, fills what the test does not care about with plain
+defaults, and returns the new row's primary key. Use them for what the demo does not hold;
+read the demo's own rows through the API or ``api.scalar``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from deskgraph.store import models
+from deskgraph.store.models import utcnow
+
+_serial = itertools.count(1)
+
+
+async def _insert(connection: AsyncConnection, model: type[models.Base], **values: Any) -> int:
+    pk = await connection.scalar(insert(model).values(**values).returning(model.__table__.c.id))
+    assert isinstance(pk, int)
+    return pk
+
+
+async def team(connection: AsyncConnection, organization_id: int, name: str = "Team") -> int:
+    return await _insert(connection, models.Team, organization_id=organization_id, name=name)
+
+
+async def advisor(
+    connection: AsyncConnection,
+    organization_id: int,
+    *,
+    role: models.AdvisorRole = models.AdvisorRole.ADVISOR,
+    teams: Iterable[int] = (),
+    name: str = "Advisor",
+) -> int:
+    pk = await _insert(
+        connection,
+        models.Advisor,
+        primary_organization_id=organization_id,
+        role=role,
+        name=name,
+        email=f"advisor-{next(_serial)}@factory.example",
+    )
+    for team_id in teams:
+        await connection.execute(
+            insert(models.TeamMembership).values(team_id=team_id, advisor_id=pk)
+        )
+    return pk
+
+
+async def customer(
+    connection: AsyncConnection, organization_id: int, name: str = "Customer"
+) -> int:
+    return await _insert(connection, models.Customer, organization_id=organization_id, name=name)
+
+
+async def customer_user(connection: AsyncConnection, customer_id: int, name: str = "Person") -> int:
+    return await _insert(connection, models.CustomerUser, customer_id=customer_id, name=name)
+
+
+async def ticket(
+    connection: AsyncConnection, organization_id: int, team_id: int, **values: Any
+) -> int:
+    """A ticket numbered after the organization's last one (which it moves on)."""
+    organizations = models.Organization
+    number = await connection.scalar(
+        update(organizations)
+        .where(organizations.id == organization_id)
+        .values(last_ticket_number=organizations.last_ticket_number + 1)
+        .returning(organizations.last_ticket_number)
+    )
+    defaults = {
+        "title": f"Factory ticket {number}",
+        "state": models.TicketState.OPEN,
+        "priority": models.TicketPriority.NORMAL,
+    }
+    return await _insert(
+        connection,
+        models.Ticket,
+        organization_id=organization_id,
+        team_id=team_id,
+        number=number,
+        **(defaults | values),
+    )
+
+
+async def tag_ticket(connection: AsyncConnection, ticket_id: int, tag_id: int) -> None:
+    await connection.execute(insert(models.TicketTag).values(ticket_id=ticket_id, tag_id=tag_id))
+
+
+async def message(
+    connection: AsyncConnection,
+    ticket_id: int,
+    *,
+    channel: models.MessageChannel = models.MessageChannel.EMAIL,
+    body: str = "Hello",
+    **values: Any,
+) -> int:
+    return await _insert(
+        connection,
+        models.Message,
+        ticket_id=ticket_id,
+        channel=channel,
+        is_public=channel != models.MessageChannel.NOTE,
+        body=body,
+        **values,
+    )
+
+
+async def notification(
+    connection: AsyncConnection,
+    advisor_id: int,
+    organization_id: int,
+    *,
+    teams: Iterable[int] = (),
+    title: str = "Notification",
+) -> int:
+    pk = await _insert(
+        connection,
+        models.Notification,
+        advisor_id=advisor_id,
+        kind=models.NotificationKind.ADDED_TO_TEAMS,
+        organization_id=organization_id,
+        title=title,
+        body="…",
+        created_at=utcnow(),
+    )
+    rows = [{"notification_id": pk, "team_id": team_id} for team_id in teams]
+    if rows:
+        await connection.execute(insert(models.NotificationTeam), rows)
+    return pk

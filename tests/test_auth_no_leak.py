@@ -1,0 +1,446 @@
+"""No restricted value reaches a viewer who may not see it, by any path.
+
+Every restricted value of the demo gets a distinctive marker: each customer user's address,
+account number and notes, each machine's JDLink engine hours and fault codes (served by the
+local JDLink), each tag's name. The marked database is made once per backend and shared
+read-only by every persona's walk. As every persona, the walk follows the whole schema as
+introspection describes it, in three documents: ``viewer`` and ``tickets`` in every view, every
+field to depth 4 (a connection's ``edges`` and ``node`` do not count as levels); every row of
+the demo through ``nodes`` and federation's ``_entities`` to depth 2; and a spread of rows of
+every type through ``nodes``, ``_entities`` (depth 4) and ``node``. Mutation payloads are
+selected the same way, on a copy of their own. Any marker in a response, data or error message
+alike, that the persona may not see fails the test.
+
+Who may see what is written here by hand, from DESIGN.md, not computed from ``auth/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_client_schema,
+    get_introspection_query,
+    get_named_type,
+    is_leaf_type,
+)
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from deskgraph.settings import Settings
+from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
+from deskgraph.store import models
+from deskgraph.store.session import create_nullpool_engine
+from tests.conftest import (
+    EVERY_VIEWER,
+    SERVICE_WITH_EVERY_SCOPE,
+    Api,
+    gid,
+    open_api,
+)
+from tests.databases import SharedDatabases
+
+MAX_DEPTH = 4
+NORTH, SOUTH = 1, 2
+MARKER = re.compile(r"LEAK(ADDR|ACCT|NOTE|HOURS|FAULT|TAG)(\d)x(\d+)Z")
+# Engine hours are numbers: 4242 + the machine's id, plus .125, read back as a JSON number.
+HOURS = re.compile(r"42(\d)(\d{2})\.125")
+
+PERSONAS = EVERY_VIEWER
+ANNA = 1  # the customer-user persona's customer user id
+
+
+@dataclasses.dataclass(frozen=True)
+class Marker:
+    kind: str  # ADDR, ACCT, NOTE, HOURS, FAULT, TAG
+    organization: int
+    subject: int  # customer user, machine or tag id
+
+
+def may_see(persona: str | None, marker: Marker) -> bool:
+    """DESIGN.md's access model, for the marked values."""
+    if persona in ("host-admin", "host-advisor", "host-viewer"):
+        return marker.organization == NORTH  # their dealer's own, whatever the role
+    if persona == "external-advisor":
+        # At home in South Service: everything of it. In North's Field Service: the host's
+        # tags, to tag the host's tickets, and nothing else restricted.
+        return marker.organization == SOUTH or marker.kind == "TAG"
+    if persona == "customer-user":
+        return marker.kind in ("ADDR", "ACCT") and marker.subject == ANNA
+    if persona == "service":
+        return marker.kind == "TAG"  # scope `read` only
+    return persona == SERVICE_WITH_EVERY_SCOPE
+
+
+def markers_in(text: str) -> set[Marker]:
+    found = {Marker(kind, int(org), int(pk)) for kind, org, pk in MARKER.findall(text)}
+    found |= {Marker("HOURS", int(org), int(pk)) for org, pk in HOURS.findall(text)}
+    return found
+
+
+def marker(kind: str, organization: int, pk: int) -> str:
+    return f"LEAK{kind}{organization}x{pk}Z"
+
+
+def lifted(settings: Settings) -> Settings:
+    """The walk sends queries far larger than a client would: lift the size limits only."""
+    return dataclasses.replace(
+        settings,
+        max_query_depth=40,
+        max_query_fields=1_000_000,
+        max_query_tokens=1_000_000,
+        max_body_bytes=10_000_000,
+        max_query_cost=100_000_000,  # a whole walk's document costs far more than a client's
+        max_response_bytes=100_000_000,
+        request_timeout_seconds=600.0,
+    )
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return lifted(settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class Planted:
+    markers: frozenset[Marker]
+    machines: tuple[tuple[str, int, int], ...]  # serial, organization, machine id
+
+
+async def plant_rows(engine: AsyncEngine) -> Planted:
+    """Marks every restricted value held in the database."""
+    planted: set[Marker] = set()
+    people = select(models.CustomerUser.id, models.Customer.organization_id).join_from(
+        models.CustomerUser, models.Customer
+    )
+    machines = select(models.Machine.serial, models.Customer.organization_id, models.Machine.id)
+    machines = machines.join_from(models.Machine, models.Customer)
+    async with engine.begin() as connection:
+        for pk, org in (await connection.execute(people)).all():
+            await connection.execute(
+                update(models.CustomerUser)
+                .where(models.CustomerUser.id == pk)
+                .values(
+                    address=marker("ADDR", org, pk),
+                    account_number=marker("ACCT", org, pk),
+                    notes=marker("NOTE", org, pk),
+                )
+            )
+            planted |= {Marker(kind, org, pk) for kind in ("ADDR", "ACCT", "NOTE")}
+        for pk, org in (
+            await connection.execute(select(models.Tag.id, models.Tag.organization_id))
+        ).all():
+            await connection.execute(
+                update(models.Tag).where(models.Tag.id == pk).values(name=marker("TAG", org, pk))
+            )
+            planted.add(Marker("TAG", org, pk))
+        fleet = tuple((serial, org, pk) for serial, org, pk in (await connection.execute(machines)))
+    for _serial, org, pk in fleet:
+        assert pk < 100, "engine-hour markers hold two digits of machine id"
+        planted |= {Marker("HOURS", org, pk), Marker("FAULT", org, pk)}
+    return Planted(frozenset(planted), fleet)
+
+
+def plant_jdlink(jdlink: JdlinkSimulator, planted: Planted) -> None:
+    """Marks what the local JDLink serves of every machine."""
+    for serial, org, pk in planted.machines:
+        simulated = jdlink.machines[serial]
+        simulated.engine_hours = float(f"42{org}{pk:02d}.125")
+        simulated.faults = [
+            SimulatedFault(
+                marker("FAULT", org, pk), "marked", "HIGH", datetime.now(UTC) - timedelta(hours=1)
+            )
+        ]
+
+
+def plant_database(url: str) -> Planted:
+    async def _plant() -> Planted:
+        engine = create_nullpool_engine(url)
+        try:
+            return await plant_rows(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_plant())
+
+
+@pytest.fixture
+def marked(backend: str, shared_databases: SharedDatabases) -> tuple[str, Planted]:
+    """The marked demo database that every persona's walk shares, read-only."""
+    url, planted = shared_databases.get(backend, "marked", plant_database)
+    return url, planted
+
+
+@pytest.fixture
+async def walk(
+    marked: tuple[str, Planted], jdlink_settings: Settings, jdlink: JdlinkSimulator
+) -> AsyncIterator[tuple[Api, Planted]]:
+    url, planted = marked
+    plant_jdlink(jdlink, planted)
+    settings = lifted(dataclasses.replace(jdlink_settings, database_url=url))
+    async with open_api(settings) as api:
+        yield api, planted
+
+
+# -- queries generated from introspection ---------------------------------------------------
+
+_schemas: dict[str, GraphQLSchema] = {}
+
+
+async def client_schema(api: Api) -> GraphQLSchema:
+    """The schema as introspection shows it (the same for every test: asked once)."""
+    if "schema" not in _schemas:
+        data = await api.data(get_introspection_query(), as_="host-admin")
+        _schemas["schema"] = build_client_schema(data)  # type: ignore[arg-type]
+    return _schemas["schema"]
+
+
+def selection(
+    schema: GraphQLSchema,
+    named: GraphQLNamedType,
+    depth: int,
+    alias: bool = False,
+    most: int = MAX_DEPTH,
+) -> str:
+    """Every field of ``named`` whose object-typed fields stay within ``most`` levels. Inside a
+    fragment on an abstract type, fields are aliased by type so that same-named fields of
+    different types do not conflict."""
+    if isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
+        fragments = [
+            f"... on {possible.name} "
+            f"{{ {selection(schema, possible, depth, alias=True, most=most)} }}"
+            for possible in schema.get_possible_types(named)
+        ]
+        return " ".join(["__typename", *fragments])
+    assert isinstance(named, GraphQLObjectType)
+    parts = ["__typename"]
+    for name, field in named.fields.items():
+        if any(
+            isinstance(arg.type, GraphQLNonNull) and arg.default_value is None
+            for arg in field.args.values()
+        ):
+            continue  # root lookups only: walked with real ids below
+        # Whole pages at the top; nested lists (a history inside each of 100 tickets) are
+        # sampled, or the walk multiplies past what a leak needs to show itself.
+        arguments = f"(first: {100 if depth <= 1 else 10})" if "first" in field.args else ""
+        written = f"{named.name}_{name}: {name}" if alias else name
+        target = get_named_type(field.type)
+        if is_leaf_type(target):
+            parts.append(f"{written}{arguments}")
+            continue
+        wrapper = (named.name.endswith("Connection") and name == "edges") or (
+            named.name.endswith("Edge") and name == "node"
+        )
+        level = depth if wrapper else depth + 1
+        if level <= most:
+            parts.append(
+                f"{written}{arguments} {{ {selection(schema, target, level, most=most)} }}"
+            )
+    return " ".join(parts)
+
+
+def roots_query(schema: GraphQLSchema) -> str:
+    """``viewer`` and ``tickets`` in every view, in one request."""
+    query_type = schema.query_type
+    assert query_type is not None
+    viewer = get_named_type(query_type.fields["viewer"].type)
+    tickets = get_named_type(query_type.fields["tickets"].type)
+    view_type = get_named_type(query_type.fields["tickets"].args["view"].type)
+    views = [
+        f"{view}: tickets(view: {view}, first: 100) {{ {selection(schema, tickets, 1)} }}"
+        for view in view_type.values
+    ]
+    return f"{{ viewer {{ {selection(schema, viewer, 1)} }} {' '.join(views)} }}"
+
+
+def lookups_query(schema: GraphQLSchema, rows: int, most: int) -> str:
+    """For ``rows`` ids, in one request: ``nodes(ids:)`` by hundreds and federation's
+    ``_entities`` as a router asks it, each with a fragment per type."""
+    node = schema.get_type("Node")
+    entity = schema.get_type("_Entity")
+    assert node is not None
+    assert entity is not None
+    on_node = selection(schema, node, 1, most=most)
+    batches = [f"b{i}: nodes(ids: $ids{i}) {{ {on_node} }}" for i in range(0, rows, 100)]
+    on_entity = selection(schema, entity, 1, most=most)
+    entities = f"_entities(representations: $representations) {{ {on_entity} }}"
+    arguments = [f"$ids{i}: [ID!]!" for i in range(0, rows, 100)]
+    arguments.append("$representations: [_Any!]!")
+    return f"query ({', '.join(arguments)}) {{ {' '.join([*batches, entities])} }}"
+
+
+def lookups_variables(ids: list[str]) -> dict[str, Any]:
+    variables: dict[str, Any] = {f"ids{i}": ids[i : i + 100] for i in range(0, len(ids), 100)}
+    variables["representations"] = [
+        {"__typename": base64.b64decode(i).decode().split(":")[0], "id": i} for i in ids
+    ]
+    return variables
+
+
+def node_query(schema: GraphQLSchema, most: int) -> str:
+    """``node(id:)`` with a fragment per type: one document, sent once per id."""
+    node = schema.get_type("Node")
+    assert node is not None
+    return f"query ($id: ID!) {{ node(id: $id) {{ {selection(schema, node, 1, most=most)} }} }}"
+
+
+NODE_TABLES = {
+    "Organization": models.Organization,
+    "Team": models.Team,
+    "Advisor": models.Advisor,
+    "Customer": models.Customer,
+    "CustomerUser": models.CustomerUser,
+    "Machine": models.Machine,
+    "Tag": models.Tag,
+    "Ticket": models.Ticket,
+    "Message": models.Message,
+    "TimeEntry": models.TimeEntry,
+    "Notification": models.Notification,
+}
+SAMPLE = 6  # rows of each type walked to the full depth, spread over its ids
+
+
+async def node_ids(api: Api, schema: GraphQLSchema) -> dict[str, list[str]]:
+    """Every row of the demo by type: every type that implements ``Node``."""
+    node = schema.get_type("Node")
+    assert isinstance(node, GraphQLInterfaceType)
+    assert {t.name for t in schema.get_possible_types(node)} == set(NODE_TABLES)
+    ids: dict[str, list[str]] = {}
+    async with api.app.state.engine.connect() as connection:
+        for type_name, model in NODE_TABLES.items():
+            table = model.__table__
+            result = await connection.execute(select(table.c.id).order_by(table.c.id))
+            ids[type_name] = [gid(type_name, pk) for pk in result.scalars()]
+    return ids
+
+
+def spread(ids: list[str], count: int) -> list[str]:
+    """``count`` ids from first to last (every one where there are no more)."""
+    if len(ids) <= count:
+        return ids
+    return [ids[round(i * (len(ids) - 1) / (count - 1))] for i in range(count)]
+
+
+class Walk:
+    """The responses a persona received, checked for markers it may not see."""
+
+    def __init__(self, api: Api, persona: str | None) -> None:
+        self.api = api
+        self.persona = persona
+        self.responses: list[str] = []
+
+    async def send(self, query: str, variables: dict[str, Any] | None = None) -> None:
+        response = await self.api.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers=self.api.headers(self.persona),
+        )
+        assert response.status_code == 200, response.text[:2000]
+        body = response.json()
+        for error in body.get("errors", []):
+            assert error["extensions"]["code"] != "INTERNAL_SERVER_ERROR", error
+            assert error["extensions"]["code"] != "GRAPHQL_VALIDATION_FAILED", error
+        self.responses.append(response.text)
+
+    def leaked(self) -> list[tuple[str, int, int]]:
+        return sorted(
+            (m.kind, m.organization, m.subject) for m in self.seen() if not may_see(self.persona, m)
+        )
+
+    def seen(self) -> set[Marker]:
+        return markers_in("\n".join(self.responses))
+
+
+def payload_selection(schema: GraphQLSchema, mutation: str) -> str:
+    mutation_type = schema.mutation_type
+    assert mutation_type is not None
+    payload = get_named_type(mutation_type.fields[mutation].type)
+    return selection(schema, payload, 1)
+
+
+async def mutations(api: Api, persona: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """Writes a persona may or may not make, with payloads walked like any query."""
+    external = await api.scalar(
+        select(models.Ticket.id)
+        .where(models.Ticket.team_id == 3, models.Ticket.requester_id == ANNA)
+        .order_by(models.Ticket.id)
+    )
+    version = await api.scalar(select(models.Ticket.version).where(models.Ticket.id == external))
+    ticket = gid("Ticket", external)
+    return [
+        ("addTicketMessage", {"ticketId": ticket, "channel": "SMS", "body": "On my way"}),
+        ("addTicketMessage", {"ticketId": ticket, "channel": "NOTE", "body": "Note"}),
+        ("addTimeEntry", {"ticketId": ticket, "minutes": 5}),
+        ("updateTicket", {"id": ticket, "version": version, "priority": "HIGH"}),
+        ("updateCustomerUser", {"id": gid("CustomerUser", ANNA), "version": 1, "name": "Anna B."}),
+        # Lucía of South Service invited into North's Service Desk (host-admin only).
+        (
+            "inviteAdvisor",
+            {
+                "phone": "+34600200008",
+                "email": "lucia.gomez@south-service.example",
+                "teamIds": [gid("Team", 1)],
+            },
+        ),
+    ]
+
+
+# -- the walk -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
+async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
+    walk: tuple[Api, Planted], persona: str | None
+) -> None:
+    """Every type at full depth from the roots and on a spread of its rows; every row of the
+    demo through ``node``, ``nodes`` and ``_entities`` with its own fields and those of the
+    rows next to it. One database, marked once, shared read-only by every persona."""
+    api, planted = walk
+    schema = await client_schema(api)
+    seen = Walk(api, persona)
+    await seen.send(roots_query(schema))
+    ids = await node_ids(api, schema)
+    every = [node_id for of_type in ids.values() for node_id in of_type]
+    await seen.send(lookups_query(schema, len(every), most=2), lookups_variables(every))
+    sample = [node_id for of_type in ids.values() for node_id in spread(of_type, SAMPLE)]
+    await seen.send(lookups_query(schema, len(sample), most=MAX_DEPTH), lookups_variables(sample))
+    single = node_query(schema, most=2)
+    for node_id in sample:
+        await seen.send(single, {"id": node_id})
+
+    leaked = seen.leaked()
+    assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"
+    # The walk is not vacuous: it reached the values the persona may see.
+    expected_kinds = {m.kind for m in planted.markers if may_see(persona, m)}
+    assert {m.kind for m in seen.seen()} == expected_kinds
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
+async def test_no_restricted_value_reaches_a_viewer_through_a_mutation_payload(
+    api: Api, jdlink: JdlinkSimulator, persona: str | None
+) -> None:
+    planted = await plant_rows(api.app.state.engine)
+    plant_jdlink(jdlink, planted)
+    schema = await client_schema(api)
+    seen = Walk(api, persona)
+    for name, variables in await mutations(api, persona):
+        await seen.send(
+            f"mutation ($input: {name[0].upper()}{name[1:]}Input!) "
+            f"{{ {name}(input: $input) {{ {payload_selection(schema, name)} }} }}",
+            {"input": variables},
+        )
+    leaked = seen.leaked()
+    assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"
