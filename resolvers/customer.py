@@ -32,7 +32,9 @@ async def update_customer_user(
     # Before any validation: a viewer who may not edit learns nothing from their input.
     if not rules.can_edit_contact_fields(viewer, row.organization_id):
         raise Forbidden("Only the customer's own dealer may change its contact fields.")
-    values = _contact_values(input)
+    # National numbers are read in the dealer's own region, as the invitation reads them.
+    organization = await loaders.organization_by_id.load(row.organization_id)
+    values = _contact_values(input, region=organization.default_region if organization else None)
     async with write(info.context.session) as session:
         if not await store.update_customer_user(
             session, customer_user_id=pk, version=input.version, values=values
@@ -45,7 +47,7 @@ async def update_customer_user(
     return UpdateCustomerUserPayload(customer_user=CustomerUser.from_row(updated))
 
 
-def _contact_values(input: UpdateCustomerUserInput) -> dict[str, Any]:
+def _contact_values(input: UpdateCustomerUserInput, *, region: str | None) -> dict[str, Any]:
     """The fields sent, checked and normalised; null clears an optional field."""
     values: dict[str, Any] = {}
     if present(input.name):
@@ -57,7 +59,7 @@ def _contact_values(input: UpdateCustomerUserInput) -> dict[str, Any]:
     for name in ("phone", "mobile"):
         value = getattr(input, name)
         if present(value):
-            values[name] = _blank_or(value, lambda v, name=name: phone(v, name))
+            values[name] = _blank_or(value, lambda v, name=name: phone(v, name, region=region))
     limits = {"address": ADDRESS_MAX, "account_number": ACCOUNT_NUMBER_MAX, "notes": NOTES_MAX}
     for name, limit in limits.items():
         value = getattr(input, name)

@@ -24,11 +24,17 @@ class UpdateCustomerUserInput:
     email: str | None = strawberry.field(default=strawberry.UNSET, description="E-mail address.")
     phone: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Phone number with country code; stored in E.164 form.",
+        description=(
+            "Phone number: with its country code, or a national number of the dealer's "
+            "region; no extension. Stored in E.164 form."
+        ),
     )
     mobile: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Mobile number with country code; stored in E.164 form.",
+        description=(
+            "Mobile number: with its country code, or a national number of the dealer's "
+            "region. Stored in E.164 form."
+        ),
     )
     address: str | None = strawberry.field(
         default=strawberry.UNSET, description="Postal address, up to 2,000 characters."

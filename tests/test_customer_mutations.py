@@ -154,13 +154,30 @@ async def test_update_customer_user_external_advisor_does_not_find_unlinked_host
 
 
 @pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("400 10 003", "+4740010003"),  # national: North Dealers' region is NO
+        ("+46 (0)70 123 45 67", "+46701234567"),  # a trunk prefix inside an international number
+    ],
+)
+async def test_update_customer_user_host_advisor_phone_is_read_in_the_dealers_region(
+    api: Api, typed: str, stored: str
+) -> None:
+    data = await api.data(
+        UPDATE, {"input": {"id": ANNA, "version": 1, "mobile": typed}}, as_="host-advisor"
+    )
+    assert data["updateCustomerUser"]["customerUser"]["mobile"] == stored
+
+
+@pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"name": None}, "name"),
         ({"name": "   "}, "name"),
         ({"name": "x" * 201}, "name"),
         ({"email": "not-an-address"}, "email"),
-        ({"phone": "40010002"}, "phone"),  # no country code
+        ({"phone": "4001"}, "phone"),  # no number of North Dealers' region (NO)
+        ({"phone": "+47 400 10 002 ext. 12"}, "phone"),  # an extension is a switchboard's
         ({"mobile": "+47 abc"}, "mobile"),
         ({"address": "x" * 2_001}, "address"),
         ({"accountNumber": "x" * 65}, "accountNumber"),
