@@ -8,7 +8,6 @@ sent, so a failure lists every operation that failed rather than a shrunk one.""
 
 from __future__ import annotations
 
-import base64
 import os
 from functools import cache
 from typing import Any
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 
 from deskgraph.schema import NODE_TYPES, build_schema
-from tests.conftest import EVERY_VIEWER, Api
+from tests.conftest import EVERY_VIEWER, Api, gid
 
 # Operations per kind and mode, sent as every persona (about 20 s on SQLite);
 # DESKGRAPH_FUZZ_SCALE=50 runs fifty times as many (the 13,500-operation kind of run).
@@ -53,7 +52,7 @@ def _field(name: str, value: graphql.ValueNode) -> graphql.ObjectFieldNode:
 # IDs that name demo rows as often as strings that name nothing.
 GLOBAL_IDS = st.one_of(
     st.builds(
-        lambda name, pk: base64.b64encode(f"{name}:{pk}".encode()).decode(),
+        gid,
         st.sampled_from(TYPE_NAMES),
         st.integers(min_value=-1, max_value=200),
     ),
@@ -61,7 +60,9 @@ GLOBAL_IDS = st.one_of(
 )
 REPRESENTATIONS = st.one_of(
     st.builds(
-        lambda typename, gid: nodes.Object([_field("__typename", typename), _field("id", gid)]),
+        lambda typename, node_id: nodes.Object(
+            [_field("__typename", typename), _field("id", node_id)]
+        ),
         st.one_of(
             st.sampled_from(TYPE_NAMES).map(nodes.String),
             st.integers().map(nodes.Int),
