@@ -169,11 +169,10 @@ async def test_node_fragments_host_advisor_actual_counts_the_answered_type(
 async def test_issue_query_every_viewer_refused_before_any_sql(
     api: Api, persona: str | None
 ) -> None:
-    with api.count_statements() as baseline:
-        await api.post("{ __typename }", as_=persona)  # the viewer lookup, if any
+    await api.post("{ __typename }", as_=persona)  # the pool holds a connection
     with api.count_statements() as counter:
         body = await api.post(HOSTILE, as_=persona)
-    assert counter.statements == baseline.statements  # no SQL of its own
+    assert counter.statements == []  # not even the viewer lookup
     assert "data" not in body
     messages = 1 + 100 * (1 + 1 + 1)  # each: the item, edges, node
     history = 1 + 100 * (1 + 1 + 1 + 1 + messages)  # the item, edges, node, ticket
@@ -190,13 +189,31 @@ async def test_issue_query_every_viewer_refused_before_any_sql(
 
 
 async def test_many_counted_pages_host_advisor_refused_before_any_sql(api: Api) -> None:
-    with api.count_statements() as baseline:
-        await api.post("{ __typename }", as_="host-advisor")
+    await api.post("{ __typename }", as_="host-advisor")  # the pool holds a connection
     with api.count_statements() as counter:
         body = await api.post(TOTAL_COUNTS, as_="host-advisor")
-    assert counter.count == baseline.count
+    assert counter.statements == []
     assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COMPLEX"]
     assert cost_of(body) == {"requested": 900 * 101, "limit": LIMIT}
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ tickets(first: 1) { edges { node { nothing } } } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ tickets(first: 1) { edges ", "GRAPHQL_PARSE_FAILED"),
+    ],
+)
+async def test_invalid_query_host_advisor_refused_before_any_sql(
+    api: Api, query: str, code: str
+) -> None:
+    with api.count_statements() as warm:
+        await api.post("{ __typename }", as_="host-advisor")
+    assert warm.count > 0  # a valid operation reads the viewer
+    with api.count_statements() as counter:
+        body = await api.post(query, as_="host-advisor")
+    assert counter.statements == []
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code]
 
 
 FRAGMENTS_AND_VARIABLES = """
