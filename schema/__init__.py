@@ -33,7 +33,7 @@ from deskgraph.schema.subscription import Subscription
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
 from deskgraph.schema.viewer import ViewerQuery
-from deskgraph.server.context import Info
+from deskgraph.server.context import Info, ViewerLookup
 from deskgraph.settings import Settings
 
 logger = logging.getLogger("deskgraph")
@@ -150,6 +150,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             partial(AddValidationRules, _validation_rules(settings)),
             NoNulCharacters,
             partial(QueryCost, limit=settings.max_query_cost, max_page_size=settings.max_page_size),
+            ViewerLookup,  # after QueryCost: a refused operation reads no viewer
         ],
     )
 

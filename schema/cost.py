@@ -11,10 +11,14 @@ type counts), aliases counted, variables resolved
 (the page size where ``first`` is absent or null: the default page size; above the largest
 page, the largest, which the field itself refuses). Introspection (``__schema``, ``__type``)
 costs nothing here: the depth and field limits of ``schema.limits`` bound it.
+
+After execution the same model gives the cost of what was returned (``actual``, as Shopify's
+``actualQueryCost``): see ``schema.cost_actual``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -46,9 +50,12 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from deskgraph.errors import QueryTooComplex
+from deskgraph.schema.cost_actual import ResultCoster
 from deskgraph.schema.pagination import DEFAULT_PAGE_SIZE
 
 PAGE_ARGUMENTS = ("first", "last")
+
+logger = logging.getLogger("deskgraph")
 
 
 def find_operation(
@@ -174,6 +181,15 @@ class _Coster:
         return None
 
 
+def _root(schema: GraphQLSchema, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
+    roots = {
+        OperationType.QUERY: schema.query_type,
+        OperationType.MUTATION: schema.mutation_type,
+        OperationType.SUBSCRIPTION: schema.subscription_type,
+    }
+    return roots[operation.operation]
+
+
 def operation_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -186,24 +202,21 @@ def operation_cost(
     operation = find_operation(document, operation_name)
     if operation is None:
         return 0
-    roots = {
-        OperationType.QUERY: schema.query_type,
-        OperationType.MUTATION: schema.mutation_type,
-        OperationType.SUBSCRIPTION: schema.subscription_type,
-    }
     coster = _Coster(schema, document, operation, variables or {}, max_page_size)
-    return coster.selection_set(roots[operation.operation], operation.selection_set)
+    return coster.selection_set(_root(schema, operation), operation.selection_set)
 
 
 class QueryCost(SchemaExtension):
     """Refuses an operation costing more than ``limit`` before it runs (QUERY_TOO_COMPLEX with
     ``extensions.cost`` and ``extensions.limit``: no resolver, no SQL), and reports
-    ``extensions.cost = {requested, limit}`` on every response."""
+    ``extensions.cost = {requested, actual, limit}`` on every response (``actual`` once the
+    operation ran and answered data)."""
 
     def __init__(self, *, limit: int, max_page_size: int) -> None:
         self.limit = limit
         self.max_page_size = max_page_size
         self.requested = 0
+        self.executed = False
 
     def on_validate(self) -> Iterator[None]:
         yield
@@ -213,12 +226,13 @@ class QueryCost(SchemaExtension):
                 context.schema._schema,
                 context.graphql_document,
                 context.operation_name,
-                context.variables if isinstance(context.variables, dict) else None,
+                self._variables(),
                 max_page_size=self.max_page_size,
             )
 
     def on_execute(self) -> Iterator[None]:
-        if self.requested > self.limit and not self._subscribing():
+        refused = self.requested > self.limit and not self._subscribing()
+        if refused:
             error = QueryTooComplex(
                 f"The operation costs {self.requested}, more than the limit of {self.limit}: "
                 "ask for smaller pages (`first`) or fewer nested connections."
@@ -227,9 +241,46 @@ class QueryCost(SchemaExtension):
             error.extensions["limit"] = self.limit
             self.execution_context.result = GraphQLExecutionResult(data=None, errors=[error])
         yield
+        self.executed = not refused
 
     def _subscribing(self) -> bool:
         return self.execution_context.operation_type is StrawberryOperationType.SUBSCRIPTION
 
+    def _variables(self) -> dict[str, Any] | None:
+        variables = self.execution_context.variables
+        return variables if isinstance(variables, dict) else None
+
+    def actual(self) -> int | None:
+        """What the result cost; None where nothing ran or on any doubt (never a failure)."""
+        context = self.execution_context
+        data = getattr(context.result, "data", None)
+        if not self.executed or self._subscribing() or not isinstance(data, dict):
+            return None
+        if context.graphql_document is None:
+            return None
+        try:
+            operation = find_operation(context.graphql_document, context.operation_name)
+            if operation is None:
+                return None
+            schema = context.schema._schema
+            coster = _Coster(
+                schema,
+                context.graphql_document,
+                operation,
+                self._variables() or {},
+                self.max_page_size,
+            )
+            return ResultCoster(coster).object(
+                _root(schema, operation), [operation.selection_set], data
+            )
+        except Exception:  # a result we cannot read leaves `actual` out, never fails a request
+            logger.exception("the actual cost could not be computed")
+            return None
+
     def get_results(self) -> dict[str, Any]:
-        return {"cost": {"requested": self.requested, "limit": self.limit}}
+        cost = {"requested": self.requested}
+        actual = self.actual()
+        if actual is not None:
+            cost["actual"] = actual
+        cost["limit"] = self.limit
+        return {"cost": cost}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.extensions import SchemaExtension
 
 from deskgraph.auth.tokens import Principal
 from deskgraph.auth.viewer import Actor
@@ -20,6 +22,8 @@ from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
+
+UNKNOWN_PRINCIPAL = "The token names no known principal."
 
 
 @dataclass
@@ -33,6 +37,18 @@ class Context:
     auth_error: str | None = None
     # Tells the mail outbox sender that a committed mutation queued mail (no-op without SMTP).
     wake_outbox: Callable[[], None] = lambda: None
+    # The viewer's lookup (SQL), awaited by ViewerLookup once the operation is valid and not
+    # refused: a request refused before execution reads nothing. What it raised (the database
+    # down, a bug) is kept for the transport to answer.
+    pending_viewer: Callable[[], Awaitable[Actor | None]] | None = None
+    lookup_failure: Exception | None = None
+
+    async def look_up_viewer(self) -> None:
+        lookup, self.pending_viewer = self.pending_viewer, None
+        if lookup is not None:
+            self.viewer = await lookup()
+            if self.viewer is None:
+                self.auth_error = UNKNOWN_PRINCIPAL
 
     def require_viewer(self) -> Actor:
         if self.viewer is None:
@@ -45,6 +61,22 @@ class Context:
 
 
 Info = strawberry.Info[Context, None]
+
+
+class ViewerLookup(SchemaExtension):
+    """Reads a request's viewer just before execution: after parsing, validation and the
+    cost analysis (listed after ``QueryCost``), so a request they refuse runs no SQL. A lookup
+    that fails stops the operation; the transport answers ``Context.lookup_failure``."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and self.execution_context.result is None:
+            try:
+                await context.look_up_viewer()
+            except Exception as error:  # answered by the transport (503, or masked 500)
+                context.lookup_failure = error
+                self.execution_context.result = GraphQLExecutionResult(data=None, errors=[])
+        yield
 
 
 # The Context of the subscription event being delivered: set by LiveContext.event() in the
@@ -99,7 +131,7 @@ class LiveContext:
                 reader=reader,
                 loaders=self.loaders_class(reader, self.sources),
                 viewer=viewer,
-                auth_error=None if viewer else "The token names no known principal.",
+                auth_error=None if viewer else UNKNOWN_PRINCIPAL,
             )
             previous = _EVENT_CONTEXT.get()
             _EVENT_CONTEXT.set(context)

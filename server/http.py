@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -130,6 +131,8 @@ class GraphQLEndpoint:
                         operation_name=params["operationName"],
                         allowed_operation_types=allowed,
                     )
+                    if context.lookup_failure is not None:  # answered by failure_response
+                        raise context.lookup_failure
                 finally:
                     await reader.close()  # statements of cancelled fields finish first
         except TimeoutError:
@@ -198,7 +201,9 @@ class GraphQLEndpoint:
         return {"query": query, "variables": variables, "operationName": operation_name or None}
 
     async def _context(self, request: Request, session: AsyncSession, reader: Reader) -> Context:
-        viewer = None
+        """The request's context. The token is verified here (no SQL); the viewer it names is
+        read only once the operation is valid and within its cost (ViewerLookup)."""
+        pending = None
         auth_error = None
         authorization = request.headers.get("authorization")
         if authorization:
@@ -207,9 +212,7 @@ class GraphQLEndpoint:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise Unauthenticated("Send the token as `Authorization: Bearer <token>`.")
                 principal = await self.verifier.verify(token.strip())
-                viewer = await fetch_viewer(reader, principal)
-                if viewer is None:
-                    raise Unauthenticated("The token names no known principal.")
+                pending = partial(fetch_viewer, reader, principal)
             except Unauthenticated as error:
                 auth_error = error.message
         return Context(
@@ -217,9 +220,10 @@ class GraphQLEndpoint:
             session=session,
             reader=reader,
             loaders=self.loaders(reader, self.sources),
-            viewer=viewer,
+            viewer=None,
             auth_error=auth_error,
             wake_outbox=self.wake_outbox,
+            pending_viewer=pending,
         )
 
 

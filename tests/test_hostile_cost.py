@@ -14,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from deskgraph.schema.cost_actual import ResultCoster
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store import models
-from tests.conftest import Api, persona_tokens
+from tests import factories
+from tests.conftest import Api, gid, persona_tokens
 
 LIMIT = Settings().max_query_cost
 
@@ -48,21 +50,129 @@ def cost_of(body: dict[str, Any]) -> dict[str, int]:
 async def test_dashboard_host_advisor_passes_and_says_its_cost(api: Api) -> None:
     body = await api.post(readme_dashboard(), {"after": None}, as_="host-advisor")
     assert "errors" not in body
-    assert len(body["data"]["tickets"]["edges"]) > 0
+    assert len(body["data"]["tickets"]["edges"]) == 32
     # 1 + 50 x (pageInfo, edges, node, assignee, requester, customer, tags: 7, and
-    # messages(first: 3): 1 + 3 x (1 + edges + node) = 10, and the item itself: 1).
-    assert cost_of(body) == {"requested": 901, "limit": LIMIT}
+    # messages(first: 3): 1 + 3 x (1 + edges + node) = 10, and the item itself: 1); the page
+    # answered 32 tickets, the costliest with 3 messages.
+    assert cost_of(body) == {"requested": 901, "actual": 1 + 32 * 18, "limit": LIMIT}
+
+
+TEAM_PAGE = """
+query TEAM_PAGE($team: ID!) {
+  tickets(first: 50, filter: {teamIds: [$team]}) {
+    pageInfo { hasNextPage }
+    edges { node { title assignee { name } customer { name } } }
+  }
+}
+"""
+
+
+async def test_tickets_page_of_3_of_50_host_advisor_actual_counts_the_3(api: Api) -> None:
+    async with api.app.state.engine.begin() as connection:
+        team = await factories.team(connection, 1, name="Harvest Crew")
+        for _ in range(3):
+            await factories.ticket(connection, 1, team)
+    body = await api.post(TEAM_PAGE, {"team": gid("Team", team)}, as_="host-advisor")
+    assert [edge["node"]["assignee"] for edge in body["data"]["tickets"]["edges"]] == [None] * 3
+    # each ticket: the item, pageInfo, edges, node, assignee, customer (null objects count 1)
+    assert cost_of(body) == {"requested": 1 + 50 * 6, "actual": 1 + 3 * 6, "limit": LIMIT}
+
+
+HISTORIES = """
+query HISTORIES {
+  tickets(first: 2) { edges { node { customer { history(first: 100) {
+    edges { node { ticket { id } } } } } } } }
+}
+"""
+
+
+async def test_customer_history_customer_user_null_connection_costs_1(reader: Api) -> None:
+    body = await reader.post(HISTORIES, as_="customer-user")
+    customers = [edge["node"]["customer"] for edge in body["data"]["tickets"]["edges"]]
+    assert customers == [{"history": None}] * 2
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"] * 2
+    history = 1 + 100 * (1 + 1 + 1 + 1)  # each: the item, edges, node, ticket
+    # the null history: 1, with no page; each ticket: the item, edges, node, customer, history
+    assert cost_of(body) == {
+        "requested": 1 + 2 * (1 + 1 + 1 + 1 + history),
+        "actual": 1 + 2 * (1 + 1 + 1 + 1 + 1),
+        "limit": LIMIT,
+    }
+
+
+ALIASES = """
+query ALIASES {
+  two: tickets(first: 2) { edges { node { team { name } } } }
+  five: tickets(first: 5) { nodes: edges { ticket: node { id } } }
+  none: tickets(first: 0) { totalCount }
+}
+"""
+
+
+async def test_tickets_aliases_host_advisor_actual_per_response_key(reader: Api) -> None:
+    body = await reader.post(ALIASES, as_="host-advisor")
+    assert len(body["data"]["two"]["edges"]) == 2
+    assert len(body["data"]["five"]["nodes"]) == 5
+    assert cost_of(body) == {
+        "requested": (1 + 2 * 4) + (1 + 5 * 3) + 1,
+        "actual": (1 + 2 * 4) + (1 + 5 * 3) + 1,
+        "limit": LIMIT,
+    }
+
+
+async def test_tickets_actual_cost_unreadable_is_left_out_not_a_failure(
+    reader: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(*_args: Any) -> int:
+        raise RuntimeError("a result the walk cannot read")
+
+    monkeypatch.setattr(ResultCoster, "object", unreadable)
+    body = await reader.post("{ tickets(first: 2) { edges { node { id } } } }", as_="host-advisor")
+    assert len(body["data"]["tickets"]["edges"]) == 2
+    assert "errors" not in body
+    assert cost_of(body) == {"requested": 1 + 2 * 3, "limit": LIMIT}
+
+
+NODE = """
+query NODE($id: ID!) {
+  node(id: $id) {
+    TYPENAME
+    ... on Ticket { team { name } messages(first: 10) { edges { node { body } } } }
+    ...AdvisorTeams
+  }
+}
+fragment AdvisorTeams on Advisor { teams { name } primaryOrganization { name } }
+"""
+
+
+@pytest.mark.parametrize(
+    ("node", "typename", "actual"),
+    [
+        # Ticket 1 has 3 messages: team, messages 1 + 3 x (1 + edges + node)
+        (("Ticket", 1), "__typename", 1 + 1 + (1 + 3 * 3)),
+        (("Ticket", 1), "", 1 + 1 + (1 + 3 * 3)),  # read from the fields answered
+        (("Advisor", 2), "kind: __typename", 1 + 1 + 1),  # teams (a list: once), organization
+        (("Advisor", 2), "", 1 + 1 + 1),
+    ],
+)
+async def test_node_fragments_host_advisor_actual_counts_the_answered_type(
+    reader: Api, node: tuple[str, int], typename: str, actual: int
+) -> None:
+    query = NODE.replace("TYPENAME", typename)
+    body = await reader.post(query, {"id": gid(*node)}, as_="host-advisor")
+    assert "errors" not in body
+    # the item, and the costliest type: Ticket's team and messages(first: 10)
+    assert cost_of(body) == {"requested": 1 + 1 + (1 + 10 * 3), "actual": actual, "limit": LIMIT}
 
 
 @pytest.mark.parametrize("persona", ["host-advisor", None])
 async def test_issue_query_every_viewer_refused_before_any_sql(
     api: Api, persona: str | None
 ) -> None:
-    with api.count_statements() as baseline:
-        await api.post("{ __typename }", as_=persona)  # the viewer lookup, if any
+    await api.post("{ __typename }", as_=persona)  # the pool holds a connection
     with api.count_statements() as counter:
         body = await api.post(HOSTILE, as_=persona)
-    assert counter.statements == baseline.statements  # no SQL of its own
+    assert counter.statements == []  # not even the viewer lookup
     assert "data" not in body
     messages = 1 + 100 * (1 + 1 + 1)  # each: the item, edges, node
     history = 1 + 100 * (1 + 1 + 1 + 1 + messages)  # the item, edges, node, ticket
@@ -79,13 +189,31 @@ async def test_issue_query_every_viewer_refused_before_any_sql(
 
 
 async def test_many_counted_pages_host_advisor_refused_before_any_sql(api: Api) -> None:
-    with api.count_statements() as baseline:
-        await api.post("{ __typename }", as_="host-advisor")
+    await api.post("{ __typename }", as_="host-advisor")  # the pool holds a connection
     with api.count_statements() as counter:
         body = await api.post(TOTAL_COUNTS, as_="host-advisor")
-    assert counter.count == baseline.count
+    assert counter.statements == []
     assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COMPLEX"]
     assert cost_of(body) == {"requested": 900 * 101, "limit": LIMIT}
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ tickets(first: 1) { edges { node { nothing } } } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ tickets(first: 1) { edges ", "GRAPHQL_PARSE_FAILED"),
+    ],
+)
+async def test_invalid_query_host_advisor_refused_before_any_sql(
+    api: Api, query: str, code: str
+) -> None:
+    with api.count_statements() as warm:
+        await api.post("{ __typename }", as_="host-advisor")
+    assert warm.count > 0  # a valid operation reads the viewer
+    with api.count_statements() as counter:
+        body = await api.post(query, as_="host-advisor")
+    assert counter.statements == []
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code]
 
 
 FRAGMENTS_AND_VARIABLES = """
@@ -100,24 +228,27 @@ fragment Page on TicketConnection {
 
 
 @pytest.mark.parametrize(
-    ("variables", "requested", "refused"),
+    ("variables", "requested", "actual", "refused"),
     [
-        # 1 + first x (edges, node, messages: 1 + 100 x 3, and the item: 1)
-        ({"first": 10}, (1 + 10 * 304) + (1 + 20 * 304), False),
-        ({"first": 10, "messages": 1}, (1 + 10 * 7) + (1 + 20 * 7), False),
+        # 1 + first x (edges, node, messages: 1 + 100 x 3, and the item: 1); actual: the
+        # pages answered 10 and 20 tickets, the costliest with 6 messages (1 + 6 x 3 = 19)
+        ({"first": 10}, (1 + 10 * 304) + (1 + 20 * 304), (1 + 10 * 22) + (1 + 20 * 22), False),
+        ({"first": 10, "messages": 1}, (1 + 10 * 7) + (1 + 20 * 7), 212, False),
         # absent or null: the default page (20); above the largest page: the largest (100)
-        ({"first": None, "messages": 1}, 2 * (1 + 20 * 7), False),
-        ({"first": 100}, (1 + 100 * 304) + (1 + 20 * 304), True),
-        ({"first": 5000}, (1 + 100 * 304) + (1 + 20 * 304), True),
-        ({"first": 5000, "messages": 1}, (1 + 100 * 7) + (1 + 20 * 7), False),
+        ({"first": None, "messages": 1}, 2 * (1 + 20 * 7), 2 * (1 + 20 * 7), False),
+        ({"first": 100}, (1 + 100 * 304) + (1 + 20 * 304), None, True),
+        ({"first": 5000}, (1 + 100 * 304) + (1 + 20 * 304), None, True),
+        # `tickets` refuses the page: no data, no actual
+        ({"first": 5000, "messages": 1}, (1 + 100 * 7) + (1 + 20 * 7), None, False),
     ],
 )
 async def test_cost_counts_fragments_aliases_and_variables(
-    api: Api, variables: dict[str, Any], requested: int, refused: bool
+    api: Api, variables: dict[str, Any], requested: int, actual: int | None, refused: bool
 ) -> None:
     with api.count_statements() as counter:
         body = await api.post(FRAGMENTS_AND_VARIABLES, variables, as_="host-advisor")
-    assert cost_of(body) == {"requested": requested, "limit": LIMIT}
+    answered = {"actual": actual} if actual is not None else {}
+    assert cost_of(body) == {"requested": requested, **answered, "limit": LIMIT}
     codes = [e["extensions"]["code"] for e in body.get("errors", ())]
     if refused:
         assert codes == ["QUERY_TOO_COMPLEX"]
@@ -140,8 +271,9 @@ query NODES($ids: [ID!]!) {
 
 async def test_nodes_cost_as_many_as_their_ids_of_the_costliest_type(api: Api) -> None:
     body = await api.post(NODES, {"ids": ["VGlja2V0OjE="] * 30}, as_="host-advisor")
-    # each item: 1, and the Advisor's two objects (a Ticket's one does not add to them)
-    assert cost_of(body) == {"requested": 1 + 30 * (1 + 2), "limit": LIMIT}
+    # each item: 1, and the Advisor's two objects (a Ticket's one does not add to them); the
+    # answer: 30 tickets with their team
+    assert cost_of(body) == {"requested": 1 + 30 * (1 + 2), "actual": 1 + 30 * 2, "limit": LIMIT}
 
 
 async def test_refused_mutation_writes_nothing(api: Api) -> None:
@@ -228,5 +360,7 @@ async def test_tickets_response_over_the_size_bound_is_refused(
                     "extensions": {"code": "RESPONSE_TOO_LARGE"},
                 }
             ],
-            "extensions": {"cost": {"requested": 1 + 100 * 3, "limit": LIMIT}},
+            "extensions": {
+                "cost": {"requested": 1 + 100 * 3, "actual": 1 + 94 * 3, "limit": LIMIT}
+            },
         }

@@ -47,7 +47,7 @@ async def test_post_host_advisor_from_an_allowed_origin_works_and_from_another_f
         "status": 200,
         "body": {
             "data": {"viewer": {"kind": "ADVISOR", "advisor": {"name": "Henrik Lund"}}},
-            "extensions": {"cost": {"requested": 2, "limit": 10_000}},
+            "extensions": {"cost": {"requested": 2, "actual": 2, "limit": 10_000}},
         },
     }
     assert allowed["console"] == []

@@ -26,7 +26,7 @@ async def test_graphiql_runs_a_query_as_a_persona_with_no_network(
     assert report["failed"] == []
     assert report["response"] == {
         "data": {"viewer": {"kind": "ADVISOR", "advisor": {"name": "Henrik Lund"}}},
-        "extensions": {"cost": {"requested": 2, "limit": 10_000}},
+        "extensions": {"cost": {"requested": 2, "actual": 2, "limit": 10_000}},
     }
     assert report["query"] == QUERY
     assert report["pressed"] == "true"

@@ -1,0 +1,172 @@
+"""The cost of what an operation returned (``extensions.cost.actual``), as Shopify's
+``actualQueryCost``: the requested cost's model (see ``schema.cost``) with the real sizes. A
+connection's page is the number of edges / nodes it returned (0 for null), a list sized by its
+argument its length; below a page or an unsized list the costliest item counts (so a full page
+costs what was requested). Fragments apply by the item's type, read from a ``__typename`` the
+selection asks for, else from the fields present. Each value of the result is read once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+    is_composite_type,
+)
+
+if TYPE_CHECKING:
+    from deskgraph.schema.cost import _Coster
+
+PAGE_ITEMS = ("edges", "nodes")
+
+Fields = dict[str, tuple[GraphQLNamedType | None, list[FieldNode]]]
+
+
+class ResultCoster:
+    """The cost of a result: the fields of each object are collected as graphql-core does
+    (response keys, fragments whose type applies), with the result's values beside them; the
+    page sizes and sized lists as the requested cost's ``coster`` reads them."""
+
+    def __init__(self, coster: _Coster) -> None:
+        self.schema = coster.schema
+        self.fragments = coster.fragments
+        self.page_size = coster.page_size
+
+    def object(
+        self, parent: GraphQLNamedType | None, selection_sets: list[SelectionSetNode], value: Any
+    ) -> int:
+        if not isinstance(value, dict):
+            return 0
+        fields = self.collect(parent, selection_sets, value)
+        return sum(
+            self.result_field(owner, nodes, value[key]) for key, (owner, nodes) in fields.items()
+        )
+
+    def result_field(
+        self, owner: GraphQLNamedType | None, nodes: list[FieldNode], value: Any
+    ) -> int:
+        node = nodes[0]
+        if node.name.value.startswith("__") or node.selection_set is None:
+            return 0
+        if not isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
+            return 0
+        definition = owner.fields.get(node.name.value)
+        if definition is None:
+            return 0
+        named = get_named_type(definition.type)
+        if not is_composite_type(named):
+            return 0
+        selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
+        items = list(_items(value))
+        costliest = max((self.object(named, selection_sets, item) for item in items), default=0)
+        if self.page_size(definition, node) is None:
+            return 1 + costliest  # an object, or a list counted once
+        # A connection's page is the edges / nodes it returned; a sized list's, its length.
+        size = self.page_of(named, selection_sets, value) if isinstance(value, dict) else len(items)
+        return 1 + size * (1 + costliest)
+
+    def page_of(
+        self, parent: GraphQLNamedType | None, selection_sets: list[SelectionSetNode], value: Any
+    ) -> int:
+        fields = self.collect(parent, selection_sets, value)
+        sizes = [
+            len(value[key])
+            for key, (_, nodes) in fields.items()
+            if nodes[0].name.value in PAGE_ITEMS and isinstance(value[key], list)
+        ]
+        return max(sizes, default=0)
+
+    def collect(
+        self,
+        parent: GraphQLNamedType | None,
+        selection_sets: list[SelectionSetNode],
+        value: dict[str, Any],
+    ) -> Fields:
+        """The fields answered in ``value`` by response key, each with the type it was asked
+        on. A fragment applies when its type is the item's (read from a ``__typename`` the
+        selection asks for); where the item's type is unknown, the fields present decide."""
+        typename = parent.name if isinstance(parent, GraphQLObjectType) else None
+        if typename is None:
+            typename = self.typename(selection_sets, value)
+        fields: Fields = {}
+        visited: set[str] = set()
+
+        def walk(owner: GraphQLNamedType | None, selection_set: SelectionSetNode) -> None:
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    if key in value:
+                        fields.setdefault(key, (owner, []))[1].append(selection)
+                    continue
+                if isinstance(selection, InlineFragmentNode):
+                    condition = selection.type_condition
+                    inner = selection.selection_set
+                elif isinstance(selection, FragmentSpreadNode):
+                    definition = self.fragments.get(selection.name.value)
+                    if definition is None or selection.name.value in visited:
+                        continue
+                    visited.add(selection.name.value)
+                    condition, inner = definition.type_condition, definition.selection_set
+                else:
+                    continue
+                if condition is None:
+                    walk(owner, inner)
+                elif self.applies(condition.name.value, typename):
+                    walk(self.schema.get_type(condition.name.value), inner)
+
+        for selection_set in selection_sets:
+            walk(parent, selection_set)
+        return fields
+
+    def applies(self, condition: str, typename: str | None) -> bool:
+        if typename is None or condition == typename:
+            return True
+        abstract = self.schema.get_type(condition)
+        concrete = self.schema.get_type(typename)
+        if isinstance(abstract, GraphQLInterfaceType | GraphQLUnionType) and isinstance(
+            concrete, GraphQLObjectType
+        ):
+            return self.schema.is_sub_type(abstract, concrete)
+        return False
+
+    def typename(self, selection_sets: list[SelectionSetNode], value: dict[str, Any]) -> str | None:
+        """The item's object type, where the selection asks for ``__typename``."""
+        pending = list(selection_sets)
+        visited: set[str] = set()
+        while pending:
+            for selection in pending.pop().selections:
+                if isinstance(selection, FieldNode):
+                    if selection.name.value == "__typename":
+                        key = selection.alias.value if selection.alias else "__typename"
+                        found = value.get(key)
+                        if isinstance(found, str) and isinstance(
+                            self.schema.get_type(found), GraphQLObjectType
+                        ):
+                            return found
+                elif isinstance(selection, InlineFragmentNode):
+                    pending.append(selection.selection_set)
+                elif isinstance(selection, FragmentSpreadNode):
+                    definition = self.fragments.get(selection.name.value)
+                    if definition is not None and selection.name.value not in visited:
+                        visited.add(selection.name.value)
+                        pending.append(definition.selection_set)
+        return None
+
+
+def _items(value: Any) -> Iterator[Any]:
+    """The items of a (nested) list, nulls included, or the value itself (none for null)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _items(item) if isinstance(item, list) else (item,)
+    elif value is not None:
+        yield value
