@@ -64,7 +64,8 @@ def normalize_database_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    # Out of repr() as the secrets are: a PostgreSQL URL may carry a password.
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
     log_sql: bool = False
     # Anything but these two refuses to start: a typo must never run development in production.
     env: str = "development"  # development | production

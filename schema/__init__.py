@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
 
@@ -20,7 +20,9 @@ from deskgraph.schema.customer_operations import CustomerMutation
 from deskgraph.schema.federation import FederationQuery
 from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
 from deskgraph.schema.limits import (
+    CheckedValidationCache,
     HideSuggestions,
+    NoLongIntegers,
     NoNulCharacters,
     ValidationErrorCodes,
     limits_rule,
@@ -143,10 +145,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # module-level in Strawberry, so they persist across requests.
         extensions=[
             *production_only,
+            NoLongIntegers,
             ValidationErrorCodes,
             partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
             partial(ParserCache, maxsize=PARSE_CACHE_SIZE),
-            partial(ValidationCache, maxsize=VALIDATION_CACHE_SIZE),
+            partial(CheckedValidationCache, maxsize=VALIDATION_CACHE_SIZE),
             partial(AddValidationRules, _validation_rules(settings)),
             NoNulCharacters,
             partial(QueryCost, limit=settings.max_query_cost, max_page_size=settings.max_page_size),

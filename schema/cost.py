@@ -33,6 +33,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
@@ -115,7 +116,15 @@ class _Coster:
                 cost = self.fragment(selection.name.value)
             else:
                 continue
-            if name is None or parent is None or name == parent.name:
+            condition_type = self.schema.get_type(name) if name else None
+            if (
+                name is None
+                or parent is None
+                or name == parent.name
+                # An interface or union condition (`... on Node`) applies beside any object
+                # type's fragment: it is added, never one of the alternatives (fail closed).
+                or isinstance(condition_type, GraphQLInterfaceType | GraphQLUnionType)
+            ):
                 total += cost
             else:
                 by_type[name] = by_type.get(name, 0) + cost
@@ -157,7 +166,13 @@ class _Coster:
                 for argument in node.arguments or ()
                 if argument.name.value in PAGE_ARGUMENTS
             ]
-            given = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool)]
+            # Anything sent that is not a plain whole number (`100.0`, which GraphQL's Int
+            # accepts as 100, or what validation will refuse) costs the largest page.
+            given = [
+                s if isinstance(s, int) and not isinstance(s, bool) else self.max_page_size
+                for s in sizes
+                if s is not None
+            ]
             if not given:
                 return self.default_page_size
             return max(0, min(max(given), self.max_page_size))
@@ -175,7 +190,9 @@ class _Coster:
         if isinstance(node, VariableNode):
             return self.variables.get(node.name.value)
         if isinstance(node, IntValueNode):
-            return int(node.value)
+            digits = node.value.lstrip("-")
+            # Longer than any page (and than int() reads): the largest page, never an error.
+            return self.max_page_size if len(digits) > 18 else int(node.value)
         if isinstance(node, ListValueNode):
             return [self.value(item) for item in node.values]
         return None
@@ -221,7 +238,9 @@ class QueryCost(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         yield
         context = self.execution_context
-        if context.graphql_document is not None:
+        # A document that failed validation never runs: nothing to price (and its literals
+        # may be anything).
+        if context.graphql_document is not None and not context.pre_execution_errors:
             self.requested = operation_cost(
                 context.schema._schema,
                 context.graphql_document,

@@ -10,7 +10,9 @@ from graphql import (
     ArgumentNode,
     FieldNode,
     FragmentSpreadNode,
+    GraphQLError,
     InlineFragmentNode,
+    IntValueNode,
     ListValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
@@ -24,7 +26,7 @@ from graphql import (
     visit,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.types.graphql import OperationType
 
 from deskgraph.errors import GRAPHQL_VALIDATION_FAILED, BadUserInput, QueryTooComplex
@@ -101,6 +103,53 @@ class ValidationErrorCodes(SchemaExtension):
         for error in self.execution_context.pre_execution_errors or ():
             if not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": GRAPHQL_VALIDATION_FAILED}
+
+
+# An Int is 32 bits (11 characters with its sign); a longer literal is refused before
+# validation, whose int() would raise on one of over 4,300 digits (an INTERNAL_SERVER_ERROR).
+MAX_INT_LITERAL_DIGITS = 18
+
+
+class _LongIntegers(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[IntValueNode] = []
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+        if len(node.value.lstrip("-")) > MAX_INT_LITERAL_DIGITS:
+            self.found.append(node)
+
+
+class NoLongIntegers(SchemaExtension):
+    """Refuses an integer literal longer than any Int before validation reads it."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        if context.graphql_document is None or context.pre_execution_errors is not None:
+            return
+        walker = _LongIntegers()
+        visit(context.graphql_document, walker)
+        if walker.found:
+            context.pre_execution_errors = [
+                GraphQLError(
+                    f"Int cannot represent a number of {len(node.value.lstrip('-'))} digits.",
+                    nodes=[node],
+                    extensions={"code": GRAPHQL_VALIDATION_FAILED},
+                )
+                for node in walker.found
+            ]
+
+
+class CheckedValidationCache(ValidationCache):
+    """Strawberry's validation cache, except where a guard before it (``NoLongIntegers``)
+    already refused the document: validating it would raise."""
+
+    def on_validate(self) -> Iterator[None]:
+        if self.execution_context.pre_execution_errors:
+            yield
+            return
+        yield from super().on_validate()
 
 
 NUL = "\x00"

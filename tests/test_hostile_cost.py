@@ -364,3 +364,59 @@ async def test_tickets_response_over_the_size_bound_is_refused(
                 "cost": {"requested": 1 + 100 * 3, "actual": 1 + 94 * 3, "limit": LIMIT}
             },
         }
+
+
+def _cost(document: str, variables: dict[str, Any] | None = None) -> int:
+    from graphql import parse
+
+    from deskgraph.schema import build_schema
+    from deskgraph.schema.cost import operation_cost
+
+    schema = build_schema()._schema
+    return operation_cost(schema, parse(document), None, variables, max_page_size=100)
+
+
+PAGE_OF_PAGES = (
+    "query Q($n: Int) { tickets(first: $n) { edges { node {"
+    " messages(first: $n) { edges { node { body } } } } } } }"
+)
+
+
+@pytest.mark.parametrize("sent", [100.0, "100", [100], True])
+def test_cost_page_sent_as_anything_but_a_whole_number_costs_the_largest_page(sent: Any) -> None:
+    """GraphQL's Int takes 100.0 as 100: priced at the default page, it would slip a query
+    five times larger per level past the limit. What validation refuses costs the most too."""
+    assert _cost(PAGE_OF_PAGES, {"n": sent}) == _cost(PAGE_OF_PAGES, {"n": 100})
+
+
+EXPENSIVE = "messages(first: 100) { edges { node { body } } }"
+
+
+def test_cost_fragments_on_interfaces_and_unions_add_up_beside_object_fragments() -> None:
+    """Under a Ticket, `... on Node` and `... on _Entity` both run: they are never priced as
+    alternatives (only fragments on different object types are)."""
+    together = (
+        f"{{ tickets(first: 10) {{ edges {{ node {{ a: {EXPENSIVE} b: {EXPENSIVE} }} }} }} }}"
+    )
+    split = (
+        "{ tickets(first: 10) { edges { node {"
+        f" ... on Node {{ ... on Ticket {{ a: {EXPENSIVE} }} }}"
+        f" ... on _Entity {{ ... on Ticket {{ b: {EXPENSIVE} }} }} }} }} }} }}"
+    )
+    assert _cost(split) == _cost(together)
+    alternatives = (
+        '{ node(id: "x") {'
+        f" ... on Ticket {{ a: {EXPENSIVE} }}"
+        " ... on Customer { history(first: 100) { totalCount } } } }"
+    )
+    assert _cost(alternatives) == 1 + max(1 + 100 * 3, 1 + 100)
+
+
+async def test_tickets_page_of_5000_digits_host_advisor_is_a_validation_error(
+    reader: Api,
+) -> None:
+    """Longer than int() reads: a validation error, never INTERNAL_SERVER_ERROR."""
+    body = await reader.post(
+        "{ tickets(first: 1" + "0" * 5000 + ") { totalCount } }", as_="host-advisor"
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]

@@ -265,6 +265,7 @@ def test_settings_repr_leaves_the_secrets_out() -> None:
     settings = Settings.from_env(
         {
             "DESKGRAPH_TOKEN_SECRET": "token-secret-1234",
+            "DESKGRAPH_DATABASE_URL": "postgresql://desk:db-secret-3456@127.0.0.1/desk",
             "DESKGRAPH_SMTP_USERNAME": "desk",
             "DESKGRAPH_SMTP_PASSWORD": "smtp-secret-5678",
             "DESKGRAPH_JDLINK_URL": "http://127.0.0.1:9/",
@@ -274,7 +275,7 @@ def test_settings_repr_leaves_the_secrets_out() -> None:
     )
     shown = repr(settings)
     assert "smtp_username='desk'" in shown
-    for secret in ("token-secret-1234", "smtp-secret-5678", "jdlink-secret-9012"):
+    for secret in ("token-secret-1234", "db-secret-3456", "smtp-secret-5678", "jdlink-secret-9012"):
         assert secret not in shown
     assert (settings.token_secret, settings.smtp_password) == (
         "token-secret-1234",
