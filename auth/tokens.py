@@ -36,6 +36,9 @@ _KINDS: tuple[PrincipalKind, ...] = ("advisor", "customer_user", "service")
 LEEWAY_SECONDS = 30
 # How often an unknown ``kid`` may make the verifier fetch the key set again (key rotation).
 JWKS_REFETCH_SECONDS = 30.0
+# After a failed fetch, the JWKS is not asked again for this long: while the identity provider
+# is down every request is refused at once, instead of each waiting for a fetch of its own.
+JWKS_FAILURE_SECONDS = 5.0
 JWKS_TIMEOUT_SECONDS = 5.0
 
 
@@ -155,25 +158,36 @@ class JwksCache:
         self._owns_http = http is None
         self._keys: dict[str | None, JwksKey] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str | None) -> JwksKey:
         if self._expired():
+            self._refuse_if_recently_failed()
             async with self._lock:
                 if self._expired():
+                    self._refuse_if_recently_failed()  # another request just tried
                     # Keys past their age are never used, even when the JWKS cannot be fetched.
                     self._keys = {}
                     self._fetched_at = None
                     await self._fetch()
         found = self._find(kid)
         if found is None and self._may_refetch():
+            self._refuse_if_recently_failed()
             async with self._lock:
                 if self._find(kid) is None and self._may_refetch():
+                    self._refuse_if_recently_failed()
                     await self._fetch()
             found = self._find(kid)
         if found is None:
             raise refused("kid", "The token's signing key is not in the key set (kid).")
         return found
+
+    def _refuse_if_recently_failed(self) -> None:
+        if self._failed_at is not None and time.monotonic() - self._failed_at < (
+            JWKS_FAILURE_SECONDS
+        ):
+            raise _keys_unavailable()
 
     def _expired(self) -> bool:
         return self._loaded_at is None or time.monotonic() - self._loaded_at >= self.max_age
@@ -197,17 +211,23 @@ class JwksCache:
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             logger.error("cannot fetch the JWKS at %s: %s", self.url, exc)
+            self._failed_at = time.monotonic()
             if not self._keys:
-                self._fetched_at = None  # nothing cached: try again on the next request
-            raise Unauthenticated(
-                "The token cannot be verified right now: the signing keys are unavailable."
-            ) from exc
+                self._fetched_at = None  # nothing cached: try again once the interval is over
+            raise _keys_unavailable() from exc
+        self._failed_at = None
         self._keys = parse_jwks(document)
         self._loaded_at = time.monotonic()
 
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
+
+
+def _keys_unavailable() -> Unauthenticated:
+    return Unauthenticated(
+        "The token cannot be verified right now: the signing keys are unavailable."
+    )
 
 
 def parse_jwks(document: Any) -> dict[str | None, JwksKey]:

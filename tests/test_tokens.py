@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from deskgraph.auth.tokens import (
+    JWKS_FAILURE_SECONDS,
     JWKS_REFETCH_SECONDS,
     Principal,
     TokenVerifier,
@@ -244,16 +245,21 @@ async def test_jwks_is_fetched_again_for_a_rotated_key_but_not_on_every_request(
 
 
 async def test_jwks_unavailable_is_unauthenticated_with_a_clear_message(
-    jwks: tuple[JwksEndpoint, str],
+    jwks: tuple[JwksEndpoint, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     endpoint, url = jwks
     endpoint.status = 503
     verifier = TokenVerifier(Settings(token_jwks_url=url))
+    clock = [1000.0]
+    monkeypatch.setattr("deskgraph.auth.tokens.time.monotonic", lambda: clock[0])
     try:
         token = jwt.encode(claims(), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
-        with pytest.raises(Unauthenticated, match="signing keys are unavailable"):
-            await verifier.verify(token)
-        # It recovers as soon as the key set is back.
+        for _ in range(5):  # while it is down, one fetch per interval, not one per request
+            with pytest.raises(Unauthenticated, match="signing keys are unavailable"):
+                await verifier.verify(token)
+        assert endpoint.fetches == 1
+        # It recovers once the key set is back and the failure interval is over.
+        clock[0] += JWKS_FAILURE_SECONDS
         endpoint.status = 200
         endpoint.keys = [jwk(RSA_KEY, "rsa-1", "RS256")]
         assert await verifier.verify(token) == Principal(kind="advisor", id=2)
@@ -304,6 +310,7 @@ async def test_jwks_expired_set_is_not_used_while_the_jwks_is_down(
         with pytest.raises(Unauthenticated, match="signing keys are unavailable"):
             await verifier.verify(token)
         endpoint.status = 200
+        clock[0] += JWKS_FAILURE_SECONDS
         assert await verifier.verify(token) == Principal(kind="advisor", id=2)
         assert endpoint.fetches == 3
     finally:
