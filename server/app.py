@@ -35,6 +35,7 @@ from deskgraph.store.migrate import is_at_head
 from deskgraph.store.session import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
+STATEMENT_GRACE_SECONDS = 1.0
 LISTEN_START_SECONDS = 10.0
 NOT_READY_REASONS = {
     Unavailability.UNREACHABLE: "database unreachable",
@@ -91,7 +92,12 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     if settings.jdlink_url is None and settings.is_production:
         log.warning("DESKGRAPH_JDLINK_URL is not set: Machine.jdlink answers null")
     sources = Sources.from_settings(settings)
-    engine = create_engine(settings.database_url, log_sql=settings.log_sql)
+    engine = create_engine(
+        settings.database_url,
+        log_sql=settings.log_sql,
+        # A statement in flight when the request's deadline passes ends a second later.
+        statement_timeout_seconds=settings.request_timeout_seconds + STATEMENT_GRACE_SECONDS,
+    )
     sessionmaker = create_sessionmaker(engine)
     verifier = TokenVerifier(settings)
     sender = OutboxSender(settings, sessionmaker) if settings.smtp_host else None

@@ -21,7 +21,12 @@ from deskgraph.server.events import LocalHub
 from deskgraph.store.event_log import PENDING
 
 
-def create_engine(url: str, *, log_sql: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, log_sql: bool = False, statement_timeout_seconds: float | None = None
+) -> AsyncEngine:
+    """The app's engine. ``statement_timeout_seconds`` bounds every statement on PostgreSQL
+    (lock waits included): a request's deadline cannot cancel a statement already sent, the
+    server can."""
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     if is_sqlite:
@@ -31,6 +36,9 @@ def create_engine(url: str, *, log_sql: bool = False) -> AsyncEngine:
             raise ValueError("an in-memory SQLite database is not shared between connections")
     else:
         kwargs["pool_pre_ping"] = True
+        if statement_timeout_seconds is not None:
+            milliseconds = str(max(1, round(statement_timeout_seconds * 1000)))
+            kwargs["connect_args"] = {"server_settings": {"statement_timeout": milliseconds}}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

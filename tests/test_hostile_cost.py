@@ -420,3 +420,23 @@ async def test_tickets_page_of_5000_digits_host_advisor_is_a_validation_error(
         "{ tickets(first: 1" + "0" * 5000 + ") { totalCount } }", as_="host-advisor"
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_statement_in_flight_past_the_deadline_is_ended_by_the_server(
+    settings: Settings,
+) -> None:
+    """The deadline cannot cancel a statement already sent (the connection would break): on
+    PostgreSQL the app's connections carry a statement_timeout a second past the deadline, so
+    a slow statement or a lock wait ends there."""
+    from sqlalchemy import exc, text
+
+    app = create_app(dataclasses.replace(settings, request_timeout_seconds=0.2))
+    try:
+        async with app.state.engine.connect() as connection:
+            assert await connection.scalar(text("SHOW statement_timeout")) == "1200ms"
+            with pytest.raises(exc.DBAPIError) as cancelled:
+                await connection.execute(text("SELECT pg_sleep(30)"))
+            assert getattr(cancelled.value.orig, "sqlstate", None) == "57014"  # query_canceled
+    finally:
+        await app.state.engine.dispose()
