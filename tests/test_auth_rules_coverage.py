@@ -1,4 +1,7 @@
-"""Every public ``can_*`` rule in ``auth/`` has a table in a ``test_auth_rules_<domain>.py``."""
+"""Every rule in ``auth/`` has a table in a ``test_auth_rules_<domain>.py``: every public
+function that decides for a viewer (its first parameter an ``Actor``, answering ``bool``),
+whatever its name. The async ``*_visible`` helpers (they read through loaders) are proven
+through the API, and the SQL twins by the test that checks they agree with the rules."""
 
 from __future__ import annotations
 
@@ -15,9 +18,21 @@ def public_rules() -> set[str]:
     for module_info in pkgutil.iter_modules(deskgraph.auth.__path__):
         module = importlib.import_module(f"deskgraph.auth.{module_info.name}")
         for name, function in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("can_") and function.__module__ == module.__name__:
+            if function.__module__ == module.__name__ and _decides_for_a_viewer(name, function):
                 found.add(f"{module.__name__}.{name}")
     return found
+
+
+def _decides_for_a_viewer(name: str, function: object) -> bool:
+    if name.startswith("_") or inspect.iscoroutinefunction(function):
+        return False
+    signature = inspect.signature(function)  # type: ignore[arg-type]
+    parameters = list(signature.parameters.values())
+    return (
+        bool(parameters)
+        and "Actor" in str(parameters[0].annotation)
+        and str(signature.return_annotation) == "bool"
+    ) or name.startswith("can_")
 
 
 def tabled_rules() -> set[str]:

@@ -11,9 +11,7 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from deskgraph.auth.federation import may_read_subgraph_sdl
 from deskgraph.auth.tokens import Principal, issue_token
-from deskgraph.auth.viewer import Actor, ViewerKind
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from tests.conftest import Api
@@ -127,24 +125,6 @@ async def test_service_sdl_production_public_sdl_anonymous_reads_it(
     client, _token = production
     response = await client.post("/graphql", json={"query": SERVICE_SDL})
     assert '@key(fields: "id")' in response.json()["data"]["_service"]["sdl"]
-
-
-@pytest.mark.parametrize(
-    ("actor", "production", "public_sdl", "allowed"),
-    [
-        (None, False, False, True),
-        (Actor(kind=ViewerKind.ADVISOR, advisor_id=1), False, False, True),
-        (None, True, False, False),
-        (Actor(kind=ViewerKind.ADVISOR, advisor_id=1), True, False, False),
-        (Actor(kind=ViewerKind.CUSTOMER_USER, customer_user_id=1), True, False, False),
-        (Actor(kind=ViewerKind.SERVICE, service="router"), True, False, True),
-        (None, True, True, True),
-    ],
-)
-def test_may_read_subgraph_sdl_rule(
-    actor: Actor | None, production: bool, public_sdl: bool, allowed: bool
-) -> None:
-    assert may_read_subgraph_sdl(actor, production=production, public_sdl=public_sdl) is allowed
 
 
 # Suggestions: "Did you mean ...?" names what the client did not write.
