@@ -57,14 +57,22 @@ async def _terminate_listener(served: Served) -> None:
     raise AssertionError(f"no LISTEN connection came back in {WAIT} s")
 
 
+@pytest.fixture
+def no_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listener's fallback poll off (before the served app starts): what arrives came by
+    NOTIFY or by the replay after reconnecting."""
+    monkeypatch.setattr("deskgraph.server.events.POLL_SECONDS", 3_600.0)
+
+
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_ticket_message_added_subscriber_receives_every_event_across_terminated_listens(
-    served: Served,
+    no_poll: None, served: Served
 ) -> None:
     """Writes go through another `deskgraph serve` process, so only the log (woken by NOTIFY)
     brings them to the subscriber's process. Rounds of: terminate the subscriber's LISTEN
     connection, then three concurrent writes at once (while it reconnects). Each committed
-    message arrives once."""
+    message arrives once, with the fallback poll off: the replay after reconnecting brings
+    what NOTIFY could not."""
     [pk] = await _field_service_tickets(served, 1)
     ticket = gid("Ticket", pk)
     with serve_process(served.database_url) as url:
