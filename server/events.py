@@ -290,7 +290,9 @@ class EventListener:
                 log.warning("events: the LISTEN connection was lost; reconnecting")
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            except Exception as error:  # refused, terminated, or asyncpg's own state errors
+                # (a connection terminated during LISTEN raises InternalClientError): the
+                # listener must outlive them all, or events wait for the poll.
                 log.warning("events: cannot LISTEN (%s); retrying", error)
                 self._failed.set()
             finally:
