@@ -218,6 +218,14 @@ def can_hear_of(viewer: Actor, change: str | None) -> bool:
     return True
 
 
+def can_see_internal_activity(viewer: Actor) -> bool:
+    """Whether ``Ticket.updatedAt`` tells the viewer of the desk's internal activity (private
+    notes, time entries, tag changes): advisors and services with ``read`` see the ticket's
+    ``updated_at``; anyone else (customer users) its ``public_updated_at``, which only what
+    they see moves."""
+    return viewer.is_advisor or (not viewer.is_customer_user and viewer.has_scope(READ))
+
+
 def can_add_time_entry(viewer: Actor, ticket: TicketLike) -> bool:
     """Those who change the ticket record time, as the advisor who worked."""
     return viewer.advisor_id is not None and can_update_ticket(viewer, ticket)

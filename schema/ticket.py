@@ -100,7 +100,20 @@ class Ticket(Node, RowBacked):
         description="Optimistic concurrency: send it back with `updateTicket`; CONFLICT if stale."
     )
     created_at: datetime = strawberry.field(description="When the ticket was created.")
-    updated_at: datetime = strawberry.field(description="When the ticket last changed.")
+    updated_at: strawberry.Private[datetime]
+    public_updated_at: strawberry.Private[datetime]
+
+    @strawberry.field(
+        name="updatedAt",
+        description=(
+            "When the ticket last changed. For customer users, the last change they can see "
+            "(not private notes, time entries or tags)."
+        ),
+    )
+    def updated_at_for_viewer(self, info: Info) -> datetime:
+        if ticket_rules.can_see_internal_activity(info.context.require_viewer()):
+            return self.updated_at
+        return self.public_updated_at
 
     @strawberry.field(description="The organization the ticket belongs to.")
     async def organization(self, info: Info) -> Organization:

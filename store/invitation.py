@@ -22,7 +22,7 @@ from deskgraph.store.models import utcnow
 from deskgraph.store.notification import notify
 from deskgraph.store.outbox import enqueue_mail
 from deskgraph.store.session import write
-from deskgraph.store.ticket import bumped_updated_at
+from deskgraph.store.ticket import bumped_public_updated_at, bumped_updated_at
 
 VERIFY = "Verify the number with the advisor, or invite them as a new advisor."
 
@@ -144,7 +144,12 @@ async def unassign(
         await session.scalars(
             update(t)
             .where(t.team_id.in_(list(team_ids)), t.assignee_id == advisor_id)
-            .values(assignee_id=None, version=t.version + 1, updated_at=bumped_updated_at(now))
+            .values(
+                assignee_id=None,
+                version=t.version + 1,
+                updated_at=bumped_updated_at(now),
+                public_updated_at=bumped_public_updated_at(now),  # customer users see assignee
+            )
             .returning(t.id)
         )
     ).all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -216,6 +217,11 @@ class Tag(Base):
     name: Mapped[str] = mapped_column(String(100))
 
 
+def _same_as_updated_at(context: Any) -> Any:
+    """A new ticket's ``public_updated_at`` is its ``updated_at`` (the seed sets only that)."""
+    return context.get_current_parameters().get("updated_at") or utcnow()
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -245,6 +251,9 @@ class Ticket(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # updated_at as a customer user may learn it: moved only by what they see (creation, public
+    # messages, the fields they see), never by private notes, time entries or tags.
+    public_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_same_as_updated_at)
 
 
 class TicketTag(Base):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, insert, literal, update
+from sqlalchemy import ColumnElement, case, delete, false, insert, literal, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
@@ -20,8 +20,17 @@ def bumped_updated_at(now: datetime) -> ColumnElement[datetime]:
     taken it before the writer that held the lock did. The UPDATE evaluates this on the row as
     the lock holder left it, so ``updated_at`` never moves backwards (and never behind a
     clock that runs ahead on another process)."""
-    t = models.Ticket
-    return case((t.updated_at > now, t.updated_at), else_=literal(now, models.UTCDateTime()))
+    return _bumped(models.Ticket.updated_at, now)
+
+
+def bumped_public_updated_at(now: datetime) -> ColumnElement[datetime]:
+    """``public_updated_at`` (``updated_at`` as customer users may learn it) moved as
+    :func:`bumped_updated_at` moves ``updated_at``: for what a customer user sees only."""
+    return _bumped(models.Ticket.public_updated_at, now)
+
+
+def _bumped(column: Any, now: datetime) -> ColumnElement[datetime]:
+    return case((column > now, column), else_=literal(now, models.UTCDateTime()))
 
 
 async def next_ticket_number(session: AsyncSession, organization_id: int) -> int:
@@ -53,6 +62,7 @@ async def create_ticket(
             version=1,
             created_at=now,
             updated_at=now,
+            public_updated_at=now,
             **values,
         )
         .returning(models.Ticket.id)
@@ -72,12 +82,26 @@ async def update_ticket(
     tag_ids: Sequence[int] | None,
     now: datetime,
 ) -> bool:
-    """Apply the change if the ticket is still at ``version``; False when it moved on."""
+    """Apply the change if the ticket is still at ``version``; False when it moved on.
+
+    Every column of ``values`` (title, state, pendingUntil, priority, team, assignee) is one
+    customer users see, so ``public_updated_at`` moves when one of them really changes; tags
+    (hidden from customer users) never move it."""
     t = models.Ticket
+    visible_change = or_(
+        false(), *(getattr(t, name).is_distinct_from(value) for name, value in values.items())
+    )
     result = await session.execute(
         update(t)
         .where(t.id == ticket_id, t.version == version)
-        .values(version=t.version + 1, updated_at=bumped_updated_at(now), **values)
+        .values(
+            version=t.version + 1,
+            updated_at=bumped_updated_at(now),
+            public_updated_at=case(
+                (visible_change, bumped_public_updated_at(now)), else_=t.public_updated_at
+            ),
+            **values,
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
@@ -121,7 +145,7 @@ async def add_message(
         )
         .returning(models.Message.id)
     )
-    await _touch(session, ticket_id, now)
+    await _touch(session, ticket_id, now, public=is_public)
     assert message_id is not None
     await emit(
         session,
@@ -149,15 +173,18 @@ async def add_time_entry(
         )
         .returning(models.TimeEntry.id)
     )
-    await _touch(session, ticket_id, now)
+    await _touch(session, ticket_id, now, public=False)
     assert entry_id is not None
     await emit(session, kind="ticket", ticket_id=ticket_id, change="time_entry")
     return int(entry_id)
 
 
-async def _touch(session: AsyncSession, ticket_id: int, now: datetime) -> None:
-    # Activity moves updated_at but not version: a reply does not make an edit stale.
+async def _touch(session: AsyncSession, ticket_id: int, now: datetime, *, public: bool) -> None:
+    # Activity moves updated_at but not version: a reply does not make an edit stale. Only
+    # activity a customer user sees (``public``) moves public_updated_at: a private note or a
+    # time entry must not tell them something happened (auth.ticket.can_see_internal_activity).
     t = models.Ticket
-    await session.execute(
-        update(t).where(t.id == ticket_id).values(updated_at=bumped_updated_at(now))
-    )
+    values: dict[str, Any] = {"updated_at": bumped_updated_at(now)}
+    if public:
+        values["public_updated_at"] = bumped_public_updated_at(now)
+    await session.execute(update(t).where(t.id == ticket_id).values(**values))

@@ -171,6 +171,14 @@ TABLES: dict[Any, list[Case]] = {
         permit("customer_user", "public_message"),
         permit("customer_user", None, note="a change of the ticket itself"),
     ],
+    rules.can_see_internal_activity: [
+        permit("host_admin"),
+        permit("host_viewer"),
+        permit("external_advisor"),
+        permit("service_read"),
+        forbid("customer_user"),
+        forbid("service_no_scope"),
+    ],
     rules.can_add_time_entry: [
         permit("host_advisor", HOST_TICKET),
         forbid("host_viewer", HOST_TICKET),
