@@ -205,16 +205,20 @@ def can_see_time_entries(viewer: Actor) -> bool:
 # viewers may hear of: the desk's internal activity.
 PRIVATE_NOTE = "private_note"
 TIME_ENTRY = "time_entry"
+TAGS = "tags"
 
 
 def can_hear_of(viewer: Actor, change: str | None) -> bool:
     """Whether a subscription of a viewer who sees the ticket is told of a change to it: not
-    of a private note or a time entry when they may not see those (customer users), since an
-    event even without its content tells them internal activity happened."""
+    of a private note, a time entry or a change of the tags alone when they may not see those
+    (customer users), since an event even without its content tells them internal activity
+    happened."""
     if change == PRIVATE_NOTE:
         return can_see_private_messages(viewer)
     if change == TIME_ENTRY:
         return can_see_time_entries(viewer)
+    if change == TAGS:
+        return can_see_internal_activity(viewer)
     return True
 
 

@@ -110,7 +110,10 @@ async def update_ticket(
             delete(models.TicketTag).where(models.TicketTag.ticket_id == ticket_id)
         )
         await _set_tags(session, ticket_id, tag_ids)
-    await emit(session, kind="ticket", ticket_id=ticket_id)
+    # A change of the tags alone is internal (customer users do not see tags): marked, so
+    # auth.ticket.can_hear_of keeps it from them.
+    change = "tags" if tag_ids is not None and not values else None
+    await emit(session, kind="ticket", ticket_id=ticket_id, change=change)
     return True
 
 

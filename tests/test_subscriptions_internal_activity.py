@@ -1,6 +1,6 @@
 """Subscriptions over a real WebSocket tell nobody of activity they may not see: a customer
-user's ``ticketUpdated`` / ``ticketsChanged`` hear nothing of a private note or a time entry
-(not even that one happened), while an advisor's still do."""
+user's ``ticketUpdated`` / ``ticketsChanged`` hear nothing of a private note, a time entry or
+a change of the tags alone (not even that one happened), while an advisor's still do."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.test_subscriptions import (
     ADD_MESSAGE,
     TICKET_UPDATED,
     TICKETS_CHANGED,
+    UPDATE_TICKET,
     connected,
     data_of,
     field_service_ticket,
@@ -33,7 +34,8 @@ def _variables(query: str, ticket: str) -> dict[str, Any]:
     return {"id": ticket} if query is TICKET_UPDATED else {"view": "ALL"}
 
 
-async def _note_and_time_entry(served: Served, ticket: str) -> None:
+async def _internal_activity(served: Served, ticket: str, version: int) -> None:
+    """A private note, a time entry and a change of the tags alone: three events."""
     await served.post(
         ADD_MESSAGE,
         {"input": {"ticketId": ticket, "channel": "NOTE", "body": "internal: check warranty"}},
@@ -42,17 +44,26 @@ async def _note_and_time_entry(served: Served, ticket: str) -> None:
     await served.post(
         ADD_TIME_ENTRY, {"input": {"ticketId": ticket, "minutes": 15}}, "host-advisor"
     )
+    tags = await served.post(
+        "{ viewer { advisor { primaryOrganization { tags { id } } } } }", {}, "host-advisor"
+    )
+    tag = tags["viewer"]["advisor"]["primaryOrganization"]["tags"][0]["id"]
+    await served.post(  # a change of the tags alone
+        UPDATE_TICKET,
+        {"input": {"id": ticket, "version": version, "tagIds": [tag]}},
+        "host-advisor",
+    )
 
 
 @pytest.mark.parametrize(("query", "field"), SUBSCRIPTIONS)
-async def test_subscription_customer_user_hears_nothing_of_a_note_or_a_time_entry(
+async def test_subscription_customer_user_hears_nothing_of_internal_activity(
     served: Served, query: str, field: str
 ) -> None:
-    ticket, _version = await field_service_ticket(served, requester_id=1)  # Anna's
+    ticket, version = await field_service_ticket(served, requester_id=1)  # Anna's
     async for client in connected(served, "customer-user"):
         await client.subscribe(query, _variables(query, ticket))
         await served.listening()
-        await _note_and_time_entry(served, ticket)
+        await _internal_activity(served, ticket, version)
         # A public reply afterwards is heard: the subscription is live, and it is the only event.
         await served.post(
             ADD_MESSAGE,
@@ -64,14 +75,14 @@ async def test_subscription_customer_user_hears_nothing_of_a_note_or_a_time_entr
 
 
 @pytest.mark.parametrize(("query", "field"), SUBSCRIPTIONS)
-async def test_subscription_host_advisor_hears_of_a_note_and_a_time_entry(
+async def test_subscription_host_advisor_hears_of_internal_activity(
     served: Served, query: str, field: str
 ) -> None:
-    ticket, _version = await field_service_ticket(served, requester_id=1)
+    ticket, version = await field_service_ticket(served, requester_id=1)
     async for client in connected(served, "host-admin"):
         await client.subscribe(query, _variables(query, ticket))
         await served.listening()
-        await _note_and_time_entry(served, ticket)
-        heard = [data_of(await client.receive())[field]["id"] for _ in range(2)]
-        assert heard == [ticket, ticket]
+        await _internal_activity(served, ticket, version)
+        heard = [data_of(await client.receive())[field]["id"] for _ in range(3)]
+        assert heard == [ticket, ticket, ticket]
         assert await client.silent()
