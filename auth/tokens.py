@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from deskgraph.errors import Unauthenticated
+from deskgraph.ids import ascii_number
 from deskgraph.settings import Settings
 
 logger = logging.getLogger("deskgraph.auth")
@@ -305,9 +306,8 @@ def _principal_from_subject(subject: object, scope: object) -> Principal:
             continue
         if known == "service":
             return Principal(kind="service", service=ident, scopes=scopes)
-        # ASCII digits only: str.isdigit() also takes U+00B2 (int() fails) and U+0661 (read as 1).
-        if ident.isascii() and ident.isdigit() and len(ident) <= 18:
-            return Principal(kind=known, id=int(ident))
+        if (number := ascii_number(ident)) is not None:  # ASCII digits only (ids.py)
+            return Principal(kind=known, id=number)
     raise refused(
         "sub", "The token's subject is malformed (sub).", f"subject {str(subject)[:80]!r}"
     )

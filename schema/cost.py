@@ -42,16 +42,14 @@ from graphql import (
     SelectionSetNode,
     ValueNode,
     VariableNode,
-    get_named_type,
     get_nullable_type,
-    is_composite_type,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from deskgraph.errors import QueryTooComplex
-from deskgraph.schema.cost_actual import ResultCoster
+from deskgraph.schema.cost_actual import ResultCoster, costed_field
 from deskgraph.schema.pagination import DEFAULT_PAGE_SIZE
 
 PAGE_ARGUMENTS = ("first", "last")
@@ -142,16 +140,10 @@ class _Coster:
         return self.fragment_costs[name]
 
     def field(self, parent: GraphQLNamedType | None, node: FieldNode) -> int:
-        if node.name.value.startswith("__") or node.selection_set is None:
+        costed = costed_field(parent, node)
+        if costed is None or node.selection_set is None:
             return 0
-        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-            return 0
-        definition = parent.fields.get(node.name.value)
-        if definition is None:
-            return 0
-        named = get_named_type(definition.type)
-        if not is_composite_type(named):
-            return 0
+        definition, named = costed
         inner = self.selection_set(named, node.selection_set)
         size = self.page_size(definition, node)
         if size is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
@@ -30,6 +31,25 @@ if TYPE_CHECKING:
 PAGE_ITEMS = ("edges", "nodes")
 
 Fields = dict[str, tuple[GraphQLNamedType | None, list[FieldNode]]]
+
+
+def costed_field(
+    parent: GraphQLNamedType | None, node: FieldNode
+) -> tuple[GraphQLField, GraphQLNamedType] | None:
+    """The definition and object type of a field that costs (one with a selection of an object,
+    interface or union type; not ``__typename`` or introspection), or None: what the requested
+    and the actual cost both count."""
+    if node.name.value.startswith("__") or node.selection_set is None:
+        return None
+    if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        return None
+    definition = parent.fields.get(node.name.value)
+    if definition is None:
+        return None
+    named = get_named_type(definition.type)
+    if not is_composite_type(named):
+        return None
+    return definition, named
 
 
 class ResultCoster:
@@ -56,16 +76,10 @@ class ResultCoster:
         self, owner: GraphQLNamedType | None, nodes: list[FieldNode], value: Any
     ) -> int:
         node = nodes[0]
-        if node.name.value.startswith("__") or node.selection_set is None:
+        costed = costed_field(owner, node)
+        if costed is None:
             return 0
-        if not isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
-            return 0
-        definition = owner.fields.get(node.name.value)
-        if definition is None:
-            return 0
-        named = get_named_type(definition.type)
-        if not is_composite_type(named):
-            return 0
+        definition, named = costed
         selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
         items = list(_items(value))
         costliest = max((self.object(named, selection_sets, item) for item in items), default=0)
