@@ -14,7 +14,11 @@ from deskgraph.loaders.notification import (
     TeamsByNotificationIdLoader,
     UnreadNotificationCountLoader,
 )
-from deskgraph.loaders.organization import MemberOrganizationsLoader, ThroughMembershipLoader
+from deskgraph.loaders.organization import (
+    MemberOrganizationsLoader,
+    MyQueuesLoader,
+    ThroughMembershipLoader,
+)
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.sources import Sources
 from deskgraph.store import models
@@ -73,4 +77,5 @@ class Loaders:
         self.unread_notification_count = UnreadNotificationCountLoader(reader)
         self.teams_by_notification_id = TeamsByNotificationIdLoader(reader)
         self.member_organizations = MemberOrganizationsLoader(reader)
+        self.my_queues = MyQueuesLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)

@@ -9,6 +9,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import Row
 
+from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, group_rows, table_of
 from deskgraph.store import models
 
@@ -68,4 +69,39 @@ class MemberOrganizationsLoader(DataLoader[tuple[int, frozenset[int]], frozenset
             )
             rows = await self.reader.rows(statement)
             results.append(frozenset(row.primary_organization_id for row in rows))
+        return results
+
+
+class MyQueuesLoader(DataLoader[Actor, frozenset[int]]):
+    """An advisor's queues ("my queues"), keyed by the viewer: the teams they chose
+    (``setMyQueues``; possibly none), or, until they choose, every team they belong to, of
+    their organization and external. Empty for viewers who are not advisors."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[Actor]) -> list[frozenset[int]]:
+        advisors = table_of(models.Advisor)
+        queues = table_of(models.AdvisorQueue)
+        advisor_ids = sorted({key.advisor_id for key in keys if key.advisor_id is not None})
+        chosen: dict[int, set[int]] = {}
+        if advisor_ids:
+            statement = (
+                select(advisors.c.id, queues.c.team_id)
+                .outerjoin(queues, queues.c.advisor_id == advisors.c.id)
+                .where(advisors.c.id.in_(advisor_ids), advisors.c.my_queues_set_at.is_not(None))
+            )
+            for row in await self.reader.rows(statement):
+                teams = chosen.setdefault(row.id, set())
+                if row.team_id is not None:
+                    teams.add(row.team_id)
+        results = []
+        for key in keys:
+            if key.advisor_id is None:
+                results.append(frozenset[int]())
+            elif key.advisor_id in chosen:
+                results.append(frozenset(chosen[key.advisor_id]))
+            else:
+                results.append(key.team_ids | key.external_team_ids)
         return results

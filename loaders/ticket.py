@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import ticket as ticket_rules
@@ -40,11 +41,39 @@ def ticket_filter_clauses(
     customer_ids: Sequence[int] = (),
     tag_ids: Sequence[int] = (),
     text: str | None = None,
+    requester_ids: Sequence[int] = (),
+    state_group: models.TicketStateGroup | None = None,
+    locked: bool | None = None,
+    locked_by_ids: Sequence[int] = (),
+    queue_team_ids: frozenset[int] | None = None,
+    escalated: bool | None = None,
+    reminder_reached: bool | None = None,
+    now: datetime | None = None,
 ) -> list[ColumnElement[bool]]:
+    """SQL conditions of a ticket filter. ``queue_team_ids``: the viewer's queues when the
+    filter asks for them (``loaders.my_queues``; empty: no ticket). ``escalated`` and
+    ``reminder_reached`` are read at ``now``."""
     t = models.Ticket
     clauses: list[ColumnElement[bool]] = []
     if states:
         clauses.append(t.state.in_(list(states)))
+    if state_group is not None:
+        clauses.append(t.state.in_(list(state_group.states)))
+    if requester_ids:
+        clauses.append(t.requester_id.in_(list(requester_ids)))
+    if locked is not None:
+        clauses.append(t.locked_by_id.is_not(None) if locked else t.locked_by_id.is_(None))
+    if locked_by_ids:
+        clauses.append(t.locked_by_id.in_(list(locked_by_ids)))
+    if queue_team_ids is not None:
+        clauses.append(t.team_id.in_(sorted(queue_team_ids)) if queue_team_ids else false())
+    if escalated is not None or reminder_reached is not None:
+        assert now is not None, "escalated and reminder_reached are read at a time"
+        if escalated is not None:
+            clauses.append(escalated_at(now) if escalated else not_(escalated_at(now)))
+        if reminder_reached is not None:
+            reached = reminder_reached_at(now)
+            clauses.append(reached if reminder_reached else not_(reached))
     if team_ids:
         clauses.append(t.team_id.in_(list(team_ids)))
     if assignee_ids and unassigned:
@@ -67,6 +96,23 @@ def ticket_filter_clauses(
     return clauses
 
 
+def escalated_at(now: datetime) -> ColumnElement[bool]:
+    """Escalated at ``now``: a due time (``escalation_due_at``, the earliest target) has passed.
+    An indexed range; null (closed, pending, no targets) is never escalated."""
+    t = models.Ticket
+    return and_(t.escalation_due_at.is_not(None), t.escalation_due_at <= now)
+
+
+def reminder_reached_at(now: datetime) -> ColumnElement[bool]:
+    """A PENDING_REMINDER ticket whose reminder time has come."""
+    t = models.Ticket
+    return and_(
+        t.state == models.TicketState.PENDING_REMINDER,
+        t.pending_until.is_not(None),
+        t.pending_until <= now,
+    )
+
+
 @dataclass(frozen=True)
 class TicketFilterValues:
     """A ticket list's filter as plain, checked values (the resolver decodes the input)."""
@@ -78,6 +124,14 @@ class TicketFilterValues:
     customer_ids: Sequence[int] = ()
     tag_ids: Sequence[int] = ()
     text: str | None = None
+    requester_ids: Sequence[int] = ()
+    state_group: models.TicketStateGroup | None = None
+    locked: bool | None = None
+    locked_by_ids: Sequence[int] = ()
+    queue_team_ids: frozenset[int] | None = None
+    escalated: bool | None = None
+    reminder_reached: bool | None = None
+    now: datetime | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         return ticket_filter_clauses(
@@ -88,6 +142,14 @@ class TicketFilterValues:
             customer_ids=self.customer_ids,
             tag_ids=self.tag_ids,
             text=self.text,
+            requester_ids=self.requester_ids,
+            state_group=self.state_group,
+            locked=self.locked,
+            locked_by_ids=self.locked_by_ids,
+            queue_team_ids=self.queue_team_ids,
+            escalated=self.escalated,
+            reminder_reached=self.reminder_reached,
+            now=self.now,
         )
 
 

@@ -8,6 +8,17 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
+from deskgraph.store.models import search_key
+
+# The search key each searched column keeps beside it (models.search_key_type).
+SEARCH_KEYS = {"name": "name_key", "email": "email_key", "customer_number": "number_key"}
+
+
+def with_search_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` of a customer or person, with the search key of every searched column in it
+    (inserts get them by default; an update must send them with the column)."""
+    keys = {SEARCH_KEYS[name]: search_key(v) for name, v in values.items() if name in SEARCH_KEYS}
+    return {**values, **keys}
 
 
 async def update_customer_user(
@@ -18,6 +29,6 @@ async def update_customer_user(
     result = await session.execute(
         update(cu)
         .where(cu.id == customer_user_id, cu.version == version)
-        .values(version=cu.version + 1, **values)
+        .values(version=cu.version + 1, **with_search_keys(values))
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

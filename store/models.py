@@ -66,6 +66,19 @@ class TicketState(enum.Enum):
     CLOSED = "CLOSED"
 
 
+class TicketStateGroup(enum.Enum):
+    """States as the dashboards count them: OPEN is NEW, OPEN and PENDING_REMINDER."""
+
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+    @property
+    def states(self) -> tuple[TicketState, ...]:
+        if self is TicketStateGroup.CLOSED:
+            return (TicketState.CLOSED,)
+        return (TicketState.NEW, TicketState.OPEN, TicketState.PENDING_REMINDER)
+
+
 class TicketPriority(enum.Enum):
     LOW = "LOW"
     NORMAL = "NORMAL"
@@ -83,6 +96,15 @@ class MailStatus(enum.Enum):
     FAILED = "FAILED"  # gave up after the last attempt, or refused for good by the server
 
 
+class TicketOrigin(enum.Enum):
+    """How a ticket reached the desk: the portal (a customer user), or an advisor taking a
+    PHONE call or an EMAIL (the information center's "phone ticket" / "e-mail ticket")."""
+
+    PORTAL = "PORTAL"
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+
+
 class MessageChannel(enum.Enum):
     SMS = "SMS"
     VOICE = "VOICE"
@@ -90,6 +112,41 @@ class MessageChannel(enum.Enum):
     EMAIL = "EMAIL"
     CHAT = "CHAT"
     NOTE = "NOTE"
+
+
+def search_key_type(length: int) -> Any:
+    """A search key column: a casefolded copy of a name, written by ``store`` with every write of
+    the name (``store.customer.search_key``). Compared byte-wise on both backends (PostgreSQL
+    collation "C", SQLite's BINARY), so a prefix search is an index range and both answer the
+    same; casefolded in Python, so non-ASCII letters match alike (SQLite's lower() is ASCII)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def search_key(value: str | None) -> str | None:
+    """The search key of a name, e-mail or number: casefolded, outer spaces removed."""
+    return None if value is None else value.strip().casefold()
+
+
+def _key_of(column: str) -> Any:
+    """An insert's default for a search key: the key of the ``column`` it inserts. Updates set
+    the key themselves (``store.customer.with_search_keys``)."""
+
+    def default(context: Any) -> str | None:
+        return search_key(context.get_current_parameters().get(column))
+
+    return default
+
+
+def trigram_index(table: str, column: str) -> Index:
+    """A PostgreSQL trigram index (pg_trgm) on a search key: what serves a search with a
+    leading wildcard (``*farm*``). SQLite has none and scans (the README says so)."""
+    index = Index(
+        f"ix_{table}_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )
+    return index.ddl_if(dialect="postgresql")
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -134,6 +191,11 @@ class Team(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
+    # Service levels, in minutes (24x7); null: no such target. A ticket's escalation times are
+    # computed from them (``store.ticket``) and kept on the ticket.
+    first_response_minutes: Mapped[int | None] = mapped_column(Integer)
+    update_minutes: Mapped[int | None] = mapped_column(Integer)
+    solution_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -147,7 +209,30 @@ class Advisor(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     # E.164; unique, because an invitation finds an advisor by their phone number.
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # When the advisor last chose their queues (``setMyQueues``); null: never, and their queues
+    # are the teams they belong to.
+    my_queues_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AdvisorQueue(Base):
+    """A team an advisor chose to follow ("my queues"), once ``my_queues_set_at`` is set."""
+
+    __tablename__ = "advisor_queues"
+
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True, index=True)
+
+
+class DashboardSetting(Base):
+    """One advisor's settings of one dashboard (widgets shown, order, page sizes, filters)."""
+
+    __tablename__ = "dashboard_settings"
+
+    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), primary_key=True)
+    dashboard: Mapped[str] = mapped_column(String(64), primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TeamMembership(Base):
@@ -168,12 +253,22 @@ class Customer(Base):
     """A company that is a customer of one organization."""
 
     __tablename__ = "customers"
-    __table_args__ = (Index(None, "organization_id", "name"),)
+    __table_args__ = (
+        Index(None, "organization_id", "name"),
+        Index(None, "organization_id", "name_key", "id"),
+        Index(None, "organization_id", "number_key"),
+        trigram_index("customers", "name_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     name: Mapped[str] = mapped_column(String(200))
     customer_number: Mapped[str | None] = mapped_column(String(64))
+    # Casefolded name and customer number (search_key_type): what customerSearch compares.
+    name_key: Mapped[str] = mapped_column(search_key_type(200), default=_key_of("name"))
+    number_key: Mapped[str | None] = mapped_column(
+        search_key_type(64), default=_key_of("customer_number")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -181,13 +276,26 @@ class CustomerUser(Base):
     """A person of a customer; may sign in to the customer portal."""
 
     __tablename__ = "customer_users"
+    __table_args__ = (
+        Index(None, "customer_id", "name_key", "id"),
+        Index(None, "name_key", "id"),
+        Index(None, "email_key"),
+        Index(None, "phone"),
+        Index(None, "mobile"),
+        trigram_index("customer_users", "name_key"),
+        trigram_index("customer_users", "email_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
-    mobile: Mapped[str | None] = mapped_column(String(32))
+    # E.164 (store.phone); compared byte-wise like the search keys, for prefix searches.
+    phone: Mapped[str | None] = mapped_column(search_key_type(32))
+    mobile: Mapped[str | None] = mapped_column(search_key_type(32))
+    # Casefolded name and e-mail (search_key_type): what customerSearch compares.
+    name_key: Mapped[str] = mapped_column(search_key_type(200), default=_key_of("name"))
+    email_key: Mapped[str | None] = mapped_column(search_key_type(320), default=_key_of("email"))
     address: Mapped[str | None] = mapped_column(Text)
     account_number: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -232,6 +340,10 @@ class Ticket(Base):
         Index(None, "requester_id", "id"),
         Index(None, "customer_id", "id"),
         Index(None, "state", "id"),
+        Index(None, "customer_id", "state"),
+        Index(None, "requester_id", "state"),
+        Index(None, "escalation_due_at"),
+        Index(None, "locked_by_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -246,7 +358,19 @@ class Ticket(Base):
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("customer_users.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"), index=True)
+    origin: Mapped[TicketOrigin | None] = mapped_column(_enum(TicketOrigin, "ticket_origin"))
+    # Escalation (from the team's service levels, 24x7; store.ticket recomputes them with every
+    # write that changes them): when the first response, the next update and the solution are
+    # due, and ``escalation_due_at``, the earliest of the three, null when none applies (closed,
+    # pending, no targets). "Escalated" is ``escalation_due_at <= now``: an indexed range.
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    update_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    solution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When an advisor first answered the customer (a public message): ends the first-response
+    # target.
+    first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The lock: the advisor working the ticket (also its assignee while locked).
     locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
