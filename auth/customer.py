@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
+
 from deskgraph.auth.scopes import READ, READ_CONTACT_DETAILS, READ_JDLINK
 from deskgraph.auth.viewer import Actor
+from deskgraph.store import models
 
 if TYPE_CHECKING:  # the loaders import auth's viewer: only the type is needed here
     from deskgraph.loaders import Loaders
@@ -43,6 +46,44 @@ def can_see_customer(viewer: Actor, customer: Any, *, in_external_teams: bool = 
     if viewer.is_member_of(customer.organization_id):
         return True
     return in_external_teams and meets_through_external_teams(viewer, customer.organization_id)
+
+
+def can_search_customers(viewer: Actor) -> bool:
+    """``customerSearch`` is a desk's tool: advisors (any role, VIEWERs read) and services with
+    ``read``. A customer user searches nothing: they get an empty result, not an error (the
+    portal's autocomplete need not tell "not for you" from "no match")."""
+    return viewer.is_advisor or viewer.has_scope(READ)
+
+
+def can_find_customer(viewer: Actor, customer: Any, *, in_external_teams: bool = False) -> bool:
+    """Whether ``customerSearch`` lists a customer (and its people): one the viewer may see,
+    for a viewer who may search. SQL form: :func:`customer_scope`."""
+    return can_search_customers(viewer) and can_see_customer(
+        viewer, customer, in_external_teams=in_external_teams
+    )
+
+
+def customer_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_find_customer` on ``customers``: the organization's own
+    advisors see its customers; an external advisor also those with a ticket in one of their
+    external teams (an EXISTS on tickets); services with ``read`` all; customer users none.
+    ``tests/test_customer_search.py`` checks it agrees with the rule on every demo customer."""
+    c = models.Customer
+    if viewer.is_advisor:
+        clauses: list[ColumnElement[bool]] = []
+        if viewer.primary_organization_id is not None:
+            clauses.append(c.organization_id == viewer.primary_organization_id)
+        external = sorted(viewer.external_organization_ids - {viewer.primary_organization_id})
+        if external and viewer.external_team_ids:
+            t = models.Ticket
+            met = exists().where(
+                t.customer_id == c.id, t.team_id.in_(sorted(viewer.external_team_ids))
+            )
+            clauses.append(and_(c.organization_id.in_(external), met))
+        return or_(*clauses) if clauses else false()
+    if can_search_customers(viewer):
+        return true()
+    return false()
 
 
 def can_see_person_of_customer(viewer: Actor, customer_user: Any) -> bool:

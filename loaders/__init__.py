@@ -19,6 +19,7 @@ from deskgraph.loaders.organization import (
     MyQueuesLoader,
     ThroughMembershipLoader,
 )
+from deskgraph.loaders.search import SearchPageLoader
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.sources import Sources
 from deskgraph.store import models
@@ -73,6 +74,7 @@ class Loaders:
         self.message_count = MessageCountLoader(reader)
         self.customer_in_teams = CustomerInTeamsLoader(reader)
         self.customer_history = CustomerHistoryLoader(reader)
+        self.search_page = SearchPageLoader(reader)
         self.notification_page = NotificationPageLoader(reader)
         self.unread_notification_count = UnreadNotificationCountLoader(reader)
         self.teams_by_notification_id = TeamsByNotificationIdLoader(reader)

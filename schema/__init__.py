@@ -31,6 +31,7 @@ from deskgraph.schema.notification import Notification
 from deskgraph.schema.notification_operations import NotificationMutation
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.organization_operations import OrganizationMutation
+from deskgraph.schema.search import CustomerSearchQuery
 from deskgraph.schema.subscription import Subscription
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
@@ -42,7 +43,7 @@ logger = logging.getLogger("deskgraph")
 
 
 @strawberry.type(description="Everything a viewer can read.")
-class Query(FederationQuery, ViewerQuery, TicketQuery, InvitationQuery):
+class Query(FederationQuery, ViewerQuery, TicketQuery, InvitationQuery, CustomerSearchQuery):
     pass
 
 

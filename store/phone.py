@@ -8,6 +8,7 @@ re-normalises stored numbers, and the demo seed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -76,3 +77,50 @@ def normalised(stored: str, region: str | None = None) -> str | None:
     except InvalidPhone:
         return None
     return None if phone.extension else phone.e164
+
+
+# What a search term that reads as a phone number looks like: digits and the usual spacing,
+# optionally a trailing ``*`` (a prefix search).
+_PHONE_TERM = re.compile(r"\+?[0-9 ()\-]+\*?")
+_SPACING = re.compile(r"[ ()\-]")
+MIN_PHONE_DIGITS = 3
+
+
+def reads_as_phone(term: str) -> bool:
+    """Whether a search term reads as a phone number: digits with ``+``, spaces, brackets and
+    dashes, at least three digits, optionally a trailing ``*``."""
+    text = term.strip()
+    return bool(_PHONE_TERM.fullmatch(text)) and sum(c.isdigit() for c in text) >= MIN_PHONE_DIGITS
+
+
+def search_form(term: str, region: str | None = None) -> tuple[str, bool] | None:
+    """A search term that reads as a phone number, in the form stored numbers are compared
+    with: ``(e164, False)`` for a whole number (matched exactly), ``(e164_prefix, True)`` for
+    one that ends in ``*`` (matched as a prefix of E.164). ``None`` when the term is not a
+    phone number, or a national one typed without a region to say which country it dials.
+
+    A whole number is read with :func:`parse`; a partial one cannot be (libphonenumber checks
+    the length), so its prefix is built the same way by hand: ``+`` or ``00`` brings the country
+    code, else the region's, with the trunk prefix (``0``) of a national number dropped."""
+    text = term.strip()
+    if not reads_as_phone(text):
+        return None
+    if not text.endswith("*"):
+        try:
+            number = parse(text, region)
+        except InvalidPhone:
+            return None
+        return None if number.extension else (number.e164, False)
+    digits = _SPACING.sub("", text[:-1])
+    if digits.startswith("+"):
+        return "+" + digits[1:], True
+    if digits.startswith("00"):
+        return "+" + digits[2:], True
+    code = region_code(region)
+    if code is None:
+        return None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(code)
+    trunk = metadata.national_prefix if metadata is not None else None
+    if trunk and digits.startswith(trunk):
+        digits = digits[len(trunk) :]
+    return f"+{phonenumbers.country_code_for_region(code)}{digits}", True

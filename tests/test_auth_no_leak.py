@@ -253,7 +253,7 @@ def selection(
 
 
 def roots_query(schema: GraphQLSchema) -> str:
-    """``viewer`` and ``tickets`` in every view, in one request."""
+    """``viewer``, ``tickets`` in every view and ``customerSearch``, in one request."""
     query_type = schema.query_type
     assert query_type is not None
     viewer = get_named_type(query_type.fields["viewer"].type)
@@ -263,6 +263,9 @@ def roots_query(schema: GraphQLSchema) -> str:
         f"{view}: tickets(view: {view}, first: 100) {{ {selection(schema, tickets, 1)} }}"
         for view in view_type.values
     ]
+    # Everything the customer search lists (`**`), customers and their people.
+    search = get_named_type(query_type.fields["customerSearch"].type)
+    views.append(f'customerSearch(term: "**") {{ {selection(schema, search, 0)} }}')
     return f"{{ viewer {{ {selection(schema, viewer, 1)} }} {' '.join(views)} }}"
 
 

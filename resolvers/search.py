@@ -1,0 +1,97 @@
+"""``customerSearch``: the term checked and read (wildcards, phone numbers), pages of matches
+through ``loaders.search`` within the viewer's scope (``auth.customer.customer_scope``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from deskgraph.auth import customer as rules
+from deskgraph.auth.viewer import Actor
+from deskgraph.errors import BadUserInput
+from deskgraph.ids import ascii_number
+from deskgraph.loaders.search import SearchPageKey, SearchTerm, search_term
+from deskgraph.schema.pagination import page_size
+from deskgraph.server.context import Info
+from deskgraph.store import phone as phones
+from deskgraph.store.models import search_key
+
+MIN_TERM_LENGTH = 2
+MAX_TERM_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Search:
+    """A checked search; ``term`` is ``None`` when the viewer finds nothing (customer users)."""
+
+    viewer: Actor
+    term: SearchTerm | None
+
+
+async def customer_search(info: Info, term: str) -> Search:
+    viewer = info.context.require_viewer()
+    text = term.strip()
+    if not MIN_TERM_LENGTH <= len(text) <= MAX_TERM_LENGTH:
+        raise BadUserInput(
+            f"`term` must have {MIN_TERM_LENGTH} to {MAX_TERM_LENGTH} characters "
+            "(`**` lists everything).",
+            fields={"term": f"{MIN_TERM_LENGTH} to {MAX_TERM_LENGTH} characters"},
+        )
+    if not rules.can_search_customers(viewer):
+        return Search(viewer, None)
+    phone = None
+    if phones.reads_as_phone(text):
+        phone = phones.search_form(text, await _region(info, viewer))
+    key = search_key(text)
+    assert key is not None
+    return Search(viewer, search_term(key, phone))
+
+
+async def _region(info: Info, viewer: Actor) -> str | None:
+    """The region national numbers are read in: the advisor's organization's."""
+    if viewer.primary_organization_id is None:
+        return None
+    row = await info.context.loaders.organization_by_id.load(viewer.primary_organization_id)
+    return None if row is None else row.default_region
+
+
+async def search_page(
+    info: Info, search: Search, table: str, first: int | None, after: str | None
+) -> tuple[list[Any], bool]:
+    """A page of ``customers`` or ``customer_users`` matching the search, in name order."""
+    size = page_size(first, info.context.settings.max_page_size)
+    position = decode_search_cursor(after)
+    if search.term is None or size == 0:
+        return [], False
+    key = SearchPageKey(table, search.viewer, search.term, size, position)
+    page: tuple[list[Any], bool] = await info.context.loaders.search_page.load(key)
+    return page
+
+
+# A search cursor names the row's place in name order: its search key and its id.
+_CURSOR_PREFIX = "search"
+MAX_CURSOR_KEY = 1_000  # a name key (casefolding may make it longer than the name)
+
+
+def encode_search_cursor(row: Any) -> str:
+    text = f"{_CURSOR_PREFIX}:{row.id}:{row.name_key}"
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def decode_search_cursor(cursor: str | None) -> tuple[str, int] | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.b64decode(cursor.encode("ascii"), validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        text = ""
+    prefix, _, rest = text.partition(":")
+    pk_text, colon, name_key = rest.partition(":")
+    pk = ascii_number(pk_text)
+    if prefix != _CURSOR_PREFIX or pk is None or not colon or len(name_key) > MAX_CURSOR_KEY:
+        raise BadUserInput(
+            "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
+        )
+    return name_key, pk
