@@ -279,7 +279,9 @@ class CustomerUser(Base):
     __table_args__ = (
         Index(None, "customer_id", "name_key", "id"),
         Index(None, "name_key", "id"),
-        Index(None, "email_key"),
+        # Covering: a search's e-mail part checks the name and the customer in the index alone
+        # (loaders/search.py, migration 0008).
+        Index(None, "email_key", "name_key", "customer_id", "id"),
         Index(None, "phone"),
         Index(None, "mobile"),
         trigram_index("customer_users", "name_key"),
