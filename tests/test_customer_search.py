@@ -7,6 +7,7 @@ with the search's own SQL."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -323,6 +324,9 @@ def test_search_terms() -> None:
     assert search_term("a%_\\*").like == "a\\%\\_\\\\%"
     assert search_term("m**a").like == "m%a"
     assert search_term("**").everything
+    assert search_term("mea**").only_prefix
+    assert not search_term("me*a*").only_prefix
+    assert not search_term("*mea*").only_prefix
 
 
 @pytest.mark.one_backend
@@ -388,3 +392,16 @@ async def test_viewer_role_reads(reader: Api) -> None:
     assert await search(reader, "mea*", "host-viewer") == (["Meadow Farms"], [])
     customer = (await reader.data(SEARCH, {"term": "mea*"}, as_="host-viewer"))["customerSearch"]
     assert customer["customers"]["edges"][0]["node"]["id"] == gid("Customer", 1)
+
+
+@pytest.mark.parametrize("pk", ["1%", "%", "*", "_", "1_", "1*", "0x1", " 1"])
+async def test_a_wildcard_in_an_id_never_widens_the_lookup(reader: Api, pk: str) -> None:
+    """Lookups by ID are equality on an integer: an ID whose number holds a wildcard is no ID
+    (the only exact lookups; customer numbers are only ever searched)."""
+    query = "query ($id: ID!) { node(id: $id) { id } }"
+    raw = base64.b64encode(f"Customer:{pk}".encode()).decode()
+    error = await reader.error(query, {"id": raw}, as_="host-advisor")
+    assert (error["extensions"]["code"], error["extensions"]["fields"]) == (
+        "BAD_USER_INPUT",
+        {"id": "not a global ID"},
+    )
