@@ -20,6 +20,7 @@ from deskgraph.loaders.base import Reader
 from deskgraph.loaders.search import SearchPageKey, prefix_bound, search_statement, search_term
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.store import models
+from deskgraph.store.phone import search_form
 from deskgraph.store.session import create_sessionmaker
 from tests import factories
 from tests.conftest import PERSONA_NAMES, Api, gid
@@ -405,3 +406,23 @@ async def test_a_wildcard_in_an_id_never_widens_the_lookup(reader: Api, pk: str)
         "BAD_USER_INPUT",
         {"id": "not a global ID"},
     )
+
+
+@pytest.mark.parametrize(
+    ("term", "region", "expected"),
+    [
+        ("+47 51 00 00 01", None, ("+4751000001", False)),
+        ("51000001", "NO", ("+4751000001", False)),
+        ("51000001", None, None),  # national, and no region to read it in
+        ("070-123 45 67", "SE", ("+46701234567", False)),
+        ("070 12*", "SE", ("+467012", True)),  # the trunk prefix 0 dropped
+        ("0047 51*", None, ("+4751", True)),
+        ("+47 (51) 00*", "ES", ("+475100", True)),
+        ("070 12*", None, None),
+        ("12", "NO", None),  # too few digits
+        ("mea*", "NO", None),
+        ("51*00", "NO", None),  # `*` only at the end
+    ],
+)
+def test_phone_search_forms(term: str, region: str | None, expected: object) -> None:
+    assert search_form(term, region) == expected
