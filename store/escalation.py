@@ -63,7 +63,12 @@ def _plus_minutes_sqlite(element: plus_minutes, compiler: Any, **kw: Any) -> str
 
 def _minutes(column: Any) -> Any:
     team = models.Team
-    return select(column).where(team.id == models.Ticket.team_id).scalar_subquery()
+    return (
+        select(column)
+        .where(team.id == models.Ticket.team_id)
+        .correlate(models.Ticket)
+        .scalar_subquery()
+    )
 
 
 def due_times() -> dict[str, ColumnElement[Any]]:
@@ -78,15 +83,20 @@ def due_times() -> dict[str, ColumnElement[Any]]:
     last_customer_message = (
         select(func.max(m.created_at))
         .where(m.ticket_id == t.id, m.is_public.is_(True), m.author_customer_user_id.is_not(None))
+        .correlate(t)  # also inside ``answered``: the ticket being updated, not a join
         .scalar_subquery()
     )
     contact = func.coalesce(last_customer_message, t.created_at)
     a = aliased(models.Message)
-    answered = exists().where(
-        a.ticket_id == t.id,
-        a.is_public.is_(True),
-        a.author_advisor_id.is_not(None),
-        a.created_at > contact,
+    answered = (
+        exists()
+        .where(
+            a.ticket_id == t.id,
+            a.is_public.is_(True),
+            a.author_advisor_id.is_not(None),
+            a.created_at > contact,
+        )
+        .correlate(t)
     )
     return {
         "first_response_due_at": case(
