@@ -33,6 +33,7 @@ from deskgraph.schema.ticket_inputs import (
     LockTicketInput,
     LockTicketPayload,
     TicketFilter,
+    UnlockTicketInput,
     UpdateTicketInput,
 )
 from deskgraph.server.context import Info
@@ -129,7 +130,7 @@ async def lock_ticket(info: Info, input: LockTicketInput) -> LockTicketPayload:
     return LockTicketPayload(ticket=await reload_ticket(info, ticket.id))
 
 
-async def unlock_ticket(info: Info, input: LockTicketInput) -> LockTicketPayload:
+async def unlock_ticket(info: Info, input: UnlockTicketInput) -> LockTicketPayload:
     viewer = info.context.require_viewer()
     ticket = await visible_ticket(info, input.id)
     if not rules.can_lock_ticket(viewer, ticket):

@@ -171,6 +171,15 @@ class LockTicketInput:
     )
 
 
+@strawberry.input(description="A ticket whose lock to release.")
+class UnlockTicketInput:
+    id: strawberry.ID = strawberry.field(description="The ticket.")
+    version: int | None = strawberry.field(
+        default=None,
+        description="The `version` you saw; CONFLICT when it moved on. Left out: no check.",
+    )
+
+
 @strawberry.type(description="The locked or unlocked ticket.")
 class LockTicketPayload:
     ticket: Ticket = strawberry.field(description="The ticket, at its new version.")

@@ -20,6 +20,7 @@ from deskgraph.schema.ticket_inputs import (
     LockTicketInput,
     LockTicketPayload,
     TicketFilter,
+    UnlockTicketInput,
     UpdateTicketInput,
     UpdateTicketPayload,
 )
@@ -106,5 +107,5 @@ class TicketMutation:
         ),
         permission_classes=AUTHENTICATED,
     )
-    async def unlock_ticket(self, info: Info, input: LockTicketInput) -> LockTicketPayload | None:
+    async def unlock_ticket(self, info: Info, input: UnlockTicketInput) -> LockTicketPayload | None:
         return await ticket_workflow.unlock_ticket(info, input)

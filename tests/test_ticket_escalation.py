@@ -52,7 +52,11 @@ def plus(when: datetime, minutes: int) -> str:
 def expected(
     first: str | None, update: str | None, solution: str | None, *, escalated: bool = False
 ) -> dict[str, Any]:
-    due = min((v for v in (first, update, solution) if v is not None), key=at, default=None)
+    due = min(
+        (v for v in (first, update, solution) if v is not None),
+        key=datetime.fromisoformat,
+        default=None,
+    )
     return {
         "firstResponseAt": first,
         "updateAt": update,

@@ -26,7 +26,7 @@ def _mutation(name: str, input_type: str) -> str:
 
 
 LOCK = _mutation("lockTicket", "LockTicketInput")
-UNLOCK = _mutation("unlockTicket", "LockTicketInput")
+UNLOCK = _mutation("unlockTicket", "UnlockTicketInput")
 UPDATE = _mutation("updateTicket", "UpdateTicketInput")
 MESSAGE = """
 mutation ($input: AddTicketMessageInput!) {
