@@ -14,9 +14,9 @@ The lock, decided here (README "Ticket lock"):
   ticket (a colleague takes a call for the holder).
 - The ADMINs of the ticket's organization release anyone's lock (``unlockTicket``, or
   ``updateTicket(locked: false)`` with other changes): a take-over.
-- Closing releases the lock, and so does moving the ticket to a team its holder does not work
-  (the assignee goes back to the queue); removing an advisor from a team releases their locks
-  there (``store.invitation``).
+- Closing releases the lock (a closed ticket cannot be locked), and so does moving the ticket
+  to a team its holder does not work (the assignee goes back to the queue); removing an
+  advisor from a team releases their locks there (``store.invitation``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from deskgraph.store import ticket as store
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import write
 
+CLOSED_LOCK = "A closed ticket is not worked: reopen it to lock it."
 STALE = "The ticket changed since you loaded it: reload it and apply your change again."
 
 
@@ -107,6 +108,8 @@ async def lock_ticket(info: Info, input: LockTicketInput) -> LockTicketPayload:
     me = viewer.advisor_id
     if ticket.locked_by_id not in (None, me):
         raise await locked_conflict(info, ticket.locked_by_id)
+    if ticket.state is models.TicketState.CLOSED:
+        raise BadUserInput(CLOSED_LOCK, fields={"id": "closed ticket"})
     if ticket.locked_by_id == me:
         if input.version is not None and input.version != ticket.version:
             raise Conflict(STALE)
@@ -186,6 +189,8 @@ def lock_values(
                     "The lock holder is the assignee: lock it, or assign it to someone else.",
                     fields={"assigneeId": "must be you when `locked` is true"},
                 )
+            if values.get("state", ticket.state) is models.TicketState.CLOSED:
+                raise BadUserInput(CLOSED_LOCK, fields={"locked": "closed ticket"})
             lock = me
             changes["assignee_id"] = me
         else:

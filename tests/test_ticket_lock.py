@@ -255,6 +255,16 @@ async def test_closing_reassigning_and_moving_release_or_pass_the_lock(api: Api)
         as_="host-advisor",
     )
     assert await lock_row(api, mine) == (None, HENRIK, 3, models.TicketState.CLOSED)
+    # A closed ticket is not worked: it cannot be locked.
+    error = await api.error(LOCK, {"input": {"id": gid("Ticket", mine)}}, as_="host-advisor")
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"id": "closed ticket"}}
+    error = await api.error(
+        UPDATE,
+        {"input": {"id": gid("Ticket", mine), "version": 3, "locked": True}},
+        as_="host-advisor",
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"locked": "closed ticket"}}
+    assert await lock_row(api, mine) == (None, HENRIK, 3, models.TicketState.CLOSED)
 
 
 async def test_customer_users_see_no_lock(api: Api) -> None:
