@@ -229,11 +229,8 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
     if not rules.can_write_on_channel(viewer, channel):
         raise BadUserInput("Customers write by CHAT or EMAIL.", fields={"channel": "CHAT or EMAIL"})
     starts_work = starts_work_on_reply(info, ticket, is_public=is_public)
+    now = utcnow()  # once, before any row lock is waited for (store.ticket.bumped_updated_at)
     async with write(info.context.session) as session:
-        if starts_work is not None:
-            await store.lock_on_first_work(
-                session, ticket_id=ticket.id, advisor_id=starts_work, now=utcnow()
-            )
         message_id = await store.add_message(
             session,
             ticket_id=ticket.id,
@@ -242,8 +239,12 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
             body=body,
             author_advisor_id=viewer.advisor_id,
             author_customer_user_id=viewer.customer_user_id,
-            now=utcnow(),
+            now=now,
         )
+        if starts_work is not None:
+            await store.lock_on_first_work(
+                session, ticket_id=ticket.id, advisor_id=starts_work, now=now
+            )
     ticket_obj = await reload_ticket(info, ticket.id)
     message = Message.from_row(await info.context.loaders.message_by_id.load(message_id))
     return AddTicketMessagePayload(message=message, ticket=ticket_obj)

@@ -266,6 +266,11 @@ def _tickets(
         state = rng.choices(list(models.TicketState), weights=[2, 5, 1, 4])[0]
         created = EPOCH - timedelta(minutes=(count - ticket_id) * 37 + rng.randrange(30))
         assignee = rng.choice(members[team]) if members[team] and rng.random() < 0.75 else None
+        # Drawn in the order they always were, so that the rest of the demo stays the same.
+        title = rng.choice(TITLES).format(model=model)
+        priority = rng.choices(list(models.TicketPriority), weights=[2, 6, 3, 1])[0]
+        machine = machine_id if rng.random() < 0.6 else None
+        rng.choice([4, 8, 24, 72])  # was a random escalation time: now computed below
         locked_by = assignee if assignee and rng.random() < 0.2 else None
         pending_until = created + timedelta(days=3)
         case = None
@@ -280,24 +285,23 @@ def _tickets(
             "id": ticket_id,
             "organization_id": org,
             "number": numbers[org],
-            "title": rng.choice(TITLES).format(model=model),
+            "title": title,
             "state": state,
             "pending_until": pending_until
             if state is models.TicketState.PENDING_REMINDER
             else None,
-            "priority": rng.choices(list(models.TicketPriority), weights=[2, 6, 3, 1])[0],
+            "priority": priority,
             "team_id": team,
             "assignee_id": assignee,
             "requester_id": requester,
             "customer_id": customer[0],
-            "machine_id": machine_id if rng.random() < 0.6 else None,
+            "machine_id": machine,
             "origin": ORIGINS[ticket_id % len(ORIGINS)],
             "locked_by_id": locked_by,
             "version": 1,
             "created_at": created,
             "updated_at": created + timedelta(minutes=5),
         }
-        rng.choice([4, 8, 24, 72])  # (was the escalation time: keeps the demo's other rows)
         chunk.setdefault(models.Ticket, []).append(ticket)
         for tag_id in rng.sample(tags_by_org[org], k=rng.choice([0, 1, 1, 2, 3])):
             chunk.setdefault(models.TicketTag, []).append(
@@ -311,17 +315,20 @@ def _tickets(
             message_id += 1
             from_customer = n % 2 == 0
             private = not from_customer and rng.random() < 0.3
-            if case in (DashboardCase.NEW, DashboardCase.ESCALATED):
-                private = private or not from_customer  # not yet answered
+            channel = "NOTE" if private else rng.choice(CHANNELS)
+            body = ("Private: " if private else "") + rng.choice(BODIES)
+            if case in (DashboardCase.NEW, DashboardCase.ESCALATED) and not from_customer:
+                # Not yet answered: the advisor's messages are private notes.
+                private, channel, body = True, "NOTE", "Private: " + body
             chunk.setdefault(models.Message, []).append(
                 {
                     "id": message_id,
                     "ticket_id": ticket_id,
-                    "channel": models.MessageChannel("NOTE" if private else rng.choice(CHANNELS)),
+                    "channel": models.MessageChannel(channel),
                     "is_public": not private,
                     "author_advisor_id": None if from_customer else (assignee or members[team][0]),
                     "author_customer_user_id": requester if from_customer else None,
-                    "body": ("Private: " if private else "") + rng.choice(BODIES),
+                    "body": body,
                     "created_at": created + timedelta(minutes=10 * (n + 1)),
                 }
             )
