@@ -17,6 +17,7 @@ from deskgraph.loaders.ticket import (
 from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
 from deskgraph.resolvers.ticket_workflow import (
     STALE,
+    advisor_origin,
     check_lock_for_update,
     filter_values,
     lock_values,
@@ -122,7 +123,7 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
         values["origin"] = models.TicketOrigin.PORTAL
     else:
         values.update(await _customer_fields(info, input, team.organization_id))
-        values["origin"] = _advisor_origin(input.origin, values.get("requester_id"))
+        values["origin"] = advisor_origin(input.origin, values.get("requester_id"))
         if input.assignee_id is not None:
             values["assignee_id"] = await _assignee(
                 info, input.assignee_id, team_id=team.id, organization_id=team.organization_id
@@ -276,21 +277,6 @@ async def add_time_entry(info: Info, input: AddTimeEntryInput) -> AddTimeEntryPa
 
 
 # Checks of the IDs an input refers to ------------------------------------------------------
-
-
-def _advisor_origin(
-    origin: models.TicketOrigin | None, requester_id: int | None
-) -> models.TicketOrigin | None:
-    """An advisor's ticket came by PHONE or EMAIL (PORTAL is the customer's own); left out, a
-    ticket for a customer user is PHONE, one for nobody has none."""
-    if origin is models.TicketOrigin.PORTAL:
-        raise BadUserInput(
-            "Advisors open PHONE or EMAIL tickets; PORTAL is a customer user's own.",
-            fields={"origin": "PHONE or EMAIL"},
-        )
-    if origin is None and requester_id is not None:
-        return models.TicketOrigin.PHONE
-    return origin
 
 
 async def _row_of(loader: Any, global_id: str, type_name: str, field: str) -> Any:

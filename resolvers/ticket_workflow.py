@@ -1,5 +1,6 @@
 """How the desk works a ticket: the lock (``lockTicket``, ``unlockTicket``, ``updateTicket``'s
-``locked``), and the ticket filter with the viewer's queues and the request's clock.
+``locked``), the ticket filter with the viewer's queues and the request's clock, and the origin
+of an advisor's ticket.
 
 The lock, decided here (README "Ticket lock"):
 
@@ -228,3 +229,18 @@ def starts_work_on_reply(info: Info, ticket: Any, *, is_public: bool) -> int | N
     ):
         return viewer.advisor_id
     return None
+
+
+def advisor_origin(
+    origin: models.TicketOrigin | None, requester_id: int | None
+) -> models.TicketOrigin | None:
+    """An advisor's ticket came by PHONE or EMAIL (PORTAL is the customer's own); left out, a
+    ticket for a customer user is PHONE, one for nobody has none."""
+    if origin is models.TicketOrigin.PORTAL:
+        raise BadUserInput(
+            "Advisors open PHONE or EMAIL tickets; PORTAL is a customer user's own.",
+            fields={"origin": "PHONE or EMAIL"},
+        )
+    if origin is None and requester_id is not None:
+        return models.TicketOrigin.PHONE
+    return origin
