@@ -245,12 +245,8 @@ def _jdlink_simulator(settings: Settings) -> Iterator[Settings]:
 
 
 async def _seed(settings: Settings, tickets: int | None, if_empty: bool) -> int:
-    from deskgraph.store.seed import (
-        DEFAULT_TICKETS,
-        ORGANIZATIONS,
-        database_is_empty,
-        seed_demo,
-    )
+    from deskgraph.store.seed import DEFAULT_TICKETS, database_is_empty, seed_demo
+    from deskgraph.store.seed_demo import ORGANIZATIONS
     from deskgraph.store.session import create_nullpool_engine
 
     count = DEFAULT_TICKETS if tickets is None else tickets

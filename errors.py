@@ -44,6 +44,15 @@ class Conflict(ApiError):
     code = "CONFLICT"
 
 
+class LockedConflict(Conflict):
+    """The ticket is locked by someone else: ``extensions.lockedBy`` names the holder."""
+
+    def __init__(self, message: str, *, holder_id: str, holder_name: str) -> None:
+        super().__init__(message)
+        assert self.extensions is not None  # ApiError always sets the code
+        self.extensions["lockedBy"] = {"id": holder_id, "name": holder_name}
+
+
 class UpstreamUnavailable(ApiError):
     """A service deskgraph reads from (JDLink, the CRM) did not answer: try again later."""
 

@@ -99,6 +99,29 @@ def can_manage_team_members(viewer: Actor, team: Any) -> bool:
     return can_manage_organization(viewer, team.organization_id)
 
 
+def can_set_service_levels(viewer: Actor, team: Any) -> bool:
+    """A team's service levels (first response, update, solution minutes): the ADMINs of its
+    organization, as they manage its teams."""
+    return can_manage_organization(viewer, team.organization_id)
+
+
+def can_see_service_levels(viewer: Actor) -> bool:
+    """A team's service levels are the desk's targets: advisors (of the teams they see) and
+    services with ``read``; customer users get null."""
+    return viewer.is_advisor or viewer.has_scope(READ)
+
+
+def can_choose_queues(viewer: Actor) -> bool:
+    """ "My queues" are an advisor's own choice; other viewers have none."""
+    return viewer.is_advisor and viewer.advisor_id is not None
+
+
+def can_queue_team(viewer: Actor, team: Any) -> bool:
+    """The teams an advisor may choose as their queues: those whose tickets they may see, their
+    organization's teams and their external teams (:func:`can_see_team`)."""
+    return can_choose_queues(viewer) and can_see_team(viewer, team)
+
+
 # Visibility that needs more than the row, read through the loaders (``node`` / ``nodes`` and
 # the IDs a mutation input names).
 

@@ -206,6 +206,7 @@ def can_see_time_entries(viewer: Actor) -> bool:
 PRIVATE_NOTE = "private_note"
 TIME_ENTRY = "time_entry"
 TAGS = "tags"
+LOCK = "lock"  # the lock alone changed (the assignee did not)
 
 
 def can_hear_of(viewer: Actor, change: str | None) -> bool:
@@ -219,6 +220,8 @@ def can_hear_of(viewer: Actor, change: str | None) -> bool:
         return can_see_time_entries(viewer)
     if change == TAGS:
         return can_see_internal_activity(viewer)
+    if change == LOCK:
+        return can_see_ticket_workflow(viewer)
     return True
 
 
@@ -278,3 +281,24 @@ def can_create_ticket_in_team(viewer: Actor, team: Any) -> bool:
     if viewer.is_customer_user:
         return bool(team.organization_id == viewer.customer_organization_id)
     return viewer.works_tickets_of(team)
+
+
+def can_see_ticket_workflow(viewer: Actor) -> bool:
+    """The desk's own working state of a ticket: its lock (``lockedBy``) and escalation times
+    (``escalation``, ``escalationDueAt``). Advisors who see the ticket and services with
+    ``read``; customer users get null (their portal shows the state and the assignee, not the
+    desk's targets or who holds it)."""
+    return can_see_internal_activity(viewer)
+
+
+def can_lock_ticket(viewer: Actor, ticket: TicketLike) -> bool:
+    """Locking (and so taking as assignee) a ticket: the advisors who change it, in their own
+    organization or as the external advisor of its team (not a VIEWER). Whether someone else
+    holds it already, the lock itself answers (CONFLICT)."""
+    return viewer.advisor_id is not None and can_update_ticket(viewer, ticket)
+
+
+def can_break_lock(viewer: Actor, ticket: TicketLike) -> bool:
+    """Releasing someone else's lock (a take-over: an advisor is away): the ADMINs of the
+    ticket's organization. Never an external advisor, whatever their role at home."""
+    return viewer.is_admin and viewer.is_member_of(ticket.organization_id)

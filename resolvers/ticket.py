@@ -8,23 +8,30 @@ from typing import Any
 
 from deskgraph.auth import customer as customer_rules
 from deskgraph.auth import ticket as rules
-from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
-from deskgraph.ids import decode_id
+from deskgraph.errors import BadUserInput, Conflict, Forbidden
 from deskgraph.loaders.ticket import (
-    NO_FILTER,
-    TicketFilterValues,
     count_views_of,
     load_ticket_page,
     ticket_list_query,
 )
 from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
+from deskgraph.resolvers.ticket_workflow import (
+    STALE,
+    advisor_origin,
+    check_lock_for_update,
+    filter_values,
+    lock_values,
+    locked_conflict,
+    reload_ticket,
+    starts_work_on_reply,
+    visible_ticket,
+)
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.schema.ticket import (
     Message,
     Ticket,
     TicketConnection,
     TicketEdge,
-    TicketViewCounts,
     TimeEntry,
 )
 from deskgraph.schema.ticket_inputs import (
@@ -38,6 +45,7 @@ from deskgraph.schema.ticket_inputs import (
     UpdateTicketInput,
     UpdateTicketPayload,
 )
+from deskgraph.schema.ticket_workflow import TicketViewCounts
 from deskgraph.server.context import Info
 from deskgraph.store import models
 from deskgraph.store import ticket as store
@@ -60,7 +68,7 @@ async def resolve_tickets(
     viewer = info.context.require_viewer()
     size = page_size(first, info.context.settings.max_page_size)
     after_id = decode_cursor(after)
-    query = ticket_list_query(viewer, view, _filtered(filter))
+    query = ticket_list_query(viewer, view, await filter_values(info, filter))
     page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
     for row in page.rows:
         info.context.loaders.ticket_by_id.prime(row.id, row)
@@ -76,7 +84,7 @@ async def resolve_tickets(
 async def resolve_ticket_view_counts(info: Info, filter: TicketFilter | None) -> TicketViewCounts:
     """Every list view's count for the badges, in one statement."""
     viewer = info.context.require_viewer()
-    counts = await count_views_of(info.context.reader, viewer, _filtered(filter))
+    counts = await count_views_of(info.context.reader, viewer, await filter_values(info, filter))
     return TicketViewCounts(
         mine=counts["MINE"],
         my_teams=counts["MY_TEAMS"],
@@ -84,37 +92,6 @@ async def resolve_ticket_view_counts(info: Info, filter: TicketFilter | None) ->
         external_team=counts["EXTERNAL_TEAM"],
         all=counts["ALL"],
     )
-
-
-def _filtered(filter: TicketFilter | None) -> TicketFilterValues:
-    if filter is None:
-        return NO_FILTER
-    return TicketFilterValues(
-        states=filter.states or (),
-        team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),
-        assignee_ids=ids_of(filter.assignee_ids, "Advisor", "filter.assigneeIds"),
-        unassigned=filter.unassigned,
-        customer_ids=ids_of(filter.customer_ids, "Customer", "filter.customerIds"),
-        tag_ids=ids_of(filter.tag_ids, "Tag", "filter.tagIds"),
-        text=optional_text(filter.text, "filter.text", max_length=200),
-    )
-
-
-async def visible_ticket(info: Info, global_id: str) -> Any:
-    """The ticket an input names; NOT_FOUND alike when it is missing or hidden from the viewer."""
-    viewer = info.context.require_viewer()
-    decoded = decode_id(global_id)
-    if decoded is not None and decoded[0] == "Ticket":
-        row: Any = await info.context.loaders.ticket_by_id.load(decoded[1])
-        if row is not None and rules.can_see_ticket(viewer, row):
-            return row
-    raise NotFound("No such ticket.")
-
-
-async def reload_ticket(info: Info, ticket_id: int) -> Ticket:
-    """After a commit: forget cached reads and answer the ticket as it is now."""
-    info.context.reset_loaders()
-    return Ticket.from_row(await info.context.loaders.ticket_by_id.load(ticket_id))
 
 
 async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPayload:
@@ -129,6 +106,7 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
     values: dict[str, Any] = {"title": title, "priority": input.priority, "team_id": team.id}
     if not rules.can_set_advisor_fields(viewer):
         advisor_only = {
+            "origin": input.origin,
             "requesterId": input.requester_id,
             "customerId": input.customer_id,
             "assigneeId": input.assignee_id,
@@ -142,8 +120,10 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
             )
         values["requester_id"] = viewer.customer_user_id
         values["customer_id"] = viewer.customer_id
+        values["origin"] = models.TicketOrigin.PORTAL
     else:
         values.update(await _customer_fields(info, input, team.organization_id))
+        values["origin"] = advisor_origin(input.origin, values.get("requester_id"))
         if input.assignee_id is not None:
             values["assignee_id"] = await _assignee(
                 info, input.assignee_id, team_id=team.id, organization_id=team.organization_id
@@ -168,6 +148,7 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
     ticket = await visible_ticket(info, input.id)
     if not rules.can_update_ticket(viewer, ticket):
         raise Forbidden("You cannot change this ticket.")
+    broken = await check_lock_for_update(info, input, ticket)
     values: dict[str, Any] = {}
     if present(input.title):
         if input.title is None:
@@ -208,6 +189,7 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
             info, assignee, team_id=team_id, organization_id=ticket.organization_id
         ):
             values["assignee_id"] = None
+    values.update(lock_values(info, input, ticket, values, broken=broken))
     tag_ids = None
     if present(input.tag_ids):
         tag_ids = await _tags(info, input.tag_ids, ticket.organization_id)
@@ -218,12 +200,14 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
             version=input.version,
             values=values,
             tag_ids=tag_ids,
+            locked_by=ticket.locked_by_id,
             now=utcnow(),
         )
-        if not changed:
-            raise Conflict(
-                "The ticket changed since you loaded it: reload it and apply your change again."
-            )
+        holder = None if changed else await store.locked_by(session, ticket.id)
+    if not changed:
+        if holder is not None and holder not in (ticket.locked_by_id, viewer.advisor_id):
+            raise await locked_conflict(info, holder)
+        raise Conflict(STALE)
     return UpdateTicketPayload(ticket=await reload_ticket(info, ticket.id))
 
 
@@ -245,6 +229,8 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
         raise Forbidden("You cannot add this message to this ticket.")
     if not rules.can_write_on_channel(viewer, channel):
         raise BadUserInput("Customers write by CHAT or EMAIL.", fields={"channel": "CHAT or EMAIL"})
+    starts_work = starts_work_on_reply(info, ticket, is_public=is_public)
+    now = utcnow()  # once, before any row lock is waited for (store.ticket.bumped_updated_at)
     async with write(info.context.session) as session:
         message_id = await store.add_message(
             session,
@@ -254,8 +240,12 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
             body=body,
             author_advisor_id=viewer.advisor_id,
             author_customer_user_id=viewer.customer_user_id,
-            now=utcnow(),
+            now=now,
         )
+        if starts_work is not None:
+            await store.lock_on_first_work(
+                session, ticket_id=ticket.id, advisor_id=starts_work, now=now
+            )
     ticket_obj = await reload_ticket(info, ticket.id)
     message = Message.from_row(await info.context.loaders.message_by_id.load(message_id))
     return AddTicketMessagePayload(message=message, ticket=ticket_obj)

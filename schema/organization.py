@@ -60,12 +60,41 @@ class OrganizationPermissions:
     view_tags: bool = strawberry.field(description="Read the tag vocabulary (`tags`).")
 
 
+@strawberry.type(description="A team's service levels, in minutes (24x7); null: no target.")
+class TeamServiceLevel:
+    first_response_minutes: int | None = strawberry.field(
+        description="From creation to the first public answer of an advisor."
+    )
+    update_minutes: int | None = strawberry.field(
+        description="From the customer's last contact to an advisor's public answer after it."
+    )
+    solution_minutes: int | None = strawberry.field(description="From creation to closing.")
+
+
 @entity(description="A team of an organization. Tickets are received by a team (its queue).")
 class Team(Node, RowBacked):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
     name: str = strawberry.field(description="Display name.")
     email: str | None = strawberry.field(description="The team's inbound e-mail address.")
+    first_response_minutes: strawberry.Private[int | None]
+    update_minutes: strawberry.Private[int | None]
+    solution_minutes: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description=(
+            "The team's service levels (set by its organization's ADMINs with "
+            "`updateTeamServiceLevel`); null for customer users."
+        )
+    )
+    def service_level(self, info: Info) -> TeamServiceLevel | None:
+        if not rules.can_see_service_levels(info.context.require_viewer()):
+            return None
+        return TeamServiceLevel(
+            first_response_minutes=self.first_response_minutes,
+            update_minutes=self.update_minutes,
+            solution_minutes=self.solution_minutes,
+        )
 
     @strawberry.field(description="The organization the team belongs to.")
     async def organization(self, info: Info) -> Organization:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import strawberry
 
 from deskgraph.resolvers import organization as resolvers
-from deskgraph.schema.organization_inputs import CreateTagInput, CreateTagPayload
+from deskgraph.schema.organization_inputs import (
+    CreateTagInput,
+    CreateTagPayload,
+    SetMyQueuesInput,
+    SetMyQueuesPayload,
+    UpdateTeamServiceLevelInput,
+    UpdateTeamServiceLevelPayload,
+)
 from deskgraph.schema.ticket_operations import AUTHENTICATED
 from deskgraph.server.context import Info
 
@@ -18,3 +25,25 @@ class OrganizationMutation:
     )
     async def create_tag(self, info: Info, input: CreateTagInput) -> CreateTagPayload | None:
         return await resolvers.create_tag(info, input)
+
+    @strawberry.mutation(
+        description=(
+            "Set a team's service levels (first response, update, solution, in minutes, 24x7): "
+            "its organization's ADMINs. Its open tickets' escalation times follow at once."
+        ),
+        permission_classes=AUTHENTICATED,
+    )
+    async def update_team_service_level(
+        self, info: Info, input: UpdateTeamServiceLevelInput
+    ) -> UpdateTeamServiceLevelPayload | None:
+        return await resolvers.update_team_service_level(info, input)
+
+    @strawberry.mutation(
+        description=(
+            "Choose the teams whose tickets you follow (`viewer.myQueues`, the MY_QUEUES "
+            "filters): advisors, among their organization's teams and their external teams."
+        ),
+        permission_classes=AUTHENTICATED,
+    )
+    async def set_my_queues(self, info: Info, input: SetMyQueuesInput) -> SetMyQueuesPayload | None:
+        return await resolvers.set_my_queues(info, input)

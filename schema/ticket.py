@@ -18,6 +18,7 @@ from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
+from deskgraph.schema.ticket_workflow import TicketEscalation, TicketOrigin, TicketPermissions
 from deskgraph.server.context import Info
 from deskgraph.store import models
 
@@ -50,26 +51,6 @@ MessageAuthor = Annotated[
 ]
 
 
-@strawberry.type(description="What the viewer may do with a ticket: hide what they cannot use.")
-class TicketPermissions:
-    update: bool = strawberry.field(description="Change state, priority, assignee, team.")
-    edit_tags: bool = strawberry.field(
-        description="Set the ticket's tags, from its organization's vocabulary."
-    )
-    send_message: bool = strawberry.field(
-        description="Send a message to the customer (SMS, call, video, e-mail, chat)."
-    )
-    add_private_note: bool = strawberry.field(description="Add a private note.")
-    add_time_entry: bool = strawberry.field(description="Record time worked.")
-    view_jdlink: bool = strawberry.field(description="See the machine's JDLink data.")
-    view_contact_details: bool = strawberry.field(
-        description="See the requester's address and account number."
-    )
-    edit_contact_fields: bool = strawberry.field(
-        description="Change the requester's contact fields (`updateCustomerUser`)."
-    )
-
-
 @dataclass(frozen=True)
 class _Requester:
     pk: int
@@ -93,9 +74,13 @@ class Ticket(Node, RowBacked):
         description="When a PENDING_REMINDER ticket is due again."
     )
     priority: TicketPriority = strawberry.field(description="How urgent it is.")  # type: ignore[valid-type]
-    escalation_due_at: datetime | None = strawberry.field(
-        description="When the ticket escalates if nobody answers."
+    origin: TicketOrigin | None = strawberry.field(  # type: ignore[valid-type]
+        description="How it reached the desk (PORTAL, PHONE, EMAIL); null for older tickets."
     )
+    first_response_due_at: strawberry.Private[datetime | None]
+    update_due_at: strawberry.Private[datetime | None]
+    solution_due_at: strawberry.Private[datetime | None]
+    escalation_due_at: strawberry.Private[datetime | None]
     version: int = strawberry.field(
         description="Optimistic concurrency: send it back with `updateTicket`; CONFLICT if stale."
     )
@@ -128,9 +113,46 @@ class Ticket(Node, RowBacked):
     async def assignee(self, info: Info) -> Advisor | None:
         return await _advisor(info, self.assignee_id)
 
-    @strawberry.field(description="The advisor holding the ticket's edit lock, if any.")
+    @strawberry.field(
+        description=(
+            "The advisor holding the ticket's lock (`lockTicket`), who is also its assignee; "
+            "null when unlocked, and for customer users."
+        )
+    )
     async def locked_by(self, info: Info) -> Advisor | None:
+        if not ticket_rules.can_see_ticket_workflow(info.context.require_viewer()):
+            return None
         return await _advisor(info, self.locked_by_id)
+
+    @strawberry.field(
+        name="escalationDueAt",
+        description=(
+            "When the ticket escalates: `escalation.dueAt`. Null when no target runs, and for "
+            "customer users."
+        ),
+    )
+    def escalation_due_at_for_viewer(self, info: Info) -> datetime | None:
+        if not ticket_rules.can_see_ticket_workflow(info.context.require_viewer()):
+            return None
+        return self.escalation_due_at
+
+    @strawberry.field(
+        description=(
+            "The ticket's service-level due times, read from the ticket (no extra query). Null "
+            "for customer users."
+        )
+    )
+    def escalation(self, info: Info) -> TicketEscalation | None:
+        if not ticket_rules.can_see_ticket_workflow(info.context.require_viewer()):
+            return None
+        due = self.escalation_due_at
+        return TicketEscalation(
+            first_response_at=self.first_response_due_at,
+            update_at=self.update_due_at,
+            solution_at=self.solution_due_at,
+            due_at=due,
+            is_escalated=due is not None and due <= info.context.now,
+        )
 
     @strawberry.field(description="The customer user who asked, if any.")
     async def requester(self, info: Info) -> CustomerUser | None:
@@ -304,19 +326,6 @@ class TicketConnection:
     @strawberry.field(description="How many tickets the whole list holds (all pages).")
     async def total_count(self, info: Info) -> int:
         return await count_tickets(info.context.reader, self.query)
-
-
-@strawberry.type(
-    description=(
-        "How many tickets each list view holds (all pages), for the badges beside the views."
-    )
-)
-class TicketViewCounts:
-    mine: int = strawberry.field(description="In MINE.")
-    my_teams: int = strawberry.field(description="In MY_TEAMS.")
-    my_external: int = strawberry.field(description="In MY_EXTERNAL.")
-    external_team: int = strawberry.field(description="In EXTERNAL_TEAM.")
-    all: int = strawberry.field(description="In ALL.")
 
 
 @strawberry.type(

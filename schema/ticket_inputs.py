@@ -14,6 +14,7 @@ from deskgraph.schema.ticket import (
     TicketState,
     TimeEntry,
 )
+from deskgraph.schema.ticket_workflow import TicketOrigin, TicketStateGroup
 
 
 @strawberry.input(description="Narrows a ticket list; all given conditions must hold.")
@@ -42,6 +43,35 @@ class TicketFilter:
     text: str | None = strawberry.field(
         default=None, description="Words in the title, or the ticket number."
     )
+    requester_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Asked by any of these customer users."
+    )
+    state_group: TicketStateGroup | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="OPEN (NEW, OPEN, PENDING_REMINDER) or CLOSED."
+    )
+    locked: bool | None = strawberry.field(
+        default=None, description="true: locked by anyone; false: unlocked."
+    )
+    locked_by_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Locked by any of these advisors."
+    )
+    my_queues: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "true: received by the viewer's queues (`viewer.myQueues`; none chosen: no ticket); "
+            "false or null: no condition."
+        ),
+    )
+    escalated: bool | None = strawberry.field(
+        default=None,
+        description="true: a service-level target has passed (now); false: none has.",
+    )
+    reminder_reached: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "true: PENDING_REMINDER whose `pendingUntil` has passed (now); false: all others."
+        ),
+    )
 
 
 @strawberry.input(description="A new ticket.")
@@ -66,6 +96,14 @@ class CreateTicketInput:
     )
     tag_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Tags of the team's organization (advisors only)."
+    )
+    origin: TicketOrigin | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description=(
+            "PHONE or EMAIL: an advisor opening it for a customer user who called or wrote "
+            "(advisors only; default PHONE with a requester). A customer user's own ticket is "
+            "PORTAL."
+        ),
     )
 
 
@@ -95,6 +133,13 @@ class UpdateTicketInput:
     tag_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="The complete new set of tags."
     )
+    locked: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "true locks it for you (you become the assignee), false releases the lock, as "
+            "`lockTicket` / `unlockTicket` do."
+        ),
+    )
 
 
 @strawberry.input(description="A message on a ticket.")
@@ -115,6 +160,29 @@ class AddTimeEntryInput:
     ticket_id: strawberry.ID = strawberry.field(description="The ticket.")
     minutes: int = strawberry.field(description="Minutes worked, 1 to 1440.")
     note: str | None = strawberry.field(default=None, description="What was done.")
+
+
+@strawberry.input(description="A ticket to lock or unlock.")
+class LockTicketInput:
+    id: strawberry.ID = strawberry.field(description="The ticket.")
+    version: int | None = strawberry.field(
+        default=None,
+        description="The `version` you saw; CONFLICT when it moved on. Left out: no check.",
+    )
+
+
+@strawberry.input(description="A ticket whose lock to release.")
+class UnlockTicketInput:
+    id: strawberry.ID = strawberry.field(description="The ticket.")
+    version: int | None = strawberry.field(
+        default=None,
+        description="The `version` you saw; CONFLICT when it moved on. Left out: no check.",
+    )
+
+
+@strawberry.type(description="The locked or unlocked ticket.")
+class LockTicketPayload:
+    ticket: Ticket = strawberry.field(description="The ticket, at its new version.")
 
 
 @strawberry.type(description="The created ticket.")

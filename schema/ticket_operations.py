@@ -8,6 +8,7 @@ from strawberry.permission import BasePermission
 from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.resolvers import ticket as resolvers
+from deskgraph.resolvers import ticket_workflow
 from deskgraph.schema.ticket import TicketConnection, TicketView
 from deskgraph.schema.ticket_inputs import (
     AddTicketMessageInput,
@@ -16,7 +17,10 @@ from deskgraph.schema.ticket_inputs import (
     AddTimeEntryPayload,
     CreateTicketInput,
     CreateTicketPayload,
+    LockTicketInput,
+    LockTicketPayload,
     TicketFilter,
+    UnlockTicketInput,
     UpdateTicketInput,
     UpdateTicketPayload,
 )
@@ -85,3 +89,23 @@ class TicketMutation:
         self, info: Info, input: AddTimeEntryInput
     ) -> AddTimeEntryPayload | None:
         return await resolvers.add_time_entry(info, input)
+
+    @strawberry.mutation(
+        description=(
+            "Lock a ticket: you work it, and become its assignee. CONFLICT with "
+            "`extensions.lockedBy` when someone else holds it."
+        ),
+        permission_classes=AUTHENTICATED,
+    )
+    async def lock_ticket(self, info: Info, input: LockTicketInput) -> LockTicketPayload | None:
+        return await ticket_workflow.lock_ticket(info, input)
+
+    @strawberry.mutation(
+        description=(
+            "Release a ticket's lock: your own, or anyone's for the organization's ADMINs "
+            "(CONFLICT with `extensions.lockedBy` otherwise). The assignee stays."
+        ),
+        permission_classes=AUTHENTICATED,
+    )
+    async def unlock_ticket(self, info: Info, input: UnlockTicketInput) -> LockTicketPayload | None:
+        return await ticket_workflow.unlock_ticket(info, input)

@@ -12,14 +12,16 @@ from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import encode_id
 from deskgraph.resolvers import notification as notification_resolvers
+from deskgraph.resolvers import organization as organization_resolvers
 from deskgraph.resolvers import ticket as ticket_resolvers
 from deskgraph.resolvers.node import resolve_node
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.node import Node
 from deskgraph.schema.notification import NotificationConnection
-from deskgraph.schema.organization import Advisor
-from deskgraph.schema.ticket import TicketView, TicketViewCounts
+from deskgraph.schema.organization import Advisor, Team
+from deskgraph.schema.ticket import TicketView
 from deskgraph.schema.ticket_inputs import TicketFilter
+from deskgraph.schema.ticket_workflow import TicketViewCounts
 from deskgraph.server.context import Info
 
 MAX_NODES = 100
@@ -83,6 +85,15 @@ class Viewer:
         unread: bool = False,
     ) -> NotificationConnection:
         return await notification_resolvers.viewer_notifications(info, first, after, unread)
+
+    @strawberry.field(
+        description=(
+            "The teams whose tickets you follow, by name: as chosen with `setMyQueues`, or until "
+            "then every team you belong to. Empty for viewers who are not advisors."
+        )
+    )
+    async def my_queues(self, info: Info) -> list[Team]:
+        return await organization_resolvers.my_queues(info)
 
     @strawberry.field(description="The customer user, when the viewer is one.")
     async def customer_user(self, info: Info) -> CustomerUser | None:

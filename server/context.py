@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -22,6 +23,7 @@ from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
+from deskgraph.store.models import utcnow
 
 UNKNOWN_PRINCIPAL = "The token names no known principal."
 
@@ -42,6 +44,8 @@ class Context:
     # down, a bug) is kept for the transport to answer.
     pending_viewer: Callable[[], Awaitable[Actor | None]] | None = None
     lookup_failure: Exception | None = None
+    # The request's clock: what "escalated" and "reminder reached" are read at, once per request.
+    now: datetime = field(default_factory=utcnow)
 
     async def look_up_viewer(self) -> None:
         lookup, self.pending_viewer = self.pending_viewer, None

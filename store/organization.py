@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deskgraph.store import models
+from deskgraph.store import escalation, models
 from deskgraph.store.session import write
 
 
@@ -41,3 +44,40 @@ async def create_tag_once(session: AsyncSession, *, organization_id: int, name: 
             return await create_tag(transaction, organization_id=organization_id, name=name)
     except IntegrityError:
         return None
+
+
+async def set_team_service_levels(
+    session: AsyncSession,
+    *,
+    team_id: int,
+    first_response_minutes: int | None,
+    update_minutes: int | None,
+    solution_minutes: int | None,
+) -> None:
+    """Set a team's service levels and recompute the escalation times of its open tickets, in
+    the same transaction (one set-based UPDATE pair, however many tickets)."""
+    t = models.Team
+    await session.execute(
+        update(t)
+        .where(t.id == team_id)
+        .values(
+            first_response_minutes=first_response_minutes,
+            update_minutes=update_minutes,
+            solution_minutes=solution_minutes,
+        )
+    )
+    await escalation.recompute_team(session, team_id)
+
+
+async def set_my_queues(
+    session: AsyncSession, *, advisor_id: int, team_ids: Sequence[int], now: datetime
+) -> None:
+    """Replace an advisor's chosen queues; an empty list is a choice too ("none")."""
+    q = models.AdvisorQueue
+    await session.execute(delete(q).where(q.advisor_id == advisor_id))
+    if team_ids:
+        await session.execute(
+            insert(q), [{"advisor_id": advisor_id, "team_id": team} for team in team_ids]
+        )
+    a = models.Advisor
+    await session.execute(update(a).where(a.id == advisor_id).values(my_queues_set_at=now))

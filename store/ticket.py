@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, false, insert, literal, or_, update
+from sqlalchemy import ColumnElement, case, delete, false, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deskgraph.store import models
+from deskgraph.store import escalation, models
 from deskgraph.store.event_log import emit
 
 
@@ -69,6 +69,7 @@ async def create_ticket(
     )
     assert ticket_id is not None
     await _set_tags(session, ticket_id, tag_ids)
+    await escalation.recompute_ticket(session, int(ticket_id))
     await emit(session, kind="ticket", ticket_id=int(ticket_id))
     return int(ticket_id)
 
@@ -80,20 +81,32 @@ async def update_ticket(
     version: int,
     values: dict[str, Any],
     tag_ids: Sequence[int] | None,
+    locked_by: int | None,
     now: datetime,
 ) -> bool:
-    """Apply the change if the ticket is still at ``version``; False when it moved on.
+    """Apply the change if the ticket is still at ``version`` and its lock still held by
+    ``locked_by`` (as the caller read it; a reply may lock without moving ``version``); False
+    when it moved on.
 
-    Every column of ``values`` (title, state, pendingUntil, priority, team, assignee) is one
-    customer users see, so ``public_updated_at`` moves when one of them really changes; tags
-    (hidden from customer users) never move it."""
+    Every column of ``values`` (title, state, pendingUntil, priority, team, assignee) but the
+    lock is one customer users see, so ``public_updated_at`` moves when one of them really
+    changes; tags and the lock (hidden from customer users) never move it."""
     t = models.Ticket
     visible_change = or_(
-        false(), *(getattr(t, name).is_distinct_from(value) for name, value in values.items())
+        false(),
+        *(
+            getattr(t, name).is_distinct_from(value)
+            for name, value in values.items()
+            if name != "locked_by_id"  # the lock is internal (auth.ticket.can_see_ticket_workflow)
+        ),
     )
     result = await session.execute(
         update(t)
-        .where(t.id == ticket_id, t.version == version)
+        .where(
+            t.id == ticket_id,
+            t.version == version,
+            t.locked_by_id.is_(None) if locked_by is None else t.locked_by_id == locked_by,
+        )
         .values(
             version=t.version + 1,
             updated_at=bumped_updated_at(now),
@@ -105,6 +118,8 @@ async def update_ticket(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    if "state" in values or "team_id" in values:
+        await escalation.recompute_ticket(session, ticket_id)
     if tag_ids is not None:
         await session.execute(
             delete(models.TicketTag).where(models.TicketTag.ticket_id == ticket_id)
@@ -113,6 +128,8 @@ async def update_ticket(
     # A change of the tags alone is internal (customer users do not see tags): marked, so
     # auth.ticket.can_hear_of keeps it from them.
     change = "tags" if tag_ids is not None and not values else None
+    if set(values) == {"locked_by_id"} and tag_ids is None:
+        change = "lock"  # the lock alone: internal too
     await emit(session, kind="ticket", ticket_id=ticket_id, change=change)
     return True
 
@@ -150,6 +167,15 @@ async def add_message(
     )
     await _touch(session, ticket_id, now, public=is_public)
     assert message_id is not None
+    if is_public:
+        if author_advisor_id is not None:
+            t = models.Ticket
+            await session.execute(
+                update(t)
+                .where(t.id == ticket_id, t.first_responded_at.is_(None))
+                .values(first_responded_at=now)
+            )
+        await escalation.recompute_ticket(session, ticket_id)
     await emit(
         session,
         kind="message",
@@ -191,3 +217,96 @@ async def _touch(session: AsyncSession, ticket_id: int, now: datetime, *, public
     if public:
         values["public_updated_at"] = bumped_public_updated_at(now)
     await session.execute(update(t).where(t.id == ticket_id).values(**values))
+
+
+async def lock_ticket(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    advisor_id: int,
+    version: int | None,
+    assignee_id: int | None,
+    now: datetime,
+) -> bool:
+    """Lock an unlocked ticket for ``advisor_id``, who becomes its assignee (OTRS: locking makes
+    you the owner). False when it is locked already, or no longer at ``version`` (when given):
+    the caller reads which. ``assignee_id``: the assignee as the caller read it; a lock that
+    leaves it alone is internal (customer users do not hear of it)."""
+    t = models.Ticket
+    where = [t.id == ticket_id, t.locked_by_id.is_(None)]
+    if version is not None:
+        where.append(t.version == version)
+    assignee_moves = t.assignee_id.is_distinct_from(advisor_id)
+    result = await session.execute(
+        update(t)
+        .where(*where)
+        .values(
+            locked_by_id=advisor_id,
+            assignee_id=advisor_id,
+            version=t.version + 1,
+            updated_at=bumped_updated_at(now),
+            # The assignee is a field customer users see; the lock is not.
+            public_updated_at=case(
+                (assignee_moves, bumped_public_updated_at(now)), else_=t.public_updated_at
+            ),
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    change = None if assignee_id != advisor_id else "lock"  # auth.ticket.can_hear_of
+    await emit(session, kind="ticket", ticket_id=ticket_id, change=change)
+    return True
+
+
+async def unlock_ticket(
+    session: AsyncSession, *, ticket_id: int, holder_id: int, version: int | None, now: datetime
+) -> bool:
+    """Release ``holder_id``'s lock; the assignee stays (OTRS keeps the owner). False when the
+    lock is no longer theirs, or the ticket no longer at ``version`` (when given)."""
+    t = models.Ticket
+    where = [t.id == ticket_id, t.locked_by_id == holder_id]
+    if version is not None:
+        where.append(t.version == version)
+    result = await session.execute(
+        update(t)
+        .where(*where)
+        .values(locked_by_id=None, version=t.version + 1, updated_at=bumped_updated_at(now))
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await emit(session, kind="ticket", ticket_id=ticket_id, change="lock")
+    return True
+
+
+async def lock_on_first_work(
+    session: AsyncSession, *, ticket_id: int, advisor_id: int, now: datetime
+) -> None:
+    """An advisor who starts working a ticket (their public reply on an unlocked NEW or OPEN
+    ticket) locks it, as ``lock_ticket``; nothing when someone holds it or it waits or is
+    closed. Part of the reply's transaction; its event is the reply's. Like the reply it does
+    not move ``version`` (a reply does not make an edit stale): the lock itself refuses
+    another advisor's edit (``update_ticket``'s ``locked_by``)."""
+    t = models.Ticket
+    await session.execute(
+        update(t)
+        .where(
+            t.id == ticket_id,
+            t.locked_by_id.is_(None),
+            t.state.in_([models.TicketState.NEW, models.TicketState.OPEN]),
+        )
+        .values(
+            locked_by_id=advisor_id,
+            assignee_id=advisor_id,
+            public_updated_at=case(
+                (t.assignee_id.is_distinct_from(advisor_id), bumped_public_updated_at(now)),
+                else_=t.public_updated_at,
+            ),
+        )
+    )
+
+
+async def locked_by(session: AsyncSession, ticket_id: int) -> int | None:
+    """Who holds the ticket's lock, as this transaction sees it (after a refused lock)."""
+    t = models.Ticket
+    holder = await session.scalar(select(t.locked_by_id).where(t.id == ticket_id))
+    return None if holder is None else int(holder)

@@ -388,6 +388,10 @@ async def mutations(api: Api, persona: str | None) -> list[tuple[str, dict[str, 
         ("addTicketMessage", {"ticketId": ticket, "channel": "NOTE", "body": "Note"}),
         ("addTimeEntry", {"ticketId": ticket, "minutes": 5}),
         ("updateTicket", {"id": ticket, "version": version, "priority": "HIGH"}),
+        ("lockTicket", {"id": ticket}),
+        ("unlockTicket", {"id": ticket}),
+        ("setMyQueues", {"teamIds": [gid("Team", 3)]}),
+        ("updateTeamServiceLevel", {"teamId": gid("Team", 3), "solutionMinutes": 600}),
         ("updateCustomerUser", {"id": gid("CustomerUser", ANNA), "version": 1, "name": "Anna B."}),
         # Lucía of South Service invited into North's Service Desk (host-admin only).
         (

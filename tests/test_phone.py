@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from deskgraph.store import phone
 from deskgraph.store.migrate import upgrade
-from deskgraph.store.seed import ADVISORS, ORGANIZATIONS, _customer_users
+from deskgraph.store.seed_demo import ADVISORS, ORGANIZATIONS, _customer_users
 from deskgraph.store.session import create_nullpool_engine
 from tests.conftest import PostgresServer
 
