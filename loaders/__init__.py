@@ -8,6 +8,12 @@ from sqlalchemy import Select
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
 from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
+from deskgraph.loaders.dashboard import DashboardSettingsLoader
+from deskgraph.loaders.information_center import (
+    PersonTicketCountsLoader,
+    WidgetCountsLoader,
+    WidgetPageLoader,
+)
 from deskgraph.loaders.jdlink import JdlinkBySerialLoader
 from deskgraph.loaders.notification import (
     NotificationPageLoader,
@@ -78,4 +84,8 @@ class Loaders:
         self.teams_by_notification_id = TeamsByNotificationIdLoader(reader)
         self.member_organizations = MemberOrganizationsLoader(reader)
         self.my_queues = MyQueuesLoader(reader)
+        self.widget_counts = WidgetCountsLoader(reader)
+        self.widget_page = WidgetPageLoader(reader)
+        self.person_ticket_counts = PersonTicketCountsLoader(reader)
+        self.dashboard_settings = DashboardSettingsLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)
