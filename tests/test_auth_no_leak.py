@@ -32,6 +32,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
+    Undefined,
     build_client_schema,
     get_introspection_query,
     get_named_type,
@@ -229,7 +230,7 @@ def selection(
     parts = ["__typename"]
     for name, field in named.fields.items():
         if any(
-            isinstance(arg.type, GraphQLNonNull) and arg.default_value is None
+            isinstance(arg.type, GraphQLNonNull) and arg.default_value in (None, Undefined)
             for arg in field.args.values()
         ):
             continue  # root lookups only: walked with real ids below
@@ -386,6 +387,14 @@ async def mutations(api: Api, persona: str | None) -> list[tuple[str, dict[str, 
         ("addTimeEntry", {"ticketId": ticket, "minutes": 5}),
         ("updateTicket", {"id": ticket, "version": version, "priority": "HIGH"}),
         ("updateCustomerUser", {"id": gid("CustomerUser", ANNA), "version": 1, "name": "Anna B."}),
+        (
+            "createCustomerUser",
+            {"customerId": gid("Customer", 1), "name": "New Person", "address": "Somewhere"},
+        ),
+        (
+            "updateDashboardSettings",
+            {"dashboard": "CUSTOMER_INFORMATION_CENTER", "widgets": [{"name": "OPEN"}]},
+        ),
         # Lucía of South Service invited into North's Service Desk (host-admin only).
         (
             "inviteAdvisor",
@@ -444,3 +453,47 @@ async def test_no_restricted_value_reaches_a_viewer_through_a_mutation_payload(
         )
     leaked = seen.leaked()
     assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
+async def test_no_restricted_value_reaches_a_viewer_through_the_information_center(
+    walk: tuple[Api, Planted], persona: str | None
+) -> None:
+    """``customer(id:)`` and ``customerUser(id:)`` (in both relations) for every customer and
+    person of the demo, each with its ``informationCenter`` to the full depth: the customer
+    users widget, every ticket widget under every filter, the company status."""
+    api, _planted = walk
+    schema = await client_schema(api)
+    query_type = schema.query_type
+    assert query_type is not None
+    seen = Walk(api, persona)
+    ids = await node_ids(api, schema)
+    center = schema.get_type("CustomerInformationCenter")
+    assert center is not None
+    widget = schema.get_type("TicketWidget")
+    assert widget is not None
+    widgets = " ".join(
+        f"{kind}_{filter}: ticketWidget(kind: {kind}) {{ "
+        f"tickets(filter: {filter}, first: 25) {{ edges {{ node {{ "
+        f"{selection(schema, schema.get_type('Ticket'), 3)} }} }} }} }}"  # type: ignore[arg-type]
+        for kind in ("REMINDER", "ESCALATED", "NEW", "OPEN")
+        for filter in ("MY_LOCKED", "MY_QUEUES", "ALL")
+    )
+    on_center = f"{selection(schema, center, 2)} {widgets}"
+    for customer in ids["Customer"]:
+        await seen.send(
+            f"query ($id: ID!) {{ customer(id: $id) {{ informationCenter {{ {on_center} }} }} }}",
+            {"id": customer},
+        )
+    for person in ids["CustomerUser"]:
+        for relation in ("ASSIGNED_TO", "ACCESSIBLE_FOR"):
+            await seen.send(
+                f"query ($id: ID!) {{ customerUser(id: $id) {{ "
+                f"informationCenter(relation: {relation}) {{ {on_center} }} }} }}",
+                {"id": person},
+            )
+    leaked = seen.leaked()
+    assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"
+    if persona in ("host-admin", "host-advisor", "host-viewer"):
+        # Not vacuous: the customer users widget brought their own customers' contact details.
+        assert {m.kind for m in seen.seen()} >= {"ADDR", "ACCT", "NOTE"}

@@ -5,6 +5,7 @@ widget's paging, ``createCustomerUser``, and the statement count at 5 and at 500
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -609,3 +610,23 @@ async def test_open_ticket_count_matches_the_ticket_list_clauses(reader: Api) ->
                     )
                     query = ticket_list_query(viewer, TicketListing.ALL, values)
                     assert await count_tickets(rows_reader, query) == count
+
+
+async def test_the_readme_query_renders_meadow_farms(reader: Api) -> None:
+    """The README's one query for the whole center runs as written, and agrees with the rows."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Customer Information Center", 1)[1]
+    query = section.split("```graphql", 1)[1].split("```", 1)[0]
+    data = await reader.data(query, as_="host-advisor")
+    center = data["customer"]["informationCenter"]
+    world = await read_world(reader)
+    me = await advisor_id(reader, "host-advisor")
+    tickets = world.center_tickets(me, customer_id=1)
+    assert center["companyStatus"] == world.status(tickets, datetime.now(UTC))
+    assert center["customer"]["name"] == "Meadow Farms"
+    assert [e["node"]["name"] for e in center["customerUsers"]["edges"]] == [
+        p.name for p in world.people_of(1)
+    ]
+    for widget in center["ticketWidgets"]:
+        expected = world.widget(me, tickets, widget["kind"], "ALL", datetime.now(UTC))
+        assert ids(widget["tickets"]) == expected[:10]
