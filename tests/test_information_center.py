@@ -20,7 +20,7 @@ from deskgraph.store import models
 from deskgraph.store.session import create_sessionmaker
 from tests import factories
 from tests.center_model import FILTERS, KINDS, read_world
-from tests.conftest import Api, gid, pk_of
+from tests.conftest import EVERY_VIEWER, Api, gid, pk_of
 
 MEADOW = gid("Customer", 1)  # Meadow Farms, North Dealers
 ANNA = 1  # Anna Berg of Meadow Farms: the customer-user persona
@@ -630,3 +630,56 @@ async def test_the_readme_query_renders_meadow_farms(reader: Api) -> None:
     for widget in center["ticketWidgets"]:
         expected = world.widget(me, tickets, widget["kind"], "ALL", datetime.now(UTC))
         assert ids(widget["tickets"]) == expected[:10]
+
+
+# -- every persona --------------------------------------------------------------------------
+# V: the center opens; C: the customer (or person) answers, its center is null with NOT_FOUND;
+# N: the customer itself is NOT_FOUND, as `node` answers; U: UNAUTHENTICATED. In the order of
+# EVERY_VIEWER: host-admin, host-advisor, host-viewer, external-advisor, customer-user,
+# anonymous, service (`read`), service with every scope.
+CENTER_MATRIX = [
+    (("Customer", 1), "VVVVCUCC"),  # Meadow Farms: met in the external advisor's team
+    (("Customer", 4), "VVVNNUCC"),  # Lakeside: never in the external advisor's teams
+    (("Customer", 5), "NNNVNUCC"),  # a South customer: the external advisor is at home there
+    (("CustomerUser", 1), "VVVVCUCC"),  # Anna, the customer-user persona herself
+    (("CustomerUser", 2), "VVVVNUCC"),  # Anna's colleague
+]
+
+
+@pytest.mark.parametrize(
+    ("subject", "persona", "expected"),
+    [
+        pytest.param(subject, persona, outcome, id=f"{subject[0]}{subject[1]}-{persona}")
+        for subject, outcomes in CENTER_MATRIX
+        for persona, outcome in zip(EVERY_VIEWER, outcomes, strict=True)
+    ],
+)
+async def test_center_per_persona(
+    reader: Api, subject: tuple[str, int], persona: str | None, expected: str
+) -> None:
+    type_name, pk = subject
+    root = "customer" if type_name == "Customer" else "customerUser"
+    body = await reader.post(
+        f"query ($id: ID!) {{ {root}(id: $id) {{ id informationCenter {{ "
+        "customer { id } companyStatus { all } } } }",
+        {"id": gid(type_name, pk)},
+        as_=persona,
+    )
+    codes = [error["extensions"]["code"] for error in body.get("errors", [])]
+    if expected == "U":
+        assert codes == ["UNAUTHENTICATED"]
+        return
+    found = body["data"][root]
+    if expected == "N":
+        assert found is None
+        assert codes == ["NOT_FOUND"]
+        assert body["errors"][0]["path"] == [root]
+    elif expected == "C":
+        assert found == {"id": gid(type_name, pk), "informationCenter": None}
+        assert codes == ["NOT_FOUND"]
+        assert body["errors"][0]["path"] == [root, "informationCenter"]
+    else:
+        assert codes == []
+        assert found["informationCenter"]["companyStatus"]["all"] >= 0
+        customer = found["informationCenter"]["customer"]["id"]
+        assert customer == (gid(type_name, pk) if type_name == "Customer" else gid("Customer", 1))
