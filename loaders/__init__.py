@@ -10,6 +10,9 @@ from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, ta
 from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
 from deskgraph.loaders.dashboard import DashboardSettingsLoader
 from deskgraph.loaders.information_center import (
+    CompanyStatusLoader,
+    PeopleCountLoader,
+    PeoplePageLoader,
     PersonTicketCountsLoader,
     WidgetCountsLoader,
     WidgetPageLoader,
@@ -28,6 +31,7 @@ from deskgraph.loaders.organization import (
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.sources import Sources
 from deskgraph.store import models
+from deskgraph.store.models import utcnow
 
 
 class Loaders:
@@ -84,8 +88,14 @@ class Loaders:
         self.teams_by_notification_id = TeamsByNotificationIdLoader(reader)
         self.member_organizations = MemberOrganizationsLoader(reader)
         self.my_queues = MyQueuesLoader(reader)
+        # One "now" per request (and per re-read after a mutation): the information center's
+        # escalated and reminder-reached counts and lists all read at it, so they agree.
+        self.now = utcnow()
         self.widget_counts = WidgetCountsLoader(reader)
         self.widget_page = WidgetPageLoader(reader)
+        self.company_status = CompanyStatusLoader(reader)
         self.person_ticket_counts = PersonTicketCountsLoader(reader)
+        self.people_page = PeoplePageLoader(reader)
+        self.people_count = PeopleCountLoader(reader)
         self.dashboard_settings = DashboardSettingsLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)

@@ -10,8 +10,8 @@ from deskgraph.auth import information_center as rules
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.loaders.information_center import (
     CenterScope,
+    PeoplePageKey,
     WidgetPageKey,
-    load_people_page,
     widget_query,
 )
 from deskgraph.resolvers.node import resolve_node_of
@@ -27,7 +27,6 @@ from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info
 from deskgraph.schema.ticket import Ticket, TicketConnection, TicketEdge
 from deskgraph.server.context import Info
 from deskgraph.store import dashboard as store_dashboard
-from deskgraph.store.models import utcnow
 
 CENTER = store_dashboard.Dashboard.CUSTOMER_INFORMATION_CENTER
 
@@ -82,7 +81,7 @@ async def _center(
         viewer=viewer,
         customer_id=customer_id,
         requester_id=requester_id,
-        now=utcnow(),
+        now=loaders.now,
         queues=queues,
     )
     return CustomerInformationCenter(
@@ -164,8 +163,8 @@ async def customer_users(
     info: Info, center: CustomerInformationCenter, first: int | None, after: str | None
 ) -> CenterCustomerUserConnection:
     size = widget_page_size(first, _setting(center, store_dashboard.CUSTOMER_USERS).page_size)
-    page = await load_people_page(
-        info.context.reader, center.customer.pk, first=size, after_id=decode_cursor(after)
+    rows, has_next_page = await info.context.loaders.people_page.load(
+        PeoplePageKey(center.customer.pk, size, decode_cursor(after))
     )
     return CenterCustomerUserConnection(
         customer_id=center.customer.pk,
@@ -175,9 +174,7 @@ async def customer_users(
                 node=CustomerUser.from_row(r),
                 viewer=center.scope.viewer,
             )
-            for r in page.rows
+            for r in rows
         ],
-        page_info=page_info(
-            [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
-        ),
+        page_info=page_info([r.id for r in rows], has_next_page=has_next_page, after=after),
     )

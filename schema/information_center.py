@@ -99,9 +99,8 @@ class CenterCustomerUserConnection:
 
     @strawberry.field(description="How many people the customer has.")
     async def total_count(self, info: Info) -> int:
-        from deskgraph.loaders.information_center import count_people
-
-        return await count_people(info.context.reader, self.customer_id)
+        count: int = await info.context.loaders.people_count.load(self.customer_id)
+        return count
 
 
 @strawberry.type(description="How many of the center's tickets are in one state.")
@@ -190,9 +189,7 @@ class CustomerInformationCenter:
 
     @strawberry.field(description="Company status: the center's tickets by group and state.")
     async def company_status(self, info: Info) -> CompanyStatus:
-        from deskgraph.loaders.information_center import company_status
-
-        found = await company_status(info.context.reader, self.scope)
+        found = await info.context.loaders.company_status.load(self.scope)
         return CompanyStatus(
             open=found["OPEN"],
             closed=found["CLOSED"],

@@ -683,3 +683,33 @@ async def test_center_per_persona(
         assert found["informationCenter"]["companyStatus"]["all"] >= 0
         customer = found["informationCenter"]["customer"]["id"]
         assert customer == (gid(type_name, pk) if type_name == "Customer" else gid("Customer", 1))
+
+
+MANY = """
+query MANY($ids: [ID!]!) { nodes(ids: $ids) { ... on Customer { informationCenter {
+  customerUsers(first: 5) { totalCount edges { openTicketCount closedTicketCount
+    node { name } } pageInfo { hasNextPage } }
+  ticketWidgets { counts { myLocked myQueues all }
+    tickets(first: 5) { edges { node { number team { name } requester { name } } } } }
+  companyStatus { open closed escalated all }
+} } } }
+"""
+
+
+async def test_many_centers_in_one_request_read_together(reader: Api) -> None:
+    """The centers of one customer or of all four North customers: the same statements (every
+    loader reads the centers of a tick together), and each center as when asked alone."""
+    north = [gid("Customer", pk) for pk in (1, 2, 3, 4)]
+    with reader.count_statements() as counter:
+        alone = await reader.data(MANY, {"ids": north[:1]}, as_="host-advisor")
+    one = counter.count
+    with reader.count_statements() as counter:
+        together = await reader.data(MANY, {"ids": north}, as_="host-advisor")
+    assert counter.count == one
+    assert together["nodes"][0] == alone["nodes"][0]
+    for pk, node in zip((2, 3, 4), together["nodes"][1:], strict=True):
+        single = await reader.data(MANY, {"ids": [gid("Customer", pk)]}, as_="host-advisor")
+        assert node == single["nodes"][0]
+    statuses = [node["informationCenter"]["companyStatus"]["all"] for node in together["nodes"]]
+    assert all(statuses)
+    assert len(set(statuses)) > 1  # different customers, different figures
