@@ -3,10 +3,11 @@ else's settings, and settings that survive a restart (a new app on the same data
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from deskgraph.settings import Settings
 from deskgraph.store import models
@@ -174,3 +175,52 @@ async def test_settings_survive_a_server_restart(served: Served, settings: Setti
     async with open_api(settings) as restarted:
         data = await restarted.data(SETTINGS, as_="host-viewer")
     assert data["viewer"]["dashboardSettings"]["widgets"] == SAVED
+
+
+async def test_saved_settings_are_read_leniently(api: Api) -> None:
+    """A saved document with a widget no longer offered, a size no longer allowed, a repeat
+    and a filter on the wrong widget still renders: each odd entry falls back to its default."""
+    document = {
+        "widgets": [
+            {"name": "WEATHER", "shown": True},
+            {"name": "NEW", "pageSize": 11, "filter": "NOBODY", "shown": False},
+            {"name": "NEW", "pageSize": 25},
+            {"name": "COMPANY_STATUS", "filter": "MY_LOCKED"},
+            "junk",
+        ]
+    }
+    async with api.app.state.engine.begin() as connection:
+        await connection.execute(
+            insert(models.DashboardSetting).values(
+                advisor_id=2, dashboard="CUSTOMER_INFORMATION_CENTER", settings=document
+            )
+        )
+    data = await api.data(SETTINGS, as_="host-advisor")
+    widgets = data["viewer"]["dashboardSettings"]["widgets"]
+    assert widgets[:2] == [
+        {"name": "NEW", "shown": False, "pageSize": 10, "filter": "ALL"},
+        {"name": "COMPANY_STATUS", "shown": True, "pageSize": 10, "filter": None},
+    ]
+    assert [w["name"] for w in widgets[2:]] == [
+        "CUSTOMER_INFORMATION",
+        "CUSTOMER_USERS",
+        "REMINDER",
+        "ESCALATED",
+        "OPEN",
+    ]
+
+
+async def test_two_first_saves_at_once_both_succeed(api: Api) -> None:
+    """The save is an upsert: two first saves at once do not collide; one of them wins."""
+    first = update([{"name": "OPEN", "pageSize": 5}])
+    second = update([{"name": "NEW", "pageSize": 20}])
+    results = await asyncio.gather(
+        api.post(UPDATE, first, as_="host-advisor"), api.post(UPDATE, second, as_="host-advisor")
+    )
+    assert all("errors" not in body for body in results), results
+    data = await api.data(SETTINGS, as_="host-advisor")
+    assert data["viewer"]["dashboardSettings"]["widgets"][0] in (
+        {"name": "OPEN", "shown": True, "pageSize": 5, "filter": "ALL"},
+        {"name": "NEW", "shown": True, "pageSize": 20, "filter": "ALL"},
+    )
+    assert len(await api.rows(models.DashboardSetting)) == 1

@@ -713,3 +713,31 @@ async def test_many_centers_in_one_request_read_together(reader: Api) -> None:
     statuses = [node["informationCenter"]["companyStatus"]["all"] for node in together["nodes"]]
     assert all(statuses)
     assert len(set(statuses)) > 1  # different customers, different figures
+
+
+@pytest.mark.parametrize("kind", ["OPEN", "ESCALATED"])
+async def test_a_widget_pages_through_all_its_tickets(reader: Api, kind: str) -> None:
+    query = """query ($id: ID!, $kind: TicketWidgetKind!, $after: String) {
+      customer(id: $id) { informationCenter { ticketWidget(kind: $kind) {
+        counts { all }
+        tickets(filter: ALL, first: 5, after: $after) {
+          pageInfo { hasNextPage endCursor } edges { node { id } } } } } } }"""
+    world = await read_world(reader)
+    me = await advisor_id(reader, "host-advisor")
+    expected = world.widget(
+        me, world.center_tickets(me, customer_id=1), kind, "ALL", datetime.now(UTC)
+    )
+    assert len(expected) > 10
+    seen: list[int] = []
+    after = None
+    for _ in range(20):
+        variables = {"id": MEADOW, "kind": kind, "after": after}
+        widget = (await reader.data(query, variables, as_="host-advisor"))["customer"][
+            "informationCenter"
+        ]["ticketWidget"]
+        assert widget["counts"]["all"] == len(expected)
+        seen += ids(widget["tickets"])
+        if not widget["tickets"]["pageInfo"]["hasNextPage"]:
+            break
+        after = widget["tickets"]["pageInfo"]["endCursor"]
+    assert seen == expected
