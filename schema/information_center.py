@@ -4,10 +4,9 @@ NEW, OPEN, each under MY_LOCKED, MY_QUEUES, ALL), its company status, its own fi
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
+from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.information_center import CenterScope, WidgetCountsKey
 from deskgraph.schema.customer import Customer, CustomerUser, CustomerUserTicketRelation
 from deskgraph.schema.dashboard import TicketWidgetKind, WidgetFilter
@@ -71,7 +70,7 @@ class TicketWidget:
 class CenterCustomerUserEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this person.")
     node: CustomerUser = strawberry.field(description="The person.")
-    viewer: strawberry.Private[Any]
+    viewer: strawberry.Private[Actor]
 
     @strawberry.field(
         description=(
