@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from deskgraph.bench import information_center
 from deskgraph.ids import decode_id_of, encode_id
 from deskgraph.schema.pagination import decode_cursor, encode_cursor
 from deskgraph.store import models
@@ -448,4 +449,12 @@ SCENARIOS = [
         deep_cursor,
     ),
     Scenario("small", "`{ viewer { id } }`", SMALL, small_floor, 1, no_variables),
+    Scenario(  # its query and floor: bench/information_center.py
+        information_center.NAME,
+        information_center.TITLE,
+        information_center.QUERY,
+        information_center.floor,
+        information_center.FLOOR_STATEMENTS,
+        information_center.largest_customer,
+    ),
 ]

@@ -8,6 +8,15 @@ from sqlalchemy import Select
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
 from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
+from deskgraph.loaders.dashboard import DashboardSettingsLoader
+from deskgraph.loaders.information_center import (
+    CompanyStatusLoader,
+    PeopleCountLoader,
+    PeoplePageLoader,
+    PersonTicketCountsLoader,
+    WidgetCountsLoader,
+    WidgetPageLoader,
+)
 from deskgraph.loaders.jdlink import JdlinkBySerialLoader
 from deskgraph.loaders.notification import (
     NotificationPageLoader,
@@ -23,6 +32,7 @@ from deskgraph.loaders.search import SearchPageLoader
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.sources import Sources
 from deskgraph.store import models
+from deskgraph.store.models import utcnow
 
 
 class Loaders:
@@ -80,4 +90,14 @@ class Loaders:
         self.teams_by_notification_id = TeamsByNotificationIdLoader(reader)
         self.member_organizations = MemberOrganizationsLoader(reader)
         self.my_queues = MyQueuesLoader(reader)
+        # One "now" per request (and per re-read after a mutation), ``Context.now``: every
+        # escalated and reminder-reached list, count and flag of a response reads at it.
+        self.now = utcnow()
+        self.widget_counts = WidgetCountsLoader(reader)
+        self.widget_page = WidgetPageLoader(reader)
+        self.company_status = CompanyStatusLoader(reader)
+        self.person_ticket_counts = PersonTicketCountsLoader(reader)
+        self.people_page = PeoplePageLoader(reader)
+        self.people_count = PeopleCountLoader(reader)
+        self.dashboard_settings = DashboardSettingsLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)

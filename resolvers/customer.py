@@ -1,15 +1,21 @@
-"""Customer mutations: a person's contact fields."""
+"""Customer mutations: a person's contact fields, a new person."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from deskgraph.auth import customer as rules
+from deskgraph.auth import information_center as center_rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
-from deskgraph.ids import decode_id_of
-from deskgraph.resolvers.common import email, optional_text, phone, present, text
+from deskgraph.ids import decode_id, decode_id_of
+from deskgraph.resolvers.common import email, optional_text, phone, present, text, unknown
 from deskgraph.schema.customer import CustomerUser
-from deskgraph.schema.customer_inputs import UpdateCustomerUserInput, UpdateCustomerUserPayload
+from deskgraph.schema.customer_inputs import (
+    CreateCustomerUserInput,
+    CreateCustomerUserPayload,
+    UpdateCustomerUserInput,
+    UpdateCustomerUserPayload,
+)
 from deskgraph.server.context import Info
 from deskgraph.store import customer as store
 from deskgraph.store.session import write
@@ -47,7 +53,34 @@ async def update_customer_user(
     return UpdateCustomerUserPayload(customer_user=CustomerUser.from_row(updated))
 
 
-def _contact_values(input: UpdateCustomerUserInput, *, region: str | None) -> dict[str, Any]:
+async def create_customer_user(
+    info: Info, input: CreateCustomerUserInput
+) -> CreateCustomerUserPayload:
+    """A new person of a customer: its organization's ADMINs and ADVISORs
+    (``auth.information_center.can_create_customer_user``)."""
+    viewer = info.context.require_viewer()
+    loaders = info.context.loaders
+    decoded = decode_id(input.customer_id)
+    customer = None
+    if decoded is not None and decoded[0] == "Customer":
+        customer = await loaders.customer_by_id.load(decoded[1])
+    if customer is None or not await rules.customer_visible(viewer, loaders, customer):
+        raise unknown("customerId", "Customer")
+    # Before any validation: a viewer who may not add people learns nothing from their input.
+    if not center_rules.can_create_customer_user(viewer, customer.organization_id):
+        raise Forbidden("Only the customer's own dealer (ADMIN, ADVISOR) may add its people.")
+    organization = await loaders.organization_by_id.load(customer.organization_id)
+    values = _contact_values(input, region=organization.default_region if organization else None)
+    async with write(info.context.session) as session:
+        pk = await store.create_customer_user(session, customer_id=customer.id, values=values)
+    info.context.reset_loaders()
+    created = await info.context.loaders.customer_user_by_id.load(pk)
+    return CreateCustomerUserPayload(customer_user=CustomerUser.from_row(created))
+
+
+def _contact_values(
+    input: UpdateCustomerUserInput | CreateCustomerUserInput, *, region: str | None
+) -> dict[str, Any]:
     """The fields sent, checked and normalised; null clears an optional field."""
     values: dict[str, Any] = {}
     if present(input.name):

@@ -17,7 +17,9 @@ from deskgraph.errors import BadUserInput, is_unexpected
 from deskgraph.schema.cost import QueryCost
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_operations import CustomerMutation
+from deskgraph.schema.dashboard_operations import DashboardMutation
 from deskgraph.schema.federation import FederationQuery
+from deskgraph.schema.information_center_operations import InformationCenterQuery
 from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
 from deskgraph.schema.limits import (
     CheckedValidationCache,
@@ -43,7 +45,14 @@ logger = logging.getLogger("deskgraph")
 
 
 @strawberry.type(description="Everything a viewer can read.")
-class Query(FederationQuery, ViewerQuery, TicketQuery, InvitationQuery, CustomerSearchQuery):
+class Query(
+    FederationQuery,
+    ViewerQuery,
+    TicketQuery,
+    InvitationQuery,
+    CustomerSearchQuery,
+    InformationCenterQuery,
+):
     pass
 
 
@@ -54,6 +63,7 @@ class Mutation(
     OrganizationMutation,
     InvitationMutation,
     NotificationMutation,
+    DashboardMutation,
 ):
     pass
 

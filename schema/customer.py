@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from deskgraph.auth import customer as rules
+from deskgraph.auth import information_center as center_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
@@ -14,7 +15,20 @@ from deskgraph.schema.organization import Organization
 from deskgraph.server.context import Info
 
 if TYPE_CHECKING:
+    from deskgraph.schema.information_center import CustomerInformationCenter
     from deskgraph.schema.ticket import CustomerHistoryConnection
+
+CustomerUserTicketRelation = strawberry.enum(
+    center_rules.CustomerUserTicketRelation,
+    description=(
+        "Which tickets a customer user's information center reads: ASSIGNED_TO (those the "
+        "person asked, as requester) or ACCESSIBLE_FOR (every ticket of their company)."
+    ),
+)
+CENTER_DESCRIPTION = (
+    "The Customer Information Center{of}: people, ticket widgets, company status, customer "
+    "information. Advisors only; for anyone else null with NOT_FOUND, as if it did not exist."
+)
 
 
 @entity(description="A company that is a customer of an organization.")
@@ -58,6 +72,17 @@ class Customer(Node, RowBacked):
     async def machines(self, info: Info) -> list[Machine]:
         return from_rows(Machine, await info.context.loaders.machines_by_customer_id.load(self.pk))
 
+    @strawberry.field(description=CENTER_DESCRIPTION.format(of=" of this customer"))
+    async def information_center(
+        self, info: Info
+    ) -> (
+        Annotated[CustomerInformationCenter, strawberry.lazy("deskgraph.schema.information_center")]
+        | None
+    ):
+        from deskgraph.resolvers.information_center import customer_center
+
+        return await customer_center(info, self)
+
 
 @strawberry.type(description="What the viewer may do with a customer user: hide what they cannot.")
 class CustomerUserPermissions:
@@ -96,6 +121,26 @@ class CustomerUser(Node, RowBacked):
     async def customer(self, info: Info) -> Customer:
         row = await info.context.loaders.customer_by_id.load(self.customer_id)
         return Customer.from_row(row)
+
+    @strawberry.field(
+        description=CENTER_DESCRIPTION.format(
+            of=" of this person: their tickets (`relation: ASSIGNED_TO`, the default) or their "
+            "company's (`ACCESSIBLE_FOR`)"
+        )
+    )
+    async def information_center(
+        self,
+        info: Info,
+        relation: CustomerUserTicketRelation = (  # type: ignore[valid-type]
+            center_rules.CustomerUserTicketRelation.ASSIGNED_TO
+        ),
+    ) -> (
+        Annotated[CustomerInformationCenter, strawberry.lazy("deskgraph.schema.information_center")]
+        | None
+    ):
+        from deskgraph.resolvers.information_center import person_center
+
+        return await person_center(info, self, relation)
 
     @strawberry.field(description="What the viewer may do with this person's data.")
     def viewer_can(self, info: Info) -> CustomerUserPermissions:

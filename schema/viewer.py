@@ -11,11 +11,13 @@ from deskgraph.auth import viewer as viewer_model
 from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import encode_id
+from deskgraph.resolvers import dashboard as dashboard_resolvers
 from deskgraph.resolvers import notification as notification_resolvers
 from deskgraph.resolvers import organization as organization_resolvers
 from deskgraph.resolvers import ticket as ticket_resolvers
 from deskgraph.resolvers.node import resolve_node
 from deskgraph.schema.customer import CustomerUser
+from deskgraph.schema.dashboard import Dashboard, DashboardSettings
 from deskgraph.schema.node import Node
 from deskgraph.schema.notification import NotificationConnection
 from deskgraph.schema.organization import Advisor, Team
@@ -23,6 +25,7 @@ from deskgraph.schema.ticket import TicketView
 from deskgraph.schema.ticket_inputs import TicketFilter
 from deskgraph.schema.ticket_workflow import TicketViewCounts
 from deskgraph.server.context import Info
+from deskgraph.store import dashboard as store_dashboard
 
 MAX_NODES = 100
 
@@ -94,6 +97,22 @@ class Viewer:
     )
     async def my_queues(self, info: Info) -> list[Team]:
         return await organization_resolvers.my_queues(info)
+
+    @strawberry.field(
+        description=(
+            "Your settings of a dashboard (the defaults until you save some): which widgets, "
+            "in what order, page sizes, last chosen filters. Always your own; null for "
+            "customer users and services, who have no dashboards."
+        )
+    )
+    async def dashboard_settings(
+        self,
+        info: Info,
+        dashboard: Dashboard = store_dashboard.Dashboard.CUSTOMER_INFORMATION_CENTER,  # type: ignore[valid-type]
+    ) -> DashboardSettings | None:
+        return await dashboard_resolvers.viewer_dashboard_settings(
+            info, store_dashboard.Dashboard(dashboard)
+        )
 
     @strawberry.field(description="The customer user, when the viewer is one.")
     async def customer_user(self, info: Info) -> CustomerUser | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,6 @@ from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
-from deskgraph.store.models import utcnow
 
 UNKNOWN_PRINCIPAL = "The token names no known principal."
 
@@ -44,8 +43,6 @@ class Context:
     # down, a bug) is kept for the transport to answer.
     pending_viewer: Callable[[], Awaitable[Actor | None]] | None = None
     lookup_failure: Exception | None = None
-    # The request's clock: what "escalated" and "reminder reached" are read at, once per request.
-    now: datetime = field(default_factory=utcnow)
 
     async def look_up_viewer(self) -> None:
         lookup, self.pending_viewer = self.pending_viewer, None
@@ -58,6 +55,12 @@ class Context:
         if self.viewer is None:
             raise Unauthenticated(self.auth_error or "Sign in: this field needs a bearer token.")
         return self.viewer
+
+    @property
+    def now(self) -> datetime:
+        """The request's clock (``loaders.now``): what "escalated" and "reminder reached" are
+        read at, once per request and again after a mutation commits."""
+        return self.loaders.now
 
     def reset_loaders(self) -> None:
         """Forget every cached read: called after a mutation commits."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
@@ -32,3 +32,13 @@ async def update_customer_user(
         .values(version=cu.version + 1, **with_search_keys(values))
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def create_customer_user(
+    session: AsyncSession, *, customer_id: int, values: dict[str, Any]
+) -> int:
+    """A new person of the customer (search keys filled by the columns' defaults)."""
+    cu = models.CustomerUser
+    pk = await session.scalar(insert(cu).values(customer_id=customer_id, **values).returning(cu.id))
+    assert isinstance(pk, int)
+    return pk

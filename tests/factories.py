@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from deskgraph.store import models
@@ -135,3 +135,21 @@ async def notification(
     if rows:
         await connection.execute(insert(models.NotificationTeam), rows)
     return pk
+
+
+async def choose_queues(
+    connection: AsyncConnection, advisor_id: int, team_ids: Iterable[int]
+) -> None:
+    """The advisor's chosen queues ("my queues"), replacing any earlier choice; none is a
+    choice too (then their queues are empty)."""
+    await connection.execute(
+        delete(models.AdvisorQueue).where(models.AdvisorQueue.advisor_id == advisor_id)
+    )
+    rows = [{"advisor_id": advisor_id, "team_id": team_id} for team_id in team_ids]
+    if rows:
+        await connection.execute(insert(models.AdvisorQueue), rows)
+    await connection.execute(
+        update(models.Advisor)
+        .where(models.Advisor.id == advisor_id)
+        .values(my_queues_set_at=utcnow())
+    )

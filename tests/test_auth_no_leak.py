@@ -32,6 +32,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
+    Undefined,
     build_client_schema,
     get_introspection_query,
     get_named_type,
@@ -229,7 +230,7 @@ def selection(
     parts = ["__typename"]
     for name, field in named.fields.items():
         if any(
-            isinstance(arg.type, GraphQLNonNull) and arg.default_value is None
+            isinstance(arg.type, GraphQLNonNull) and arg.default_value in (None, Undefined)
             for arg in field.args.values()
         ):
             continue  # root lookups only: walked with real ids below
@@ -393,6 +394,14 @@ async def mutations(api: Api, persona: str | None) -> list[tuple[str, dict[str, 
         ("setMyQueues", {"teamIds": [gid("Team", 3)]}),
         ("updateTeamServiceLevel", {"teamId": gid("Team", 3), "solutionMinutes": 600}),
         ("updateCustomerUser", {"id": gid("CustomerUser", ANNA), "version": 1, "name": "Anna B."}),
+        (
+            "createCustomerUser",
+            {"customerId": gid("Customer", 1), "name": "New Person", "address": "Somewhere"},
+        ),
+        (
+            "updateDashboardSettings",
+            {"dashboard": "CUSTOMER_INFORMATION_CENTER", "widgets": [{"name": "OPEN"}]},
+        ),
         # Lucía of South Service invited into North's Service Desk (host-admin only).
         (
             "inviteAdvisor",
@@ -451,3 +460,49 @@ async def test_no_restricted_value_reaches_a_viewer_through_a_mutation_payload(
         )
     leaked = seen.leaked()
     assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
+async def test_no_restricted_value_reaches_a_viewer_through_the_information_center(
+    walk: tuple[Api, Planted], persona: str | None
+) -> None:
+    """``customer(id:)`` for every customer of the demo with its ``informationCenter`` to the
+    full depth (the customer users widget, every ticket widget under every filter, the company
+    status), and ``customerUser(id:)`` in both relations for a spread of people."""
+    api, _planted = walk
+    schema = await client_schema(api)
+    query_type = schema.query_type
+    assert query_type is not None
+    seen = Walk(api, persona)
+    ids = await node_ids(api, schema)
+    center = schema.get_type("CustomerInformationCenter")
+    assert center is not None
+    widget = schema.get_type("TicketWidget")
+    assert widget is not None
+    widgets = " ".join(
+        f"{kind}_{filter}: ticketWidget(kind: {kind}) {{ "
+        f"tickets(filter: {filter}, first: 25) {{ edges {{ node {{ "
+        f"{selection(schema, schema.get_type('Ticket'), 3)} }} }} }} }}"  # type: ignore[arg-type]
+        for kind in ("REMINDER", "ESCALATED", "NEW", "OPEN")
+        for filter in ("MY_LOCKED", "MY_QUEUES", "ALL")
+    )
+    on_center = f"{selection(schema, center, 2)} {widgets}"
+    for customer in ids["Customer"]:
+        await seen.send(
+            f"query ($id: ID!) {{ customer(id: $id) {{ informationCenter {{ {on_center} }} }} }}",
+            {"id": customer},
+        )
+    # People: a spread of them (each center of a person reads what their customer's does).
+    on_person = selection(schema, center, 2)
+    for person in spread(ids["CustomerUser"], SAMPLE):
+        for relation in ("ASSIGNED_TO", "ACCESSIBLE_FOR"):
+            await seen.send(
+                f"query ($id: ID!) {{ customerUser(id: $id) {{ "
+                f"informationCenter(relation: {relation}) {{ {on_person} }} }} }}",
+                {"id": person},
+            )
+    leaked = seen.leaked()
+    assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"
+    if persona in ("host-admin", "host-advisor", "host-viewer"):
+        # Not vacuous: the customer users widget brought their own customers' contact details.
+        assert {m.kind for m in seen.seen()} >= {"ADDR", "ACCT", "NOTE"}

@@ -1,0 +1,201 @@
+"""The Customer Information Center: one dashboard about a customer (or one of its people):
+its people with their open and closed tickets, its tickets by urgency (REMINDER, ESCALATED,
+NEW, OPEN, each under MY_LOCKED, MY_QUEUES, ALL), its company status, its own fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from deskgraph.auth.viewer import Actor
+from deskgraph.loaders.information_center import CenterScope, WidgetCountsKey
+from deskgraph.schema.customer import Customer, CustomerUser, CustomerUserTicketRelation
+from deskgraph.schema.dashboard import TicketWidgetKind, WidgetFilter
+from deskgraph.schema.pagination import PageInfo
+from deskgraph.schema.ticket import TicketConnection, TicketState
+from deskgraph.server.context import Info
+from deskgraph.store import dashboard as store_dashboard
+from deskgraph.store import models
+
+
+@strawberry.type(description="How many tickets a ticket widget holds under each filter.")
+class TicketWidgetCounts:
+    my_locked: int = strawberry.field(description="Locked by you.")
+    my_queues: int = strawberry.field(description="In your queues.")
+    all: int = strawberry.field(description="All of them (that you may see).")
+
+
+@strawberry.type(
+    description=(
+        "A ticket widget of the center: its tickets under a filter, and each filter's count."
+    )
+)
+class TicketWidget:
+    scope: strawberry.Private[CenterScope]
+    kind: TicketWidgetKind = strawberry.field(description="Which widget.")  # type: ignore[valid-type]
+    shown: bool = strawberry.field(description="Whether your settings show it.")
+    page_size: int = strawberry.field(description="Your page size for it (default 10).")
+    filter: WidgetFilter = strawberry.field(  # type: ignore[valid-type]
+        description="Your last chosen filter (default ALL): what `tickets` lists by default."
+    )
+
+    @strawberry.field(description="Each filter's count, for the badges: one query for all.")
+    async def counts(self, info: Info) -> TicketWidgetCounts:
+        key = WidgetCountsKey(self.scope, store_dashboard.TicketWidgetKind(self.kind))
+        found = await info.context.loaders.widget_counts.load(key)
+        return TicketWidgetCounts(
+            my_locked=found[store_dashboard.WidgetFilter.MY_LOCKED],
+            my_queues=found[store_dashboard.WidgetFilter.MY_QUEUES],
+            all=found[store_dashboard.WidgetFilter.ALL],
+        )
+
+    @strawberry.field(
+        description=(
+            "The widget's tickets, newest first: under `filter` (default: your last chosen), "
+            "in pages of `first` (5, 10, 15, 20 or 25; default: your page size)."
+        )
+    )
+    async def tickets(
+        self,
+        info: Info,
+        filter: WidgetFilter | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> TicketConnection:
+        from deskgraph.resolvers.information_center import widget_tickets
+
+        return await widget_tickets(info, self, filter, first, after)
+
+
+@strawberry.type(description="One of the customer's people, with their ticket counts.")
+class CenterCustomerUserEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this person.")
+    node: CustomerUser = strawberry.field(description="The person.")
+    viewer: strawberry.Private[Actor]
+
+    @strawberry.field(
+        description=(
+            "Their tickets (as requester) in NEW, OPEN or PENDING_REMINDER that you may see: "
+            "`tickets(filter: {requesterIds: [id], stateGroup: OPEN})` lists as many."
+        )
+    )
+    async def open_ticket_count(self, info: Info) -> int:
+        counts = await info.context.loaders.person_ticket_counts.load((self.node.pk, self.viewer))
+        return counts[0]
+
+    @strawberry.field(description="Their CLOSED tickets (as requester) that you may see.")
+    async def closed_ticket_count(self, info: Info) -> int:
+        counts = await info.context.loaders.person_ticket_counts.load((self.node.pk, self.viewer))
+        return counts[1]
+
+
+@strawberry.type(
+    description="A page of the customer's people, by name (case-insensitively), then by ID."
+)
+class CenterCustomerUserConnection:
+    customer_id: strawberry.Private[int]
+    edges: list[CenterCustomerUserEdge] = strawberry.field(description="The people of the page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+
+    @strawberry.field(description="How many people the customer has.")
+    async def total_count(self, info: Info) -> int:
+        count: int = await info.context.loaders.people_count.load(self.customer_id)
+        return count
+
+
+@strawberry.type(description="How many of the center's tickets are in one state.")
+class TicketStateCount:
+    state: TicketState = strawberry.field(description="The state.")  # type: ignore[valid-type]
+    count: int = strawberry.field(description="How many tickets.")
+
+
+@strawberry.type(
+    description=(
+        "The center's tickets by group, that you may see: open (NEW, OPEN, PENDING_REMINDER), "
+        "closed, escalated, all, and per state."
+    )
+)
+class CompanyStatus:
+    open: int = strawberry.field(description="NEW, OPEN or PENDING_REMINDER.")
+    closed: int = strawberry.field(description="CLOSED.")
+    escalated: int = strawberry.field(description="Past a service-level target now.")
+    all: int = strawberry.field(description="Every ticket.")
+    by_state: list[TicketStateCount] = strawberry.field(description="Per state, in state order.")
+
+
+@strawberry.type(description="What you may do from the center: hide what you cannot use.")
+class InformationCenterPermissions:
+    create_customer_user: bool = strawberry.field(
+        description="Add a person to the customer (`createCustomerUser`)."
+    )
+    edit_customer_users: bool = strawberry.field(
+        description="Change its people's contact fields (`updateCustomerUser`)."
+    )
+
+
+@strawberry.type(
+    description=(
+        "The Customer Information Center of a customer, or of one of its people (then its "
+        "tickets are that person's, or their company's: `relation`). Every widget reads only "
+        "the tickets you may see. Widgets follow your `viewer.dashboardSettings`."
+    )
+)
+class CustomerInformationCenter:
+    scope: strawberry.Private[CenterScope]
+    settings: strawberry.Private[list[store_dashboard.WidgetSetting]]
+    customer: Customer = strawberry.field(
+        description="Customer information: the customer's own fields."
+    )
+    customer_user: CustomerUser | None = strawberry.field(
+        description="In a person's center, the person; null in a customer's center."
+    )
+    relation: CustomerUserTicketRelation | None = strawberry.field(  # type: ignore[valid-type]
+        description="In a person's center, which of the tickets it reads; null otherwise."
+    )
+    viewer_can: InformationCenterPermissions = strawberry.field(
+        description="What you may do from the center."
+    )
+
+    @strawberry.field(
+        description=(
+            "The customer's people, sorted by name case-insensitively, in pages of `first` "
+            "(5, 10, 15, 20 or 25; default: your page size, 10 until you change it), each "
+            "with their open and closed ticket counts."
+        )
+    )
+    async def customer_users(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> CenterCustomerUserConnection:
+        from deskgraph.resolvers.information_center import customer_users
+
+        return await customer_users(info, self, first, after)
+
+    @strawberry.field(description="One ticket widget (shown or hidden in your settings).")
+    def ticket_widget(self, kind: TicketWidgetKind) -> TicketWidget:  # type: ignore[valid-type]
+        from deskgraph.resolvers.information_center import ticket_widget
+
+        return ticket_widget(self, store_dashboard.TicketWidgetKind(kind))
+
+    @strawberry.field(
+        description=(
+            "The ticket widgets REMINDER, ESCALATED, NEW and OPEN in your settings' order, "
+            "hidden ones left out. Their counts are read in one query."
+        )
+    )
+    def ticket_widgets(self) -> list[TicketWidget]:
+        from deskgraph.resolvers.information_center import ticket_widgets
+
+        return ticket_widgets(self)
+
+    @strawberry.field(description="Company status: the center's tickets by group and state.")
+    async def company_status(self, info: Info) -> CompanyStatus:
+        found = await info.context.loaders.company_status.load(self.scope)
+        return CompanyStatus(
+            open=found["OPEN"],
+            closed=found["CLOSED"],
+            escalated=found["ESCALATED"],
+            all=found["ALL"],
+            by_state=[
+                TicketStateCount(state=state, count=found[f"STATE_{state.name}"])
+                for state in models.TicketState
+            ],
+        )
