@@ -24,8 +24,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, and_, case, func, select, true, tuple_
 from sqlalchemy.engine import Row
 
-from deskgraph.auth import information_center as rules
-from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth import information_center as rules, ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
 from deskgraph.loaders.ticket import TicketFilterValues, TicketListQuery, TicketPage, escalated_at

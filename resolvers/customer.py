@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskgraph.auth import customer as rules
-from deskgraph.auth import information_center as center_rules
+from deskgraph.auth import customer as rules, information_center as center_rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id, decode_id_of
 from deskgraph.resolvers.common import email, optional_text, phone, present, text, unknown

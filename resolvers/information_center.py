@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskgraph.auth import customer as customer_rules
-from deskgraph.auth import information_center as rules
+from deskgraph.auth import customer as customer_rules, information_center as rules
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.loaders.information_center import (
     CenterScope,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from deskgraph.auth import customer as customer_rules
-from deskgraph.auth import notification as notification_rules
-from deskgraph.auth import organization as organization_rules
-from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth import (
+    customer as customer_rules,
+    notification as notification_rules,
+    organization as organization_rules,
+    ticket as ticket_rules,
+)
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.ids import decode_id

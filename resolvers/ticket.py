@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from deskgraph.auth import customer as customer_rules
-from deskgraph.auth import ticket as rules
+from deskgraph.auth import customer as customer_rules, ticket as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden
 from deskgraph.loaders.ticket import (
     count_views_of,
@@ -47,8 +46,7 @@ from deskgraph.schema.ticket_inputs import (
 )
 from deskgraph.schema.ticket_workflow import TicketViewCounts
 from deskgraph.server.context import Info
-from deskgraph.store import models
-from deskgraph.store import ticket as store
+from deskgraph.store import models, ticket as store
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import write
 

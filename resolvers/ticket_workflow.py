@@ -38,8 +38,7 @@ from deskgraph.schema.ticket_inputs import (
     UpdateTicketInput,
 )
 from deskgraph.server.context import Info
-from deskgraph.store import models
-from deskgraph.store import ticket as store
+from deskgraph.store import models, ticket as store
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import write
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult as GraphQLExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -44,7 +45,6 @@ from graphql import (
     VariableNode,
     get_nullable_type,
 )
-from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 

@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from deskgraph.auth import customer as rules
-from deskgraph.auth import information_center as center_rules
+from deskgraph.auth import customer as rules, information_center as center_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows

@@ -13,8 +13,7 @@ from deskgraph.schema.dashboard import TicketWidgetKind, WidgetFilter
 from deskgraph.schema.pagination import PageInfo
 from deskgraph.schema.ticket import TicketConnection, TicketState
 from deskgraph.server.context import Info
-from deskgraph.store import dashboard as store_dashboard
-from deskgraph.store import models
+from deskgraph.store import dashboard as store_dashboard, models
 
 
 @strawberry.type(description="How many tickets a ticket widget holds under each filter.")

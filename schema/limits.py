@@ -8,6 +8,7 @@ from typing import Any
 
 from graphql import (
     ArgumentNode,
+    ExecutionResult as GraphQLExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -25,7 +26,6 @@ from graphql import (
     Visitor,
     visit,
 )
-from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.types.graphql import OperationType
 

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from deskgraph.auth import customer as customer_rules
-from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth import customer as customer_rules, ticket as ticket_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.customer import HistoryPageKey

@@ -7,8 +7,7 @@ from strawberry.permission import BasePermission
 
 from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.auth.ticket import TicketListing
-from deskgraph.resolvers import ticket as resolvers
-from deskgraph.resolvers import ticket_workflow
+from deskgraph.resolvers import ticket as resolvers, ticket_workflow
 from deskgraph.schema.ticket import TicketConnection, TicketView
 from deskgraph.schema.ticket_inputs import (
     AddTicketMessageInput,

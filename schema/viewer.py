@@ -6,15 +6,16 @@ import asyncio
 
 import strawberry
 
-from deskgraph.auth import ticket as ticket_rules
-from deskgraph.auth import viewer as viewer_model
+from deskgraph.auth import ticket as ticket_rules, viewer as viewer_model
 from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import encode_id
-from deskgraph.resolvers import dashboard as dashboard_resolvers
-from deskgraph.resolvers import notification as notification_resolvers
-from deskgraph.resolvers import organization as organization_resolvers
-from deskgraph.resolvers import ticket as ticket_resolvers
+from deskgraph.resolvers import (
+    dashboard as dashboard_resolvers,
+    notification as notification_resolvers,
+    organization as organization_resolvers,
+    ticket as ticket_resolvers,
+)
 from deskgraph.resolvers.node import resolve_node
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.dashboard import Dashboard, DashboardSettings

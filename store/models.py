@@ -6,16 +6,13 @@ schema serves has an index that ends in ``id``: lists are keyset-paginated on it
 
 from __future__ import annotations
 
-import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -24,135 +21,25 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTCDateTime column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class AdvisorRole(enum.Enum):
-    ADMIN = "ADMIN"
-    ADVISOR = "ADVISOR"
-    VIEWER = "VIEWER"
-
-
-class TicketState(enum.Enum):
-    NEW = "NEW"
-    OPEN = "OPEN"
-    PENDING_REMINDER = "PENDING_REMINDER"
-    CLOSED = "CLOSED"
-
-
-class TicketStateGroup(enum.Enum):
-    """States as the dashboards count them: OPEN is NEW, OPEN and PENDING_REMINDER."""
-
-    OPEN = "OPEN"
-    CLOSED = "CLOSED"
-
-    @property
-    def states(self) -> tuple[TicketState, ...]:
-        if self is TicketStateGroup.CLOSED:
-            return (TicketState.CLOSED,)
-        return (TicketState.NEW, TicketState.OPEN, TicketState.PENDING_REMINDER)
-
-
-class TicketPriority(enum.Enum):
-    LOW = "LOW"
-    NORMAL = "NORMAL"
-    HIGH = "HIGH"
-    URGENT = "URGENT"
-
-
-class NotificationKind(enum.Enum):
-    ADDED_TO_TEAMS = "ADDED_TO_TEAMS"
-
-
-class MailStatus(enum.Enum):
-    PENDING = "PENDING"
-    SENT = "SENT"
-    FAILED = "FAILED"  # gave up after the last attempt, or refused for good by the server
-
-
-class TicketOrigin(enum.Enum):
-    """How a ticket reached the desk: the portal (a customer user), or an advisor taking a
-    PHONE call or an EMAIL (the information center's "phone ticket" / "e-mail ticket")."""
-
-    PORTAL = "PORTAL"
-    PHONE = "PHONE"
-    EMAIL = "EMAIL"
-
-
-class MessageChannel(enum.Enum):
-    SMS = "SMS"
-    VOICE = "VOICE"
-    VIDEO = "VIDEO"
-    EMAIL = "EMAIL"
-    CHAT = "CHAT"
-    NOTE = "NOTE"
-
-
-def search_key_type(length: int) -> Any:
-    """A search key column: a casefolded copy of a name, written by ``store`` with every write of
-    the name (``store.customer.search_key``). Compared byte-wise on both backends (PostgreSQL
-    collation "C", SQLite's BINARY), so a prefix search is an index range and both answer the
-    same; casefolded in Python, so non-ASCII letters match alike (SQLite's lower() is ASCII)."""
-    return String(length).with_variant(String(length, collation="C"), "postgresql")
-
-
-def search_key(value: str | None) -> str | None:
-    """The search key of a name, e-mail or number: casefolded, outer spaces removed."""
-    return None if value is None else value.strip().casefold()
-
-
-def _key_of(column: str) -> Any:
-    """An insert's default for a search key: the key of the ``column`` it inserts. Updates set
-    the key themselves (``store.customer.with_search_keys``)."""
-
-    def default(context: Any) -> str | None:
-        return search_key(context.get_current_parameters().get(column))
-
-    return default
-
-
-def trigram_index(table: str, column: str) -> Index:
-    """A PostgreSQL trigram index (pg_trgm) on a search key: what serves a search with a
-    leading wildcard (``*farm*``). SQLite has none and scans (the README says so)."""
-    index = Index(
-        f"ix_{table}_{column}_trgm",
-        column,
-        postgresql_using="gin",
-        postgresql_ops={column: "gin_trgm_ops"},
-    )
-    return index.ddl_if(dialect="postgresql")
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as plain strings with a CHECK constraint: portable, and new values need no
-    # ALTER TYPE on PostgreSQL.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
+from deskgraph.store.columns import (
+    AdvisorRole as AdvisorRole,
+    MailStatus as MailStatus,
+    MessageChannel as MessageChannel,
+    NotificationKind as NotificationKind,
+    TicketOrigin as TicketOrigin,
+    TicketPriority as TicketPriority,
+    TicketState as TicketState,
+    TicketStateGroup as TicketStateGroup,
+    UTCDateTime as UTCDateTime,
+    key_of as key_of,
+    search_key as search_key,
+    search_key_type as search_key_type,
+    stored_enum as stored_enum,
+    trigram_index as trigram_index,
+    utcnow as utcnow,
+)
 
 
 class Base(DeclarativeBase):
@@ -204,7 +91,7 @@ class Advisor(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     primary_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    role: Mapped[AdvisorRole] = mapped_column(_enum(AdvisorRole, "advisor_role"))
+    role: Mapped[AdvisorRole] = mapped_column(stored_enum(AdvisorRole, "advisor_role"))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
     # E.164; unique, because an invitation finds an advisor by their phone number.
@@ -244,7 +131,9 @@ class TeamMembership(Base):
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"), primary_key=True, index=True)
     # In a team of another organization: the role the host gave (ADVISOR or VIEWER); their own
     # role at home does not carry over. Null in a team of the advisor's own organization.
-    external_role: Mapped[AdvisorRole | None] = mapped_column(_enum(AdvisorRole, "advisor_role"))
+    external_role: Mapped[AdvisorRole | None] = mapped_column(
+        stored_enum(AdvisorRole, "advisor_role")
+    )
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -265,9 +154,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     customer_number: Mapped[str | None] = mapped_column(String(64))
     # Casefolded name and customer number (search_key_type): what customerSearch compares.
-    name_key: Mapped[str] = mapped_column(search_key_type(200), default=_key_of("name"))
+    name_key: Mapped[str] = mapped_column(search_key_type(200), default=key_of("name"))
     number_key: Mapped[str | None] = mapped_column(
-        search_key_type(64), default=_key_of("customer_number")
+        search_key_type(64), default=key_of("customer_number")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -296,8 +185,8 @@ class CustomerUser(Base):
     phone: Mapped[str | None] = mapped_column(search_key_type(32))
     mobile: Mapped[str | None] = mapped_column(search_key_type(32))
     # Casefolded name and e-mail (search_key_type): what customerSearch compares.
-    name_key: Mapped[str] = mapped_column(search_key_type(200), default=_key_of("name"))
-    email_key: Mapped[str | None] = mapped_column(search_key_type(320), default=_key_of("email"))
+    name_key: Mapped[str] = mapped_column(search_key_type(200), default=key_of("name"))
+    email_key: Mapped[str | None] = mapped_column(search_key_type(320), default=key_of("email"))
     address: Mapped[str | None] = mapped_column(Text)
     account_number: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -352,15 +241,15 @@ class Ticket(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
-    state: Mapped[TicketState] = mapped_column(_enum(TicketState, "ticket_state"))
+    state: Mapped[TicketState] = mapped_column(stored_enum(TicketState, "ticket_state"))
     pending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    priority: Mapped[TicketPriority] = mapped_column(_enum(TicketPriority, "ticket_priority"))
+    priority: Mapped[TicketPriority] = mapped_column(stored_enum(TicketPriority, "ticket_priority"))
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("customer_users.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"), index=True)
-    origin: Mapped[TicketOrigin | None] = mapped_column(_enum(TicketOrigin, "ticket_origin"))
+    origin: Mapped[TicketOrigin | None] = mapped_column(stored_enum(TicketOrigin, "ticket_origin"))
     # Escalation (from the team's service levels, 24x7; store.ticket recomputes them with every
     # write that changes them): when the first response, the next update and the solution are
     # due, and ``escalation_due_at``, the earliest of the three, null when none applies (closed,
@@ -395,7 +284,7 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
-    channel: Mapped[MessageChannel] = mapped_column(_enum(MessageChannel, "message_channel"))
+    channel: Mapped[MessageChannel] = mapped_column(stored_enum(MessageChannel, "message_channel"))
     is_public: Mapped[bool] = mapped_column(Boolean)
     author_advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     author_customer_user_id: Mapped[int | None] = mapped_column(ForeignKey("customer_users.id"))
@@ -423,7 +312,9 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"))
-    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    kind: Mapped[NotificationKind] = mapped_column(
+        stored_enum(NotificationKind, "notification_kind")
+    )
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     title: Mapped[str] = mapped_column(String(300))
@@ -455,7 +346,7 @@ class OutboxMail(Base):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[MailStatus] = mapped_column(_enum(MailStatus, "mail_status"))
+    status: Mapped[MailStatus] = mapped_column(stored_enum(MailStatus, "mail_status"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # A sender's claim: no other sender takes the mail until it lapses.

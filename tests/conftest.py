@@ -34,8 +34,7 @@ import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
+from aiosmtpd.smtp import SMTP as SMTPServer, Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,9 +51,11 @@ from deskgraph.store.seed import PERSONAS, demo_fleet
 from deskgraph.store.session import StatementCounter, create_engine
 
 # Re-exported: tests import them from here too.
-from tests.databases import PostgresServer as PostgresServer
-from tests.databases import SharedDatabases as SharedDatabases
-from tests.databases import prepare as prepare
+from tests.databases import (
+    PostgresServer as PostgresServer,
+    SharedDatabases as SharedDatabases,
+    prepare as prepare,
+)
 
 PG_URL = os.environ.get("DESKGRAPH_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"

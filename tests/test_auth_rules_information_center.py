@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from deskgraph.auth import dashboard as dashboard_rules
-from deskgraph.auth import information_center as rules
+from deskgraph.auth import dashboard as dashboard_rules, information_center as rules
 from tests.rule_tables import HOST, OTHER, THIRD, Case, check, forbid, permit, table_params
 
 TABLES: dict[Any, list[Case]] = {

@@ -14,8 +14,7 @@ from typing import Any
 
 import graphql
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 
 from deskgraph.schema import NODE_TYPES, build_schema

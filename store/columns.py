@@ -1,0 +1,138 @@
+"""The column types and value vocabularies of the models (``store.models`` re-exports them):
+UTC datetimes, the enums stored as checked strings, and the search keys with their indexes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Enum, Index, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AdvisorRole(enum.Enum):
+    ADMIN = "ADMIN"
+    ADVISOR = "ADVISOR"
+    VIEWER = "VIEWER"
+
+
+class TicketState(enum.Enum):
+    NEW = "NEW"
+    OPEN = "OPEN"
+    PENDING_REMINDER = "PENDING_REMINDER"
+    CLOSED = "CLOSED"
+
+
+class TicketStateGroup(enum.Enum):
+    """States as the dashboards count them: OPEN is NEW, OPEN and PENDING_REMINDER."""
+
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+    @property
+    def states(self) -> tuple[TicketState, ...]:
+        if self is TicketStateGroup.CLOSED:
+            return (TicketState.CLOSED,)
+        return (TicketState.NEW, TicketState.OPEN, TicketState.PENDING_REMINDER)
+
+
+class TicketPriority(enum.Enum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+class NotificationKind(enum.Enum):
+    ADDED_TO_TEAMS = "ADDED_TO_TEAMS"
+
+
+class MailStatus(enum.Enum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"  # gave up after the last attempt, or refused for good by the server
+
+
+class TicketOrigin(enum.Enum):
+    """How a ticket reached the desk: the portal (a customer user), or an advisor taking a
+    PHONE call or an EMAIL (the information center's "phone ticket" / "e-mail ticket")."""
+
+    PORTAL = "PORTAL"
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+
+
+class MessageChannel(enum.Enum):
+    SMS = "SMS"
+    VOICE = "VOICE"
+    VIDEO = "VIDEO"
+    EMAIL = "EMAIL"
+    CHAT = "CHAT"
+    NOTE = "NOTE"
+
+
+def search_key_type(length: int) -> Any:
+    """A search key column: a casefolded copy of a name, written by ``store`` with every write of
+    the name (``store.customer.search_key``). Compared byte-wise on both backends (PostgreSQL
+    collation "C", SQLite's BINARY), so a prefix search is an index range and both answer the
+    same; casefolded in Python, so non-ASCII letters match alike (SQLite's lower() is ASCII)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def search_key(value: str | None) -> str | None:
+    """The search key of a name, e-mail or number: casefolded, outer spaces removed."""
+    return None if value is None else value.strip().casefold()
+
+
+def key_of(column: str) -> Any:
+    """An insert's default for a search key: the key of the ``column`` it inserts. Updates set
+    the key themselves (``store.customer.with_search_keys``)."""
+
+    def default(context: Any) -> str | None:
+        return search_key(context.get_current_parameters().get(column))
+
+    return default
+
+
+def trigram_index(table: str, column: str) -> Index:
+    """A PostgreSQL trigram index (pg_trgm) on a search key: what serves a search with a
+    leading wildcard (``*farm*``). SQLite has none and scans (the README says so)."""
+    index = Index(
+        f"ix_{table}_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )
+    return index.ddl_if(dialect="postgresql")
+
+
+def stored_enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable, and new values need no
+    # ALTER TYPE on PostgreSQL.
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32)
