@@ -51,9 +51,24 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
     "escalated" and "reminder reached" read at the request's clock."""
     if filter is None:
         return NO_FILTER
+    viewer = info.context.require_viewer()
+    if not rules.can_see_ticket_workflow(viewer):
+        # Who holds a lock and what escalated is the desk's (``lockedBy`` and ``escalation``
+        # answer null): a filter on them would tell it by counting.
+        desk_only = {
+            "filter.locked": filter.locked,
+            "filter.lockedByIds": filter.locked_by_ids,
+            "filter.escalated": filter.escalated,
+        }
+        refused = [name for name, value in desk_only.items() if value is not None]
+        if refused:
+            raise Forbidden(
+                "Only advisors filter by " + ", ".join(refused) + ".",
+                fields={name: "advisors only" for name in refused},
+            )
     queues = None
     if filter.my_queues:
-        queues = await info.context.loaders.my_queues.load(info.context.require_viewer())
+        queues = await info.context.loaders.my_queues.load(viewer)
     return TicketFilterValues(
         states=filter.states or (),
         team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),

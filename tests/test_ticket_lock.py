@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from deskgraph.store import models
 from tests import factories
@@ -321,3 +321,38 @@ async def test_filters_locked_and_locked_by(api: Api) -> None:
 async def _rows(api: Api, statement: Any) -> list[Any]:
     async with api.app.state.engine.connect() as connection:
         return list((await connection.execute(statement)).all())
+
+
+TICKET_COUNT = "query ($filter: TicketFilter) { tickets(filter: $filter) { totalCount } }"
+VIEW_COUNTS = (
+    "query ($filter: TicketFilter) { viewer { ticketViewCounts(filter: $filter) { all } } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("filter", "field"),
+    [
+        ({"locked": True}, "filter.locked"),
+        ({"locked": False}, "filter.locked"),
+        ({"lockedByIds": [gid("Advisor", HENRIK)]}, "filter.lockedByIds"),
+        ({"escalated": True}, "filter.escalated"),
+        ({"escalated": False}, "filter.escalated"),
+    ],
+)
+async def test_customer_users_cannot_filter_by_lock_or_escalation(
+    api: Api, filter: dict[str, Any], field: str
+) -> None:
+    """lockedBy and escalation answer null to customer users; filtering their own tickets by
+    them would tell the same by counting (which of Anna's tickets are locked, by whom,
+    escalated)."""
+    ticket = await new_ticket(api, requester_id=1, customer_id=1)
+    await api.data(LOCK, {"input": {"id": gid("Ticket", ticket)}}, as_="host-advisor")
+    for query in (TICKET_COUNT, VIEW_COUNTS):
+        error = await api.error(query, {"filter": filter}, as_="customer-user")
+        assert error["extensions"] == {"code": "FORBIDDEN", "fields": {field: "advisors only"}}
+    # Those who see the lock filter by it: the service (every ticket) counts the locked ones.
+    if filter == {"locked": True}:
+        data = await api.data(TICKET_COUNT, {"filter": filter}, as_="service")
+        t = models.Ticket
+        (expected,) = (await _rows(api, select(func.count()).where(t.locked_by_id.is_not(None))))[0]
+        assert data["tickets"]["totalCount"] == expected > 0
