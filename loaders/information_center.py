@@ -285,8 +285,13 @@ class PeoplePageLoader(DataLoader[PeoplePageKey, tuple[list[Row[Any]], bool]]):
         for (first, after_id), customer_ids in groups.items():
             where: list[ColumnElement[bool]] = [people.c.customer_id.in_(sorted(set(customer_ids)))]
             if after_id is not None:
+                # The cursor's person, of the same customer only: another's (perhaps hidden)
+                # places nothing and the page is empty, as for a missing person.
+                cursor = people.alias("cursor_person")
                 after_key = (
-                    select(people.c.name_key).where(people.c.id == after_id).scalar_subquery()
+                    select(cursor.c.name_key)
+                    .where(cursor.c.id == after_id, cursor.c.customer_id == people.c.customer_id)
+                    .scalar_subquery()
                 )
                 where.append(tuple_(people.c.name_key, people.c.id) > tuple_(after_key, after_id))
             position = (

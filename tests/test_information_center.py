@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from deskgraph.schema.pagination import encode_cursor
 from deskgraph.store import models
 from tests import factories
 from tests.center_model import FILTERS, KINDS, read_world
@@ -703,3 +704,27 @@ async def test_a_widget_pages_through_all_its_tickets(reader: Api, kind: str) ->
             break
         after = widget["tickets"]["pageInfo"]["endCursor"]
     assert seen == expected
+
+
+async def test_people_cursor_of_a_hidden_person_answers_like_a_missing_one(reader: Api) -> None:
+    """A cursor names a person by id: one of another organization (or another customer) must
+    not place the page by that person's name, or a crafted cursor tells hidden names apart
+    from missing ones."""
+    async with reader.app.state.engine.connect() as connection:
+        hidden = (
+            await connection.execute(
+                select(func.min(models.CustomerUser.id))
+                .join(models.Customer)
+                .where(models.Customer.organization_id != 1)
+            )
+        ).scalar_one()
+        missing = (
+            await connection.execute(select(func.max(models.CustomerUser.id)))
+        ).scalar_one() + 1000
+    answers = []
+    for pk in (hidden, missing):
+        variables = {"id": MEADOW, "first": 5, "after": encode_cursor(pk)}
+        answers.append(await reader.post(PEOPLE, variables, as_="host-advisor"))
+    assert answers[0] == answers[1]
+    page = answers[1]["data"]["customer"]["informationCenter"]["customerUsers"]
+    assert (page["edges"], page["pageInfo"]["hasNextPage"]) == ([], False)
