@@ -12,6 +12,12 @@ def encode_id(type_name: str, pk: int | str) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode("ascii")
 
 
+# Primary keys are 32-bit integers on PostgreSQL (SQLite's are 64-bit): a larger key names no
+# row, and sent as a parameter PostgreSQL's driver refuses it. IDs and cursors holding one are
+# not deskgraph's, alike on both backends.
+MAX_KEY = 2**31 - 1
+
+
 def ascii_number(text: str, *, max_digits: int = 18) -> int | None:
     """The whole number ``text`` spells in ASCII digits only, or ``None``.
 
@@ -33,7 +39,7 @@ def decode_id(global_id: str) -> tuple[str, int] | None:
     value = ascii_number(pk)
     if not sep or not type_name or value is None:
         return None
-    return (type_name, value) if value > 0 else None
+    return (type_name, value) if 0 < value <= MAX_KEY else None
 
 
 def decode_id_of(global_id: str, type_name: str, *, field: str) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 from deskgraph.auth import customer as rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
-from deskgraph.ids import ascii_number
+from deskgraph.ids import MAX_KEY, ascii_number
 from deskgraph.loaders.search import SearchPageKey, SearchTerm, search_term
 from deskgraph.schema.pagination import page_size
 from deskgraph.server.context import Info
@@ -90,7 +90,14 @@ def decode_search_cursor(cursor: str | None) -> tuple[str, int] | None:
     prefix, _, rest = text.partition(":")
     pk_text, colon, name_key = rest.partition(":")
     pk = ascii_number(pk_text)
-    if prefix != _CURSOR_PREFIX or pk is None or not colon or len(name_key) > MAX_CURSOR_KEY:
+    if (
+        prefix != _CURSOR_PREFIX
+        or pk is None
+        or pk > MAX_KEY
+        or not colon
+        or len(name_key) > MAX_CURSOR_KEY
+        or "\x00" in name_key  # no key holds one; PostgreSQL refuses it in text
+    ):
         raise BadUserInput(
             "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
         )

@@ -8,7 +8,7 @@ import binascii
 import strawberry
 
 from deskgraph.errors import BadUserInput
-from deskgraph.ids import ascii_number
+from deskgraph.ids import MAX_KEY, ascii_number
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -39,7 +39,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     except (binascii.Error, UnicodeError, ValueError):
         prefix, pk = "", ""
     value = ascii_number(pk)
-    if prefix != "cursor" or value is None:
+    if prefix != "cursor" or value is None or value > MAX_KEY:
         raise BadUserInput(
             "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
         )

@@ -211,3 +211,70 @@ async def test_tickets_failing_beside_reads_host_admin_leaves_the_next_request_w
         assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
         after = await api.data("{ viewer { advisor { name } } }", as_="host-admin")
         assert after == {"viewer": {"advisor": {"name": "Helga Nordmann"}}}
+
+
+# Keys past the integer columns --------------------------------------------------------------
+
+# Primary keys are 32-bit integers on PostgreSQL: a key past 2**31 - 1 sent as a parameter made
+# asyncpg refuse it (a 500) where SQLite found no row. No row has such a key: IDs and cursors
+# holding one are not deskgraph's, alike on both backends.
+HUGE = 10**15
+HUGE_ID_CASES = [
+    ("query ($id: ID!) { node(id: $id) { id } }", {"id": gid("Ticket", HUGE)}, "BAD_USER_INPUT"),
+    (
+        "query ($id: ID!) { customer(id: $id) { id } }",
+        {"id": gid("Customer", HUGE)},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "query ($f: TicketFilter) { tickets(filter: $f) { totalCount } }",
+        {"f": {"requesterIds": [gid("CustomerUser", HUGE)]}},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "query ($a: String) { tickets(after: $a) { totalCount } }",
+        {"a": encoded(f"cursor:{HUGE}")},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "mutation ($i: LockTicketInput!) { lockTicket(input: $i) { ticket { id } } }",
+        {"i": {"id": gid("Ticket", HUGE)}},
+        "NOT_FOUND",  # as for any malformed ticket ID
+    ),
+    (
+        "mutation ($i: SetMyQueuesInput!) { setMyQueues(input: $i) { myQueues { id } } }",
+        {"i": {"teamIds": [gid("Team", HUGE)]}},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "mutation ($i: CreateCustomerUserInput!) "
+        "{ createCustomerUser(input: $i) { customerUser { id } } }",
+        {"i": {"customerId": gid("Customer", HUGE), "name": "Ada"}},
+        "BAD_USER_INPUT",
+    ),
+    (
+        "query ($t: String!, $a: String) "
+        "{ customerSearch(term: $t) { customers(after: $a) { edges { cursor } } } }",
+        {"t": "**", "a": encoded(f"search:{HUGE}:meadow farms")},
+        "BAD_USER_INPUT",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "variables", "code"), HUGE_ID_CASES)
+async def test_keys_past_32_bits_host_admin_answer_alike_and_write_nothing(
+    api: Api, query: str, variables: dict[str, Any], code: str
+) -> None:
+    before = await api.rows(models.CustomerUser)
+    error = await api.error(query, variables, as_="host-admin")
+    assert error["extensions"]["code"] == code, error
+    assert await api.rows(models.CustomerUser) == before
+
+
+async def test_search_cursor_with_nul_host_admin_bad_user_input(api: Api) -> None:
+    query = (
+        'query ($a: String) { customerSearch(term: "**") '
+        "{ customers(after: $a) { edges { cursor } } } }"
+    )
+    error = await api.error(query, {"a": encoded("search:1:\x00")}, as_="host-admin")
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"after": "invalid cursor"}}
