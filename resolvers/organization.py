@@ -89,7 +89,10 @@ async def my_queues(info: Info) -> list[Team]:
         return []
     team_ids = await info.context.loaders.my_queues.load(viewer)
     rows = await info.context.loaders.team_by_id.load_many(sorted(team_ids))
-    teams = [Team.from_row(row) for row in rows if row is not None]
+    # A chosen team the advisor no longer sees (they left it) is no queue of theirs.
+    teams = [
+        Team.from_row(row) for row in rows if row is not None and rules.can_queue_team(viewer, row)
+    ]
     return sorted(teams, key=lambda team: (team.name.casefold(), team.pk))
 
 

@@ -159,3 +159,23 @@ async def test_my_queues_cost_the_same_for_more_teams(api: Api) -> None:
         assert len(data["viewer"]["myQueues"]) == len(teams)
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+async def test_a_chosen_team_the_advisor_left_is_no_longer_their_queue(api: Api) -> None:
+    """Sofia (external) chose the host's Field Service; removed from it she no longer sees the
+    team: ``viewer.myQueues`` must not keep naming it."""
+    assert (await api.data(MY_QUEUES, as_="external-advisor"))["viewer"]["myQueues"] == [
+        FIELD_SERVICE
+    ]
+    remove = """mutation ($input: RemoveTeamMemberInput!) {
+      removeTeamMember(input: $input) { removed } }"""
+    variables = {"input": {"teamId": FIELD_SERVICE["id"], "advisorId": gid("Advisor", 6)}}
+    data = await api.data(remove, variables, as_="host-admin")
+    assert data == {"removeTeamMember": {"removed": True}}
+    assert (await api.data(MY_QUEUES, as_="external-advisor"))["viewer"]["myQueues"] == []
+    node = await api.post(
+        "query ($id: ID!) { node(id: $id) { id } }",
+        {"id": FIELD_SERVICE["id"]},
+        as_="external-advisor",
+    )
+    assert node["data"] == {"node": None}  # she cannot see the team itself either
