@@ -643,7 +643,13 @@ async def test_center_per_persona(
         assert body["errors"][0]["path"] == [root, "informationCenter"]
     else:
         assert codes == []
-        assert found["informationCenter"]["companyStatus"]["all"] >= 0
+        world = await read_world(reader)
+        me = await advisor_id(reader, persona)
+        if type_name == "Customer":
+            tickets = world.center_tickets(me, customer_id=pk)
+        else:  # the default relation: ASSIGNED_TO, the person's own tickets
+            tickets = world.center_tickets(me, requester_id=pk)
+        assert found["informationCenter"]["companyStatus"]["all"] == len(tickets)
         customer = found["informationCenter"]["customer"]["id"]
         assert customer == (gid(type_name, pk) if type_name == "Customer" else gid("Customer", 1))
 
