@@ -105,17 +105,27 @@ def search_key_type(length: int) -> Any:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
-def search_key(value: str | None) -> str | None:
-    """The search key of a name, e-mail or number: casefolded, outer spaces removed."""
-    return None if value is None else value.strip().casefold()
+# The length of each search key column: its source column's. Casefolding may lengthen a text
+# ("ß" is "ss", "ﬃ" is "ffi"): a key is cut to its column, which PostgreSQL enforces (SQLite
+# does not). A cut key still starts like the text, so a prefix search finds it.
+KEY_LENGTHS = {"name_key": 200, "number_key": 64, "email_key": 320}
 
 
-def key_of(column: str) -> Any:
-    """An insert's default for a search key: the key of the ``column`` it inserts. Updates set
-    the key themselves (``store.customer.with_search_keys``)."""
+def search_key(value: str | None, length: int | None = None) -> str | None:
+    """The search key of a name, e-mail or number: casefolded, outer spaces removed; cut to
+    ``length`` characters for a key column (a search term is not cut)."""
+    if value is None:
+        return None
+    key = value.strip().casefold()
+    return key if length is None else key[:length]
+
+
+def key_of(column: str, key: str) -> Any:
+    """An insert's default for the search key ``key``: the key of the ``column`` it inserts.
+    Updates set the key themselves (``store.customer.with_search_keys``)."""
 
     def default(context: Any) -> str | None:
-        return search_key(context.get_current_parameters().get(column))
+        return search_key(context.get_current_parameters().get(column), KEY_LENGTHS[key])
 
     return default
 

@@ -8,6 +8,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
+from deskgraph.store.columns import KEY_LENGTHS
 from deskgraph.store.models import search_key
 
 # The search key each searched column keeps beside it (models.search_key_type).
@@ -17,7 +18,11 @@ SEARCH_KEYS = {"name": "name_key", "email": "email_key", "customer_number": "num
 def with_search_keys(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` of a customer or person, with the search key of every searched column in it
     (inserts get them by default; an update must send them with the column)."""
-    keys = {SEARCH_KEYS[name]: search_key(v) for name, v in values.items() if name in SEARCH_KEYS}
+    keys = {
+        key: search_key(v, KEY_LENGTHS[key])
+        for name, v in values.items()
+        if (key := SEARCH_KEYS.get(name)) is not None
+    }
     return {**values, **keys}
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from deskgraph.store.columns import (
+    KEY_LENGTHS as KEY_LENGTHS,
     AdvisorRole as AdvisorRole,
     MailStatus as MailStatus,
     MessageChannel as MessageChannel,
@@ -154,9 +155,11 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     customer_number: Mapped[str | None] = mapped_column(String(64))
     # Casefolded name and customer number (search_key_type): what customerSearch compares.
-    name_key: Mapped[str] = mapped_column(search_key_type(200), default=key_of("name"))
+    name_key: Mapped[str] = mapped_column(
+        search_key_type(KEY_LENGTHS["name_key"]), default=key_of("name", "name_key")
+    )
     number_key: Mapped[str | None] = mapped_column(
-        search_key_type(64), default=key_of("customer_number")
+        search_key_type(KEY_LENGTHS["number_key"]), default=key_of("customer_number", "number_key")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -185,8 +188,12 @@ class CustomerUser(Base):
     phone: Mapped[str | None] = mapped_column(search_key_type(32))
     mobile: Mapped[str | None] = mapped_column(search_key_type(32))
     # Casefolded name and e-mail (search_key_type): what customerSearch compares.
-    name_key: Mapped[str] = mapped_column(search_key_type(200), default=key_of("name"))
-    email_key: Mapped[str | None] = mapped_column(search_key_type(320), default=key_of("email"))
+    name_key: Mapped[str] = mapped_column(
+        search_key_type(KEY_LENGTHS["name_key"]), default=key_of("name", "name_key")
+    )
+    email_key: Mapped[str | None] = mapped_column(
+        search_key_type(KEY_LENGTHS["email_key"]), default=key_of("email", "email_key")
+    )
     address: Mapped[str | None] = mapped_column(Text)
     account_number: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)

@@ -643,6 +643,7 @@ async def test_center_per_persona(
         assert body["errors"][0]["path"] == [root, "informationCenter"]
     else:
         assert codes == []
+        assert persona is not None
         world = await read_world(reader)
         me = await advisor_id(reader, persona)
         if type_name == "Customer":
@@ -734,3 +735,23 @@ async def test_people_cursor_of_a_hidden_person_answers_like_a_missing_one(reade
     assert answers[0] == answers[1]
     page = answers[1]["data"]["customer"]["informationCenter"]["customerUsers"]
     assert (page["edges"], page["pageInfo"]["hasNextPage"]) == ([], False)
+
+
+async def test_create_customer_user_whose_casefolded_name_and_email_grow(api: Api) -> None:
+    """A 200-character name of "ß" casefolds to 400 characters ("ss"), an e-mail of "ﬃ" to three
+    times its length: the search keys hold them on both backends (PostgreSQL refused the key as
+    too long for its column, a 500), and the search finds the person."""
+    name = "ß" * 200
+    email = "ﬃ" * 300 + "@x.example"
+    data = await api.data(
+        CREATE, {"input": {"customerId": MEADOW, "name": name, "email": email}}, as_="host-admin"
+    )
+    created = data["createCustomerUser"]["customerUser"]
+    assert (created["name"], created["email"]) == (name, email)
+    search = """query ($t: String!) { customerSearch(term: $t) {
+      customerUsers(first: 5) { edges { node { id } } } } }"""
+    for term in ("ss" * 200, "ffi" * 300 + "@x.example", "ß*"):
+        found = await api.data(search, {"t": term[:200]}, as_="host-admin")
+        assert found["customerSearch"]["customerUsers"]["edges"] == [
+            {"node": {"id": created["id"]}}
+        ], term[:20]

@@ -24,6 +24,10 @@ TRIGRAM_INDEXES = (
 )
 
 
+# models.KEY_LENGTHS as this revision made them (a migration does not import the models).
+KEY_LENGTHS = {"name_key": 200, "number_key": 64, "email_key": 320}
+
+
 def _key(length: int) -> sa.types.TypeEngine[str]:
     # models.search_key_type: byte-wise comparison on both backends.
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
@@ -147,7 +151,10 @@ def _backfill_keys(bind: sa.engine.Connection, table: str, keys: dict[str, str])
         {
             "row_id": row.id,
             **{
-                key: None if row._mapping[c] is None else row._mapping[c].strip().casefold()
+                # Cut to the key's column, as models.search_key does (casefolding may lengthen).
+                key: None
+                if row._mapping[c] is None
+                else row._mapping[c].strip().casefold()[: KEY_LENGTHS[key]]
                 for c, key in keys.items()
             },
         }
