@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from deskgraph.auth import customer as customer_rules, ticket as rules
@@ -300,6 +300,13 @@ def _pending_until(input: UpdateTicketInput, ticket: Any) -> dict[str, datetime 
         raise BadUserInput(
             "`pendingUntil` needs a time zone offset.", fields={"pendingUntil": "offset required"}
         )
+    try:
+        until = until.astimezone(UTC)  # kept in UTC: years 1 to 9999 there too
+    except OverflowError:
+        raise BadUserInput(
+            "`pendingUntil` is outside the calendar in UTC.",
+            fields={"pendingUntil": "out of range"},
+        ) from None
     return {"pending_until": until}
 
 

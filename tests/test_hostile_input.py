@@ -278,3 +278,29 @@ async def test_search_cursor_with_nul_host_admin_bad_user_input(api: Api) -> Non
     )
     error = await api.error(query, {"a": encoded("search:1:\x00")}, as_="host-admin")
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "fields": {"after": "invalid cursor"}}
+
+
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_pending_until_past_the_calendar_in_utc_host_advisor_bad_user_input(
+    api: Api, until: str
+) -> None:
+    """A time whose UTC form falls before year 1 or after 9999 cannot be kept (it was a 500)."""
+    ticket = await first_ticket(api)
+    before = await api.rows(models.Ticket)
+    error = await api.error(
+        UPDATE_TICKET,
+        {
+            "input": {
+                "id": ticket["id"],
+                "version": ticket["version"],
+                "state": "PENDING_REMINDER",
+                "pendingUntil": until,
+            }
+        },
+        as_="host-advisor",
+    )
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "fields": {"pendingUntil": "out of range"},
+    }
+    assert await api.rows(models.Ticket) == before
