@@ -73,11 +73,12 @@ async def set_my_queues(
     session: AsyncSession, *, advisor_id: int, team_ids: Sequence[int], now: datetime
 ) -> None:
     """Replace an advisor's chosen queues; an empty list is a choice too ("none")."""
-    q = models.AdvisorQueue
+    q, a = models.AdvisorQueue, models.Advisor
+    # The advisor's row first: it locks out another choice of theirs until this one commits
+    # (two at once would both insert the same queue rows, and the second fail).
+    await session.execute(update(a).where(a.id == advisor_id).values(my_queues_set_at=now))
     await session.execute(delete(q).where(q.advisor_id == advisor_id))
     if team_ids:
         await session.execute(
             insert(q), [{"advisor_id": advisor_id, "team_id": team} for team in team_ids]
         )
-    a = models.Advisor
-    await session.execute(update(a).where(a.id == advisor_id).values(my_queues_set_at=now))

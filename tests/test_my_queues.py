@@ -3,6 +3,7 @@ and its refusals, and the ``myQueues`` ticket filter. Both backends."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -179,3 +180,18 @@ async def test_a_chosen_team_the_advisor_left_is_no_longer_their_queue(api: Api)
         as_="external-advisor",
     )
     assert node["data"] == {"node": None}  # she cannot see the team itself either
+
+
+async def test_the_same_choice_sent_twice_at_once_both_succeed(api: Api) -> None:
+    """A double click: two setMyQueues at once for the same advisor both answer the choice
+    (the second insert of a queue row must not collide with the first)."""
+    variables = {"input": {"teamIds": [gid("Team", 2), gid("Team", 3)]}}
+    for _ in range(3):
+        results = await asyncio.gather(
+            *(api.post(SET, variables, as_="host-advisor") for _ in range(4))
+        )
+        assert [body.get("errors") for body in results] == [None] * 4
+        assert [body["data"]["setMyQueues"]["myQueues"] for body in results] == [
+            [FIELD_SERVICE, PARTS]
+        ] * 4
+    assert await queue_rows(api, 2) == ([2, 3], True)
