@@ -52,20 +52,24 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
     if filter is None:
         return NO_FILTER
     viewer = info.context.require_viewer()
-    if not rules.can_see_ticket_workflow(viewer):
-        # Who holds a lock and what escalated is the desk's (``lockedBy`` and ``escalation``
-        # answer null): a filter on them would tell it by counting.
-        desk_only = {
-            "filter.locked": filter.locked,
-            "filter.lockedByIds": filter.locked_by_ids,
-            "filter.escalated": filter.escalated,
-        }
-        refused = [name for name, value in desk_only.items() if value is not None]
-        if refused:
-            raise Forbidden(
-                "Only advisors filter by " + ", ".join(refused) + ".",
-                fields={name: "advisors only" for name in refused},
-            )
+    # Who holds a lock, what escalated and the tags are the desk's (``lockedBy``, ``escalation``
+    # and ``tags`` answer null to customer users): a filter on them would tell it by counting.
+    desk_only = {
+        "filter.locked": (filter.locked, rules.can_see_ticket_workflow),
+        "filter.lockedByIds": (filter.locked_by_ids, rules.can_see_ticket_workflow),
+        "filter.escalated": (filter.escalated, rules.can_see_ticket_workflow),
+        "filter.tagIds": (filter.tag_ids, rules.can_see_internal_activity),
+    }
+    refused = [
+        name
+        for name, (value, may_filter) in desk_only.items()
+        if value is not None and not may_filter(viewer)
+    ]
+    if refused:
+        raise Forbidden(
+            "Only advisors filter by " + ", ".join(refused) + ".",
+            fields={name: "advisors only" for name in refused},
+        )
     queues = None
     if filter.my_queues:
         queues = await info.context.loaders.my_queues.load(viewer)

@@ -337,6 +337,7 @@ VIEW_COUNTS = (
         ({"lockedByIds": [gid("Advisor", HENRIK)]}, "filter.lockedByIds"),
         ({"escalated": True}, "filter.escalated"),
         ({"escalated": False}, "filter.escalated"),
+        ({"tagIds": [gid("Tag", 1)]}, "filter.tagIds"),  # tags are the desk's too
     ],
 )
 async def test_customer_users_cannot_filter_by_lock_or_escalation(
