@@ -4,6 +4,7 @@ ticket, and the lock released by closing, moving and reassigning. Both backends.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -357,3 +358,23 @@ async def test_customer_users_cannot_filter_by_lock_or_escalation(
         t = models.Ticket
         (expected,) = (await _rows(api, select(func.count()).where(t.locked_by_id.is_not(None))))[0]
         assert data["tickets"]["totalCount"] == expected > 0
+
+
+async def test_two_advisors_locking_at_once_one_holds_the_other_is_told_who(api: Api) -> None:
+    for _ in range(3):
+        ticket = await new_ticket(api, FIELD_SERVICE)
+        bodies = await asyncio.gather(
+            *(
+                api.post(LOCK, {"input": {"id": gid("Ticket", ticket)}}, as_=persona)
+                for persona in ("host-advisor", "host-admin", "external-advisor")
+            )
+        )
+        holder = (await lock_row(api, ticket))[0]
+        names = {HENRIK: "Henrik Lund", HELGA: "Helga Nordmann", SOFIA: "Sofia Marín"}
+        assert holder in names
+        won = [body for body in bodies if "errors" not in body]
+        lost = [body["errors"] for body in bodies if "errors" in body]
+        assert len(won) == 1
+        assert [errors[0]["extensions"] for errors in lost] == [
+            {"code": "CONFLICT", "lockedBy": {"id": gid("Advisor", holder), "name": names[holder]}}
+        ] * 2
