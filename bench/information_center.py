@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from deskgraph.ids import decode_id_of, encode_id
 from deskgraph.store import models
-from deskgraph.store.dashboard import (
+from deskgraph.store.viewer_dashboard import (
     Dashboard,
     TicketWidgetKind,
     WidgetFilter,

@@ -8,8 +8,7 @@ from sqlalchemy import Select
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
 from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
-from deskgraph.loaders.dashboard import DashboardSettingsLoader
-from deskgraph.loaders.information_center import (
+from deskgraph.loaders.customer_center import (
     CompanyStatusLoader,
     PeopleCountLoader,
     PeoplePageLoader,
@@ -17,6 +16,7 @@ from deskgraph.loaders.information_center import (
     WidgetCountsLoader,
     WidgetPageLoader,
 )
+from deskgraph.loaders.customer_search import SearchPageLoader
 from deskgraph.loaders.jdlink import JdlinkBySerialLoader
 from deskgraph.loaders.notification import (
     NotificationPageLoader,
@@ -28,8 +28,8 @@ from deskgraph.loaders.organization import (
     MyQueuesLoader,
     ThroughMembershipLoader,
 )
-from deskgraph.loaders.search import SearchPageLoader
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
+from deskgraph.loaders.viewer_dashboard import DashboardSettingsLoader
 from deskgraph.sources import Sources
 from deskgraph.store import models
 from deskgraph.store.models import utcnow

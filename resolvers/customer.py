@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskgraph.auth import customer as rules, information_center as center_rules
+from deskgraph.auth import customer as rules, customer_center as center_rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id, decode_id_of
 from deskgraph.resolvers.common import email, optional_text, phone, present, text, unknown
@@ -56,7 +56,7 @@ async def create_customer_user(
     info: Info, input: CreateCustomerUserInput
 ) -> CreateCustomerUserPayload:
     """A new person of a customer: its organization's ADMINs and ADVISORs
-    (``auth.information_center.can_create_customer_user``)."""
+    (``auth.customer_center.can_create_customer_user``)."""
     viewer = info.context.require_viewer()
     loaders = info.context.loaders
     decoded = decode_id(input.customer_id)

@@ -16,10 +16,10 @@ from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import BadUserInput, is_unexpected
 from deskgraph.schema.cost import QueryCost
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
+from deskgraph.schema.customer_center_operations import InformationCenterQuery
 from deskgraph.schema.customer_operations import CustomerMutation
-from deskgraph.schema.dashboard_operations import DashboardMutation
+from deskgraph.schema.customer_search import CustomerSearchQuery
 from deskgraph.schema.federation import FederationQuery
-from deskgraph.schema.information_center_operations import InformationCenterQuery
 from deskgraph.schema.invitation_operations import InvitationMutation, InvitationQuery
 from deskgraph.schema.limits import (
     CheckedValidationCache,
@@ -33,11 +33,11 @@ from deskgraph.schema.notification import Notification
 from deskgraph.schema.notification_operations import NotificationMutation
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.organization_operations import OrganizationMutation
-from deskgraph.schema.search import CustomerSearchQuery
 from deskgraph.schema.subscription import Subscription
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
 from deskgraph.schema.viewer import ViewerQuery
+from deskgraph.schema.viewer_dashboard_operations import DashboardMutation
 from deskgraph.server.context import Info, ViewerLookup
 from deskgraph.settings import Settings
 

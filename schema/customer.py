@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from deskgraph.auth import customer as rules, information_center as center_rules
+from deskgraph.auth import customer as rules, customer_center as center_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
@@ -14,7 +14,7 @@ from deskgraph.schema.organization import Organization
 from deskgraph.server.context import Info
 
 if TYPE_CHECKING:
-    from deskgraph.schema.information_center import CustomerInformationCenter
+    from deskgraph.schema.customer_center import CustomerInformationCenter
     from deskgraph.schema.ticket import CustomerHistoryConnection
 
 CustomerUserTicketRelation = strawberry.enum(
@@ -75,10 +75,10 @@ class Customer(Node, RowBacked):
     async def information_center(
         self, info: Info
     ) -> (
-        Annotated[CustomerInformationCenter, strawberry.lazy("deskgraph.schema.information_center")]
+        Annotated[CustomerInformationCenter, strawberry.lazy("deskgraph.schema.customer_center")]
         | None
     ):
-        from deskgraph.resolvers.information_center import customer_center
+        from deskgraph.resolvers.customer_center import customer_center
 
         return await customer_center(info, self)
 
@@ -134,10 +134,10 @@ class CustomerUser(Node, RowBacked):
             center_rules.CustomerUserTicketRelation.ASSIGNED_TO
         ),
     ) -> (
-        Annotated[CustomerInformationCenter, strawberry.lazy("deskgraph.schema.information_center")]
+        Annotated[CustomerInformationCenter, strawberry.lazy("deskgraph.schema.customer_center")]
         | None
     ):
-        from deskgraph.resolvers.information_center import person_center
+        from deskgraph.resolvers.customer_center import person_center
 
         return await person_center(info, self, relation)
 

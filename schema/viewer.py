@@ -11,22 +11,22 @@ from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import encode_id
 from deskgraph.resolvers import (
-    dashboard as dashboard_resolvers,
     notification as notification_resolvers,
     organization as organization_resolvers,
     ticket as ticket_resolvers,
+    viewer_dashboard as dashboard_resolvers,
 )
 from deskgraph.resolvers.node import resolve_node
 from deskgraph.schema.customer import CustomerUser
-from deskgraph.schema.dashboard import Dashboard, DashboardSettings
 from deskgraph.schema.node import Node
 from deskgraph.schema.notification import NotificationConnection
 from deskgraph.schema.organization import Advisor, Team
 from deskgraph.schema.ticket import TicketView
 from deskgraph.schema.ticket_inputs import TicketFilter
 from deskgraph.schema.ticket_workflow import TicketViewCounts
+from deskgraph.schema.viewer_dashboard import Dashboard, DashboardSettings
 from deskgraph.server.context import Info
-from deskgraph.store import dashboard as store_dashboard
+from deskgraph.store import viewer_dashboard as store_dashboard
 
 MAX_NODES = 100
 

@@ -172,7 +172,7 @@ class CustomerUser(Base):
         Index(None, "customer_id", "name_key", "id"),
         Index(None, "name_key", "id"),
         # Covering: a search's e-mail part checks the name and the customer in the index alone
-        # (loaders/search.py, migration 0008).
+        # (loaders/customer_search.py, migration 0008).
         Index(None, "email_key", "name_key", "customer_id", "id"),
         Index(None, "phone"),
         Index(None, "mobile"),

@@ -17,7 +17,12 @@ from sqlalchemy.dialects import postgresql
 from deskgraph.auth import customer as rules
 from deskgraph.auth.tokens import verify_token
 from deskgraph.loaders.base import Reader
-from deskgraph.loaders.search import SearchPageKey, prefix_bound, search_statement, search_term
+from deskgraph.loaders.customer_search import (
+    SearchPageKey,
+    prefix_bound,
+    search_statement,
+    search_term,
+)
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.store import models
 from deskgraph.store.phone import search_form

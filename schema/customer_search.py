@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from deskgraph.auth.permissions import IsAuthenticated
-from deskgraph.resolvers import search as resolvers
+from deskgraph.resolvers import customer_search as resolvers
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.pagination import PageInfo
 from deskgraph.server.context import Info

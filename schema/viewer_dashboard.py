@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from deskgraph.store import dashboard as store
+from deskgraph.store import viewer_dashboard as store
 
 Dashboard = strawberry.enum(
     store.Dashboard,

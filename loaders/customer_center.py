@@ -9,7 +9,7 @@ in one statement, grouped or windowed by customer (or by requester, for a person
 - the customer users widget: its pages (by ``name_key``, ``id``), totals, and each person's open
   and closed tickets.
 
-Every ticket read goes through ``auth.information_center.center_ticket_scope``'s terms: the
+Every ticket read goes through ``auth.customer_center.center_ticket_scope``'s terms: the
 tickets the viewer may see, of the customer (or asked by the person)."""
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, and_, case, func, select, true, tuple_
 from sqlalchemy.engine import Row
 
-from deskgraph.auth import information_center as rules, ticket as ticket_rules
+from deskgraph.auth import customer_center as rules, ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
 from deskgraph.loaders.ticket import TicketFilterValues, TicketListQuery, TicketPage, escalated_at
 from deskgraph.store import models
-from deskgraph.store.dashboard import TicketWidgetKind, WidgetFilter
+from deskgraph.store.viewer_dashboard import TicketWidgetKind, WidgetFilter
 
 people = table_of(models.CustomerUser)
 customers = table_of(models.Customer)

@@ -1,4 +1,4 @@
-"""The rules of ``auth/information_center.py`` and ``auth/dashboard.py``, one table each, over
+"""The rules of ``auth/customer_center.py`` and ``auth/viewer_dashboard.py``, one table each, over
 hand-built viewers (no database). The world is described in ``tests/rule_tables.py``."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from deskgraph.auth import dashboard as dashboard_rules, information_center as rules
+from deskgraph.auth import customer_center as rules, viewer_dashboard as dashboard_rules
 from tests.rule_tables import HOST, OTHER, THIRD, Case, check, forbid, permit, table_params
 
 TABLES: dict[Any, list[Case]] = {

@@ -1,5 +1,5 @@
 """``customerSearch``: the term checked and read (wildcards, phone numbers), pages of matches
-through ``loaders.search`` within the viewer's scope (``auth.customer.customer_scope``)."""
+through ``loaders.customer_search`` within the viewer's scope (``auth.customer.customer_scope``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from deskgraph.auth import customer as rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import MAX_KEY, ascii_number
-from deskgraph.loaders.search import SearchPageKey, SearchTerm, search_term
+from deskgraph.loaders.customer_search import SearchPageKey, SearchTerm, search_term
 from deskgraph.schema.pagination import page_size
 from deskgraph.server.context import Info
 from deskgraph.store import phone as phones

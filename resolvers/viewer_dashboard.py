@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from deskgraph.auth import dashboard as rules
+from deskgraph.auth import viewer_dashboard as rules
 from deskgraph.errors import BadUserInput, Forbidden
-from deskgraph.schema.dashboard import (
+from deskgraph.schema.viewer_dashboard import (
     DashboardSettings,
     DashboardWidgetSettings,
     UpdateDashboardSettingsInput,
     UpdateDashboardSettingsPayload,
 )
 from deskgraph.server.context import Info
-from deskgraph.store import dashboard as store
+from deskgraph.store import viewer_dashboard as store
 from deskgraph.store.session import write
 
 

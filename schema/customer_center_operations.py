@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from deskgraph.resolvers import information_center as resolvers
+from deskgraph.resolvers import customer_center as resolvers
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.ticket_operations import AUTHENTICATED
 from deskgraph.server.context import Info

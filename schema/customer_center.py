@@ -7,13 +7,13 @@ from __future__ import annotations
 import strawberry
 
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.information_center import CenterScope, WidgetCountsKey
+from deskgraph.loaders.customer_center import CenterScope, WidgetCountsKey
 from deskgraph.schema.customer import Customer, CustomerUser, CustomerUserTicketRelation
-from deskgraph.schema.dashboard import TicketWidgetKind, WidgetFilter
 from deskgraph.schema.pagination import PageInfo
 from deskgraph.schema.ticket import TicketConnection, TicketState
+from deskgraph.schema.viewer_dashboard import TicketWidgetKind, WidgetFilter
 from deskgraph.server.context import Info
-from deskgraph.store import dashboard as store_dashboard, models
+from deskgraph.store import models, viewer_dashboard as store_dashboard
 
 
 @strawberry.type(description="How many tickets a ticket widget holds under each filter.")
@@ -60,7 +60,7 @@ class TicketWidget:
         first: int | None = None,
         after: str | None = None,
     ) -> TicketConnection:
-        from deskgraph.resolvers.information_center import widget_tickets
+        from deskgraph.resolvers.customer_center import widget_tickets
 
         return await widget_tickets(info, self, filter, first, after)
 
@@ -164,13 +164,13 @@ class CustomerInformationCenter:
     async def customer_users(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> CenterCustomerUserConnection:
-        from deskgraph.resolvers.information_center import customer_users
+        from deskgraph.resolvers.customer_center import customer_users
 
         return await customer_users(info, self, first, after)
 
     @strawberry.field(description="One ticket widget (shown or hidden in your settings).")
     def ticket_widget(self, kind: TicketWidgetKind) -> TicketWidget:  # type: ignore[valid-type]
-        from deskgraph.resolvers.information_center import ticket_widget
+        from deskgraph.resolvers.customer_center import ticket_widget
 
         return ticket_widget(self, store_dashboard.TicketWidgetKind(kind))
 
@@ -181,7 +181,7 @@ class CustomerInformationCenter:
         )
     )
     def ticket_widgets(self) -> list[TicketWidget]:
-        from deskgraph.resolvers.information_center import ticket_widgets
+        from deskgraph.resolvers.customer_center import ticket_widgets
 
         return ticket_widgets(self)
 

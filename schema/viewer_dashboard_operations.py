@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
-from deskgraph.resolvers import dashboard as resolvers
-from deskgraph.schema.dashboard import UpdateDashboardSettingsInput, UpdateDashboardSettingsPayload
+from deskgraph.resolvers import viewer_dashboard as resolvers
 from deskgraph.schema.ticket_operations import AUTHENTICATED
+from deskgraph.schema.viewer_dashboard import (
+    UpdateDashboardSettingsInput,
+    UpdateDashboardSettingsPayload,
+)
 from deskgraph.server.context import Info
 
 

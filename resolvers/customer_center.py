@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskgraph.auth import customer as customer_rules, information_center as rules
+from deskgraph.auth import customer as customer_rules, customer_center as rules
 from deskgraph.errors import BadUserInput, NotFound
-from deskgraph.loaders.information_center import (
+from deskgraph.loaders.customer_center import (
     CenterScope,
     PeoplePageKey,
     WidgetPageKey,
@@ -15,7 +15,7 @@ from deskgraph.loaders.information_center import (
 )
 from deskgraph.resolvers.node import resolve_node_of
 from deskgraph.schema.customer import Customer, CustomerUser
-from deskgraph.schema.information_center import (
+from deskgraph.schema.customer_center import (
     CenterCustomerUserConnection,
     CenterCustomerUserEdge,
     CustomerInformationCenter,
@@ -25,7 +25,7 @@ from deskgraph.schema.information_center import (
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info
 from deskgraph.schema.ticket import Ticket, TicketConnection, TicketEdge
 from deskgraph.server.context import Info
-from deskgraph.store import dashboard as store_dashboard
+from deskgraph.store import viewer_dashboard as store_dashboard
 
 CENTER = store_dashboard.Dashboard.CUSTOMER_INFORMATION_CENTER
 

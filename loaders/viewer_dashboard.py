@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 
 from deskgraph.loaders.base import Reader
 from deskgraph.store import models
-from deskgraph.store.dashboard import Dashboard, WidgetSetting, from_json
+from deskgraph.store.viewer_dashboard import Dashboard, WidgetSetting, from_json
 
 
 class DashboardSettingsLoader(DataLoader[tuple[int, Dashboard], list[WidgetSetting]]):
