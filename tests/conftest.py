@@ -115,12 +115,12 @@ def postgres_template(postgres: PostgresServer | None) -> Iterator[str | None]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # One backend where the backend cannot change the answer: a parametrize mark, added before
     # pytest reads the marks, takes precedence over the `backend` fixture's own params.
-    if metafunc.definition.get_closest_marker("one_backend") and (
-        "backend" in metafunc.fixturenames
-    ):
-        metafunc.definition.add_marker(
-            pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-        )
+    # PostgreSQL only where the test asks PostgreSQL itself (its planner): no SQLite case to skip.
+    for mark, only in (("one_backend", "sqlite"), ("postgresql_only", "postgresql")):
+        if metafunc.definition.get_closest_marker(mark) and "backend" in metafunc.fixturenames:
+            metafunc.definition.add_marker(
+                pytest.mark.parametrize("backend", [only], indirect=True)
+            )
 
 
 @pytest.fixture(params=BACKENDS)
