@@ -121,7 +121,8 @@ async def leave_team(
 ) -> tuple[bool, int]:
     """End a membership: (whether there was one, how many tickets were unassigned). With
     ``loses_tickets`` (the advisor loses the team's tickets: an external member), the team's
-    tickets assigned to them go back to the queue and their edit locks there are released."""
+    tickets assigned to them go back to the queue, their edit locks there are released, and
+    the team leaves their chosen queues."""
     m = models.TeamMembership
     result = await session.execute(
         delete(m).where(m.team_id == team_id, m.advisor_id == advisor_id)
@@ -131,6 +132,10 @@ async def leave_team(
     await emit(session, kind="access", advisor_id=advisor_id)
     if not loses_tickets:
         return True, 0
+    # Nor is the team one of their queues any more (a team of their own organization stays
+    # one: they still see its tickets).
+    q = models.AdvisorQueue
+    await session.execute(delete(q).where(q.advisor_id == advisor_id, q.team_id == team_id))
     return True, await unassign(session, advisor_id=advisor_id, team_ids=[team_id], now=now)
 
 

@@ -174,6 +174,11 @@ async def test_a_chosen_team_the_advisor_left_is_no_longer_their_queue(api: Api)
     data = await api.data(remove, variables, as_="host-admin")
     assert data == {"removeTeamMember": {"removed": True}}
     assert (await api.data(MY_QUEUES, as_="external-advisor"))["viewer"]["myQueues"] == []
+    async with api.app.state.engine.connect() as connection:
+        rows = await connection.execute(
+            select(models.AdvisorQueue.team_id).where(models.AdvisorQueue.advisor_id == 6)
+        )
+        assert rows.scalars().all() == []  # the chosen row went with the membership
     node = await api.post(
         "query ($id: ID!) { node(id: $id) { id } }",
         {"id": FIELD_SERVICE["id"]},
