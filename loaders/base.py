@@ -137,6 +137,20 @@ def group_rows(
     return [grouped.get(key, []) for key in keys]
 
 
+# The escape character of every LIKE pattern the loaders build from a client's text.
+LIKE_ESCAPE = "\\"
+
+
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern (with ``escape=LIKE_ESCAPE``): ``%``, ``_`` and the escape
+    character match only themselves."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
 @cache
 def select_all(table: Any) -> Select[Any]:
     """``SELECT * FROM table``, built once: loaders are made per request, statements are not

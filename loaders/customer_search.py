@@ -25,7 +25,7 @@ from sqlalchemy.engine import Row
 
 from deskgraph.auth.customer import customer_scope
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import Reader, table_of
+from deskgraph.loaders.base import LIKE_ESCAPE, Reader, like_literal, table_of
 from deskgraph.loaders.customer import owned_rows
 from deskgraph.store import models
 
@@ -33,7 +33,6 @@ customers = table_of(models.Customer)
 customer_users = table_of(models.CustomerUser)
 
 WILDCARD = "*"
-_ESCAPE = "\\"
 
 
 @dataclass(frozen=True)
@@ -63,13 +62,11 @@ def search_term(key: str, phone: tuple[str, bool] | None = None) -> SearchTerm:
         return SearchTerm(everything=True)
     if WILDCARD not in key:
         key = f"{WILDCARD}{key}{WILDCARD}"
-    escaped = (
-        key.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
-    )
+    escaped = like_literal(key)
     like = ""
     for char in escaped:  # consecutive wildcards are one
         if char == WILDCARD:
-            if not like.endswith("%") or like.endswith(_ESCAPE + "%"):
+            if not like.endswith("%") or like.endswith(LIKE_ESCAPE + "%"):
                 like += "%"
         else:
             like += char
@@ -98,19 +95,25 @@ def prefix_bound(prefix: str) -> str | None:
     return None
 
 
+def prefix_range(column: Any, prefix: str) -> list[ColumnElement[bool]]:
+    """The texts of ``column`` that start with ``prefix``, as an index range (``>=`` the prefix,
+    ``<`` its :func:`prefix_bound` when there is one)."""
+    clauses = [column >= prefix]
+    if (bound := prefix_bound(prefix)) is not None:
+        clauses.append(column < bound)
+    return clauses
+
+
 def key_matches(column: Any, term: SearchTerm) -> ColumnElement[bool]:
     """A search key against the term: an index range on the prefix, and the whole pattern
     unless the range is all of it (``mea*``). Not a LIKE there: a prepared statement's
     generic plan (PostgreSQL's after five runs) cannot see that a LIKE parameter is a prefix,
     and picked the trigram index and a sort of every match over the ordered range walk."""
     if term.prefix is None:
-        return column.like(term.like, escape=_ESCAPE)  # type: ignore[no-any-return]
-    bound = prefix_bound(term.prefix)
-    clauses = [column >= term.prefix]
-    if bound is not None:
-        clauses.append(column < bound)
-    if bound is None or not term.only_prefix:
-        clauses.append(column.like(term.like, escape=_ESCAPE))
+        return column.like(term.like, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+    clauses = prefix_range(column, term.prefix)
+    if prefix_bound(term.prefix) is None or not term.only_prefix:
+        clauses.append(column.like(term.like, escape=LIKE_ESCAPE))
     return and_(*clauses)
 
 
@@ -118,10 +121,7 @@ def phone_matches(column: Any, term: SearchTerm) -> ColumnElement[bool]:
     assert term.phone is not None
     if not term.phone_prefix:
         return column == term.phone  # type: ignore[no-any-return]
-    clauses = [column >= term.phone]
-    if (bound := prefix_bound(term.phone)) is not None:
-        clauses.append(column < bound)
-    return and_(*clauses)
+    return and_(*prefix_range(column, term.phone))
 
 
 class SearchKind(NamedTuple):

@@ -16,7 +16,14 @@ from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.auth.viewer import Actor
 from deskgraph.ids import ascii_number
-from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
+from deskgraph.loaders.base import (
+    LIKE_ESCAPE,
+    Reader,
+    group_rows,
+    like_literal,
+    newest_per_group,
+    table_of,
+)
 from deskgraph.store import models
 
 tickets = table_of(models.Ticket).c
@@ -88,8 +95,8 @@ def ticket_filter_clauses(
         tt = models.TicketTag
         clauses.append(exists().where(tt.ticket_id == t.id, tt.tag_id.in_(list(tag_ids))))
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        matches: list[ColumnElement[bool]] = [t.title.ilike(pattern, escape="\\")]
+        pattern = f"%{like_literal(text)}%"
+        matches: list[ColumnElement[bool]] = [t.title.ilike(pattern, escape=LIKE_ESCAPE)]
         if (number := ascii_number(text.strip(), max_digits=9)) is not None:
             matches.append(t.number == number)
         clauses.append(or_(*matches))

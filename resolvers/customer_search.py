@@ -3,8 +3,6 @@ through ``loaders.customer_search`` within the viewer's scope (``auth.customer.c
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +11,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import MAX_KEY, ascii_number
 from deskgraph.loaders.customer_search import SearchPageKey, SearchTerm, search_term
-from deskgraph.schema.pagination import page_size
+from deskgraph.schema.pagination import cursor_text, opaque_cursor, page_size
 from deskgraph.server.context import Info
 from deskgraph.store import phone as phones
 from deskgraph.store.models import search_key
@@ -76,18 +74,13 @@ MAX_CURSOR_KEY = 1_000  # a name key (casefolding may make it longer than the na
 
 
 def encode_search_cursor(row: Any) -> str:
-    text = f"{_CURSOR_PREFIX}:{row.id}:{row.name_key}"
-    return base64.b64encode(text.encode()).decode("ascii")
+    return opaque_cursor(f"{_CURSOR_PREFIX}:{row.id}:{row.name_key}")
 
 
 def decode_search_cursor(cursor: str | None) -> tuple[str, int] | None:
     if cursor is None:
         return None
-    try:
-        text = base64.b64decode(cursor.encode("ascii"), validate=True).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        text = ""
-    prefix, _, rest = text.partition(":")
+    prefix, _, rest = cursor_text(cursor).partition(":")
     pk_text, colon, name_key = rest.partition(":")
     pk = ascii_number(pk_text)
     if (

@@ -25,19 +25,28 @@ class PageInfo:
     )
 
 
+def opaque_cursor(text: str) -> str:
+    """A cursor as clients see it: ``text`` (``<kind>:<position>``) in base64."""
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def cursor_text(cursor: str) -> str:
+    """The text of an :func:`opaque_cursor`; empty when ``cursor`` is none (the caller refuses
+    it with the rest of what it checks)."""
+    try:
+        return base64.b64decode(cursor.encode("ascii"), validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        return ""
+
+
 def encode_cursor(pk: int) -> str:
-    return base64.b64encode(f"cursor:{pk}".encode()).decode("ascii")
+    return opaque_cursor(f"cursor:{pk}")
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    try:
-        prefix, _, pk = (
-            base64.b64decode(cursor.encode("ascii"), validate=True).decode().partition(":")
-        )
-    except (binascii.Error, UnicodeError, ValueError):
-        prefix, pk = "", ""
+    prefix, _, pk = cursor_text(cursor).partition(":")
     value = ascii_number(pk)
     if prefix != "cursor" or value is None or value > MAX_KEY:
         raise BadUserInput(
