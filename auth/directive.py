@@ -22,9 +22,10 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
-from deskgraph.auth import customer, organization, ticket
+from deskgraph.auth import customer, organization, project, ticket
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Forbidden
+from deskgraph.store.models import PortalTicketProperty as StoredPortalTicketProperty
 
 DIRECTIVE_NAME = "restricted"
 
@@ -74,10 +75,42 @@ class AccessPolicy(enum.Enum):
         "TICKET_TAGS",
         description=(
             "A ticket's tags, always of the ticket's own organization: the advisors who work "
-            "the ticket (an external advisor sees the host's tags) and services with `read`. "
-            "Not customer users."
+            "the ticket (an external advisor sees the host's tags) and services with `read`; "
+            "customer users only when their portal shows TAGS."
         ),
     )
+    PORTAL = strawberry.enum_value(
+        "PORTAL",
+        description=(
+            "A ticket property the customer portal may hide (the directive's `property`): "
+            "advisors and services see it; customer users when their organization's portal "
+            "settings list it (`PortalSettings.visibleTicketProperties`)."
+        ),
+    )
+    PROJECT_FOLLOWERS = strawberry.enum_value(
+        "PROJECT_FOLLOWERS",
+        description=(
+            "Whom a project is shared with: the project organization's own advisors and "
+            "services with `read`. Not external advisors or customer users."
+        ),
+    )
+    PORTAL_SETTINGS = strawberry.enum_value(
+        "PORTAL_SETTINGS",
+        description=(
+            "An organization's customer portal settings: its own advisors, its customer users "
+            "and services with `read`. Not external advisors."
+        ),
+    )
+
+
+PortalTicketProperty = strawberry.enum(
+    StoredPortalTicketProperty,
+    name="PortalTicketProperty",
+    description=(
+        "A ticket property the customer portal may show: STATE (with pendingUntil), PRIORITY, "
+        "TEAM, ASSIGNEE, TAGS, PROJECT, TIME_ENTRIES, MACHINE, FOLLOWERS."
+    ),
+)
 
 
 @strawberry.schema_directive(
@@ -90,6 +123,13 @@ class AccessPolicy(enum.Enum):
 )
 class Restricted:
     policy: AccessPolicy = strawberry.field(description="Who may see the field.")
+    property: PortalTicketProperty | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET,
+        description=(
+            "For customer users: the portal property that shows the field (policy PORTAL, "
+            "and TICKET_TAGS with TAGS)."
+        ),
+    )
 
 
 Rule = Callable[[Actor, Any], bool]
@@ -123,16 +163,45 @@ POLICIES: dict[AccessPolicy, tuple[Rule, str]] = {
         ticket.can_see_ticket_tags,
         "Ticket tags are only for the advisors who work the ticket.",
     ),
+    AccessPolicy.PROJECT_FOLLOWERS: (
+        project.can_see_project_followers,
+        "Whom a project is shared with is only for the project's own organization.",
+    ),
+    AccessPolicy.PORTAL_SETTINGS: (
+        lambda viewer, org: organization.can_see_portal_settings(viewer, org.pk),
+        "The portal settings are only for the organization and its customer users.",
+    ),
 }
+
+
+def _portal_message(prop: StoredPortalTicketProperty) -> str:
+    return f"The customer portal does not show {prop.value}."
 
 
 class RestrictedPermission(BasePermission):
     """Enforces one policy and declares it as ``@restricted(policy: ...)`` on the field."""
 
-    def __init__(self, policy: AccessPolicy) -> None:
+    def __init__(
+        self, policy: AccessPolicy, prop: StoredPortalTicketProperty | None = None
+    ) -> None:
         self.policy = policy
-        self.rule, self.message = POLICIES[policy]
-        self._directive = Restricted(policy=policy)
+        self.rule: Rule
+        self.message: str
+        if policy is AccessPolicy.PORTAL:
+            if prop is None:
+                raise TypeError("@restricted(policy: PORTAL) names the property it shows")
+            shown = prop
+
+            def shows(viewer: Actor, _source: Any) -> bool:
+                return ticket.can_see_ticket_property(viewer, shown)
+
+            self.rule = shows
+            self.message = _portal_message(prop)
+        else:
+            self.rule, self.message = POLICIES[policy]
+        self._directive = Restricted(
+            policy=policy, property=strawberry.UNSET if prop is None else prop
+        )
 
     @property
     def schema_directive(self) -> object:
@@ -145,9 +214,12 @@ class RestrictedPermission(BasePermission):
         raise Forbidden(self.message or "")
 
 
-def restricted(policy: AccessPolicy) -> PermissionExtension:
-    """The field extension that declares and enforces ``policy``."""
-    return PermissionExtension(permissions=[RestrictedPermission(policy)])
+def restricted(
+    policy: AccessPolicy, prop: StoredPortalTicketProperty | None = None
+) -> PermissionExtension:
+    """The field extension that declares and enforces ``policy`` (for PORTAL: the portal
+    property ``prop`` that shows the field; TICKET_TAGS names TAGS for the reader)."""
+    return PermissionExtension(permissions=[RestrictedPermission(policy, prop)])
 
 
 def restricted_fields(schema: GraphQLSchema) -> dict[str, AccessPolicy]:

@@ -70,6 +70,20 @@ def can_see_tag(viewer: Actor, tag: Any) -> bool:
     return can_see_tags_of(viewer, tag.organization_id)
 
 
+def can_see_portal_settings(viewer: Actor, organization_id: int) -> bool:
+    """An organization's customer portal settings: its own advisors (any role), its customer
+    users (the portal renders what they allow, instead of asking and failing), services with
+    ``read``. Not external advisors: the portal is the host's business with its customers."""
+    if viewer.is_customer_user:
+        return organization_id == viewer.customer_organization_id
+    return viewer.is_member_of(organization_id) or viewer.has_scope(READ)
+
+
+def can_manage_portal_settings(viewer: Actor, organization_id: int) -> bool:
+    """Changing what the portal shows: the organization's ADMINs."""
+    return viewer.is_admin and viewer.is_member_of(organization_id)
+
+
 def can_manage_organization(viewer: Actor, organization_id: int) -> bool:
     """The organization's ADMINs: its tag vocabulary, its teams, invitations. An external
     advisor never manages the host, whatever their role at home."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 
 from deskgraph.auth.organization import can_see_team
 from deskgraph.auth.scopes import READ
@@ -21,10 +21,22 @@ from deskgraph.store import models
 
 
 class TicketLike(Protocol):
+    """A ticket as the rules read it: a store row (primary key ``id``) or a GraphQL
+    ``Ticket`` (primary key ``pk``; see :func:`ticket_pk`)."""
+
     organization_id: int
     team_id: int
     assignee_id: int | None
     requester_id: int | None
+    customer_id: int | None
+    project_id: int | None
+
+
+def ticket_pk(ticket: Any) -> int:
+    """The ticket's primary key: ``pk`` on a GraphQL ``Ticket`` (whose ``id`` is the global
+    ID), ``id`` on a store row."""
+    pk = getattr(ticket, "pk", None)
+    return int(pk if pk is not None else ticket.id)
 
 
 class TicketRelation(enum.Enum):
@@ -51,12 +63,59 @@ def ticket_relation(viewer: Actor, ticket: TicketLike) -> TicketRelation:
             return TicketRelation.EXTERNAL
         return TicketRelation.NONE
     if viewer.is_customer_user:
-        if viewer.customer_user_id is not None and ticket.requester_id == viewer.customer_user_id:
-            return TicketRelation.CUSTOMER
-        return TicketRelation.NONE
+        return TicketRelation.CUSTOMER if portal_shows(viewer, ticket) else TicketRelation.NONE
     if viewer.has_scope(READ):
         return TicketRelation.SERVICE
     return TicketRelation.NONE
+
+
+def requested_by(viewer: Actor, ticket: Any) -> bool:
+    """A customer user's own requests: as the primary requester, or added as a further one
+    (``addTicketRequester``). Every portal shows them."""
+    if not viewer.is_customer_user or viewer.customer_user_id is None:
+        return False
+    return (
+        ticket.requester_id == viewer.customer_user_id
+        or ticket_pk(ticket) in viewer.shared_ticket_ids
+    )
+
+
+def portal_shows(viewer: Actor, ticket: Any) -> bool:
+    """Which tickets a customer user sees, as their organization's portal settings say:
+    their own requests always; their company's requests (the ticket's customer is theirs) when
+    ``company_tickets``; the tickets of projects they follow when ``followed_project_tickets``.
+    Never another organization's."""
+    if not viewer.is_customer_user or ticket.organization_id != viewer.customer_organization_id:
+        return False
+    if requested_by(viewer, ticket):
+        return True
+    portal = viewer.portal
+    company = ticket.customer_id is not None and ticket.customer_id == viewer.customer_id
+    if portal.company_tickets and company:
+        return True
+    return bool(
+        portal.followed_project_tickets
+        and ticket.project_id is not None
+        and ticket.project_id in viewer.followed_project_ids
+    )
+
+
+def _requested_by_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`requested_by`."""
+    t, r = models.Ticket, models.TicketRequester
+    further = exists().where(r.ticket_id == t.id, r.customer_user_id == viewer.customer_user_id)
+    return or_(t.requester_id == viewer.customer_user_id, further)
+
+
+def _portal_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`portal_shows`."""
+    t = models.Ticket
+    clauses = [_requested_by_scope(viewer)]
+    if viewer.portal.company_tickets and viewer.customer_id is not None:
+        clauses.append(t.customer_id == viewer.customer_id)
+    if viewer.portal.followed_project_tickets and viewer.followed_project_ids:
+        clauses.append(t.project_id.in_(sorted(viewer.followed_project_ids)))
+    return and_(t.organization_id == viewer.customer_organization_id, or_(*clauses))
 
 
 def can_see_ticket(viewer: Actor, ticket: TicketLike) -> bool:
@@ -72,7 +131,7 @@ def ticket_scope(viewer: Actor) -> ColumnElement[bool]:
             clauses.append(t.team_id.in_(sorted(viewer.external_team_ids)))
         return or_(*clauses)
     if viewer.is_customer_user and viewer.customer_user_id is not None:
-        return t.requester_id == viewer.customer_user_id
+        return _portal_scope(viewer)
     if viewer.has_scope(READ):
         return true()
     return false()
@@ -84,7 +143,7 @@ def in_view(viewer: Actor, view: TicketListing, ticket: TicketLike) -> bool:
         return True
     if view is TicketListing.MINE:
         if viewer.is_customer_user:
-            return ticket.requester_id == viewer.customer_user_id
+            return requested_by(viewer, ticket)
         return viewer.advisor_id is not None and ticket.assignee_id == viewer.advisor_id
     if view is TicketListing.MY_TEAMS:
         return ticket.team_id in viewer.team_ids
@@ -119,7 +178,7 @@ def view_scope(viewer: Actor, view: TicketListing) -> ColumnElement[bool]:
         return true()
     if view is TicketListing.MINE:
         if viewer.is_customer_user:
-            return t.requester_id == viewer.customer_user_id
+            return _requested_by_scope(viewer)
         return t.assignee_id == viewer.advisor_id if viewer.advisor_id is not None else false()
     teams = viewer.team_ids if view is TicketListing.MY_TEAMS else viewer.external_team_ids
     if not teams:
@@ -165,12 +224,19 @@ def can_edit_tags(viewer: Actor, ticket: TicketLike) -> bool:
 
 def can_see_ticket_tags(viewer: Actor, ticket: TicketLike) -> bool:
     """Tags are the desk's own words: for the advisors who see the ticket (members and
-    external advisors) and services, not for customer users."""
-    return ticket_relation(viewer, ticket) in (
-        TicketRelation.MEMBER,
-        TicketRelation.EXTERNAL,
-        TicketRelation.SERVICE,
-    )
+    external advisors) and services; for customer users only when their portal shows TAGS."""
+    relation = ticket_relation(viewer, ticket)
+    if relation is TicketRelation.CUSTOMER:
+        return can_see_ticket_property(viewer, models.PortalTicketProperty.TAGS)
+    return relation in (TicketRelation.MEMBER, TicketRelation.EXTERNAL, TicketRelation.SERVICE)
+
+
+def can_see_ticket_property(viewer: Actor, prop: models.PortalTicketProperty) -> bool:
+    """A ticket property the customer portal may hide (``@restricted(policy: PORTAL)``): the
+    desk sees them all; a customer user those their organization's portal settings list."""
+    if viewer.is_customer_user:
+        return prop in viewer.portal.properties
+    return True
 
 
 class MessageLike(Protocol):
@@ -197,8 +263,9 @@ def message_scope(viewer: Actor) -> ColumnElement[bool]:
 
 
 def can_see_time_entries(viewer: Actor) -> bool:
-    """Time tracking is internal to the desk: advisors and services, never customer users."""
-    return not viewer.is_customer_user
+    """Time tracking is the desk's: advisors and services; customer users only when their
+    portal shows TIME_ENTRIES."""
+    return can_see_ticket_property(viewer, models.PortalTicketProperty.TIME_ENTRIES)
 
 
 # What an event says changed (its ``change`` field, set where store/ emits it) that only some
@@ -219,7 +286,9 @@ def can_hear_of(viewer: Actor, change: str | None) -> bool:
     if change == TIME_ENTRY:
         return can_see_time_entries(viewer)
     if change == TAGS:
-        return can_see_internal_activity(viewer)
+        return can_see_internal_activity(viewer) or can_see_ticket_property(
+            viewer, models.PortalTicketProperty.TAGS
+        )
     if change == LOCK:
         return can_see_ticket_workflow(viewer)
     return True

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from deskgraph.store.models import AdvisorRole
+from deskgraph.store.models import DEFAULT_PORTAL_PROPERTIES, AdvisorRole, PortalTicketProperty
 
 
 class TeamLike(Protocol):
@@ -24,6 +24,19 @@ class ViewerKind(enum.Enum):
     ADVISOR = "ADVISOR"
     CUSTOMER_USER = "CUSTOMER_USER"
     SERVICE = "SERVICE"
+
+
+@dataclass(frozen=True)
+class PortalView:
+    """What a customer user's portal shows, as their organization's portal settings say at
+    the start of this request (no settings: the defaults)."""
+
+    # Besides their own requests (always): their company's requests, the tickets of the
+    # projects they follow.
+    company_tickets: bool = False
+    followed_project_tickets: bool = False
+    # The ticket properties the portal shows.
+    properties: frozenset[PortalTicketProperty] = DEFAULT_PORTAL_PROPERTIES
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,11 @@ class Actor:
     customer_user_id: int | None = None
     customer_id: int | None = None
     customer_organization_id: int | None = None
+    # A customer user's portal: its settings, the projects they follow (themself or through
+    # their customer) and the tickets they were added to as a further requester.
+    portal: PortalView = PortalView()
+    followed_project_ids: frozenset[int] = frozenset()
+    shared_ticket_ids: frozenset[int] = frozenset()
     service: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
 

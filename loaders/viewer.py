@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, or_, select, union_all
 
 from deskgraph.auth.tokens import Principal
-from deskgraph.auth.viewer import Actor, ViewerKind
+from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
 from deskgraph.loaders.base import Reader
 from deskgraph.store import models
 from deskgraph.store.models import AdvisorRole
@@ -13,10 +13,31 @@ from deskgraph.store.models import AdvisorRole
 # Built once: the viewer is read on every request, and building a select costs about as
 # much as running it.
 _c, _a, _m, _t = models.Customer, models.Advisor, models.TeamMembership, models.Team
+_ps, _pf, _tr = models.PortalSettings, models.ProjectFollower, models.TicketRequester
 CUSTOMER_USER_VIEWER = (
-    select(models.CustomerUser.customer_id, _c.organization_id)
+    select(
+        models.CustomerUser.customer_id,
+        _c.organization_id,
+        _ps.show_company_tickets,
+        _ps.show_followed_project_tickets,
+        _ps.visible_properties,
+    )
     .join(_c, _c.id == models.CustomerUser.customer_id)
+    .outerjoin(_ps, _ps.organization_id == _c.organization_id)
     .where(models.CustomerUser.id == bindparam("id"))
+)
+# What a customer user's access reaches besides their own requests: the projects they follow
+# (themself, or their customer) and the tickets they were added to as a further requester.
+CUSTOMER_USER_SHARES = union_all(
+    select(literal("project").label("kind"), _pf.project_id.label("pk")).where(
+        or_(
+            _pf.customer_user_id == bindparam("id"),
+            _pf.customer_id == bindparam("customer_id"),
+        )
+    ),
+    select(literal("ticket").label("kind"), _tr.ticket_id.label("pk")).where(
+        _tr.customer_user_id == bindparam("id")
+    ),
 )
 ADVISOR_VIEWER = (
     select(
@@ -40,11 +61,18 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Actor | None:
         rows = await reader.rows(CUSTOMER_USER_VIEWER, {"id": principal.id})
         if not rows:
             return None
+        me = rows[0]
+        shares = await reader.rows(
+            CUSTOMER_USER_SHARES, {"id": principal.id, "customer_id": me.customer_id}
+        )
         return Actor(
             kind=ViewerKind.CUSTOMER_USER,
             customer_user_id=principal.id,
-            customer_id=rows[0].customer_id,
-            customer_organization_id=rows[0].organization_id,
+            customer_id=me.customer_id,
+            customer_organization_id=me.organization_id,
+            portal=_portal(me),
+            followed_project_ids=frozenset(r.pk for r in shares if r.kind == "project"),
+            shared_ticket_ids=frozenset(r.pk for r in shares if r.kind == "ticket"),
         )
     rows = await reader.rows(ADVISOR_VIEWER, {"id": principal.id})
     if not rows:
@@ -67,4 +95,16 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Actor | None:
         external_team_ids=frozenset(team for team, org in teams if org != primary),
         external_organization_ids=frozenset(org for _, org in teams if org != primary),
         read_only_team_ids=frozenset(read_only),
+    )
+
+
+def _portal(row: object) -> PortalView:
+    """The portal settings of the row (outer-joined: all null when never saved)."""
+    properties = getattr(row, "visible_properties", None)
+    if properties is None:
+        return PortalView()
+    return PortalView(
+        company_tickets=bool(getattr(row, "show_company_tickets", False)),
+        followed_project_tickets=bool(getattr(row, "show_followed_project_tickets", False)),
+        properties=frozenset(models.PortalTicketProperty(p) for p in properties),
     )

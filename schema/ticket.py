@@ -65,6 +65,7 @@ class Ticket(Node, RowBacked):
     requester_id: strawberry.Private[int | None]
     customer_id: strawberry.Private[int | None]
     machine_id: strawberry.Private[int | None]
+    project_id: strawberry.Private[int | None]
     locked_by_id: strawberry.Private[int | None]
     number: int = strawberry.field(description="Ticket number, unique within its organization.")
     title: str = strawberry.field(description="Short summary.")
@@ -177,7 +178,7 @@ class Ticket(Node, RowBacked):
             "The ticket's tags, by name, always from the ticket organization's vocabulary: an "
             "external advisor sees the host's tags, never their own organization's."
         ),
-        extensions=[restricted(AccessPolicy.TICKET_TAGS)],
+        extensions=[restricted(AccessPolicy.TICKET_TAGS, models.PortalTicketProperty.TAGS)],
     )
     async def tags(self, info: Info) -> list[Tag] | None:
         rows = await info.context.loaders.tags_by_ticket_id.load(self.pk)

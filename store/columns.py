@@ -88,6 +88,36 @@ class TicketOrigin(enum.Enum):
     EMAIL = "EMAIL"
 
 
+class PortalTicketProperty(enum.Enum):
+    """A ticket property the customer portal may show; an organization's portal settings list
+    the ones its customer users see (``auth.organization.can_see_ticket_property``)."""
+
+    STATE = "STATE"  # with the pending-until time
+    PRIORITY = "PRIORITY"
+    TEAM = "TEAM"
+    ASSIGNEE = "ASSIGNEE"
+    TAGS = "TAGS"
+    PROJECT = "PROJECT"
+    TIME_ENTRIES = "TIME_ENTRIES"
+    MACHINE = "MACHINE"
+    FOLLOWERS = "FOLLOWERS"  # the ticket's requesters and its project's followers
+
+
+# What a portal shows when its organization never chose: what customer users saw before the
+# settings existed (everything but the desk's tags and time tracking).
+DEFAULT_PORTAL_PROPERTIES = frozenset(
+    {
+        PortalTicketProperty.STATE,
+        PortalTicketProperty.PRIORITY,
+        PortalTicketProperty.TEAM,
+        PortalTicketProperty.ASSIGNEE,
+        PortalTicketProperty.PROJECT,
+        PortalTicketProperty.MACHINE,
+        PortalTicketProperty.FOLLOWERS,
+    }
+)
+
+
 class MessageChannel(enum.Enum):
     SMS = "SMS"
     VOICE = "VOICE"

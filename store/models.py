@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -20,15 +21,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from deskgraph.store.columns import (
+    DEFAULT_PORTAL_PROPERTIES as DEFAULT_PORTAL_PROPERTIES,
     KEY_LENGTHS as KEY_LENGTHS,
     AdvisorRole as AdvisorRole,
     MailStatus as MailStatus,
     MessageChannel as MessageChannel,
     NotificationKind as NotificationKind,
+    PortalTicketProperty as PortalTicketProperty,
     TicketOrigin as TicketOrigin,
     TicketPriority as TicketPriority,
     TicketState as TicketState,
@@ -242,6 +246,7 @@ class Ticket(Base):
         Index(None, "requester_id", "state"),
         Index(None, "escalation_due_at"),
         Index(None, "locked_by_id"),
+        Index(None, "project_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -256,6 +261,8 @@ class Ticket(Base):
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("customer_users.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     machine_id: Mapped[int | None] = mapped_column(ForeignKey("machines.id"), index=True)
+    # The project the ticket belongs to, if any (of the ticket's organization).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
     origin: Mapped[TicketOrigin | None] = mapped_column(stored_enum(TicketOrigin, "ticket_origin"))
     # Escalation (from the team's service levels, 24x7; store.ticket recomputes them with every
     # write that changes them): when the first response, the next update and the solution are
@@ -278,6 +285,95 @@ class Ticket(Base):
     public_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_same_as_updated_at)
 
 
+class Project(Base):
+    """A body of work of an organization that groups tickets, and that it may share with its
+    customers: their people follow it (``ProjectFollower``)."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name_key"),
+        Index(None, "organization_id", "name_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    # Casefolded name (search_key_type): what ``projects(search:)`` compares, and unique per
+    # organization (two projects "Harvest 2026" and "harvest 2026" would be one to a reader).
+    name_key: Mapped[str] = mapped_column(
+        search_key_type(KEY_LENGTHS["name_key"]), default=key_of("name", "name_key")
+    )
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProjectFollower(Base):
+    """A project shared with one customer user, or with a whole customer (every customer user
+    of it, including those created later). Exactly one of the two is set."""
+
+    __tablename__ = "project_followers"
+    __table_args__ = (
+        UniqueConstraint("project_id", "customer_user_id"),
+        UniqueConstraint("project_id", "customer_id"),
+        Index(None, "project_id", "id"),
+        Index(None, "customer_user_id"),
+        Index(None, "customer_id"),
+        CheckConstraint("(customer_user_id IS NULL) <> (customer_id IS NULL)", name="one_follower"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    customer_user_id: Mapped[int | None] = mapped_column(ForeignKey("customer_users.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketRequester(Base):
+    """A customer user added to a ticket as a further requester (``tickets.requester_id`` stays
+    the primary one): they see the ticket in the portal and receive its public messages."""
+
+    __tablename__ = "ticket_requesters"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "customer_user_id"),
+        Index(None, "ticket_id", "id"),
+        Index(None, "customer_user_id", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    customer_user_id: Mapped[int] = mapped_column(ForeignKey("customer_users.id"))
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
+    # Past public messages still owed: when added to a ticket that had public messages, the id
+    # of the newest one then. The next public message's mail to this requester carries every
+    # public message up to it, and clears it in the same transaction: sent exactly once.
+    past_messages_through_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PortalSettings(Base):
+    """What an organization's customer portal shows its customer users. No row: the defaults
+    (their own requests; ``DEFAULT_PORTAL_PROPERTIES``)."""
+
+    __tablename__ = "portal_settings"
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    # Which tickets, besides their own requests (always): their company's requests, and the
+    # tickets of the projects they follow.
+    show_company_tickets: Mapped[bool] = mapped_column(Boolean, default=False)
+    show_followed_project_tickets: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The PortalTicketProperty names the portal shows, sorted.
+    visible_properties: Mapped[list[str]] = mapped_column(JSON)
+    # A ticket a customer user opens in the portal gets an automatic public reply.
+    acknowledge_new_tickets: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class TicketTag(Base):
     __tablename__ = "ticket_tags"
 
@@ -295,6 +391,8 @@ class Message(Base):
     is_public: Mapped[bool] = mapped_column(Boolean)
     author_advisor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
     author_customer_user_id: Mapped[int | None] = mapped_column(ForeignKey("customer_users.id"))
+    # Written by the desk itself (an automatic reply), not by a person: no author.
+    is_automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 import pytest
 
 from deskgraph.auth import scopes
-from deskgraph.auth.viewer import Actor, ViewerKind
-from deskgraph.store.models import AdvisorRole
+from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
+from deskgraph.store.models import AdvisorRole, PortalTicketProperty
 
 HOST, OTHER, THIRD = 1, 2, 3
 
@@ -36,6 +36,7 @@ SOUTH_TEAM = team(20, OTHER)  # the external advisor's home team
 THIRD_TEAM = team(30, THIRD)  # an organization nobody here belongs to
 
 HOST_ADMIN_ID, HOST_ADVISOR_ID, HOST_VIEWER_ID, EXTERNAL_ID = 1, 2, 3, 4
+FOLLOWED_PROJECT_ID, OTHER_PROJECT_ID, SHARED_TICKET_ID = 40, 41, 101
 CUSTOMER_USER_ID, COLLEAGUE_ID, CUSTOMER_ID, OTHER_CUSTOMER_ID = 7, 8, 5, 6
 
 
@@ -68,11 +69,39 @@ ACTORS: dict[str, Actor] = {
         external_organization_ids=frozenset({HOST}),
         read_only_team_ids=frozenset({READ_ONLY_TEAM.id}),
     ),
+    # Under the default portal (their own requests; every property but tags and time).
     "customer_user": Actor(
         kind=ViewerKind.CUSTOMER_USER,
         customer_user_id=CUSTOMER_USER_ID,
         customer_id=CUSTOMER_ID,
         customer_organization_id=HOST,
+        followed_project_ids=frozenset({FOLLOWED_PROJECT_ID}),
+        shared_ticket_ids=frozenset({SHARED_TICKET_ID}),
+    ),
+    # The same person under the strictest portal (own requests, no property shown) and the
+    # widest (company and followed projects, every property). They follow FOLLOWED_PROJECT_ID
+    # and were added as a further requester to SHARED_TICKET_ID.
+    "customer_user_strictest": Actor(
+        kind=ViewerKind.CUSTOMER_USER,
+        customer_user_id=CUSTOMER_USER_ID,
+        customer_id=CUSTOMER_ID,
+        customer_organization_id=HOST,
+        portal=PortalView(properties=frozenset()),
+        followed_project_ids=frozenset({FOLLOWED_PROJECT_ID}),
+        shared_ticket_ids=frozenset({SHARED_TICKET_ID}),
+    ),
+    "customer_user_widest": Actor(
+        kind=ViewerKind.CUSTOMER_USER,
+        customer_user_id=CUSTOMER_USER_ID,
+        customer_id=CUSTOMER_ID,
+        customer_organization_id=HOST,
+        portal=PortalView(
+            company_tickets=True,
+            followed_project_tickets=True,
+            properties=frozenset(PortalTicketProperty),
+        ),
+        followed_project_ids=frozenset({FOLLOWED_PROJECT_ID}),
+        shared_ticket_ids=frozenset({SHARED_TICKET_ID}),
     ),
     "service_no_scope": _service(),
     "service_read": _service(scopes.READ),
@@ -86,12 +115,21 @@ def ticket(
     *,
     assignee_id: int | None = None,
     requester_id: int | None = CUSTOMER_USER_ID,
+    customer_id: int | None = None,
+    project_id: int | None = None,
+    id: int = 100,
 ) -> SimpleNamespace:
+    """A ticket row (``id``; the customer is the requester's, ``CUSTOMER``, unless given)."""
+    if customer_id is None and requester_id in (CUSTOMER_USER_ID, COLLEAGUE_ID):
+        customer_id = CUSTOMER_ID
     return SimpleNamespace(
+        id=id,
         organization_id=team.organization_id,
         team_id=team.id,
         assignee_id=assignee_id,
         requester_id=requester_id,
+        customer_id=customer_id,
+        project_id=project_id,
     )
 
 

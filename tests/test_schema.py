@@ -68,7 +68,10 @@ def test_a_restricted_field_that_is_not_nullable_fails_the_schema_build() -> Non
 
 def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
     sdl = export_sdl()
-    assert "directive @restricted(policy: AccessPolicy!) on FIELD_DEFINITION" in sdl
+    assert (
+        "directive @restricted(policy: AccessPolicy!, property: PortalTicketProperty) "
+        "on FIELD_DEFINITION"
+    ) in sdl
     declared = restricted_fields(build_schema()._schema)
     assert declared == {
         "Machine.jdlink": AccessPolicy.JDLINK,
@@ -85,4 +88,4 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         assert body is not None
         line = re.search(rf"\n  {field_name}\b[^\n]*", body.group(1))
         assert line is not None
-        assert line.group(0).endswith(f"@restricted(policy: {policy.name})")
+        assert re.search(rf"@restricted\(policy: {policy.name}(, property: [A-Z_]+)?\)$", line[0])
