@@ -15,7 +15,7 @@ from deskgraph.server.context import Info
 
 if TYPE_CHECKING:
     from deskgraph.schema.customer_center import CustomerInformationCenter
-    from deskgraph.schema.ticket import CustomerHistoryConnection
+    from deskgraph.schema.ticket_history import CustomerHistoryConnection
 
 CustomerUserTicketRelation = strawberry.enum(
     center_rules.CustomerUserTicketRelation,
@@ -62,8 +62,11 @@ class Customer(Node, RowBacked):
     )
     async def history(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[CustomerHistoryConnection, strawberry.lazy("deskgraph.schema.ticket")] | None:
-        from deskgraph.schema.ticket import customer_history
+    ) -> (
+        Annotated[CustomerHistoryConnection, strawberry.lazy("deskgraph.schema.ticket_history")]
+        | None
+    ):
+        from deskgraph.schema.ticket_history import customer_history
 
         return await customer_history(info, self.pk, first, after)
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from deskgraph.auth import customer as customer_rules, ticket as ticket_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.customer import HistoryPageKey
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
@@ -326,69 +325,3 @@ class TicketConnection:
     @strawberry.field(description="How many tickets the whole list holds (all pages).")
     async def total_count(self, info: Info) -> int:
         return await count_tickets(info.context.reader, self.query)
-
-
-@strawberry.type(
-    description=(
-        "One of a customer's tickets, as their history shows it. An external advisor reads the "
-        "whole history with the host organization, and opens the tickets of their own teams."
-    )
-)
-class CustomerHistoryEntry:
-    row: strawberry.Private[Any]
-    number: int = strawberry.field(description="Ticket number, unique within its organization.")
-    title: str = strawberry.field(description="Short summary.")
-    state: TicketState = strawberry.field(description="Where the ticket stands.")  # type: ignore[valid-type]
-    priority: TicketPriority = strawberry.field(description="How urgent it was.")  # type: ignore[valid-type]
-    created_at: datetime = strawberry.field(description="When the ticket was created.")
-    updated_at: datetime = strawberry.field(description="When it last changed.")
-
-    @strawberry.field(
-        description="The ticket itself, when you can open it; null otherwise (no error)."
-    )
-    def ticket(self, info: Info) -> Ticket | None:
-        if not ticket_rules.can_see_ticket(info.context.require_viewer(), self.row):
-            return None
-        return Ticket.from_row(self.row)
-
-    @classmethod
-    def from_row(cls, row: Any) -> CustomerHistoryEntry:
-        return cls(
-            row=row,
-            number=row.number,
-            title=row.title,
-            state=row.state,
-            priority=row.priority,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-
-
-@strawberry.type(description="A history entry and its cursor.")
-class CustomerHistoryEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to continue after this entry.")
-    node: CustomerHistoryEntry = strawberry.field(description="The entry.")
-
-
-@strawberry.type(description="A page of a customer's ticket history, newest first.")
-class CustomerHistoryConnection:
-    edges: list[CustomerHistoryEdge] = strawberry.field(description="The entries of this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
-
-
-async def customer_history(
-    info: Info, customer_id: int, first: int | None, after: str | None
-) -> CustomerHistoryConnection:
-    key = HistoryPageKey(
-        customer_id, page_size(first, info.context.settings.max_page_size), decode_cursor(after)
-    )
-    rows, has_next = await info.context.loaders.customer_history.load(key)
-    for row in rows:
-        info.context.loaders.ticket_by_id.prime(row.id, row)
-    return CustomerHistoryConnection(
-        edges=[
-            CustomerHistoryEdge(cursor=encode_cursor(r.id), node=CustomerHistoryEntry.from_row(r))
-            for r in rows
-        ],
-        page_info=page_info([r.id for r in rows], has_next_page=has_next, after=after),
-    )

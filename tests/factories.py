@@ -153,3 +153,87 @@ async def choose_queues(
         .where(models.Advisor.id == advisor_id)
         .values(my_queues_set_at=utcnow())
     )
+
+
+async def project(
+    connection: AsyncConnection,
+    organization_id: int,
+    name: str | None = None,
+    **values: Any,
+) -> int:
+    return await _insert(
+        connection,
+        models.Project,
+        organization_id=organization_id,
+        name=name or f"Project {next(_serial)}",
+        **values,
+    )
+
+
+async def project_follower(
+    connection: AsyncConnection,
+    project_id: int,
+    *,
+    customer_user_id: int | None = None,
+    customer_id: int | None = None,
+    added_by_id: int | None = None,
+) -> int:
+    """A project shared with one customer user or (``customer_id``) a whole customer."""
+    return await _insert(
+        connection,
+        models.ProjectFollower,
+        project_id=project_id,
+        customer_user_id=customer_user_id,
+        customer_id=customer_id,
+        added_by_id=added_by_id,
+    )
+
+
+async def ticket_requester(
+    connection: AsyncConnection,
+    ticket_id: int,
+    customer_user_id: int,
+    **values: Any,
+) -> int:
+    """A further requester of a ticket (the ticket's ``requester_id`` stays the primary)."""
+    return await _insert(
+        connection,
+        models.TicketRequester,
+        ticket_id=ticket_id,
+        customer_user_id=customer_user_id,
+        **values,
+    )
+
+
+async def portal_settings(
+    connection: AsyncConnection,
+    organization_id: int,
+    *,
+    company_tickets: bool = False,
+    followed_project_tickets: bool = False,
+    properties: Iterable[models.PortalTicketProperty] = models.DEFAULT_PORTAL_PROPERTIES,
+    acknowledge_new_tickets: bool = False,
+) -> None:
+    """The organization's portal settings, replacing any it had."""
+    await connection.execute(
+        delete(models.PortalSettings).where(
+            models.PortalSettings.organization_id == organization_id
+        )
+    )
+    await connection.execute(
+        insert(models.PortalSettings).values(
+            organization_id=organization_id,
+            show_company_tickets=company_tickets,
+            show_followed_project_tickets=followed_project_tickets,
+            visible_properties=sorted(prop.value for prop in properties),
+            acknowledge_new_tickets=acknowledge_new_tickets,
+        )
+    )
+
+
+async def time_entry(
+    connection: AsyncConnection, ticket_id: int, advisor_id: int, minutes: int = 15
+) -> int:
+    return await _insert(
+        connection, models.TimeEntry, ticket_id=ticket_id, advisor_id=advisor_id, minutes=minutes
+    )
