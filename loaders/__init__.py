@@ -28,6 +28,11 @@ from deskgraph.loaders.organization import (
     MyQueuesLoader,
     ThroughMembershipLoader,
 )
+from deskgraph.loaders.project import (
+    ProjectPageLoader,
+    ProjectTicketPageLoader,
+    SharedProjectsLoader,
+)
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
 from deskgraph.loaders.viewer_dashboard import DashboardSettingsLoader
 from deskgraph.sources import Sources
@@ -62,6 +67,11 @@ class Loaders:
         self.message_by_id = by_id(models.Message)
         self.time_entry_by_id = by_id(models.TimeEntry)
         self.notification_by_id = by_id(models.Notification)
+        self.project_by_id = by_id(models.Project)
+        self.followers_by_project_id = by_column(models.ProjectFollower, "project_id")
+        self.project_page = ProjectPageLoader(reader)
+        self.project_ticket_page = ProjectTicketPageLoader(reader)
+        self.shared_projects = SharedProjectsLoader(reader)
 
         self.teams_by_organization_id = by_column(models.Team, "organization_id")
         self.advisors_by_phone = by_column(models.Advisor, "phone")

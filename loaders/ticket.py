@@ -56,6 +56,7 @@ def ticket_filter_clauses(
     escalated: bool | None = None,
     reminder_reached: bool | None = None,
     now: datetime | None = None,
+    project_ids: Sequence[int] = (),
 ) -> list[ColumnElement[bool]]:
     """SQL conditions of a ticket filter. ``queue_team_ids``: the viewer's queues when the
     filter asks for them (``loaders.my_queues``; empty: no ticket). ``escalated`` and
@@ -91,6 +92,8 @@ def ticket_filter_clauses(
         clauses.append(t.assignee_id.is_(None) if unassigned else t.assignee_id.is_not(None))
     if customer_ids:
         clauses.append(t.customer_id.in_(list(customer_ids)))
+    if project_ids:
+        clauses.append(t.project_id.in_(list(project_ids)))
     if tag_ids:
         tt = models.TicketTag
         clauses.append(exists().where(tt.ticket_id == t.id, tt.tag_id.in_(list(tag_ids))))
@@ -139,6 +142,7 @@ class TicketFilterValues:
     escalated: bool | None = None
     reminder_reached: bool | None = None
     now: datetime | None = None
+    project_ids: Sequence[int] = ()
 
     def clauses(self) -> list[ColumnElement[bool]]:
         return ticket_filter_clauses(
@@ -157,6 +161,7 @@ class TicketFilterValues:
             escalated=self.escalated,
             reminder_reached=self.reminder_reached,
             now=self.now,
+            project_ids=self.project_ids,
         )
 
 

@@ -9,6 +9,7 @@ from deskgraph.auth import (
     customer as customer_rules,
     notification as notification_rules,
     organization as organization_rules,
+    project as project_rules,
     ticket as ticket_rules,
 )
 from deskgraph.auth.viewer import Actor
@@ -19,6 +20,7 @@ from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked
 from deskgraph.schema.notification import Notification
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
+from deskgraph.schema.project import Project
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.server.context import Info
 
@@ -63,6 +65,10 @@ async def _notification(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
     return notification_rules.can_see_notification(viewer, row)
 
 
+async def _project(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
+    return project_rules.can_see_project(viewer, row)
+
+
 # type name -> (GraphQL type, loader attribute on Loaders, access rule)
 NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "Organization": (Organization, "organization_by_id", _organization),
@@ -76,6 +82,7 @@ NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "Message": (Message, "message_by_id", _message),
     "TimeEntry": (TimeEntry, "time_entry_by_id", _time_entry),
     "Notification": (Notification, "notification_by_id", _notification),
+    "Project": (Project, "project_by_id", _project),
 }
 
 

@@ -14,6 +14,7 @@ from deskgraph.loaders.ticket import (
     ticket_list_query,
 )
 from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
+from deskgraph.resolvers.project import ticket_project
 from deskgraph.resolvers.ticket_workflow import (
     STALE,
     advisor_origin,
@@ -128,6 +129,8 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
             )
     if input.machine_id is not None:
         values["machine_id"] = await _machine(info, input.machine_id, values.get("customer_id"))
+    if input.project_id is not None:
+        values["project_id"] = await ticket_project(info, input.project_id, team.organization_id)
     tag_ids = await _tags(info, input.tag_ids, team.organization_id)
     values["state"] = models.TicketState.NEW
     async with write(info.context.session) as session:
@@ -187,6 +190,9 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
             info, assignee, team_id=team_id, organization_id=ticket.organization_id
         ):
             values["assignee_id"] = None
+    if present(input.project_id):
+        pid, org = input.project_id, ticket.organization_id
+        values["project_id"] = None if pid is None else await ticket_project(info, pid, org)
     values.update(lock_values(info, input, ticket, values, broken=broken))
     tag_ids = None
     if present(input.tag_ids):

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from deskgraph.auth import ticket as rules
+from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, LockedConflict, NotFound
 from deskgraph.ids import decode_id, encode_id
 from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
@@ -46,6 +47,10 @@ CLOSED_LOCK = "A closed ticket is not worked: reopen it to lock it."
 STALE = "The ticket changed since you loaded it: reload it and apply your change again."
 
 
+def _sees_projects(viewer: Actor) -> bool:
+    return rules.can_see_ticket_property(viewer, models.PortalTicketProperty.PROJECT)
+
+
 async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilterValues:
     """A ticket filter as checked values: IDs decoded, the viewer's queues read when asked for,
     "escalated" and "reminder reached" read at the request's clock."""
@@ -59,6 +64,7 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
         "filter.lockedByIds": (filter.locked_by_ids, rules.can_see_ticket_workflow),
         "filter.escalated": (filter.escalated, rules.can_see_ticket_workflow),
         "filter.tagIds": (filter.tag_ids, rules.can_see_internal_activity),
+        "filter.projectIds": (filter.project_ids, _sees_projects),
     }
     refused = [
         name
@@ -89,6 +95,7 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
         escalated=filter.escalated,
         reminder_reached=filter.reminder_reached,
         now=info.context.now,
+        project_ids=ids_of(filter.project_ids, "Project", "filter.projectIds"),
     )
 
 

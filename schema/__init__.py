@@ -33,6 +33,8 @@ from deskgraph.schema.notification import Notification
 from deskgraph.schema.notification_operations import NotificationMutation
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.organization_operations import OrganizationMutation
+from deskgraph.schema.project import Project
+from deskgraph.schema.project_operations import ProjectMutation, ProjectQuery
 from deskgraph.schema.subscription import Subscription
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
@@ -52,6 +54,7 @@ class Query(
     InvitationQuery,
     CustomerSearchQuery,
     InformationCenterQuery,
+    ProjectQuery,
 ):
     pass
 
@@ -64,6 +67,7 @@ class Mutation(
     InvitationMutation,
     NotificationMutation,
     DashboardMutation,
+    ProjectMutation,
 ):
     pass
 
@@ -80,6 +84,7 @@ NODE_TYPES = [
     Message,
     TimeEntry,
     Notification,
+    Project,
 ]
 
 

@@ -11,6 +11,7 @@ from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Organization
+from deskgraph.schema.project_followers import CustomerProjectFields, CustomerUserProjectFields
 from deskgraph.server.context import Info
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ CENTER_DESCRIPTION = (
 
 
 @entity(description="A company that is a customer of an organization.")
-class Customer(Node, RowBacked):
+class Customer(Node, RowBacked, CustomerProjectFields):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
     name: str = strawberry.field(description="Company name.")
@@ -96,7 +97,7 @@ class CustomerUserPermissions:
 
 
 @entity(description="A person of a customer; may sign in to the customer portal.")
-class CustomerUser(Node, RowBacked):
+class CustomerUser(Node, RowBacked, CustomerUserProjectFields):
     pk: strawberry.Private[int]
     customer_id: strawberry.Private[int]
     organization_id: strawberry.Private[int]

@@ -16,6 +16,7 @@ from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
+from deskgraph.schema.ticket_project import TicketProjectFields
 from deskgraph.schema.ticket_workflow import TicketEscalation, TicketOrigin, TicketPermissions
 from deskgraph.server.context import Info
 from deskgraph.store import models
@@ -56,7 +57,7 @@ class _Requester:
 
 
 @entity(description="A support request, received by a team of an organization.")
-class Ticket(Node, RowBacked):
+class Ticket(Node, RowBacked, TicketProjectFields):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
     team_id: strawberry.Private[int]

@@ -72,6 +72,10 @@ class TicketFilter:
             "true: PENDING_REMINDER whose `pendingUntil` has passed (now); false: all others."
         ),
     )
+    project_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="In any of these projects (customer users: when their portal shows PROJECT).",
+    )
 
 
 @strawberry.input(description="A new ticket.")
@@ -103,6 +107,13 @@ class CreateTicketInput:
             "PHONE or EMAIL: an advisor opening it for a customer user who called or wrote "
             "(advisors only; default PHONE with a requester). A customer user's own ticket is "
             "PORTAL."
+        ),
+    )
+    project_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The project it belongs to, of the team's organization. A customer user may name a "
+            "project they follow when their portal shows followed projects' tickets."
         ),
     )
 
@@ -139,6 +150,10 @@ class UpdateTicketInput:
             "true locks it for you (you become the assignee), false releases the lock, as "
             "`lockTicket` / `unlockTicket` do."
         ),
+    )
+    project_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Another project of the ticket's organization; null takes it out of one.",
     )
 
 
