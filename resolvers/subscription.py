@@ -15,7 +15,8 @@ from deskgraph.server.context import Context, Info, LiveContext
 from deskgraph.server.events import Event
 
 # Events that change a ticket (its fields, or a new message); "access" events say whose access
-# changed.
+# changed: one advisor's (``advisor_id``), or the customer users' of an organization
+# (``organization_id``).
 CHANGES = ("ticket", "message")
 
 
@@ -40,6 +41,9 @@ def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> boo
     """Whether an event may change what a subscription shows: its ticket changed, or the
     viewer's own access did."""
     if event.get("kind") == "access":
+        if live.principal is not None and event.get("organization_id") is not None:
+            # Organization-wide (a project shared or unshared): its customer users re-check.
+            return live.principal.kind == "customer_user"
         return live.principal is not None and event.get("advisor_id") == live.principal.id
     return ticket_id is None or event.get("ticket_id") == ticket_id
 

@@ -40,6 +40,10 @@ SELECTIONS = {
     "Organization.tags": "tags { id }",
     "Ticket.tags": "tags { id }",
     "Customer.history": "history(first: 2) { edges { node { number } } }",
+    "Project.followers": "followers { customer { id } customerUser { id } }",
+    "Customer.sharedProjects": "sharedProjects { id }",
+    "CustomerUser.sharedProjects": "sharedProjects { id }",
+    "Ticket.project": "project { id }",
 }
 
 # The external ticket: North's Field Service, Meadow Farms, requested by Anna (the
@@ -80,7 +84,8 @@ MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
 
 def test_the_matrix_covers_every_restricted_field() -> None:
     declared = set(restricted_fields(build_schema(Settings())._schema))
-    assert declared == set(SELECTIONS) == {field for field, _subject, _expected in MATRIX}
+    rows = MATRIX + PROJECT_MATRIX
+    assert declared == set(SELECTIONS) == {field for field, _subject, _expected in rows}
 
 
 async def demo_ticket(reader: Api, name: str) -> int:
@@ -111,6 +116,24 @@ def row(body: dict[str, Any]) -> Any:
     return body["data"]["node"] if body.get("data") else None
 
 
+def check_outcome(body: dict[str, Any], type_name: str, field_name: str, expected: str) -> None:
+    codes = [error["extensions"]["code"] for error in body.get("errors", [])]
+    if expected == "V":
+        assert codes == []
+        assert row(body)[field_name] not in (None, [])
+    elif expected == "H":
+        assert row(body)["__typename"] == type_name
+        assert row(body)[field_name] is None
+        assert codes == ["FORBIDDEN"]
+        assert body["errors"][0]["path"] == ["node", field_name]
+    elif expected == "N":
+        assert row(body) is None
+        assert codes == ["NOT_FOUND"]
+    else:
+        assert row(body) is None
+        assert codes == ["UNAUTHENTICATED"]
+
+
 @pytest.mark.parametrize(
     ("field", "subject", "persona", "expected"),
     [
@@ -129,21 +152,7 @@ async def test_restricted_field_per_viewer(
       node(id: $id) {{ __typename ... on {type_name} {{ {SELECTIONS[field]} }} }}
     }}"""
     body = await reader.post(query, {"id": gid(type_name, pk)}, as_=persona)
-    codes = [error["extensions"]["code"] for error in body.get("errors", [])]
-    if expected == "V":
-        assert codes == []
-        assert row(body)[field_name] not in (None, [])
-    elif expected == "H":
-        assert row(body)["__typename"] == type_name
-        assert row(body)[field_name] is None
-        assert codes == ["FORBIDDEN"]
-        assert body["errors"][0]["path"] == ["node", field_name]
-    elif expected == "N":
-        assert row(body) is None
-        assert codes == ["NOT_FOUND"]
-    else:
-        assert row(body) is None
-        assert codes == ["UNAUTHENTICATED"]
+    check_outcome(body, type_name, field_name, expected)
 
 
 # -- the issue's demo: one external ticket, as the external and as the host advisor --------
@@ -229,3 +238,58 @@ async def test_a_ticket_never_shows_a_tag_of_another_organization(api: Api) -> N
         assert tags
         assert gid("Tag", 6) not in tags
         assert tags <= await tag_ids_of(api, 1)
+
+
+# -- projects (seed 002): rows the demo does not hold, built by factories ------------------
+# North's project is shared with Meadow Farms as a whole and with Anna (the customer-user
+# persona) herself; its ticket is in Field Service (where the external advisor works),
+# requested by Anna. South's project is shared with Coastal Vineyards. "hidden PROJECT": the
+# same ticket when North's portal does not show PROJECT.
+NORTH_PROJECT, SOUTH_PROJECT = "North project", "South project"
+PROJECT_TICKET, PROJECT_HIDDEN = "project ticket", "project ticket, portal hides PROJECT"
+
+PROJECT_MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
+    ("Project.followers", ("Project", NORTH_PROJECT), "VVVNHUVV"),  # Anna follows it
+    ("Project.followers", ("Project", SOUTH_PROJECT), "NNNVNUVV"),  # Sofia's home
+    ("Customer.sharedProjects", ("Customer", 1), "VVVHHUVV"),  # Meadow Farms
+    ("CustomerUser.sharedProjects", ("CustomerUser", 1), "VVVHHUVV"),  # Anna herself
+    ("Ticket.project", ("Ticket", PROJECT_TICKET), "VVVVVUVV"),  # the default portal shows it
+    ("Ticket.project", ("Ticket", PROJECT_HIDDEN), "VVVVHUVV"),
+]
+
+
+async def project_world(api: Api, subject: tuple[str, int | str]) -> int:
+    """Builds the projects above; answers the pk of the subject."""
+    async with api.app.state.engine.begin() as connection:
+        north = await factories.project(connection, 1, "Matrix harvest")
+        south = await factories.project(connection, 2, "Matrix vineyard")
+        await factories.project_follower(connection, north, customer_id=1)
+        await factories.project_follower(connection, north, customer_user_id=1)
+        await factories.project_follower(connection, south, customer_id=5)
+        ticket = await factories.ticket(
+            connection, 1, 3, requester_id=1, customer_id=1, project_id=north
+        )
+        if subject[1] == PROJECT_HIDDEN:
+            shown = models.DEFAULT_PORTAL_PROPERTIES - {models.PortalTicketProperty.PROJECT}
+            await factories.portal_settings(connection, 1, properties=shown)
+    built = {NORTH_PROJECT: north, SOUTH_PROJECT: south, PROJECT_TICKET: ticket}
+    built[PROJECT_HIDDEN] = ticket
+    key = subject[1]
+    return key if isinstance(key, int) else built[key]
+
+
+@pytest.mark.parametrize(
+    ("field", "subject", "outcomes"),
+    [pytest.param(*r, id=f"{r[0]}[{r[1][1]}]") for r in PROJECT_MATRIX],
+)
+async def test_project_restricted_field_per_viewer(
+    api: Api, field: str, subject: tuple[str, int | str], outcomes: str
+) -> None:
+    type_name, field_name = field.split(".")
+    pk = await project_world(api, subject)
+    query = f"""query ($id: ID!) {{
+      node(id: $id) {{ __typename ... on {subject[0]} {{ {SELECTIONS[field]} }} }}
+    }}"""
+    for persona, expected in zip(PERSONAS, outcomes, strict=True):
+        body = await api.post(query, {"id": gid(subject[0], pk)}, as_=persona)
+        check_outcome(body, type_name, field_name, expected)

@@ -47,7 +47,7 @@ def test_every_node_type_implements_node() -> None:
     implementations = {t.name for t in schema.get_possible_types(node)}  # type: ignore[arg-type]
     assert implementations == {
         "Organization", "Team", "Advisor", "Tag", "Customer", "CustomerUser",
-        "Machine", "Ticket", "Message", "TimeEntry", "Notification",
+        "Machine", "Ticket", "Message", "TimeEntry", "Notification", "Project",
     }  # fmt: skip
 
 
@@ -81,6 +81,10 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "Organization.tags": AccessPolicy.ORGANIZATION_TAGS,
         "Ticket.tags": AccessPolicy.TICKET_TAGS,
         "Customer.history": AccessPolicy.CUSTOMER_HISTORY,
+        "Project.followers": AccessPolicy.PROJECT_FOLLOWERS,
+        "Customer.sharedProjects": AccessPolicy.PROJECT_FOLLOWERS,
+        "CustomerUser.sharedProjects": AccessPolicy.PROJECT_FOLLOWERS,
+        "Ticket.project": AccessPolicy.PORTAL,
     }
     for path, policy in declared.items():
         type_name, field_name = path.split(".")
