@@ -229,4 +229,3 @@ async def test_ticket_project_external_advisor_sees_the_project_of_their_teams_t
     query = "query T($id: ID!) { node(id: $id) { ... on Ticket { project { id name } } } }"
     data = await api.data(query, {"id": gid("Ticket", field)}, as_="external-advisor")
     assert data["node"]["project"] == {"id": gid("Project", ids["alpha"]), "name": "Qz Alpha"}
-
