@@ -313,6 +313,7 @@ NODE_TABLES = {
     "Message": models.Message,
     "TimeEntry": models.TimeEntry,
     "Notification": models.Notification,
+    "Project": models.Project,
 }
 SAMPLE = 6  # rows of each type walked to the full depth, spread over its ids
 
