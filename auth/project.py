@@ -33,6 +33,15 @@ def can_see_project(viewer: Actor, project: Any) -> bool:
     return viewer.is_member_of(project.organization_id) or viewer.has_scope(READ)
 
 
+def can_see_project_of_ticket(viewer: Actor, project: Any) -> bool:
+    """``Ticket.project``, for a viewer who sees the ticket: advisors (external advisors too:
+    the one way they meet a host project) and services; a customer user only a project they
+    follow (a project of their own request they do not follow answers null, as none would)."""
+    if viewer.is_customer_user:
+        return can_see_project(viewer, project)
+    return True
+
+
 def project_scope(viewer: Actor) -> ColumnElement[bool]:
     """SQL form of :func:`can_see_project` on ``projects``."""
     p = models.Project

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from deskgraph.auth import project as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.server.context import Info
 from deskgraph.store import models
@@ -21,9 +22,9 @@ class TicketProjectFields:
 
     @strawberry.field(
         description=(
-            "The project the ticket belongs to, if any. Whoever sees the ticket sees its "
+            "The project the ticket belongs to, if any. Advisors who see the ticket see its "
             "project this way (also external advisors); customer users when their portal shows "
-            "PROJECT."
+            "PROJECT, and only a project they follow (null otherwise)."
         ),
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.PROJECT)],
     )
@@ -35,4 +36,6 @@ class TicketProjectFields:
         if self.project_id is None:
             return None
         row = await info.context.loaders.project_by_id.load(self.project_id)
-        return None if row is None else Project.from_row(row)
+        if row is None or not rules.can_see_project_of_ticket(info.context.require_viewer(), row):
+            return None
+        return Project.from_row(row)

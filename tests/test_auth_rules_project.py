@@ -46,6 +46,14 @@ TABLES: dict[Any, list[Case]] = {
         permit("service_read", THIRD_PROJECT),
         forbid("service_no_scope", FOLLOWED),
     ],
+    rules.can_see_project_of_ticket: [
+        permit("external_advisor", FOLLOWED, note="of a ticket they see"),
+        permit("host_viewer", NOT_FOLLOWED),
+        permit("customer_user", FOLLOWED),
+        forbid("customer_user_widest", NOT_FOLLOWED, note="their own request's, not followed"),
+        forbid("customer_user_widest", THIRD_PROJECT),
+        permit("service_read", FOLLOWED),
+    ],
     rules.can_manage_projects: [
         permit("host_admin", HOST),
         permit("host_advisor", HOST),

@@ -172,6 +172,19 @@ async def test_tickets_filter_project_ids_customer_user_when_the_portal_hides_pr
     }
 
 
+async def test_ticket_project_customer_user_sees_only_a_project_they_follow(api: Api) -> None:
+    ids = await world(api)
+    async with api.app.state.engine.begin() as c:
+        followed = await factories.ticket(c, 1, 1, requester_id=1, project_id=ids["harvest"])
+        other = await factories.ticket(c, 1, 1, requester_id=1, project_id=ids["fleet"])
+    query = "query T($ids: [ID!]!) { nodes(ids: $ids) { ... on Ticket { project { name } } } }"
+    variables = {"ids": [gid("Ticket", followed), gid("Ticket", other)]}
+    data = await api.data(query, variables, as_="customer-user")
+    assert data["nodes"] == [{"project": {"name": "Harvest"}}, {"project": None}]
+    data = await api.data(query, variables, as_="host-viewer")
+    assert data["nodes"] == [{"project": {"name": "Harvest"}}, {"project": {"name": "Fleet"}}]
+
+
 async def test_ticket_project_customer_user_hidden_by_the_portal(api: Api) -> None:
     ids = await world(api)
     async with api.app.state.engine.begin() as c:
