@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import project as project_rules, ticket as ticket_rules
@@ -33,10 +33,22 @@ class ProjectPageKey(NamedTuple):
     after: tuple[str, int] | None
 
 
+def _matching(viewer: Actor, search: str | None) -> list[ColumnElement[bool]]:
+    """The projects the viewer may see whose name key contains ``search``."""
+    where: list[ColumnElement[bool]] = [project_rules.project_scope(viewer)]
+    if search:
+        where.append(projects.c.name_key.like(f"%{like_literal(search)}%", escape=LIKE_ESCAPE))
+    return where
+
+
+async def count_projects(reader: Reader, viewer: Actor, search: str | None) -> int:
+    """How many projects the whole ``projects`` list holds (all pages)."""
+    statement = select(func.count()).select_from(projects).where(*_matching(viewer, search))
+    return int(await reader.scalar(statement) or 0)
+
+
 def project_page_statement(key: ProjectPageKey) -> Any:
-    where: list[ColumnElement[bool]] = [project_rules.project_scope(key.viewer)]
-    if key.search:
-        where.append(projects.c.name_key.like(f"%{like_literal(key.search)}%", escape=LIKE_ESCAPE))
+    where = _matching(key.viewer, key.search)
     if key.after is not None:
         name_key, pk = key.after
         where += [

@@ -53,6 +53,8 @@ async def resolve_projects(
     for row in rows:
         info.context.loaders.project_by_id.prime(row.id, row)
     return ProjectConnection(
+        viewer=viewer,
+        search=term,
         edges=[
             ProjectEdge(cursor=encode_project_cursor(r), node=Project.from_row(r)) for r in rows
         ],

@@ -10,7 +10,8 @@ import strawberry
 from deskgraph.auth import project as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.ticket import TicketListing
-from deskgraph.loaders.project import ProjectTicketPageKey
+from deskgraph.auth.viewer import Actor
+from deskgraph.loaders.project import ProjectTicketPageKey, count_projects
 from deskgraph.loaders.ticket import TicketFilterValues, ticket_list_query
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.node import Node, RowBacked, entity
@@ -160,5 +161,11 @@ class ProjectEdge:
 
 @strawberry.type(description="A page of projects, by name (without case).")
 class ProjectConnection:
+    viewer: strawberry.Private[Actor]
+    search: strawberry.Private[str | None]
     edges: list[ProjectEdge] = strawberry.field(description="The projects of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
+
+    @strawberry.field(description="How many projects the whole list holds (all pages).")
+    async def total_count(self, info: Info) -> int:
+        return await count_projects(info.context.reader, self.viewer, self.search)

@@ -13,6 +13,7 @@ from tests.conftest import EVERY_VIEWER, Api, gid
 PROJECTS = """
 query PROJECTS($search: String, $first: Int, $after: String) {
   projects(search: $search, first: $first, after: $after) {
+    totalCount
     edges { cursor node { id name } }
     pageInfo { hasNextPage hasPreviousPage endCursor }
   }
@@ -98,6 +99,7 @@ async def test_projects_pages_follow_the_cursor_in_name_order(api: Api) -> None:
             PROJECTS, {"search": "qz", "first": 1, "after": after}, as_="host-admin"
         )
         page = data["projects"]
+        assert page["totalCount"] == 4
         seen += [edge["node"]["name"] for edge in page["edges"]]
         assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
         if not page["pageInfo"]["hasNextPage"]:
