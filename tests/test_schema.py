@@ -81,6 +81,7 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "Organization.tags": AccessPolicy.ORGANIZATION_TAGS,
         "Ticket.tags": AccessPolicy.TICKET_TAGS,
         "Customer.history": AccessPolicy.CUSTOMER_HISTORY,
+        "Ticket.requesters": AccessPolicy.PORTAL,
     }
     for path, policy in declared.items():
         type_name, field_name = path.split(".")
