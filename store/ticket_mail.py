@@ -10,8 +10,8 @@ statement that says who they are.
 A further requester added to a ticket that had public messages is owed them
 (``ticket_requesters.past_messages_through_id``): the next public message's mail to them
 carries every earlier public message up to their addition, and the debt is cleared in the same
-transaction by an UPDATE that takes the row's lock, so of two replies at once only one sends
-it (the other waits for the lock and then finds nothing owed).
+transaction under the row's lock (SELECT ... FOR UPDATE), so of two replies at once only one
+sends it (the other waits for the lock and then finds nothing owed).
 """
 
 from __future__ import annotations
@@ -90,18 +90,30 @@ async def _claim_past_messages(
     """The further requesters owed past messages (who have an address and did not write this
     one), with the newest message owed; cleared here, under the rows' lock."""
     r, cu = models.TicketRequester, models.CustomerUser
-    result = await session.execute(
-        update(r)
-        .where(
-            r.ticket_id == ticket_id,
-            r.past_messages_through_id.is_not(None),
-            r.customer_user_id.is_distinct_from(author_customer_user_id),
-            r.customer_user_id.in_(select(cu.id).where(cu.email.is_not(None))),
+    # FOR UPDATE: a concurrent reply that cleared them first makes this one wait, then
+    # re-read the rows as it left them (nothing owed any more). SQLite has one writer at a time.
+    owed = (
+        await session.execute(
+            select(r.id, r.customer_user_id, r.past_messages_through_id)
+            .where(
+                r.ticket_id == ticket_id,
+                r.past_messages_through_id.is_not(None),
+                r.customer_user_id.is_distinct_from(author_customer_user_id),
+                r.customer_user_id.in_(select(cu.id).where(cu.email.is_not(None))),
+            )
+            .with_for_update(of=r)
         )
-        .values(past_messages_through_id=None)
-        .returning(r.customer_user_id, r.past_messages_through_id)
+    ).all()
+    if not owed:
+        return {}
+    await session.execute(
+        update(r).where(r.id.in_([row.id for row in owed])).values(past_messages_through_id=None)
     )
-    return {int(person): int(through) for person, through in result.all() if through is not None}
+    return {
+        int(row.customer_user_id): int(row.past_messages_through_id)
+        for row in owed
+        if row.past_messages_through_id is not None
+    }
 
 
 async def _messages(
