@@ -22,7 +22,8 @@ mutation ADD_TICKET_MESSAGE($input: AddTicketMessageInput!) {
 CREATE = """
 mutation CREATE_TICKET($input: CreateTicketInput!) {
   createTicket(input: $input) { ticket { id number title
-    messages(first: 5) { edges { node { isPublic isAutomatic channel body author { __typename } } } }
+    messages(first: 5) { edges { node {
+      isPublic isAutomatic channel body author { __typename } } } }
   } }
 }
 """
@@ -84,7 +85,8 @@ async def test_add_ticket_message_new_requester_receives_the_past_public_message
     assert to(second) == [ANNA_MAIL, TOM_MAIL]
     for _, body in second:
         assert "Reply two" in body
-        assert "Public 1" not in body and "Reply one" not in body
+        assert "Public 1" not in body
+        assert "Reply one" not in body
 
 
 async def test_add_ticket_message_private_note_mails_nobody(api: Api) -> None:
