@@ -385,3 +385,13 @@ async def test_ticket_requesters_are_read_in_one_statement_for_many_tickets(api:
         ] * first
         counts.append(counter.count)
     assert counts[1] <= counts[0]
+
+
+async def test_ticket_requesters_external_advisor_on_a_ticket_of_their_team(api: Api) -> None:
+    pk = await ticket_of(api, team=FIELD_SERVICE)
+    await api.data(ADD, sharing(pk, PER), as_="host-advisor")
+    data = await api.data(TICKET, {"id": gid("Ticket", pk)}, as_="external-advisor")
+    assert data["node"] == {
+        "requesters": [{"name": "Anna Berg"}, {"name": "Per Olsen"}],
+        "viewerCan": {"shareWithCustomer": True},
+    }
