@@ -57,7 +57,7 @@ class _Requester:
 
 
 @entity(description="A support request, received by a team of an organization.")
-class Ticket(TicketSharingFields, Node, RowBacked):
+class Ticket(Node, RowBacked, TicketSharingFields):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
     team_id: strawberry.Private[int]
