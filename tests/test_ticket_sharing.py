@@ -395,3 +395,44 @@ async def test_ticket_requesters_external_advisor_on_a_ticket_of_their_team(api:
         "requesters": [{"name": "Anna Berg"}, {"name": "Per Olsen"}],
         "viewerCan": {"shareWithCustomer": True},
     }
+
+
+async def test_ticket_requesters_external_advisor_does_not_see_people_they_never_met(
+    api: Api,
+) -> None:
+    """The host shares a Field Service ticket with Mette, whose company never reached Field
+    Service: for the external advisor she does not exist, on the ticket as by node(id:)."""
+    pk = await ticket_of(api, team=FIELD_SERVICE)
+    await api.data(ADD, sharing(pk, METTE), as_="host-advisor")
+    await api.data(ADD, sharing(pk, PER), as_="host-advisor")
+    host = await api.data(TICKET, {"id": gid("Ticket", pk)}, as_="host-advisor")
+    assert host["node"]["requesters"] == [
+        {"name": "Anna Berg"},
+        {"name": "Mette Lie"},
+        {"name": "Per Olsen"},
+    ]
+    external = await api.data(TICKET, {"id": gid("Ticket", pk)}, as_="external-advisor")
+    assert external["node"]["requesters"] == [{"name": "Anna Berg"}, {"name": "Per Olsen"}]
+
+
+async def test_ticket_requesters_external_advisor_reads_them_in_constant_statements(
+    api: Api,
+) -> None:
+    tickets = [await ticket_of(api, team=FIELD_SERVICE) for _ in range(20)]
+    for pk in tickets:
+        await api.data(ADD, sharing(pk, METTE), as_="host-advisor")
+        await api.data(ADD, sharing(pk, TOM), as_="host-advisor")
+    query = """
+    query EXTERNAL($first: Int!) {
+      tickets(view: EXTERNAL_TEAM, first: $first) { edges { node { requesters { name } } } }
+    }
+    """
+    counts = []
+    for first in (2, 20):
+        with api.count_statements() as counter:
+            data = await api.data(query, {"first": first}, as_="external-advisor")
+        assert [e["node"]["requesters"] for e in data["tickets"]["edges"]] == [
+            [{"name": "Anna Berg"}, {"name": "Tom Eriksen"}]
+        ] * first
+        counts.append(counter.count)
+    assert counts[1] <= counts[0]
