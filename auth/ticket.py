@@ -371,3 +371,11 @@ def can_break_lock(viewer: Actor, ticket: TicketLike) -> bool:
     """Releasing someone else's lock (a take-over: an advisor is away): the ADMINs of the
     ticket's organization. Never an external advisor, whatever their role at home."""
     return viewer.is_admin and viewer.is_member_of(ticket.organization_id)
+
+
+def can_share_ticket(viewer: Actor, ticket: TicketLike) -> bool:
+    """Adding and removing a ticket's further requesters (``addTicketRequester``): the
+    advisors who work the ticket, i.e. the host's ADMINs and ADVISORs, and an external advisor
+    on the tickets of their teams where the host made them ADVISOR. Never VIEWERs, customer
+    users or services: sharing mails the ticket's public messages to the person added."""
+    return viewer.advisor_id is not None and can_update_ticket(viewer, ticket)

@@ -34,6 +34,7 @@ from deskgraph.loaders.project import (
     SharedProjectsLoader,
 )
 from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
+from deskgraph.loaders.ticket_sharing import RequestersByTicketIdLoader
 from deskgraph.loaders.viewer_dashboard import DashboardSettingsLoader
 from deskgraph.sources import Sources
 from deskgraph.store import models
@@ -111,3 +112,4 @@ class Loaders:
         self.people_count = PeopleCountLoader(reader)
         self.dashboard_settings = DashboardSettingsLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)
+        self.requesters_by_ticket_id = RequestersByTicketIdLoader(reader)

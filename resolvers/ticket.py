@@ -140,7 +140,9 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
             values=values,
             tag_ids=tag_ids,
             now=utcnow(),
+            mail_domain=info.context.settings.mail_domain,
         )
+    info.context.wake_outbox()  # an automatic reply may have been mailed
     return CreateTicketPayload(ticket=await reload_ticket(info, ticket_id))
 
 
@@ -245,11 +247,14 @@ async def add_ticket_message(info: Info, input: AddTicketMessageInput) -> AddTic
             author_advisor_id=viewer.advisor_id,
             author_customer_user_id=viewer.customer_user_id,
             now=now,
+            mail_domain=info.context.settings.mail_domain,
         )
         if starts_work is not None:
             await store.lock_on_first_work(
                 session, ticket_id=ticket.id, advisor_id=starts_work, now=now
             )
+    if is_public:
+        info.context.wake_outbox()
     ticket_obj = await reload_ticket(info, ticket.id)
     message = Message.from_row(await info.context.loaders.message_by_id.load(message_id))
     return AddTicketMessagePayload(message=message, ticket=ticket_obj)

@@ -38,6 +38,7 @@ from deskgraph.schema.project_operations import ProjectMutation, ProjectQuery
 from deskgraph.schema.subscription import Subscription
 from deskgraph.schema.ticket import Message, Ticket, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
+from deskgraph.schema.ticket_sharing_operations import TicketSharingMutation
 from deskgraph.schema.viewer import ViewerQuery
 from deskgraph.schema.viewer_dashboard_operations import DashboardMutation
 from deskgraph.server.context import Info, ViewerLookup
@@ -62,6 +63,7 @@ class Query(
 @strawberry.type(description="Everything a viewer can change.")
 class Mutation(
     TicketMutation,
+    TicketSharingMutation,
     CustomerMutation,
     OrganizationMutation,
     InvitationMutation,

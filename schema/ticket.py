@@ -17,6 +17,7 @@ from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.schema.ticket_project import TicketProjectFields
+from deskgraph.schema.ticket_sharing import TicketSharingFields
 from deskgraph.schema.ticket_workflow import TicketEscalation, TicketOrigin, TicketPermissions
 from deskgraph.server.context import Info
 from deskgraph.store import models
@@ -57,7 +58,7 @@ class _Requester:
 
 
 @entity(description="A support request, received by a team of an organization.")
-class Ticket(Node, RowBacked, TicketProjectFields):
+class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
     team_id: strawberry.Private[int]
@@ -236,6 +237,7 @@ class Ticket(Node, RowBacked, TicketProjectFields):
             send_message=ticket_rules.can_send_message(viewer, self),
             add_private_note=ticket_rules.can_add_private_note(viewer, self),
             add_time_entry=ticket_rules.can_add_time_entry(viewer, self),
+            share_with_customer=ticket_rules.can_share_ticket(viewer, self),
             view_jdlink=self.machine_id is not None
             and customer_rules.can_view_jdlink(viewer, self.organization_id),
             view_contact_details=requester is not None
@@ -262,6 +264,9 @@ class Message(Node, RowBacked):
         description="Public messages reach the customer; private notes stay in the desk."
     )
     body: str = strawberry.field(description="The text (for calls, the call record).")
+    is_automatic: bool = strawberry.field(
+        description="Sent by the desk itself (an automatic reply): no author."
+    )
     created_at: datetime = strawberry.field(description="When it was written.")
 
     @strawberry.field(description="Who wrote it; null for messages the system wrote.")

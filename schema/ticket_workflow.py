@@ -56,6 +56,9 @@ class TicketPermissions:
     )
     add_private_note: bool = strawberry.field(description="Add a private note.")
     add_time_entry: bool = strawberry.field(description="Record time worked.")
+    share_with_customer: bool = strawberry.field(
+        description="Add and remove the ticket's further requesters (`addTicketRequester`)."
+    )
     view_jdlink: bool = strawberry.field(description="See the machine's JDLink data.")
     view_contact_details: bool = strawberry.field(
         description="See the requester's address and account number."

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, delete, false, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deskgraph.store import escalation, models
+from deskgraph.store import escalation, models, ticket_mail
 from deskgraph.store.event_log import emit
 
 
@@ -52,7 +52,10 @@ async def create_ticket(
     values: dict[str, Any],
     tag_ids: Sequence[int],
     now: datetime,
+    mail_domain: str,
 ) -> int:
+    """A new ticket; one a customer user opens in the portal gets the automatic reply its
+    organization's portal settings may ask for (mailed like any public message)."""
     number = await next_ticket_number(session, organization_id)
     ticket_id = await session.scalar(
         insert(models.Ticket)
@@ -71,6 +74,21 @@ async def create_ticket(
     await _set_tags(session, ticket_id, tag_ids)
     await escalation.recompute_ticket(session, int(ticket_id))
     await emit(session, kind="ticket", ticket_id=int(ticket_id))
+    if values.get("origin") is models.TicketOrigin.PORTAL:
+        reply = await ticket_mail.acknowledgement(session, int(ticket_id))
+        if reply is not None:
+            await add_message(
+                session,
+                ticket_id=int(ticket_id),
+                channel=models.MessageChannel.EMAIL,
+                is_public=True,
+                body=reply,
+                author_advisor_id=None,
+                author_customer_user_id=None,
+                now=now,
+                mail_domain=mail_domain,
+                is_automatic=True,
+            )
     return int(ticket_id)
 
 
@@ -151,7 +169,10 @@ async def add_message(
     author_advisor_id: int | None,
     author_customer_user_id: int | None,
     now: datetime,
+    mail_domain: str,
+    is_automatic: bool = False,
 ) -> int:
+    """A message; a public one is mailed to the ticket's customers (``store.ticket_mail``)."""
     message_id = await session.scalar(
         insert(models.Message)
         .values(
@@ -161,6 +182,7 @@ async def add_message(
             body=body,
             author_advisor_id=author_advisor_id,
             author_customer_user_id=author_customer_user_id,
+            is_automatic=is_automatic,
             created_at=now,
         )
         .returning(models.Message.id)
@@ -183,6 +205,14 @@ async def add_message(
         message_id=int(message_id),
         change="public_message" if is_public else "private_note",  # auth.ticket.can_hear_of
     )
+    if is_public:
+        await ticket_mail.mail_public_message(
+            session,
+            ticket_id=ticket_id,
+            message_id=int(message_id),
+            mail_domain=mail_domain,
+            now=now,
+        )
     return int(message_id)
 
 

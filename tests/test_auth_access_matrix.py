@@ -44,6 +44,7 @@ SELECTIONS = {
     "Customer.sharedProjects": "sharedProjects { id }",
     "CustomerUser.sharedProjects": "sharedProjects { id }",
     "Ticket.project": "project { id }",
+    "Ticket.requesters": "requesters { id }",
 }
 
 # The external ticket: North's Field Service, Meadow Farms, requested by Anna (the
@@ -79,6 +80,10 @@ MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
     ("Customer.history", ("Customer", 1), "VVVVHUVV"),  # Meadow Farms: met in Field Service
     ("Customer.history", ("Customer", 4), "VVVNNUVV"),  # Lakeside: never in Field Service
     ("Customer.history", ("Customer", 5), "NNNVNUVV"),  # a South customer
+    # Whom a ticket is shared with: everyone who sees the ticket; customer users when their
+    # portal shows FOLLOWERS (the demo's default portal does).
+    ("Ticket.requesters", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
+    ("Ticket.requesters", ("Ticket", SOUTH_TICKET), "NNNVNUVV"),
 ]
 
 

@@ -125,6 +125,7 @@ async def test_tickets_changed_subscriber_receives_an_event_committed_after_a_la
                 author_advisor_id=None,
                 author_customer_user_id=None,
                 now=models.utcnow(),
+                mail_domain="north.example",
             )
             await served.post(
                 ADD_MESSAGE,
@@ -156,6 +157,7 @@ async def test_ticket_message_added_subscriber_receives_a_commit_that_woke_nobod
                 author_advisor_id=None,
                 author_customer_user_id=None,
                 now=models.utcnow(),
+                mail_domain="north.example",
             )
             await session.commit()
         received = data_of(await client.receive(seconds=WAIT + POLL_SECONDS))

@@ -96,6 +96,7 @@ async def test_ticket_write_advisor_who_waited_for_the_lock_never_moves_updated_
             author_advisor_id=None,
             author_customer_user_id=None,
             now=later,
+            mail_domain="north.example",
         )
     await request
     assert await api.data(TICKET, {"id": ticket}, as_="host-advisor") == {
