@@ -81,6 +81,14 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "Organization.tags": AccessPolicy.ORGANIZATION_TAGS,
         "Ticket.tags": AccessPolicy.TICKET_TAGS,
         "Customer.history": AccessPolicy.CUSTOMER_HISTORY,
+        "Organization.portalSettings": AccessPolicy.PORTAL_SETTINGS,
+        "Ticket.state": AccessPolicy.PORTAL,
+        "Ticket.pendingUntil": AccessPolicy.PORTAL,
+        "Ticket.priority": AccessPolicy.PORTAL,
+        "Ticket.team": AccessPolicy.PORTAL,
+        "Ticket.assignee": AccessPolicy.PORTAL,
+        "Ticket.timeEntries": AccessPolicy.PORTAL,
+        "Ticket.machine": AccessPolicy.PORTAL,
     }
     for path, policy in declared.items():
         type_name, field_name = path.split(".")
