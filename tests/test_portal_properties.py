@@ -18,15 +18,15 @@ PROPERTIES = """
   state pendingUntil priority team { id } assignee { id } timeEntries { id }
   machine { serial } tags { id }
 """
-TICKET = "query TICKET($id: ID!) { node(id: $id) { ... on Ticket { id %s } } }" % PROPERTIES
-TICKETS = "query TICKETS { tickets(first: 50) { edges { node { id %s } } } }" % PROPERTIES
-ADD_MESSAGE = (
-    """
+TICKET = "query TICKET($id: ID!) { node(id: $id) { ... on Ticket { id PROPERTIES } } }"
+TICKETS = "query TICKETS { tickets(first: 50) { edges { node { id PROPERTIES } } } }"
+ADD_MESSAGE = """
 mutation ADD_MESSAGE($input: AddTicketMessageInput!) {
-  addTicketMessage(input: $input) { ticket { id %s } }
+  addTicketMessage(input: $input) { ticket { id PROPERTIES } }
 }
 """
-    % PROPERTIES
+TICKET, TICKETS, ADD_MESSAGE = (
+    q.replace("PROPERTIES", PROPERTIES) for q in (TICKET, TICKETS, ADD_MESSAGE)
 )
 HIDEABLE = ["state", "pendingUntil", "priority", "team", "assignee", "timeEntries", "machine"]
 ALL = [p.value for p in models.PortalTicketProperty]
@@ -207,7 +207,7 @@ async def test_ticket_customer_user_meets_nobody_of_another_company_in_a_followe
     assert pk is not None
     ticket = gid("Ticket", pk)
     desk = (await reader.data(PROJECT_TICKET, {"id": ticket}, as_="host-advisor"))["node"]
-    assert desk["requester"] and desk["customer"] and desk["machine"]
+    assert all(desk[field] for field in ("requester", "customer", "machine"))
     authors = [e["node"]["author"] for e in desk["messages"]["edges"] if e["node"]["isPublic"]]
     assert {"__typename": "CustomerUser"} in authors  # the Riverbend person wrote
     anna = (await reader.data(PROJECT_TICKET, {"id": ticket}, as_="customer-user"))["node"]
