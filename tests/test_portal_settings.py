@@ -214,3 +214,43 @@ async def test_update_portal_settings_two_first_saves_at_once_one_wins(api: Api)
     assert winner["version"] == 1
     data = await api.data(PORTAL_SETTINGS, {"id": NORTH}, as_="host-admin")
     assert data["node"]["portalSettings"]["companyTickets"] == winner["companyTickets"]
+
+
+SETTINGS_OF_TICKETS = """
+query SETTINGS_OF_TICKETS($first: Int!) {
+  tickets(first: $first) { edges { node {
+    organization { portalSettings { version visibleProperties updatedBy { name } } }
+  } } }
+}
+"""
+PORTAL_LIST = """
+query PORTAL_LIST($first: Int!) {
+  tickets(first: $first) { edges { node { id state priority
+    team { name } assignee { name } requester { name } customer { name } machine { serial }
+    messages(first: 3) { edges { node { author { ... on CustomerUser { name } } } } }
+  } } }
+}
+"""
+
+
+async def statements(reader: Api, query: str, first: int, persona: str) -> int:
+    with reader.count_statements() as counter:
+        data = await reader.data(query, {"first": first}, as_=persona)
+    assert len(data["tickets"]["edges"]) == first
+    return counter.count
+
+
+@pytest.mark.parametrize(
+    ("query", "persona", "small", "large"),
+    [
+        (SETTINGS_OF_TICKETS, "service", 5, 50),
+        (SETTINGS_OF_TICKETS, "host-viewer", 5, 50),
+        (PORTAL_LIST, "customer-user", 8, 20),  # own requests and the project's tickets
+    ],
+)
+async def test_portal_reads_statement_count_does_not_grow_with_the_tickets(
+    reader: Api, query: str, persona: str, small: int, large: int
+) -> None:
+    few = await statements(reader, query, small, persona)
+    many = await statements(reader, query, large, persona)
+    assert many <= few
