@@ -38,6 +38,32 @@ def can_filter_tickets_by(viewer: Actor, field: str) -> bool:
     return prop is None or can_see_ticket_property(viewer, prop)
 
 
+# The ticket columns an update names (``store.ticket.update_ticket``'s event ``fields``) and
+# the portal property that shows each; the title is always shown.
+FIELD_PROPERTIES: dict[str, PortalTicketProperty] = {
+    "state": PortalTicketProperty.STATE,
+    "pending_until": PortalTicketProperty.STATE,
+    "priority": PortalTicketProperty.PRIORITY,
+    "team_id": PortalTicketProperty.TEAM,
+    "assignee_id": PortalTicketProperty.ASSIGNEE,
+    "project_id": PortalTicketProperty.PROJECT,
+    "machine_id": PortalTicketProperty.MACHINE,
+}
+
+
+def can_hear_of_fields(viewer: Actor, fields: list[str] | None) -> bool:
+    """Whether a subscription is told of an update of these ticket columns: not when the
+    portal hides every one of them (the event alone would tell a customer user that a hidden
+    property changed). No ``fields`` (a message, an event of before): as ``can_hear_of``."""
+    if not viewer.is_customer_user or not fields:
+        return True
+    return any(
+        name not in FIELD_PROPERTIES or can_see_ticket_property(viewer, FIELD_PROPERTIES[name])
+        for name in fields
+        if name != "locked_by_id"
+    )
+
+
 def is_own_company(viewer: Actor, customer_id: int | None) -> bool:
     """Whether a customer (company) is the customer user's own."""
     return customer_id is not None and customer_id == viewer.customer_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from deskgraph.auth import ticket as rules
+from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
 from deskgraph.errors import NotFound
 from deskgraph.ids import decode_id_of
 from deskgraph.schema.ticket import Message, Ticket
@@ -36,7 +36,11 @@ async def _ticket(context: Context, ticket_id: int) -> Any:
 def _hears_of(context: Context, event: Event) -> bool:
     """Whether the viewer may be told of the event's kind of change (not of internal activity,
     for a customer user)."""
-    return rules.can_hear_of(context.require_viewer(), event.get("change"))
+    viewer = context.require_viewer()
+    fields = event.get("fields")
+    return rules.can_hear_of(viewer, event.get("change")) and portal_rules.can_hear_of_fields(
+        viewer, fields if isinstance(fields, list) else None
+    )
 
 
 def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> bool:

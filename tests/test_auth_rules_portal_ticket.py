@@ -53,6 +53,17 @@ TABLES: dict[Any, list[Case]] = {
         permit("external_advisor", "filter.states"),
         permit("service_read", "filter.locked"),
     ],
+    rules.can_hear_of_fields: [
+        forbid("customer_user_strictest", ["assignee_id"], note="a hidden property changed"),
+        forbid("customer_user_strictest", ["state", "pending_until", "priority"]),
+        permit("customer_user_strictest", ["assignee_id", "title"], note="the title is shown"),
+        permit("customer_user", ["assignee_id"], note="default portal shows ASSIGNEE"),
+        permit("customer_user_strictest", None, note="a message, or an older event"),
+        permit("customer_user_strictest", []),
+        forbid("customer_user_strictest", ["locked_by_id"], note="the lock is the desk's"),
+        permit("host_viewer", ["assignee_id"]),
+        permit("service_read", ["state"]),
+    ],
     rules.is_own_company: [
         permit("customer_user", CUSTOMER_ID),
         forbid("customer_user", OTHER_CUSTOMER_ID),

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.store import models
-from tests.conftest import Served, gid
+from tests import factories
+from tests.conftest import Served, gid, pk_of
 from tests.test_subscriptions import connected
 
 TICKET_UPDATED = """
@@ -77,6 +78,50 @@ async def test_ticket_updated_customer_user_loses_a_project_ticket_with_the_sett
             "host-admin",
         )
         assert await client.receive() == {"id": operation, "type": "complete"}
+
+
+UPDATE_TICKET = """
+mutation UPDATE_TICKET($input: UpdateTicketInput!) {
+  updateTicket(input: $input) { ticket { version } }
+}
+"""
+
+
+async def test_ticket_updated_customer_user_is_not_told_of_a_hidden_property_change(
+    served: Served,
+) -> None:
+    t = models.Ticket
+    ticket = await first_ticket(
+        served, t.requester_id == 1, t.team_id == 3, t.locked_by_id.is_(None)
+    )
+    async with served.engine.begin() as connection:
+        await factories.portal_settings(
+            connection, 1, properties=[models.PortalTicketProperty.PRIORITY]
+        )
+    version = await served.scalar(select(t.version).where(t.id == pk_of(ticket)))
+    async for client in connected(served, "customer-user"):
+        operation = await client.subscribe(TICKET_UPDATED, {"id": ticket})
+        await served.listening()
+        changed = await served.post(
+            UPDATE_TICKET,
+            {"input": {"id": ticket, "version": version, "assigneeId": gid("Advisor", 5)}},
+            "host-admin",
+        )
+        assert await client.silent()  # ASSIGNEE is hidden: not even that it changed
+        await served.post(
+            UPDATE_TICKET,
+            {
+                "input": {
+                    "id": ticket,
+                    "version": changed["updateTicket"]["ticket"]["version"],
+                    "priority": "URGENT",
+                }
+            },
+            "host-admin",
+        )
+        message = await client.receive()
+        assert message["id"] == operation
+        assert message["payload"]["data"]["ticketUpdated"]["priority"] == "URGENT"
 
 
 async def test_ticket_updated_another_organizations_portal_change_is_not_theirs(
