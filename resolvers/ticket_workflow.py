@@ -64,7 +64,7 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
         "filter.stateGroup": filter.state_group,
         "filter.reminderReached": filter.reminder_reached,
         "filter.teamIds": filter.team_ids,
-        "filter.myQueues": filter.my_queues,
+        "filter.myQueues": filter.my_queues or None,  # false is no condition
         "filter.assigneeIds": filter.assignee_ids,
         "filter.unassigned": filter.unassigned,
         "filter.projectIds": getattr(filter, "project_ids", None),  # the project domain's
