@@ -84,7 +84,7 @@ class AccessPolicy(enum.Enum):
         description=(
             "A ticket property the customer portal may hide (the directive's `property`): "
             "advisors and services see it; customer users when their organization's portal "
-            "settings list it (`PortalSettings.visibleTicketProperties`)."
+            "settings list it (`PortalSettings.visibleProperties`)."
         ),
     )
     PROJECT_FOLLOWERS = strawberry.enum_value(

@@ -28,6 +28,7 @@ from deskgraph.loaders.organization import (
     MyQueuesLoader,
     ThroughMembershipLoader,
 )
+from deskgraph.loaders.organization_portal import PortalSettingsByOrganizationIdLoader
 from deskgraph.loaders.project import (
     ProjectPageLoader,
     ProjectTicketPageLoader,
@@ -101,6 +102,7 @@ class Loaders:
         self.teams_by_notification_id = TeamsByNotificationIdLoader(reader)
         self.member_organizations = MemberOrganizationsLoader(reader)
         self.my_queues = MyQueuesLoader(reader)
+        self.portal_settings_by_organization_id = PortalSettingsByOrganizationIdLoader(reader)
         # One "now" per request (and per re-read after a mutation), ``Context.now``: every
         # escalated and reminder-reached list, count and flag of a response reads at it.
         self.now = utcnow()

@@ -28,12 +28,17 @@ CUSTOMER_USER_VIEWER = (
 )
 # What a customer user's access reaches besides their own requests: the projects they follow
 # (themself, or their customer) and the tickets they were added to as a further requester.
+# Only projects of their customer's organization: a follower row of another organization's
+# project (which sharing refuses) must not open a ticket that carries that project's id.
 CUSTOMER_USER_SHARES = union_all(
-    select(literal("project").label("kind"), _pf.project_id.label("pk")).where(
+    select(literal("project").label("kind"), _pf.project_id.label("pk"))
+    .join(models.Project, models.Project.id == _pf.project_id)
+    .where(
         or_(
             _pf.customer_user_id == bindparam("id"),
             _pf.customer_id == bindparam("customer_id"),
-        )
+        ),
+        models.Project.organization_id == bindparam("organization_id"),
     ),
     select(literal("ticket").label("kind"), _tr.ticket_id.label("pk")).where(
         _tr.customer_user_id == bindparam("id")
@@ -63,7 +68,12 @@ async def fetch_viewer(reader: Reader, principal: Principal) -> Actor | None:
             return None
         me = rows[0]
         shares = await reader.rows(
-            CUSTOMER_USER_SHARES, {"id": principal.id, "customer_id": me.customer_id}
+            CUSTOMER_USER_SHARES,
+            {
+                "id": principal.id,
+                "customer_id": me.customer_id,
+                "organization_id": me.organization_id,
+            },
         )
         return Actor(
             kind=ViewerKind.CUSTOMER_USER,

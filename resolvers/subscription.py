@@ -7,17 +7,20 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from deskgraph.auth import ticket as rules
+from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
 from deskgraph.errors import NotFound
 from deskgraph.ids import decode_id_of
 from deskgraph.schema.ticket import Message, Ticket
 from deskgraph.server.context import Context, Info, LiveContext
 from deskgraph.server.events import Event
+from deskgraph.store.organization_portal import PORTAL_EVENT
 
 # Events that change a ticket (its fields, or a new message); "access" events say whose access
 # changed: one advisor's (``advisor_id``), or the customer users' of an organization
-# (``organization_id``).
+# (``organization_id``: a project shared or unshared); "portal" events that an organization's
+# portal settings changed (what its customer users see: which tickets, which properties).
 CHANGES = ("ticket", "message")
+PORTAL = PORTAL_EVENT
 
 
 def _live(info: Info) -> LiveContext:
@@ -34,7 +37,11 @@ async def _ticket(context: Context, ticket_id: int) -> Any:
 def _hears_of(context: Context, event: Event) -> bool:
     """Whether the viewer may be told of the event's kind of change (not of internal activity,
     for a customer user)."""
-    return rules.can_hear_of(context.require_viewer(), event.get("change"))
+    viewer = context.require_viewer()
+    fields = event.get("fields")
+    return rules.can_hear_of(viewer, event.get("change")) and portal_rules.can_hear_of_fields(
+        viewer, fields if isinstance(fields, list) else None
+    )
 
 
 def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> bool:
@@ -45,6 +52,8 @@ def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> boo
             # Organization-wide (a project shared or unshared): its customer users re-check.
             return live.principal.kind == "customer_user"
         return live.principal is not None and event.get("advisor_id") == live.principal.id
+    if event.get("kind") == PORTAL:
+        return live.principal is not None and live.principal.kind == "customer_user"
     return ticket_id is None or event.get("ticket_id") == ticket_id
 
 
@@ -53,26 +62,39 @@ async def _while_visible(
 ) -> AsyncGenerator[tuple[Context, Any, Event], None]:
     """The ticket's events of ``kinds``, each with its event context and the ticket row as the
     viewer sees it now: NOT_FOUND when they cannot see it at subscribe time, done when they
-    lose it."""
+    lose it (their access changed, or their portal's settings)."""
     async with live.hub.subscribe() as events:
         async with live.event() as context:
             if await _ticket(context, ticket_id) is None:
                 raise NotFound("No such ticket.")
         while True:
             event = await events.get()
-            if not _about(event, live, ticket_id) or event.get("kind") not in (*kinds, "access"):
+            if not _about(event, live, ticket_id) or event.get("kind") not in (
+                *kinds,
+                "access",
+                PORTAL,
+            ):
                 continue
             async with live.event() as context:
+                if event["kind"] == PORTAL and not _own_portal(context, event):
+                    continue
                 row = await _ticket(context, ticket_id)
                 if row is None:
                     return  # the viewer lost the ticket: no further events
-                if event["kind"] != "access" and _hears_of(context, event):
+                if event["kind"] in kinds and _hears_of(context, event):
                     yield context, row, event
+
+
+def _own_portal(context: Context, event: Event) -> bool:
+    """Whether a portal event is of the viewer's organization's portal."""
+    viewer = context.require_viewer()
+    return viewer.customer_organization_id == event.get("organization_id")
 
 
 async def ticket_updated(info: Info, id: str) -> AsyncGenerator[Ticket, None]:
     ticket_id = decode_id_of(id, "Ticket", field="id")
-    async for _context, row, _event in _while_visible(_live(info), ticket_id, CHANGES):
+    # A portal change answers the ticket again: the properties it now shows or hides.
+    async for _context, row, _event in _while_visible(_live(info), ticket_id, (*CHANGES, PORTAL)):
         yield Ticket.from_row(row)
 
 

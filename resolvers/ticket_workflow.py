@@ -24,12 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskgraph.auth import ticket as rules
-from deskgraph.auth.viewer import Actor
+from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, LockedConflict, NotFound
 from deskgraph.ids import decode_id, encode_id
 from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
-from deskgraph.resolvers.common import ids_of, optional_text, present
+from deskgraph.resolvers.common import ids_of, optional_text, present, unknown
 from deskgraph.schema.ticket import Ticket
 from deskgraph.schema.ticket_inputs import (
     LockTicketInput,
@@ -47,35 +46,59 @@ CLOSED_LOCK = "A closed ticket is not worked: reopen it to lock it."
 STALE = "The ticket changed since you loaded it: reload it and apply your change again."
 
 
-def _sees_projects(viewer: Actor) -> bool:
-    return rules.can_see_ticket_property(viewer, models.PortalTicketProperty.PROJECT)
-
-
 async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilterValues:
     """A ticket filter as checked values: IDs decoded, the viewer's queues read when asked for,
     "escalated" and "reminder reached" read at the request's clock."""
     if filter is None:
         return NO_FILTER
     viewer = info.context.require_viewer()
-    # Who holds a lock, what escalated and the tags are the desk's (``lockedBy``, ``escalation``
-    # and ``tags`` answer null to customer users): a filter on them would tell it by counting.
-    desk_only = {
-        "filter.locked": (filter.locked, rules.can_see_ticket_workflow),
-        "filter.lockedByIds": (filter.locked_by_ids, rules.can_see_ticket_workflow),
-        "filter.escalated": (filter.escalated, rules.can_see_ticket_workflow),
-        "filter.tagIds": (filter.tag_ids, rules.can_see_internal_activity),
-        "filter.projectIds": (filter.project_ids, _sees_projects),
+    # Who holds a lock and what escalated are the desk's, and the portal may hide a property
+    # (``lockedBy``, ``escalation``, ``tags``, ``state``... answer null to customer users): a
+    # filter on them would tell it by counting.
+    given = {
+        "filter.locked": filter.locked,
+        "filter.lockedByIds": filter.locked_by_ids,
+        "filter.escalated": filter.escalated,
+        "filter.tagIds": filter.tag_ids,
+        "filter.states": filter.states,
+        "filter.stateGroup": filter.state_group,
+        "filter.reminderReached": filter.reminder_reached,
+        "filter.teamIds": filter.team_ids,
+        "filter.myQueues": filter.my_queues or None,  # false is no condition
+        "filter.assigneeIds": filter.assignee_ids,
+        "filter.unassigned": filter.unassigned,
+        "filter.projectIds": filter.project_ids,
     }
     refused = [
         name
-        for name, (value, may_filter) in desk_only.items()
-        if value is not None and not may_filter(viewer)
+        for name, value in given.items()
+        if value is not None and not portal_rules.can_filter_tickets_by(viewer, name)
     ]
     if refused:
         raise Forbidden(
-            "Only advisors filter by " + ", ".join(refused) + ".",
-            fields={name: "advisors only" for name in refused},
+            "You cannot filter by " + ", ".join(refused) + ": "
+            "the desk's workflow, or a property your portal does not show.",
+            fields={
+                name: "advisors only"
+                if name in portal_rules.WORKFLOW_FILTERS
+                else "not shown by the portal"
+                for name in refused
+            },
         )
+    customer_ids = ids_of(filter.customer_ids, "Customer", "filter.customerIds")
+    if not portal_rules.can_filter_by_customers(viewer, customer_ids):
+        raise unknown("filter.customerIds", "Customer")
+    requester_ids = ids_of(filter.requester_ids, "CustomerUser", "filter.requesterIds")
+    if viewer.is_customer_user and requester_ids:
+        people = await info.context.loaders.customer_user_by_id.load_many(requester_ids)
+        if any(
+            person is None or not portal_rules.can_filter_by_customers(viewer, [person.customer_id])
+            for person in people
+        ):
+            raise unknown("filter.requesterIds", "CustomerUser")
+    project_ids = ids_of(filter.project_ids, "Project", "filter.projectIds")
+    if not portal_rules.can_filter_by_projects(viewer, project_ids):
+        raise unknown("filter.projectIds", "Project")
     queues = None
     if filter.my_queues:
         queues = await info.context.loaders.my_queues.load(viewer)
@@ -84,10 +107,10 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
         team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),
         assignee_ids=ids_of(filter.assignee_ids, "Advisor", "filter.assigneeIds"),
         unassigned=filter.unassigned,
-        customer_ids=ids_of(filter.customer_ids, "Customer", "filter.customerIds"),
+        customer_ids=customer_ids,
         tag_ids=ids_of(filter.tag_ids, "Tag", "filter.tagIds"),
         text=optional_text(filter.text, "filter.text", max_length=200),
-        requester_ids=ids_of(filter.requester_ids, "CustomerUser", "filter.requesterIds"),
+        requester_ids=requester_ids,
         state_group=filter.state_group,
         locked=filter.locked,
         locked_by_ids=ids_of(filter.locked_by_ids, "Advisor", "filter.lockedByIds"),
@@ -95,7 +118,7 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
         escalated=filter.escalated,
         reminder_reached=filter.reminder_reached,
         now=info.context.now,
-        project_ids=ids_of(filter.project_ids, "Project", "filter.projectIds"),
+        project_ids=project_ids,
     )
 
 

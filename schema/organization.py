@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 
 from deskgraph.auth import organization as rules
@@ -10,6 +12,9 @@ from deskgraph.auth.organization import can_see_team
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.server.context import Info
 from deskgraph.store import models
+
+if TYPE_CHECKING:
+    from deskgraph.schema.organization_portal import PortalSettings
 
 AdvisorRole = strawberry.enum(
     models.AdvisorRole,
@@ -43,12 +48,27 @@ class Organization(Node, RowBacked):
         rows = await info.context.loaders.tags_by_organization_id.load(self.pk)
         return sorted(from_rows(Tag, rows), key=lambda tag: tag.name)
 
+    @strawberry.field(
+        description=(
+            "What the organization's customer portal shows its customer users: for its "
+            "advisors and its customer users (the portal renders what it allows)."
+        ),
+        extensions=[restricted(AccessPolicy.PORTAL_SETTINGS)],
+    )
+    async def portal_settings(
+        self, info: Info
+    ) -> Annotated[PortalSettings, strawberry.lazy("deskgraph.schema.organization_portal")] | None:
+        from deskgraph.resolvers.organization_portal import portal_settings
+
+        return await portal_settings(info, self.pk)
+
     @strawberry.field(description="What the viewer may do in this organization.")
     def viewer_can(self, info: Info) -> OrganizationPermissions:
         viewer = info.context.require_viewer()
         return OrganizationPermissions(
             manage=rules.can_manage_organization(viewer, self.pk),
             view_tags=rules.can_see_tags_of(viewer, self.pk),
+            manage_portal_settings=rules.can_manage_portal_settings(viewer, self.pk),
         )
 
 
@@ -58,6 +78,9 @@ class OrganizationPermissions:
         description="Manage the organization (its tag vocabulary, teams, invitations): ADMINs."
     )
     view_tags: bool = strawberry.field(description="Read the tag vocabulary (`tags`).")
+    manage_portal_settings: bool = strawberry.field(
+        description="Change the customer portal's settings (`updatePortalSettings`): ADMINs."
+    )
 
 
 @strawberry.type(description="A team's service levels, in minutes (24x7); null: no target.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from deskgraph.resolvers import organization as resolvers
+from deskgraph.resolvers import organization as resolvers, organization_portal
 from deskgraph.schema.organization_inputs import (
     CreateTagInput,
     CreateTagPayload,
@@ -12,6 +12,10 @@ from deskgraph.schema.organization_inputs import (
     SetMyQueuesPayload,
     UpdateTeamServiceLevelInput,
     UpdateTeamServiceLevelPayload,
+)
+from deskgraph.schema.organization_portal import (
+    UpdatePortalSettingsInput,
+    UpdatePortalSettingsPayload,
 )
 from deskgraph.schema.ticket_operations import AUTHENTICATED
 from deskgraph.server.context import Info
@@ -47,3 +51,16 @@ class OrganizationMutation:
     )
     async def set_my_queues(self, info: Info, input: SetMyQueuesInput) -> SetMyQueuesPayload | None:
         return await resolvers.set_my_queues(info, input)
+
+    @strawberry.mutation(
+        description=(
+            "Change what the organization's customer portal shows (`Organization."
+            "portalSettings`): its ADMINs. Customer users see the change on their next "
+            "request, and their open subscriptions re-check what they see."
+        ),
+        permission_classes=AUTHENTICATED,
+    )
+    async def update_portal_settings(
+        self, info: Info, input: UpdatePortalSettingsInput
+    ) -> UpdatePortalSettingsPayload | None:
+        return await organization_portal.update_portal_settings(info, input)

@@ -21,7 +21,10 @@ from deskgraph.server.context import Info
 )
 class Subscription:
     @strawberry.subscription(
-        description="The ticket, each time it changes (fields, tags, messages, time entries)."
+        description=(
+            "The ticket, each time it changes (fields, tags, messages, time entries), and for "
+            "a customer user each time their portal's settings change what it shows."
+        )
     )
     async def ticket_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Ticket, None]:
         async for ticket in resolvers.ticket_updated(info, id):

@@ -8,7 +8,11 @@ from typing import Annotated
 
 import strawberry
 
-from deskgraph.auth import customer as customer_rules, ticket as ticket_rules
+from deskgraph.auth import (
+    customer as customer_rules,
+    ticket as ticket_rules,
+    ticket_portal as portal_rules,
+)
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
@@ -70,11 +74,18 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
     locked_by_id: strawberry.Private[int | None]
     number: int = strawberry.field(description="Ticket number, unique within its organization.")
     title: str = strawberry.field(description="Short summary.")
-    state: TicketState = strawberry.field(description="Where the ticket stands.")  # type: ignore[valid-type]
-    pending_until: datetime | None = strawberry.field(
-        description="When a PENDING_REMINDER ticket is due again."
+    state: TicketState | None = strawberry.field(  # type: ignore[valid-type]
+        description="Where the ticket stands.",
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.STATE)],
     )
-    priority: TicketPriority = strawberry.field(description="How urgent it is.")  # type: ignore[valid-type]
+    pending_until: datetime | None = strawberry.field(
+        description="When a PENDING_REMINDER ticket is due again.",
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.STATE)],
+    )
+    priority: TicketPriority | None = strawberry.field(  # type: ignore[valid-type]
+        description="How urgent it is.",
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.PRIORITY)],
+    )
     origin: TicketOrigin | None = strawberry.field(  # type: ignore[valid-type]
         description="How it reached the desk (PORTAL, PHONE, EMAIL); null for older tickets."
     )
@@ -106,11 +117,17 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
         row = await info.context.loaders.organization_by_id.load(self.organization_id)
         return Organization.from_row(row)
 
-    @strawberry.field(description="The team (queue) that received the ticket.")
-    async def team(self, info: Info) -> Team:
+    @strawberry.field(
+        description="The team (queue) that received the ticket.",
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.TEAM)],
+    )
+    async def team(self, info: Info) -> Team | None:
         return Team.from_row(await info.context.loaders.team_by_id.load(self.team_id))
 
-    @strawberry.field(description="The advisor working the ticket, if any.")
+    @strawberry.field(
+        description="The advisor working the ticket, if any.",
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.ASSIGNEE)],
+    )
     async def assignee(self, info: Info) -> Advisor | None:
         return await _advisor(info, self.assignee_id)
 
@@ -155,22 +172,38 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
             is_escalated=due is not None and due <= info.context.now,
         )
 
-    @strawberry.field(description="The customer user who asked, if any.")
+    @strawberry.field(
+        description=(
+            "The customer user who asked, if any. Null for a customer user on another "
+            "company's request (seen through a followed project)."
+        )
+    )
     async def requester(self, info: Info) -> CustomerUser | None:
-        if self.requester_id is None:
+        if self.requester_id is None or not self._party_shown(info):
             return None
         row = await info.context.loaders.customer_user_by_id.load(self.requester_id)
         return CustomerUser.from_row(row)
 
-    @strawberry.field(description="The customer (company) the ticket is for, if any.")
+    @strawberry.field(
+        description=(
+            "The customer (company) the ticket is for, if any. Null for a customer user on "
+            "another company's request."
+        )
+    )
     async def customer(self, info: Info) -> Customer | None:
-        if self.customer_id is None:
+        if self.customer_id is None or not self._party_shown(info):
             return None
         return Customer.from_row(await info.context.loaders.customer_by_id.load(self.customer_id))
 
-    @strawberry.field(description="The customer's machine the ticket is about, if any.")
+    @strawberry.field(
+        description=(
+            "The customer's machine the ticket is about, if any. Null for a customer user on "
+            "another company's request."
+        ),
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.MACHINE)],
+    )
     async def machine(self, info: Info) -> Machine | None:
-        if self.machine_id is None:
+        if self.machine_id is None or not self._party_shown(info):
             return None
         return Machine.from_row(await info.context.loaders.machine_by_id.load(self.machine_id))
 
@@ -210,13 +243,15 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
         )
 
     @strawberry.field(
-        description="Time worked on the ticket, oldest first. Internal: empty for customer users."
+        description="Time worked on the ticket, oldest first.",
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.TIME_ENTRIES)],
     )
-    async def time_entries(self, info: Info) -> list[TimeEntry]:
-        if not ticket_rules.can_see_time_entries(info.context.require_viewer()):
-            return []
+    async def time_entries(self, info: Info) -> list[TimeEntry] | None:
         rows = await info.context.loaders.time_entries_by_ticket_id.load(self.pk)
         return from_rows(TimeEntry, rows)
+
+    def _party_shown(self, info: Info) -> bool:
+        return portal_rules.can_see_ticket_party(info.context.require_viewer(), self)
 
     @strawberry.field(description="True when the viewer works this ticket as an external advisor.")
     def is_external(self, info: Info) -> bool:
@@ -269,12 +304,21 @@ class Message(Node, RowBacked):
     )
     created_at: datetime = strawberry.field(description="When it was written.")
 
-    @strawberry.field(description="Who wrote it; null for messages the system wrote.")
+    @strawberry.field(
+        description=(
+            "Who wrote it; null for messages the system wrote, and for a customer user when "
+            "the writer is a person of another company."
+        )
+    )
     async def author(self, info: Info) -> MessageAuthor | None:
         if self.author_advisor_id is not None:
             return await _advisor(info, self.author_advisor_id)
         if self.author_customer_user_id is not None:
             row = await info.context.loaders.customer_user_by_id.load(self.author_customer_user_id)
+            if row is None or not portal_rules.can_see_message_author(
+                info.context.require_viewer(), row
+            ):
+                return None  # another company's person, for a customer user
             return CustomerUser.from_row(row)
         return None
 

@@ -43,6 +43,7 @@ from deskgraph.store.seed_demo import (
     _organizations,
     _people,
     _slug,
+    seed_sharing,
 )
 
 DEFAULT_TICKETS = 120
@@ -209,6 +210,7 @@ async def seed_demo(
             await connection.execute(
                 update(o).where(o.id == organization_id).values(last_ticket_number=last)
             )
+        await seed_sharing(connection)
         if connection.dialect.name == "postgresql":
             await _advance_sequences(connection)
 

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from deskgraph.store import escalation, models
 
 # From this many tickets the demo grows as a busy desk does (benchmarks): a long tail of
@@ -251,3 +254,72 @@ def _escalation(ticket: dict[str, Any], thread: list[dict[str, Any]]) -> dict[st
             minutes=SERVICE_LEVELS.get(ticket["team_id"], (None, None, None)),
         ),
     }
+
+
+# Sharing (seed 002): North's project "Spring service campaign", shared with Meadow Farms (the
+# customer-user persona's company) as a whole customer; it holds the first ticket of
+# Riverbend Construction and of Hill Orchards (other customers of North). Per Olsen, Anna's
+# colleague, is a further requester of Anna's first ticket. North's portal shows the tickets
+# of followed projects (not the whole company's), the default properties, and acknowledges
+# new tickets.
+SHARED_PROJECT = (1, 1, "Spring service campaign")  # id, organization, name
+SHARED_PROJECT_CUSTOMER = 1  # Meadow Farms
+PROJECT_TICKET_CUSTOMERS = (2, 3)  # Riverbend Construction, Hill Orchards
+FURTHER_REQUESTER = (1, 2)  # (requester whose first ticket, further requester): Anna, Per
+
+
+async def seed_sharing(connection: AsyncConnection) -> None:
+    """The demo's project, its follower, its tickets, a further requester and North's portal
+    settings (after the tickets: the project's tickets are the first of their customers)."""
+    project_id, organization_id, name = SHARED_PROJECT
+    t = models.Ticket
+    await connection.execute(
+        insert(models.Project).values(
+            id=project_id,
+            organization_id=organization_id,
+            name=name,
+            description="Pre-season service for every tractor and combine before spring.",
+            created_by_id=1,
+            created_at=EPOCH,
+            updated_at=EPOCH,
+        )
+    )
+    await connection.execute(
+        insert(models.ProjectFollower).values(
+            id=1,
+            project_id=project_id,
+            customer_id=SHARED_PROJECT_CUSTOMER,
+            added_by_id=1,
+            created_at=EPOCH,
+        )
+    )
+    first_of = (
+        select(func.min(t.id))
+        .where(t.organization_id == organization_id, t.customer_id.in_(PROJECT_TICKET_CUSTOMERS))
+        .group_by(t.customer_id)
+    )
+    await connection.execute(update(t).where(t.id.in_(first_of)).values(project_id=project_id))
+    requester, further = FURTHER_REQUESTER
+    anna_first = await connection.scalar(select(func.min(t.id)).where(t.requester_id == requester))
+    if anna_first is not None:
+        await connection.execute(
+            insert(models.TicketRequester).values(
+                id=1,
+                ticket_id=anna_first,
+                customer_user_id=further,
+                added_by_id=2,
+                created_at=EPOCH,
+            )
+        )
+    await connection.execute(
+        insert(models.PortalSettings).values(
+            organization_id=organization_id,
+            show_company_tickets=False,
+            show_followed_project_tickets=True,
+            visible_properties=sorted(p.value for p in models.DEFAULT_PORTAL_PROPERTIES),
+            acknowledge_new_tickets=True,
+            version=1,
+            updated_by_id=1,
+            updated_at=EPOCH,
+        )
+    )

@@ -148,7 +148,9 @@ async def update_ticket(
     change = "tags" if tag_ids is not None and not values else None
     if set(values) == {"locked_by_id"} and tag_ids is None:
         change = "lock"  # the lock alone: internal too
-    await emit(session, kind="ticket", ticket_id=ticket_id, change=change)
+    # The columns that changed: a customer user's subscription hears of the change only when
+    # their portal shows one of them (auth.ticket_portal.can_hear_of_fields).
+    await emit(session, kind="ticket", ticket_id=ticket_id, change=change, fields=sorted(values))
     return True
 
 

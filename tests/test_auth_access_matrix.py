@@ -45,6 +45,14 @@ SELECTIONS = {
     "CustomerUser.sharedProjects": "sharedProjects { id }",
     "Ticket.project": "project { id }",
     "Ticket.requesters": "requesters { id }",
+    "Organization.portalSettings": "portalSettings { version }",
+    "Ticket.state": "state",
+    "Ticket.pendingUntil": "pendingUntil",
+    "Ticket.priority": "priority",
+    "Ticket.team": "team { id }",
+    "Ticket.assignee": "assignee { id }",
+    "Ticket.timeEntries": "timeEntries { id }",
+    "Ticket.machine": "machine { serial }",
 }
 
 # The external ticket: North's Field Service, Meadow Farms, requested by Anna (the
@@ -52,6 +60,8 @@ SELECTIONS = {
 # South Service's own, where the external advisor is at home.
 EXTERNAL_TICKET = "external ticket"
 SOUTH_TICKET = "South ticket"
+# Anna's PENDING_REMINDER ticket in Field Service (pendingUntil is set).
+PENDING_TICKET = "pending external ticket"
 
 # field, subject (type, demo pk or ticket name), expectations in PERSONAS order.
 MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
@@ -84,6 +94,21 @@ MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
     # portal shows FOLLOWERS (the demo's default portal does).
     ("Ticket.requesters", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
     ("Ticket.requesters", ("Ticket", SOUTH_TICKET), "NNNVNUVV"),
+    # The portal settings: the organization's advisors and its customer users (the portal
+    # renders what they allow); not external advisors (the host's business with its customers).
+    ("Organization.portalSettings", ("Organization", 1), "VVVHVUVV"),
+    ("Organization.portalSettings", ("Organization", 2), "HHHVNUVV"),  # South: Sofia's home
+    # The ticket properties the portal may hide: the desk sees them all, Anna those the demo's
+    # portal shows (the default properties: not time entries).
+    ("Ticket.state", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
+    ("Ticket.state", ("Ticket", SOUTH_TICKET), "NNNVNUVV"),
+    ("Ticket.pendingUntil", ("Ticket", PENDING_TICKET), "VVVVVUVV"),
+    ("Ticket.priority", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
+    ("Ticket.team", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
+    ("Ticket.assignee", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
+    ("Ticket.timeEntries", ("Ticket", EXTERNAL_TICKET), "VVVVHUVV"),
+    ("Ticket.timeEntries", ("Ticket", SOUTH_TICKET), "NNNVNUVV"),
+    ("Ticket.machine", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
 ]
 
 
@@ -96,11 +121,11 @@ def test_the_matrix_covers_every_restricted_field() -> None:
 async def demo_ticket(reader: Api, name: str) -> int:
     """The lowest-numbered demo ticket that fits ``name`` and has tags, time and a machine."""
     t = models.Ticket
-    fits = (
-        (t.team_id == 3) & (t.requester_id == 1)
-        if name == EXTERNAL_TICKET
-        else (t.organization_id == 2)
-    )
+    fits = {
+        EXTERNAL_TICKET: (t.team_id == 3) & (t.requester_id == 1) & t.assignee_id.is_not(None),
+        PENDING_TICKET: (t.team_id == 3) & (t.requester_id == 1) & t.pending_until.is_not(None),
+        SOUTH_TICKET: t.organization_id == 2,
+    }[name]
     statement = (
         select(t.id)
         .where(

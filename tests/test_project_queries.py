@@ -71,8 +71,10 @@ async def test_projects_external_advisor_lists_their_home_projects_only(api: Api
 
 async def test_projects_customer_user_lists_the_projects_they_follow_only(api: Api) -> None:
     await world(api)
+    # Qz Alpha, and the demo's campaign that Anna's company follows
     assert await names(api, "customer-user") == ["Qz Alpha"]
-    assert await names(api, "customer-user", search="") == ["Qz Alpha"]
+    followed = ["Qz Alpha", "Spring service campaign"]
+    assert await names(api, "customer-user", search="") == followed
 
 
 async def test_projects_service_lists_every_organizations_projects(api: Api) -> None:
@@ -172,6 +174,8 @@ async def test_project_node_customer_user_sees_own_tickets_under_the_default_por
     api: Api,
 ) -> None:
     ids = await world(api)
+    async with api.app.state.engine.begin() as c:
+        await factories.portal_settings(c, 1)  # the defaults (the demo shows followed projects)
     data = await api.data(PROJECT, {"id": gid("Project", ids["alpha"])}, as_="customer-user")
     assert data["node"]["tickets"]["totalCount"] == 1
     assert [e["node"]["id"] for e in data["node"]["tickets"]["edges"]] == [

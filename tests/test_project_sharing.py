@@ -98,10 +98,11 @@ async def test_shared_projects_are_seen_from_the_customer_and_its_people(api: Ap
     ids = [MEADOW, RIVERBEND, ANNA, PER, TOM, later]
     data = await api.data(SHARED_PROJECTS, {"ids": ids}, as_="host-viewer")
     assert [n["sharedProjects"] for n in data["nodes"]] == [
-        [],  # Meadow Farms: only Anna, not the company
+        # Meadow Farms follows the demo's campaign; Harvest is shared with Anna, not the company
+        [{"name": "Spring service campaign"}],
         [{"name": "Harvest"}],
-        [{"name": "Harvest"}],
-        [],  # Anna's colleague
+        [{"name": "Harvest"}, {"name": "Spring service campaign"}],
+        [{"name": "Spring service campaign"}],  # Anna's colleague: the company's only
         [{"name": "Harvest"}],  # Riverbend's people, through their company
         [{"name": "Harvest"}],  # also those added after the share
     ]

@@ -63,7 +63,7 @@ async def test_create_ticket_advisor_files_it_in_a_project(api: Api, persona: st
         ("host-advisor", SERVICE_DESK, "ticket"),  # not a Project ID
         ("external-advisor", FIELD_SERVICE, "harvest"),  # the host's projects are not theirs
         ("external-advisor", WORKSHOP, "harvest"),  # a South ticket, a North project
-        ("customer-user", SERVICE_DESK, "harvest"),  # the default portal: no followed projects
+        ("customer-user", SERVICE_DESK, "harvest"),  # a portal without followed projects
         ("customer-user", SERVICE_DESK, "fleet"),
     ],
 )
@@ -76,6 +76,8 @@ async def test_create_ticket_unknown_project_is_bad_user_input_and_writes_nothin
         "unknown": gid("Project", 99_999),
         "ticket": gid("Ticket", ids["ticket"]),
     }[project]
+    async with api.app.state.engine.begin() as c:
+        await factories.portal_settings(c, 1, followed_project_tickets=False)
     before = await api.rows(models.Ticket)
     error = await api.error(CREATE, create(team, pid), as_=persona)
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
@@ -155,20 +157,38 @@ async def test_tickets_filter_project_ids_host_advisor_lists_the_projects_ticket
     }
 
 
+async def test_tickets_filter_project_ids_customer_user_only_by_projects_they_follow(
+    api: Api,
+) -> None:
+    ids = await world(api)
+    async with api.app.state.engine.begin() as c:
+        await factories.ticket(c, 1, 1, requester_id=1, customer_id=1, project_id=ids["fleet"])
+    followed = {"filter": {"projectIds": [gid("Project", ids["harvest"])]}}
+    data = await api.data(TICKETS, followed, as_="customer-user")
+    assert data["tickets"] == {"totalCount": 0, "edges": []}
+    # Fleet holds one of Anna's own tickets, but she does not follow it: the filter answers as
+    # for an unknown project (a count would tell her which project her ticket belongs to).
+    error = await api.error(
+        TICKETS, {"filter": {"projectIds": [gid("Project", ids["fleet"])]}}, as_="customer-user"
+    )
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "fields": {"filter.projectIds": "unknown Project"},
+    }
+
+
 async def test_tickets_filter_project_ids_customer_user_when_the_portal_hides_projects(
     api: Api,
 ) -> None:
     ids = await world(api)
     variables = {"filter": {"projectIds": [gid("Project", ids["harvest"])]}}
-    data = await api.data(TICKETS, variables, as_="customer-user")
-    assert data["tickets"]["totalCount"] == 0  # the default portal: their own requests only
     async with api.app.state.engine.begin() as c:
         shown = models.DEFAULT_PORTAL_PROPERTIES - {models.PortalTicketProperty.PROJECT}
         await factories.portal_settings(c, 1, properties=shown)
     error = await api.error(TICKETS, variables, as_="customer-user")
     assert error["extensions"] == {
         "code": "FORBIDDEN",
-        "fields": {"filter.projectIds": "advisors only"},
+        "fields": {"filter.projectIds": "not shown by the portal"},
     }
 
 

@@ -86,6 +86,14 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "CustomerUser.sharedProjects": AccessPolicy.PROJECT_FOLLOWERS,
         "Ticket.project": AccessPolicy.PORTAL,
         "Ticket.requesters": AccessPolicy.PORTAL,
+        "Organization.portalSettings": AccessPolicy.PORTAL_SETTINGS,
+        "Ticket.state": AccessPolicy.PORTAL,
+        "Ticket.pendingUntil": AccessPolicy.PORTAL,
+        "Ticket.priority": AccessPolicy.PORTAL,
+        "Ticket.team": AccessPolicy.PORTAL,
+        "Ticket.assignee": AccessPolicy.PORTAL,
+        "Ticket.timeEntries": AccessPolicy.PORTAL,
+        "Ticket.machine": AccessPolicy.PORTAL,
     }
     for path, policy in declared.items():
         type_name, field_name = path.split(".")

@@ -330,7 +330,9 @@ async def test_ticket_updated_per_viewer_follows_only_what_they_can_see(
     served: Served, persona: str, receives: bool
 ) -> None:
     t = models.Ticket
-    pk = await served.scalar(select(func.min(t.id)).where(t.team_id == 2, t.requester_id != 1))
+    pk = await served.scalar(
+        select(func.min(t.id)).where(t.team_id == 2, t.requester_id != 1, t.project_id.is_(None))
+    )
     version = await served.scalar(select(t.version).where(t.id == pk))
     ticket = gid("Ticket", pk)
     async for client in connected(served, persona):

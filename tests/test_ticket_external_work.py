@@ -356,7 +356,8 @@ EXPECTED_VIEWS: dict[str, dict[str, ColumnElement[bool]]] = {
         "myTeams": NOTHING,
         "myExternal": NOTHING,
         "externalTeam": NOTHING,
-        "all": T.requester_id == ANNA,
+        # The demo's portal: her requests and the project her company follows (id 1).
+        "all": or_(T.requester_id == ANNA, T.project_id == 1),
     },
     "service": {
         "mine": NOTHING,

@@ -47,12 +47,24 @@ async def test_tickets_host_personas_see_north_dealers_only(reader: Api, persona
     assert not any(n["isExternal"] for n in nodes)
 
 
-async def test_tickets_customer_user_sees_only_own_requests(reader: Api) -> None:
+async def test_tickets_customer_user_sees_own_requests_and_the_followed_project(
+    reader: Api,
+) -> None:
+    """The demo's portal shows Anna her own requests and the tickets of the project Meadow
+    Farms follows (other companies' requests: their requester and customer answer null)."""
     data = await reader.data("{ viewer { customerUser { id } } }", as_="customer-user")
     me = data["viewer"]["customerUser"]["id"]
     nodes = await all_tickets(reader, "customer-user")
-    assert nodes
-    assert {n["requester"]["id"] for n in nodes} == {me}
+    own = [n for n in nodes if n["requester"] is not None]
+    assert own
+    assert {n["requester"]["id"] for n in own} == {me}
+    t = models.Ticket
+    async with reader.app.state.engine.connect() as connection:
+        in_project = list(await connection.scalars(select(t.id).where(t.project_id.is_not(None))))
+    assert len(in_project) == 2
+    others = [n for n in nodes if n["requester"] is None]
+    assert sorted(pk_of(n["id"]) for n in others) == sorted(in_project)
+    assert all(n["customer"] is None for n in others)
 
 
 async def test_tickets_service_sees_every_ticket(reader: Api) -> None:

@@ -338,7 +338,7 @@ VIEW_COUNTS = (
         ({"lockedByIds": [gid("Advisor", HENRIK)]}, "filter.lockedByIds"),
         ({"escalated": True}, "filter.escalated"),
         ({"escalated": False}, "filter.escalated"),
-        ({"tagIds": [gid("Tag", 1)]}, "filter.tagIds"),  # tags are the desk's too
+        ({"tagIds": [gid("Tag", 1)]}, "filter.tagIds"),  # the default portal hides tags
     ],
 )
 async def test_customer_users_cannot_filter_by_lock_or_escalation(
@@ -351,7 +351,8 @@ async def test_customer_users_cannot_filter_by_lock_or_escalation(
     await api.data(LOCK, {"input": {"id": gid("Ticket", ticket)}}, as_="host-advisor")
     for query in (TICKET_COUNT, VIEW_COUNTS):
         error = await api.error(query, {"filter": filter}, as_="customer-user")
-        assert error["extensions"] == {"code": "FORBIDDEN", "fields": {field: "advisors only"}}
+        reason = "not shown by the portal" if field == "filter.tagIds" else "advisors only"
+        assert error["extensions"] == {"code": "FORBIDDEN", "fields": {field: reason}}
     # Those who see the lock filter by it: the service (every ticket) counts the locked ones.
     if filter == {"locked": True}:
         data = await api.data(TICKET_COUNT, {"filter": filter}, as_="service")

@@ -193,6 +193,8 @@ async def test_create_ticket_customer_user_gets_the_automatic_reply_when_acknowl
 
 
 async def test_create_ticket_no_automatic_reply_by_default_or_for_advisors(api: Api) -> None:
+    async with api.app.state.engine.begin() as connection:
+        await factories.portal_settings(connection, NORTH)  # the defaults (the demo acknowledges)
     start = await newest_mail(api)
     data = await api.data(
         CREATE, {"input": {"title": "Quiet", "teamId": gid("Team", 1)}}, as_="customer-user"
