@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from deskgraph.auth import customer as customer_rules
+from deskgraph.auth import customer as customer_rules, ticket_portal as portal_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.node import from_rows
@@ -31,7 +31,7 @@ class TicketSharingFields:
             "first, then those added with `addTicketRequester`, in the order they were added. "
             "Each receives the ticket's public messages by e-mail. Customer users see it when "
             "their portal shows FOLLOWERS; an external advisor sees the people they meet (of "
-            "the customers of their teams' tickets)."
+            "the customers of their teams' tickets); a customer user, their own company's people."
         ),
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.FOLLOWERS)],
     )
@@ -45,6 +45,9 @@ class TicketSharingFields:
                 *(customer_rules.customer_user_visible(viewer, loaders, row) for row in rows)
             )
             rows = [row for row, visible in zip(rows, met, strict=True) if visible]
+        # A customer user meets only their own company's people, also on another company's
+        # ticket they see through a followed project or were added to.
+        rows = [row for row in rows if portal_rules.can_see_message_author(viewer, row)]
         return from_rows(CustomerUser, rows)
 
 

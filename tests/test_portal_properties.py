@@ -189,7 +189,7 @@ PROJECT_TICKET = """
 query PROJECT_TICKET($id: ID!) {
   node(id: $id) {
     ... on Ticket {
-      requester { id } customer { id } machine { serial }
+      requester { id } requesters { id } customer { id } machine { serial }
       messages(first: 50) { edges { node { isPublic author { __typename } } } }
     }
   }
@@ -207,11 +207,12 @@ async def test_ticket_customer_user_meets_nobody_of_another_company_in_a_followe
     assert pk is not None
     ticket = gid("Ticket", pk)
     desk = (await reader.data(PROJECT_TICKET, {"id": ticket}, as_="host-advisor"))["node"]
-    assert all(desk[field] for field in ("requester", "customer", "machine"))
+    assert all(desk[field] for field in ("requester", "requesters", "customer", "machine"))
     authors = [e["node"]["author"] for e in desk["messages"]["edges"] if e["node"]["isPublic"]]
     assert {"__typename": "CustomerUser"} in authors  # the Riverbend person wrote
     anna = (await reader.data(PROJECT_TICKET, {"id": ticket}, as_="customer-user"))["node"]
     assert anna["requester"] is None
+    assert anna["requesters"] == []  # shown by her portal (FOLLOWERS), but nobody of hers
     assert anna["customer"] is None
     assert anna["machine"] is None
     assert [e["node"]["author"] for e in anna["messages"]["edges"]] == [
