@@ -9,9 +9,12 @@ from typing import Any
 from deskgraph.auth import customer as rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
-from deskgraph.ids import MAX_KEY, ascii_number
 from deskgraph.loaders.customer_search import SearchPageKey, SearchTerm, search_term
-from deskgraph.schema.pagination import cursor_text, opaque_cursor, page_size
+from deskgraph.schema.pagination import (
+    decode_name_cursor,
+    encode_name_cursor,
+    page_size,
+)
 from deskgraph.server.context import Info
 from deskgraph.store import phone as phones
 from deskgraph.store.models import search_key
@@ -68,30 +71,12 @@ async def search_page(
     return page
 
 
-# A search cursor names the row's place in name order: its search key and its id.
-_CURSOR_PREFIX = "search"
-MAX_CURSOR_KEY = 1_000  # a name key (casefolding may make it longer than the name)
+_CURSOR_PREFIX = "search"  # the list its cursors belong to (schema.pagination)
 
 
 def encode_search_cursor(row: Any) -> str:
-    return opaque_cursor(f"{_CURSOR_PREFIX}:{row.id}:{row.name_key}")
+    return encode_name_cursor(_CURSOR_PREFIX, row)
 
 
 def decode_search_cursor(cursor: str | None) -> tuple[str, int] | None:
-    if cursor is None:
-        return None
-    prefix, _, rest = cursor_text(cursor).partition(":")
-    pk_text, colon, name_key = rest.partition(":")
-    pk = ascii_number(pk_text)
-    if (
-        prefix != _CURSOR_PREFIX
-        or pk is None
-        or pk > MAX_KEY
-        or not colon
-        or len(name_key) > MAX_CURSOR_KEY
-        or "\x00" in name_key  # no key holds one; PostgreSQL refuses it in text
-    ):
-        raise BadUserInput(
-            "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
-        )
-    return name_key, pk
+    return decode_name_cursor(_CURSOR_PREFIX, cursor)

@@ -8,10 +8,15 @@ from typing import Any
 
 from deskgraph.auth import project as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
-from deskgraph.ids import MAX_KEY, ascii_number, decode_id, decode_id_of
+from deskgraph.ids import decode_id, decode_id_of
 from deskgraph.loaders.project import ProjectPageKey
 from deskgraph.resolvers.common import optional_text, present, text, unknown
-from deskgraph.schema.pagination import PageInfo, cursor_text, opaque_cursor, page_size
+from deskgraph.schema.pagination import (
+    PageInfo,
+    decode_name_cursor,
+    encode_name_cursor,
+    page_size,
+)
 from deskgraph.schema.project import Project, ProjectConnection, ProjectEdge
 from deskgraph.schema.project_inputs import (
     CreateProjectInput,
@@ -67,33 +72,15 @@ async def resolve_projects(
     )
 
 
-# A project cursor names the row's place in name order: its name key and its id.
-_CURSOR_PREFIX = "project"
-MAX_CURSOR_KEY = 1_000
+_CURSOR_PREFIX = "project"  # the list its cursors belong to (schema.pagination)
 
 
 def encode_project_cursor(row: Any) -> str:
-    return opaque_cursor(f"{_CURSOR_PREFIX}:{row.id}:{row.name_key}")
+    return encode_name_cursor(_CURSOR_PREFIX, row)
 
 
 def decode_project_cursor(cursor: str | None) -> tuple[str, int] | None:
-    if cursor is None:
-        return None
-    prefix, _, rest = cursor_text(cursor).partition(":")
-    pk_text, colon, name_key = rest.partition(":")
-    pk = ascii_number(pk_text)
-    if (
-        prefix != _CURSOR_PREFIX
-        or pk is None
-        or pk > MAX_KEY
-        or not colon
-        or len(name_key) > MAX_CURSOR_KEY
-        or "\x00" in name_key
-    ):
-        raise BadUserInput(
-            "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
-        )
-    return name_key, pk
+    return decode_name_cursor(_CURSOR_PREFIX, cursor)
 
 
 async def visible_project(info: Info, global_id: str) -> Any:

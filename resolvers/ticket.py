@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from deskgraph.auth import customer as customer_rules, ticket as rules
+from deskgraph.auth import ticket as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden
 from deskgraph.loaders.ticket import (
     count_views_of,
     load_ticket_page,
     ticket_list_query,
 )
-from deskgraph.resolvers.common import ids_of, optional_text, present, text, unknown
+from deskgraph.resolvers.common import optional_text, present, text, unknown
 from deskgraph.resolvers.project import ticket_project
+from deskgraph.resolvers.ticket_inputs import (
+    assignee_of,
+    customer_fields,
+    machine_of,
+    pending_until,
+    row_of,
+    tags_of,
+    works_team,
+)
 from deskgraph.resolvers.ticket_workflow import (
     STALE,
     advisor_origin,
@@ -97,7 +104,7 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
     viewer = info.context.require_viewer()
     loaders = info.context.loaders
     title = text(input.title, "title", max_length=TITLE_MAX)
-    team = await _row_of(loaders.team_by_id, input.team_id, "Team", "teamId")
+    team = await row_of(loaders.team_by_id, input.team_id, "Team", "teamId")
     if team is None or not rules.can_create_ticket_in_team(viewer, team):
         if team is not None and rules.can_know_team(viewer, team):
             raise Forbidden("Your role in this team cannot create tickets.")
@@ -121,17 +128,17 @@ async def create_ticket(info: Info, input: CreateTicketInput) -> CreateTicketPay
         values["customer_id"] = viewer.customer_id
         values["origin"] = models.TicketOrigin.PORTAL
     else:
-        values.update(await _customer_fields(info, input, team.organization_id))
+        values.update(await customer_fields(info, input, team.organization_id))
         values["origin"] = advisor_origin(input.origin, values.get("requester_id"))
         if input.assignee_id is not None:
-            values["assignee_id"] = await _assignee(
+            values["assignee_id"] = await assignee_of(
                 info, input.assignee_id, team_id=team.id, organization_id=team.organization_id
             )
     if input.machine_id is not None:
-        values["machine_id"] = await _machine(info, input.machine_id, values.get("customer_id"))
+        values["machine_id"] = await machine_of(info, input.machine_id, values.get("customer_id"))
     if input.project_id is not None:
         values["project_id"] = await ticket_project(info, input.project_id, team.organization_id)
-    tag_ids = await _tags(info, input.tag_ids, team.organization_id)
+    tag_ids = await tags_of(info, input.tag_ids, team.organization_id)
     values["state"] = models.TicketState.NEW
     async with write(info.context.session) as session:
         ticket_id = await store.create_ticket(
@@ -163,12 +170,12 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
             if value is None:
                 raise BadUserInput(f"`{name}` cannot be null.", fields={name: "required"})
             values[name] = value
-    values.update(_pending_until(input, ticket))
+    values.update(pending_until(input, ticket))
     team_id = ticket.team_id
     if present(input.team_id):
         if input.team_id is None:
             raise BadUserInput("`teamId` cannot be null.", fields={"teamId": "required"})
-        new_team = await _row_of(info.context.loaders.team_by_id, input.team_id, "Team", "teamId")
+        new_team = await row_of(info.context.loaders.team_by_id, input.team_id, "Team", "teamId")
         if (
             new_team is None
             or new_team.organization_id != ticket.organization_id
@@ -180,7 +187,7 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
         values["assignee_id"] = (
             None
             if input.assignee_id is None
-            else await _assignee(
+            else await assignee_of(
                 info, input.assignee_id, team_id=team_id, organization_id=ticket.organization_id
             )
         )
@@ -188,7 +195,7 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
         # Moved to a team its assignee does not work (an external member of the old team):
         # back to the new team's queue, as the payload shows, rather than out of their sight.
         assignee = await info.context.loaders.advisor_by_id.load(ticket.assignee_id)
-        if assignee is None or not await _works_team(
+        if assignee is None or not await works_team(
             info, assignee, team_id=team_id, organization_id=ticket.organization_id
         ):
             values["assignee_id"] = None
@@ -198,7 +205,7 @@ async def update_ticket(info: Info, input: UpdateTicketInput) -> UpdateTicketPay
     values.update(lock_values(info, input, ticket, values, broken=broken))
     tag_ids = None
     if present(input.tag_ids):
-        tag_ids = await _tags(info, input.tag_ids, ticket.organization_id)
+        tag_ids = await tags_of(info, input.tag_ids, ticket.organization_id)
     async with write(info.context.session) as session:
         changed = await store.update_ticket(
             session,
@@ -283,122 +290,3 @@ async def add_time_entry(info: Info, input: AddTimeEntryInput) -> AddTimeEntryPa
     ticket_obj = await reload_ticket(info, ticket.id)
     entry = TimeEntry.from_row(await info.context.loaders.time_entry_by_id.load(entry_id))
     return AddTimeEntryPayload(time_entry=entry, ticket=ticket_obj)
-
-
-# Checks of the IDs an input refers to ------------------------------------------------------
-
-
-async def _row_of(loader: Any, global_id: str, type_name: str, field: str) -> Any:
-    ids = ids_of([global_id], type_name, field)
-    return await loader.load(ids[0])
-
-
-def _pending_until(input: UpdateTicketInput, ticket: Any) -> dict[str, datetime | None]:
-    state = input.state if present(input.state) else ticket.state
-    if state is not models.TicketState.PENDING_REMINDER:
-        if present(input.pending_until) and input.pending_until is not None:
-            raise BadUserInput(
-                "`pendingUntil` is only for PENDING_REMINDER tickets.",
-                fields={"pendingUntil": "state is not PENDING_REMINDER"},
-            )
-        return {"pending_until": None} if ticket.pending_until is not None else {}
-    until = input.pending_until if present(input.pending_until) else ticket.pending_until
-    if until is None:
-        raise BadUserInput(
-            "A PENDING_REMINDER ticket needs `pendingUntil`.", fields={"pendingUntil": "required"}
-        )
-    if until.tzinfo is None:
-        raise BadUserInput(
-            "`pendingUntil` needs a time zone offset.", fields={"pendingUntil": "offset required"}
-        )
-    try:
-        until = until.astimezone(UTC)  # kept in UTC: years 1 to 9999 there too
-    except OverflowError:
-        raise BadUserInput(
-            "`pendingUntil` is outside the calendar in UTC.",
-            fields={"pendingUntil": "out of range"},
-        ) from None
-    return {"pending_until": until}
-
-
-async def _customer_fields(
-    info: Info, input: CreateTicketInput, organization_id: int
-) -> dict[str, int]:
-    """The requester and customer an advisor names: of the team's organization, and visible to
-    the viewer (an external advisor names only the customers of their external teams)."""
-    viewer, loaders = info.context.require_viewer(), info.context.loaders
-    values: dict[str, int] = {}
-    requester = None
-    if input.requester_id is not None:
-        requester = await _row_of(
-            loaders.customer_user_by_id, input.requester_id, "CustomerUser", "requesterId"
-        )
-        if (
-            requester is None
-            or requester.organization_id != organization_id
-            or not await customer_rules.customer_user_visible(viewer, loaders, requester)
-        ):
-            raise unknown("requesterId", "CustomerUser")
-        values["requester_id"] = requester.id
-        values["customer_id"] = requester.customer_id
-    if input.customer_id is not None:
-        customer = await _row_of(
-            loaders.customer_by_id, input.customer_id, "Customer", "customerId"
-        )
-        if (
-            customer is None
-            or customer.organization_id != organization_id
-            or not await customer_rules.customer_visible(viewer, loaders, customer)
-        ):
-            raise unknown("customerId", "Customer")
-        if requester is not None and requester.customer_id != customer.id:
-            raise BadUserInput(
-                "The requester is not a person of that customer.",
-                fields={"customerId": "not the requester's customer"},
-            )
-        values["customer_id"] = customer.id
-    return values
-
-
-async def _machine(info: Info, global_id: str, customer_id: int | None) -> int:
-    loaders = info.context.loaders
-    machine = await _row_of(loaders.machine_by_id, global_id, "Machine", "machineId")
-    if (
-        machine is None
-        or customer_id is None
-        or machine.customer_id != customer_id
-        or not await customer_rules.machine_visible(info.context.require_viewer(), loaders, machine)
-    ):
-        raise unknown("machineId", "Machine")
-    return int(machine.id)
-
-
-async def _assignee(info: Info, global_id: str, *, team_id: int, organization_id: int) -> int:
-    """An advisor who works the team's tickets: of its organization (not a VIEWER), or its
-    external member with the role ADVISOR there."""
-    loaders = info.context.loaders
-    advisor = await _row_of(loaders.advisor_by_id, global_id, "Advisor", "assigneeId")
-    if advisor is None or not await _works_team(
-        info, advisor, team_id=team_id, organization_id=organization_id
-    ):
-        raise unknown("assigneeId", "Advisor")
-    return int(advisor.id)
-
-
-async def _works_team(info: Info, advisor: Any, *, team_id: int, organization_id: int) -> bool:
-    memberships = (  # only asked for outside the advisor's own organization
-        []
-        if advisor.primary_organization_id == organization_id
-        else await info.context.loaders.teams_by_advisor_id.load(advisor.id)
-    )
-    return rules.advisor_works_team(
-        advisor, memberships, team_id=team_id, organization_id=organization_id
-    )
-
-
-async def _tags(info: Info, global_ids: Sequence[str] | None, organization_id: int) -> list[int]:
-    tag_ids = ids_of(global_ids, "Tag", "tagIds", limit=50)
-    rows = await info.context.loaders.tag_by_id.load_many(tag_ids)
-    if any(row is None or row.organization_id != organization_id for row in rows):
-        raise unknown("tagIds", "Tag")
-    return tag_ids

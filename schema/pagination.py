@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 import strawberry
 
@@ -53,6 +54,36 @@ def decode_cursor(cursor: str | None) -> int | None:
             "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
         )
     return value
+
+
+MAX_CURSOR_KEY = 1_000  # a name key (casefolding may make it longer than the name)
+
+
+def encode_name_cursor(prefix: str, row: Any) -> str:
+    """The cursor of a row of a list in name order: its name key and its id, under a prefix
+    that names the list (a cursor of one list is refused by another)."""
+    return opaque_cursor(f"{prefix}:{row.id}:{row.name_key}")
+
+
+def decode_name_cursor(prefix: str, cursor: str | None) -> tuple[str, int] | None:
+    """``(name_key, id)`` of a cursor made by ``encode_name_cursor(prefix, ...)``."""
+    if cursor is None:
+        return None
+    found, _, rest = cursor_text(cursor).partition(":")
+    pk_text, colon, name_key = rest.partition(":")
+    pk = ascii_number(pk_text)
+    if (
+        found != prefix
+        or pk is None
+        or pk > MAX_KEY
+        or not colon
+        or len(name_key) > MAX_CURSOR_KEY
+        or "\x00" in name_key  # no key holds one; PostgreSQL refuses it in text
+    ):
+        raise BadUserInput(
+            "`after` is not a cursor of this list.", fields={"after": "invalid cursor"}
+        )
+    return name_key, pk
 
 
 def page_size(first: int | None, maximum: int) -> int:

@@ -215,3 +215,34 @@ async def test_create_ticket_no_automatic_reply_by_default_or_for_advisors(api: 
     )
     assert data["createTicket"]["ticket"]["messages"]["edges"] == []
     assert await mails(api, start) == []
+
+
+async def test_create_ticket_customer_user_in_the_demo_project_reaches_every_follower_once(
+    api: Api,
+) -> None:
+    """The demo as it is: North acknowledges portal tickets and shows followed projects; Meadow
+    Farms (Anna's and Per's company) follows "Spring service campaign" as a whole customer. Anna
+    opens a ticket in it: the automatic reply reaches each of Meadow Farms' people once (Anna
+    is requester and follower: one mail), and nobody else."""
+    start = await newest_mail(api)
+    data = await api.data(
+        CREATE,
+        {
+            "input": {
+                "title": "Spring check for the baler",
+                "teamId": gid("Team", 1),
+                "projectId": gid("Project", 1),
+            }
+        },
+        as_="customer-user",
+    )
+    [automatic] = data["createTicket"]["ticket"]["messages"]["edges"]
+    assert automatic["node"]["isAutomatic"] is True
+    people = models.CustomerUser
+    async with api.app.state.engine.connect() as connection:
+        meadow = await connection.scalars(
+            select(people.email).where(people.customer_id == 1, people.email.is_not(None))
+        )
+        expected = sorted(str(address) for address in meadow)
+    assert {ANNA_MAIL, PER_MAIL} <= set(expected)
+    assert to(await mails(api, start)) == expected
