@@ -64,6 +64,14 @@ def can_hear_of_fields(viewer: Actor, fields: list[str] | None) -> bool:
     )
 
 
+def can_hear_of_requester_change(viewer: Actor, customer_user_id: object) -> bool:
+    """Whether a subscription is told that someone was added to or removed from a ticket's
+    requesters: the desk always; a customer user only when it was them (their access changed).
+    Of anyone else they would learn a change of a property their portal may hide, or of a
+    person of another company whom ``requesters`` never shows them."""
+    return not viewer.is_customer_user or customer_user_id == viewer.customer_user_id
+
+
 def is_own_company(viewer: Actor, customer_id: int | None) -> bool:
     """Whether a customer (company) is the customer user's own."""
     return customer_id is not None and customer_id == viewer.customer_id

@@ -14,6 +14,7 @@ from deskgraph.schema.ticket import Message, Ticket
 from deskgraph.server.context import Context, Info, LiveContext
 from deskgraph.server.events import Event
 from deskgraph.store.organization_portal import PORTAL_EVENT
+from deskgraph.store.ticket_sharing import REQUESTERS
 
 # Events that change a ticket (its fields, or a new message); "access" events say whose access
 # changed: one advisor's (``advisor_id``), or the customer users' of an organization
@@ -39,6 +40,10 @@ def _hears_of(context: Context, event: Event) -> bool:
     for a customer user)."""
     viewer = context.require_viewer()
     fields = event.get("fields")
+    if event.get("change") == REQUESTERS and not portal_rules.can_hear_of_requester_change(
+        viewer, event.get("customer_user_id")
+    ):
+        return False
     return rules.can_hear_of(viewer, event.get("change")) and portal_rules.can_hear_of_fields(
         viewer, fields if isinstance(fields, list) else None
     )

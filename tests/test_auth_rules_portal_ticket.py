@@ -95,6 +95,15 @@ TABLES: dict[Any, list[Case]] = {
         permit("host_advisor", [OTHER_CUSTOMER_ID]),
         permit("external_advisor", [CUSTOMER_ID]),
     ],
+    rules.can_hear_of_requester_change: [
+        permit("customer_user", CUSTOMER_USER_ID, note="their own access changed"),
+        forbid("customer_user", COLLEAGUE_ID),
+        forbid("customer_user_widest", OUTSIDER.id, note="another company's person"),
+        forbid("customer_user", None),
+        permit("host_advisor", OUTSIDER.id),
+        permit("external_advisor", CUSTOMER_USER_ID),
+        permit("service_read", OUTSIDER.id),
+    ],
     rules.can_filter_by_projects: [
         permit("customer_user", [FOLLOWED_PROJECT_ID]),
         permit("customer_user", []),
