@@ -19,6 +19,7 @@ from deskgraph.schema.organization import Advisor, Organization
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.schema.ticket import Ticket, TicketConnection, TicketEdge
 from deskgraph.server.context import Info
+from deskgraph.store import models
 
 
 @strawberry.type(description="What the viewer may do with a project: hide what they cannot.")
@@ -100,12 +101,15 @@ class Project(Node, RowBacked):
     @strawberry.field(
         description=(
             "The project's tickets the viewer can see, newest first, in pages of `first` "
-            "(default 20) after the cursor `after`: the ticket list filtered by this project."
-        )
+            "(default 20) after the cursor `after`: the ticket list filtered by this project. "
+            "Customer users see it when their portal shows PROJECT (it tells which project "
+            "each ticket is in)."
+        ),
+        extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.PROJECT)],
     )
     async def tickets(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> TicketConnection:
+    ) -> TicketConnection | None:
         viewer = info.context.require_viewer()
         size = page_size(first, info.context.settings.max_page_size)
         after_id = decode_cursor(after)

@@ -44,6 +44,7 @@ SELECTIONS = {
     "Customer.sharedProjects": "sharedProjects { id }",
     "CustomerUser.sharedProjects": "sharedProjects { id }",
     "Ticket.project": "project { id }",
+    "Project.tickets": "tickets(first: 1) { totalCount }",
     "Ticket.requesters": "requesters { id }",
     "Organization.portalSettings": "portalSettings { version }",
     "Ticket.state": "state",
@@ -284,6 +285,7 @@ PROJECT_MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
     ("Customer.sharedProjects", ("Customer", 1), "VVVHHUVV"),  # Meadow Farms
     ("CustomerUser.sharedProjects", ("CustomerUser", 1), "VVVHHUVV"),  # Anna herself
     ("Ticket.project", ("Ticket", PROJECT_TICKET), "VVVVVUVV"),  # the default portal shows it
+    ("Project.tickets", ("Project", NORTH_PROJECT), "VVVNVUVV"),  # as Ticket.project
     ("Ticket.project", ("Ticket", PROJECT_HIDDEN), "VVVVHUVV"),
 ]
 

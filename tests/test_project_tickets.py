@@ -217,3 +217,29 @@ async def test_ticket_project_customer_user_hidden_by_the_portal(api: Api) -> No
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
         (["node", "project"], "FORBIDDEN")
     ]
+
+
+async def test_project_tickets_customer_user_hidden_by_the_portal(api: Api) -> None:
+    """The project's ticket list tells which project each ticket is in: hidden with PROJECT,
+    also when the portal shows the company's tickets (Anna's own ticket is in Harvest)."""
+    ids = await world(api)
+    async with api.app.state.engine.begin() as c:
+        tid = await factories.ticket(c, 1, 1, requester_id=1, project_id=ids["harvest"])
+    query = (
+        "query P($id: ID!) { node(id: $id) { ... on Project { name "
+        "tickets(first: 5) { totalCount edges { node { id } } } } } }"
+    )
+    variables = {"id": gid("Project", ids["harvest"])}
+    data = await api.data(query, variables, as_="customer-user")
+    assert data["node"]["tickets"] == {
+        "totalCount": 1,
+        "edges": [{"node": {"id": gid("Ticket", tid)}}],
+    }
+    async with api.app.state.engine.begin() as c:
+        shown = models.DEFAULT_PORTAL_PROPERTIES - {models.PortalTicketProperty.PROJECT}
+        await factories.portal_settings(c, 1, company_tickets=True, properties=shown)
+    body = await api.post(query, variables, as_="customer-user")
+    assert body["data"] == {"node": {"name": "Harvest", "tickets": None}}
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["node", "tickets"], "FORBIDDEN")
+    ]

@@ -85,6 +85,7 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "Customer.sharedProjects": AccessPolicy.PROJECT_FOLLOWERS,
         "CustomerUser.sharedProjects": AccessPolicy.PROJECT_FOLLOWERS,
         "Ticket.project": AccessPolicy.PORTAL,
+        "Project.tickets": AccessPolicy.PORTAL,
         "Ticket.requesters": AccessPolicy.PORTAL,
         "Organization.portalSettings": AccessPolicy.PORTAL_SETTINGS,
         "Ticket.state": AccessPolicy.PORTAL,
