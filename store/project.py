@@ -117,6 +117,7 @@ async def share_project(
     """Make the customer users and customers followers of the project; those who already
     follow it stay as they are. Answers how many were added."""
     f = models.ProjectFollower
+    await _lock_project(session, project_id, now)
     existing = await session.execute(
         select(f.customer_user_id, f.customer_id).where(
             f.project_id == project_id, _followers(customer_user_ids, customer_ids)
@@ -164,6 +165,15 @@ async def unshare_project(
     if removed:
         await _access_changed(session, organization_id)
     return removed
+
+
+async def _lock_project(session: AsyncSession, project_id: int, now: datetime) -> None:
+    """Take the project's row lock first (before reading its followers), so that two shares
+    of the same people at once run one after the other: the second finds them following and
+    adds nothing, instead of failing on the unique constraint. The share moves
+    ``updated_at``, not ``version`` (the project's own fields did not change)."""
+    p = models.Project
+    await session.execute(update(p).where(p.id == project_id).values(updated_at=now))
 
 
 def _followers(customer_user_ids: Sequence[int], customer_ids: Sequence[int]) -> Any:

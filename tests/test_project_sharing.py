@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from deskgraph.store import models
 from tests import factories
-from tests.conftest import Api, gid
+from tests.conftest import Api, gid, pk_of
 
 FOLLOWERS = "followers { customerUser { id } customer { id } addedBy { name } }"
 SHARE = f"""
@@ -212,3 +213,25 @@ async def test_share_project_external_advisor_shares_at_home(api: Api) -> None:
     assert data["shareProject"]["project"]["followers"] == [
         {"customerUser": {"id": carmen}, "customer": None, "addedBy": {"name": "Sofia Marín"}}
     ]
+
+
+async def test_share_project_same_people_at_once_all_succeed_with_one_follower_each(
+    api: Api,
+) -> None:
+    """A double click, or two advisors: every share succeeds (sharing again changes nothing)
+    and each person and customer follows once; none fails on the unique constraint."""
+    north, _ = await projects(api)
+    shares = [
+        api.post(SHARE, share_input(north, [ANNA], [RIVERBEND]), as_=persona)
+        for persona in ("host-advisor", "host-admin") * 3
+    ]
+    bodies = await asyncio.gather(*shares)
+    assert [body.get("errors") for body in bodies] == [None] * 6
+    f = models.ProjectFollower
+    async with api.app.state.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(f.customer_user_id, f.customer_id).where(f.project_id == pk_of(north))
+            )
+        ).all()
+    assert sorted(rows, key=str) == sorted([(1, None), (None, 2)], key=str)
