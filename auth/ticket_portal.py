@@ -95,6 +95,14 @@ def can_see_message_author(viewer: Actor, customer_user: Any) -> bool:
     return not viewer.is_customer_user or is_own_company(viewer, customer_user.customer_id)
 
 
+def mail_names_author(reader_customer_id: int | None, author_customer_id: int | None) -> bool:
+    """Whether a ticket mail to a customer user (of ``reader_customer_id``) names the message's
+    author by name: an advisor (no customer) always, a customer user only of the reader's own
+    company, as ``can_see_message_author`` answers in the API; another company's person is
+    "a customer"."""
+    return author_customer_id is None or author_customer_id == reader_customer_id
+
+
 def can_filter_by_customers(viewer: Actor, customer_ids: list[int]) -> bool:
     """Whether the viewer may filter tickets by these customers (``filter.customerIds``, and
     the customers of ``filter.requesterIds``): a customer user only by their own."""

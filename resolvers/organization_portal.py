@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from deskgraph.auth import organization as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id_of
@@ -39,7 +41,8 @@ async def update_portal_settings(
         raise BadUserInput("`version` is 0 or more.", fields={"version": "0 or more"})
     # The GraphQL enum is the store's (``auth.directive.PortalTicketProperty``).
     properties: list[models.PortalTicketProperty] = list(input.visible_properties)
-    repeated = sorted({p.value for p in properties if properties.count(p) > 1})
+    counts = Counter(properties)  # one pass: the list may be as long as the body allows
+    repeated = sorted(p.value for p, n in counts.items() if n > 1)
     if repeated:
         raise BadUserInput(
             "`visibleProperties` names " + ", ".join(repeated) + " more than once.",

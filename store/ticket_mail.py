@@ -23,18 +23,26 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deskgraph.auth.ticket_portal import mail_names_author
 from deskgraph.store import models
 from deskgraph.store.outbox import enqueue_mail
 
 SUBJECT_MAX = 300  # mail_outbox.subject
 
 
-def audience(ticket_id: int, author_customer_user_id: int | None) -> Select[int, str, str | None]:
-    """Who receives a public message of the ticket: (id, name, email) of every person once,
+def audience(
+    ticket_id: int, author_customer_user_id: int | None
+) -> Select[int, str, str | None, int]:
+    """Who receives a public message of the ticket: (id, name, email, customer_id) of every
+    person once,
     with an e-mail address, but the author. One statement: a UNION of the four ways a person
-    is on a ticket."""
+    is on a ticket (the two through the project only when the organization's portal shows
+    customer users the tickets of the projects they follow)."""
     t, r, f = models.Ticket, models.TicketRequester, models.ProjectFollower
-    cu = models.CustomerUser
+    cu, ps = models.CustomerUser, models.PortalSettings
+    # Followers hear of the project's tickets only while the portal shows them those tickets
+    # (settings never saved: it does not); else the mail would carry what the portal hides.
+    shows_followed = ps.show_followed_project_tickets.is_(True)
     colleague = models.CustomerUser.__table__.alias("colleague")
     people = union(
         select(t.requester_id.label("person_id")).where(
@@ -43,14 +51,16 @@ def audience(ticket_id: int, author_customer_user_id: int | None) -> Select[int,
         select(r.customer_user_id).where(r.ticket_id == ticket_id),
         select(f.customer_user_id)
         .join(t, t.project_id == f.project_id)
-        .where(t.id == ticket_id, f.customer_user_id.is_not(None)),
+        .join(ps, ps.organization_id == t.organization_id)
+        .where(t.id == ticket_id, f.customer_user_id.is_not(None), shows_followed),
         select(colleague.c.id)
         .join(f, f.customer_id == colleague.c.customer_id)
         .join(t, t.project_id == f.project_id)
-        .where(t.id == ticket_id),
+        .join(ps, ps.organization_id == t.organization_id)
+        .where(t.id == ticket_id, shows_followed),
     ).subquery()
     return (
-        select(cu.id, cu.name, cu.email)
+        select(cu.id, cu.name, cu.email, cu.customer_id)
         .join(people, people.c.person_id == cu.id)
         .where(cu.email.is_not(None), cu.id.is_distinct_from(author_customer_user_id))
         .order_by(cu.id)
@@ -77,7 +87,7 @@ async def mail_public_message(
             session,
             to_address=person.email,
             subject=_subject(current),
-            body=_body(person.name, current, past),
+            body=_body(person, current, past),
             sender_domain=mail_domain,
             now=now,
         )
@@ -133,6 +143,7 @@ async def _messages(
             m.is_automatic,
             m.created_at,
             func.coalesce(a.name, cu.name).label("author"),
+            cu.customer_id.label("author_customer_id"),
             t.number,
             t.title,
             o.name.label("organization"),
@@ -155,17 +166,19 @@ def _subject(message: Any) -> str:
     return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1] + "…"
 
 
-def _signed(message: Any) -> str:
-    if message.author is not None:
-        return str(message.author)
-    return f"{message.organization} (automatic reply)"
+def _signed(message: Any, reader: Any) -> str:
+    if message.author is None:
+        return f"{message.organization} (automatic reply)"
+    if not mail_names_author(reader.customer_id, message.author_customer_id):
+        return "A customer"  # of another company: the reader never meets them by name
+    return str(message.author)
 
 
-def _body(name: str, message: Any, past: Sequence[Any]) -> str:
+def _body(reader: Any, message: Any, past: Sequence[Any]) -> str:
     lines = [
-        f"Hello {name},",
+        f"Hello {reader.name},",
         "",
-        f"{_signed(message)} wrote on ticket #{message.number} ({message.title}):",
+        f"{_signed(message, reader)} wrote on ticket #{message.number} ({message.title}):",
         "",
         message.body,
         "",
@@ -177,7 +190,7 @@ def _body(name: str, message: Any, past: Sequence[Any]) -> str:
         ]
         for earlier in past:
             when = earlier.created_at.strftime("%Y-%m-%d %H:%M UTC")
-            lines += [f"On {when}, {_signed(earlier)} wrote:", earlier.body, ""]
+            lines += [f"On {when}, {_signed(earlier, reader)} wrote:", earlier.body, ""]
     lines += [
         "Reply to this e-mail or in the customer portal to answer.",
         "",

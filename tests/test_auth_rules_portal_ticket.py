@@ -118,3 +118,18 @@ TABLES: dict[Any, list[Case]] = {
 @pytest.mark.parametrize(("rule", "row"), table_params(TABLES))
 def test_portal_ticket_rule_table(rule: Any, row: Case) -> None:
     check(rule, row)
+
+
+@pytest.mark.parametrize(
+    ("reader_customer_id", "author_customer_id", "named"),
+    [
+        (CUSTOMER_ID, None, True),  # an advisor (or the desk's automatic reply)
+        (CUSTOMER_ID, CUSTOMER_ID, True),  # a colleague
+        (CUSTOMER_ID, OTHER_CUSTOMER_ID, False),  # another company's person: "a customer"
+        (None, OTHER_CUSTOMER_ID, False),  # a reader without customer meets no company's
+    ],
+)
+def test_mail_names_author_table(
+    reader_customer_id: int | None, author_customer_id: int | None, named: bool
+) -> None:
+    assert rules.mail_names_author(reader_customer_id, author_customer_id) is named
