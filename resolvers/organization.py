@@ -24,13 +24,20 @@ TAG_MAX = 100
 SERVICE_LEVEL_MAX = 525_600  # minutes: a year
 
 
-async def create_tag(info: Info, input: CreateTagInput) -> CreateTagPayload:
-    viewer = info.context.require_viewer()
-    loaders = info.context.loaders
-    organization_id = decode_id_of(input.organization_id, "Organization", field="organizationId")
+async def visible_organization_id(info: Info, global_id: str) -> int:
+    """The organization an input's ``organizationId`` names; NOT_FOUND alike when it is
+    missing or hidden from the viewer."""
+    viewer, loaders = info.context.require_viewer(), info.context.loaders
+    organization_id = decode_id_of(global_id, "Organization", field="organizationId")
     row = await loaders.organization_by_id.load(organization_id)
     if row is None or not await rules.organization_visible(viewer, loaders, organization_id):
         raise NotFound("No such organization.")
+    return organization_id
+
+
+async def create_tag(info: Info, input: CreateTagInput) -> CreateTagPayload:
+    viewer = info.context.require_viewer()
+    organization_id = await visible_organization_id(info, input.organization_id)
     if not rules.can_manage_organization(viewer, organization_id):
         raise Forbidden("Only the organization's ADMINs manage its tags.")
     name = text(input.name, "name", max_length=TAG_MAX)

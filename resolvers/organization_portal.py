@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from deskgraph.auth import organization as rules
-from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
-from deskgraph.ids import decode_id_of
+from deskgraph.errors import BadUserInput, Conflict, Forbidden
+from deskgraph.resolvers.organization import visible_organization_id
 from deskgraph.schema.organization import Organization
 from deskgraph.schema.organization_portal import (
     PortalSettings,
@@ -30,11 +30,7 @@ async def update_portal_settings(
     info: Info, input: UpdatePortalSettingsInput
 ) -> UpdatePortalSettingsPayload:
     viewer = info.context.require_viewer()
-    loaders = info.context.loaders
-    organization_id = decode_id_of(input.organization_id, "Organization", field="organizationId")
-    row = await loaders.organization_by_id.load(organization_id)
-    if row is None or not await rules.organization_visible(viewer, loaders, organization_id):
-        raise NotFound("No such organization.")
+    organization_id = await visible_organization_id(info, input.organization_id)
     if not rules.can_manage_portal_settings(viewer, organization_id):
         raise Forbidden("Only the organization's ADMINs change its portal settings.")
     if input.version < 0:
