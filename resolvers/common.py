@@ -8,7 +8,7 @@ from typing import Any
 from strawberry import UNSET
 
 from deskgraph.errors import BadUserInput
-from deskgraph.ids import decode_id_of
+from deskgraph.ids import decode_id, decode_id_of
 from deskgraph.store import phone as phones
 
 
@@ -38,6 +38,15 @@ def ids_of(
             f"`{field}` takes at most {limit} IDs.", fields={field: f"at most {limit}"}
         )
     return sorted({decode_id_of(value, type_name, field=field) for value in values})
+
+
+async def row_named(loader: Any, global_id: str, type_name: str) -> Any:
+    """The row a global ID names when it is an ID of ``type_name``; None for a malformed ID,
+    another type's or a missing row (the caller answers them alike, as for a hidden row)."""
+    decoded = decode_id(global_id)
+    if decoded is None or decoded[0] != type_name:
+        return None
+    return await loader.load(decoded[1])
 
 
 def unknown(field: str, type_name: str) -> BadUserInput:

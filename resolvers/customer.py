@@ -6,8 +6,16 @@ from typing import Any
 
 from deskgraph.auth import customer as rules, customer_center as center_rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
-from deskgraph.ids import decode_id, decode_id_of
-from deskgraph.resolvers.common import email, optional_text, phone, present, text, unknown
+from deskgraph.ids import decode_id_of
+from deskgraph.resolvers.common import (
+    email,
+    optional_text,
+    phone,
+    present,
+    row_named,
+    text,
+    unknown,
+)
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.customer_inputs import (
     CreateCustomerUserInput,
@@ -59,10 +67,7 @@ async def create_customer_user(
     (``auth.customer_center.can_create_customer_user``)."""
     viewer = info.context.require_viewer()
     loaders = info.context.loaders
-    decoded = decode_id(input.customer_id)
-    customer = None
-    if decoded is not None and decoded[0] == "Customer":
-        customer = await loaders.customer_by_id.load(decoded[1])
+    customer = await row_named(loaders.customer_by_id, input.customer_id, "Customer")
     if customer is None or not await rules.customer_visible(viewer, loaders, customer):
         raise unknown("customerId", "Customer")
     # Before any validation: a viewer who may not add people learns nothing from their input.

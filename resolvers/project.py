@@ -8,9 +8,9 @@ from typing import Any
 
 from deskgraph.auth import project as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
-from deskgraph.ids import decode_id, decode_id_of
+from deskgraph.ids import decode_id_of
 from deskgraph.loaders.project import ProjectPageKey
-from deskgraph.resolvers.common import optional_text, present, text, unknown
+from deskgraph.resolvers.common import optional_text, present, row_named, text, unknown
 from deskgraph.schema.pagination import (
     PageInfo,
     decode_name_cursor,
@@ -86,12 +86,10 @@ def decode_project_cursor(cursor: str | None) -> tuple[str, int] | None:
 async def visible_project(info: Info, global_id: str) -> Any:
     """The project an input names; NOT_FOUND alike when it is missing or hidden."""
     viewer = info.context.require_viewer()
-    decoded = decode_id(global_id)
-    if decoded is not None and decoded[0] == "Project":
-        row: Any = await info.context.loaders.project_by_id.load(decoded[1])
-        if row is not None and rules.can_see_project(viewer, row):
-            return row
-    raise NotFound("No such project.")
+    row = await row_named(info.context.loaders.project_by_id, global_id, "Project")
+    if row is None or not rules.can_see_project(viewer, row):
+        raise NotFound("No such project.")
+    return row
 
 
 async def reload_project(info: Info, project_id: int) -> ProjectPayload:
@@ -217,10 +215,7 @@ async def ticket_project(info: Info, global_id: str, organization_id: int) -> in
     tickets in (``auth.project.can_file_in_project``), of the ticket's organization; else
     BAD_USER_INPUT "unknown Project", whether it exists or not."""
     viewer = info.context.require_viewer()
-    decoded = decode_id(global_id)
-    project = None
-    if decoded is not None and decoded[0] == "Project":
-        project = await info.context.loaders.project_by_id.load(decoded[1])
+    project = await row_named(info.context.loaders.project_by_id, global_id, "Project")
     if (
         project is None
         or project.organization_id != organization_id

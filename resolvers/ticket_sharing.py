@@ -6,7 +6,7 @@ from typing import Any
 
 from deskgraph.auth import customer as customer_rules, ticket as rules
 from deskgraph.errors import BadUserInput, Forbidden, NotFound
-from deskgraph.ids import decode_id
+from deskgraph.resolvers.common import row_named
 from deskgraph.resolvers.ticket_workflow import reload_ticket, visible_ticket
 from deskgraph.schema.ticket_sharing import MutationWarning, WarningCode
 from deskgraph.schema.ticket_sharing_inputs import (
@@ -72,10 +72,7 @@ async def _checked(info: Info, input: TicketRequesterInput) -> tuple[Any, Any]:
     if not rules.can_share_ticket(viewer, ticket):
         raise Forbidden("You cannot share this ticket.")
     loaders = info.context.loaders
-    decoded = decode_id(input.customer_user_id)
-    person = None
-    if decoded is not None and decoded[0] == "CustomerUser":
-        person = await loaders.customer_user_by_id.load(decoded[1])
+    person = await row_named(loaders.customer_user_by_id, input.customer_user_id, "CustomerUser")
     if (
         person is None
         or person.organization_id != ticket.organization_id

@@ -26,9 +26,9 @@ from typing import Any
 
 from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, LockedConflict, NotFound
-from deskgraph.ids import decode_id, encode_id
+from deskgraph.ids import encode_id
 from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
-from deskgraph.resolvers.common import ids_of, optional_text, present, unknown
+from deskgraph.resolvers.common import ids_of, optional_text, present, row_named, unknown
 from deskgraph.schema.ticket import Ticket
 from deskgraph.schema.ticket_inputs import (
     LockTicketInput,
@@ -125,12 +125,10 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
 async def visible_ticket(info: Info, global_id: str) -> Any:
     """The ticket an input names; NOT_FOUND alike when it is missing or hidden from the viewer."""
     viewer = info.context.require_viewer()
-    decoded = decode_id(global_id)
-    if decoded is not None and decoded[0] == "Ticket":
-        row: Any = await info.context.loaders.ticket_by_id.load(decoded[1])
-        if row is not None and rules.can_see_ticket(viewer, row):
-            return row
-    raise NotFound("No such ticket.")
+    row = await row_named(info.context.loaders.ticket_by_id, global_id, "Ticket")
+    if row is None or not rules.can_see_ticket(viewer, row):
+        raise NotFound("No such ticket.")
+    return row
 
 
 async def reload_ticket(info: Info, ticket_id: int) -> Ticket:
