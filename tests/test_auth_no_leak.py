@@ -423,6 +423,24 @@ async def mutations(api: Api, persona: str | None) -> list[tuple[str, dict[str, 
 # -- the walk -------------------------------------------------------------------------------
 
 
+async def walk_everything(api: Api, persona: str | None) -> Walk:
+    """The walk's three documents as ``persona``: the roots at full depth, every row through
+    ``nodes`` / ``_entities`` two levels deep, and a spread of rows of every type at full
+    depth (and each through ``node``)."""
+    schema = await client_schema(api)
+    seen = Walk(api, persona)
+    await seen.send(roots_query(schema))
+    ids = await node_ids(api, schema)
+    every = [node_id for of_type in ids.values() for node_id in of_type]
+    await seen.send(lookups_query(schema, len(every), most=2), lookups_variables(every))
+    sample = [node_id for of_type in ids.values() for node_id in spread(of_type, SAMPLE)]
+    await seen.send(lookups_query(schema, len(sample), most=MAX_DEPTH), lookups_variables(sample))
+    single = node_query(schema, most=2)
+    for node_id in sample:
+        await seen.send(single, {"id": node_id})
+    return seen
+
+
 # The walk is the suite's costliest test. Every persona walks on SQLite; on PostgreSQL those
 # whose rows come through the SQL twins of the row rules that differ most from an advisor's
 # own organization (the external advisor's teams, the customer user's portal); the twins'
@@ -446,17 +464,7 @@ async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
     demo through ``node``, ``nodes`` and ``_entities`` with its own fields and those of the
     rows next to it. One database, marked once, shared read-only by every persona."""
     api, planted = walk
-    schema = await client_schema(api)
-    seen = Walk(api, persona)
-    await seen.send(roots_query(schema))
-    ids = await node_ids(api, schema)
-    every = [node_id for of_type in ids.values() for node_id in of_type]
-    await seen.send(lookups_query(schema, len(every), most=2), lookups_variables(every))
-    sample = [node_id for of_type in ids.values() for node_id in spread(of_type, SAMPLE)]
-    await seen.send(lookups_query(schema, len(sample), most=MAX_DEPTH), lookups_variables(sample))
-    single = node_query(schema, most=2)
-    for node_id in sample:
-        await seen.send(single, {"id": node_id})
+    seen = await walk_everything(api, persona)
 
     leaked = seen.leaked()
     assert leaked == [], f"{persona} received restricted values: {leaked[:20]}"

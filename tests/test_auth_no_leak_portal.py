@@ -22,19 +22,11 @@ from tests import factories
 from tests.conftest import Api, pk_of
 from tests.test_auth_no_leak import (
     ANNA,
-    MAX_DEPTH,
-    SAMPLE,
     Walk,
-    client_schema,
     lifted,
-    lookups_query,
-    lookups_variables,
-    node_ids,
-    node_query,
     plant_jdlink,
     plant_rows,
-    roots_query,
-    spread,
+    walk_everything,
 )
 
 MEADOW_FARMS = 1  # Anna's company
@@ -72,18 +64,7 @@ def field(ticket: dict[str, Any], name: str) -> Any:
 async def walk_as_anna(api: Api, jdlink: JdlinkSimulator) -> Walk:
     planted = await plant_rows(api.app.state.engine)
     plant_jdlink(jdlink, planted)
-    schema = await client_schema(api)
-    seen = Walk(api, "customer-user")
-    await seen.send(roots_query(schema))
-    ids = await node_ids(api, schema)
-    every = [node_id for of_type in ids.values() for node_id in of_type]
-    await seen.send(lookups_query(schema, len(every), most=2), lookups_variables(every))
-    sample = [node_id for of_type in ids.values() for node_id in spread(of_type, SAMPLE)]
-    await seen.send(lookups_query(schema, len(sample), most=MAX_DEPTH), lookups_variables(sample))
-    single = node_query(schema, most=2)
-    for node_id in sample:
-        await seen.send(single, {"id": node_id})
-    return seen
+    return await walk_everything(api, "customer-user")
 
 
 def assert_nothing_of_another_company(seen: Walk, *, tags: bool = False) -> None:
