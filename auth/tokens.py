@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from deskgraph.errors import Unauthenticated
 from deskgraph.ids import ascii_number
 from deskgraph.settings import Settings
+from deskgraph.sources.http import upstream_client
 
 logger = logging.getLogger("deskgraph.auth")
 
@@ -155,7 +156,7 @@ class JwksCache:
         self.url = url
         self.max_age = max_age
         self._loaded_at: float | None = None
-        self._http = http or httpx.AsyncClient(timeout=JWKS_TIMEOUT_SECONDS)
+        self._http = http or upstream_client(JWKS_TIMEOUT_SECONDS)
         self._owns_http = http is None
         self._keys: dict[str | None, JwksKey] = {}
         self._fetched_at: float | None = None

@@ -34,6 +34,8 @@ from typing import Any
 import httpx
 from cachetools import TTLCache
 
+from deskgraph.sources.http import upstream_client
+
 # Bounds, so a misbehaving upstream cannot keep a request busy for ever.
 MAX_SNAPSHOT_PAGES = 500
 MAX_FAULT_CODE_PAGES = 5
@@ -104,7 +106,7 @@ class JdlinkClient:
         self.failure_seconds = failure_seconds
         # Read (and write, and waiting for a pooled connection) bounded like connecting.
         timeout = httpx.Timeout(read_timeout_seconds, connect=connect_timeout_seconds)
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = upstream_client(timeout)
         self._failed: tuple[float, str] | None = None  # when, and why, JDLink last failed
         self._token: str | None = None
         self._token_expires = 0.0
