@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.federation.schema import FederationAny
 from strawberry.types import ExecutionContext
 
@@ -33,6 +33,7 @@ from deskgraph.schema.notification import Notification
 from deskgraph.schema.notification_operations import NotificationMutation
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.organization_operations import OrganizationMutation
+from deskgraph.schema.parsing import IndexedParserCache
 from deskgraph.schema.project import Project
 from deskgraph.schema.project_operations import ProjectMutation, ProjectQuery
 from deskgraph.schema.subscription import Subscription
@@ -152,8 +153,24 @@ VALIDATION_CACHE_SIZE = 512
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema for ``settings``: built once per process for each set of the limits it
+    reads (an app per test made it again and again, 25 ms each)."""
     settings = settings or Settings()
-    production_only: list[Any] = [HideSuggestions] if settings.is_production else []
+    return _built(
+        settings.is_production,
+        settings.max_query_tokens,
+        settings.max_query_depth,
+        settings.max_query_fields,
+        settings.max_query_cost,
+        settings.max_page_size,
+    )
+
+
+@lru_cache(maxsize=16)
+def _built(
+    production: bool, tokens: int, depth: int, fields: int, cost: int, page_size: int
+) -> strawberry.Schema:
+    production_only: list[Any] = [HideSuggestions] if production else []
     return DeskgraphSchema(
         query=Query,
         mutation=Mutation,
@@ -165,22 +182,20 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             *production_only,
             NoLongIntegers,
             ValidationErrorCodes,
-            partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
-            partial(ParserCache, maxsize=PARSE_CACHE_SIZE),
+            partial(MaxTokensLimiter, max_token_count=tokens),
+            partial(IndexedParserCache, maxsize=PARSE_CACHE_SIZE),
             partial(CheckedValidationCache, maxsize=VALIDATION_CACHE_SIZE),
-            partial(AddValidationRules, _validation_rules(settings)),
+            partial(AddValidationRules, _validation_rules(production, depth, fields)),
             NoNulCharacters,
-            partial(QueryCost, limit=settings.max_query_cost, max_page_size=settings.max_page_size),
+            partial(QueryCost, limit=cost, max_page_size=page_size),
             ViewerLookup,  # after QueryCost: a refused operation reads no viewer
         ],
     )
 
 
-def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    rules: list[type[ASTValidationRule]] = [
-        limits_rule(settings.max_query_depth, settings.max_query_fields)
-    ]
-    if settings.is_production:
+def _validation_rules(production: bool, depth: int, fields: int) -> list[type[ASTValidationRule]]:
+    rules: list[type[ASTValidationRule]] = [limits_rule(depth, fields)]
+    if production:
         # No schema browsing in production (`__typename` still answers); a federation router
         # reads the SDL from `_service`, which stays.
         rules.append(NoSchemaIntrospectionCustomRule)
