@@ -12,11 +12,10 @@ from typing import Any
 
 from graphql import parse, validate
 from pyinstrument import Profiler
-from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from deskgraph.auth.tokens import Principal, issue_token
-from deskgraph.schema import PARSE_CACHE_SIZE, VALIDATION_CACHE_SIZE, build_schema
+from deskgraph.schema import PARSE_CACHE_SIZE, VALIDATION_CACHE_SIZE, build_schema, parsing
 from deskgraph.settings import Settings
 
 from .data import ROOT, Dataset
@@ -73,7 +72,7 @@ class Profile:
 
 async def cache_figures(database_url: str, repeats: int = 5) -> list[CacheFigure]:
     schema = build_schema(Settings())._schema
-    parse_cache: Any = _get_parse_cache(PARSE_CACHE_SIZE)  # functools.lru_cache wrappers
+    parse_cache: Any = parsing.parse_cache(PARSE_CACHE_SIZE)  # functools.lru_cache wrappers
     validate_cache: Any = _get_validate_cache(VALIDATION_CACHE_SIZE)
     app = InProcessApp(database_url)
     figures = []

@@ -249,6 +249,12 @@ async def test_unexpected_failure_is_masked(api: Api, monkeypatch: pytest.Monkey
     }
 
 
+async def test_errors_are_located_on_their_line_of_a_crlf_document(reader: Api) -> None:
+    """Lines end in CRLF as a Windows client sends them: the error names line 3, column 5."""
+    body = await reader.post("query {\r\n  viewer {\r\n    nope\r\n  }\r\n}", as_="host-advisor")
+    assert [error["locations"] for error in body["errors"]] == [[{"line": 3, "column": 5}]]
+
+
 async def test_log_sql_writes_one_line_per_statement(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

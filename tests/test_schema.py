@@ -7,10 +7,18 @@ from pathlib import Path
 
 import pytest
 import strawberry
-from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    Source,
+)
+from hypothesis import given, strategies as st
 
 from deskgraph.auth.directive import AccessPolicy, restricted, restricted_fields
 from deskgraph.schema import DeskgraphSchema, build_schema, export_sdl
+from deskgraph.schema.parsing import IndexedSource
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,3 +111,12 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         line = re.search(rf"\n  {field_name}\b[^\n]*", body.group(1))
         assert line is not None
         assert re.search(rf"@restricted\(policy: {policy.name}(, property: [A-Z_]+)?\)$", line[0])
+
+
+@given(st.text(alphabet=["a", " ", "\n", "\r", "\r\n", "{"], max_size=80))
+def test_error_locations_are_graphql_cores_on_every_line_ending(body: str) -> None:
+    """Errors are located by a line index (schema/parsing.py), exactly as graphql-core's own
+    scan from the start of the document locates them."""
+    indexed = IndexedSource(body)
+    for position in range(len(body) + 1):
+        assert indexed.get_location(position) == Source(body).get_location(position)
