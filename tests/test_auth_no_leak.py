@@ -4,10 +4,11 @@ Every restricted value of the demo gets a distinctive marker: each customer user
 account number and notes, each machine's JDLink engine hours and fault codes (served by the
 local JDLink), each tag's name. The marked database is made once per backend and shared
 read-only by every persona's walk. As every persona, the walk follows the whole schema as
-introspection describes it, in three documents: ``viewer`` and ``tickets`` in every view, every
-field to depth 4 (a connection's ``edges`` and ``node`` do not count as levels); every row of
-the demo through ``nodes`` and federation's ``_entities`` to depth 2; and a spread of rows of
-every type through ``nodes``, ``_entities`` (depth 4) and ``node``. Mutation payloads are
+introspection describes it: ``viewer`` and ``tickets`` in every view, every row they list to
+depth 2 and their first rows with every field to depth 4 (a connection's ``edges`` and ``node``
+do not count as levels); every row of the demo through ``nodes`` and federation's
+``_entities`` to depth 2; and a spread of rows of every type through ``nodes``, ``_entities``
+(depth 4, nested lists sampled) and ``node``. Mutation payloads are
 selected the same way, on a copy of their own. Any marker in a response, data or error message
 alike, that the persona may not see fails the test.
 
@@ -220,14 +221,15 @@ def selection(
     depth: int,
     alias: bool = False,
     most: int = MAX_DEPTH,
+    top: int = 100,
 ) -> str:
-    """Every field of ``named`` whose object-typed fields stay within ``most`` levels. Inside a
-    fragment on an abstract type, fields are aliased by type so that same-named fields of
-    different types do not conflict."""
+    """Every field of ``named`` whose object-typed fields stay within ``most`` levels, lists
+    ``top`` long at the first level and 10 below. Inside a fragment on an abstract type, fields
+    are aliased by type so that same-named fields of different types do not conflict."""
     if isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
         fragments = [
             f"... on {possible.name} "
-            f"{{ {selection(schema, possible, depth, alias=True, most=most)} }}"
+            f"{{ {selection(schema, possible, depth, alias=True, most=most, top=top)} }}"
             for possible in schema.get_possible_types(named)
         ]
         return " ".join(["__typename", *fragments])
@@ -241,7 +243,7 @@ def selection(
             continue  # root lookups only: walked with real ids below
         # Whole pages at the top; nested lists (a history inside each of 100 tickets) are
         # sampled, or the walk multiplies past what a leak needs to show itself.
-        arguments = f"(first: {100 if depth <= 1 else 10})" if "first" in field.args else ""
+        arguments = f"(first: {top if depth <= 1 else 10})" if "first" in field.args else ""
         written = f"{named.name}_{name}: {name}" if alias else name
         target = get_named_type(field.type)
         if is_leaf_type(target):
@@ -253,38 +255,40 @@ def selection(
         level = depth if wrapper else depth + 1
         if level <= most:
             parts.append(
-                f"{written}{arguments} {{ {selection(schema, target, level, most=most)} }}"
+                f"{written}{arguments} {{ {selection(schema, target, level, most=most, top=top)} }}"
             )
     return " ".join(parts)
 
 
-def roots_query(schema: GraphQLSchema) -> str:
-    """``viewer``, ``tickets`` in every view and ``customerSearch``, in one request."""
+def roots_query(schema: GraphQLSchema, *, rows: int, most: int) -> str:
+    """``viewer``, ``tickets`` in every view (``rows`` of each) and ``customerSearch``, to
+    ``most`` levels, in one request."""
     query_type = schema.query_type
     assert query_type is not None
     viewer = get_named_type(query_type.fields["viewer"].type)
     tickets = get_named_type(query_type.fields["tickets"].type)
     view_type = get_named_type(query_type.fields["tickets"].args["view"].type)
     views = [
-        f"{view}: tickets(view: {view}, first: 100) {{ {selection(schema, tickets, 1)} }}"
+        f"{view}: tickets(view: {view}, first: {rows}) "
+        f"{{ {selection(schema, tickets, 1, most=most)} }}"
         for view in view_type.values
     ]
     # Everything the customer search lists (`**`), customers and their people.
     search = get_named_type(query_type.fields["customerSearch"].type)
-    views.append(f'customerSearch(term: "**") {{ {selection(schema, search, 0)} }}')
-    return f"{{ viewer {{ {selection(schema, viewer, 1)} }} {' '.join(views)} }}"
+    views.append(f'customerSearch(term: "**") {{ {selection(schema, search, 0, most=most)} }}')
+    return f"{{ viewer {{ {selection(schema, viewer, 1, most=most)} }} {' '.join(views)} }}"
 
 
-def lookups_query(schema: GraphQLSchema, rows: int, most: int) -> str:
+def lookups_query(schema: GraphQLSchema, rows: int, most: int, top: int = 100) -> str:
     """For ``rows`` ids, in one request: ``nodes(ids:)`` by hundreds and federation's
-    ``_entities`` as a router asks it, each with a fragment per type."""
+    ``_entities`` as a router asks it, each with a fragment per type (lists ``top`` long)."""
     node = schema.get_type("Node")
     entity = schema.get_type("_Entity")
     assert node is not None
     assert entity is not None
-    on_node = selection(schema, node, 1, most=most)
+    on_node = selection(schema, node, 1, most=most, top=top)
     batches = [f"b{i}: nodes(ids: $ids{i}) {{ {on_node} }}" for i in range(0, rows, 100)]
-    on_entity = selection(schema, entity, 1, most=most)
+    on_entity = selection(schema, entity, 1, most=most, top=top)
     entities = f"_entities(representations: $representations) {{ {on_entity} }}"
     arguments = [f"$ids{i}: [ID!]!" for i in range(0, rows, 100)]
     arguments.append("$representations: [_Any!]!")
@@ -321,6 +325,7 @@ NODE_TABLES = {
     "Project": models.Project,
 }
 SAMPLE = 6  # rows of each type walked to the full depth, spread over its ids
+ROOTS_SAMPLE = 10  # rows of each root list walked to the full depth
 
 
 async def node_ids(api: Api, schema: GraphQLSchema) -> dict[str, list[str]]:
@@ -424,17 +429,23 @@ async def mutations(api: Api, persona: str | None) -> list[tuple[str, dict[str, 
 
 
 async def walk_everything(api: Api, persona: str | None) -> Walk:
-    """The walk's three documents as ``persona``: the roots at full depth, every row through
-    ``nodes`` / ``_entities`` two levels deep, and a spread of rows of every type at full
-    depth (and each through ``node``)."""
+    """The walk's documents as ``persona``: every row the roots list, two levels deep, and the
+    first rows of each at full depth; every row through ``nodes`` / ``_entities`` two levels
+    deep; and a spread of rows of every type at full depth, their lists sampled (and each
+    through ``node``). A field answers the same whatever path reached its row: every row two
+    levels deep and samples at full depth find what every row at full depth would, in two
+    thirds of the time."""
     schema = await client_schema(api)
     seen = Walk(api, persona)
-    await seen.send(roots_query(schema))
+    await seen.send(roots_query(schema, rows=100, most=2))
+    await seen.send(roots_query(schema, rows=ROOTS_SAMPLE, most=MAX_DEPTH))
     ids = await node_ids(api, schema)
     every = [node_id for of_type in ids.values() for node_id in of_type]
     await seen.send(lookups_query(schema, len(every), most=2), lookups_variables(every))
     sample = [node_id for of_type in ids.values() for node_id in spread(of_type, SAMPLE)]
-    await seen.send(lookups_query(schema, len(sample), most=MAX_DEPTH), lookups_variables(sample))
+    await seen.send(
+        lookups_query(schema, len(sample), most=MAX_DEPTH, top=10), lookups_variables(sample)
+    )
     single = node_query(schema, most=2)
     for node_id in sample:
         await seen.send(single, {"id": node_id})
