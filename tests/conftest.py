@@ -18,7 +18,6 @@ import base64
 import dataclasses
 import email
 import email.policy
-import itertools
 import os
 import shutil
 import socket
@@ -52,6 +51,7 @@ from deskgraph.store.session import StatementCounter, create_engine
 
 # Re-exported: tests import them from here too.
 from tests.databases import (
+    PostgresCopies,
     PostgresServer as PostgresServer,
     SharedDatabases as SharedDatabases,
     prepare as prepare,
@@ -60,7 +60,6 @@ from tests.databases import (
 PG_URL = os.environ.get("DESKGRAPH_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("DESKGRAPH_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
-_counter = itertools.count()
 SERVICE_WITH_EVERY_SCOPE = "service-every-scope"
 # Every kind of viewer the access tests try: the demo personas, anonymous (None), and a
 # service with every scope beside the demo's `read`-only one.
@@ -111,6 +110,17 @@ def postgres_template(postgres: PostgresServer | None) -> Iterator[str | None]:
     postgres.drop(name)
 
 
+@pytest.fixture(scope="session")
+def postgres_copies(
+    postgres: PostgresServer | None, postgres_template: str | None
+) -> Iterator[PostgresCopies]:
+    assert postgres is not None
+    assert postgres_template is not None
+    copies = PostgresCopies(postgres, postgres_template)
+    yield copies
+    copies.close()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # One backend where the backend cannot change the answer: a parametrize mark, added before
@@ -144,11 +154,10 @@ def database_url(
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    template: str = request.getfixturevalue("postgres_template")
-    name = f"deskgraph_t_{os.getpid()}_{next(_counter)}"
-    yield server.create(name, template=template)
-    server.drop(name)
+    copies: PostgresCopies = request.getfixturevalue("postgres_copies")
+    name = copies.take()
+    yield copies.server.url_for(name)
+    copies.give_back(name)
 
 
 @pytest.fixture(scope="session")
