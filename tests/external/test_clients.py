@@ -82,5 +82,8 @@ async def test_gql_client_queries_and_subscribes_over_websocket(served: Served) 
                 GraphQLRequest(UPDATE, variable_values={"input": change})
             )
             event = await asyncio.wait_for(first, 15)
+            # Unsubscribed, as a client's component would on unmount: otherwise gql's close
+            # waits its whole close_timeout (10 s) for the subscription to end.
+            await events.aclose()
     assert event == {"ticketUpdated": changed["updateTicket"]["ticket"]}
     assert event["ticketUpdated"]["priority"] == "HIGH"
