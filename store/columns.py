@@ -127,6 +127,65 @@ class MessageChannel(enum.Enum):
     NOTE = "NOTE"
 
 
+class InteractionChannel(enum.Enum):
+    """How a contact reached the desk (seed 004): a call, a text, an e-mail, a web chat, or a
+    social network's messages."""
+
+    VOICE = "VOICE"
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    CHAT = "CHAT"
+    SOCIAL = "SOCIAL"
+
+    @property
+    def identity(self) -> IdentityKind:
+        """The kind of address the contact is known by on this channel: a call and a text from
+        one phone number are one identity, so one card."""
+        return CHANNEL_IDENTITIES[self]
+
+    @property
+    def is_digital(self) -> bool:
+        return self is not InteractionChannel.VOICE
+
+
+class IdentityKind(enum.Enum):
+    """An address a card knows its contact by: an E.164 phone number, a normalised e-mail
+    address, or a handle on a chat or social channel."""
+
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+    CHAT = "CHAT"
+    SOCIAL = "SOCIAL"
+
+
+CHANNEL_IDENTITIES = {
+    InteractionChannel.VOICE: IdentityKind.PHONE,
+    InteractionChannel.SMS: IdentityKind.PHONE,
+    InteractionChannel.EMAIL: IdentityKind.EMAIL,
+    InteractionChannel.CHAT: IdentityKind.CHAT,
+    InteractionChannel.SOCIAL: IdentityKind.SOCIAL,
+}
+
+
+class InteractionDirection(enum.Enum):
+    """Of an interaction, who began it; of a message, who wrote it: INBOUND is the contact."""
+
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class InteractionState(enum.Enum):
+    """ACTIVE while the advisor handles it; a call then goes to WRAP_UP (after-call work) and
+    ENDED; a digital interaction ENDED, or TRANSFERRED to another advisor (who continues it
+    as an interaction of their own), or UNASSIGNED (back to the queue)."""
+
+    ACTIVE = "ACTIVE"
+    WRAP_UP = "WRAP_UP"
+    ENDED = "ENDED"
+    TRANSFERRED = "TRANSFERRED"
+    UNASSIGNED = "UNASSIGNED"
+
+
 def search_key_type(length: int) -> Any:
     """A search key column: a casefolded copy of a name, written by ``store`` with every write of
     the name (``store.customer.search_key``). Compared byte-wise on both backends (PostgreSQL

@@ -17,18 +17,22 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from deskgraph.store.base import Base as Base
 from deskgraph.store.columns import (
     DEFAULT_PORTAL_PROPERTIES as DEFAULT_PORTAL_PROPERTIES,
     KEY_LENGTHS as KEY_LENGTHS,
     AdvisorRole as AdvisorRole,
+    IdentityKind as IdentityKind,
+    InteractionChannel as InteractionChannel,
+    InteractionDirection as InteractionDirection,
+    InteractionState as InteractionState,
     MailStatus as MailStatus,
     MessageChannel as MessageChannel,
     NotificationKind as NotificationKind,
@@ -45,18 +49,6 @@ from deskgraph.store.columns import (
     trigram_index as trigram_index,
     utcnow as utcnow,
 )
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
 
 
 class Organization(Base):
@@ -476,3 +468,16 @@ class EventRecord(Base):
     )
     payload: Mapped[dict[str, object]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The card domain's tables (seed 004), in a module of their own; after every table above, which
+# they refer to by name.
+from deskgraph.store.card_models import (  # noqa: E402
+    CardFieldDefinition as CardFieldDefinition,
+    CardFieldValue as CardFieldValue,
+    CardIdentity as CardIdentity,
+    CardMerge as CardMerge,
+    CustomerCard as CustomerCard,
+    Interaction as Interaction,
+    InteractionMessage as InteractionMessage,
+)
