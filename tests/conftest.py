@@ -5,7 +5,8 @@ when ``DESKGRAPH_TEST_DATABASE_URL`` names a server; ``@pytest.mark.one_backend`
 whose answer the backend cannot change (pure-Python rules, tokens, schema) on SQLite only.
 
 Writers (``api``, ``database_url``) get their own copy of the seeded demo database: a file copy
-on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. Tests that never write take
+on SQLite; on PostgreSQL one of two copies per test process, reset to the seeded rows while the
+other is used (``tests.databases.PostgresCopies``). Tests that never write take
 ``reader`` instead: one seeded database per backend for the whole run, opened read-only (SQLite
 ``mode=ro``, PostgreSQL ``default_transaction_read_only``), so a test that does write fails
 instead of changing what the next one reads.
