@@ -11,9 +11,10 @@ it reads anything (pysqlite runs reads before a transaction's first write outsid
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +33,7 @@ from deskgraph.store.columns import (
 )
 from deskgraph.store.event_log import emit
 
+T = TypeVar("T")
 NAME_LENGTH = 200
 SUBJECT_LENGTH = 300
 BODY_LENGTH = 100_000
@@ -196,7 +198,8 @@ async def _card_for(
     once: the identity's unique constraint keeps the first, the second drops its card and
     takes the first's."""
     ci = models.CardIdentity
-    for _ in range(LOOKUP_ATTEMPTS):
+
+    async def attempt() -> tuple[int, bool] | None:
         found = await session.scalar(
             select(ci.card_id).where(
                 ci.organization_id == organization_id, ci.kind == kind, ci.address == address
@@ -206,7 +209,7 @@ async def _card_for(
             card = await lock_card(session, found, share=True)
             if card is not None and card.merged_into_id is None:
                 return int(found), False
-            continue  # a merge moved the identity meanwhile: read where it is now
+            return None  # a merge moved the identity meanwhile: read where it is now
         card_id = await _new_card(
             session, organization_id=organization_id, kind=kind, address=address, name=name, now=now
         )
@@ -223,8 +226,32 @@ async def _card_for(
         )
         if added is not None:
             return card_id, True
+        # A concurrent start made the identity's card first: drop this one, take that one.
         await session.execute(delete(models.CustomerCard).where(models.CustomerCard.id == card_id))
-    raise RuntimeError(f"no card for an identity after {LOOKUP_ATTEMPTS} lookups")
+        return None
+
+    return await until_settled(session, attempt)
+
+
+async def until_settled(session: AsyncSession, attempt: Callable[[], Awaitable[T | None]]) -> T:
+    """``attempt()`` until it answers (None: what it locked moved meanwhile, try again), at
+    most ``LOOKUP_ATTEMPTS`` times. On PostgreSQL each attempt runs in a savepoint, rolled back
+    when it answers None: that releases the locks it took (a tombstone's, say), for a writer
+    that holds none while it waits for another is one no merge can deadlock with. SQLite's
+    writer lock (``claim_writer``) lets nothing move: the first attempt answers."""
+    for _ in range(LOOKUP_ATTEMPTS):
+        if not is_postgresql(session):
+            result = await attempt()
+        else:
+            savepoint = await session.begin_nested()
+            result = await attempt()
+            if result is None:
+                await savepoint.rollback()
+            else:
+                await savepoint.commit()
+        if result is not None:
+            return result
+    raise RuntimeError(f"nothing settled after {LOOKUP_ATTEMPTS} attempts")
 
 
 async def _new_card(

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.store import models
-from deskgraph.store.card import BODY_LENGTH, checked_text, claim_writer, lock_card
+from deskgraph.store.card import (
+    BODY_LENGTH,
+    checked_text,
+    claim_writer,
+    lock_card,
+    until_settled,
+)
 from deskgraph.store.columns import (
     AdvisorRole,
     InteractionDirection,
@@ -24,7 +30,6 @@ from deskgraph.store.columns import (
 )
 from deskgraph.store.event_log import emit
 
-LOCK_ATTEMPTS = 5
 ACTIVE = InteractionState.ACTIVE
 
 
@@ -41,7 +46,8 @@ async def locked_interaction(session: AsyncSession, interaction_id: int) -> Any:
     write, or this write for it (and then reads the card the merge moved it to)."""
     i = models.Interaction
     await claim_writer(session)
-    for _ in range(LOCK_ATTEMPTS):
+
+    async def attempt() -> Any:
         card_id = await session.scalar(select(i.card_id).where(i.id == interaction_id))
         if card_id is None:
             raise NotFound("No such interaction.")
@@ -64,9 +70,9 @@ async def locked_interaction(session: AsyncSession, interaction_id: int) -> Any:
                 .with_for_update()
             )
         ).one()
-        if row.card_id == card_id:
-            return row
-    raise RuntimeError(f"interaction {interaction_id} kept moving between cards")
+        return row if row.card_id == card_id else None  # a merge moved it: lock its new card
+
+    return await until_settled(session, attempt)
 
 
 async def _transition(

@@ -12,23 +12,26 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from deskgraph.errors import BadUserInput
 from deskgraph.store import models
 from deskgraph.store.card_merge import MergeResult, Override, merge_cards, write_retrying
-from deskgraph.store.columns import IdentityKind, InteractionChannel
+from deskgraph.store.columns import IdentityKind, InteractionChannel, InteractionDirection
 from deskgraph.store.session import create_engine, create_sessionmaker, write
 from tests.test_card_store import (
     ANNA_PHONE,
     HENRIK,
+    NILS,
     SOFIA,
     SOUTH,
     Maker,
     card_events,
     counts,
+    end,
+    message,
     new_field,
     refused,
     rows,
@@ -36,6 +39,7 @@ from tests.test_card_store import (
     scalar,
     set_value,
     start,
+    transfer,
     values_of,
 )
 
@@ -303,3 +307,40 @@ async def test_write_retrying_retries_deadlocks_a_bounded_number_of_times(
             with pytest.raises(DBAPIError):
                 await write_retrying(session, operation)
     assert len(attempts) == calls
+
+
+async def test_merge_cards_at_once_with_starts_messages_and_transfers_leave_nothing_on_a_tombstone(
+    maker: Maker,
+) -> None:
+    """Merges while the same cards take new interactions, messages, transfers and ends: each
+    write either waits for a merge or a merge for it, so every interaction and identity ends on
+    a live card, and nothing but BAD_USER_INPUT (a merged card, an ended interaction) fails."""
+    started = [await start(maker, f"@contact{n}", C.CHAT) for n in range(4)]
+    cards = [s.card_id for s in started]
+    chats = [s.interaction_id for s in started]
+    writes: list[Awaitable[Any]] = [
+        run(maker, merge(cards[0], cards[1])),
+        run(maker, merge(cards[3], cards[2])),
+        run(maker, merge(cards[2], cards[0])),
+        run(maker, merge(cards[1], cards[3])),
+    ]
+    for n in range(4):
+        writes += [
+            start(maker, f"@contact{n}", C.CHAT, body="Still there?"),
+            run(maker, message(chats[n], "Hello", InteractionDirection.INBOUND)),
+            run(maker, transfer(chats[n], NILS) if n % 2 else end(chats[n])),
+        ]
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    assert [o for o in outcomes if isinstance(o, BaseException)] == [
+        o for o in outcomes if isinstance(o, BadUserInput)
+    ]
+    c, ci, i = models.CustomerCard, models.CardIdentity, models.Interaction
+    tombstones = select(c.id).where(c.merged_into_id.is_not(None))
+    assert await rows(maker, select(i.id).where(i.card_id.in_(tombstones))) == []
+    assert await rows(maker, select(ci.id).where(ci.card_id.in_(tombstones))) == []
+    assert await scalar(maker, select(func.count()).select_from(ci)) == 4
+    merged = sum(isinstance(o, MergeResult) for o in outcomes)
+    assert (
+        await scalar(maker, select(func.count()).select_from(c).where(c.merged_into_id.is_(None)))
+        == 4 - merged
+    )

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from deskgraph.errors import ApiError, BadUserInput
+from deskgraph.errors import BadUserInput
 from deskgraph.store import card, card_interaction, models
 from deskgraph.store.card_address import normalise_address
 from deskgraph.store.columns import (
@@ -602,8 +602,3 @@ async def test_set_card_field_value_too_long_or_of_another_organization_is_refus
             "fields"
         ] == fields
     assert await counts(maker) == before
-
-
-def test_api_errors_of_the_store_are_client_errors() -> None:
-    """What the store raises reaches the client with its code (never masked as a 500)."""
-    assert issubclass(BadUserInput, ApiError)
