@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -344,3 +344,60 @@ async def test_merge_cards_at_once_with_starts_messages_and_transfers_leave_noth
         await scalar(maker, select(func.count()).select_from(c).where(c.merged_into_id.is_(None)))
         == 4 - merged
     )
+
+
+WAIT, STEP = 10.0, 0.01
+
+
+async def _until_waiting_for_a_lock(maker: Maker) -> None:
+    for _ in range(int(WAIT / STEP)):
+        waiting = await scalar(
+            maker,
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ),
+        )
+        if waiting:
+            return
+        await asyncio.sleep(STEP)
+    raise AssertionError(f"no write waited for the merge's lock in {WAIT} s")
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("write_kind", ["start", "message"])
+async def test_write_that_waited_for_a_merge_lands_on_the_merged_target(
+    maker: Maker, write_kind: str
+) -> None:
+    """A start from the source's address, or a message on the source's interaction, that found
+    the source card and then waited for the merge's lock on it: once the merge commits, it
+    lets go of the tombstone and writes on the target."""
+    target = await start(maker, "@target", C.CHAT)
+    source = await start(maker, "@source", C.CHAT)
+    async with maker() as merging, write(merging):
+        await merge(target.card_id, source.card_id)(merging)
+        if write_kind == "start":
+            waiting: asyncio.Task[Any] = asyncio.create_task(start(maker, "@source", C.CHAT))
+        else:
+            waiting = asyncio.create_task(
+                run(maker, message(source.interaction_id, "Hi", InteractionDirection.INBOUND))
+            )
+        await _until_waiting_for_a_lock(maker)
+    await waiting
+    i = models.Interaction
+    if write_kind == "start":
+        assert (waiting.result().card_id, waiting.result().card_created) == (
+            target.card_id,
+            False,
+        )
+        assert (
+            await scalar(maker, select(i.card_id).where(i.id == waiting.result().interaction_id))
+            == target.card_id
+        )
+    else:
+        assert (await card_events(maker))[-1] == {
+            "kind": "card",
+            "card_id": target.card_id,
+            "organization_id": 1,
+            "interaction_id": source.interaction_id,
+        }
