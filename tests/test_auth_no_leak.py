@@ -323,6 +323,8 @@ NODE_TABLES = {
     "TimeEntry": models.TimeEntry,
     "Notification": models.Notification,
     "Project": models.Project,
+    "CustomerCard": models.CustomerCard,
+    "Interaction": models.Interaction,
 }
 SAMPLE = 6  # rows of each type walked to the full depth, spread over its ids
 ROOTS_SAMPLE = 10  # rows of each root list walked to the full depth

@@ -1,0 +1,522 @@
+"""Card reads (seed 004): cards by id (a merged card answers its live target), whether an
+external advisor meets a card, interactions by id and by card (keyset pages, newest first),
+messages by interaction (oldest first), the viewer's open interactions, the card's open
+interactions, the ``customerCards`` list, and merge candidates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from aiodataloader import DataLoader
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.engine import Row
+
+from deskgraph.auth import card as rules
+from deskgraph.auth.viewer import Actor
+from deskgraph.loaders.base import LIKE_ESCAPE, Reader, group_rows, like_literal, table_of
+from deskgraph.store import models
+
+cards = table_of(models.CustomerCard)
+identities = table_of(models.CardIdentity)
+interactions = table_of(models.Interaction)
+messages = table_of(models.InteractionMessage)
+tickets = table_of(models.Ticket)
+customer_users = table_of(models.CustomerUser)
+
+
+def interaction_rows() -> Select[Any]:
+    """Interaction rows with ``ticket_team_id`` (the team of its ticket, or None): the access
+    rules of ``auth.card`` decide on it without another read."""
+    return select(*interactions.c, tickets.c.team_id.label("ticket_team_id")).join_from(
+        interactions, tickets, tickets.c.id == interactions.c.ticket_id, isouter=True
+    )
+
+
+class CardByIdLoader(DataLoader[int, Row[Any] | None]):
+    """``CustomerCardById``: the card, or for a tombstone the live card it was merged into
+    (``merged_into_id`` is always one hop to a live card); None for a miss."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[Row[Any] | None]:
+        rows = await self.reader.rows(select(*cards.c).where(cards.c.id.in_(keys)))
+        by_id = {row.id: row for row in rows}
+        targets = sorted(
+            {r.merged_into_id for r in rows if r.merged_into_id is not None} - set(by_id)
+        )
+        if targets:
+            for row in await self.reader.rows(select(*cards.c).where(cards.c.id.in_(targets))):
+                by_id[row.id] = row
+        answers: list[Row[Any] | None] = []
+        for key in keys:
+            found = by_id.get(key)
+            if found is not None and found.merged_into_id is not None:
+                found = by_id.get(found.merged_into_id)
+            answers.append(found)
+        return answers
+
+
+class CardSeenExternallyLoader(DataLoader[tuple[int, frozenset[int]], bool]):
+    """Whether a card has an interaction whose ticket one of a set of teams received, keyed
+    by ``(card_id, team_ids)``: how an external advisor meets a host's card."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[tuple[int, frozenset[int]]]) -> list[bool]:
+        teams = sorted(set().union(*(k[1] for k in keys)))
+        statement = (
+            select(interactions.c.card_id, tickets.c.team_id)
+            .join_from(interactions, tickets, tickets.c.id == interactions.c.ticket_id)
+            .where(interactions.c.card_id.in_(sorted({k[0] for k in keys})))
+            .where(tickets.c.team_id.in_(teams))
+            .distinct()
+        )
+        met = {(row.card_id, row.team_id) for row in await self.reader.rows(statement)}
+        return [any((card_id, t) in met for t in team_ids) for card_id, team_ids in keys]
+
+
+# The customerCards list ----------------------------------------------------------------
+
+
+class CardPageKey(NamedTuple):
+    """A page of live cards the viewer sees, in name order (``name_key``, nulls as ""),
+    whose name key or one of whose identity addresses starts with ``search`` (casefolded)."""
+
+    viewer: Actor
+    search: str | None
+    first: int
+    after: tuple[str, int] | None
+
+
+def _card_sort_key() -> ColumnElement[Any]:
+    return func.coalesce(cards.c.name_key, "")
+
+
+def card_list_where(viewer: Actor, search: str | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [cards.c.merged_into_id.is_(None), rules.card_scope(viewer)]
+    if search:
+        prefix = f"{like_literal(search)}%"
+        by_address = select(identities.c.card_id).where(
+            identities.c.address.like(prefix, escape=LIKE_ESCAPE)
+        )
+        where.append(
+            or_(cards.c.name_key.like(prefix, escape=LIKE_ESCAPE), cards.c.id.in_(by_address))
+        )
+    return where
+
+
+async def count_cards(reader: Reader, viewer: Actor, search: str | None) -> int:
+    statement = select(func.count()).select_from(cards).where(*card_list_where(viewer, search))
+    return int(await reader.scalar(statement) or 0)
+
+
+class CardPageLoader(DataLoader[CardPageKey, tuple[list[Row[Any]], bool]]):
+    """A page of ``customerCards`` (a root field: one statement per key)."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[CardPageKey]) -> list[tuple[list[Row[Any]], bool]]:
+        pages = []
+        for key in keys:
+            where = card_list_where(key.viewer, key.search)
+            sort = _card_sort_key()
+            if key.after is not None:
+                name_key, pk = key.after
+                where += [sort >= name_key, or_(sort > name_key, cards.c.id > pk)]
+            statement = (
+                select(*cards.c).where(*where).order_by(sort, cards.c.id).limit(key.first + 1)
+            )
+            rows = list(await self.reader.rows(statement))
+            pages.append((rows[: key.first], len(rows) > key.first))
+        return pages
+
+
+# Interactions of a card ------------------------------------------------------------------
+
+
+class InteractionPageKey(NamedTuple):
+    """A page of a card's interactions the viewer sees, newest first (``started_at`` desc,
+    ``id`` desc) after ``(started_at, id)``, without ``excluded_id`` (the card's current
+    interaction)."""
+
+    card_id: int
+    first: int
+    after: tuple[datetime, int] | None
+    viewer: Actor
+    excluded_id: int | None
+
+
+class InteractionPageLoader(DataLoader[InteractionPageKey, tuple[list[Row[Any]], bool]]):
+    """Pages asked for in one tick with the same size, cursor and viewer: one windowed
+    statement for all their cards."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(
+        self, keys: Sequence[InteractionPageKey]
+    ) -> list[tuple[list[Row[Any]], bool]]:
+        groups: dict[tuple[int, Any, Actor], list[InteractionPageKey]] = defaultdict(list)
+        for key in keys:
+            groups[(key.first, key.after, key.viewer)].append(key)
+        pages: dict[InteractionPageKey, tuple[list[Row[Any]], bool]] = {}
+        for (first, after, viewer), group in groups.items():
+            card_ids = sorted({k.card_id for k in group})
+            excluded = sorted({k.excluded_id for k in group if k.excluded_id is not None})
+            i = interactions.c
+            where: list[ColumnElement[bool]] = [
+                i.card_id.in_(card_ids),
+                rules.interaction_scope(viewer),
+            ]
+            if excluded:
+                where.append(i.id.not_in(excluded))
+            if after is not None:
+                started, pk = after
+                where += [
+                    i.started_at <= started,
+                    or_(i.started_at < started, i.id < pk),
+                ]
+            position = func.row_number().over(
+                partition_by=i.card_id, order_by=(i.started_at.desc(), i.id.desc())
+            )
+            base = interaction_rows().where(*where).add_columns(position.label("position"))
+            ranked = base.subquery()
+            names = [c.key for c in interactions.c] + ["ticket_team_id"]
+            statement = (
+                select(*[ranked.c[n] for n in names])
+                .where(ranked.c.position <= first + 1)
+                .order_by(ranked.c.card_id, ranked.c.started_at.desc(), ranked.c.id.desc())
+            )
+            by_card = group_rows(await self.reader.rows(statement), card_ids, "card_id")
+            rows_of = dict(zip(card_ids, by_card, strict=True))
+            for key in group:
+                rows = rows_of[key.card_id]
+                pages[key] = (rows[:first], len(rows) > first)
+        return [pages[key] for key in keys]
+
+
+class OpenInteractionsKey(NamedTuple):
+    card_id: int
+    viewer: Actor
+
+
+class OpenInteractionsByCardLoader(DataLoader[OpenInteractionsKey, list[Row[Any]]]):
+    """A card's ACTIVE and WRAP_UP interactions the viewer sees, newest first."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[OpenInteractionsKey]) -> list[list[Row[Any]]]:
+        by_viewer: dict[Actor, list[int]] = defaultdict(list)
+        for key in keys:
+            by_viewer[key.viewer].append(key.card_id)
+        found: dict[OpenInteractionsKey, list[Row[Any]]] = {}
+        i = interactions.c
+        for viewer, card_ids in by_viewer.items():
+            ids = sorted(set(card_ids))
+            statement = (
+                interaction_rows()
+                .where(
+                    i.card_id.in_(ids),
+                    i.state.in_(rules.OPEN_STATES),
+                    rules.interaction_scope(viewer),
+                )
+                .order_by(i.started_at.desc(), i.id.desc())
+            )
+            for card_id, rows in zip(
+                ids, group_rows(await self.reader.rows(statement), ids, "card_id"), strict=True
+            ):
+                found[OpenInteractionsKey(card_id, viewer)] = rows
+        return [found[key] for key in keys]
+
+
+class ActiveInteractionsLoader(DataLoader[Actor, list[Row[Any]]]):
+    """``Viewer.activeInteractions``: the viewer's ACTIVE and WRAP_UP interactions, oldest
+    first."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[Actor]) -> list[list[Row[Any]]]:
+        answers = []
+        i = interactions.c
+        for viewer in keys:
+            statement = (
+                interaction_rows()
+                .where(rules.active_interactions_scope(viewer))
+                .order_by(i.started_at, i.id)
+            )
+            answers.append(list(await self.reader.rows(statement)))
+        return answers
+
+
+class MessagePageKey(NamedTuple):
+    interaction_id: int
+    first: int
+    after_id: int | None
+
+
+class InteractionMessagePageLoader(DataLoader[MessagePageKey, tuple[list[Row[Any]], bool]]):
+    """A page of an interaction's messages, oldest first (by id) after ``after_id``: pages of
+    one size and cursor in one tick are one windowed statement."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(
+        self, keys: Sequence[MessagePageKey]
+    ) -> list[tuple[list[Row[Any]], bool]]:
+        groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+        for key in keys:
+            groups[(key.first, key.after_id)].append(key.interaction_id)
+        pages: dict[MessagePageKey, tuple[list[Row[Any]], bool]] = {}
+        m = messages.c
+        for (first, after_id), interaction_ids in groups.items():
+            ids = sorted(set(interaction_ids))
+            where: list[ColumnElement[bool]] = [m.interaction_id.in_(ids)]
+            if after_id is not None:
+                where.append(m.id > after_id)
+            position = func.row_number().over(partition_by=m.interaction_id, order_by=m.id)
+            ranked = select(*messages.c, position.label("position")).where(*where).subquery()
+            statement = (
+                select(*[ranked.c[c.key] for c in messages.c])
+                .where(ranked.c.position <= first + 1)
+                .order_by(ranked.c.interaction_id, ranked.c.id)
+            )
+            grouped = group_rows(await self.reader.rows(statement), ids, "interaction_id")
+            for interaction_id, rows in zip(ids, grouped, strict=True):
+                pages[MessagePageKey(interaction_id, first, after_id)] = (
+                    rows[:first],
+                    len(rows) > first,
+                )
+        return [pages[key] for key in keys]
+
+
+# Merge candidates ------------------------------------------------------------------------
+
+
+class MergeReason(NamedTuple):
+    card: Row[Any]
+    reasons: tuple[str, ...]
+
+
+REASON_ORDER = ("SAME_PHONE", "SAME_EMAIL", "SAME_CUSTOMER_USER", "SIMILAR_NAME")
+
+
+def name_tokens(name_key: str | None) -> tuple[str, str] | None:
+    """A name's first and last token (casefolded): "Anna Maria Berg" and "anna berg" are
+    similar. None for a name of one token or none."""
+    tokens = (name_key or "").split()
+    return (tokens[0], tokens[-1]) if len(tokens) >= 2 else None
+
+
+class MergeCandidatesKey(NamedTuple):
+    card_id: int
+    viewer: Actor
+    first: int
+
+
+class MergeCandidatesLoader(DataLoader[MergeCandidatesKey, list[MergeReason]]):
+    """Cards that may be the same contact as a card, best first: cards holding a PHONE or
+    EMAIL identity equal to the card's customer user's phone / mobile / e-mail, or whose
+    customer user's phone / mobile / e-mail is one of the card's identities (SAME_PHONE,
+    SAME_EMAIL); cards of the same customer user (SAME_CUSTOMER_USER); cards whose name key
+    is the same, or whose name has the same first and last token (SIMILAR_NAME). Live cards of
+    the same organization that the viewer sees, never the card itself; then by id. A fixed
+    handful of statements for every key of a tick."""
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    async def batch_load_fn(self, keys: Sequence[MergeCandidatesKey]) -> list[list[MergeReason]]:
+        card_ids = sorted({k.card_id for k in keys})
+        own = {
+            r.id: r
+            for r in await self.reader.rows(select(*cards.c).where(cards.c.id.in_(card_ids)))
+        }
+        organization_ids = sorted({r.organization_id for r in own.values()})
+        user_ids = sorted({r.customer_user_id for r in own.values() if r.customer_user_id})
+        users = (
+            {
+                r.id: r
+                for r in await self.reader.rows(
+                    select(
+                        customer_users.c.id,
+                        customer_users.c.phone,
+                        customer_users.c.mobile,
+                        customer_users.c.email_key,
+                    ).where(customer_users.c.id.in_(user_ids))
+                )
+            }
+            if user_ids
+            else {}
+        )
+        own_identities = group_rows(
+            await self.reader.rows(select(*identities.c).where(identities.c.card_id.in_(card_ids))),
+            card_ids,
+            "card_id",
+        )
+        identities_of = dict(zip(card_ids, own_identities, strict=True))
+        phones: set[str] = set()
+        emails: set[str] = set()
+        first_tokens: set[str] = set()
+        for row in own.values():
+            user = users.get(row.customer_user_id)
+            if user is not None:
+                phones |= {p for p in (user.phone, user.mobile) if p}
+                if user.email_key:
+                    emails.add(user.email_key)
+            for identity in identities_of[row.id]:
+                if identity.kind is models.IdentityKind.PHONE:
+                    phones.add(identity.address)
+                elif identity.kind is models.IdentityKind.EMAIL:
+                    emails.add(identity.address)
+            tokens = name_tokens(row.name_key)
+            if tokens:
+                first_tokens.add(tokens[0])
+        name_keys = sorted({r.name_key for r in own.values() if r.name_key})
+        c = cards.c
+        u = customer_users.c
+        i = identities.c
+        matched = or_(
+            c.id.in_(
+                select(i.card_id).where(
+                    or_(
+                        and_(i.kind == models.IdentityKind.PHONE, i.address.in_(sorted(phones))),
+                        and_(i.kind == models.IdentityKind.EMAIL, i.address.in_(sorted(emails))),
+                    )
+                )
+            ),
+            c.customer_user_id.in_(
+                select(u.id).where(
+                    or_(
+                        u.phone.in_(sorted(phones)),
+                        u.mobile.in_(sorted(phones)),
+                        u.email_key.in_(sorted(emails)),
+                    )
+                )
+            ),
+            c.customer_user_id.in_(user_ids),
+            c.name_key.in_(name_keys),
+            *[
+                c.name_key.like(f"{like_literal(t)} %", escape=LIKE_ESCAPE)
+                for t in sorted(first_tokens)
+            ],
+        )
+        others = list(
+            await self.reader.rows(
+                select(*cards.c, u.phone, u.mobile, u.email_key)
+                .join_from(cards, customer_users, u.id == c.customer_user_id, isouter=True)
+                .where(
+                    c.organization_id.in_(organization_ids),
+                    c.merged_into_id.is_(None),
+                    matched,
+                )
+                .order_by(c.id)
+            )
+        )
+        other_ids = [r.id for r in others]
+        other_identities = (
+            dict(
+                zip(
+                    other_ids,
+                    group_rows(
+                        await self.reader.rows(
+                            select(*identities.c).where(identities.c.card_id.in_(other_ids))
+                        ),
+                        other_ids,
+                        "card_id",
+                    ),
+                    strict=True,
+                )
+            )
+            if other_ids
+            else {}
+        )
+        scopes = (
+            {
+                viewer: {
+                    r.id
+                    for r in await self.reader.rows(
+                        select(c.id).where(c.id.in_(other_ids), rules.card_scope(viewer))
+                    )
+                }
+                for viewer in {k.viewer for k in keys}
+            }
+            if other_ids
+            else {}
+        )
+        answers: list[list[MergeReason]] = []
+        for key in keys:
+            card = own.get(key.card_id)
+            if card is None:
+                answers.append([])
+                continue
+            found = []
+            for other in others:
+                if other.id == card.id or other.organization_id != card.organization_id:
+                    continue
+                if other.id not in scopes.get(key.viewer, set()):
+                    continue
+                reasons = _reasons(
+                    card,
+                    users.get(card.customer_user_id),
+                    identities_of[card.id],
+                    other,
+                    other_identities.get(other.id, []),
+                )
+                if reasons:
+                    found.append(MergeReason(other, reasons))
+            found.sort(key=lambda m: (REASON_ORDER.index(m.reasons[0]), m.card.id))
+            answers.append(found[: key.first])
+        return answers
+
+
+def _reasons(
+    card: Any, user: Any, own_identities: list[Any], other: Any, other_identities: list[Any]
+) -> tuple[str, ...]:
+    def phones_of(person: Any) -> set[str]:
+        if person is None:
+            return set()
+        return {p for p in (person.phone, person.mobile) if p}
+
+    def addresses(rows: list[Any], kind: models.IdentityKind) -> set[str]:
+        return {r.address for r in rows if r.kind is kind}
+
+    other_user = other if other.customer_user_id is not None else None
+    reasons = []
+    own_phones = addresses(own_identities, models.IdentityKind.PHONE)
+    other_phones = addresses(other_identities, models.IdentityKind.PHONE)
+    if (phones_of(user) & other_phones) or (phones_of(other_user) & own_phones):
+        reasons.append("SAME_PHONE")
+    own_emails = addresses(own_identities, models.IdentityKind.EMAIL)
+    other_emails = addresses(other_identities, models.IdentityKind.EMAIL)
+    user_email = {user.email_key} if user is not None and user.email_key else set()
+    other_email = {other.email_key} if other_user is not None and other.email_key else set()
+    if (user_email & other_emails) or (other_email & own_emails):
+        reasons.append("SAME_EMAIL")
+    if card.customer_user_id is not None and card.customer_user_id == other.customer_user_id:
+        reasons.append("SAME_CUSTOMER_USER")
+    if card.name_key and (
+        card.name_key == other.name_key
+        or (
+            name_tokens(card.name_key) is not None
+            and name_tokens(card.name_key) == name_tokens(other.name_key)
+        )
+    ):
+        reasons.append("SIMILAR_NAME")
+    return tuple(reasons)
