@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from deskgraph.auth.scopes import READ, READ_CONTACT_DETAILS
 from deskgraph.auth.viewer import Actor
@@ -40,8 +41,9 @@ def can_see_interaction(viewer: Actor, interaction: Any) -> bool:
 
 
 def interaction_scope(viewer: Actor) -> ColumnElement[bool]:
-    """SQL form of :func:`can_see_interaction` on ``interactions``."""
-    i, t = models.Interaction, models.Ticket
+    """SQL form of :func:`can_see_interaction` on ``interactions``. Its ticket is read
+    through an alias: a list may join ``tickets`` itself (``interaction_rows``)."""
+    i, t = models.Interaction, aliased(models.Ticket)
     if viewer.is_advisor:
         clauses: list[ColumnElement[bool]] = []
         if viewer.primary_organization_id is not None:
@@ -81,7 +83,7 @@ def meets_cards_externally(viewer: Actor, organization_id: int) -> bool:
 def card_scope(viewer: Actor) -> ColumnElement[bool]:
     """SQL form of :func:`can_see_card` on ``customer_cards`` (tombstones included: the
     lists add ``merged_into_id IS NULL``)."""
-    c, i, t = models.CustomerCard, models.Interaction, models.Ticket
+    c, i, t = models.CustomerCard, aliased(models.Interaction), aliased(models.Ticket)
     if viewer.is_advisor:
         clauses: list[ColumnElement[bool]] = []
         if viewer.primary_organization_id is not None:
