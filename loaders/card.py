@@ -18,6 +18,7 @@ from deskgraph.auth import card as rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import LIKE_ESCAPE, Reader, group_rows, like_literal, table_of
 from deskgraph.store import models
+from deskgraph.store.models import search_key
 
 cards = table_of(models.CustomerCard)
 identities = table_of(models.CardIdentity)
@@ -87,7 +88,8 @@ class CardSeenExternallyLoader(DataLoader[tuple[int, frozenset[int]], bool]):
 
 class CardPageKey(NamedTuple):
     """A page of live cards the viewer sees, in name order (``name_key``, nulls as ""),
-    whose name key or one of whose identity addresses starts with ``search`` (casefolded)."""
+    whose name or one of whose identity addresses starts with ``search`` (stripped; see
+    :func:`card_list_where`)."""
 
     viewer: Actor
     search: str | None
@@ -100,15 +102,25 @@ def _card_sort_key() -> ColumnElement[Any]:
 
 
 def card_list_where(viewer: Actor, search: str | None) -> list[ColumnElement[bool]]:
+    """Live cards the viewer sees; with ``search`` (stripped), those whose name key starts
+    with it casefolded, or one of whose identity addresses starts with it casefolded (phones,
+    e-mails) or as typed (chat and social handles keep their case)."""
     where: list[ColumnElement[bool]] = [cards.c.merged_into_id.is_(None), rules.card_scope(viewer)]
     if search:
-        prefix = f"{like_literal(search)}%"
+        folded = search_key(search) or ""
+        # Compared as text, not with LIKE: SQLite's LIKE ignores ASCII case, PostgreSQL's
+        # does not, and a handle's case must answer alike on both.
+        address = identities.c.address
         by_address = select(identities.c.card_id).where(
-            identities.c.address.like(prefix, escape=LIKE_ESCAPE)
+            or_(
+                *(
+                    func.substr(address, 1, len(prefix)) == prefix
+                    for prefix in sorted({folded, search})
+                )
+            )
         )
-        where.append(
-            or_(cards.c.name_key.like(prefix, escape=LIKE_ESCAPE), cards.c.id.in_(by_address))
-        )
+        name = cards.c.name_key.like(f"{like_literal(folded)}%", escape=LIKE_ESCAPE)
+        where.append(or_(name, cards.c.id.in_(by_address)))
     return where
 
 

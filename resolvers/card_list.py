@@ -17,7 +17,6 @@ from deskgraph.schema.card import (
 from deskgraph.schema.card_types import CardField, decode_card_cursor, encode_card_cursor
 from deskgraph.schema.pagination import PageInfo, page_size
 from deskgraph.server.context import Info
-from deskgraph.store.models import search_key
 
 SEARCH_MAX = 200
 
@@ -35,7 +34,7 @@ async def resolve_customer_cards(
                 f"`search` takes at most {SEARCH_MAX} characters.",
                 fields={"search": f"at most {SEARCH_MAX} characters"},
             )
-        term = search_key(search)
+        term = search.strip()
     rows: list[Any] = []
     has_next = False
     if size:

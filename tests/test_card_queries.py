@@ -119,7 +119,9 @@ async def world(api: Api) -> dict[str, int]:
         ids["kari"] = await factories.customer_card(
             c, 1, "Kari Hansen", identities=[(IdentityKind.PHONE, "+4791000009")]
         )
-        ids["same_person"] = await factories.customer_card(c, 1, "Zed", customer_user_id=person)
+        ids["same_person"] = await factories.customer_card(
+            c, 1, "Zed", customer_user_id=person, identities=[(IdentityKind.CHAT, "OlaChat")]
+        )
         ids["tombstone"] = await factories.customer_card(c, 1, "Old Ola")
         await factories.merged(c, ids["tombstone"], ids["ola"], merged_by_id=HELGA)
         ids["pedro"] = await factories.customer_card(
@@ -195,6 +197,27 @@ async def test_customer_cards_search_by_name_or_identity_prefix(api: Api) -> Non
     assert await names(api, "host-advisor", search="OLA@FARM") == ["Ola Nordmann"]
     assert await names(api, "host-advisor", search="%") == []
     assert await names(api, "external-advisor", search="+4791000009") == []
+    # Chat handles keep their case: found as typed, not in another case (on both backends).
+    assert await names(api, "host-advisor", search="OlaCh") == ["Zed"]
+    assert await names(api, "host-advisor", search="olach") == []
+    assert await names(api, "host-advisor", search="OLACH") == []
+
+
+async def test_customer_cards_search_too_long_is_bad_user_input(api: Api) -> None:
+    error = await api.error(CARDS, {"search": "x" * 201}, as_="host-advisor")
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "fields": {"search": "at most 200 characters"},
+    }
+
+
+async def test_merge_candidates_first_out_of_range_is_bad_user_input(api: Api) -> None:
+    ids = await world(api)
+    query = "query ($id: ID!) { customerCard(id: $id) { mergeCandidates(first: 51) { reasons } } }"
+    body = await api.post(query, {"id": gid("CustomerCard", ids["ola"])}, as_="host-advisor")
+    assert [e["extensions"] for e in body["errors"]] == [
+        {"code": "BAD_USER_INPUT", "fields": {"first": "0 to 50"}}
+    ]
 
 
 async def test_customer_cards_pages_follow_the_cursor_in_name_order(api: Api) -> None:
