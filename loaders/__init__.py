@@ -14,10 +14,10 @@ from deskgraph.loaders.card import (
     CardSeenExternallyLoader,
     InteractionMessagePageLoader,
     InteractionPageLoader,
-    MergeCandidatesLoader,
     OpenInteractionsByCardLoader,
     interaction_rows,
 )
+from deskgraph.loaders.card_merge import MergeCandidatesLoader
 from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
 from deskgraph.loaders.customer_center import (
     CompanyStatusLoader,

@@ -13,11 +13,18 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.ids import encode_id
 from deskgraph.loaders.card import (
     InteractionPageKey,
-    MergeCandidatesKey,
     MessagePageKey,
     count_cards,
 )
+from deskgraph.loaders.card_merge import MergeCandidatesKey
 from deskgraph.resolvers import card as card_access
+from deskgraph.schema.card_messages import (
+    InteractionMessage,
+    InteractionMessageConnection,
+    InteractionMessageEdge,
+    advisor_named,
+    keyset_page_info,
+)
 from deskgraph.schema.card_types import (
     CardCustomField,
     CardField,
@@ -42,49 +49,6 @@ from deskgraph.server.context import Info
 from deskgraph.store import models
 
 MERGE_CANDIDATES_MAX = 50
-
-
-async def _advisor(info: Info, advisor_id: int | None) -> Advisor | None:
-    if advisor_id is None:
-        return None
-    row = await info.context.loaders.advisor_by_id.load(advisor_id)
-    return None if row is None else Advisor.from_row(row)
-
-
-def _page_info(cursors: list[str], *, has_next: bool, after: str | None) -> PageInfo:
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
-
-
-@strawberry.type(description="A message of an interaction.")
-class InteractionMessage:
-    id: strawberry.ID = strawberry.field(description="The message's ID.")
-    author_advisor_id: strawberry.Private[int | None]
-    direction: InteractionDirection = strawberry.field(  # type: ignore[valid-type]
-        description="INBOUND: the contact wrote it; OUTBOUND: the advisor."
-    )
-    body: str = strawberry.field(description="The text.")
-    created_at: datetime = strawberry.field(description="When it was written.")
-
-    @strawberry.field(description="The advisor who wrote it (OUTBOUND); null for the contact's.")
-    async def author(self, info: Info) -> Advisor | None:
-        return await _advisor(info, self.author_advisor_id)
-
-
-@strawberry.type(description="A message and its cursor.")
-class InteractionMessageEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to continue after this message.")
-    node: InteractionMessage = strawberry.field(description="The message.")
-
-
-@strawberry.type(description="A page of an interaction's messages, oldest first.")
-class InteractionMessageConnection:
-    edges: list[InteractionMessageEdge] = strawberry.field(description="The messages of this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @entity(
@@ -126,7 +90,7 @@ class Interaction(Node, RowBacked):
 
     @strawberry.field(description="The advisor handling (or who handled) it.")
     async def advisor(self, info: Info) -> Advisor | None:
-        return await _advisor(info, self.advisor_id)
+        return await advisor_named(info, self.advisor_id)
 
     @strawberry.field(description="The ticket it is about, if any (and if the viewer sees it).")
     async def ticket(self, info: Info) -> Ticket | None:
@@ -175,7 +139,7 @@ class Interaction(Node, RowBacked):
         ]
         return InteractionMessageConnection(
             edges=edges,
-            page_info=_page_info([e.cursor for e in edges], has_next=has_next, after=after),
+            page_info=keyset_page_info([e.cursor for e in edges], has_next=has_next, after=after),
         )
 
     @strawberry.field(description="What the viewer may do with this interaction.")
@@ -225,7 +189,7 @@ class MergedCustomerCard:
 
     @strawberry.field(description="The advisor who merged it, if known.")
     async def merged_by(self, info: Info) -> Advisor | None:
-        return await _advisor(info, self.merged_by_id)
+        return await advisor_named(info, self.merged_by_id)
 
 
 @entity(
@@ -312,7 +276,7 @@ class CustomerCard(Node, RowBacked):
         ]
         return InteractionConnection(
             edges=edges,
-            page_info=_page_info([e.cursor for e in edges], has_next=has_next, after=after),
+            page_info=keyset_page_info([e.cursor for e in edges], has_next=has_next, after=after),
         )
 
     @strawberry.field(

@@ -18,8 +18,9 @@ class CardQuery:
             "first), in pages of `first` (default 20) after the cursor `after`: an advisor's "
             "organization's cards; an external advisor's, the cards of interactions about their "
             "external teams' tickets; services with `read` every card; customer users none. "
-            "`search` (up to 200 characters) keeps those whose name, or one of whose identity "
-            "addresses (E.164 phone, casefolded e-mail, handle), starts with it, without case."
+            "`search` (up to 200 characters) keeps those whose name starts with it (without "
+            "case), or one of whose identity addresses does (E.164 phone, casefolded e-mail; "
+            "a chat or social handle as typed, or in lower case)."
         ),
         permission_classes=AUTHENTICATED,
     )
