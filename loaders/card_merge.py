@@ -59,27 +59,8 @@ class MergeCandidatesLoader(DataLoader[MergeCandidatesKey, list[MergeReason]]):
         }
         organization_ids = sorted({r.organization_id for r in own.values()})
         user_ids = sorted({r.customer_user_id for r in own.values() if r.customer_user_id})
-        users = (
-            {
-                r.id: r
-                for r in await self.reader.rows(
-                    select(
-                        customer_users.c.id,
-                        customer_users.c.phone,
-                        customer_users.c.mobile,
-                        customer_users.c.email_key,
-                    ).where(customer_users.c.id.in_(user_ids))
-                )
-            }
-            if user_ids
-            else {}
-        )
-        own_identities = group_rows(
-            await self.reader.rows(select(*identities.c).where(identities.c.card_id.in_(card_ids))),
-            card_ids,
-            "card_id",
-        )
-        identities_of = dict(zip(card_ids, own_identities, strict=True))
+        users = await self._customer_users(user_ids)
+        identities_of = await self._identities_by_card(card_ids)
         phones: set[str] = set()
         emails: set[str] = set()
         first_tokens: set[str] = set()
@@ -139,36 +120,10 @@ class MergeCandidatesLoader(DataLoader[MergeCandidatesKey, list[MergeReason]]):
             )
         )
         other_ids = [r.id for r in others]
-        other_identities = (
-            dict(
-                zip(
-                    other_ids,
-                    group_rows(
-                        await self.reader.rows(
-                            select(*identities.c).where(identities.c.card_id.in_(other_ids))
-                        ),
-                        other_ids,
-                        "card_id",
-                    ),
-                    strict=True,
-                )
-            )
-            if other_ids
-            else {}
-        )
-        scopes = (
-            {
-                viewer: {
-                    r.id
-                    for r in await self.reader.rows(
-                        select(c.id).where(c.id.in_(other_ids), rules.card_scope(viewer))
-                    )
-                }
-                for viewer in {k.viewer for k in keys}
-            }
-            if other_ids
-            else {}
-        )
+        other_identities = await self._identities_by_card(other_ids)
+        visible = {
+            viewer: await self._visible(viewer, other_ids) for viewer in {k.viewer for k in keys}
+        }
         answers: list[list[MergeReason]] = []
         for key in keys:
             card = own.get(key.card_id)
@@ -179,20 +134,42 @@ class MergeCandidatesLoader(DataLoader[MergeCandidatesKey, list[MergeReason]]):
             for other in others:
                 if other.id == card.id or other.organization_id != card.organization_id:
                     continue
-                if other.id not in scopes.get(key.viewer, set()):
+                if other.id not in visible[key.viewer]:
                     continue
                 reasons = _reasons(
                     card,
                     users.get(card.customer_user_id),
                     identities_of[card.id],
                     other,
-                    other_identities.get(other.id, []),
+                    other_identities[other.id],
                 )
                 if reasons:
                     found.append(MergeReason(other, reasons))
             found.sort(key=lambda m: (REASON_ORDER.index(m.reasons[0]), m.card.id))
             answers.append(found[: key.first])
         return answers
+
+    async def _customer_users(self, user_ids: list[int]) -> dict[int, Row[Any]]:
+        """The phone, mobile and e-mail key of customer users, by id."""
+        if not user_ids:
+            return {}
+        u = customer_users.c
+        statement = select(u.id, u.phone, u.mobile, u.email_key).where(u.id.in_(user_ids))
+        return {row.id: row for row in await self.reader.rows(statement)}
+
+    async def _identities_by_card(self, card_ids: list[int]) -> dict[int, list[Row[Any]]]:
+        if not card_ids:
+            return {}
+        statement = select(*identities.c).where(identities.c.card_id.in_(card_ids))
+        grouped = group_rows(await self.reader.rows(statement), card_ids, "card_id")
+        return dict(zip(card_ids, grouped, strict=True))
+
+    async def _visible(self, viewer: Actor, card_ids: list[int]) -> set[int]:
+        """Which of the cards the viewer sees (``auth.card.card_scope``)."""
+        if not card_ids:
+            return set()
+        statement = select(cards.c.id).where(cards.c.id.in_(card_ids), rules.card_scope(viewer))
+        return {row.id for row in await self.reader.rows(statement)}
 
 
 def _reasons(
