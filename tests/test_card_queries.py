@@ -487,3 +487,15 @@ async def test_merge_candidates_by_phone_customer_user_and_similar_name(api: Api
         {"card": {"name": "Ola Nordmann"}, "reasons": ["SAME_PHONE"]},
         {"card": {"name": "Zed"}, "reasons": ["SAME_PHONE"]},
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [(CARD, "ola"), (NODE, "ola"), (NODE, "chat"), (RELATED, "ola")],
+)
+async def test_card_reads_anonymous_is_unauthenticated(api: Api, query: str, key: str) -> None:
+    ids = await world(api)
+    type_name = "Interaction" if key == "chat" else "CustomerCard"
+    body = await api.post(query, {"id": gid(type_name, ids[key])}, as_=None)
+    assert body.get("data") is None or not any(body["data"].values())
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
