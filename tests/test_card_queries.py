@@ -499,3 +499,12 @@ async def test_card_reads_anonymous_is_unauthenticated(api: Api, query: str, key
     body = await api.post(query, {"id": gid(type_name, ids[key])}, as_=None)
     assert body.get("data") is None or not any(body["data"].values())
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_card_connections_are_costed_by_their_page_size(api: Api) -> None:
+    query = """query COST { customerCards(first: 2) { edges { node {
+      relatedInteractions(first: 3) { edges { node { state } } }
+    } } } }"""
+    body = await api.post(query, as_="host-advisor")
+    # inner: 1 + 3 + 3 * (edges + node); outer: 1 + 2 + 2 * (edges + node + inner)
+    assert body["extensions"]["cost"]["requested"] == 1 + 2 + 2 * (2 + (1 + 3 + 3 * 2))
