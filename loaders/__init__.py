@@ -7,6 +7,17 @@ from typing import Any
 from sqlalchemy import Select
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
+from deskgraph.loaders.card import (
+    ActiveInteractionsLoader,
+    CardByIdLoader,
+    CardPageLoader,
+    CardSeenExternallyLoader,
+    InteractionMessagePageLoader,
+    InteractionPageLoader,
+    OpenInteractionsByCardLoader,
+    interaction_rows,
+)
+from deskgraph.loaders.card_merge import MergeCandidatesLoader
 from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
 from deskgraph.loaders.customer_center import (
     CompanyStatusLoader,
@@ -115,3 +126,19 @@ class Loaders:
         self.dashboard_settings = DashboardSettingsLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)
         self.requesters_by_ticket_id = RequestersByTicketIdLoader(reader)
+        # Cards (seed 004): a merged card's id answers its live target.
+        self.card_by_id = CardByIdLoader(reader)
+        self.card_seen_externally = CardSeenExternallyLoader(reader)
+        self.card_page = CardPageLoader(reader)
+        self.identities_by_card_id = by_column(models.CardIdentity, "card_id")
+        self.field_values_by_card_id = by_column(models.CardFieldValue, "card_id")
+        self.card_fields_by_organization_id = by_column(
+            models.CardFieldDefinition, "organization_id"
+        )
+        self.merges_by_target_id = by_column(models.CardMerge, "target_id")
+        self.interaction_by_id = by_id(models.Interaction, interaction_rows())
+        self.interaction_page = InteractionPageLoader(reader)
+        self.open_interactions_by_card = OpenInteractionsByCardLoader(reader)
+        self.active_interactions = ActiveInteractionsLoader(reader)
+        self.interaction_message_page = InteractionMessagePageLoader(reader)
+        self.merge_candidates = MergeCandidatesLoader(reader)

@@ -16,6 +16,8 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput, NotFound
 from deskgraph.ids import decode_id
 from deskgraph.loaders import Loaders
+from deskgraph.resolvers import card as card_resolvers
+from deskgraph.schema.card import CustomerCard, Interaction
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked
 from deskgraph.schema.notification import Notification
@@ -83,6 +85,9 @@ NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "TimeEntry": (TimeEntry, "time_entry_by_id", _time_entry),
     "Notification": (Notification, "notification_by_id", _notification),
     "Project": (Project, "project_by_id", _project),
+    # A merged card's ID answers the live card it was merged into (the loader follows it).
+    "CustomerCard": (CustomerCard, "card_by_id", card_resolvers.card_visible),
+    "Interaction": (Interaction, "interaction_by_id", card_resolvers.interaction_visible),
 }
 
 

@@ -14,6 +14,8 @@ from strawberry.types import ExecutionContext
 
 from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import BadUserInput, is_unexpected
+from deskgraph.schema.card import CustomerCard, Interaction
+from deskgraph.schema.card_operations import CardQuery
 from deskgraph.schema.cost import QueryCost
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_center_operations import InformationCenterQuery
@@ -57,6 +59,7 @@ class Query(
     CustomerSearchQuery,
     InformationCenterQuery,
     ProjectQuery,
+    CardQuery,
 ):
     pass
 
@@ -88,6 +91,8 @@ NODE_TYPES = [
     TimeEntry,
     Notification,
     Project,
+    CustomerCard,
+    Interaction,
 ]
 
 

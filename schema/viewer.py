@@ -11,12 +11,15 @@ from deskgraph.auth.permissions import IsAuthenticated
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import encode_id
 from deskgraph.resolvers import (
+    card_list as card_resolvers,
     notification as notification_resolvers,
     organization as organization_resolvers,
     ticket as ticket_resolvers,
     viewer_dashboard as dashboard_resolvers,
 )
 from deskgraph.resolvers.node import resolve_node
+from deskgraph.schema.card import Interaction
+from deskgraph.schema.card_types import CardField
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.node import Node
 from deskgraph.schema.notification import NotificationConnection
@@ -114,6 +117,24 @@ class Viewer:
         return await dashboard_resolvers.viewer_dashboard_settings(
             info, store_dashboard.Dashboard(dashboard)
         )
+
+    @strawberry.field(
+        description=(
+            "Your ACTIVE and WRAP_UP interactions (calls, chats, e-mails you are handling), "
+            "oldest first; empty for viewers who are not advisors."
+        )
+    )
+    async def active_interactions(self, info: Info) -> list[Interaction]:
+        return await card_resolvers.active_interactions(info)
+
+    @strawberry.field(
+        description=(
+            "The custom fields your organization defined for its customer cards, in their "
+            "order; empty for viewers who are not advisors."
+        )
+    )
+    async def card_fields(self, info: Info) -> list[CardField]:
+        return await card_resolvers.card_fields(info)
 
     @strawberry.field(description="The customer user, when the viewer is one.")
     async def customer_user(self, info: Info) -> CustomerUser | None:

@@ -237,3 +237,133 @@ async def time_entry(
     return await _insert(
         connection, models.TimeEntry, ticket_id=ticket_id, advisor_id=advisor_id, minutes=minutes
     )
+
+
+# Cards (seed 004) -------------------------------------------------------------------------
+
+
+async def customer_card(
+    connection: AsyncConnection,
+    organization_id: int,
+    name: str | None = None,
+    *,
+    identities: Iterable[tuple[models.IdentityKind, str]] = (),
+    **values: Any,
+) -> int:
+    """A live card, with its identities (kind, normalised address)."""
+    pk = await _insert(
+        connection, models.CustomerCard, organization_id=organization_id, name=name, **values
+    )
+    for kind, address in identities:
+        await card_identity(connection, pk, kind, address, organization_id=organization_id)
+    return pk
+
+
+async def card_identity(
+    connection: AsyncConnection,
+    card_id: int,
+    kind: models.IdentityKind,
+    address: str,
+    *,
+    organization_id: int,
+) -> int:
+    return await _insert(
+        connection,
+        models.CardIdentity,
+        organization_id=organization_id,
+        card_id=card_id,
+        kind=kind,
+        address=address,
+    )
+
+
+async def interaction(
+    connection: AsyncConnection,
+    card_id: int,
+    organization_id: int,
+    *,
+    channel: models.InteractionChannel = models.InteractionChannel.CHAT,
+    address: str = "handle",
+    state: models.InteractionState = models.InteractionState.ENDED,
+    direction: models.InteractionDirection = models.InteractionDirection.INBOUND,
+    **values: Any,
+) -> int:
+    """An interaction on a card (ENDED unless told; ``advisor_id``, ``ticket_id``,
+    ``started_at`` in ``values``)."""
+    return await _insert(
+        connection,
+        models.Interaction,
+        card_id=card_id,
+        organization_id=organization_id,
+        channel=channel,
+        address=address,
+        state=state,
+        direction=direction,
+        **values,
+    )
+
+
+async def interaction_message(
+    connection: AsyncConnection,
+    interaction_id: int,
+    body: str = "Hello",
+    *,
+    direction: models.InteractionDirection = models.InteractionDirection.INBOUND,
+    author_advisor_id: int | None = None,
+) -> int:
+    return await _insert(
+        connection,
+        models.InteractionMessage,
+        interaction_id=interaction_id,
+        body=body,
+        direction=direction,
+        author_advisor_id=author_advisor_id,
+    )
+
+
+async def card_field(
+    connection: AsyncConnection, organization_id: int, name: str, position: int = 0
+) -> int:
+    return await _insert(
+        connection,
+        models.CardFieldDefinition,
+        organization_id=organization_id,
+        name=name,
+        position=position,
+    )
+
+
+async def card_field_value(
+    connection: AsyncConnection, card_id: int, definition_id: int, value: str
+) -> int:
+    return await _insert(
+        connection, models.CardFieldValue, card_id=card_id, definition_id=definition_id, value=value
+    )
+
+
+async def merged(
+    connection: AsyncConnection,
+    source_id: int,
+    target_id: int,
+    *,
+    merged_by_id: int | None = None,
+) -> int:
+    """Marks ``source_id`` merged into ``target_id`` (a tombstone) with its audit row; moves
+    nothing (a test adds the rows it wants on the target)."""
+    organization_id = await connection.scalar(
+        update(models.CustomerCard)
+        .where(models.CustomerCard.id == source_id)
+        .values(merged_into_id=target_id)
+        .returning(models.CustomerCard.organization_id)
+    )
+    return await _insert(
+        connection,
+        models.CardMerge,
+        organization_id=organization_id,
+        target_id=target_id,
+        source_id=source_id,
+        merged_by_id=merged_by_id,
+        identities_moved=0,
+        interactions_moved=0,
+        overridden=[],
+    )

@@ -54,6 +54,9 @@ SELECTIONS = {
     "Ticket.assignee": "assignee { id }",
     "Ticket.timeEntries": "timeEntries { id }",
     "Ticket.machine": "machine { serial }",
+    "CustomerCard.identities": "identities { address }",
+    "CustomerCard.customFields": "customFields { value }",
+    "Interaction.address": "address",
 }
 
 # The external ticket: North's Field Service, Meadow Farms, requested by Anna (the
@@ -115,7 +118,7 @@ MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
 
 def test_the_matrix_covers_every_restricted_field() -> None:
     declared = set(restricted_fields(build_schema(Settings())._schema))
-    rows = MATRIX + PROJECT_MATRIX
+    rows = MATRIX + PROJECT_MATRIX + CARD_MATRIX
     assert declared == set(SELECTIONS) == {field for field, _subject, _expected in rows}
 
 
@@ -319,6 +322,69 @@ async def test_project_restricted_field_per_viewer(
 ) -> None:
     type_name, field_name = field.split(".")
     pk = await project_world(api, subject)
+    query = f"""query ($id: ID!) {{
+      node(id: $id) {{ __typename ... on {subject[0]} {{ {SELECTIONS[field]} }} }}
+    }}"""
+    for persona, expected in zip(PERSONAS, outcomes, strict=True):
+        body = await api.post(query, {"id": gid(subject[0], pk)}, as_=persona)
+        check_outcome(body, type_name, field_name, expected)
+
+
+# -- cards (seed 004): the demo has none, so factories build them -----------------------------
+
+NORTH_CARD, SOUTH_CARD = "North card", "South card"
+NORTH_INTERACTION, SOUTH_INTERACTION = "North interaction", "South interaction"
+
+# The North card has an interaction about a Field Service ticket (Sofia's external team): she
+# sees the card and the interaction, never their contact details.
+CARD_MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
+    ("CustomerCard.identities", ("CustomerCard", NORTH_CARD), "VVVHNUHV"),
+    ("CustomerCard.identities", ("CustomerCard", SOUTH_CARD), "NNNVNUHV"),  # Sofia's home
+    ("CustomerCard.customFields", ("CustomerCard", NORTH_CARD), "VVVHNUHV"),
+    ("CustomerCard.customFields", ("CustomerCard", SOUTH_CARD), "NNNVNUHV"),
+    ("Interaction.address", ("Interaction", NORTH_INTERACTION), "VVVHNUHV"),
+    ("Interaction.address", ("Interaction", SOUTH_INTERACTION), "NNNVNUHV"),
+]
+
+
+async def card_world(api: Api, subject: tuple[str, int | str]) -> int:
+    """Builds the cards above; answers the pk of the subject."""
+    phone = models.IdentityKind.PHONE
+    async with api.app.state.engine.begin() as connection:
+        ticket = await factories.ticket(connection, 1, 3, requester_id=1, customer_id=1)
+        south_ticket = await factories.ticket(connection, 2, 4)
+        north = await factories.customer_card(
+            connection, 1, "Matrix caller", identities=[(phone, "+4791000001")]
+        )
+        south = await factories.customer_card(
+            connection, 2, "Matrix llamada", identities=[(phone, "+34600999001")]
+        )
+        for organization_id, card in ((1, north), (2, south)):
+            field = await factories.card_field(connection, organization_id, "Dealer")
+            await factories.card_field_value(connection, card, field, "Nearest")
+        built = {
+            NORTH_CARD: north,
+            SOUTH_CARD: south,
+            NORTH_INTERACTION: await factories.interaction(
+                connection, north, 1, address="+4791000001", advisor_id=2, ticket_id=ticket
+            ),
+            SOUTH_INTERACTION: await factories.interaction(
+                connection, south, 2, address="+34600999001", advisor_id=6, ticket_id=south_ticket
+            ),
+        }
+    key = subject[1]
+    return key if isinstance(key, int) else built[key]
+
+
+@pytest.mark.parametrize(
+    ("field", "subject", "outcomes"),
+    [pytest.param(*r, id=f"{r[0]}[{r[1][1]}]") for r in CARD_MATRIX],
+)
+async def test_card_restricted_field_per_viewer(
+    api: Api, field: str, subject: tuple[str, int | str], outcomes: str
+) -> None:
+    type_name, field_name = field.split(".")
+    pk = await card_world(api, subject)
     query = f"""query ($id: ID!) {{
       node(id: $id) {{ __typename ... on {subject[0]} {{ {SELECTIONS[field]} }} }}
     }}"""

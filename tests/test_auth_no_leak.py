@@ -40,12 +40,13 @@ from graphql import (
     is_leaf_type,
 )
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store import models
 from deskgraph.store.session import create_nullpool_engine
+from tests import factories
 from tests.conftest import (
     EVERY_VIEWER,
     SERVICE_WITH_EVERY_SCOPE,
@@ -57,7 +58,7 @@ from tests.databases import SharedDatabases
 
 MAX_DEPTH = 4
 NORTH, SOUTH = 1, 2
-MARKER = re.compile(r"LEAK(ADDR|ACCT|NOTE|HOURS|FAULT|TAG)(\d)x(\d+)Z")
+MARKER = re.compile(r"LEAK(ADDR|ACCT|NOTE|HOURS|FAULT|TAG|CARD)(\d)x(\d+)Z")
 # Engine hours are numbers: 4242 + the machine's id, plus .125, read back as a JSON number.
 HOURS = re.compile(r"42(\d)(\d{2})\.125")
 
@@ -67,9 +68,9 @@ ANNA = 1  # the customer-user persona's customer user id
 
 @dataclasses.dataclass(frozen=True)
 class Marker:
-    kind: str  # ADDR, ACCT, NOTE, HOURS, FAULT, TAG
+    kind: str  # ADDR, ACCT, NOTE, HOURS, FAULT, TAG, CARD (a card's contact details)
     organization: int
-    subject: int  # customer user, machine or tag id
+    subject: int  # customer user, machine, tag or customer card id
 
 
 def may_see(persona: str | None, marker: Marker) -> bool:
@@ -155,10 +156,32 @@ async def plant_rows(engine: AsyncEngine) -> Planted:
             )
             planted.add(Marker("TAG", org, pk))
         fleet = tuple((serial, org, pk) for serial, org, pk in (await connection.execute(machines)))
+        planted |= await plant_cards(connection)
     for _serial, org, pk in fleet:
         assert pk < 100, "engine-hour markers hold two digits of machine id"
         planted |= {Marker("HOURS", org, pk), Marker("FAULT", org, pk)}
     return Planted(frozenset(planted), fleet)
+
+
+async def plant_cards(connection: AsyncConnection) -> set[Marker]:
+    """The demo has no cards: one per organization, its identity, custom field value and
+    interaction address marked. North's interaction is about a Field Service ticket, so the
+    external advisor meets that card (and must not get its contact details)."""
+    planted = set()
+    for org, team in ((NORTH, 3), (SOUTH, 4)):
+        ticket = await connection.scalar(
+            select(models.Ticket.id).where(models.Ticket.team_id == team).order_by(models.Ticket.id)
+        )
+        card = await factories.customer_card(connection, org, f"Walk card {org}")
+        value = marker("CARD", org, card)
+        await factories.card_identity(
+            connection, card, models.IdentityKind.CHAT, value, organization_id=org
+        )
+        field = await factories.card_field(connection, org, "Walk field")
+        await factories.card_field_value(connection, card, field, value)
+        await factories.interaction(connection, card, org, address=value, ticket_id=ticket)
+        planted.add(Marker("CARD", org, card))
+    return planted
 
 
 def plant_jdlink(jdlink: JdlinkSimulator, planted: Planted) -> None:
@@ -323,6 +346,8 @@ NODE_TABLES = {
     "TimeEntry": models.TimeEntry,
     "Notification": models.Notification,
     "Project": models.Project,
+    "CustomerCard": models.CustomerCard,
+    "Interaction": models.Interaction,
 }
 SAMPLE = 6  # rows of each type walked to the full depth, spread over its ids
 ROOTS_SAMPLE = 10  # rows of each root list walked to the full depth

@@ -56,6 +56,7 @@ def test_every_node_type_implements_node() -> None:
     assert implementations == {
         "Organization", "Team", "Advisor", "Tag", "Customer", "CustomerUser",
         "Machine", "Ticket", "Message", "TimeEntry", "Notification", "Project",
+        "CustomerCard", "Interaction",
     }  # fmt: skip
 
 
@@ -103,6 +104,9 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "Ticket.assignee": AccessPolicy.PORTAL,
         "Ticket.timeEntries": AccessPolicy.PORTAL,
         "Ticket.machine": AccessPolicy.PORTAL,
+        "CustomerCard.identities": AccessPolicy.CONTACT_DETAILS,
+        "CustomerCard.customFields": AccessPolicy.CONTACT_DETAILS,
+        "Interaction.address": AccessPolicy.CONTACT_DETAILS,
     }
     for path, policy in declared.items():
         type_name, field_name = path.split(".")
