@@ -22,7 +22,7 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
-from deskgraph.auth import customer, organization, project, ticket
+from deskgraph.auth import card, customer, organization, project, ticket
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Forbidden
 from deskgraph.store.models import PortalTicketProperty as StoredPortalTicketProperty
@@ -44,9 +44,10 @@ class AccessPolicy(enum.Enum):
     CONTACT_DETAILS = strawberry.enum_value(
         "CONTACT_DETAILS",
         description=(
-            "A customer user's address and account number: the advisors of the customer's "
-            "organization, the person themself, services with `read:contact-details`. "
-            "Never external advisors."
+            "A customer user's address and account number, a customer card's identities and "
+            "custom fields, an interaction's address: the advisors of the organization, the "
+            "person themself (of their own customer user), services with "
+            "`read:contact-details`. Never external advisors."
         ),
     )
     INTERNAL_NOTES = strawberry.enum_value(
@@ -133,6 +134,16 @@ class Restricted:
 
 
 Rule = Callable[[Actor, Any], bool]
+# The types whose contact fields are a card's (auth.card), not a customer user's; by name, as
+# auth/ does not import the schema.
+CARD_CONTACT_OWNERS = frozenset({"CustomerCard", "Interaction"})
+
+
+def _can_see_contact_details(viewer: Actor, owner: Any) -> bool:
+    if type(owner).__name__ in CARD_CONTACT_OWNERS:
+        return card.can_see_card_contact_details(viewer, owner)
+    return customer.can_see_contact_details(viewer, owner)
+
 
 # Each policy: the rule deciding on (viewer, the object the field belongs to), and what a
 # denied viewer is told. The message names the rule, never the hidden value.
@@ -142,7 +153,7 @@ POLICIES: dict[AccessPolicy, tuple[Rule, str]] = {
         "JDLink machine data is only for the dealer's own advisors.",
     ),
     AccessPolicy.CONTACT_DETAILS: (
-        customer.can_see_contact_details,
+        _can_see_contact_details,
         "This contact detail is only for the customer's own dealer.",
     ),
     AccessPolicy.INTERNAL_NOTES: (

@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 
 from deskgraph.auth import customer as rules
+from deskgraph.auth.directive import POLICIES, AccessPolicy
 from tests.rule_tables import (
+    ACTORS,
     COLLEAGUE,
     CUSTOMER,
+    CUSTOMER_USER_ID,
     HOST,
     ME,
     OTHER,
@@ -137,3 +140,33 @@ TABLES: dict[Any, list[Case]] = {
 @pytest.mark.parametrize(("rule", "row"), table_params(TABLES))
 def test_customer_rule_table(rule: Any, row: Case) -> None:
     check(rule, row)
+
+
+class CustomerCard:
+    """A card as the directive meets it (the schema type of that name): its own id, and the
+    organization whose contact it is."""
+
+    def __init__(self, pk: int, organization_id: int) -> None:
+        self.pk = pk
+        self.organization_id = organization_id
+
+
+@pytest.mark.parametrize(
+    ("viewer", "may"),
+    [
+        ("host_advisor", True),
+        ("host_viewer", True),
+        ("external_advisor", False),
+        # The person of the customer user whose id the card's id happens to equal: a card is
+        # never their own contact details.
+        ("customer_user", False),
+        ("service_read", False),
+        ("service_every_scope", True),
+    ],
+)
+def test_contact_details_of_a_card_follow_the_card_rule_not_the_person_rule(
+    viewer: str, may: bool
+) -> None:
+    owner = CustomerCard(CUSTOMER_USER_ID, HOST)
+    rule, _message = POLICIES[AccessPolicy.CONTACT_DETAILS]
+    assert rule(ACTORS[viewer], owner) is may
