@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskgraph.errors import BadUserInput
 from deskgraph.loaders.card import CardPageKey
+from deskgraph.resolvers.common import search_term
 from deskgraph.resolvers.node import resolve_node_of
 from deskgraph.schema.card import (
     CustomerCard,
@@ -18,8 +18,6 @@ from deskgraph.schema.card_types import CardField, decode_card_cursor, encode_ca
 from deskgraph.schema.pagination import PageInfo, page_size
 from deskgraph.server.context import Info
 
-SEARCH_MAX = 200
-
 
 async def resolve_customer_cards(
     info: Info, search: str | None, first: int | None, after: str | None
@@ -27,14 +25,7 @@ async def resolve_customer_cards(
     viewer = info.context.require_viewer()
     size = page_size(first, info.context.settings.max_page_size)
     position = decode_card_cursor(after)
-    term = None
-    if search is not None and search.strip():
-        if len(search.strip()) > SEARCH_MAX:
-            raise BadUserInput(
-                f"`search` takes at most {SEARCH_MAX} characters.",
-                fields={"search": f"at most {SEARCH_MAX} characters"},
-            )
-        term = search.strip()
+    term = search_term(search)
     rows: list[Any] = []
     has_next = False
     if size:

@@ -102,3 +102,20 @@ def email(value: str, field: str) -> str:
     ):
         raise BadUserInput(f"`{field}` is not an e-mail address.", fields={field: "e-mail address"})
     return address
+
+
+SEARCH_MAX = 200
+
+
+def search_term(search: str | None) -> str | None:
+    """A list's ``search`` argument, stripped; None for none or blank; BAD_USER_INPUT past
+    :data:`SEARCH_MAX` characters."""
+    if search is None or not search.strip():
+        return None
+    term = search.strip()
+    if len(term) > SEARCH_MAX:
+        raise BadUserInput(
+            f"`search` takes at most {SEARCH_MAX} characters.",
+            fields={"search": f"at most {SEARCH_MAX} characters"},
+        )
+    return term

@@ -10,7 +10,14 @@ from deskgraph.auth import project as rules
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, NotFound
 from deskgraph.ids import decode_id_of
 from deskgraph.loaders.project import ProjectPageKey
-from deskgraph.resolvers.common import optional_text, present, row_named, text, unknown
+from deskgraph.resolvers.common import (
+    optional_text,
+    present,
+    row_named,
+    search_term,
+    text,
+    unknown,
+)
 from deskgraph.schema.pagination import (
     PageInfo,
     decode_name_cursor,
@@ -31,7 +38,6 @@ from deskgraph.store.session import write
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
-SEARCH_MAX = 200
 SHARE_MAX = 100
 NAME_TAKEN = "The organization has a project of that name already (names compare without case)."
 
@@ -42,14 +48,7 @@ async def resolve_projects(
     viewer = info.context.require_viewer()
     size = page_size(first, info.context.settings.max_page_size)
     position = decode_project_cursor(after)
-    term = None
-    if search is not None and search.strip():
-        if len(search.strip()) > SEARCH_MAX:
-            raise BadUserInput(
-                f"`search` takes at most {SEARCH_MAX} characters.",
-                fields={"search": f"at most {SEARCH_MAX} characters"},
-            )
-        term = search_key(search)
+    term = search_key(search_term(search))
     rows: list[Any] = []
     has_next = False
     if size:
