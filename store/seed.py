@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from deskgraph.auth import scopes
 from deskgraph.store import models
+from deskgraph.store.seed_cards import seed_cards
 from deskgraph.store.seed_demo import (
     ADVISORS,
     BODIES,
@@ -211,6 +212,7 @@ async def seed_demo(
                 update(o).where(o.id == organization_id).values(last_ticket_number=last)
             )
         await seed_sharing(connection)
+        await seed_cards(connection)
         if connection.dialect.name == "postgresql":
             await _advance_sequences(connection)
 

@@ -164,10 +164,12 @@ async def plant_rows(engine: AsyncEngine) -> Planted:
 
 
 async def plant_cards(connection: AsyncConnection) -> set[Marker]:
-    """The demo has no cards: one per organization, its identity, custom field value and
-    interaction address marked. North's interaction is about a Field Service ticket, so the
+    """The demo's own cards (North's three, ``store/seed_cards.py``) get every identity,
+    custom field value and interaction address marked; none of their interactions has a
+    ticket, so the external advisor never meets them. One more card per organization is
+    planted, marked the same way; North's interaction is about a Field Service ticket, so the
     external advisor meets that card (and must not get its contact details)."""
-    planted = set()
+    planted = await plant_demo_cards(connection)
     for org, team in ((NORTH, 3), (SOUTH, 4)):
         ticket = await connection.scalar(
             select(models.Ticket.id).where(models.Ticket.team_id == team).order_by(models.Ticket.id)
@@ -181,6 +183,31 @@ async def plant_cards(connection: AsyncConnection) -> set[Marker]:
         await factories.card_field_value(connection, card, field, value)
         await factories.interaction(connection, card, org, address=value, ticket_id=ticket)
         planted.add(Marker("CARD", org, card))
+    return planted
+
+
+async def plant_demo_cards(connection: AsyncConnection) -> set[Marker]:
+    """Marks the contact details of the cards the demo holds."""
+    c, ci, v, i = (
+        models.CustomerCard,
+        models.CardIdentity,
+        models.CardFieldValue,
+        models.Interaction,
+    )
+    planted = set()
+    organization_of = dict((await connection.execute(select(c.id, c.organization_id))).all())
+    for pk, card in (await connection.execute(select(ci.id, ci.card_id))).all():
+        # One address per identity (unique in the organization), the card's marker in each.
+        value = f"{marker('CARD', organization_of[card], card)}-{pk}"
+        await connection.execute(update(ci).where(ci.id == pk).values(address=value))
+    for pk, card in (await connection.execute(select(v.id, v.card_id))).all():
+        value = marker("CARD", organization_of[card], card)
+        await connection.execute(update(v).where(v.id == pk).values(value=value))
+    for pk, card in (await connection.execute(select(i.id, i.card_id))).all():
+        value = marker("CARD", organization_of[card], card)
+        await connection.execute(update(i).where(i.id == pk).values(address=value))
+    for card, organization in organization_of.items():
+        planted.add(Marker("CARD", organization, card))
     return planted
 
 

@@ -1,5 +1,8 @@
 """``customerCards``, ``customerCard``, ``node`` / ``nodes`` / ``_entities`` on cards and
-interactions, and their fields, per persona. The demo has no cards: ``world`` builds them.
+interactions, and their fields, per persona. ``world`` builds the cards below beside the
+demo's own three of North (``store/seed_cards.py``: Lucy Steele's e-mail card and call card,
+Marianne Dashwood's card with Henrik's ACTIVE chat, the custom field "Service contract"), which
+every list of North's cards includes.
 
 North: "Ola Nordmann" (the card of a customer user, with a phone and an e-mail identity, a
 custom field value, three interactions: one about a Field Service ticket, Sofia's external
@@ -13,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from deskgraph.store import models
+from deskgraph.store import models, seed_cards
 from deskgraph.store.models import IdentityKind, InteractionChannel, InteractionState
 from tests import factories
 from tests.conftest import EVERY_VIEWER, Api, gid
@@ -156,6 +159,13 @@ async def world(api: Api) -> dict[str, int]:
             c, ids["pedro"], 2, advisor_id=SOFIA, ticket_id=south_ticket,
             state=InteractionState.ACTIVE, channel=InteractionChannel.VOICE, address="+34600999001",
         )  # fmt: skip
+        # The demo's ACTIVE chat (Marianne Dashwood with Henrik), found by its address.
+        i = models.Interaction
+        demo_chat = await c.scalar(
+            select(i.id).where(i.organization_id == 1, i.address == seed_cards.MARIANNE_HANDLE)
+        )
+        assert demo_chat is not None
+        ids["demo_chat"] = demo_chat
     return ids
 
 
@@ -164,7 +174,16 @@ async def names(api: Api, persona: str | None, **variables: Any) -> list[str]:
     return [edge["node"]["name"] for edge in data["customerCards"]["edges"]]
 
 
-NORTH_CARDS = ["Kari Hansen", "ola  Nordmann", "Ola Nordmann", "Zed"]
+# By name: the demo's three (Lucy Steele's two, Marianne Dashwood's) among the world's.
+NORTH_CARDS = [
+    "Kari Hansen",
+    "Lucy Steele",
+    "Lucy Steele",
+    "Marianne Dashwood",
+    "ola  Nordmann",
+    "Ola Nordmann",
+    "Zed",
+]
 
 
 @pytest.mark.parametrize(
@@ -173,9 +192,22 @@ NORTH_CARDS = ["Kari Hansen", "ola  Nordmann", "Ola Nordmann", "Zed"]
         ("host-admin", NORTH_CARDS),
         ("host-advisor", NORTH_CARDS),
         ("host-viewer", NORTH_CARDS),
-        ("external-advisor", ["Ola Nordmann", "Pedro"]),  # through Field Service; home
+        # Through Field Service; home. None of the demo's: no interaction there has a ticket.
+        ("external-advisor", ["Ola Nordmann", "Pedro"]),
         ("customer-user", []),
-        ("service", ["Kari Hansen", "ola  Nordmann", "Ola Nordmann", "Pedro", "Zed"]),
+        (
+            "service",
+            [
+                "Kari Hansen",
+                "Lucy Steele",
+                "Lucy Steele",
+                "Marianne Dashwood",
+                "ola  Nordmann",
+                "Ola Nordmann",
+                "Pedro",
+                "Zed",
+            ],
+        ),
     ],
 )
 async def test_customer_cards_each_persona_lists_the_live_cards_it_sees(
@@ -224,10 +256,10 @@ async def test_customer_cards_pages_follow_the_cursor_in_name_order(api: Api) ->
     await world(api)
     seen: list[str] = []
     after = None
-    for _ in range(6):
+    for _ in range(len(NORTH_CARDS) + 1):
         data = await api.data(CARDS, {"first": 1, "after": after}, as_="host-admin")
         page = data["customerCards"]
-        assert page["totalCount"] == 4
+        assert page["totalCount"] == 7
         seen += [edge["node"]["name"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
@@ -329,6 +361,7 @@ async def test_customer_card_host_advisor_reads_every_field(api: Api) -> None:
             {"kind": "EMAIL", "address": "ola@farm.example"},
         ],
         "customFields": [
+            {"field": {"name": "Service contract"}, "value": None},  # the demo's field
             {"field": {"name": "Dealer"}, "value": "Nearest"},
             {"field": {"name": "Boots size"}, "value": None},
         ],
@@ -453,9 +486,10 @@ async def test_interaction_address_is_forbidden_for_the_external_advisor(api: Ap
 @pytest.mark.parametrize(
     ("persona", "active", "fields"),
     [
-        ("host-advisor", ["chat"], ["Dealer", "Boots size"]),
-        ("host-admin", [], ["Dealer", "Boots size"]),
-        ("host-viewer", [], ["Dealer", "Boots size"]),
+        # Henrik's chat (Nov 20) before the demo's (Nov 26); the demo's field first (position 0).
+        ("host-advisor", ["chat", "demo_chat"], ["Service contract", "Dealer", "Boots size"]),
+        ("host-admin", [], ["Service contract", "Dealer", "Boots size"]),
+        ("host-viewer", [], ["Service contract", "Dealer", "Boots size"]),
         ("external-advisor", ["sofias_call"], []),
         ("customer-user", [], []),
         ("service", [], []),

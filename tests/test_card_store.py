@@ -293,14 +293,18 @@ async def test_start_interaction_customer_user_of_another_organization_is_not_ma
 async def test_start_interaction_two_at_once_from_one_new_address_make_one_card(
     maker: Maker,
 ) -> None:
+    c, ci = models.CustomerCard, models.CardIdentity
+    cards_before = set(await rows(maker, select(c.id)))
+    identities_before = set(await rows(maker, select(ci.card_id, ci.address)))
     first, second = await asyncio.gather(
         start(maker, "+4799887766", C.VOICE), start(maker, "99 88 77 66", C.SMS)
     )
     assert first.card_id == second.card_id
     assert sorted([first.card_created, second.card_created]) == [False, True]
-    c, ci = models.CustomerCard, models.CardIdentity
-    assert await scalar(maker, select(func.count()).select_from(c)) == 1
-    assert await rows(maker, select(ci.card_id, ci.address)) == [(first.card_id, "+4799887766")]
+    assert set(await rows(maker, select(c.id))) - cards_before == {(first.card_id,)}
+    assert set(await rows(maker, select(ci.card_id, ci.address))) - identities_before == {
+        (first.card_id, "+4799887766")
+    }
 
 
 @pytest.mark.parametrize(
@@ -434,7 +438,10 @@ async def test_add_interaction_message_chat_inbound_emits_and_outbound_names_the
     outbound = await run(maker, message(chat.interaction_id, "Hi Edward"))
     m = models.InteractionMessage
     assert await rows(
-        maker, select(m.id, m.direction, m.body, m.author_advisor_id).order_by(m.id)
+        maker,
+        select(m.id, m.direction, m.body, m.author_advisor_id)
+        .where(m.interaction_id == chat.interaction_id)
+        .order_by(m.id),
     ) == [
         (inbound, InteractionDirection.INBOUND, "Hello?", None),
         (outbound, InteractionDirection.OUTBOUND, "Hi Edward", HENRIK),
@@ -561,12 +568,17 @@ async def values_of(maker: Maker, card_id: int) -> dict[int, str]:
 
 
 async def test_create_card_field_name_taken_casefolded_is_refused(maker: Maker) -> None:
+    d = models.CardFieldDefinition
+    north = select(d.id, d.name, d.position).where(d.organization_id == NORTH).order_by(d.position)
+    before = await rows(maker, north)  # the demo's "Service contract"
+    last = max((position for _id, _name, position in before), default=-1)
     dealer = await run(maker, new_field(" Preferred dealer "))
     notes = await run(maker, new_field("Notes"))
-    d = models.CardFieldDefinition
-    assert await rows(maker, select(d.id, d.name, d.position).order_by(d.position)) == [
-        (dealer, "Preferred dealer", 0),
-        (notes, "Notes", 1),
+    # Each new field goes after the organization's last one.
+    assert await rows(maker, north) == [
+        *before,
+        (dealer, "Preferred dealer", last + 1),
+        (notes, "Notes", last + 2),
     ]
     assert (await refused(maker, new_field("PREFERRED DEALER")))["fields"] == {"name": "taken"}
     assert (await refused(maker, new_field("  ")))["fields"] == {"name": "not empty"}
