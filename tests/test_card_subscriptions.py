@@ -44,6 +44,10 @@ mutation MERGE($input: MergeCustomerCardsInput!) {
 
 @pytest.fixture(autouse=True)
 def fresh_hub(database_url: str) -> None:
+    forget_hub(database_url)
+
+
+def forget_hub(database_url: str) -> None:
     """A PostgreSQL copy is reused under its name after its rows and sequences are reset, and
     this process's hub of that URL would still hold the event ids delivered before the reset
     (and skip the new events that reuse them): forget it, before ``served`` starts."""
