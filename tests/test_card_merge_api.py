@@ -162,3 +162,15 @@ async def test_merge_customer_cards_records_who_merged(api: Api) -> None:
     assert merged_cards == [
         {"id": gid("CustomerCard", ids["mail_card"]), "mergedBy": {"id": gid("Advisor", HENRIK)}}
     ]
+
+
+async def test_merge_customer_cards_external_advisor_who_sees_both_cards_is_forbidden(
+    api: Api,
+) -> None:
+    ids = await world(api)
+    async with api.app.state.engine.begin() as c:
+        ticket = await factories.ticket(c, 1, 3, requester_id=1, customer_id=1)  # Field Service
+        for card in (ids["call_card"], ids["mail_card"]):
+            await factories.interaction(c, card, 1, advisor_id=6, ticket_id=ticket)
+    variables = merge_input(ids["call_card"], ids["mail_card"])
+    await refused(api, MERGE, variables, "external-advisor", "FORBIDDEN")

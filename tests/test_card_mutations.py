@@ -5,6 +5,7 @@ ticket) and one in South."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -463,3 +464,18 @@ async def test_set_card_field_value_refused(
         }
     }
     await refused(api, SET_VALUE, variables, persona, code)
+
+
+async def test_start_interaction_concurrent_starts_from_one_new_address_make_one_card(
+    api: Api,
+) -> None:
+    answers = await asyncio.gather(
+        *(
+            api.data(START, chat_start("twice-at-once"), as_=p)
+            for p in ("host-advisor", "host-admin")
+        )
+    )
+    cards = {answer["startInteraction"]["card"]["id"] for answer in answers}
+    created = [answer["startInteraction"]["cardCreated"] for answer in answers]
+    assert len(cards) == 1
+    assert sorted(created) == [False, True]
