@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from deskgraph.resolvers.card_subscription import is_about
 from deskgraph.server.events import LocalHub, hub_key
 from deskgraph.store.models import IdentityKind, InteractionState
 from tests import factories
@@ -193,3 +194,23 @@ async def test_customer_card_updated_external_advisor_removed_from_team_gets_not
         assert await client.receive() == {"id": operation, "type": "complete"}
         await served.post(ADD, message(ids["sofias_chat"], "INBOUND"), "host-admin")
         assert await client.silent()
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"kind": "card", "card_id": 1, "interaction_id": 7}, True),  # its INBOUND message
+        ({"kind": "card", "card_id": 1, "interaction_id": 8}, False),  # another interaction's
+        ({"kind": "card", "card_id": 1}, True),  # a field value of its card
+        ({"kind": "card", "card_id": 2}, False),  # of another card
+        ({"kind": "card", "card_id": 1, "merged_into_id": 2}, True),  # its card merged away
+        ({"kind": "card", "card_id": 2, "merged_into_id": 1}, True),  # merged into its card
+        ({"kind": "card", "card_id": 1, "merged_into_id": 1}, False),  # the target's twin
+        ({"kind": "card", "card_id": 3, "merged_into_id": 2}, False),  # other cards' merge
+        ({"kind": "ticket", "ticket_id": 1, "card_id": 1}, False),
+    ],
+)
+def test_is_about_picks_the_card_events_of_the_interaction_and_its_card(
+    event: dict[str, object], expected: bool
+) -> None:
+    assert is_about(event, 7, 1) is expected
