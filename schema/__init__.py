@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from deskgraph.auth.directive import check_restricted_fields
 from deskgraph.errors import BadUserInput, is_unexpected
 from deskgraph.schema.card import CustomerCard, Interaction
+from deskgraph.schema.card_mutations import CardMutation
 from deskgraph.schema.card_operations import CardQuery
 from deskgraph.schema.cost import QueryCost
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
@@ -74,6 +75,7 @@ class Mutation(
     NotificationMutation,
     DashboardMutation,
     ProjectMutation,
+    CardMutation,
 ):
     pass
 

@@ -8,7 +8,8 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from deskgraph.auth.ticket import TicketListing
-from deskgraph.resolvers import subscription as resolvers
+from deskgraph.resolvers import card_subscription, subscription as resolvers
+from deskgraph.schema.card import CustomerCard
 from deskgraph.schema.ticket import Message, Ticket, TicketView
 from deskgraph.server.context import Info
 
@@ -52,3 +53,17 @@ class Subscription:
     ) -> AsyncGenerator[Ticket, None]:
         async for ticket in resolvers.tickets_changed(info, view):
             yield ticket
+
+    @strawberry.subscription(
+        description=(
+            "The card of an interaction, each time a new INBOUND message of that interaction "
+            "arrives (digital channels) and each time the card changes (a merge, a custom "
+            "field value); when the card is merged into another, the other. NOT_FOUND for an "
+            "interaction you cannot see; completes when you can no longer see it or its card."
+        )
+    )
+    async def customer_card_updated(
+        self, info: Info, interaction_id: strawberry.ID
+    ) -> AsyncGenerator[CustomerCard, None]:
+        async for card in card_subscription.customer_card_updated(info, interaction_id):
+            yield card

@@ -26,9 +26,12 @@ delivered on every wake-up): the gap set is one code path for both backends and 
 when no transaction overtook another. With SQLite, writers hold the database lock from their
 insert to their commit, so ids commit in order and gaps do not arise.
 
-An event only names what changed (a ticket, a message, an advisor whose access changed); each
-subscriber re-reads the row and re-checks access as its viewer is *now*, so an event never
-carries anything a subscriber may not see.
+An event only names what changed (a ticket, a message, an advisor whose access changed, a
+customer card: ``kind="card"`` with ``card_id``, ``organization_id``, and ``interaction_id`` or
+``merged_into_id``); the hub hands every event to every subscription of the process, and each
+picks those it follows (``resolvers.subscription``, ``resolvers.card_subscription``), re-reads
+the row and re-checks access as its viewer is *now*, so an event never carries anything a
+subscriber may not see.
 """
 
 from __future__ import annotations
