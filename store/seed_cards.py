@@ -19,7 +19,7 @@ HENRIK = 2  # host-advisor
 SERVICE_CONTRACT = 1  # North's custom card field
 
 LUCY_EMAIL_CARD, LUCY_CALL_CARD, MARIANNE_CARD = 1, 2, 3
-LUCY_PHONE = "+4791234567"
+LUCY_PHONE = "+4741234567"
 LUCY_EMAIL = "lucy.steele@example.net"
 MARIANNE_HANDLE = "marianne-d"
 

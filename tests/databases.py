@@ -155,19 +155,27 @@ class PostgresCopies:
         self._ready: deque[Future[str]] = deque()
         self._made: set[str] = set()
 
+    def _name(self) -> str:
+        return f"deskgraph_t_{os.getpid()}_{next(self._names)}"
+
     def _make(self) -> str:
-        name = f"deskgraph_t_{os.getpid()}_{next(self._names)}"
+        name = self._name()
         self.server.create(name, template=self.template)
         self._made.add(name)
         return name
 
     def _reset_or_remake(self, name: str) -> str:
-        if self.server.fetch(SHAPE, database=name) == self._shape:
-            self.server.run(self._reset, database=name)
-            return name
-        self.server.drop(name)
         self._made.discard(name)
-        return self._make()
+        if self.server.fetch(SHAPE, database=name) != self._shape:
+            self.server.drop(name)
+            return self._make()
+        self.server.run(self._reset, database=name)
+        # A new name, so a new URL: what the process keeps per database URL (the event hub
+        # with the event ids it delivered, pools) never mistakes the reset copy for the old.
+        renamed = self._name()
+        self.server.run(f'ALTER DATABASE "{name}" RENAME TO "{renamed}"')
+        self._made.add(renamed)
+        return renamed
 
     def take(self) -> str:
         """A copy holding the seeded rows (the other one readied meanwhile)."""

@@ -16,7 +16,7 @@ from deskgraph.store.session import create_sessionmaker, write
 from tests.conftest import Api, gid
 
 HENRIK = 2  # host-advisor
-LUCY_EMAIL, LUCY_PHONE = "lucy.steele@example.net", "+4791234567"
+LUCY_EMAIL, LUCY_PHONE = "lucy.steele@example.net", "+4741234567"
 
 CARDS = """
 query CARDS($search: String) {

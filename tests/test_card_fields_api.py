@@ -63,10 +63,11 @@ async def test_set_card_field_value_sets_and_null_removes(api: Api) -> None:
         }
     }
     card = (await api.data(SET_VALUE, variables, as_="host-advisor"))["setCardFieldValue"]["card"]
-    assert card["customFields"] == [{"field": {"name": "Dealer"}, "value": "Elverum"}]
+    demo = {"field": {"name": "Service contract"}, "value": None}
+    assert card["customFields"] == [demo, {"field": {"name": "Dealer"}, "value": "Elverum"}]
     variables["input"]["value"] = None
     after = (await api.data(SET_VALUE, variables, as_="host-advisor"))["setCardFieldValue"]["card"]
-    assert after["customFields"] == [{"field": {"name": "Dealer"}, "value": None}]
+    assert after["customFields"] == [demo, {"field": {"name": "Dealer"}, "value": None}]
     assert after["version"] == card["version"] + 1
 
 

@@ -87,6 +87,7 @@ async def test_merge_customer_cards_advisor_or_admin_merges_and_gets_the_overrid
         {"kind": "EMAIL", "address": "edward@classics.example"},
     ]
     assert card["customFields"] == [
+        {"field": {"name": "Service contract"}, "value": None},  # the demo's
         {"field": {"name": "Dealer"}, "value": "Elverum"},
         {"field": {"name": "Notes"}, "value": "Wrote yesterday"},
         {"field": {"name": "Language"}, "value": "English"},

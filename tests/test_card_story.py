@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.conftest import Served
-from tests.test_card_subscriptions import forget_hub
 from tests.test_subscriptions import connected, data_of
 
 HENRIK = "host-advisor"
@@ -51,11 +48,6 @@ subscription CARD_UPDATED($id: ID!) {
   customerCardUpdated(interactionId: $id) { id identities { kind address } }
 }
 """
-
-
-@pytest.fixture(autouse=True)
-def fresh_hub(database_url: str) -> None:
-    forget_hub(database_url)
 
 
 async def start(served: Served, **input: Any) -> dict[str, Any]:
