@@ -15,7 +15,7 @@ from deskgraph.schema.card import (
     Interaction,
 )
 from deskgraph.schema.card_types import CardField, decode_card_cursor, encode_card_cursor
-from deskgraph.schema.pagination import PageInfo, page_size
+from deskgraph.schema.pagination import cursor_page_info, page_size
 from deskgraph.server.context import Info
 
 
@@ -40,12 +40,7 @@ async def resolve_customer_cards(
         viewer=viewer,
         search=term,
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=cursor_page_info([e.cursor for e in edges], has_next_page=has_next, after=after),
     )
 
 

@@ -6,9 +6,8 @@ answers what it wrote re-read through fresh loaders."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-import strawberry
 
 from deskgraph.auth import (
     card as rules,
@@ -16,7 +15,7 @@ from deskgraph.auth import (
     ticket as ticket_rules,
 )
 from deskgraph.errors import Forbidden, NotFound
-from deskgraph.ids import decode_id_of, encode_id
+from deskgraph.ids import decode_id_of
 from deskgraph.loaders.card import MessagePageKey
 from deskgraph.resolvers import card as card_access
 from deskgraph.resolvers.common import unknown
@@ -154,44 +153,34 @@ async def add_interaction_message(
     page, _ = await info.context.loaders.interaction_message_page.load(
         MessagePageKey(row.id, 1, message_id - 1)
     )
-    message = page[0]
     return AddInteractionMessagePayload(
         interaction=await _interaction(info, row.id),
-        message=InteractionMessage(
-            id=strawberry.ID(encode_id("InteractionMessage", message.id)),
-            author_advisor_id=message.author_advisor_id,
-            direction=message.direction,
-            body=message.body,
-            created_at=message.created_at,
-        ),
+        message=InteractionMessage.from_row(page[0]),
     )
 
 
-async def end_interaction(info: Info, global_id: str) -> InteractionPayload:
+async def _move(
+    info: Info, global_id: str, transition: Callable[..., Awaitable[None]]
+) -> InteractionPayload:
+    """An interaction the viewer handles moved on by the store's ``transition``."""
     row = await visible_interaction(info, global_id, "id")
     _handled(info, row)
     async with write(info.context.session) as session:
-        await interactions.end_interaction(session, interaction_id=row.id, now=utcnow())
+        await transition(session, interaction_id=row.id, now=utcnow())
     info.context.reset_loaders()
     return InteractionPayload(interaction=await _interaction(info, row.id))
+
+
+async def end_interaction(info: Info, global_id: str) -> InteractionPayload:
+    return await _move(info, global_id, interactions.end_interaction)
 
 
 async def complete_wrap_up(info: Info, global_id: str) -> InteractionPayload:
-    row = await visible_interaction(info, global_id, "id")
-    _handled(info, row)
-    async with write(info.context.session) as session:
-        await interactions.complete_wrap_up(session, interaction_id=row.id, now=utcnow())
-    info.context.reset_loaders()
-    return InteractionPayload(interaction=await _interaction(info, row.id))
+    return await _move(info, global_id, interactions.complete_wrap_up)
 
 
 async def unassign_interaction(info: Info, global_id: str) -> InteractionPayload:
-    row = await visible_interaction(info, global_id, "id")
-    _handled(info, row)
-    async with write(info.context.session) as session:
-        await interactions.unassign_interaction(session, interaction_id=row.id, now=utcnow())
-    info.context.reset_loaders()
-    return InteractionPayload(interaction=await _interaction(info, row.id))
+    return await _move(info, global_id, interactions.unassign_interaction)
 
 
 async def transfer_interaction(

@@ -22,8 +22,6 @@ from deskgraph.schema.card_messages import (
     InteractionMessage,
     InteractionMessageConnection,
     InteractionMessageEdge,
-    advisor_named,
-    keyset_page_info,
 )
 from deskgraph.schema.card_types import (
     CardCustomField,
@@ -42,8 +40,8 @@ from deskgraph.schema.card_types import (
 )
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.node import Node, RowBacked, entity
-from deskgraph.schema.organization import Advisor
-from deskgraph.schema.pagination import PageInfo, page_size
+from deskgraph.schema.organization import Advisor, advisor_named
+from deskgraph.schema.pagination import PageInfo, cursor_page_info, page_size
 from deskgraph.schema.ticket import Ticket
 from deskgraph.server.context import Info
 from deskgraph.store import models
@@ -127,19 +125,15 @@ class Interaction(Node, RowBacked):
         edges = [
             InteractionMessageEdge(
                 cursor=encode_message_cursor(r),
-                node=InteractionMessage(
-                    id=strawberry.ID(encode_id("InteractionMessage", r.id)),
-                    author_advisor_id=r.author_advisor_id,
-                    direction=r.direction,
-                    body=r.body,
-                    created_at=r.created_at,
-                ),
+                node=InteractionMessage.from_row(r),
             )
             for r in rows
         ]
         return InteractionMessageConnection(
             edges=edges,
-            page_info=keyset_page_info([e.cursor for e in edges], has_next=has_next, after=after),
+            page_info=cursor_page_info(
+                [e.cursor for e in edges], has_next_page=has_next, after=after
+            ),
         )
 
     @strawberry.field(description="What the viewer may do with this interaction.")
@@ -276,7 +270,9 @@ class CustomerCard(Node, RowBacked):
         ]
         return InteractionConnection(
             edges=edges,
-            page_info=keyset_page_info([e.cursor for e in edges], has_next=has_next, after=after),
+            page_info=cursor_page_info(
+                [e.cursor for e in edges], has_next_page=has_next, after=after
+            ),
         )
 
     @strawberry.field(

@@ -1,32 +1,17 @@
-"""An interaction's messages (seed 004), and what the card types share: the advisor a row
-names, and the page info of a keyset page."""
+"""An interaction's messages (seed 004)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
+from deskgraph.ids import encode_id
 from deskgraph.schema.card_types import InteractionDirection
-from deskgraph.schema.organization import Advisor
+from deskgraph.schema.organization import Advisor, advisor_named
 from deskgraph.schema.pagination import PageInfo
 from deskgraph.server.context import Info
-
-
-async def advisor_named(info: Info, advisor_id: int | None) -> Advisor | None:
-    if advisor_id is None:
-        return None
-    row = await info.context.loaders.advisor_by_id.load(advisor_id)
-    return None if row is None else Advisor.from_row(row)
-
-
-def keyset_page_info(cursors: list[str], *, has_next: bool, after: str | None) -> PageInfo:
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
 
 
 @strawberry.type(description="A message of an interaction.")
@@ -38,6 +23,16 @@ class InteractionMessage:
     )
     body: str = strawberry.field(description="The text.")
     created_at: datetime = strawberry.field(description="When it was written.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> InteractionMessage:
+        return cls(
+            id=strawberry.ID(encode_id("InteractionMessage", row.id)),
+            author_advisor_id=row.author_advisor_id,
+            direction=row.direction,
+            body=row.body,
+            created_at=row.created_at,
+        )
 
     @strawberry.field(description="The advisor who wrote it (OUTBOUND); null for the contact's.")
     async def author(self, info: Info) -> Advisor | None:

@@ -183,3 +183,11 @@ class Tag(Node, RowBacked):
     pk: strawberry.Private[int]
     organization_id: strawberry.Private[int]
     name: str = strawberry.field(description="The tag, as advisors type it.")
+
+
+async def advisor_named(info: Info, advisor_id: int | None) -> Advisor | None:
+    """The advisor a row names (an assignee, an author, who merged), or None."""
+    if advisor_id is None:
+        return None
+    row = await info.context.loaders.advisor_by_id.load(advisor_id)
+    return None if row is None else Advisor.from_row(row)

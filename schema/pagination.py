@@ -96,10 +96,19 @@ def page_size(first: int | None, maximum: int) -> int:
     return first
 
 
-def page_info(pks: list[int], *, has_next_page: bool, after: str | None) -> PageInfo:
+def cursor_page_info(cursors: list[str], *, has_next_page: bool, after: str | None) -> PageInfo:
+    """Where a keyset page stands, from its edges' cursors."""
     return PageInfo(
         has_next_page=has_next_page,
         has_previous_page=after is not None,
-        start_cursor=encode_cursor(pks[0]) if pks else None,
-        end_cursor=encode_cursor(pks[-1]) if pks else None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
+def page_info(pks: list[int], *, has_next_page: bool, after: str | None) -> PageInfo:
+    return cursor_page_info(
+        [encode_cursor(pks[0]), encode_cursor(pks[-1])] if pks else [],
+        has_next_page=has_next_page,
+        after=after,
     )

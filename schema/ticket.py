@@ -18,7 +18,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
-from deskgraph.schema.organization import Advisor, Organization, Tag, Team
+from deskgraph.schema.organization import Advisor, Organization, Tag, Team, advisor_named
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.schema.ticket_project import TicketProjectFields
 from deskgraph.schema.ticket_sharing import TicketSharingFields
@@ -129,7 +129,7 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.ASSIGNEE)],
     )
     async def assignee(self, info: Info) -> Advisor | None:
-        return await _advisor(info, self.assignee_id)
+        return await advisor_named(info, self.assignee_id)
 
     @strawberry.field(
         description=(
@@ -140,7 +140,7 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
     async def locked_by(self, info: Info) -> Advisor | None:
         if not ticket_rules.can_see_ticket_workflow(info.context.require_viewer()):
             return None
-        return await _advisor(info, self.locked_by_id)
+        return await advisor_named(info, self.locked_by_id)
 
     @strawberry.field(
         name="escalationDueAt",
@@ -282,12 +282,6 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
         )
 
 
-async def _advisor(info: Info, advisor_id: int | None) -> Advisor | None:
-    if advisor_id is None:
-        return None
-    return Advisor.from_row(await info.context.loaders.advisor_by_id.load(advisor_id))
-
-
 @entity(description="A message on a ticket: to or from the customer, or a private note.")
 class Message(Node, RowBacked):
     pk: strawberry.Private[int]
@@ -312,7 +306,7 @@ class Message(Node, RowBacked):
     )
     async def author(self, info: Info) -> MessageAuthor | None:
         if self.author_advisor_id is not None:
-            return await _advisor(info, self.author_advisor_id)
+            return await advisor_named(info, self.author_advisor_id)
         if self.author_customer_user_id is not None:
             row = await info.context.loaders.customer_user_by_id.load(self.author_customer_user_id)
             if row is None or not portal_rules.can_see_message_author(
