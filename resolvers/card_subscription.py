@@ -18,12 +18,12 @@ from typing import Any, cast
 from deskgraph.errors import NotFound
 from deskgraph.ids import decode_id_of
 from deskgraph.resolvers.card import card_visible, interaction_visible
+from deskgraph.resolvers.subscription import access_changed_for
 from deskgraph.schema.card import CustomerCard
 from deskgraph.server.context import Context, Info, LiveContext
 from deskgraph.server.events import Event
 
 CARD = "card"
-ACCESS = "access"
 
 
 async def _seen(context: Context, interaction_id: int) -> tuple[Any, Any] | None:
@@ -56,14 +56,6 @@ def is_about(event: Event, interaction_id: int, card_id: int) -> bool:
     return bool(event.get("card_id") == card_id)
 
 
-def _own_access(event: Event, live: LiveContext) -> bool:
-    return (
-        event.get("kind") == ACCESS
-        and live.principal is not None
-        and event.get("advisor_id") == live.principal.id
-    )
-
-
 async def customer_card_updated(
     info: Info, interaction_id: str
 ) -> AsyncGenerator[CustomerCard, None]:
@@ -80,7 +72,7 @@ async def customer_card_updated(
         while True:
             event = await events.get()
             changed = is_about(event, pk, card_id)
-            if not changed and not _own_access(event, live):
+            if not changed and not access_changed_for(event, live):
                 continue
             async with live.event() as context:
                 seen = await _seen(context, pk)

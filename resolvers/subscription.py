@@ -49,14 +49,22 @@ def _hears_of(context: Context, event: Event) -> bool:
     )
 
 
+def access_changed_for(event: Event, live: LiveContext) -> bool:
+    """Whether an event says the subscribed viewer's access may have changed: their own (an
+    advisor's teams), or, organization-wide (a project shared or unshared), a customer
+    user's."""
+    if event.get("kind") != "access" or live.principal is None:
+        return False
+    if event.get("organization_id") is not None:
+        return live.principal.kind == "customer_user"
+    return bool(event.get("advisor_id") == live.principal.id)
+
+
 def _about(event: Event, live: LiveContext, ticket_id: int | None = None) -> bool:
     """Whether an event may change what a subscription shows: its ticket changed, or the
     viewer's own access did."""
     if event.get("kind") == "access":
-        if live.principal is not None and event.get("organization_id") is not None:
-            # Organization-wide (a project shared or unshared): its customer users re-check.
-            return live.principal.kind == "customer_user"
-        return live.principal is not None and event.get("advisor_id") == live.principal.id
+        return access_changed_for(event, live)
     if event.get("kind") == PORTAL:
         return live.principal is not None and live.principal.kind == "customer_user"
     return ticket_id is None or event.get("ticket_id") == ticket_id

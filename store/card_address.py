@@ -63,7 +63,7 @@ def normalise_handle(value: str) -> str:
         raise _bad("empty")
     if len(text) > HANDLE_LENGTH:
         raise _bad(f"at most {HANDLE_LENGTH} characters")
-    if _has_control(text.replace(" ", "")):
+    if _has_control(text):
         raise _bad("control characters")
     return text
 
