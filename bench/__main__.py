@@ -5,10 +5,12 @@
 Every figure is printed as a ratio to a baseline measured in the same run, interleaved with
 it: the *floor* (the same response built by hand, one SQL statement per relation level,
 orjson), the *naive* schema path (loaders that do not batch) for SQL counts, and plain
-Starlette for the HTTP fixed cost. ``--quick`` runs a small SQLite dataset with few rounds and
-no HTTP load: the tests use it to check that the benchmark runs and its SQL counts hold. A
-full run writes bench/REPORT.md (committed); a quick one bench/.data/REPORT-quick.md (ignored
-by git), and never the committed report.
+Starlette for the HTTP fixed cost, one interaction with one subscriber for the live cards
+(``bench/cards.py``: pushes delivered, their delay and the server's memory while interactions
+receive messages and subscribers follow their cards). ``--quick`` runs a small SQLite dataset
+with few rounds and no HTTP load: the tests use it to check that the benchmark runs, its SQL
+counts hold and every push arrives. A full run writes bench/REPORT.md (committed); a quick
+one bench/.data/REPORT-quick.md (ignored by git), and never the committed report.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from deskgraph.bench import report
+from deskgraph.bench import cards, report
 from deskgraph.bench.data import (
     DATA,
     Dataset,
@@ -41,7 +43,7 @@ from deskgraph.bench.scenarios import SCENARIOS
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 FULL_SIZES = {"sqlite": [10_000, 100_000], "postgresql": [10_000, 100_000, 1_000_000]}
 QUICK_SIZES = {"sqlite": [1_000], "postgresql": []}
-REPORT = Path(__file__).resolve().parent / "REPORT.md"  # committed: full runs only
+REPORT = report.REPORT  # committed: full runs only
 QUICK_REPORT = DATA / "REPORT-quick.md"  # bench/.data/ is ignored by git
 
 
@@ -108,12 +110,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: HTTP load on {http_on.label}", file=sys.stderr)
         run.http = http_figures(http_on, seconds=args.http_seconds)
         run.profiles = asyncio.run(profile(http_on.url))
-    text = report.render(run)
+    # Live cards on the smallest dataset of each backend (its copies are written to).
+    live_on = [
+        min((d for d in datasets if d.backend == b), key=lambda d: d.tickets)
+        for b in dict.fromkeys(d.backend for d in datasets)
+    ]
+    live = [cards.measure(d, quick=args.quick) for d in live_on]
+    text = report.render(run) + "\n" + cards.section(live, [])
+    if output.exists():
+        text = report.with_kept_sections(text, output.read_text(encoding="utf-8"))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(report.summary(run))
+    print(cards.summary(live))
     print(f"bench: wrote {output}", file=sys.stderr)
-    return 0 if report.sql_counts_hold(run) else 1
+    delivered = all(result.all_delivered for result in live)
+    return 0 if report.sql_counts_hold(run) and delivered else 1
 
 
 async def _measure_dataset(dataset: Dataset, rounds: int, warmup: int) -> DatasetResult:

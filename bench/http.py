@@ -52,6 +52,15 @@ def _free_port() -> int:
 @contextmanager
 def server(target: str, *, factory: bool, env: dict[str, str]) -> Iterator[str]:
     """``uvicorn target`` with one worker on a free loopback port; yields its base URL."""
+    with server_process(target, factory=factory, env=env) as (url, _process):
+        yield url
+
+
+@contextmanager
+def server_process(
+    target: str, *, factory: bool, env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``server``, yielding the process too (one worker: uvicorn serves in that process)."""
     port = _free_port()
     command = [
         sys.executable,
@@ -84,7 +93,7 @@ def server(target: str, *, factory: bool, env: dict[str, str]) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{target} did not start on port {port}")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

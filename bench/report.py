@@ -8,9 +8,52 @@ import sqlite3
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 from .inprocess import ScenarioResult
 from .measures import DatasetResult, Run
+
+REPORT = Path(__file__).resolve().parent / "REPORT.md"  # committed: full runs only
+# Sections other commands write into REPORT.md (``python -m deskgraph.bench.search
+# --report``): a full ``make bench`` keeps them as they stand.
+KEPT_SECTIONS = ("## Customer search",)
+
+
+def _section_span(text: str, heading: str) -> tuple[int, int] | None:
+    """Where the section under ``heading`` (a line of its own) starts and ends in ``text``."""
+    if text.startswith(heading + "\n"):
+        start = 0
+    else:
+        found = text.find("\n" + heading + "\n")
+        if found == -1:
+            return None
+        start = found + 1
+    end = text.find("\n## ", start)
+    return start, len(text) if end == -1 else end + 1
+
+
+def write_section(text: str, path: Path = REPORT) -> None:
+    """Replace the section of ``path`` whose heading is ``text``'s first line with ``text``,
+    or append it."""
+    heading = text.split("\n", 1)[0]
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    span = _section_span(current, heading)
+    if span is None:
+        path.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        return
+    start, end = span
+    rest = current[end:]
+    path.write_text(current[:start] + text + ("\n" + rest if rest else ""), encoding="utf-8")
+
+
+def with_kept_sections(text: str, previous: str) -> str:
+    """``text`` (a new full report) with the ``KEPT_SECTIONS`` of ``previous`` after it."""
+    for heading in KEPT_SECTIONS:
+        span = _section_span(previous, heading)
+        if span is not None and _section_span(text, heading) is None:
+            text = text.rstrip("\n") + "\n\n" + previous[span[0] : span[1]].rstrip("\n") + "\n"
+    return text
+
 
 # The app reads its viewer from the token: one statement the floor, which knows its viewer,
 # does not send. Relation levels = the floor's statements + this.

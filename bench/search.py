@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -43,11 +42,11 @@ from deskgraph.store.session import create_nullpool_engine
 
 from .data import DATA, _dsn, fingerprint, postgres_reachable
 from .inprocess import InProcessApp
+from .report import write_section
 
 DEFAULT_POSTGRES = os.environ.get(
     "DESKGRAPH_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REPORT = Path(__file__).resolve().parent / "REPORT.md"
 SIZES = {"large": (100_000, 1_000_000), "small": (1_000, 10_000)}  # customers, people
 CHUNK = 10_000
 SEED = 13
@@ -319,18 +318,6 @@ def report(figures: list[Figure], datasets: list[SearchDataset]) -> str:
             for d in built
         ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str, path: Path = REPORT) -> None:
-    """Replace (or append) the report's "Customer search" section."""
-    current = path.read_text() if path.exists() else ""
-    start = current.find("## Customer search")
-    if start == -1:
-        path.write_text(current.rstrip("\n") + "\n\n" + text)
-        return
-    end = current.find("\n## ", start + 1)
-    rest = "" if end == -1 else current[end + 1 :]
-    path.write_text(current[:start] + text + ("\n" + rest if rest else ""))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,14 +3,16 @@ SQL counts it reports hold. Speed itself is only reported (``make bench``), neve
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from deskgraph.bench.__main__ import QUICK_REPORT, REPORT, main, report_path
+from deskgraph.bench.cards import Followers
 from deskgraph.bench.inprocess import InProcessApp, NaiveLoaders, check_same_response, count
 from deskgraph.bench.measures import cache_figures
-from deskgraph.bench.report import VIEWER_STATEMENTS
+from deskgraph.bench.report import VIEWER_STATEMENTS, with_kept_sections, write_section
 from deskgraph.bench.scenarios import SCENARIOS, Scenario
 
 
@@ -60,7 +62,58 @@ def test_make_bench_quick_runs_and_its_sql_counts_hold(tmp_path: Path) -> None:
     report = tmp_path / "REPORT.md"
     assert main(["--quick", "--no-postgres", "--output", str(report)]) == 0
     text = report.read_text(encoding="utf-8")
-    for heading in ("## Targets", "## In-process latency", "## Parse and validate"):
+    for heading in (
+        "## Targets",
+        "## In-process latency",
+        "## Parse and validate",
+        "## Live cards",
+    ):
         assert heading in text
     assert "SQL statements = relation levels" in text
+    # Live cards: every push due arrived, loaded and baseline (main answers 1 otherwise).
+    live = text[text.index("## Live cards") :]
+    assert "| sqlite | loaded: 12 interactions, 4 subscribers | 2 |" in live
+    delivered = re.findall(r"\| ([\d,]+) of ([\d,]+) \|", live)
+    assert len(delivered) == 2
+    assert all(got == due for got, due in delivered)
     assert "| dashboard |" in text
+
+
+def test_a_full_report_keeps_the_sections_other_commands_write(tmp_path: Path) -> None:
+    previous = "# Report\n\n## Targets\n\nold\n\n## Customer search\n\nsearch figures\n"
+    new = "# Report\n\n## Targets\n\nnew\n"
+    kept = with_kept_sections(new, previous)
+    assert kept == "# Report\n\n## Targets\n\nnew\n\n## Customer search\n\nsearch figures\n"
+    assert with_kept_sections(kept, previous) == kept  # a section the new report has stays its own
+    report = tmp_path / "REPORT.md"
+    report.write_text(kept)
+    write_section("## Live cards\n\nfirst\n", report)
+    write_section("## Targets\n\nnewer\n", report)
+    assert report.read_text() == (
+        "# Report\n\n## Targets\n\nnewer\n\n## Customer search\n\nsearch figures\n\n"
+        "## Live cards\n\nfirst\n"
+    )
+
+
+async def test_live_cards_count_each_rounds_push_once_and_time_it_from_the_write() -> None:
+    followers = Followers(["a", "b"])
+
+    def push(interaction: str, *bodies: str) -> None:
+        edges = [{"node": {"body": body}} for body in bodies]
+        card = {"currentInteraction": {"messages": {"edges": edges}}}
+        followers.saw(interaction, {"data": {"customerCardUpdated": card}})
+
+    followers.sent[("a", 1)], followers.answered[("a", 1)] = 10.0, 10.5
+    followers.sent[("b", 1)], followers.answered[("b", 1)] = 10.0, 10.5
+    push("a", "hello", "bench 0", "bench 1")
+    assert followers.missing(1) == ["b"]
+    assert not await followers.wait(1, 0.01)
+    first = followers.seen[("a", 1)]
+    push("a", "hello", "bench 0", "bench 1")  # pushed again (a custom field): not a new delivery
+    assert followers.seen[("a", 1)] == first
+    push("b", "bench 1")
+    assert await followers.wait(1, 0.01)
+    followers.seen[("a", 1)], followers.seen[("b", 1)] = 10.75, 10.25  # b's push beat the answer
+    assert followers.delays_ms(range(1, 2), followers.answered) == [250.0, 0.0]
+    assert followers.delays_ms(range(1, 2), followers.sent) == [750.0, 250.0]
+    assert followers.delays_ms(range(2, 3), followers.sent) == []

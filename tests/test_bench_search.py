@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from deskgraph.bench import search as bench
+from deskgraph.bench.report import write_section
 from deskgraph.store.models import search_key
 
 
@@ -44,11 +45,11 @@ async def test_a_tiny_run_measures_both_sizes(
 def test_the_report_section_is_replaced_in_place(tmp_path: Path) -> None:
     report = tmp_path / "REPORT.md"
     report.write_text("# Report\n\n## Customer search\n\nold\n\n## Next\n\nkept\n")
-    bench.write_section("## Customer search\n\nnew\n", report)
+    write_section("## Customer search\n\nnew\n", report)
     assert report.read_text() == "# Report\n\n## Customer search\n\nnew\n\n## Next\n\nkept\n"
-    bench.write_section("## Customer search\n\nnewer\n", report)
+    write_section("## Customer search\n\nnewer\n", report)
     assert report.read_text() == "# Report\n\n## Customer search\n\nnewer\n\n## Next\n\nkept\n"
     other = tmp_path / "OTHER.md"
     other.write_text("# Report\n")
-    bench.write_section("## Customer search\n\nnew\n", other)
+    write_section("## Customer search\n\nnew\n", other)
     assert other.read_text() == "# Report\n\n## Customer search\n\nnew\n"
