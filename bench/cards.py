@@ -117,6 +117,7 @@ class CaseResult:
     end_to_end_ms: list[float] = field(default_factory=list)  # from sending the write
     rss_warm_kib: int = 0
     rss_end_kib: int = 0
+    rss_before_last_kib: int = 0  # after the round before the last: what the last one added
     seconds: float = 0.0
     messages: int = 0  # sent in the timed rounds
 
@@ -136,20 +137,25 @@ class CaseResult:
     def growth_kib(self) -> int:
         return self.rss_end_kib - self.rss_warm_kib
 
+    @property
+    def last_round_growth_kib(self) -> int:
+        return self.rss_end_kib - self.rss_before_last_kib
+
     def merged(self, other: CaseResult) -> CaseResult:
         """Two runs of one case as one: their samples together, the larger memory growth."""
         worse = self if self.growth_kib >= other.growth_kib else other
         return CaseResult(
-            self.shape,
-            self.rounds + other.rounds,
-            self.due + other.due,
-            self.delivered + other.delivered,
-            self.delays_ms + other.delays_ms,
-            self.end_to_end_ms + other.end_to_end_ms,
-            worse.rss_warm_kib,
-            worse.rss_end_kib,
-            self.seconds + other.seconds,
-            self.messages + other.messages,
+            shape=self.shape,
+            rounds=self.rounds + other.rounds,
+            due=self.due + other.due,
+            delivered=self.delivered + other.delivered,
+            delays_ms=self.delays_ms + other.delays_ms,
+            end_to_end_ms=self.end_to_end_ms + other.end_to_end_ms,
+            rss_warm_kib=worse.rss_warm_kib,
+            rss_end_kib=worse.rss_end_kib,
+            rss_before_last_kib=worse.rss_before_last_kib,
+            seconds=self.seconds + other.seconds,
+            messages=self.messages + other.messages,
         )
 
 
@@ -354,6 +360,8 @@ async def run_case(database_url: str, shape: Shape, rounds: int, tag: str) -> Ca
                 result.rss_warm_kib = rss_kib(process.pid)
                 began = time.perf_counter()
                 for round_ in range(1, rounds + 1):
+                    if round_ == rounds:
+                        result.rss_before_last_kib = rss_kib(process.pid)
                     await send_round(http, ids, round_, followers)
                     await followers.wait(round_, WAIT_SECONDS)
                     _raise_failed(readers)
@@ -451,12 +459,13 @@ def section(results: list[CardsResult], notes: list[str]) -> str:
         "host-advisor. Baseline: one interaction and one subscriber on the same data, before "
         "and after the loaded case. Delay: from the message's request answered to the push "
         "showing it; end to end: from the request sent (adds the write's time under load). "
-        "Memory: the server's resident set after the warm-up round, and its growth over the "
-        "timed rounds.",
+        "Memory: the server's resident set after the warm-up round, its growth over the "
+        "timed rounds, and what the last round added (a leak adds about the same every round; "
+        "caches filling up add less and less).",
         "",
         "| backend | case | rounds | messages/s | delivered | delay p50 | delay p99 "
-        "| p99 vs baseline | end to end p99 | memory | growth |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| p99 vs baseline | end to end p99 | memory | growth | last round |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         for name, case in (("loaded", result.loaded), ("baseline", result.baseline)):
@@ -466,7 +475,8 @@ def section(results: list[CardsResult], notes: list[str]) -> str:
                 f"| {result.backend} | {name}: {case.shape.label} | {case.rounds} | {rate:,.0f} "
                 f"| {case.delivered:,} of {case.due:,} | {case.p50_ms:.1f} ms "
                 f"| {case.p99_ms:.1f} ms | {ratio} | {case.end_to_end_p99_ms:.1f} ms "
-                f"| {case.rss_warm_kib / 1024:.1f} MiB | {case.growth_kib / 1024:+.1f} MiB |"
+                f"| {case.rss_warm_kib / 1024:.1f} MiB | {case.growth_kib / 1024:+.1f} MiB "
+                f"| {case.last_round_growth_kib / 1024:+.1f} MiB |"
             )
     lines += [""] if notes else []
     lines += [f"- {note}" for note in notes]
