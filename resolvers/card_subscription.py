@@ -13,6 +13,7 @@ its card gets nothing more (the subscription completes)."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any, cast
 
 from deskgraph.errors import NotFound
@@ -56,28 +57,46 @@ def is_about(event: Event, interaction_id: int, card_id: int) -> bool:
     return bool(event.get("card_id") == card_id)
 
 
+@dataclass
+class _Following:
+    """The card a subscription follows: None until read, then the latest merge target. Read
+    by its event filter in the thread that publishes (an int's assignment is atomic)."""
+
+    card_id: int | None = None
+
+
 async def customer_card_updated(
     info: Info, interaction_id: str
 ) -> AsyncGenerator[CustomerCard, None]:
     pk = decode_id_of(interaction_id, "Interaction", field="interactionId")
     live = cast(LiveContext, info.context)
-    async with live.hub.subscribe() as events:
+    following = _Following()
+
+    def wanted(event: Event) -> bool:
+        if access_changed_for(event, live):
+            return True
+        card_id = following.card_id
+        if card_id is None:  # before the card is read, every card event may be about it
+            return event.get("kind") == CARD
+        return is_about(event, pk, card_id)
+
+    async with live.hub.subscribe(wanted) as events:
         async with live.event() as context:
             seen = await _seen(context, pk)
             if seen is None:
                 raise NotFound(
                     "No such interaction.", fields={"interactionId": "unknown Interaction"}
                 )
-        card_id = int(seen[1].id)
+        following.card_id = int(seen[1].id)
         while True:
             event = await events.get()
-            changed = is_about(event, pk, card_id)
+            changed = is_about(event, pk, following.card_id)
             if not changed and not access_changed_for(event, live):
                 continue
             async with live.event() as context:
                 seen = await _seen(context, pk)
                 if seen is None:
                     return  # the viewer lost the interaction or its card: nothing more
-                card_id = int(seen[1].id)
+                following.card_id = int(seen[1].id)
                 if changed:
                     yield CustomerCard.from_row(seen[1])

@@ -76,17 +76,18 @@ async def _while_visible(
     """The ticket's events of ``kinds``, each with its event context and the ticket row as the
     viewer sees it now: NOT_FOUND when they cannot see it at subscribe time, done when they
     lose it (their access changed, or their portal's settings)."""
-    async with live.hub.subscribe() as events:
+    heard = (*kinds, "access", PORTAL)
+
+    def wanted(event: Event) -> bool:
+        return _about(event, live, ticket_id) and event.get("kind") in heard
+
+    async with live.hub.subscribe(wanted) as events:
         async with live.event() as context:
             if await _ticket(context, ticket_id) is None:
                 raise NotFound("No such ticket.")
         while True:
             event = await events.get()
-            if not _about(event, live, ticket_id) or event.get("kind") not in (
-                *kinds,
-                "access",
-                PORTAL,
-            ):
+            if not wanted(event):
                 continue
             async with live.event() as context:
                 if event["kind"] == PORTAL and not _own_portal(context, event):
@@ -122,12 +123,16 @@ async def ticket_message_added(info: Info, ticket_id: str) -> AsyncGenerator[Mes
 
 async def tickets_changed(info: Info, view: rules.TicketListing) -> AsyncGenerator[Ticket, None]:
     live = _live(info)
-    async with live.hub.subscribe() as events:
+
+    def wanted(event: Event) -> bool:
+        return event.get("kind") in CHANGES
+
+    async with live.hub.subscribe(wanted) as events:
         async with live.event() as context:
             context.require_viewer()
         while True:
             event = await events.get()
-            if event.get("kind") not in CHANGES:
+            if not wanted(event):
                 continue
             async with live.event() as context:
                 row = await _ticket(context, event["ticket_id"])

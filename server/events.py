@@ -41,7 +41,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -74,10 +74,25 @@ def hub_key(url: Any) -> str:
     return make_url(str(url)).render_as_string(hide_password=True)
 
 
+# Which events a subscription wants: called for every event in the thread that publishes it,
+# so it must be quick and read only what is safe to read from another thread.
+Interest = Callable[[Event], bool]
+
+
 @dataclass(eq=False)
 class _Subscriber:
     queue: asyncio.Queue[Event]
     loop: asyncio.AbstractEventLoop
+    interest: Interest | None = None
+
+    def wants(self, event: Event) -> bool:
+        if self.interest is None:
+            return True
+        try:
+            return self.interest(event)
+        except Exception:  # a bug in a filter must not lose an event: it decides again
+            log.exception("events: a subscription's filter failed; the event is delivered")
+            return True
 
 
 @dataclass
@@ -129,9 +144,13 @@ class LocalHub:
         return len(self._subscribers)
 
     def publish(self, event: Event) -> None:
-        """Hand an event to every subscriber (from any thread; never blocks). A subscriber
-        that fell QUEUE_SIZE events behind loses its oldest one."""
+        """Hand an event to every subscriber that wants it (from any thread; never blocks):
+        the others are not even woken, so 100 subscriptions of other cards cost 100 calls of
+        their filters, not 100 task switches (bench/cards.py). A subscriber that fell
+        QUEUE_SIZE events behind loses its oldest one."""
         for subscriber in list(self._subscribers):
+            if not subscriber.wants(event):
+                continue
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 subscriber.loop.call_soon_threadsafe(_put_latest, subscriber.queue, event)
 
@@ -173,8 +192,12 @@ class LocalHub:
         return delivered
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
-        subscriber = _Subscriber(asyncio.Queue(QUEUE_SIZE), asyncio.get_running_loop())
+    async def subscribe(
+        self, interest: Interest | None = None
+    ) -> AsyncIterator[asyncio.Queue[Event]]:
+        """A queue of the events from now on; with ``interest``, only those it accepts (the
+        subscription may still check each again: the filter only spares the others)."""
+        subscriber = _Subscriber(asyncio.Queue(QUEUE_SIZE), asyncio.get_running_loop(), interest)
         self._subscribers.add(subscriber)
         try:
             yield subscriber.queue

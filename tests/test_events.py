@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import func, insert, select, text
 
 from deskgraph.server.app import create_app
-from deskgraph.server.events import APPLICATION_NAME, GAP_SECONDS, POLL_SECONDS, EventCursor
+from deskgraph.server.events import (
+    APPLICATION_NAME,
+    GAP_SECONDS,
+    POLL_SECONDS,
+    Event,
+    EventCursor,
+    LocalHub,
+)
 from deskgraph.settings import Settings
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
@@ -208,6 +215,32 @@ def test_event_cursor_delivers_each_id_once_and_waits_for_gaps() -> None:
     assert cursor.gaps == {15: 1.0, 16: 1.0}
     cursor.expire(now=1.0 + GAP_SECONDS + 0.1)
     assert (cursor.gaps, cursor.accept(15, now=2.0)) == ({}, False)
+
+
+async def test_a_hub_wakes_only_the_subscriptions_that_want_an_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = LocalHub()
+
+    def broken(_event: Event) -> bool:
+        raise KeyError("card_id")
+
+    async with (
+        hub.subscribe() as everything,
+        hub.subscribe(lambda event: event.get("card_id") == 1) as first,
+        hub.subscribe(broken) as failing,
+    ):
+        events: list[Event] = [{"kind": "card", "card_id": 1}, {"kind": "card", "card_id": 2}]
+        for event in events:
+            hub.publish(event)
+        await asyncio.sleep(0)  # publish hands over with call_soon_threadsafe
+        assert [everything.get_nowait() for _ in events] == events
+        assert first.get_nowait() == events[0]
+        assert first.empty()  # card 2's event never reached it
+        # A filter that fails lets the event through: the subscription decides again.
+        assert [failing.get_nowait() for _ in events] == events
+    assert "a subscription's filter failed" in caplog.text
+    assert hub.subscriber_count == 0
 
 
 @pytest.mark.parametrize(
