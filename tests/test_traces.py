@@ -28,7 +28,14 @@ from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from deskgraph.sources.loopback import LoopbackServer
-from tests.conftest import SERVICE_WITH_EVERY_SCOPE, Api, gid, open_api
+from tests.conftest import (
+    SERVED_WAIT,
+    SERVICE_WITH_EVERY_SCOPE,
+    Api,
+    Served,
+    gid,
+    open_api,
+)
 
 TICKET_MACHINES = """
 query TICKET_MACHINES {
@@ -178,6 +185,27 @@ async def test_the_request_id_is_on_the_span_and_a_get_query_string_is_not(
     recorded = " ".join(str(value) for value in server.attributes.values())
     assert "1234567" not in recorded
     assert "customerSearch" not in recorded
+
+
+async def test_over_uvicorn_a_callers_traceparent_is_continued(
+    exporter: InMemorySpanExporter, served: Served
+) -> None:
+    trace_id, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    async with httpx.AsyncClient(base_url=served.url, timeout=SERVED_WAIT) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": PROBE},
+            headers={"traceparent": f"00-{trace_id}-{caller_span}-01"},
+        )
+    assert response.json()["data"] == {"__typename": "Query"}
+    server = server_span(exporter.get_finished_spans())
+    assert server.name == "query PROBE"
+    assert server.context is not None
+    assert server.parent is not None
+    assert (server.context.trace_id, server.parent.span_id) == (
+        int(trace_id, 16),
+        int(caller_span, 16),
+    )
 
 
 async def test_work_outside_a_request_starts_no_trace(
