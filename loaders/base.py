@@ -13,6 +13,8 @@ from sqlalchemy import Column, ColumnElement, Executable, Select, Table, func, s
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from deskgraph.server import tracing
+
 
 class Reader:
     """The request's session, used by one loader at a time.
@@ -81,7 +83,8 @@ class RowByIdLoader(DataLoader[int, Row[Any] | None]):
         self.statement = select_all(table) if rows is None else rows
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Row[Any] | None]:
-        rows = await self.reader.rows(self.statement.where(self.table.c.id.in_(keys)))
+        with tracing.span(f"load {self.table.name} by id", {tracing.KEYS: len(keys)}):
+            rows = await self.reader.rows(self.statement.where(self.table.c.id.in_(keys)))
         by_id = {row.id: row for row in rows}
         return [by_id.get(key) for key in keys]
 
@@ -101,7 +104,9 @@ class RowsByColumnLoader(DataLoader[Hashable, list[Row[Any]]]):
     async def batch_load_fn(self, keys: Sequence[Hashable]) -> list[list[Row[Any]]]:
         table = self.column.table
         statement = self.statement.where(self.column.in_(keys)).order_by(table.c.id)
-        return group_rows(await self.reader.rows(statement), keys, self.column.key)
+        with tracing.span(f"load {table.name} by {self.column.key}", {tracing.KEYS: len(keys)}):
+            rows = await self.reader.rows(statement)
+        return group_rows(rows, keys, self.column.key)
 
 
 async def newest_per_group(

@@ -46,6 +46,7 @@ from deskgraph.schema.ticket_sharing_operations import TicketSharingMutation
 from deskgraph.schema.viewer import ViewerQuery
 from deskgraph.schema.viewer_dashboard_operations import DashboardMutation
 from deskgraph.server.context import Info, ViewerLookup
+from deskgraph.server.tracing_operation import OperationTrace
 from deskgraph.settings import Settings
 
 logger = logging.getLogger("deskgraph")
@@ -196,6 +197,7 @@ def _built(
             NoNulCharacters,
             partial(QueryCost, limit=cost, max_page_size=page_size),
             ViewerLookup,  # after QueryCost: a refused operation reads no viewer
+            OperationTrace,  # the operation on the request's span (tracing on: server.tracing)
         ],
     )
 

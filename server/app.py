@@ -18,6 +18,7 @@ from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
+from deskgraph.server import tracing
 from deskgraph.server.events import EventListener
 from deskgraph.server.failures import (
     RETRY_AFTER_SECONDS,
@@ -174,7 +175,9 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             *graphiql_routes(settings),
         ],
         lifespan=lifespan,
-        middleware=[*_cors(settings), Middleware(CatchAll)],
+        # Traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set): outermost but for the request id's
+        # middleware, whose id the server span records when it starts.
+        middleware=[*tracing.middleware(), *_cors(settings), Middleware(CatchAll)],
         exception_handlers={HTTPException: http_exception},
     )
     app.state.engine = engine

@@ -7,6 +7,8 @@ from functools import cache
 
 import httpx
 
+from deskgraph.server import tracing
+
 
 @cache
 def tls_context() -> ssl.SSLContext:
@@ -17,5 +19,6 @@ def tls_context() -> ssl.SSLContext:
 
 
 def upstream_client(timeout: httpx.Timeout | float) -> httpx.AsyncClient:
-    """A client for one upstream service, bounded by ``timeout``."""
-    return httpx.AsyncClient(timeout=timeout, verify=tls_context())
+    """A client for one upstream service, bounded by ``timeout`` (its calls traced when tracing
+    is on)."""
+    return tracing.instrument_client(httpx.AsyncClient(timeout=timeout, verify=tls_context()))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from deskgraph.server import tracing
 from deskgraph.server.events import LocalHub
 from deskgraph.store.event_log import PENDING
 
@@ -44,6 +45,7 @@ def create_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     if log_sql:
         event.listen(engine.sync_engine, "before_cursor_execute", _log_statement)
+    tracing.instrument_engine(engine)  # a span per statement when tracing is on
     return engine
 
 
@@ -57,14 +59,16 @@ def create_nullpool_engine(url: str) -> AsyncEngine:
 
 @asynccontextmanager
 async def write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """One transaction: committed when the block ends, rolled back when it raises."""
-    try:
-        yield session
-    except BaseException:
-        session.info.pop(PENDING, None)
-        await session.rollback()
-        raise
-    await session.commit()
+    """One transaction: committed when the block ends, rolled back when it raises (a span
+    around it when tracing is on: its statements are the span's children)."""
+    with tracing.span("store write"):
+        try:
+            yield session
+        except BaseException:
+            session.info.pop(PENDING, None)
+            await session.rollback()
+            raise
+        await session.commit()
     if session.info.pop(PENDING, None):  # events committed: this process's listener reads them
         LocalHub.of(session.get_bind().engine.url).wake()
 
