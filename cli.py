@@ -1,4 +1,5 @@
-"""``deskgraph serve | db upgrade | seed | token | export-schema | outbox send | outbox list``."""
+"""``deskgraph serve | db upgrade | seed | token | export-schema | schema-check | outbox send |
+outbox list``."""
 
 from __future__ import annotations
 
@@ -97,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the SDL (schema.graphql)")
     export.add_argument("--output", default=str(SCHEMA_FILE), help="file to write, or - for stdout")
 
+    changes = commands.add_parser(
+        "schema-check",
+        help="schema.graphql against its base: breaking changes (fail) and dangerous ones",
+    )
+    changes.add_argument(
+        "--base",
+        default=None,
+        help="a git revision or an SDL file (default DESKGRAPH_SCHEMA_BASE, else see the README)",
+    )
+
     outbox = commands.add_parser("outbox", help="the mail outbox")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
     outbox_commands.add_parser("send", help="deliver the mail that is due now, once")
@@ -120,6 +131,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "token":
         print(asyncio.run(_token(settings, args.persona, args.ttl)))
         return 0
+    if args.command == "schema-check":
+        return _schema_check(args.base)
     if args.command == "outbox":
         if args.outbox_command == "send":
             return asyncio.run(_outbox_send(settings))
@@ -205,6 +218,18 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
             log_level="info",
         )
     return 0
+
+
+def _schema_check(base: str | None) -> int:
+    from deskgraph.schema.changes import SchemaCheckError, check
+
+    try:
+        report = check(SCHEMA_FILE.parent, base)
+    except SchemaCheckError as error:
+        print(f"deskgraph: schema-check: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
 
 
 def _log_to_stderr() -> None:
