@@ -151,8 +151,8 @@ def check(root: Path, base: str | None = None, *, git: str = "git") -> Report:
     base = base or os.environ.get(BASE_VARIABLE) or None
     new_sdl = (root / SCHEMA_NAME).read_text(encoding="utf-8")
     intended = read_intended(root / INTENDED_NAME)
-    if base is not None and (root / base).is_file():
-        return compare((root / base).read_text(encoding="utf-8"), new_sdl, intended, base=base)
+    if base is not None and (sdl_file := _file(root, base)) is not None:
+        return compare(sdl_file.read_text(encoding="utf-8"), new_sdl, intended, base=base)
     repository = _Git(root, git)
     if base is not None:
         sdl = repository.schema_at(base)
@@ -162,6 +162,14 @@ def check(root: Path, base: str | None = None, *, git: str = "git") -> Report:
     revision, label = repository.default_base()
     old = repository.schema_at(revision) if revision else None
     return compare(old, new_sdl, intended, base=label)
+
+
+def _file(root: Path, base: str) -> Path | None:
+    """``base`` as an SDL file: relative to the working directory or to ``root``."""
+    for candidate in (Path(base), root / base):
+        if candidate.suffix in (".graphql", ".graphqls", ".sdl") and candidate.is_file():
+            return candidate
+    return None
 
 
 class _Git:

@@ -26,6 +26,8 @@ import pytest
 from websockets.sync.client import connect
 
 from deskgraph.cli import main
+from deskgraph.server.serve import uvicorn_options
+from deskgraph.settings import Settings, SettingsError
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store.seed import demo_fleet
@@ -47,7 +49,42 @@ TICKET_UPDATED = """
 subscription TICKET_UPDATED($id: ID!) { ticketUpdated(id: $id) { id version } }
 """
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads Linux /proc")
+LINUX = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads Linux /proc")
+
+
+@pytest.mark.parametrize(
+    ("variable", "proxies", "proxy_headers"),
+    [
+        (None, [], False),
+        ("10.0.0.0/8, 192.168.1.7", ["10.0.0.0/8", "192.168.1.7"], True),
+        ("*", ["*"], True),
+    ],
+)
+def test_trusted_proxies_setting_turns_proxy_headers_on(
+    variable: str | None, proxies: list[str], proxy_headers: bool
+) -> None:
+    environ = {"DESKGRAPH_TRUSTED_PROXIES": variable} if variable else {}
+    options = uvicorn_options(Settings.from_env(environ))
+    assert (options["proxy_headers"], options["forwarded_allow_ips"]) == (proxy_headers, proxies)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DESKGRAPH_TRUSTED_PROXIES", "lb.internal", "takes IP addresses or networks"),
+        ("DESKGRAPH_TRUSTED_PROXIES", "10.0.0.0/33", "takes IP addresses or networks"),
+        ("DESKGRAPH_WORKERS", "0", "greater than or equal to 1"),
+    ],
+)
+def test_serve_settings_refuse_bad_values(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=f"{variable}={value!r}: .*{message}"):
+        Settings.from_env({variable: value})
+
+
+def test_serve_workers_flag_refuses_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--workers", "0"])
+    assert "--workers: must be a whole number of at least 1" in capsys.readouterr().err
 
 
 @dataclass
@@ -175,6 +212,7 @@ def trusted(database: dict[str, str]) -> Iterator[Served]:
     yield from _serve({**database, "DESKGRAPH_TRUSTED_PROXIES": "127.0.0.1"}, workers=2)
 
 
+@LINUX
 def test_serve_two_workers_both_answer_and_trusted_proxy_headers_are_believed(
     trusted: Served,
 ) -> None:
@@ -243,6 +281,7 @@ def untrusted(database: dict[str, str], gated: tuple[GatedJdlink, str]) -> Itera
     yield from _serve(env, workers=2)
 
 
+@LINUX
 def test_serve_sigterm_answers_requests_in_flight_and_closes_subscriptions_with_1012(
     untrusted: Served,
     gated: tuple[GatedJdlink, str],
