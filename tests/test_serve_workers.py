@@ -214,10 +214,21 @@ def trusted(database: dict[str, str]) -> Iterator[Served]:
 
 @LINUX
 def test_serve_two_workers_both_answer_and_trusted_proxy_headers_are_believed(
-    trusted: Served,
+    trusted: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:
     workers = trusted.workers()
     assert len(workers) == 2
+    # Development: one JDLink simulator, in the parent, that every worker asks.
+    assert trusted.log().count("JDLink simulator (demo fleet) on") == 1
+    assert main(["token", "host-viewer"]) == 0
+    token = capsys.readouterr().out.strip()
+    for _ in range(4):  # new connections: whichever worker takes them
+        with httpx.Client(base_url=trusted.url, timeout=30) as client:
+            body = {"query": MACHINE_JDLINK, "variables": {"id": gid("Machine", 1)}}
+            answer = client.post(
+                "/graphql", json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert answer.json()["data"]["node"]["jdlink"]["engineHours"] > 0, answer.text
     # Which worker accepts a connection is the kernel's choice: connect until both have
     # answered one (kept open, so /proc shows who holds it).
     connections: list[socket.socket] = []
