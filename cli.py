@@ -139,7 +139,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(asyncio.run(_token(settings, args.persona, args.ttl)))
         return 0
     if args.command == "schema-check":
-        return _schema_check(args.base)
+        from deskgraph.schema.changes import run
+
+        return run(SCHEMA_FILE.parent, args.base)
     if args.command == "outbox":
         if args.outbox_command == "send":
             return asyncio.run(_outbox_send(settings))
@@ -236,18 +238,6 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
             APP_FACTORY, factory=True, workers=workers, log_config=worker_log_config(), **options
         )
     return 0
-
-
-def _schema_check(base: str | None) -> int:
-    from deskgraph.schema.changes import SchemaCheckError, check
-
-    try:
-        report = check(SCHEMA_FILE.parent, base)
-    except SchemaCheckError as error:
-        print(f"deskgraph: schema-check: {error}", file=sys.stderr)
-        return 1
-    print("\n".join(report.lines()))
-    return 0 if report.ok else 1
 
 
 def _log_to_stderr() -> None:

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,17 @@ def check(root: Path, base: str | None = None, *, git: str = "git") -> Report:
     revision, label = repository.default_base()
     old = repository.schema_at(revision) if revision else None
     return compare(old, new_sdl, intended, base=label)
+
+
+def run(root: Path, base: str | None) -> int:
+    """`deskgraph schema-check`: the report on stdout; 1 on a breaking change or no base."""
+    try:
+        report = check(root, base)
+    except SchemaCheckError as error:
+        print(f"deskgraph: schema-check: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
 
 
 def _file(root: Path, base: str) -> Path | None:
