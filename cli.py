@@ -1,4 +1,5 @@
-"""``deskgraph serve | db upgrade | seed | token | export-schema | outbox send | outbox list``."""
+"""``deskgraph serve | db upgrade | seed | token | export-schema | schema-check | outbox send |
+outbox list``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -71,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=_port, default=None, help="port (default DESKGRAPH_PORT or 8000)"
     )
+    serve.add_argument(
+        "--workers",
+        type=_at_least(1),
+        default=None,
+        help="worker processes (default DESKGRAPH_WORKERS or 1)",
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -97,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the SDL (schema.graphql)")
     export.add_argument("--output", default=str(SCHEMA_FILE), help="file to write, or - for stdout")
 
+    changes = commands.add_parser(
+        "schema-check",
+        help="schema.graphql against its base: breaking changes (fail) and dangerous ones",
+    )
+    changes.add_argument(
+        "--base",
+        default=None,
+        help="a git revision or an SDL file (default DESKGRAPH_SCHEMA_BASE, else see the README)",
+    )
+
     outbox = commands.add_parser("outbox", help="the mail outbox")
     outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
     outbox_commands.add_parser("send", help="deliver the mail that is due now, once")
@@ -111,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, args.workers)
     if args.command == "db":
         print(_upgrade(settings))
         return 0
@@ -120,6 +138,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "token":
         print(asyncio.run(_token(settings, args.persona, args.ttl)))
         return 0
+    if args.command == "schema-check":
+        from deskgraph.schema.changes import run
+
+        return run(SCHEMA_FILE.parent, args.base)
     if args.command == "outbox":
         if args.outbox_command == "send":
             return asyncio.run(_outbox_send(settings))
@@ -184,25 +206,36 @@ def _upgrade(settings: Settings) -> str:
     return f"database at head {name}"
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> int:
     import uvicorn
 
     from deskgraph.server.app import create_app
+    from deskgraph.server.serve import (
+        APP_FACTORY,
+        uvicorn_options,
+        worker_environment,
+        worker_log_config,
+    )
 
     _log_to_stderr()
+    workers = workers or settings.workers
     with contextlib.ExitStack() as stack:
+        given = settings
         if settings.jdlink_url is None and not settings.is_production:
+            # Once, in this process: every worker asks the same simulator.
             settings = stack.enter_context(_jdlink_simulator(settings))
         # The app logs its URL at start-up: it must know the address served.
         settings = dataclasses.replace(
             settings, host=host or settings.host, port=port or settings.port
         )
+        options = uvicorn_options(settings)
+        if workers == 1:
+            uvicorn.run(create_app(settings), **options)
+            return 0
+        # Each worker process makes its app with the factory, from the environment.
+        os.environ.update(worker_environment(given, settings))
         uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            proxy_headers=False,
-            log_level="info",
+            APP_FACTORY, factory=True, workers=workers, log_config=worker_log_config(), **options
         )
     return 0
 

@@ -9,6 +9,7 @@ one line names the variable, e.g. ``DESKGRAPH_PORT='eighty': input should be a v
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from email.utils import parseaddr
@@ -81,6 +82,11 @@ class Settings:
     token_jwks_cache_seconds: Seconds = 300.0
     host: str = "127.0.0.1"
     port: Port = 8000
+    # `serve`'s worker processes (each with its own app, engine and pool), and the proxies whose
+    # X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks, comma-separated;
+    # `*` any): none by default, so a client cannot pass for another address.
+    workers: AtLeastOne = 1
+    trusted_proxies: tuple[str, ...] = ()
     max_page_size: AtLeastOne = 100
     max_query_depth: AtLeastOne = 12
     max_query_fields: AtLeastOne = 2_000
@@ -176,6 +182,23 @@ class Settings:
                 )
             origins.append(origin)
         return tuple(origins)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        proxies = tuple(part.strip() for part in value.split(",") if part.strip())
+        for proxy in proxies:
+            try:
+                if proxy != "*":
+                    ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "takes IP addresses or networks such as 10.0.0.5 or 10.0.0.0/8, or *, "
+                    f"comma-separated, not {proxy!r}"
+                ) from None
+        return proxies
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:
