@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -109,7 +110,8 @@ class PersistedQueries:
         """Store a client's document that ran valid (``Document.register`` set)."""
         if document.register is None:
             return
-        name = operation_name if operation_name and len(operation_name) <= NAME_LENGTH else None
+        name = operation_name or _single_name(parse(document.query))  # it ran: it parses
+        name = name if name and len(name) <= NAME_LENGTH else None
         async with self.sessionmaker() as session:
             stored = await persisted_query.register(
                 session, document.register, document.query, name, max_count=self.max_count
@@ -213,11 +215,58 @@ def _manifest_operation(
         document = valid_document(schema, body, max_tokens=max_tokens)
     except GraphQLError as error:
         raise ValueError(f"{where} does not validate against the schema: {error.message}") from None
+    if not (isinstance(name, str) and name):
+        name = _single_name(document)
+    return Stored(sha256.lower(), body, name[:NAME_LENGTH] if name else None, Source.MANIFEST)
+
+
+def manifest_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"cannot read {path}: {getattr(error, 'strerror', None) or error}"
+        ) from None
+
+
+async def import_manifest(settings: Settings, text: str, path: str) -> str:
+    """`deskgraph persisted-queries import MANIFEST`: what it did, in one line."""
+    from deskgraph.schema import build_schema
+    from deskgraph.store.session import create_nullpool_engine, create_sessionmaker
+
+    schema = build_schema(settings)._schema
+    operations = read_manifest(text, schema, max_tokens=settings.max_query_tokens)
+    engine = create_nullpool_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            added, known = await persisted_query.import_manifest(session, operations)
+    finally:
+        await engine.dispose()
+    return f"imported {len(operations)} operations from {path}: {added} new, {known} stored already"
+
+
+async def listing(settings: Settings, limit: int) -> list[str]:
+    """`deskgraph persisted-queries list`: one line per stored document."""
+    from deskgraph.store.session import create_nullpool_engine, create_sessionmaker
+
+    engine = create_nullpool_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            stored = await persisted_query.list_all(session, limit=limit)
+    finally:
+        await engine.dispose()
+    if not stored:
+        return ["no persisted query"]
+    lines = [f"{'sha256':<64}  {'source':<8}  name"]
+    lines += [f"{s.sha256}  {s.source.value:<8}  {s.name or '-'}" for s in stored]
+    return lines
+
+
+def _single_name(document: DocumentNode) -> str | None:
+    """The name of the document's operation, where it has one named operation."""
     names = [
         d.name.value
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode) and d.name is not None
     ]
-    if not (isinstance(name, str) and name):
-        name = names[0] if len(names) == 1 else None
-    return Stored(sha256.lower(), body, name[:NAME_LENGTH] if name else None, Source.MANIFEST)
+    return names[0] if len(names) == 1 else None
