@@ -175,3 +175,19 @@ async def test_batch_runs_persisted_queries_by_hash(api: Api) -> None:
     second = await batch(api, [{"extensions": hashed(VIEWER)}, {"query": TICKETS}])
     assert [sorted(result["data"]) for result in second.json()] == [["viewer"], ["tickets"]]
     assert len(await api.rows(models.PersistedQuery)) == 1
+
+
+async def test_batch_of_hostile_documents_answers_each_its_error(api: Api) -> None:
+    deep = "query DEEP " + "{ viewer " * 2_000 + "}" * 2_000
+    cycle = (
+        "query C { viewer { ...A } } fragment A on Viewer { ...B } fragment B on Viewer { ...A }"
+    )
+    response = await batch(api, [{"query": deep}, {"query": cycle}, {"query": VIEWER}])
+    assert response.status_code == 200
+    deep_result, cycle_result, viewer = response.json()
+    assert deep_result["errors"][0]["extensions"]["code"] in (
+        "QUERY_TOO_COMPLEX",
+        "GRAPHQL_PARSE_FAILED",
+    )
+    assert cycle_result["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert viewer["data"] == {"viewer": {"kind": "ADVISOR"}}
