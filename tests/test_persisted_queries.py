@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from deskgraph.cli import main
 from deskgraph.server import persisted
-from deskgraph.settings import Settings
+from deskgraph.settings import Settings, SettingsError
 from deskgraph.store import models
 from tests.conftest import Api, open_api
 
@@ -287,3 +287,14 @@ def test_cli_persisted_queries_import_refuses_what_is_not_a_manifest(
     path.write_text(text)
     assert main(["persisted-queries", "import", str(path)]) == 1
     assert capsys.readouterr().err.startswith(f"deskgraph: {error}")
+
+
+@pytest.mark.one_backend
+def test_persisted_queries_setting_reads_the_mode_and_refuses_others() -> None:
+    assert Settings().persisted_queries == "auto"
+    assert Settings.from_env({"DESKGRAPH_PERSISTED_QUERIES": " Only "}).persisted_queries == "only"
+    with pytest.raises(SettingsError, match=r"^DESKGRAPH_PERSISTED_QUERIES='all': input should be"):
+        Settings.from_env({"DESKGRAPH_PERSISTED_QUERIES": "all"})
+    settings = Settings.from_env({"DESKGRAPH_MAX_QUERY_COST": "500"})
+    assert (settings.max_batch_size, settings.batch_cost_limit) == (10, 500)
+    assert Settings(max_batch_cost=900).batch_cost_limit == 900
