@@ -81,7 +81,7 @@ def operation_of(raw: dict[str, Any]) -> Operation:
     if extensions is not None and not isinstance(extensions, dict):
         raise RequestError(400, "`extensions` must be an object.")
     query = raw.get("query")
-    hashed = query is None and extensions is not None and "persistedQuery" in extensions
+    hashed = query is None and (extensions or {}).get("persistedQuery") is not None
     if not hashed and (not isinstance(query, str) or not query.strip()):
         raise RequestError(400, "`query` must be a non-empty string.")
     variables = raw.get("variables")

@@ -147,7 +147,8 @@ class PersistedQueries:
 def _hash_of(persisted: object) -> str:
     if not isinstance(persisted, dict):
         raise _bad("`extensions.persistedQuery` must be an object with `version` and `sha256Hash`.")
-    if persisted.get("version") != VERSION:
+    version = persisted.get("version")
+    if isinstance(version, bool) or version != VERSION:
         raise _bad(f"Unsupported persisted query version: send `version: {VERSION}`.")
     sha256 = persisted.get("sha256Hash")
     if not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256.lower()):

@@ -115,6 +115,8 @@ async def test_persisted_query_invalid_document_is_never_registered(api: Api, qu
         ({"persistedQuery": {"version": 2, "sha256Hash": "0" * 64}}, "Unsupported persisted query"),
         ({"persistedQuery": {"version": 1, "sha256Hash": "xyz"}}, "must be a sha256"),
         ({"persistedQuery": "abc"}, "must be an object"),
+        ({"persistedQuery": {"version": True, "sha256Hash": "0" * 64}}, "Unsupported"),
+        ({"persistedQuery": None}, "`query` must be a non-empty string."),
     ],
 )
 async def test_persisted_query_malformed_extension_is_a_clear_error(
