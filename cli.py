@@ -1,5 +1,5 @@
 """``deskgraph serve | db upgrade | seed | token | export-schema | schema-check | outbox send |
-outbox list``."""
+outbox list | persisted-queries import | persisted-queries list``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # The commands whose SQLAlchemy and OS errors come from the database.
-_DATABASE_COMMANDS = frozenset({"db", "seed", "token", "outbox"})
+_DATABASE_COMMANDS = frozenset({"db", "seed", "token", "outbox", "persisted-queries"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,7 +125,23 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--limit", type=_at_least(1), default=100, help="at most this many (default 100)"
     )
+    _persisted_queries_parser(commands)
     return parser
+
+
+def _persisted_queries_parser(commands: argparse._SubParsersAction[Any]) -> None:
+    persisted = commands.add_parser(
+        "persisted-queries", help="the documents clients run by hash (persisted queries)"
+    )
+    persisted_commands = persisted.add_subparsers(dest="persisted_command", required=True)
+    imported = persisted_commands.add_parser(
+        "import", help="store the operations of the clients' manifest (Apollo's format)"
+    )
+    imported.add_argument("manifest", help="persisted-query-manifest.json")
+    listing = persisted_commands.add_parser("list", help="the stored documents' hashes and names")
+    listing.add_argument(
+        "--limit", type=_at_least(1), default=1000, help="at most this many (default 1000)"
+    )
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,11 +159,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from deskgraph.schema.changes import run
 
         return run(SCHEMA_FILE.parent, args.base)
+    if args.command == "persisted-queries":
+        return _persisted_queries(args, settings)
     if args.command == "outbox":
         if args.outbox_command == "send":
             return asyncio.run(_outbox_send(settings))
         return asyncio.run(_outbox_list(settings, args.limit))
     return _export_schema(args.output)
+
+
+def _persisted_queries(args: argparse.Namespace, settings: Settings) -> int:
+    from deskgraph.server import persisted
+
+    if args.persisted_command == "import":
+        text = persisted.manifest_text(args.manifest)
+        print(asyncio.run(persisted.import_manifest(settings, text, args.manifest)))
+    else:
+        print("\n".join(asyncio.run(persisted.listing(settings, args.limit))))
+    return 0
 
 
 def _version() -> str:

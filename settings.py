@@ -98,6 +98,20 @@ class Settings:
     max_query_cost: AtLeastOne = 10_000
     request_timeout_seconds: Seconds = 30.0
     max_response_bytes: AtLeastOne = 10_000_000
+    # Persisted queries (Apollo's automatic persisted queries, server.persisted): `auto` runs a
+    # document sent by its sha256 once a client registered it; `only` runs the documents of the
+    # clients' manifest (`deskgraph persisted-queries import`) and nothing else; `off` refuses
+    # hashes (PERSISTED_QUERY_NOT_SUPPORTED: Apollo's link sends full queries). Not `only` by
+    # default in production: it refuses every other document (a federation router's too).
+    persisted_queries: Literal["off", "auto", "only"] = "auto"
+    # At most this many documents registered by clients (the manifest's are not counted).
+    persisted_query_max_count: AtLeastOne = 10_000
+    # Documents each process keeps in memory (least recently used out first): a hit runs no SQL.
+    persisted_query_cache_size: AtLeastOne = 1_000
+    # HTTP batching (a JSON array of operations, Apollo's BatchHttpLink): at most this many,
+    # and together costing at most max_batch_cost (None: max_query_cost).
+    max_batch_size: AtLeastOne = 10
+    max_batch_cost: AtLeastOne | None = None
     # Production: `_service { sdl }` answers service tokens only, unless this opens it to all.
     public_sdl: bool = False
     # JDLink (ISO 15143-3 fleet API with OAuth2 client credentials). Unset: in development
@@ -147,6 +161,11 @@ class Settings:
     @field_validator("smtp_tls", mode="before")
     @classmethod
     def _tls_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("persisted_queries", mode="before")
+    @classmethod
+    def _persisted_mode(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("mail_from")
@@ -211,6 +230,10 @@ class Settings:
         """The domain of ``mail_from``: Message-IDs are made in it."""
         address = self.mail_from.rpartition("<")[2].rstrip(">").strip()
         return address.rpartition("@")[2] or "deskgraph.localhost"
+
+    @property
+    def batch_cost_limit(self) -> int:
+        return self.max_query_cost if self.max_batch_cost is None else self.max_batch_cost
 
     @property
     def is_production(self) -> bool:

@@ -21,7 +21,6 @@ from strawberry.types.graphql import OperationType
 
 from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.errors import (
-    BAD_REQUEST,
     GRAPHQL_PARSE_FAILED,
     INTERNAL_SERVER_ERROR,
     ApiError,
@@ -34,8 +33,19 @@ from deskgraph.ids import ascii_number
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.server.batch import batch_cost, batch_entries
 from deskgraph.server.context import Context
 from deskgraph.server.failures import failure_response, unavailable_response
+from deskgraph.server.operation import (
+    Answer,
+    Operation,
+    Prepared,
+    RequestError,
+    Unavailable,
+    error_answer,
+    operation_of,
+)
+from deskgraph.server.persisted import PersistedQueries
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 from deskgraph.store.availability import unavailability
@@ -47,24 +57,6 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 TIMEOUT = "TIMEOUT"
 RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
 JSON = "application/json"
-
-
-class RequestError(Exception):
-    """A request that is not a GraphQL request at all: answered before any execution."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        headers: dict[str, str] | None = None,
-        *,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-        self.code = code
 
 
 def _nothing() -> None:
@@ -90,6 +82,7 @@ class GraphQLEndpoint:
         self.sessionmaker = sessionmaker
         self.verifier = verifier
         self.graphiql = GraphiQLPage(settings, sessionmaker)
+        self.persisted = PersistedQueries(settings, sessionmaker)
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -107,64 +100,124 @@ class GraphQLEndpoint:
                 if self.settings.is_production:
                     raise RequestError(404, "GraphiQL is off in production.")
                 return await self.graphiql.response()
-            params = await self._params(request)
+            sent = await self._payload(request)
         except RequestError as error:
             return _error_response(error, media_type)
-        allowed = (
-            {OperationType.QUERY}
-            if request.method == "GET"
-            else {OperationType.QUERY, OperationType.MUTATION}
-        )
         try:
-            # The deadline cancels the work (resolvers, SQL); the session rolls back on exit.
-            async with (
-                asyncio.timeout(self.settings.request_timeout_seconds),
-                self.sessionmaker() as session,
-            ):
-                reader = Reader(session)
-                try:
-                    context = await self._context(request, session, reader)
-                    result = await self.schema.execute(
-                        params["query"],
-                        variable_values=params["variables"],
-                        context_value=context,
-                        operation_name=params["operationName"],
-                        allowed_operation_types=allowed,
-                    )
-                    if context.lookup_failure is not None:  # answered by failure_response
-                        raise context.lookup_failure
-                finally:
-                    await reader.close()  # statements of cancelled fields finish first
+            # The deadline cancels the work (resolvers, SQL); sessions roll back on exit.
+            async with asyncio.timeout(self.settings.request_timeout_seconds):
+                if isinstance(sent, list):
+                    return await self._batch(request, sent, media_type)
+                answer = await self._prepare_and_execute(request, sent, media_type)
         except TimeoutError:
             timeout = self.settings.request_timeout_seconds
             return _error_response(
                 RequestError(503, f"The request took longer than {timeout:g} s.", code=TIMEOUT),
                 media_type,
             )
+        except Unavailable as unavailable:
+            return unavailable_response(unavailable.found, media_type)
+        response = _response(answer.body, answer.status, media_type, answer.headers)
+        if len(response.body) > self.settings.max_response_bytes:
+            return _too_large(self.settings.max_response_bytes, media_type, answer.body)
+        return response
+
+    async def _prepare_and_execute(
+        self, request: Request, operation: Operation, media_type: str
+    ) -> Answer:
+        prepared = await self._prepare(operation)
+        if isinstance(prepared, Answer):
+            return prepared
+        return await self._execute_one(request, prepared, media_type)
+
+    async def _prepare(self, operation: Operation) -> Prepared | Answer:
+        """The operation with its document, or the answer refusing it (persisted queries)."""
+        try:
+            document = await self.persisted.document(operation.query, operation.extensions)
+        except RequestError as error:
+            return error_answer(error)
+        return Prepared(operation, document)
+
+    async def _execute_one(self, request: Request, prepared: Prepared, media_type: str) -> Answer:
+        """Run one operation in its own session: the single request's and each of a batch's."""
+        operation = prepared.operation
+        allowed = (
+            {OperationType.QUERY}
+            if request.method == "GET"
+            else {OperationType.QUERY, OperationType.MUTATION}
+        )
+        try:
+            async with self.sessionmaker() as session:
+                reader = Reader(session)
+                try:
+                    context = await self._context(request, session, reader)
+                    result = await self.schema.execute(
+                        prepared.document.query,
+                        variable_values=operation.variables,
+                        context_value=context,
+                        operation_name=operation.operation_name,
+                        allowed_operation_types=allowed,
+                    )
+                    if context.lookup_failure is not None:  # answered by failure_response
+                        raise context.lookup_failure
+                finally:
+                    await reader.close()  # statements of cancelled fields finish first
         except InvalidOperationTypeError as error:
-            return _error_response(_wrong_operation(error, request.method), media_type)
+            return error_answer(_wrong_operation(error, request.method))
         except CannotGetOperationTypeError as error:
-            message = error.as_http_error_reason()
-            return _error_response(RequestError(400, message), media_type)
+            return error_answer(RequestError(400, error.as_http_error_reason()))
         except MissingQueryError:
-            return _error_response(RequestError(400, "No query was sent."), media_type)
+            return error_answer(RequestError(400, "No query was sent."))
         for failed in result.errors or ():
             cause = failed.original_error
             found = unavailability(cause) if cause is not None else None
-            if found is not None:  # a partial answer would hide it: the client retries
+            if found is not None:
                 logger.warning("database %s: %s", found.value, cause)
-                return unavailable_response(found, media_type)
-        response = _result_response(result, media_type)
-        if len(response.body) > self.settings.max_response_bytes:
-            limit = self.settings.max_response_bytes
-            message = f"The response is larger than {limit} bytes: ask for less (smaller pages)."
-            too_large = RequestError(400, message, code=RESPONSE_TOO_LARGE)
-            return _error_response(too_large, media_type, result.extensions)
-        return response
+                raise Unavailable(found)
+        if not _is_request_error(result):  # parsed, validated, within its cost: may be stored
+            await self.persisted.register(prepared.document, operation.operation_name)
+        return _result_answer(result, media_type)
 
-    async def _params(self, request: Request) -> dict[str, Any]:
+    async def _batch(self, request: Request, sent: list[Any], media_type: str) -> Response:
+        """A JSON array of operations (Apollo's BatchHttpLink): their answers in order, each
+        with its own errors; run one after the other (a mutation sees the ones before it)."""
+        prepared: list[Prepared | Answer] = []
+        for raw in sent:
+            try:
+                prepared.append(await self._prepare(operation_of(raw)))
+            except RequestError as error:
+                prepared.append(error_answer(error))
+        cost = batch_cost(
+            self.schema, self.settings, [p for p in prepared if isinstance(p, Prepared)]
+        )
+        limit = self.settings.batch_cost_limit
+        if cost > limit:
+            message = (
+                f"The batch's operations cost {cost} together, more than the limit of {limit}: "
+                "send fewer operations in one request, or ask for smaller pages."
+            )
+            refused = RequestError(400, message, code=QueryTooComplex.code)
+            return _error_response(
+                refused, media_type, {"cost": {"requested": cost, "limit": limit}}
+            )
+        parts: list[bytes] = []
+        size = 1
+        for item in prepared:
+            answer = (
+                item
+                if isinstance(item, Answer)
+                else await self._execute_one(request, item, media_type)
+            )
+            parts.append(orjson.dumps(answer.body))
+            size += len(parts[-1]) + 1
+            if size > self.settings.max_response_bytes:  # the rest is not run
+                return _too_large(self.settings.max_response_bytes, media_type)
+        return Response(b"[" + b",".join(parts) + b"]", status_code=200, media_type=media_type)
+
+    async def _payload(self, request: Request) -> Operation | list[Any]:
+        """The request's operation, or a batch's raw entries (each checked by ``operation_of``)."""
         if request.method == "GET":
-            raw: dict[str, Any] = dict(request.query_params)
+            raw: Any = dict(request.query_params)
             for key in ("variables", "extensions"):
                 if raw.get(key):
                     raw[key] = _loads(raw[key], key)
@@ -182,23 +235,13 @@ class GraphQLEndpoint:
                 if len(body) > self.settings.max_body_bytes:
                     raise RequestError(413, "The request body is too large.")
             raw = _loads(body, "body")
+            if isinstance(raw, list):
+                return batch_entries(raw, self.settings)
             if not isinstance(raw, dict):
                 raise RequestError(400, "The request body must be a JSON object.")
         else:
             raise RequestError(405, "Use GET or POST.", {"Allow": "GET, POST"})
-        query = raw.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise RequestError(400, "`query` must be a non-empty string.")
-        variables = raw.get("variables")
-        if variables is not None and not isinstance(variables, dict):
-            raise RequestError(400, "`variables` must be an object.")
-        operation_name = raw.get("operationName")
-        if operation_name is not None and not isinstance(operation_name, str):
-            raise RequestError(400, "`operationName` must be a string.")
-        extensions = raw.get("extensions")
-        if extensions is not None and not isinstance(extensions, dict):
-            raise RequestError(400, "`extensions` must be an object.")
-        return {"query": query, "variables": variables, "operationName": operation_name or None}
+        return operation_of(raw)
 
     async def _context(self, request: Request, session: AsyncSession, reader: Reader) -> Context:
         """The request's context. The token is verified here (no SQL); the viewer it names is
@@ -261,7 +304,8 @@ def _negotiate(accept: str) -> str:
 
 def _wants_html(request: Request) -> bool:
     accept = request.headers.get("accept", "")
-    return "text/html" in accept and "query" not in request.query_params
+    sent = request.query_params
+    return "text/html" in accept and "query" not in sent and "extensions" not in sent
 
 
 def _response(
@@ -273,30 +317,33 @@ def _response(
 def _error_response(
     error: RequestError, media_type: str, extensions: dict[str, Any] | None = None
 ) -> Response:
-    code = error.code or (INTERNAL_SERVER_ERROR if error.status >= 500 else BAD_REQUEST)
-    body: dict[str, Any] = {"errors": [{"message": error.message, "extensions": {"code": code}}]}
-    if extensions:
-        body["extensions"] = extensions
-    return _response(body, error.status, media_type, error.headers)
+    answer = error_answer(error, extensions)
+    return _response(answer.body, answer.status, media_type, answer.headers)
 
 
-def _result_response(result: ExecutionResult, media_type: str) -> Response:
+def _too_large(limit: int, media_type: str, body: dict[str, Any] | None = None) -> Response:
+    message = f"The response is larger than {limit} bytes: ask for less (smaller pages)."
+    too_large = RequestError(400, message, code=RESPONSE_TOO_LARGE)
+    return _error_response(too_large, media_type, (body or {}).get("extensions"))
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """A request error (parse, validation, variables, cost) stops before execution."""
+    errors = result.errors or ()
+    return result.data is None and bool(errors) and all(error.path is None for error in errors)
+
+
+def _result_answer(result: ExecutionResult, media_type: str) -> Answer:
     errors = [format_error(error) for error in result.errors or ()]
     body: dict[str, Any] = {}
-    # A request error (parse, validation, variables) stops before execution: no data entry.
-    request_error = (
-        result.data is None
-        and bool(errors)
-        and all(error.path is None for error in result.errors or ())
-    )
-    if not request_error:
+    request_error = _is_request_error(result)
+    if not request_error:  # no data entry where nothing ran
         body["data"] = result.data
     if errors:
         body["errors"] = errors
     if result.extensions:
         body["extensions"] = result.extensions  # the cost: see schema/cost.py
-    status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
-    return _response(body, status, media_type)
+    return Answer(body, 400 if request_error and media_type == GRAPHQL_RESPONSE else 200)
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:

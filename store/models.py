@@ -481,3 +481,7 @@ from deskgraph.store.card_models import (  # noqa: E402
     Interaction as Interaction,
     InteractionMessage as InteractionMessage,
 )
+from deskgraph.store.persisted_query_models import (  # noqa: E402
+    PersistedQuery as PersistedQuery,
+    PersistedQuerySource as PersistedQuerySource,
+)

@@ -98,7 +98,13 @@ async def test_ticket_updated_over_http_host_advisor_is_pointed_to_the_websocket
     ("content", "content_type", "status", "message"),
     [
         (b"{not json", "application/json", 400, "The body is not valid JSON."),
-        (b"[1, 2]", "application/json", 400, "The request body must be a JSON object."),
+        (b"3", "application/json", 400, "The request body must be a JSON object."),
+        (
+            b"[1, 2]",
+            "application/json",
+            400,
+            "Each operation of a batch must be a JSON object: operation 1 is not.",
+        ),
         (b'{"query": 3}', "application/json", 400, "`query` must be a non-empty string."),
         (b"{}", "application/json", 400, "`query` must be a non-empty string."),
         (
