@@ -187,6 +187,7 @@ def _upgrade(settings: Settings) -> str:
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
+    from deskgraph.server.access_log import serve_options
     from deskgraph.server.app import create_app
 
     _log_to_stderr()
@@ -203,6 +204,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
             port=settings.port,
             proxy_headers=False,
             log_level="info",
+            **serve_options(settings),  # JSON logs in production, one access line per request
         )
     return 0
 

@@ -50,6 +50,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from deskgraph.server import metrics
 from deskgraph.store import event_log
 from deskgraph.store.event_log import CHANNEL, Event
 from deskgraph.store.models import utcnow
@@ -131,7 +132,9 @@ class LocalHub:
     def publish(self, event: Event) -> None:
         """Hand an event to every subscriber (from any thread; never blocks). A subscriber
         that fell QUEUE_SIZE events behind loses its oldest one."""
-        for subscriber in list(self._subscribers):
+        subscribers = list(self._subscribers)
+        metrics.EVENTS_FANNED_OUT.inc(len(subscribers))
+        for subscriber in subscribers:
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 subscriber.loop.call_soon_threadsafe(_put_latest, subscriber.queue, event)
 
@@ -170,16 +173,19 @@ class LocalHub:
                 if self.cursor.accept(pk, now):
                     self.publish(event)
                     delivered += 1
+        metrics.EVENTS_READ.inc(delivered)
         return delivered
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
         subscriber = _Subscriber(asyncio.Queue(QUEUE_SIZE), asyncio.get_running_loop())
         self._subscribers.add(subscriber)
+        metrics.SUBSCRIPTIONS_OPEN.inc()
         try:
             yield subscriber.queue
         finally:
             self._subscribers.discard(subscriber)
+            metrics.SUBSCRIPTIONS_OPEN.dec()
 
 
 def _put_latest(queue: asyncio.Queue[Event], event: Event) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer, Envelope, Session
@@ -314,11 +315,43 @@ async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
     return tokens
 
 
+def without_request_ids(body: bytes, request_id: str) -> bytes:
+    """``body`` without the ``extensions.requestId`` of its errors, each checked to be the
+    response's ``X-Request-ID``: the tests compare errors exactly, and the id is new each time
+    (tests/test_request_id_api.py asserts it as clients see it)."""
+    parsed = orjson.loads(body)
+    for result in parsed if isinstance(parsed, list) else [parsed]:
+        for error in result.get("errors") or ():
+            extensions = error.get("extensions") or {}
+            assert extensions.pop("requestId") == request_id, error
+            if not extensions:
+                del error["extensions"]
+    return orjson.dumps(parsed)
+
+
+class RequestIdChecked(httpx.AsyncBaseTransport):
+    """The app's transport: every answer has an ``X-Request-ID``, every error of a JSON
+    answer carries it in ``extensions.requestId`` (checked, then removed)."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        request_id = response.headers.get("x-request-id")
+        assert request_id, "an answer without X-Request-ID"
+        body = b"".join([part async for part in response.stream])  # type: ignore[union-attr]
+        if b'"requestId"' in body and "json" in response.headers.get("content-type", ""):
+            body = without_request_ids(body, request_id)
+        headers = [(k, v) for k, v in response.headers.multi_items() if k != "content-length"]
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
 @asynccontextmanager
 async def open_api(settings: Settings) -> AsyncIterator[Api]:
     """The app on ``settings.database_url``, as clients meet it over HTTP."""
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = RequestIdChecked(app)
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://deskgraph.test"
