@@ -13,6 +13,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from pythonjsonlogger.json import JsonFormatter
+
 from deskgraph.server import request_id
 from deskgraph.settings import Settings
 
@@ -28,6 +30,16 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line: time, level, logger, message, request_id, and the fields a
+    line was written with (``extra``)."""
+    return JsonFormatter(
+        "%(levelname)s %(name)s %(message)s",
+        rename_fields={"levelname": "level", "name": "logger"},
+        timestamp="time",
+    )
+
+
 def production_logging() -> dict[str, Any]:
     """uvicorn's ``log_config`` in production: JSON lines on stderr for deskgraph and
     uvicorn, uvicorn's access log silenced (``deskgraph.access`` writes one line instead).
@@ -36,14 +48,7 @@ def production_logging() -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": {
-            "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
-                "fmt": "%(levelname)s %(name)s %(message)s",
-                "rename_fields": {"levelname": "level", "name": "logger"},
-                "timestamp": "time",
-            }
-        },
+        "formatters": {"json": {"()": json_formatter}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
