@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import logging.config
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -187,10 +188,13 @@ def _upgrade(settings: Settings) -> str:
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
-    from deskgraph.server.access_log import serve_options
+    from deskgraph.server.access_log import production_logging, serve_options
     from deskgraph.server.app import create_app
 
-    _log_to_stderr()
+    if settings.is_production:  # JSON lines from the first one on (create_app logs)
+        logging.config.dictConfig(production_logging())
+    else:
+        _log_to_stderr()
     with contextlib.ExitStack() as stack:
         if settings.jdlink_url is None and not settings.is_production:
             settings = stack.enter_context(_jdlink_simulator(settings))
