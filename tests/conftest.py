@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import email
 import email.policy
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import httpx
@@ -483,6 +487,50 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def serve_process(
+    database_url: str,
+    environment: Mapping[str, str] | None = None,
+    stderr: IO[str] | int = subprocess.PIPE,
+) -> Iterator[str]:
+    """``deskgraph serve`` in a process of its own, on a free port of 127.0.0.1, with these
+    further variables; its stderr goes to ``stderr``."""
+    port = free_port()
+    variables = {
+        **os.environ,
+        "DESKGRAPH_DATABASE_URL": database_url,
+        "DESKGRAPH_PORT": str(port),
+        "DESKGRAPH_HOST": "127.0.0.1",
+        **(environment or {}),
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "deskgraph"), "serve"],
+        env=variables,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("deskgraph serve did not start in 30 s")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ async def test_request_id_errors_answered_before_execution_carry_it(
     status: int,
     code: str,
 ) -> None:
+    kwargs = dict(kwargs)  # the parameters are shared by both backends' runs
     headers = {"X-Request-ID": "before-1", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
     response = await raw.request(method, "/graphql", headers=headers, **kwargs)  # type: ignore[arg-type]
     assert response.status_code == status

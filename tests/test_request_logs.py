@@ -8,10 +8,6 @@ import contextlib
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ import pytest
 
 from deskgraph.server.access_log import RequestIdFilter, json_formatter
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
-from tests.conftest import Api, free_port, gid
+from tests.conftest import Api, gid, serve_process
 
 VIEWER_KIND = "query VIEWER_KIND { viewer { kind } }"
 CREATE_FIELD = """
@@ -182,59 +178,27 @@ async def test_json_lines_written_during_a_request_carry_its_id(
     assert lines[1]["error_codes"] == ["UPSTREAM_UNAVAILABLE"]
 
 
-@contextlib.contextmanager
-def production_server(database_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``deskgraph serve`` in production, in a process of its own on 127.0.0.1."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "DESKGRAPH_ENV": "production",
-        "DESKGRAPH_TOKEN_SECRET": "a-production-secret-for-the-log-test-0123456789",
-        "DESKGRAPH_DATABASE_URL": database_url,
-        "DESKGRAPH_HOST": "127.0.0.1",
-        "DESKGRAPH_PORT": str(port),
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "deskgraph"), "serve"],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail("deskgraph serve did not start in 30 s")
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+PRODUCTION = {
+    "DESKGRAPH_ENV": "production",
+    "DESKGRAPH_TOKEN_SECRET": "a-production-secret-for-the-log-test-0123456789",
+}
 
 
 @pytest.mark.one_backend
-def test_serve_in_production_writes_json_lines_and_one_access_line(database_url: str) -> None:
-    with production_server(database_url) as (url, process):
-        response = httpx.post(
-            f"{url}/graphql",
-            json={"query": "query TYPENAME { __typename }"},
-            headers={"X-Request-ID": "served-1"},
-            timeout=10,
-        )
-        assert response.status_code == 200
-        process.terminate()
-        _out, err = process.communicate(timeout=10)
+def test_serve_in_production_writes_json_lines_and_one_access_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    with (tmp_path / "stderr").open("w+") as stderr:
+        with serve_process(database_url, PRODUCTION, stderr) as url:
+            response = httpx.post(
+                f"{url}/graphql",
+                json={"query": "query TYPENAME { __typename }"},
+                headers={"X-Request-ID": "served-1"},
+                timeout=10,
+            )
+            assert response.status_code == 200
+        stderr.seek(0)
+        err = stderr.read()
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line JSON
     mine = [line for line in lines if line.get("request_id") == "served-1"]
     assert len(mine) == 1
