@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from deskgraph.store import outbox
 from deskgraph.store.event_log import Event
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import create_sessionmaker, write
-from tests.conftest import Api, Inbox, gid, open_api
+from tests.conftest import Api, Inbox, gid, open_api, serve_process
 
 Labels = frozenset[tuple[str, str]]
 
@@ -303,3 +304,24 @@ def test_metrics_enabled_in_production_without_a_token_refuses_to_start() -> Non
     assert enabled.metrics_on
     assert TOKEN not in repr(enabled)
     assert not Settings.from_env({**environ, "DESKGRAPH_METRICS_ENABLED": "false"}).metrics_on
+
+
+@pytest.mark.one_backend
+def test_metrics_of_several_processes_add_up(database_url: str, tmp_path: Path) -> None:
+    """Two `deskgraph serve` processes sharing PROMETHEUS_MULTIPROC_DIR, as uvicorn workers
+    do: a scrape answered by either counts the requests both served."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    environment = {metrics.MULTIPROCESS_DIR: str(shared)}
+    query = {"query": "query TWO_PROCESSES { __typename }"}
+    with (
+        serve_process(database_url, environment) as first,
+        serve_process(database_url, environment) as second,
+    ):
+        before = Scrape(httpx.get(f"{second}/metrics", timeout=10).text)
+        for url in (first, second, second):
+            assert httpx.post(f"{url}/graphql", json=query, timeout=10).status_code == 200
+        after = Scrape(httpx.get(f"{first}/metrics", timeout=10).text)
+    assert after.delta(before, REQUESTS, operation="TWO_PROCESSES", outcome="ok") == 3
+    assert after.delta(before, LATENCY_COUNT, operation="TWO_PROCESSES") == 3
+    assert after.values[("deskgraph_subscriptions_open", frozenset())] == 0  # summed, live
