@@ -15,7 +15,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from deskgraph.auth import scopes
+from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.server import metrics
+from deskgraph.server.app import create_app
 from deskgraph.server.events import LocalHub
 from deskgraph.server.mail import OutboxSender
 from deskgraph.settings import Settings, SettingsError
@@ -24,7 +27,7 @@ from deskgraph.store import outbox
 from deskgraph.store.event_log import Event
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import create_sessionmaker, write
-from tests.conftest import Api, Inbox, gid, open_api, serve_process
+from tests.conftest import Api, Inbox, RequestIdChecked, gid, open_api, serve_process
 
 Labels = frozenset[tuple[str, str]]
 
@@ -325,3 +328,31 @@ def test_metrics_of_several_processes_add_up(database_url: str, tmp_path: Path) 
     assert after.delta(before, REQUESTS, operation="TWO_PROCESSES", outcome="ok") == 3
     assert after.delta(before, LATENCY_COUNT, operation="TWO_PROCESSES") == 3
     assert after.values[("deskgraph_subscriptions_open", frozenset())] == 0  # summed, live
+
+
+@pytest.mark.one_backend
+async def test_a_request_the_database_fails_counts_as_failed(
+    jdlink_settings: Settings, tmp_path: Path
+) -> None:
+    empty = dataclasses.replace(
+        jdlink_settings, database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    )
+    app = create_app(empty)
+    service = Principal(kind="service", service="router", scopes=frozenset({scopes.READ}))
+    headers = {"Authorization": f"Bearer {issue_token(empty, service)}"}
+    query = {"query": "query TICKET_TOTAL { tickets { totalCount } }"}
+    try:
+        async with httpx.AsyncClient(
+            transport=RequestIdChecked(app), base_url="http://empty.test"
+        ) as client:
+            before = await scrape(client)  # without the outbox's figures: no table to read
+            response = await client.post("/graphql", json=query, headers=headers)
+            after = await scrape(client)
+    finally:
+        await app.state.verifier.aclose()
+        await app.state.sources.aclose()
+        await app.state.engine.dispose()
+    assert response.status_code == 503
+    assert after.delta(before, REQUESTS, operation="TICKET_TOTAL", outcome="failed") == 1
+    assert after.delta(before, ERRORS, code="SERVICE_UNAVAILABLE") == 1
+    assert ("deskgraph_outbox_pending", frozenset()) not in after.values
