@@ -5,6 +5,7 @@ The metrics are process-wide, so every test compares a scrape after with a scrap
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -27,7 +28,23 @@ from deskgraph.store import outbox
 from deskgraph.store.event_log import Event
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import create_sessionmaker, write
-from tests.conftest import Api, Inbox, RequestIdChecked, gid, open_api, serve_process
+from tests.conftest import (
+    SERVED_WAIT,
+    Api,
+    Inbox,
+    RequestIdChecked,
+    Served,
+    gid,
+    open_api,
+    serve_process,
+)
+from tests.test_subscriptions import (
+    TICKET_UPDATED,
+    UPDATE_TICKET,
+    connected,
+    data_of,
+    field_service_ticket,
+)
 
 Labels = frozenset[tuple[str, str]]
 
@@ -356,3 +373,30 @@ async def test_a_request_the_database_fails_counts_as_failed(
     assert after.delta(before, REQUESTS, operation="TICKET_TOTAL", outcome="failed") == 1
     assert after.delta(before, ERRORS, code="SERVICE_UNAVAILABLE") == 1
     assert ("deskgraph_outbox_pending", frozenset()) not in after.values
+
+
+@pytest.mark.one_backend
+async def test_a_subscription_over_the_websocket_is_open_and_receives_the_event(
+    served: Served,
+) -> None:
+    ticket, version = await field_service_ticket(served)
+    change = {"input": {"id": ticket, "version": version, "priority": "URGENT"}}
+    hub = LocalHub.of(served.database_url)
+    async with httpx.AsyncClient(base_url=served.url, timeout=SERVED_WAIT) as http:
+        before = await scrape(http)
+        async for client in connected(served, "host-advisor"):
+            await client.subscribe(TICKET_UPDATED, {"id": ticket})
+            await served.listening()
+            during = await scrape(http)
+            await served.post(UPDATE_TICKET, change, "host-admin")
+            assert data_of(await client.receive())["ticketUpdated"]["priority"] == "URGENT"
+        for _ in range(int(SERVED_WAIT / 0.01)):  # the server ends it once the socket closed
+            if hub.subscriber_count == 0:
+                break
+            await asyncio.sleep(0.01)
+        after = await scrape(http)
+    assert during.delta(before, "deskgraph_subscriptions_open") == 1
+    assert after.delta(before, "deskgraph_subscriptions_open") == 0
+    read = after.delta(before, "deskgraph_events_read_total")
+    assert read >= 1
+    assert after.delta(before, "deskgraph_events_fanned_out_total") == read  # one subscriber
