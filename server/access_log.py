@@ -4,7 +4,8 @@ In production every log line (deskgraph's and uvicorn's) is one JSON object, wri
 python-json-logger, with the request id of the request it belongs to; uvicorn's own access
 line is off, ``deskgraph.access`` writes the one line per request instead: request id,
 operation name and type, viewer kind (never the token), duration, status, error codes and SQL
-statements. In development the lines stay human.
+statements, and the client's address (the proxy's forwarded one when it is trusted). In
+development the lines stay human, and uvicorn's own access line is kept.
 """
 
 from __future__ import annotations
@@ -67,11 +68,12 @@ def production_logging() -> dict[str, Any]:
 
 
 def serve_options(settings: Settings) -> dict[str, Any]:
-    """What ``deskgraph serve`` passes to ``uvicorn.run`` for its logs: JSON in production;
-    uvicorn's access line off in both envs (``deskgraph.access`` writes one per request)."""
+    """What ``deskgraph serve`` passes to ``uvicorn.run`` for its logs: in production JSON,
+    uvicorn's access line off (``deskgraph.access`` writes the one line per request); in
+    development uvicorn's as before, beside ``deskgraph.access``'s."""
     if settings.is_production:
         return {"access_log": False, "log_config": production_logging()}
-    return {"access_log": False}
+    return {}
 
 
 def log_request(
@@ -79,6 +81,7 @@ def log_request(
     request_id: str,
     method: str,
     path: str,
+    client: str | None,
     status: int,
     duration_ms: float,
     operation_name: str | None,
@@ -108,6 +111,7 @@ def log_request(
             "request_id": request_id,
             "method": method,
             "path": path,
+            "client": client,
             "status": status,
             "duration_ms": round(duration_ms, 3),
             "operation_name": operation_name,

@@ -246,10 +246,12 @@ class Observe:
         viewer = record.viewer or (
             UNRESOLVED_VIEWER if headers.get("authorization") else ANONYMOUS_VIEWER
         )
+        client = scope.get("client")
         log_request(
             request_id=record.request_id,
             method=scope["method"],
             path=scope["path"],
+            client=f"{client[0]}:{client[1]}" if client else None,
             status=answer.status,
             duration_ms=seconds * 1000,
             operation_name=",".join(op.name or "" for op in operations) or None,

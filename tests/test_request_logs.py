@@ -139,6 +139,7 @@ async def test_json_line_is_one_object_with_every_figure(api: Api) -> None:
         "request_id",
         "method",
         "path",
+        "client",
         "status",
         "duration_ms",
         "operation_name",
@@ -210,6 +211,7 @@ def test_serve_in_production_writes_json_lines_and_one_access_line(
         "request_id": "served-1",
         "method": "POST",
         "path": "/graphql",
+        "client": mine[0]["client"],
         "status": 200,
         "duration_ms": None,
         "operation_name": "TYPENAME",
@@ -218,5 +220,6 @@ def test_serve_in_production_writes_json_lines_and_one_access_line(
         "error_codes": [],
         "sql_statements": 0,
     }
+    assert mine[0]["client"].startswith("127.0.0.1:")
     assert not [line for line in lines if line["logger"] == "uvicorn.access"]
     assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's own, as JSON
