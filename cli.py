@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import logging.config
 import os
 import re
 import sys
@@ -239,6 +240,7 @@ def _upgrade(settings: Settings) -> str:
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int | None) -> int:
     import uvicorn
 
+    from deskgraph.server.access_log import production_logging, serve_options
     from deskgraph.server.app import create_app
     from deskgraph.server.serve import (
         APP_FACTORY,
@@ -247,7 +249,10 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
         worker_log_config,
     )
 
-    _log_to_stderr()
+    if settings.is_production:  # JSON lines from the first one on (create_app logs)
+        logging.config.dictConfig(production_logging())
+    else:
+        _log_to_stderr()
     workers = workers or settings.workers
     with contextlib.ExitStack() as stack:
         given = settings
@@ -258,14 +263,17 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
         settings = dataclasses.replace(
             settings, host=host or settings.host, port=port or settings.port
         )
-        options = uvicorn_options(settings)
+        options = {**uvicorn_options(settings), **serve_options(settings)}
         if workers == 1:
             uvicorn.run(create_app(settings), **options)
             return 0
         # Each worker process makes its app with the factory, from the environment.
         os.environ.update(worker_environment(given, settings))
         uvicorn.run(
-            APP_FACTORY, factory=True, workers=workers, log_config=worker_log_config(), **options
+            APP_FACTORY,
+            factory=True,
+            workers=workers,
+            **{"log_config": worker_log_config(), **options},
         )
     return 0
 

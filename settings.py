@@ -145,6 +145,10 @@ class Settings:
     # `none` allows no origin. None: the env's default (the usual dev servers in development,
     # none in production).
     cors_origins: tuple[str, ...] | None = None
+    # /metrics (Prometheus): None is the env's default (on in development, off in production);
+    # with a token, a scrape must send `Authorization: Bearer <token>` (required in production).
+    metrics_enabled: bool | None = None
+    metrics_token: str | None = Field(default=None, repr=False)
 
     @field_validator("database_url")
     @classmethod
@@ -226,6 +230,12 @@ class Settings:
         return () if self.is_production else DEVELOPMENT_CORS_ORIGINS
 
     @property
+    def metrics_on(self) -> bool:
+        if self.metrics_enabled is not None:
+            return self.metrics_enabled
+        return not self.is_production
+
+    @property
     def mail_domain(self) -> str:
         """The domain of ``mail_from``: Message-IDs are made in it."""
         address = self.mail_from.rpartition("<")[2].rstrip(">").strip()
@@ -281,7 +291,7 @@ class _MappingSource(EnvSettingsSource):
         return {name.lower(): value for name, value in self._environ.items()}
 
 
-_SECRETS = frozenset({"token_secret", "jdlink_client_secret", "smtp_password"})
+_SECRETS = frozenset({"token_secret", "jdlink_client_secret", "smtp_password", "metrics_token"})
 
 
 def _read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -332,6 +342,11 @@ def _check_combinations(settings: Settings) -> None:
         raise SettingsError(
             "DESKGRAPH_JDLINK_URL needs DESKGRAPH_JDLINK_CLIENT_ID and "
             "DESKGRAPH_JDLINK_CLIENT_SECRET"
+        )
+    if settings.is_production and settings.metrics_on and not settings.metrics_token:
+        raise SettingsError(
+            "DESKGRAPH_METRICS_ENABLED in production needs DESKGRAPH_METRICS_TOKEN "
+            "(the bearer token Prometheus sends)"
         )
     if bool(settings.smtp_username) != bool(settings.smtp_password):
         raise SettingsError(

@@ -28,6 +28,9 @@ from deskgraph.server.failures import (
 )
 from deskgraph.server.http import GraphQLEndpoint
 from deskgraph.server.mail import OutboxSender
+from deskgraph.server.metrics import MetricsEndpoint, process_exited
+from deskgraph.server.observe import Observe, count_statements, instrument
+from deskgraph.server.request_id import HEADER as REQUEST_ID_HEADER
 from deskgraph.server.websocket import LiveEndpoint
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
@@ -62,7 +65,8 @@ def _url_host(host: str) -> str:
 
 def _cors(settings: Settings) -> list[Middleware]:
     """Browsers on the allowed origins (DESKGRAPH_CORS_ORIGINS) may call /graphql with
-    credentials and a bearer token; outermost, so that error answers carry the headers too."""
+    credentials and a bearer token; outside CatchAll, so that error answers carry the headers
+    too."""
     if not settings.allowed_origins:
         return []
     return [
@@ -72,7 +76,7 @@ def _cors(settings: Settings) -> list[Middleware]:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=True,
-            expose_headers=["Retry-After"],
+            expose_headers=["Retry-After", REQUEST_ID_HEADER],
             max_age=600,
         )
     ]
@@ -99,10 +103,12 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         # A statement in flight when the request's deadline passes ends a second later.
         statement_timeout_seconds=settings.request_timeout_seconds + STATEMENT_GRACE_SECONDS,
     )
+    count_statements(engine)  # the SQL statements of each request, for metrics and logs
     sessionmaker = create_sessionmaker(engine)
     verifier = TokenVerifier(settings)
     sender = OutboxSender(settings, sessionmaker) if settings.smtp_host else None
     schema = build_schema(settings)
+    instrument(schema)  # each request's operation and viewer, for metrics and logs
     live = LiveEndpoint(schema, settings, sessionmaker, verifier, sources, loaders)
     # Reads the event log into this process's subscriptions (PostgreSQL: woken by LISTEN).
     listener = EventListener(engine, retention_seconds=settings.event_retention_seconds)
@@ -164,7 +170,12 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         await verifier.aclose()
         await sources.aclose()
         await engine.dispose()
+        process_exited()
 
+    metrics_routes = []
+    if settings.metrics_on:  # off: /metrics is the app's JSON 404
+        metrics = MetricsEndpoint(settings, sessionmaker)
+        metrics_routes.append(Route("/metrics", metrics.handle, methods=["GET"]))
     app = Starlette(
         routes=[
             Route("/", home, methods=["GET"]),
@@ -173,11 +184,17 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *graphiql_routes(settings),
+            *metrics_routes,
         ],
         lifespan=lifespan,
-        # Traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set): outermost but for the request id's
-        # middleware, whose id the server span records when it starts.
-        middleware=[*tracing.middleware(), *_cors(settings), Middleware(CatchAll)],
+        # Observe outermost (every answer, CORS preflights and failures too, has its request id),
+        # then traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set), whose server span records it.
+        middleware=[
+            Middleware(Observe),
+            *tracing.middleware(),
+            *_cors(settings),
+            Middleware(CatchAll),
+        ],
         exception_handlers={HTTPException: http_exception},
     )
     app.state.engine = engine

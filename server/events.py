@@ -50,6 +50,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from deskgraph.server import metrics
 from deskgraph.store import event_log
 from deskgraph.store.event_log import CHANNEL, Event
 from deskgraph.store.models import utcnow
@@ -148,11 +149,14 @@ class LocalHub:
         the others are not even woken, so 100 subscriptions of other cards cost 100 calls of
         their filters, not 100 task switches (bench/cards.py). A subscriber that fell
         QUEUE_SIZE events behind loses its oldest one."""
+        handed = 0
         for subscriber in list(self._subscribers):
             if not subscriber.wants(event):
                 continue
+            handed += 1
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 subscriber.loop.call_soon_threadsafe(_put_latest, subscriber.queue, event)
+        metrics.EVENTS_FANNED_OUT.inc(handed)
 
     def add_waker(self, loop: asyncio.AbstractEventLoop, flag: asyncio.Event) -> None:
         """``flag`` (of ``loop``) is set whenever this hub is woken: a listener's."""
@@ -189,6 +193,7 @@ class LocalHub:
                 if self.cursor.accept(pk, now):
                     self.publish(event)
                     delivered += 1
+        metrics.EVENTS_READ.inc(delivered)
         return delivered
 
     @contextlib.asynccontextmanager
@@ -199,10 +204,12 @@ class LocalHub:
         subscription may still check each again: the filter only spares the others)."""
         subscriber = _Subscriber(asyncio.Queue(QUEUE_SIZE), asyncio.get_running_loop(), interest)
         self._subscribers.add(subscriber)
+        metrics.SUBSCRIPTIONS_OPEN.inc()
         try:
             yield subscriber.queue
         finally:
             self._subscribers.discard(subscriber)
+            metrics.SUBSCRIPTIONS_OPEN.dec()
 
 
 def _put_latest(queue: asyncio.Queue[Event], event: Event) -> None:

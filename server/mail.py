@@ -20,6 +20,7 @@ from email.message import EmailMessage
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from deskgraph.server.metrics import record_upstream_call
 from deskgraph.settings import Settings
 from deskgraph.store import outbox
 from deskgraph.store.models import utcnow
@@ -36,6 +37,7 @@ LAST_RETRY = timedelta(hours=1)
 BATCH_SIZE = 50
 CLOSE_GRACE_SECONDS = 10.0
 _TRANSIENT = (aiosmtplib.SMTPException, OSError, TimeoutError)
+SMTP = "smtp"  # the upstream source in the metrics
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -169,11 +171,13 @@ class OutboxSender:
                     try:
                         smtp = await self._connect()
                     except _TRANSIENT as error:
+                        record_upstream_call(SMTP, failed=True)
                         await self._retry(mail, _describe(error))
                         break  # the server is unreachable: the rest waits for the next pass
                 try:
                     await smtp.send_message(message)
                 except (*_TRANSIENT, ValueError) as error:
+                    record_upstream_call(SMTP, failed=True)
                     if _is_permanent(error):
                         await self._fail(mail, _describe(error))
                     else:
@@ -181,6 +185,7 @@ class OutboxSender:
                     if not smtp.is_connected:
                         break
                     continue
+                record_upstream_call(SMTP, failed=False)
                 sent += 1
                 await self._sent(mail)
         finally:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
@@ -154,3 +154,14 @@ async def list_mails(
         select(m).where(m.status.in_(list(statuses))).order_by(m.id).limit(limit)
     )
     return list(result)
+
+
+async def outbox_figures(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:
+    """For the metrics: how many mails are pending (due now or retried later), and when the
+    oldest of those due now was queued (None when none is due)."""
+    m = models.OutboxMail
+    pending = await session.scalar(
+        select(func.count()).select_from(m).where(m.status == models.MailStatus.PENDING)
+    )
+    oldest_due = await session.scalar(select(func.min(m.created_at)).where(*_is_due(now)))
+    return int(pending or 0), oldest_due

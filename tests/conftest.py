@@ -16,22 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import email
 import email.policy
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer, Envelope, Session
@@ -314,11 +319,43 @@ async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
     return tokens
 
 
+def without_request_ids(body: bytes, request_id: str) -> bytes:
+    """``body`` without the ``extensions.requestId`` of its errors, each checked to be the
+    response's ``X-Request-ID``: the tests compare errors exactly, and the id is new each time
+    (tests/test_request_id_api.py asserts it as clients see it)."""
+    parsed = orjson.loads(body)
+    for result in parsed if isinstance(parsed, list) else [parsed]:
+        for error in result.get("errors") or ():
+            extensions = error.get("extensions") or {}
+            assert extensions.pop("requestId") == request_id, error
+            if not extensions:
+                del error["extensions"]
+    return orjson.dumps(parsed)
+
+
+class RequestIdChecked(httpx.AsyncBaseTransport):
+    """The app's transport: every answer has an ``X-Request-ID``, every error of a JSON
+    answer carries it in ``extensions.requestId`` (checked, then removed)."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        request_id = response.headers.get("x-request-id")
+        assert request_id, "an answer without X-Request-ID"
+        body = b"".join([part async for part in response.stream])  # type: ignore[union-attr]
+        if b'"requestId"' in body and "json" in response.headers.get("content-type", ""):
+            body = without_request_ids(body, request_id)
+        headers = [(k, v) for k, v in response.headers.multi_items() if k != "content-length"]
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
 @asynccontextmanager
 async def open_api(settings: Settings) -> AsyncIterator[Api]:
     """The app on ``settings.database_url``, as clients meet it over HTTP."""
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = RequestIdChecked(app)
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://deskgraph.test"
@@ -450,6 +487,50 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def serve_process(
+    database_url: str,
+    environment: Mapping[str, str] | None = None,
+    stderr: IO[str] | int = subprocess.PIPE,
+) -> Iterator[str]:
+    """``deskgraph serve`` in a process of its own, on a free port of 127.0.0.1, with these
+    further variables; its stderr goes to ``stderr``."""
+    port = free_port()
+    variables = {
+        **os.environ,
+        "DESKGRAPH_DATABASE_URL": database_url,
+        "DESKGRAPH_PORT": str(port),
+        "DESKGRAPH_HOST": "127.0.0.1",
+        **(environment or {}),
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "deskgraph"), "serve"],
+        env=variables,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("deskgraph serve did not start in 30 s")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from deskgraph.settings import Settings, normalize_database_url
 from deskgraph.store.migrate import MIGRATIONS
 from deskgraph.store.outbox import enqueue_mail
 from deskgraph.store.session import create_nullpool_engine, create_sessionmaker, write
-from tests.conftest import PG_URL, Inbox, free_port
+from tests.conftest import PG_URL, Inbox, RequestIdChecked, free_port
 
 README_QUERY = """
 { viewer { kind advisor { name primaryOrganization { name } } }
@@ -46,7 +46,7 @@ def test_cli_upgrade_seed_token_then_query(
 
     async def query() -> dict[str, object]:
         app = create_app(Settings.from_env())
-        transport = httpx.ASGITransport(app=app)
+        transport = RequestIdChecked(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cli.test") as client:
             response = await client.post(
                 "/graphql",

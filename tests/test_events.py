@@ -24,7 +24,7 @@ from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
 from deskgraph.store.session import create_engine, create_sessionmaker, write
 from deskgraph.store.ticket import add_message
-from tests.conftest import Served, gid
+from tests.conftest import Served, gid, serve_process
 from tests.test_subscriptions import (
     ADD_MESSAGE,
     MESSAGE_ADDED,
@@ -32,7 +32,6 @@ from tests.test_subscriptions import (
     WAIT,
     connected,
     data_of,
-    serve_process,
 )
 
 STEP = 0.01  # seconds between two looks at a condition that is waited for

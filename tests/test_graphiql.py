@@ -26,7 +26,7 @@ from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store import models
 from deskgraph.store.seed import PERSONAS
-from tests.conftest import Api
+from tests.conftest import Api, RequestIdChecked
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 WHO_AM_I = "query WHO_AM_I { viewer { kind scopes advisor { name } customerUser { name } } }"
@@ -220,7 +220,7 @@ async def test_graphiql_production_answers_404_for_the_page_and_every_asset(
 async def client_of(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app on settings of its own, through an in-process client."""
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = RequestIdChecked(app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as c:
             yield c

@@ -19,7 +19,7 @@ from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store import models
 from tests import factories
-from tests.conftest import Api, gid, persona_tokens
+from tests.conftest import Api, RequestIdChecked, gid, persona_tokens
 
 LIMIT = Settings().max_query_cost
 
@@ -300,7 +300,7 @@ def api_with(settings: Settings) -> Callable[..., AbstractAsyncContextManager[Ap
         changed = dataclasses.replace(settings, **changes)
         app = create_app(changed)
         tokens = await persona_tokens(app, changed)
-        transport = httpx.ASGITransport(app=app)
+        transport = RequestIdChecked(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as c:
             yield Api(c, app, tokens)
         await app.state.verifier.aclose()

@@ -30,7 +30,7 @@ from deskgraph.settings import Settings
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store.availability import Unavailability, unavailability
 from deskgraph.store.migrate import upgrade
-from tests.conftest import Api
+from tests.conftest import Api, RequestIdChecked
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -271,7 +271,7 @@ async def test_log_sql_writes_one_line_per_statement(
     from deskgraph.server.app import create_app
 
     app = create_app(replace(settings, log_sql=True))
-    transport = httpx.ASGITransport(app=app)
+    transport = RequestIdChecked(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://log.test") as client:
         await client.post("/graphql", json={"query": "{ __typename }"})
         await client.get("/readyz")
@@ -339,7 +339,7 @@ async def broken(
     url, state = broken_url
     settings = replace(jdlink_settings, database_url=url)
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = RequestIdChecked(app)
     token = issue_token(settings, Principal(kind="advisor", id=2))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://broken.test") as client:
@@ -430,7 +430,7 @@ async def test_readyz_database_one_migration_behind_answers_503_not_migrated(
     database_url = older_database
     app = create_app(replace(jdlink_settings, database_url=database_url))
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://old.test"
+        transport=RequestIdChecked(app), base_url="http://old.test"
     ) as client:
         response = await client.get("/readyz")
     await app.state.engine.dispose()
@@ -562,7 +562,7 @@ async def test_home_anyone_in_production_is_told_where_the_api_is(settings: Sett
     secret = "a-production-secret-for-the-tests-only-0123456789"
     app = create_app(replace(settings, env="production", token_secret=secret))
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://prod.test"
+        transport=RequestIdChecked(app), base_url="http://prod.test"
     ) as client:
         response = await client.get("/", headers={"Accept": "text/html"})
     await app.state.engine.dispose()
@@ -636,7 +636,7 @@ async def test_post_spa_dev_server_in_development_reads_the_answer(api: Api) -> 
     assert response.json() == {"data": {"viewer": {"kind": "ADVISOR"}}, "extensions": ANY}
     assert response.headers["access-control-allow-origin"] == SPA
     assert response.headers["access-control-allow-credentials"] == "true"
-    assert response.headers["access-control-expose-headers"] == "Retry-After"
+    assert response.headers["access-control-expose-headers"] == "Retry-After, X-Request-ID"
 
 
 async def test_preflight_other_origin_is_refused_as_json(api: Api) -> None:
@@ -661,7 +661,7 @@ async def test_preflight_spa_in_production_by_default_is_not_answered(settings: 
     secret = "a-production-secret-for-the-tests-only-0123456789"
     app = create_app(replace(settings, env="production", token_secret=secret))
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://prod.test"
+        transport=RequestIdChecked(app), base_url="http://prod.test"
     ) as client:
         response = await client.options("/graphql", headers=PREFLIGHT)
     await app.state.engine.dispose()

@@ -21,7 +21,14 @@ from deskgraph.sources import Sources
 from deskgraph.sources.jdlink import JdlinkClient, JdlinkUnavailable
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store.seed import demo_fleet
-from tests.conftest import SERVICE_WITH_EVERY_SCOPE, Api, free_port, gid, persona_tokens
+from tests.conftest import (
+    SERVICE_WITH_EVERY_SCOPE,
+    Api,
+    RequestIdChecked,
+    free_port,
+    gid,
+    persona_tokens,
+)
 
 FLEET = demo_fleet()
 SERIALS = [serial for serial, _model in FLEET]
@@ -356,7 +363,7 @@ async def test_jdlink_down_is_null_with_upstream_unavailable(
 async def api_for(settings: Settings) -> AsyncIterator[Api]:
     """The HTTP app as the ``api`` fixture makes it, with these settings."""
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = RequestIdChecked(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
         yield Api(client, app, await persona_tokens(app, settings))
     await app.state.verifier.aclose()

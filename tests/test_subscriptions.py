@@ -5,17 +5,10 @@ uvicorn on 127.0.0.1: ``graphql-transport-ws`` and the legacy ``graphql-ws``, th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,7 +18,7 @@ from websockets.typing import Subprotocol
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store import models
-from tests.conftest import Served, free_port, gid, persona_tokens
+from tests.conftest import Served, gid, persona_tokens, serve_process
 
 WAIT = 10.0  # seconds any one message may take
 QUIET = 0.5  # seconds of silence that show an event was not delivered
@@ -238,44 +231,6 @@ async def test_connection_without_a_valid_token_is_refused(
             await asyncio.wait_for(socket.recv(), WAIT)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4403
-
-
-@contextlib.contextmanager
-def serve_process(database_url: str) -> Iterator[str]:
-    """``deskgraph serve`` in a process of its own, on a free port of 127.0.0.1."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "DESKGRAPH_DATABASE_URL": database_url,
-        "DESKGRAPH_PORT": str(port),
-        "DESKGRAPH_HOST": "127.0.0.1",
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "deskgraph"), "serve"],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail("deskgraph serve did not start in 30 s")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 # SQLite is one process: its events fan out in process (the tests above).

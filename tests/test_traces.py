@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from deskgraph.server import request_id, tracing
+from deskgraph.server import tracing
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
@@ -165,18 +165,12 @@ async def test_the_errors_codes_and_an_anonymous_viewer_are_on_the_span(
 async def test_the_request_id_is_on_the_span_and_a_get_query_string_is_not(
     traced: Api, exporter: InMemorySpanExporter
 ) -> None:
-    async def with_request_id(scope: Any, receive: Any, send: Any) -> None:
-        """What the request id's middleware does, outside the app."""
-        token = request_id.REQUEST_ID.set("req-42")
-        try:
-            await traced.app(scope, receive, send)
-        finally:
-            request_id.REQUEST_ID.reset(token)
-
-    transport = httpx.ASGITransport(app=with_request_id)
+    transport = httpx.ASGITransport(app=traced.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph.test") as client:
         query = 'query PHONE { customerSearch(term: "+49 170 1234567") { __typename } }'
-        response = await client.get("/graphql", params={"query": query})
+        response = await client.get(
+            "/graphql", params={"query": query}, headers={"X-Request-ID": "req-42"}
+        )
     assert response.status_code == 200
     server = server_span(exporter.get_finished_spans())
     assert server.attributes is not None

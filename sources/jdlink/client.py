@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 from cachetools import TTLCache
 
+from deskgraph.server.metrics import record_upstream_call
 from deskgraph.sources.http import upstream_client
 
 # Bounds, so a misbehaving upstream cannot keep a request busy for ever.
@@ -43,6 +44,7 @@ FAULT_CODE_CONCURRENCY = 8
 FAULT_CODE_WINDOW = timedelta(days=30)
 TOKEN_EARLY_REFRESH_SECONDS = 30.0
 FAULT_CODE_CACHE_SIZE = 10_000  # machines; a fleet is read whole, so this is its size bound
+SOURCE = "jdlink"  # the upstream source in the metrics
 
 
 class JdlinkUnavailable(Exception):
@@ -221,7 +223,9 @@ class JdlinkClient:
             try:
                 response = await self._http.get(url, headers=headers)
             except httpx.HTTPError as error:
+                record_upstream_call(SOURCE, failed=True)
                 raise JdlinkUnavailable(f"JDLink is unreachable: {type(error).__name__}") from error
+            record_upstream_call(SOURCE, failed=response.status_code != 200)
             if response.status_code == 401 and attempt == 0:
                 self._token = None  # revoked or expired early: fetch a new one, once
                 continue
@@ -241,9 +245,11 @@ class JdlinkClient:
                 headers={"Accept": "application/json"},
             )
         except httpx.HTTPError as error:
+            record_upstream_call(SOURCE, failed=True)
             raise JdlinkUnavailable(
                 f"JDLink's token endpoint is unreachable: {type(error).__name__}"
             ) from error
+        record_upstream_call(SOURCE, failed=response.status_code != 200)
         if response.status_code != 200:
             raise JdlinkUnavailable(f"JDLink's token endpoint answered HTTP {response.status_code}")
         body = _json_object(response)
