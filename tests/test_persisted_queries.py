@@ -3,6 +3,8 @@ mode (``DESKGRAPH_PERSISTED_QUERIES=only``) and the manifest import, through the
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import dataclasses
 import hashlib
 import json
@@ -12,12 +14,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from deskgraph.cli import main
 from deskgraph.server import persisted
+from deskgraph.server.app import create_app
 from deskgraph.settings import Settings, SettingsError
+from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
-from tests.conftest import Api, open_api
+from tests.conftest import SERVED_WAIT, Api, open_api, persona_tokens
 
 VIEWER = "query VIEWER { viewer { kind } }"
 TICKETS = "query TICKETS { tickets(first: 2) { edges { node { number } } } }"
@@ -300,3 +306,58 @@ def test_persisted_queries_setting_reads_the_mode_and_refuses_others() -> None:
     settings = Settings.from_env({"DESKGRAPH_MAX_QUERY_COST": "500"})
     assert (settings.max_batch_size, settings.batch_cost_limit) == (10, 500)
     assert Settings(max_batch_cost=900).batch_cost_limit == 900
+
+
+LIVE = "subscription LIVE($id: ID!) { ticketUpdated(id: $id) { id } }"
+PROTOCOL_MESSAGES = {  # protocol: (its subscribe message type, its result message type)
+    "graphql-transport-ws": ("subscribe", "next"),
+    "graphql-ws": ("start", "data"),
+}
+
+
+@pytest.mark.parametrize("protocol", list(PROTOCOL_MESSAGES))
+async def test_persisted_queries_only_holds_over_the_websocket(
+    settings: Settings, protocol: str
+) -> None:
+    only = dataclasses.replace(settings, persisted_queries="only")
+    app = create_app(only)
+    tokens = await persona_tokens(app, only)
+    await persisted.import_manifest(only, manifest(("LIVE", LIVE)), "m.json")
+    await app.state.engine.dispose()  # the server opens its own on its loop
+    start, _result = PROTOCOL_MESSAGES[protocol]
+    with LoopbackServer(app, lifespan=True) as server:
+        async with connect(
+            server.url.replace("http://", "ws://") + "/graphql",
+            subprotocols=[Subprotocol(protocol)],
+            open_timeout=SERVED_WAIT,
+        ) as socket:
+            init = {"Authorization": f"Bearer {tokens['host-advisor']}"}
+            await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+
+            async def receive() -> dict[str, Any]:
+                while True:
+                    message: dict[str, Any] = json.loads(
+                        await asyncio.wait_for(socket.recv(), SERVED_WAIT)
+                    )
+                    if message["type"] != "ka":  # graphql-ws keep-alives
+                        return message
+
+            assert (await receive())["type"] == "connection_ack"
+            # Not in the manifest: refused before it runs, whatever the operation.
+            for number, query in enumerate((TICKETS, LIVE.replace("{ id }", "{ number }"))):
+                subscribe = {"id": str(number), "type": start, "payload": {"query": query}}
+                await socket.send(json.dumps(subscribe))
+                refused = await receive()
+                assert refused["type"] == "error"
+                assert refused["id"] == str(number)
+                errors = refused["payload"]
+                error = errors[0] if isinstance(errors, list) else errors
+                assert error["extensions"] == {"code": "PERSISTED_QUERY_NOT_ALLOWED"}
+            # The manifest's subscription runs: an unknown ticket answers its own NOT_FOUND.
+            unknown = base64.b64encode(b"Ticket:999999").decode()
+            payload = {"query": LIVE, "variables": {"id": unknown}}
+            await socket.send(json.dumps({"id": "9", "type": start, "payload": payload}))
+            ran = await receive()
+            assert ran["id"] == "9"
+            assert "NOT_FOUND" in json.dumps(ran)
+            assert "PERSISTED_QUERY_NOT_ALLOWED" not in json.dumps(ran)
