@@ -26,6 +26,7 @@ from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     GraphQLError,
+    GraphQLFormattedError,
     GraphQLSchema,
     OperationDefinitionNode,
     parse,
@@ -128,7 +129,7 @@ class PersistedQueries:
                 document.register,
             )
 
-    async def refusal_over_websocket(self, query: object) -> dict[str, Any] | None:
+    async def refusal_over_websocket(self, query: object) -> GraphQLFormattedError | None:
         """The GraphQL error refusing an operation sent over the WebSocket, or None when it may
         run. Only ``only`` mode refuses: there every document must be the manifest's, on the
         WebSocket as over HTTP (subscriptions take no hashes: the text is checked)."""
@@ -136,10 +137,10 @@ class PersistedQueries:
             return None
         if isinstance(query, str) and await self._allowed(sha256_of(query)):
             return None
-        return {
-            "message": NOT_ALLOWED_MESSAGE,
-            "extensions": {"code": PERSISTED_QUERY_NOT_ALLOWED},
-        }
+        refused = GraphQLError(
+            NOT_ALLOWED_MESSAGE, extensions={"code": PERSISTED_QUERY_NOT_ALLOWED}
+        )
+        return refused.formatted
 
     async def _allowed(self, sha256: str) -> bool:
         return await self._find(sha256, manifest_only=True) is not None

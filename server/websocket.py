@@ -18,7 +18,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportErrorMessage,
+    SubscribeMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, StartMessage
 
@@ -42,7 +45,7 @@ class _TransportWS(BaseGraphQLTransportWSHandler[LiveContext, None]):
             refusal = await _persisted(self).refusal_over_websocket(message["payload"].get("query"))
             if refusal is not None:
                 await self.send_message(
-                    {"id": message["id"], "type": "error", "payload": [refusal]}
+                    TransportErrorMessage(id=message["id"], type="error", payload=[refusal])
                 )
                 return
         await super().handle_subscribe(message)
