@@ -1,0 +1,366 @@
+"""Rate limits (issue 18, item 5): per viewer, a budget of query cost per minute, shared across
+processes (PostgreSQL's table, or Redis), and a tight limit on ``advisorInviteLookup``. Time is
+the app's clock (``app.state.rate_limits.clock``), set by the tests: nothing waits."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from deskgraph.auth.tokens import Principal
+from deskgraph.server.rate_limit import (
+    FAILURE_SECONDS,
+    LocalCounters,
+    RateLimits,
+    RedisCounters,
+    StoreCounters,
+    viewer_key,
+)
+from deskgraph.settings import Settings, SettingsError
+from tests.conftest import Api, free_port, open_api
+
+VIEWER = "query VIEWER { viewer { kind } }"  # costs 1
+TYPENAME = "query TYPENAME { __typename }"  # costs 0: counted 1
+TICKETS = "query TICKETS { tickets(first: 2) { edges { node { id } } } }"  # 1 + 2 + 2 * (1 + 1) = 7
+LOOKUP = """
+query LOOKUP($phone: String!) {
+  advisorInviteLookup(phone: $phone) { name }
+}
+"""
+# 12:00:15 of a day: the window ends in 45 s.
+START = 1_700_000_000 - 1_700_000_000 % 60 + 15.0
+BUDGET = 3
+REDIS_WAIT_SECONDS = 10.0
+
+
+class Clock:
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def limited_api(settings: Settings, clock: Clock, **changes: Any) -> AsyncIterator[Api]:
+    """The app with these settings changed and ``clock`` as its time."""
+    changed = dataclasses.replace(settings, **{"rate_limit_cost_per_minute": BUDGET, **changes})
+    async with open_api(changed) as api:
+        api.app.state.rate_limits.clock = clock
+        try:
+            yield api
+        finally:
+            await api.app.state.rate_limits.aclose()
+
+
+async def post(api: Api, body: Any, persona: str | None = "host-advisor") -> httpx.Response:
+    return await api.http.post("/graphql", json=body, headers=api.headers(persona))
+
+
+def limited_total(scope: str) -> float:
+    return REGISTRY.get_sample_value("deskgraph_rate_limited_total", {"scope": scope}) or 0.0
+
+
+def refused(cost: int, remaining: int, reset: int, limit: int = BUDGET) -> dict[str, Any]:
+    """The body of an operation refused by the budget."""
+    return {
+        "errors": [
+            {
+                "message": f"This operation costs {cost}; {remaining} of your budget of {limit} "
+                f"a minute is left: try again in {reset} s, or ask for smaller pages.",
+                "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": reset},
+            }
+        ],
+        "extensions": {
+            "rateLimit": {"limit": limit, "remaining": remaining, "resetSeconds": reset}
+        },
+    }
+
+
+# -- who the viewer is -------------------------------------------------------------------------
+
+
+@pytest.mark.one_backend
+@pytest.mark.parametrize(
+    ("principal", "address", "key"),
+    [
+        (Principal(kind="advisor", id=7), "10.0.0.1", "advisor:7"),
+        (Principal(kind="customer_user", id=3), "10.0.0.1", "customer_user:3"),
+        (Principal(kind="service", service="crm"), None, "service:crm"),
+        (None, "203.0.113.5", "address:203.0.113.5"),
+        (None, "2001:db8::1", "address:2001:db8::1"),
+        (None, None, "address:unknown"),
+    ],
+)
+def test_viewer_key_is_the_principal_else_the_address(
+    principal: Principal | None, address: str | None, key: str
+) -> None:
+    assert viewer_key(principal, address) == key
+
+
+@pytest.mark.one_backend
+async def test_local_counters_keep_the_current_window_and_a_bounded_number_of_viewers() -> None:
+    counters = LocalCounters(max_keys=2)
+    assert await counters.spend("a", 60, 2, 3) == (True, 2)
+    assert await counters.spend("a", 60, 2, 3) == (False, 2)
+    assert await counters.spend("b", 60, 1, 3) == (True, 1)
+    assert await counters.spend("c", 60, 1, 3) == (True, 1)  # "a", the oldest, is forgotten
+    assert sorted(counters.used) == ["b", "c"]
+    assert await counters.spend("b", 120, 3, 3) == (True, 3)  # a new minute
+    assert counters.used == {"b": 3}
+
+
+@pytest.mark.one_backend
+def test_settings_read_the_rate_limits_and_refuse_a_budget_below_one_operation() -> None:
+    settings = Settings.from_env(
+        {
+            "DESKGRAPH_RATE_LIMIT_COST_PER_MINUTE": "20000",
+            "DESKGRAPH_INVITE_LOOKUP_PER_MINUTE": "0",
+            "DESKGRAPH_REDIS_URL": "redis://127.0.0.1:6379/0",
+        }
+    )
+    assert (settings.rate_limit_cost_per_minute, settings.invite_lookup_per_minute) == (20_000, 0)
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert Settings.from_env({}).rate_limit_cost_per_minute == 100_000
+    assert (
+        Settings.from_env({"DESKGRAPH_RATE_LIMIT_COST_PER_MINUTE": "0"}).rate_limit_cost_per_minute
+        == 0
+    )
+    with pytest.raises(SettingsError, match="DESKGRAPH_RATE_LIMIT_COST_PER_MINUTE=500 is below"):
+        Settings.from_env({"DESKGRAPH_RATE_LIMIT_COST_PER_MINUTE": "500"})
+    with pytest.raises(SettingsError, match="DESKGRAPH_REDIS_URL='http://x'"):
+        Settings.from_env({"DESKGRAPH_REDIS_URL": "http://x"})
+
+
+@pytest.mark.one_backend
+def test_counters_are_shared_where_the_store_is(settings: Settings) -> None:
+    postgres = dataclasses.replace(settings, database_url="postgresql+asyncpg://db/deskgraph")
+    redis = dataclasses.replace(postgres, redis_url="redis://127.0.0.1:1/0")
+    assert RateLimits.from_settings(settings, None).shared is None  # type: ignore[arg-type]
+    assert isinstance(RateLimits.from_settings(postgres, None).shared, StoreCounters)  # type: ignore[arg-type]
+    assert isinstance(RateLimits.from_settings(redis, None).shared, RedisCounters)  # type: ignore[arg-type]
+
+
+# -- the budget through the API (SQLite: in process; PostgreSQL: the table) ---------------------
+
+
+async def test_viewer_budget_spent_answers_429_with_retry_after_until_the_next_minute(
+    settings: Settings,
+) -> None:
+    clock = Clock()
+    before = limited_total("cost")
+    async with limited_api(settings, clock) as api:
+        first = (await post(api, {"query": VIEWER})).json()
+        assert first["data"] == {"viewer": {"kind": "ADVISOR"}}
+        assert first["extensions"]["rateLimit"] == {"limit": 3, "remaining": 2, "resetSeconds": 45}
+        assert first["extensions"]["cost"]["requested"] == 1  # the cost is still reported
+        clock.now += 5
+        second = (await post(api, {"query": TYPENAME})).json()
+        assert second["extensions"]["rateLimit"] == {"limit": 3, "remaining": 1, "resetSeconds": 40}
+
+        over = await post(api, {"query": TICKETS})
+        assert over.status_code == 429
+        assert over.headers["retry-after"] == "40"
+        assert over.json() == refused(cost=7, remaining=1, reset=40)
+        last = (await post(api, {"query": VIEWER})).json()  # what is left still serves
+        assert last["extensions"]["rateLimit"]["remaining"] == 0
+
+        clock.now += 40  # the next minute
+        again = (await post(api, {"query": VIEWER})).json()
+        assert again["data"] == {"viewer": {"kind": "ADVISOR"}}
+        assert again["extensions"]["rateLimit"] == {"limit": 3, "remaining": 2, "resetSeconds": 60}
+    assert limited_total("cost") == before + 1
+
+
+async def test_viewer_budget_is_each_viewers_own_and_anonymous_clients_share_their_address(
+    settings: Settings,
+) -> None:
+    async with limited_api(settings, Clock()) as api:
+        for _ in range(BUDGET):
+            assert (await post(api, {"query": TYPENAME}, persona=None)).status_code == 200
+        assert (await post(api, {"query": TYPENAME}, persona=None)).status_code == 429
+        # A token that is not valid is anonymous: the same address, the same budget.
+        bad = await api.http.post(
+            "/graphql", json={"query": TYPENAME}, headers={"Authorization": "Bearer nonsense"}
+        )
+        assert bad.status_code == 429
+        mine = await post(api, {"query": VIEWER}, persona="host-advisor")
+        assert mine.json()["extensions"]["rateLimit"]["remaining"] == 2
+
+
+async def test_viewer_budget_batch_partly_over_answers_each_operation(settings: Settings) -> None:
+    async with limited_api(settings, Clock()) as api:
+        response = await post(api, [{"query": VIEWER}, {"query": TICKETS}, {"query": VIEWER}])
+        assert response.status_code == 200
+        first, over, last = response.json()
+        assert first["data"] == {"viewer": {"kind": "ADVISOR"}}
+        assert first["extensions"]["rateLimit"]["remaining"] == 2
+        assert over == refused(cost=7, remaining=2, reset=45)
+        assert last["data"] == {"viewer": {"kind": "ADVISOR"}}
+        assert last["extensions"]["rateLimit"]["remaining"] == 1
+
+
+async def test_viewer_budget_off_reports_no_rate_limit(settings: Settings) -> None:
+    async with limited_api(settings, Clock(), rate_limit_cost_per_minute=0) as api:
+        for _ in range(BUDGET + 1):
+            body = (await post(api, {"query": VIEWER})).json()
+            assert body["data"] == {"viewer": {"kind": "ADVISOR"}}
+            assert "rateLimit" not in body["extensions"]
+
+
+async def test_advisor_invite_lookup_host_admin_is_limited_per_minute(settings: Settings) -> None:
+    clock = Clock()
+    before = limited_total("invite_lookup")
+    async with limited_api(
+        settings, clock, rate_limit_cost_per_minute=100, invite_lookup_per_minute=2
+    ) as api:
+        lookup = {"query": LOOKUP, "variables": {"phone": "+47 999 99 999"}}
+        for _ in range(2):
+            assert (await post(api, lookup, persona="host-admin")).json()["data"] == {
+                "advisorInviteLookup": None
+            }
+        body = (await post(api, lookup, persona="host-admin")).json()
+        assert body["data"] == {"advisorInviteLookup": None}
+        assert body["errors"] == [
+            {
+                "message": "At most 2 invitation lookups a minute: try again in 45 s.",
+                "locations": [{"line": 3, "column": 3}],
+                "path": ["advisorInviteLookup"],
+                "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": 45},
+            }
+        ]
+        # Only the lookup is limited; the cost budget still serves the viewer.
+        other = (await post(api, {"query": VIEWER}, persona="host-admin")).json()
+        assert other["data"] == {"viewer": {"kind": "ADVISOR"}}
+        clock.now += 45
+        assert "errors" not in (await post(api, lookup, persona="host-admin")).json()
+    assert limited_total("invite_lookup") == before + 1
+
+
+@pytest.mark.postgresql_only
+async def test_viewer_budget_two_app_instances_on_one_postgresql_share_it(
+    settings: Settings,
+) -> None:
+    clock = Clock()
+    async with limited_api(settings, clock) as first, limited_api(settings, clock) as second:
+        assert isinstance(first.app.state.rate_limits.shared, StoreCounters)
+        assert (await post(first, {"query": VIEWER})).status_code == 200
+        assert (await post(second, {"query": VIEWER})).status_code == 200
+        # Both at once: the last unit of the budget goes to one of them only.
+        answers = await asyncio.gather(
+            post(first, {"query": VIEWER}), post(second, {"query": VIEWER})
+        )
+        assert sorted(answer.status_code for answer in answers) == [200, 429]
+        clock.now += 60
+        assert (await post(second, {"query": VIEWER})).status_code == 200
+
+
+# -- Redis ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A redis-server of its own on a free port of 127.0.0.1, keeping nothing on disk."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        asyncio.run(_wait_for_redis(url))
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=REDIS_WAIT_SECONDS)
+
+
+async def _wait_for_redis(url: str) -> None:
+    client = Redis.from_url(url, socket_connect_timeout=0.5)
+    try:
+        for _ in range(int(REDIS_WAIT_SECONDS / 0.05)):
+            try:
+                await client.execute_command("PING")  # type: ignore[no-untyped-call]
+                return
+            except RedisConnectionError:
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"redis-server at {url} did not answer")
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.one_backend
+async def test_viewer_budget_two_app_instances_share_it_in_redis(
+    settings: Settings, redis_url: str
+) -> None:
+    clock = Clock()
+    async with (
+        limited_api(settings, clock, redis_url=redis_url) as first,
+        limited_api(settings, clock, redis_url=redis_url) as second,
+    ):
+        assert isinstance(first.app.state.rate_limits.shared, RedisCounters)
+        assert (await post(first, {"query": VIEWER})).status_code == 200
+        assert (await post(second, {"query": VIEWER})).status_code == 200
+        third = (await post(first, {"query": VIEWER})).json()
+        assert third["extensions"]["rateLimit"] == {"limit": 3, "remaining": 0, "resetSeconds": 45}
+        over = await post(second, {"query": VIEWER})
+        assert over.status_code == 429
+        assert over.json() == refused(cost=1, remaining=0, reset=45)
+        client = Redis.from_url(redis_url)
+        try:  # one key: the principal's and the window's (never the token)
+            [key] = await client.keys("deskgraph:rate:*")
+            assert re.fullmatch(rf"deskgraph:rate:cost:advisor:\d+:{int(START) - 15}", key.decode())
+            assert await client.get(key) == b"3"
+            assert 0 < await client.ttl(key) <= 120
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.one_backend
+async def test_viewer_budget_redis_unreachable_falls_back_to_this_process(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    failures = (
+        REGISTRY.get_sample_value("deskgraph_rate_limit_store_failures_total", {"store": "redis"})
+        or 0.0
+    )
+    with caplog.at_level(logging.WARNING, logger="deskgraph"):
+        async with limited_api(settings, clock, redis_url=down) as api:
+            for remaining in (2, 1):
+                body = (await post(api, {"query": VIEWER})).json()
+                assert body["data"] == {"viewer": {"kind": "ADVISOR"}}
+                assert body["extensions"]["rateLimit"]["remaining"] == remaining
+            clock.now += FAILURE_SECONDS  # Redis is asked again, fails again
+            assert (await post(api, {"query": VIEWER})).status_code == 200
+            assert (await post(api, {"query": VIEWER})).status_code == 429
+    warnings = [r for r in caplog.records if "rate limits: the shared store failed" in r.message]
+    assert len(warnings) == 1
+    after = REGISTRY.get_sample_value(
+        "deskgraph_rate_limit_store_failures_total", {"store": "redis"}
+    )
+    assert after == failures + 2  # the first check, and the one after FAILURE_SECONDS
