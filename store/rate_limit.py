@@ -29,10 +29,14 @@ async def spend(
         set_={"used": table.used + insert.excluded.used},
         where=table.used + insert.excluded.used <= limit,
     ).returning(table.used)
-    if is_postgresql(session):
-        # One statement is its own transaction: no BEGIN and COMMIT round trips per operation.
+    if is_postgresql(session) and not session.in_transaction():
+        # One statement is its own transaction: no BEGIN and COMMIT round trips per operation
+        # (the commit below only hands the connection back).
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return await _spend(session, statement, key, window_start, limit)
+        try:
+            return await _spend(session, statement, key, window_start, limit)
+        finally:
+            await session.commit()
     async with write(session):
         return await _spend(session, statement, key, window_start, limit)
 

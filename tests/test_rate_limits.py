@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import select
 
 from deskgraph.auth.tokens import Principal
 from deskgraph.server.rate_limit import (
@@ -29,6 +30,8 @@ from deskgraph.server.rate_limit import (
     viewer_key,
 )
 from deskgraph.settings import Settings, SettingsError
+from deskgraph.store import models, rate_limit as store
+from deskgraph.store.session import create_nullpool_engine, create_sessionmaker
 from tests.conftest import Api, free_port, open_api
 
 VIEWER = "query VIEWER { viewer { kind } }"  # costs 1
@@ -151,6 +154,29 @@ def test_counters_are_shared_where_the_store_is(settings: Settings) -> None:
     assert RateLimits.from_settings(settings, None).shared is None  # type: ignore[arg-type]
     assert isinstance(RateLimits.from_settings(postgres, None).shared, StoreCounters)  # type: ignore[arg-type]
     assert isinstance(RateLimits.from_settings(redis, None).shared, RedisCounters)  # type: ignore[arg-type]
+
+
+# -- the store's counters (PostgreSQL's table; SQLite runs the same statement) -----------------
+
+
+async def test_store_spend_adds_within_the_limit_and_prune_drops_past_windows(
+    database_url: str,
+) -> None:
+    engine = create_nullpool_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            assert await store.spend(session, "cost:advisor:1", 60, 2, 3) == (True, 2)
+            assert await store.spend(session, "cost:advisor:1", 60, 2, 3) == (False, 2)
+            assert await store.spend(session, "cost:advisor:1", 60, 1, 3) == (True, 3)
+            assert await store.spend(session, "cost:advisor:2", 60, 3, 3) == (True, 3)
+            assert await store.spend(session, "cost:advisor:1", 120, 1, 3) == (True, 1)
+            assert await store.prune(session, 120) == 2
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(models.RateLimit.__table__))).all()
+        assert [tuple(row) for row in rows] == [("cost:advisor:1", 120, 1)]
+    finally:
+        await engine.dispose()
 
 
 # -- the budget through the API (SQLite: in process; PostgreSQL: the table) ---------------------
