@@ -275,6 +275,27 @@ async def test_advisor_invite_lookup_host_admin_is_limited_per_minute(settings: 
     assert limited_total("invite_lookup") == before + 1
 
 
+async def test_advisor_invite_lookup_aliases_count_one_each(settings: Settings) -> None:
+    aliased = """
+    query TWICE($phone: String!) {
+      a: advisorInviteLookup(phone: $phone) { name }
+      b: advisorInviteLookup(phone: $phone) { name }
+      c: advisorInviteLookup(phone: $phone) { name }
+    }
+    """
+    async with limited_api(
+        settings, Clock(), rate_limit_cost_per_minute=100, invite_lookup_per_minute=2
+    ) as api:
+        body = (
+            await post(api, {"query": aliased, "variables": {"phone": "+4799999999"}}, "host-admin")
+        ).json()
+        assert body["data"] == {"a": None, "b": None, "c": None}
+        # The fields run at once: which of them comes third may differ (on PostgreSQL).
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["path"] in (["a"], ["b"], ["c"])
+
+
 @pytest.mark.postgresql_only
 async def test_viewer_budget_two_app_instances_on_one_postgresql_share_it(
     settings: Settings,
