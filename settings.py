@@ -112,6 +112,12 @@ class Settings:
     # and together costing at most max_batch_cost (None: max_query_cost).
     max_batch_size: AtLeastOne = 10
     max_batch_cost: AtLeastOne | None = None
+    # Rate limits (server.rate_limit), per viewer and minute: the cost of the operations run
+    # (0: off), and advisorInviteLookup calls (0: off). Shared across processes in Redis when
+    # redis_url is set, else in PostgreSQL; in process on SQLite.
+    rate_limit_cost_per_minute: Annotated[int, Field(ge=0)] = 100_000
+    invite_lookup_per_minute: Annotated[int, Field(ge=0)] = 10
+    redis_url: str | None = Field(default=None, repr=False)
     # Production: `_service { sdl }` answers service tokens only, unless this opens it to all.
     public_sdl: bool = False
     # JDLink (ISO 15143-3 fleet API with OAuth2 client credentials). Unset: in development
@@ -171,6 +177,13 @@ class Settings:
     @classmethod
     def _persisted_mode(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
 
     @field_validator("mail_from")
     @classmethod
@@ -327,6 +340,12 @@ def _describe(error: ValidationError, values: Mapping[str, Any]) -> str:
 
 
 def _check_combinations(settings: Settings) -> None:
+    budget = settings.rate_limit_cost_per_minute
+    if 0 < budget < settings.max_query_cost:
+        raise SettingsError(
+            f"DESKGRAPH_RATE_LIMIT_COST_PER_MINUTE={budget} is below DESKGRAPH_MAX_QUERY_COST="
+            f"{settings.max_query_cost}: an operation allowed alone could never run"
+        )
     if settings.token_public_key and settings.token_jwks_url:
         raise SettingsError("set DESKGRAPH_TOKEN_PUBLIC_KEY or DESKGRAPH_TOKEN_JWKS_URL, not both")
     if (

@@ -32,6 +32,8 @@ async def advisor_invite_lookup(info: Info, number: str) -> AdvisorInvitePrefill
     home_id = viewer.primary_organization_id
     if not rules.can_invite_advisors(viewer) or home_id is None:
         raise Forbidden("Only ADMINs invite advisors.")
+    if info.context.limits is not None:  # it reveals names and e-mails by phone number
+        await info.context.limits.invite_lookup()
     loaders = info.context.loaders
     home: Any = await loaders.organization_by_id.load(home_id)
     rows = await loaders.advisors_by_phone.load(phone(number, "phone", region=home.default_region))

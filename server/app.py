@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         if sender is not None:
             await sender.aclose()
         await verifier.aclose()
+        await endpoint.rate_limits.aclose()
         await sources.aclose()
         await engine.dispose()
         process_exited()
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     app.state.engine = engine
     app.state.settings = settings
     app.state.verifier = verifier
+    app.state.rate_limits = endpoint.rate_limits  # its clock is replaced in tests
     app.state.sources = sources
     app.state.outbox_sender = sender
     return app

@@ -39,25 +39,28 @@ def batch_entries(raw: list[Any], settings: Settings) -> list[Any]:
 
 def batch_cost(schema: strawberry.Schema, settings: Settings, batch: list[Prepared]) -> int:
     """What a batch's operations cost together, in schema.cost's model (each is also refused
-    alone above ``max_query_cost``, as a single request is). Documents are only parsed here:
-    the model reads unvalidated documents safely (unknown fields cost nothing, a fragment cycle
-    costs nothing while in progress), and graphql-core's validation took 17 ms an operation on
-    this schema. A document that does not parse (graphql-core also refuses one nested too
-    deeply) counts 0: it fails by itself when it runs."""
-    total = 0
-    for prepared in batch:
-        operation = prepared.operation
-        try:
-            document = parse(
-                prepared.document.query, no_location=True, max_tokens=settings.max_query_tokens
-            )
-            total += operation_cost(
-                schema._schema,
-                document,
-                operation.operation_name,
-                operation.variables,
-                max_page_size=settings.max_page_size,
-            )
-        except GraphQLError:
-            continue
-    return total
+    alone above ``max_query_cost``, as a single request is)."""
+    return sum(prepared_cost(schema, settings, prepared) for prepared in batch)
+
+
+def prepared_cost(schema: strawberry.Schema, settings: Settings, prepared: Prepared) -> int:
+    """What one operation costs in schema.cost's model, before it runs (the batch's limit, the
+    rate limits). Documents are only parsed here: the model reads unvalidated documents safely
+    (unknown fields cost nothing, a fragment cycle costs nothing while in progress), and
+    graphql-core's validation took 17 ms an operation on this schema. A document that does not
+    parse (graphql-core also refuses one nested too deeply) counts 0: it fails by itself when
+    it runs."""
+    operation = prepared.operation
+    try:
+        document = parse(
+            prepared.document.query, no_location=True, max_tokens=settings.max_query_tokens
+        )
+        return operation_cost(
+            schema._schema,
+            document,
+            operation.operation_name,
+            operation.variables,
+            max_page_size=settings.max_page_size,
+        )
+    except GraphQLError:
+        return 0

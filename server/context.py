@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -23,6 +23,9 @@ from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
+
+if TYPE_CHECKING:
+    from deskgraph.server.rate_limit import ViewerLimits
 
 UNKNOWN_PRINCIPAL = "The token names no known principal."
 
@@ -43,6 +46,9 @@ class Context:
     # down, a bug) is kept for the transport to answer.
     pending_viewer: Callable[[], Awaitable[Actor | None]] | None = None
     lookup_failure: Exception | None = None
+    # The viewer's rate limits of fields that have their own (advisorInviteLookup); None where
+    # nothing is limited (subscriptions' events).
+    limits: ViewerLimits | None = None
 
     async def look_up_viewer(self) -> None:
         lookup, self.pending_viewer = self.pending_viewer, None

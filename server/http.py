@@ -19,7 +19,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from deskgraph.auth.tokens import TokenVerifier
+from deskgraph.auth.tokens import Principal, TokenVerifier
 from deskgraph.errors import (
     GRAPHQL_PARSE_FAILED,
     INTERNAL_SERVER_ERROR,
@@ -33,7 +33,7 @@ from deskgraph.ids import ascii_number
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
-from deskgraph.server.batch import batch_cost, batch_entries
+from deskgraph.server.batch import batch_cost, batch_entries, prepared_cost
 from deskgraph.server.context import Context
 from deskgraph.server.failures import failure_response, unavailable_response
 from deskgraph.server.operation import (
@@ -46,6 +46,7 @@ from deskgraph.server.operation import (
     operation_of,
 )
 from deskgraph.server.persisted import PersistedQueries
+from deskgraph.server.rate_limit import RateLimits, ViewerLimits, limited_answer, viewer_key
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 from deskgraph.store.availability import unavailability
@@ -83,6 +84,7 @@ class GraphQLEndpoint:
         self.verifier = verifier
         self.graphiql = GraphiQLPage(settings, sessionmaker)
         self.persisted = PersistedQueries(settings, sessionmaker)
+        self.rate_limits = RateLimits.from_settings(settings, sessionmaker)
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -146,11 +148,20 @@ class GraphQLEndpoint:
             if request.method == "GET"
             else {OperationType.QUERY, OperationType.MUTATION}
         )
+        principal, auth_error = await self._authenticate(request)
+        viewer = viewer_key(principal, request.client.host if request.client else None)
+        usage = None
+        if self.rate_limits.cost_on:  # the viewer's budget, before anything runs
+            cost = prepared_cost(self.schema, self.settings, prepared)
+            usage = await self.rate_limits.charge_cost(viewer, cost)
+            if not usage.allowed:
+                return limited_answer(usage, cost)
         try:
             async with self.sessionmaker() as session:
                 reader = Reader(session)
                 try:
-                    context = await self._context(request, session, reader)
+                    context = self._context(session, reader, principal, auth_error)
+                    context.limits = ViewerLimits(self.rate_limits, viewer)
                     result = await self.schema.execute(
                         prepared.document.query,
                         variable_values=operation.variables,
@@ -176,7 +187,10 @@ class GraphQLEndpoint:
                 raise Unavailable(found)
         if not _is_request_error(result):  # parsed, validated, within its cost: may be stored
             await self.persisted.register(prepared.document, operation.operation_name)
-        return _result_answer(result, media_type)
+        answer = _result_answer(result, media_type)
+        if usage is not None:
+            answer.body.setdefault("extensions", {})["rateLimit"] = usage.extension()
+        return answer
 
     async def _batch(self, request: Request, sent: list[Any], media_type: str) -> Response:
         """A JSON array of operations (Apollo's BatchHttpLink): their answers in order, each
@@ -243,21 +257,30 @@ class GraphQLEndpoint:
             raise RequestError(405, "Use GET or POST.", {"Allow": "GET, POST"})
         return operation_of(raw)
 
-    async def _context(self, request: Request, session: AsyncSession, reader: Reader) -> Context:
-        """The request's context. The token is verified here (no SQL); the viewer it names is
-        read only once the operation is valid and within its cost (ViewerLookup)."""
-        pending = None
-        auth_error = None
+    async def _authenticate(self, request: Request) -> tuple[Principal | None, str | None]:
+        """The token's principal (verified, no SQL), or why there is none when a token was
+        sent."""
         authorization = request.headers.get("authorization")
-        if authorization:
-            scheme, _, token = authorization.partition(" ")
-            try:
-                if scheme.lower() != "bearer" or not token.strip():
-                    raise Unauthenticated("Send the token as `Authorization: Bearer <token>`.")
-                principal = await self.verifier.verify(token.strip())
-                pending = partial(fetch_viewer, reader, principal)
-            except Unauthenticated as error:
-                auth_error = error.message
+        if not authorization:
+            return None, None
+        scheme, _, token = authorization.partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("Send the token as `Authorization: Bearer <token>`.")
+            return await self.verifier.verify(token.strip()), None
+        except Unauthenticated as error:
+            return None, error.message
+
+    def _context(
+        self,
+        session: AsyncSession,
+        reader: Reader,
+        principal: Principal | None,
+        auth_error: str | None,
+    ) -> Context:
+        """The request's context; the viewer the principal names is read only once the
+        operation is valid and within its cost (ViewerLookup)."""
+        pending = None if principal is None else partial(fetch_viewer, reader, principal)
         return Context(
             settings=self.settings,
             session=session,

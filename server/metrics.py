@@ -105,6 +105,19 @@ EVENTS_FANNED_OUT = Counter(
     "Events handed to subscriptions: one per event and subscription.",
 )
 
+RATE_LIMITED = Counter(
+    "deskgraph_rate_limited",
+    "Operations or fields refused with RATE_LIMITED, by scope: cost (the viewer's budget of "
+    "query cost per minute) or invite_lookup (advisorInviteLookup calls per minute).",
+    ["scope"],
+)
+RATE_LIMIT_STORE_FAILURES = Counter(
+    "deskgraph_rate_limit_store_failures",
+    "Rate-limit checks answered by this process's own counters because the shared store "
+    "(Redis or PostgreSQL) failed, by store.",
+    ["store"],
+)
+
 
 def record_upstream_call(source: str, *, failed: bool) -> None:
     """One call to an upstream service, made by its connector (``jdlink``, ``smtp``, a CRM's

@@ -485,3 +485,4 @@ from deskgraph.store.persisted_query_models import (  # noqa: E402
     PersistedQuery as PersistedQuery,
     PersistedQuerySource as PersistedQuerySource,
 )
+from deskgraph.store.rate_limit_models import RateLimit as RateLimit  # noqa: E402

@@ -209,6 +209,10 @@ def jdlink_settings(
         jdlink_url=jdlink_server[1],
         jdlink_client_id=jdlink.client_id,
         jdlink_client_secret=jdlink.client_secret,
+        # Rate limits off: their figures (extensions.rateLimit) and, on PostgreSQL, their
+        # statement per operation are tests/test_rate_limits.py's, which turns them on.
+        rate_limit_cost_per_minute=0,
+        invite_lookup_per_minute=0,
     )
 
 
