@@ -109,9 +109,6 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     sender = OutboxSender(settings, sessionmaker) if settings.smtp_host else None
     schema = build_schema(settings)
     instrument(schema)  # each request's operation and viewer, for metrics and logs
-    live = LiveEndpoint(schema, settings, sessionmaker, verifier, sources, loaders)
-    # Reads the event log into this process's subscriptions (PostgreSQL: woken by LISTEN).
-    listener = EventListener(engine, retention_seconds=settings.event_retention_seconds)
     endpoint = GraphQLEndpoint(
         schema,
         settings,
@@ -121,6 +118,19 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         loaders,
         wake_outbox=sender.wake if sender is not None else lambda: None,
     )
+    # The same budgets and allow-list over the WebSocket as over HTTP.
+    live = LiveEndpoint(
+        schema,
+        settings,
+        sessionmaker,
+        verifier,
+        sources,
+        loaders,
+        rate_limits=endpoint.rate_limits,
+        persisted=endpoint.persisted,
+    )
+    # Reads the event log into this process's subscriptions (PostgreSQL: woken by LISTEN).
+    listener = EventListener(engine, retention_seconds=settings.event_retention_seconds)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -45,21 +45,32 @@ def batch_cost(schema: strawberry.Schema, settings: Settings, batch: list[Prepar
 
 def prepared_cost(schema: strawberry.Schema, settings: Settings, prepared: Prepared) -> int:
     """What one operation costs in schema.cost's model, before it runs (the batch's limit, the
-    rate limits). Documents are only parsed here: the model reads unvalidated documents safely
-    (unknown fields cost nothing, a fragment cycle costs nothing while in progress), and
-    graphql-core's validation took 17 ms an operation on this schema. A document that does not
-    parse (graphql-core also refuses one nested too deeply) counts 0: it fails by itself when
-    it runs."""
+    rate limits)."""
     operation = prepared.operation
+    return document_cost(
+        schema, settings, prepared.document.query, operation.operation_name, operation.variables
+    )
+
+
+def document_cost(
+    schema: strawberry.Schema,
+    settings: Settings,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> int:
+    """What an operation of ``query`` costs in schema.cost's model, before it runs. Documents
+    are only parsed here: the model reads unvalidated documents safely (unknown fields cost
+    nothing, a fragment cycle costs nothing while in progress), and graphql-core's validation
+    took 17 ms an operation on this schema. A document that does not parse (graphql-core also
+    refuses one nested too deeply) counts 0: it fails by itself when it runs."""
     try:
-        document = parse(
-            prepared.document.query, no_location=True, max_tokens=settings.max_query_tokens
-        )
+        document = parse(query, no_location=True, max_tokens=settings.max_query_tokens)
         return operation_cost(
             schema._schema,
             document,
-            operation.operation_name,
-            operation.variables,
+            operation_name,
+            variables,
             max_page_size=settings.max_page_size,
         )
     except GraphQLError:

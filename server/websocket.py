@@ -1,16 +1,20 @@
 """The WebSocket side of ``/graphql``: subscriptions over ``graphql-transport-ws`` and the
 legacy ``graphql-ws`` protocol. The bearer token comes in ``connection_init``
 (``{"Authorization": "Bearer …"}``, or ``{"token": "…"}``); a connection without a valid one is
-refused (4403). With ``DESKGRAPH_PERSISTED_QUERIES=only`` an operation whose document is not the
-manifest's gets an ``error`` message (``PERSISTED_QUERY_NOT_ALLOWED``) and never runs, as over
-HTTP: Strawberry's handlers run queries and mutations over the WebSocket too."""
+refused (4403). Each operation is checked as over HTTP before it runs (Strawberry's handlers
+run queries and mutations over the WebSocket too): with ``DESKGRAPH_PERSISTED_QUERIES=only`` one
+whose document is not the manifest's gets an ``error`` message (``PERSISTED_QUERY_NOT_ALLOWED``),
+and its cost is spent from the viewer's budget (``RATE_LIMITED`` past it: the same budget as
+their HTTP requests)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, GraphQLFormattedError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -28,9 +32,11 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, St
 from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.errors import Unauthenticated
 from deskgraph.loaders import Loaders
+from deskgraph.server.batch import document_cost
 from deskgraph.server.context import LiveContext
 from deskgraph.server.events import LocalHub
 from deskgraph.server.persisted import PersistedQueries
+from deskgraph.server.rate_limit import RATE_LIMITED, RateLimits, viewer_key
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 
@@ -38,11 +44,11 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 50
 
 
 class _TransportWS(BaseGraphQLTransportWSHandler[LiveContext, None]):
-    """graphql-transport-ws, checking each operation against the allow-list first."""
+    """graphql-transport-ws, checking each operation first (``LiveEndpoint.refusal``)."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged:  # before: Strawberry closes it (4401)
-            refusal = await _persisted(self).refusal_over_websocket(message["payload"].get("query"))
+            refusal = await _live(self).refusal(self.context, message["payload"])
             if refusal is not None:
                 await self.send_message(
                     TransportErrorMessage(id=message["id"], type="error", payload=[refusal])
@@ -52,11 +58,11 @@ class _TransportWS(BaseGraphQLTransportWSHandler[LiveContext, None]):
 
 
 class _LegacyWS(BaseGraphQLWSHandler[LiveContext, None]):
-    """graphql-ws (legacy), checking each operation against the allow-list first."""
+    """graphql-ws (legacy), checking each operation first (``LiveEndpoint.refusal``)."""
 
     async def handle_start(self, message: StartMessage) -> None:
         if self.connection_acknowledged:
-            refusal = await _persisted(self).refusal_over_websocket(message["payload"].get("query"))
+            refusal = await _live(self).refusal(self.context, message["payload"])
             if refusal is not None:
                 await self.send_message(
                     ErrorMessage(type="error", id=message["id"], payload=refusal)
@@ -65,9 +71,9 @@ class _LegacyWS(BaseGraphQLWSHandler[LiveContext, None]):
         await super().handle_start(message)
 
 
-def _persisted(handler: Any) -> PersistedQueries:
-    persisted: PersistedQueries = handler.view.persisted
-    return persisted
+def _live(handler: Any) -> LiveEndpoint:
+    live: LiveEndpoint = handler.view
+    return live
 
 
 class LiveEndpoint(GraphQL[LiveContext, None]):
@@ -82,6 +88,9 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
         verifier: TokenVerifier,
         sources: Sources,
         loaders: type[Loaders] = Loaders,
+        *,
+        rate_limits: RateLimits,
+        persisted: PersistedQueries,
     ) -> None:
         super().__init__(
             schema,
@@ -99,7 +108,9 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
         self.sources = sources
         self.loaders = loaders
         self.hub = LocalHub.of(settings.database_url)
-        self.persisted = PersistedQueries(settings, sessionmaker)
+        self.rate_limits = rate_limits
+        self.persisted = persisted
+        self.costed = schema  # Strawberry's view keeps it as a BaseSchema
 
     async def get_context(self, request: Any, response: Any) -> LiveContext:
         return LiveContext(
@@ -109,6 +120,34 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
             loaders=self.loaders,
             hub=self.hub,
         )
+
+    async def refusal(
+        self, context: LiveContext, payload: Mapping[str, Any]
+    ) -> GraphQLFormattedError | None:
+        """Why an operation sent over the WebSocket may not run, or None: not the manifest's
+        (allow-list), or past the viewer's budget of cost a minute."""
+        query = payload.get("query")
+        refused = await self.persisted.refusal_over_websocket(query)
+        if refused is not None or not self.rate_limits.cost_on or not isinstance(query, str):
+            return refused
+        variables = payload.get("variables")
+        name = payload.get("operationName")
+        cost = document_cost(
+            self.costed,
+            self.settings,
+            query,
+            name if isinstance(name, str) else None,
+            variables if isinstance(variables, dict) else None,
+        )
+        usage = await self.rate_limits.charge_cost(viewer_key(context.principal, None), cost)
+        if usage.allowed:
+            return None
+        error = GraphQLError(
+            f"This operation costs {cost}; {usage.remaining} of your budget of {usage.limit} a "
+            f"minute is left: try again in {usage.reset_seconds} s.",
+            extensions={"code": RATE_LIMITED, "retryAfterSeconds": usage.reset_seconds},
+        )
+        return error.formatted
 
     async def on_ws_connect(self, context: LiveContext) -> None:
         token = _token(context.connection_params)
