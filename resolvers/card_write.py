@@ -111,8 +111,10 @@ async def start_interaction(info: Info, input: StartInteractionInput) -> StartIn
     if organization_id is None or not rules.can_start_interaction(viewer, organization_id):
         raise Forbidden("Only the organization's ADMINs and ADVISORs take interactions.")
     ticket_id = await _ticket_id(info, input.ticket_id, organization_id)
-    async with write(info.context.session) as session:
-        started = await store.start_interaction(
+    now = utcnow()
+    started = await write_retrying(
+        info.context.session,
+        lambda session: store.start_interaction(
             session,
             organization_id=organization_id,
             advisor_id=viewer.advisor_id,
@@ -123,8 +125,9 @@ async def start_interaction(info: Info, input: StartInteractionInput) -> StartIn
             body=input.body,
             ticket_id=ticket_id,
             direction=input.direction,
-            now=utcnow(),
-        )
+            now=now,
+        ),
+    )
     info.context.reset_loaders()
     return StartInteractionPayload(
         interaction=await _interaction(info, started.interaction_id),
@@ -139,15 +142,18 @@ async def add_interaction_message(
     viewer = info.context.require_viewer()
     row = await visible_interaction(info, input.interaction_id, "interactionId")
     _handled(info, row)
-    async with write(info.context.session) as session:
-        message_id = await interactions.add_interaction_message(
+    now = utcnow()
+    message_id = await write_retrying(
+        info.context.session,
+        lambda session: interactions.add_interaction_message(
             session,
             interaction_id=row.id,
             body=input.body,
             direction=InteractionDirection(input.direction),
             author_id=viewer.advisor_id,
-            now=utcnow(),
-        )
+            now=now,
+        ),
+    )
     info.context.reset_loaders()
     # The page of one message after the one before it: the new message, through the loader.
     page, _ = await info.context.loaders.interaction_message_page.load(
@@ -165,8 +171,11 @@ async def _move(
     """An interaction the viewer handles moved on by the store's ``transition``."""
     row = await visible_interaction(info, global_id, "id")
     _handled(info, row)
-    async with write(info.context.session) as session:
-        await transition(session, interaction_id=row.id, now=utcnow())
+    now = utcnow()
+    await write_retrying(
+        info.context.session,
+        lambda session: transition(session, interaction_id=row.id, now=now),
+    )
     info.context.reset_loaders()
     return InteractionPayload(interaction=await _interaction(info, row.id))
 
@@ -189,10 +198,13 @@ async def transfer_interaction(
     row = await visible_interaction(info, input.id, "id")
     _handled(info, row)
     advisor_id = decode_id_of(input.advisor_id, "Advisor", field="advisorId")
-    async with write(info.context.session) as session:
-        continuation = await interactions.transfer_interaction(
-            session, interaction_id=row.id, advisor_id=advisor_id, now=utcnow()
-        )
+    now = utcnow()
+    continuation = await write_retrying(
+        info.context.session,
+        lambda session: interactions.transfer_interaction(
+            session, interaction_id=row.id, advisor_id=advisor_id, now=now
+        ),
+    )
     info.context.reset_loaders()
     return TransferInteractionPayload(
         interaction=await _interaction(info, row.id),
@@ -263,9 +275,12 @@ async def set_card_field_value(
     if not rules.can_set_card_fields(viewer, card):
         raise Forbidden("Only the organization's ADMINs and ADVISORs set card fields.")
     field_id = decode_id_of(input.field_id, "CardField", field="fieldId")
-    async with write(info.context.session) as session:
-        await store.set_card_field_value(
-            session, card_id=card.id, field_id=field_id, value=input.value, now=utcnow()
-        )
+    now = utcnow()
+    await write_retrying(
+        info.context.session,
+        lambda session: store.set_card_field_value(
+            session, card_id=card.id, field_id=field_id, value=input.value, now=now
+        ),
+    )
     info.context.reset_loaders()
     return SetCardFieldValuePayload(card=await _card(info, card.id))

@@ -184,8 +184,10 @@ async def write_retrying(
 ) -> T:
     """``operation`` in a ``write()`` transaction of its own, run again (at most ``attempts``
     times in all) when PostgreSQL aborts it as a deadlock victim or a serialization failure.
-    The locks above are ordered so that this should never be needed; it bounds the damage if
-    a path not foreseen here takes them in another order."""
+    Every card write of the API runs through it. The locks are ordered (cards before their
+    interactions, cards in id order), yet CI once saw PostgreSQL pick a deadlock victim among
+    concurrent merges, starts, messages and transfers of the same cards
+    (tests/test_card_merge.py): as PostgreSQL's manual says, a writer must be ready to retry."""
     for attempt in range(1, attempts + 1):
         try:
             async with write(session):

@@ -339,17 +339,18 @@ async def test_merge_cards_at_once_with_starts_messages_and_transfers_leave_noth
     started = [await start(maker, f"@contact{n}", C.CHAT) for n in range(4)]
     cards = [s.card_id for s in started]
     chats = [s.interaction_id for s in started]
+    # Each write as the API runs it: again when PostgreSQL picks it as a deadlock victim.
     writes: list[Awaitable[Any]] = [
-        run(maker, merge(cards[0], cards[1])),
-        run(maker, merge(cards[3], cards[2])),
-        run(maker, merge(cards[2], cards[0])),
-        run(maker, merge(cards[1], cards[3])),
+        run(maker, merge(cards[0], cards[1]), retrying=True),
+        run(maker, merge(cards[3], cards[2]), retrying=True),
+        run(maker, merge(cards[2], cards[0]), retrying=True),
+        run(maker, merge(cards[1], cards[3]), retrying=True),
     ]
     for n in range(4):
         writes += [
-            start(maker, f"@contact{n}", C.CHAT, body="Still there?"),
-            run(maker, message(chats[n], "Hello", InteractionDirection.INBOUND)),
-            run(maker, transfer(chats[n], NILS) if n % 2 else end(chats[n])),
+            start(maker, f"@contact{n}", C.CHAT, body="Still there?", retrying=True),
+            run(maker, message(chats[n], "Hello", InteractionDirection.INBOUND), retrying=True),
+            run(maker, transfer(chats[n], NILS) if n % 2 else end(chats[n]), retrying=True),
         ]
     outcomes = await asyncio.gather(*writes, return_exceptions=True)
     assert [o for o in outcomes if isinstance(o, BaseException)] == [

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from deskgraph.errors import BadUserInput
 from deskgraph.store import card, card_interaction, models
 from deskgraph.store.card_address import normalise_address
+from deskgraph.store.card_merge import write_retrying
 from deskgraph.store.columns import (
     IdentityKind,
     InteractionChannel,
@@ -44,10 +45,16 @@ def maker(engine: AsyncEngine) -> Maker:
     return create_sessionmaker(engine)
 
 
-async def run(maker: Maker, operation: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """``operation`` in a transaction of its own, as one request runs it."""
-    async with maker() as session, write(session):
-        return await operation(session)
+async def run(
+    maker: Maker, operation: Callable[[AsyncSession], Awaitable[T]], *, retrying: bool = False
+) -> T:
+    """``operation`` in a transaction of its own, as one request runs it; ``retrying``: run
+    again when PostgreSQL picks it as a deadlock victim, as the API runs every card write."""
+    async with maker() as session:
+        if retrying:
+            return await write_retrying(session, operation)
+        async with write(session):
+            return await operation(session)
 
 
 async def refused(maker: Maker, operation: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
@@ -64,6 +71,7 @@ async def start(
     *,
     advisor_id: int = HENRIK,
     organization_id: int = NORTH,
+    retrying: bool = False,
     **values: Any,
 ) -> card.StartedInteraction:
     arguments: dict[str, Any] = {
@@ -84,6 +92,7 @@ async def start(
             now=models.utcnow(),
             **arguments,
         ),
+        retrying=retrying,
     )
 
 
