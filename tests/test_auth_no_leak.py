@@ -377,7 +377,7 @@ NODE_TABLES = {
     "Interaction": models.Interaction,
 }
 SAMPLE = 6  # rows of each type walked to the full depth, spread over its ids
-ROOTS_SAMPLE = 10  # rows of each root list walked to the full depth
+ROOTS_SAMPLE = 6  # rows of each root list walked to the full depth
 
 
 async def node_ids(api: Api, schema: GraphQLSchema) -> dict[str, list[str]]:
