@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
@@ -53,7 +52,14 @@ from websockets.typing import Subprotocol
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.settings import Settings, normalize_database_url
 
-from .data import DATA, Dataset, _dsn, postgres_dataset, postgres_reachable, sqlite_dataset
+from .data import (
+    DATA,
+    Dataset,
+    postgres_dataset,
+    postgres_reachable,
+    run_on_server,
+    sqlite_dataset,
+)
 from .http import server_process
 from .report import REPORT, write_section
 
@@ -419,23 +425,12 @@ def database_copy(dataset: Dataset) -> Iterator[str]:
     url = make_url(normalize_database_url(dataset.url))
     name = f"deskgraph_bench_cards_{os.getpid()}"
     server = url.set(database="postgres").render_as_string(hide_password=False)
-    _postgres(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _postgres(server, f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"')
+    run_on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_on_server(server, f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"')
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        _postgres(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _postgres(server_url: str, statement: str) -> None:
-    async def run() -> None:
-        connection = await asyncpg.connect(_dsn(server_url), timeout=10)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
+        run_on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def measure(dataset: Dataset, *, quick: bool) -> CardsResult:

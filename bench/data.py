@@ -74,21 +74,27 @@ def postgres_dataset(server_url: str, tickets: int) -> Dataset:
         finally:
             await connection.close()
 
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(dsn, timeout=10)
+    url = server.set(database=name).render_as_string(hide_password=False)
+    if not asyncio.run(exists()):
+        partial = f"{name}_partial"
+        run_on_server(server_url, f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)')
+        run_on_server(server_url, f'CREATE DATABASE "{partial}"')
+        _fill(server.set(database=partial).render_as_string(hide_password=False), tickets)
+        run_on_server(server_url, f'ALTER DATABASE "{partial}" RENAME TO "{name}"')
+    return Dataset("postgresql", tickets, url)
+
+
+def run_on_server(server_url: str, statement: str) -> None:
+    """One statement on the server's database (CREATE, DROP or ALTER DATABASE)."""
+
+    async def run() -> None:
+        connection = await asyncpg.connect(_dsn(server_url), timeout=10)
         try:
             await connection.execute(statement)
         finally:
             await connection.close()
 
-    url = server.set(database=name).render_as_string(hide_password=False)
-    if not asyncio.run(exists()):
-        partial = f"{name}_partial"
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)'))
-        asyncio.run(run(f'CREATE DATABASE "{partial}"'))
-        _fill(server.set(database=partial).render_as_string(hide_password=False), tickets)
-        asyncio.run(run(f'ALTER DATABASE "{partial}" RENAME TO "{name}"'))
-    return Dataset("postgresql", tickets, url)
+    asyncio.run(run())
 
 
 def postgres_reachable(server_url: str) -> str | None:

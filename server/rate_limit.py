@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from graphql import GraphQLError, GraphQLFormattedError
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -297,20 +298,22 @@ class ViewerLimits:
             )
 
 
-def limited_answer(usage: Usage, cost: int) -> Answer:
-    """The answer to an operation refused by the viewer's budget (429 when it is the
-    request's only one)."""
+def limited_error(usage: Usage, cost: int) -> GraphQLFormattedError:
+    """The error refusing an operation the viewer's budget cannot pay for (over HTTP and over
+    the WebSocket)."""
     message = (
         f"This operation costs {cost}; {usage.remaining} of your budget of {usage.limit} a "
         f"minute is left: try again in {usage.reset_seconds} s, or ask for smaller pages."
     )
+    extensions = {"code": RATE_LIMITED, "retryAfterSeconds": usage.reset_seconds}
+    return GraphQLError(message, extensions=extensions).formatted
+
+
+def limited_answer(usage: Usage, cost: int) -> Answer:
+    """The answer to an operation refused by the viewer's budget (429 when it is the
+    request's only one)."""
     body = {
-        "errors": [
-            {
-                "message": message,
-                "extensions": {"code": RATE_LIMITED, "retryAfterSeconds": usage.reset_seconds},
-            }
-        ],
+        "errors": [limited_error(usage, cost)],
         "extensions": {"rateLimit": usage.extension()},
     }
     return Answer(body, 429, {"Retry-After": str(usage.reset_seconds)})

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLFormattedError
+from graphql import GraphQLFormattedError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -36,7 +36,7 @@ from deskgraph.server.batch import document_cost
 from deskgraph.server.context import LiveContext
 from deskgraph.server.events import LocalHub
 from deskgraph.server.persisted import PersistedQueries
-from deskgraph.server.rate_limit import RATE_LIMITED, RateLimits, viewer_key
+from deskgraph.server.rate_limit import RateLimits, limited_error, viewer_key
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 
@@ -140,14 +140,7 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
             variables if isinstance(variables, dict) else None,
         )
         usage = await self.rate_limits.charge_cost(viewer_key(context.principal, None), cost)
-        if usage.allowed:
-            return None
-        error = GraphQLError(
-            f"This operation costs {cost}; {usage.remaining} of your budget of {usage.limit} a "
-            f"minute is left: try again in {usage.reset_seconds} s.",
-            extensions={"code": RATE_LIMITED, "retryAfterSeconds": usage.reset_seconds},
-        )
-        return error.formatted
+        return None if usage.allowed else limited_error(usage, cost)
 
     async def on_ws_connect(self, context: LiveContext) -> None:
         token = _token(context.connection_params)
