@@ -59,6 +59,12 @@ class UpstreamUnavailable(ApiError):
     code = "UPSTREAM_UNAVAILABLE"
 
 
+class CrmNotConfigured(ApiError):
+    """The organization has connected no CRM: its CRM fields and mutations cannot answer."""
+
+    code = "CRM_NOT_CONFIGURED"
+
+
 class BadRequest(ApiError):
     """Not a request deskgraph serves here (e.g. a query over the subscription WebSocket)."""
 

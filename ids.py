@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from deskgraph.errors import BadUserInput
 
@@ -50,3 +51,39 @@ def decode_id_of(global_id: str, type_name: str, *, field: str) -> int:
             f"{field} is not the ID of a {type_name}.", fields={field: f"expected a {type_name} ID"}
         )
     return decoded[1]
+
+
+# A CRM record lives in the organization's CRM: its ID names the organization, the record
+# type and the CRM's own id (letters, digits and dashes: Salesforce's, a GUID, a number).
+CRM_RECORD = "CrmRecord"
+_CRM_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_CRM_TYPES = frozenset({"ACCOUNT", "CONTACT", "LEAD", "CASE"})
+
+
+def encode_crm_record_id(organization_id: int, record_type: str, crm_id: str) -> str:
+    return encode_id(CRM_RECORD, f"{organization_id}:{record_type}:{crm_id}")
+
+
+def decode_crm_record_id(global_id: str, *, field: str) -> tuple[int, str, str]:
+    """``(organization id, record type, CRM id)`` of an input ID that must name a CRM record;
+    BAD_USER_INPUT if not."""
+    bad = BadUserInput(
+        f"{field} is not the ID of a {CRM_RECORD}.", fields={field: f"expected a {CRM_RECORD} ID"}
+    )
+    try:
+        raw = base64.b64decode(global_id.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise bad from None
+    parts = raw.split(":")
+    if len(parts) != 4 or parts[0] != CRM_RECORD:
+        raise bad
+    _, organization, record_type, crm_id = parts
+    organization_id = ascii_number(organization)
+    if (
+        organization_id is None
+        or not 0 < organization_id <= MAX_KEY
+        or record_type not in _CRM_TYPES
+        or not _CRM_ID.fullmatch(crm_id)
+    ):
+        raise bad
+    return organization_id, record_type, crm_id

@@ -35,6 +35,9 @@ Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 SecondsOrNone = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0: keep nothing
 
 
+# The hosts a CRM configuration may name unless DESKGRAPH_CRM_ALLOWED_HOSTS says otherwise.
+CRM_CLOUD_HOSTS = ("*.salesforce.com", "*.force.com", "*.dynamics.com")
+
 # The usual origins of a web SPA's dev server (Vite, then Create React App / Next.js).
 DEVELOPMENT_CORS_ORIGINS = (
     "http://localhost:5173",
@@ -134,6 +137,18 @@ class Settings:
     jdlink_failure_seconds: Seconds = 30.0
     # The loopback port of the development JDLink simulator; 0 picks a free one.
     jdlink_simulator_port: Annotated[int, Field(ge=0, le=65_535)] = 0
+    # CRMs (per organization, set by its ADMINs through `configureCrm`). A configuration names
+    # where its secret is read, never the secret: `env:NAME` reads DESKGRAPH_CRM_SECRET_<NAME>,
+    # `file:NAME` the file NAME in DESKGRAPH_CRM_SECRETS_DIR. Base URLs must be on a host this
+    # list allows (`*.` matches subdomains); None: Salesforce's and Dynamics' cloud hosts, and in
+    # development loopback too (the local simulators).
+    crm_allowed_hosts: tuple[str, ...] | None = None
+    crm_secrets_dir: str | None = None
+    # Reads of CRM records are kept this long per process (`crmRecords(refresh: true)` skips it).
+    crm_cache_seconds: SecondsOrNone = 60.0
+    crm_connect_timeout_seconds: Seconds = 2.0
+    crm_read_timeout_seconds: Seconds = 5.0
+    crm_failure_seconds: Seconds = 30.0
     # Mail: written to the outbox table with the change that causes it, delivered over SMTP
     # by the outbox sender. Without a host, mail waits in the outbox.
     mail_from: str = DEFAULT_MAIL_FROM
@@ -235,6 +250,28 @@ class Settings:
                     f"comma-separated, not {proxy!r}"
                 ) from None
         return proxies
+
+    @field_validator("crm_allowed_hosts", mode="before")
+    @classmethod
+    def _crm_hosts(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        hosts = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        for host in hosts:
+            name = host.removeprefix("*.")
+            if not name or "/" in name or ":" in name or "*" in name:
+                raise ValueError(
+                    "takes host names such as crm.example.com or *.my.salesforce.com, "
+                    f"comma-separated, not {host!r}"
+                )
+        return hosts
+
+    @property
+    def crm_hosts(self) -> tuple[str, ...]:
+        if self.crm_allowed_hosts is not None:
+            return self.crm_allowed_hosts
+        cloud = CRM_CLOUD_HOSTS
+        return cloud if self.is_production else (*cloud, "127.0.0.1", "localhost")
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
-from deskgraph.auth import card, customer, organization, project, ticket
+from deskgraph.auth import card, crm, customer, organization, project, ticket
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Forbidden
 from deskgraph.store.models import PortalTicketProperty as StoredPortalTicketProperty
@@ -93,6 +93,20 @@ class AccessPolicy(enum.Enum):
         description=(
             "Whom a project is shared with: the project organization's own advisors and "
             "services with `read`. Not external advisors or customer users."
+        ),
+    )
+    CRM_RECORDS = strawberry.enum_value(
+        "CRM_RECORDS",
+        description=(
+            "CRM records: the advisors of the organization whose CRM it is (any role) and "
+            "services with `read:crm`. Never external advisors or customer users."
+        ),
+    )
+    CRM_CONFIGURATION = strawberry.enum_value(
+        "CRM_CONFIGURATION",
+        description=(
+            "How an organization's CRM is connected: its ADMINs. Not its other advisors, "
+            "external advisors, customer users or services."
         ),
     )
     PORTAL_SETTINGS = strawberry.enum_value(
@@ -177,6 +191,14 @@ POLICIES: dict[AccessPolicy, tuple[Rule, str]] = {
     AccessPolicy.PROJECT_FOLLOWERS: (
         project.can_see_project_followers,
         "Whom a project is shared with is only for the project's own organization.",
+    ),
+    AccessPolicy.CRM_RECORDS: (
+        lambda viewer, owner: crm.can_see_crm_records(viewer, owner.organization_id),
+        "CRM records are only for the organization's own advisors.",
+    ),
+    AccessPolicy.CRM_CONFIGURATION: (
+        lambda viewer, org: crm.can_configure_crm(viewer, org.pk),
+        "The CRM configuration is only for the organization's ADMINs.",
     ),
     AccessPolicy.PORTAL_SETTINGS: (
         lambda viewer, org: organization.can_see_portal_settings(viewer, org.pk),

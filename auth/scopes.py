@@ -9,5 +9,6 @@ from __future__ import annotations
 READ = "read"  # every organization's desk: tickets, messages, people, machines, tags
 READ_JDLINK = "read:jdlink"  # Machine.jdlink
 READ_CONTACT_DETAILS = "read:contact-details"  # CustomerUser.address, accountNumber, notes
+READ_CRM = "read:crm"  # CustomerCard.crmRecords, Interaction.linkedCrmRecords
 
-ALL = frozenset({READ, READ_JDLINK, READ_CONTACT_DETAILS})
+ALL = frozenset({READ, READ_JDLINK, READ_CONTACT_DETAILS, READ_CRM})

@@ -18,6 +18,12 @@ from deskgraph.loaders.card import (
     interaction_rows,
 )
 from deskgraph.loaders.card_merge import MergeCandidatesLoader
+from deskgraph.loaders.crm import (
+    CrmConfigLoader,
+    CrmPeopleLoader,
+    CrmRecordLoader,
+    CrmRelatedLoader,
+)
 from deskgraph.loaders.customer import CustomerHistoryLoader, CustomerInTeamsLoader, owned_rows
 from deskgraph.loaders.customer_center import (
     CompanyStatusLoader,
@@ -125,6 +131,11 @@ class Loaders:
         self.people_count = PeopleCountLoader(reader)
         self.dashboard_settings = DashboardSettingsLoader(reader)
         self.jdlink_by_serial = JdlinkBySerialLoader(sources.jdlink)
+        self.crm_config = CrmConfigLoader(reader)
+        self.crm_people = CrmPeopleLoader(reader, sources.crm, self.crm_config)
+        self.crm_related = CrmRelatedLoader(reader, sources.crm, self.crm_config)
+        self.crm_record = CrmRecordLoader(reader, sources.crm, self.crm_config)
+        self.crm_links_by_interaction_id = by_column(models.CrmLink, "interaction_id")
         self.requesters_by_ticket_id = RequestersByTicketIdLoader(reader)
         # Cards (seed 004): a merged card's id answers its live target.
         self.card_by_id = CardByIdLoader(reader)

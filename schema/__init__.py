@@ -18,6 +18,7 @@ from deskgraph.schema.card import CustomerCard, Interaction
 from deskgraph.schema.card_mutations import CardMutation
 from deskgraph.schema.card_operations import CardQuery
 from deskgraph.schema.cost import QueryCost
+from deskgraph.schema.crm_operations import CrmMutation
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.customer_center_operations import InformationCenterQuery
 from deskgraph.schema.customer_operations import CustomerMutation
@@ -77,6 +78,7 @@ class Mutation(
     DashboardMutation,
     ProjectMutation,
     CardMutation,
+    CrmMutation,
 ):
     pass
 

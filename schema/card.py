@@ -38,6 +38,7 @@ from deskgraph.schema.card_types import (
     encode_interaction_cursor,
     encode_message_cursor,
 )
+from deskgraph.schema.crm import CrmRecord, card_crm_records, linked_crm_records
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.node import Node, RowBacked, entity
 from deskgraph.schema.organization import Advisor, advisor_named
@@ -135,6 +136,16 @@ class Interaction(Node, RowBacked):
                 [e.cursor for e in edges], has_next_page=has_next, after=after
             ),
         )
+
+    @strawberry.field(
+        description=(
+            "The CRM records linked to it, oldest link first: after the interaction its data "
+            "is passed to them. CRM_NOT_CONFIGURED without a CRM."
+        ),
+        extensions=[restricted(AccessPolicy.CRM_RECORDS)],
+    )
+    async def linked_crm_records(self, info: Info) -> list[CrmRecord] | None:
+        return await linked_crm_records(info, self.organization_id, self.pk)
 
     @strawberry.field(description="What the viewer may do with this interaction.")
     def viewer_can(self, info: Info) -> InteractionPermissions:
@@ -308,6 +319,20 @@ class CustomerCard(Node, RowBacked):
             )
             for r in rows
         ]
+
+    @strawberry.field(
+        description=(
+            "What the organization's CRM knows of the contact: the person-level records "
+            "(accounts, contacts, leads) its phone numbers and e-mail addresses match, each "
+            "with its `related` records (a household's other members, cases). Read once a "
+            "minute at most; `refresh: true` asks the CRM now (records created meanwhile "
+            "show). CRM_NOT_CONFIGURED without a CRM; UPSTREAM_UNAVAILABLE when it does not "
+            "answer (the rest of the query does)."
+        ),
+        extensions=[restricted(AccessPolicy.CRM_RECORDS)],
+    )
+    async def crm_records(self, info: Info, refresh: bool = False) -> list[CrmRecord] | None:
+        return await card_crm_records(info, self.organization_id, self.pk, refresh)
 
     @strawberry.field(description="What the viewer may do with this card.")
     def viewer_can(self, info: Info) -> CustomerCardPermissions:

@@ -14,6 +14,7 @@ from deskgraph.server.context import Info
 from deskgraph.store import models
 
 if TYPE_CHECKING:
+    from deskgraph.schema.crm import CrmConfiguration
     from deskgraph.schema.organization_portal import PortalSettings
 
 AdvisorRole = strawberry.enum(
@@ -47,6 +48,19 @@ class Organization(Node, RowBacked):
     async def tags(self, info: Info) -> list[Tag] | None:
         rows = await info.context.loaders.tags_by_organization_id.load(self.pk)
         return sorted(from_rows(Tag, rows), key=lambda tag: tag.name)
+
+    @strawberry.field(
+        description=(
+            "How the organization's CRM is connected (null when it has none): for its ADMINs."
+        ),
+        extensions=[restricted(AccessPolicy.CRM_CONFIGURATION)],
+    )
+    async def crm(
+        self, info: Info
+    ) -> Annotated[CrmConfiguration, strawberry.lazy("deskgraph.schema.crm")] | None:
+        from deskgraph.resolvers.crm_config import organization_configuration
+
+        return await organization_configuration(info, self.pk)
 
     @strawberry.field(
         description=(

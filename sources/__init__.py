@@ -1,4 +1,4 @@
-"""Upstream connectors: JDLink telematics now; the CRMs (builtin, Salesforce, Dynamics) later.
+"""Upstream connectors: JDLink telematics and the CRMs (built-in, Salesforce, Dynamics).
 
 Each connector speaks its service's real HTTP API with httpx and is made once per process;
 ``Sources`` carries them to the per-request loaders.
@@ -6,15 +6,28 @@ Each connector speaks its service's real HTTP API with httpx and is made once pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from deskgraph.settings import Settings
 from deskgraph.sources.jdlink import JdlinkClient
+
+if TYPE_CHECKING:
+    from deskgraph.sources.crm.registry import CrmSources
+
+
+def _crm_sources(settings: Settings) -> CrmSources:
+    # Imported here: the registry reads the store's CRM models, which read this package.
+    from deskgraph.sources.crm.registry import CrmSources
+
+    return CrmSources(settings)
 
 
 @dataclass
 class Sources:
     jdlink: JdlinkClient | None = None  # None: JDLink is not configured
+    # Each organization's CRM, as its configuration says (made when first asked).
+    crm: CrmSources = field(default_factory=lambda: _crm_sources(Settings()))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sources:
@@ -30,8 +43,9 @@ class Sources:
                 read_timeout_seconds=settings.jdlink_read_timeout_seconds,
                 failure_seconds=settings.jdlink_failure_seconds,
             )
-        return cls(jdlink=jdlink)
+        return cls(jdlink=jdlink, crm=_crm_sources(settings))
 
     async def aclose(self) -> None:
         if self.jdlink is not None:
             await self.jdlink.aclose()
+        await self.crm.aclose()

@@ -481,6 +481,14 @@ from deskgraph.store.card_models import (  # noqa: E402
     Interaction as Interaction,
     InteractionMessage as InteractionMessage,
 )
+from deskgraph.store.crm_models import (  # noqa: E402
+    CrmBuiltinRecord as CrmBuiltinRecord,
+    CrmConfiguration as CrmConfiguration,
+    CrmLink as CrmLink,
+    CrmSync as CrmSync,
+    CrmSyncStatus as CrmSyncStatus,
+    InteractionValue as InteractionValue,
+)
 from deskgraph.store.persisted_query_models import (  # noqa: E402
     PersistedQuery as PersistedQuery,
     PersistedQuerySource as PersistedQuerySource,

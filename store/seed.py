@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from deskgraph.auth import scopes
 from deskgraph.store import models
 from deskgraph.store.seed_cards import seed_cards
+from deskgraph.store.seed_crm import seed_crm
 from deskgraph.store.seed_demo import (
     ADVISORS,
     BODIES,
@@ -213,6 +214,7 @@ async def seed_demo(
             )
         await seed_sharing(connection)
         await seed_cards(connection)
+        await seed_crm(connection)
         if connection.dialect.name == "postgresql":
             await _advance_sequences(connection)
 

@@ -316,7 +316,7 @@ async def persona_tokens(app: Any, settings: Settings) -> dict[str, str]:
     assert set(found) == set(PERSONAS), "the demo lacks a persona"
     tokens = {name: issue_token(settings, demo.principal) for name, demo in found.items()}
     # Not a demo persona: a service granted every scope, to show what scopes unlock.
-    every_scope = frozenset({scopes.READ, scopes.READ_JDLINK, scopes.READ_CONTACT_DETAILS})
+    every_scope = scopes.ALL
     tokens[SERVICE_WITH_EVERY_SCOPE] = issue_token(
         settings, Principal(kind="service", service="back-office", scopes=every_scope)
     )

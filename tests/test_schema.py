@@ -107,6 +107,9 @@ def test_the_sdl_declares_every_restricted_field_and_its_policy() -> None:
         "CustomerCard.identities": AccessPolicy.CONTACT_DETAILS,
         "CustomerCard.customFields": AccessPolicy.CONTACT_DETAILS,
         "Interaction.address": AccessPolicy.CONTACT_DETAILS,
+        "CustomerCard.crmRecords": AccessPolicy.CRM_RECORDS,
+        "Interaction.linkedCrmRecords": AccessPolicy.CRM_RECORDS,
+        "Organization.crm": AccessPolicy.CRM_CONFIGURATION,
     }
     for path, policy in declared.items():
         type_name, field_name = path.split(".")
