@@ -436,7 +436,10 @@ def _page_number(skiptoken: str | None) -> int:
 
 
 def _no_property(name: str, shape: Shape) -> str:
-    return f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{shape.logical}'."
+    return (
+        f"Could not find a property named '{name}' on type "
+        f"'Microsoft.Dynamics.CRM.{shape.logical}'."
+    )
 
 
 def _not_found(shape: Shape, guid: str) -> JSONResponse:
