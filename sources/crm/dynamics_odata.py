@@ -2,8 +2,10 @@
 
 - Literals and filters: a string literal is quoted with ``'`` and a ``'`` inside it doubled
   (``'o''brien'``); a GUID is written bare. :func:`parse_filter` reads the subset of ``$filter``
-  the adapter sends (``eq``, ``ne``, ``and``, ``or``, ``not``, parentheses, string, GUID,
-  number, ``true``/``false``/``null`` literals) into a predicate, for the simulator.
+  the adapter sends (``eq``, ``ne``, ``and``, ``or``, ``not``, parentheses, ``contains``,
+  ``startswith``, ``endswith``, string, GUID, number, ``true``/``false``/``null`` literals)
+  into a predicate, for the simulator. As in Dataverse, the three functions take T-SQL LIKE
+  wildcards in their value (``%``, ``_``, ``[...]``); ``eq`` compares literally.
 - ``$batch`` (OData 4.0 section 11.7, multipart/mixed): every part is an ``application/http``
   message with ``Content-Transfer-Encoding: binary``; the request's parts hold a request line
   (``GET {url} HTTP/1.1``), headers and a body, the response's parts a status line. Lines end
@@ -124,10 +126,51 @@ def _unary(tokens: _Tokens, properties: frozenset[str], entity: str) -> Predicat
         if tokens.take() != ("punct", ")"):
             raise FilterError("Syntax error: ')' expected.")
         return inner
+    if tokens.peek() in _FUNCTIONS and tokens.items[tokens.position + 1 :][:1] == [("punct", "(")]:
+        return _function(tokens, properties, entity)
     return _comparison(tokens, properties, entity)
 
 
-def _comparison(tokens: _Tokens, properties: frozenset[str], entity: str) -> Predicate:
+_FUNCTIONS = {("name", "contains"), ("name", "startswith"), ("name", "endswith")}
+
+
+def _function(tokens: _Tokens, properties: frozenset[str], entity: str) -> Predicate:
+    function = tokens.take()[1]
+    tokens.take()
+    name = _property(tokens, properties, entity)
+    if tokens.take() != ("punct", ","):
+        raise FilterError(f"Syntax error: ',' expected in {function}().")
+    kind, text = tokens.take()
+    if kind != "string" or tokens.take() != ("punct", ")"):
+        raise FilterError(f"Syntax error: {function}() takes a property and a string.")
+    pattern = _like(text[1:-1].replace("''", "'"))
+    pattern = {"contains": f".*{pattern}.*", "startswith": f"{pattern}.*"}.get(
+        function, f".*{pattern}"
+    )
+    compiled = re.compile(pattern, re.IGNORECASE | re.DOTALL)
+    return lambda row: isinstance(row.get(name), str) and bool(compiled.fullmatch(row[name]))
+
+
+def _like(value: str) -> str:
+    """A T-SQL LIKE pattern as a regular expression."""
+    out = []
+    position = 0
+    while position < len(value):
+        char = value[position]
+        if char == "[" and "]" in value[position + 1 :]:
+            end = value.index("]", position + 1)
+            inside = value[position + 1 : end]
+            negated = inside.startswith("^")
+            body = re.escape(inside[1:] if negated else inside).replace("\\-", "-")
+            out.append(f"[{'^' if negated else ''}{body}]")
+            position = end + 1
+            continue
+        out.append({"%": ".*", "_": "."}.get(char) or re.escape(char))
+        position += 1
+    return "".join(out)
+
+
+def _property(tokens: _Tokens, properties: frozenset[str], entity: str) -> str:
     kind, name = tokens.take()
     if kind != "name":
         raise FilterError(f"Syntax error: a property name expected, not '{name}'.")
@@ -135,6 +178,11 @@ def _comparison(tokens: _Tokens, properties: frozenset[str], entity: str) -> Pre
         raise FilterError(
             f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{entity}'."
         )
+    return name
+
+
+def _comparison(tokens: _Tokens, properties: frozenset[str], entity: str) -> Predicate:
+    name = _property(tokens, properties, entity)
     operator = tokens.take()
     if operator not in (("name", "eq"), ("name", "ne")):
         raise FilterError(f"Syntax error: the operator '{operator[1]}' is not supported here.")
@@ -224,7 +272,7 @@ def read_batch(content_type: str | None, body: bytes) -> list[HttpMessage]:
     messages = []
     for chunk in chunks[1:-1]:
         part = chunk.removeprefix(CRLF).removesuffix(CRLF)
-        part_headers, _, content = _split_head(part)
+        _start, part_headers, content = _split_head(part)
         kind = part_headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/http":
             raise BatchError(f"a batch part of type {kind or 'nothing'}, not application/http")
