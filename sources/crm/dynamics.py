@@ -2,8 +2,8 @@
 Web API (OData v4) behind Microsoft identity platform client credentials.
 
 Every read is one ``POST {root}$batch`` of GETs, one per entity set (more when a filter would
-grow past ``MAX_TERMS`` conditions), so a level of twenty cards costs one request; a page that
-ends in ``@odata.nextLink`` is followed with plain GETs, at most ``MAX_PAGES`` per query.
+grow past ``MAX_TERMS`` conditions), so a level of twenty cards costs one request; a page
+that ends in ``@odata.nextLink`` is followed with plain GETs (:mod:`dynamics_http`).
 
 Dataverse keeps phone numbers as the text someone typed. The records are asked for by every
 e-mail address, and by each phone number as E.164 (``eq``) and as its digits with anything
@@ -19,20 +19,15 @@ what Dataverse computed, e.g. a contact's ``fullname``); ``PATCH {set}({id})`` w
 
 from __future__ import annotations
 
-import asyncio
-import json
-import math
 import re
 import time
 import urllib.parse
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import httpx
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
-from deskgraph.server.metrics import record_upstream_call
 from deskgraph.sources.crm.base import (
     CrmFields,
     CrmKind,
@@ -42,25 +37,14 @@ from deskgraph.sources.crm.base import (
     CrmUnavailable,
     PersonQuery,
 )
-from deskgraph.sources.crm.dynamics_odata import (
-    BatchError,
-    HttpMessage,
-    is_guid,
-    new_boundary,
-    read_batch,
-    status_of,
-    string_literal,
-    write_batch,
-)
-from deskgraph.sources.http import upstream_client
+from deskgraph.sources.crm.dynamics_http import DataverseApi, json_object, refusal
+from deskgraph.sources.crm.dynamics_odata import is_guid, string_literal
 from deskgraph.store.phone import normalised
 
 T = TypeVar("T")
 
-API_PATH = "/api/data/v9.2/"
-MAX_PAGES = 50  # per query: a page holds up to page_size records
+_ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
 MAX_TERMS = 100  # conditions in one GET's $filter; more make another GET in the same $batch
-TOKEN_EARLY_REFRESH_SECONDS = 60.0
 PERSON_ORDER = (CrmRecordType.ACCOUNT, CrmRecordType.CONTACT, CrmRecordType.LEAD)
 
 ENTITY_SETS = {
@@ -108,11 +92,6 @@ PHONE_FIELDS = {
     CrmRecordType.LEAD: ("telephone1", "mobilephone"),
 }
 EMAIL_FIELDS = {type: ("emailaddress1",) for type in PERSON_ORDER}
-# Where Dataverse's message names the attribute it refuses: "Invalid property 'foo' was
-# found ...", "Required field 'lastname' is missing.", "Attribute 'x' ...".
-_NAMED_FIELD = re.compile(r"\b(?:property|attribute|field)\s+'([^']+)'", re.IGNORECASE)
-_ENTITY_ID = re.compile(r"\(([0-9a-fA-F-]{36})\)\s*$")
-_TOKEN_ERROR = re.compile(r"[a-z_]{1,40}")
 
 
 class DynamicsSource:
@@ -139,26 +118,25 @@ class DynamicsSource:
         source_name: str = "dynamics",
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.root = self.base_url + API_PATH
-        self.token_url = token_url or f"{self.base_url}/oauth2/v2.0/token"
-        self.scope = scope or f"{self.base_url}/.default"
-        self._credentials = (client_id, client_secret)
         self.fields = fields
         self.sync_key_field = sync_key_field
-        self.page_size = page_size
         self.failure_seconds = failure_seconds
-        self.max_retry_after_seconds = max_retry_after_seconds
-        self.source_name = source_name
-        self._http = upstream_client(
-            httpx.Timeout(read_timeout_seconds, connect=connect_timeout_seconds)
-        )
         self._failed: tuple[float, str] | None = None  # when, and why, Dataverse last failed
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
+        self._api = DataverseApi(
+            base_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_url=token_url,
+            scope=scope,
+            page_size=page_size,
+            connect_timeout_seconds=connect_timeout_seconds,
+            read_timeout_seconds=read_timeout_seconds,
+            max_retry_after_seconds=max_retry_after_seconds,
+            source_name=source_name,
+        )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._api.aclose()
 
     # -- the CrmSource questions ---------------------------------------------------------------
 
@@ -296,63 +274,12 @@ class DynamicsSource:
         found: dict[CrmRecordType, dict[str, CrmRecord]] = {type: {} for type in CrmRecordType}
         if gets:
             for (type, _url), rows in zip(
-                gets, await self._batch([u for _t, u in gets]), strict=True
+                gets, await self._api.get_all([u for _t, u in gets]), strict=True
             ):
                 for row in rows:
                     record = self._record(type, row)
                     found[type].setdefault(record.id, record)
         return {type: [r[k] for k in sorted(r)] for type, r in found.items()}
-
-    async def _batch(self, urls: list[str]) -> list[list[Mapping[str, Any]]]:
-        boundary = new_boundary("batch")
-        parts = [
-            HttpMessage(f"GET {self.root}{url} HTTP/1.1", self._page_headers()) for url in urls
-        ]
-        response = await self._send(
-            "POST",
-            f"{self.root}$batch",
-            headers={"Content-Type": f"multipart/mixed; boundary={boundary}"},
-            content=write_batch(boundary, parts),
-        )
-        if response.status_code != 200:
-            raise CrmUnavailable(f"Dataverse answered the $batch with HTTP {response.status_code}")
-        try:
-            answers = read_batch(response.headers.get("content-type"), response.content)
-            statuses = [status_of(answer) for answer in answers]
-        except BatchError as error:
-            raise CrmUnavailable(
-                f"Dataverse sent a $batch answer that cannot be read: {error}"
-            ) from None
-        if len(answers) != len(urls):
-            raise CrmUnavailable(f"Dataverse answered {len(answers)} of {len(urls)} batched GETs")
-        results = []
-        for answer, status in zip(answers, statuses, strict=True):
-            if status != 200:
-                raise CrmUnavailable(f"Dataverse answered a batched GET with HTTP {status}")
-            results.append(await self._all_pages(_json_object(answer.body)))
-        return results
-
-    async def _all_pages(self, page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        rows = _rows(page)
-        for _ in range(MAX_PAGES - 1):
-            link = page.get("@odata.nextLink")
-            if link is None:
-                return rows
-            if not isinstance(link, str) or not link.startswith(self.root):
-                raise CrmUnavailable("Dataverse sent an @odata.nextLink outside its Web API")
-            response = await self._send("GET", link, headers=self._page_headers())
-            if response.status_code != 200:
-                raise CrmUnavailable(
-                    f"Dataverse answered a next page with HTTP {response.status_code}"
-                )
-            page = _json_object(response.content)
-            rows += _rows(page)
-        if page.get("@odata.nextLink") is not None:
-            raise CrmUnavailable(f"a Dataverse query has more than {MAX_PAGES} pages")
-        return rows
-
-    def _page_headers(self) -> dict[str, str]:
-        return {"Accept": "application/json", "Prefer": f"odata.maxpagesize={self.page_size}"}
 
     def _record(self, type: CrmRecordType, row: Mapping[str, Any]) -> CrmRecord:
         guid = row.get(KEYS[type])
@@ -378,127 +305,39 @@ class DynamicsSource:
     # -- writes --------------------------------------------------------------------------------
 
     async def _create(self, type: CrmRecordType, fields: Mapping[str, Any]) -> CrmRecord:
-        response = await self._send(
+        response = await self._api.send(
             "POST",
-            f"{self.root}{ENTITY_SETS[type]}?$select={self._select(type)}",
+            f"{self._api.root}{ENTITY_SETS[type]}?$select={self._select(type)}",
             headers={"Prefer": "return=representation"},
             body=dict(fields),
         )
         if response.status_code == 201:
-            return self._record(type, _json_object(response.content))
+            return self._record(type, json_object(response.content))
         if response.status_code == 204:
             created = _ENTITY_ID.search(response.headers.get("odata-entityid", ""))
             if created is None:
                 raise CrmUnavailable("Dataverse created a record without saying its id")
             return self._record(type, {**fields, KEYS[type]: created.group(1)})
-        raise _refusal(response)
+        raise refusal(response)
 
     async def _update(
         self, type: CrmRecordType, guid: str, fields: dict[str, Any], key: str, retry: bool
     ) -> bool:
-        url = f"{self.root}{ENTITY_SETS[type]}({guid})"
+        url = f"{self._api.root}{ENTITY_SETS[type]}({guid})"
         if retry:
-            response = await self._send("GET", f"{url}?$select={self.sync_key_field}")
+            response = await self._api.send("GET", f"{url}?$select={self.sync_key_field}")
             if response.status_code == 404:
-                raise _refusal(response, code="NOT_FOUND")
+                raise refusal(response, code="NOT_FOUND")
             if response.status_code != 200:
                 raise CrmUnavailable(f"Dataverse answered a read with HTTP {response.status_code}")
-            if _json_object(response.content).get(self.sync_key_field) == key:
+            if json_object(response.content).get(self.sync_key_field) == key:
                 return False  # the earlier attempt landed; its answer was lost
-        response = await self._send("PATCH", url, headers={"If-Match": "*"}, body=fields)
+        response = await self._api.send("PATCH", url, headers={"If-Match": "*"}, body=fields)
         if response.status_code in (200, 204):
             return True
-        raise _refusal(response, code="NOT_FOUND" if response.status_code == 404 else None)
+        raise refusal(response, code="NOT_FOUND" if response.status_code == 404 else None)
 
-    # -- HTTP, the token, the breaker ----------------------------------------------------------
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
-        body: Any = None,
-    ) -> httpx.Response:
-        """One Web API request: a 401 fetches a new token and asks once more; a 429 whose
-        Retry-After is short waits and asks once more. Answers any other answer below 500."""
-        reauthorised = throttled = False
-        while True:
-            all_headers = {
-                "Authorization": f"Bearer {await self._access_token()}",
-                "OData-MaxVersion": "4.0",
-                "OData-Version": "4.0",
-                "Accept": "application/json",
-                **(headers or {}),
-            }
-            try:
-                response = await self._http.request(
-                    method, url, headers=all_headers, content=content, json=body
-                )
-            except httpx.HTTPError as error:
-                record_upstream_call(self.source_name, failed=True)
-                raise CrmUnavailable(f"Dataverse is unreachable: {type(error).__name__}") from None
-            status = response.status_code
-            record_upstream_call(self.source_name, failed=status >= 400)
-            if status == 401 and not reauthorised:
-                reauthorised, self._token = True, None  # revoked or expired early: once
-                continue
-            if status == 429 and not throttled:
-                wait = _retry_after(response)
-                if wait is not None and wait <= self.max_retry_after_seconds:
-                    throttled = True
-                    await asyncio.sleep(wait)
-                    continue
-            if status == 401:
-                raise CrmUnavailable("Dataverse refused a fresh access token (HTTP 401)")
-            if status == 429:
-                raise CrmUnavailable(
-                    f"Dataverse is throttling (HTTP 429, Retry-After "
-                    f"{response.headers.get('retry-after', 'not given')})"
-                )
-            if status >= 500:
-                raise CrmUnavailable(f"Dataverse answered HTTP {status}")
-            return response
-
-    async def _access_token(self) -> str:
-        async with self._token_lock:  # one token request at a time; the others reuse it
-            if self._token is not None and time.monotonic() < self._token_expires:
-                return self._token
-            client_id, client_secret = self._credentials
-            try:
-                response = await self._http.post(
-                    self.token_url,
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": client_id,
-                        "client_secret": client_secret,
-                        "scope": self.scope,
-                    },
-                    headers={"Accept": "application/json"},
-                )
-            except httpx.HTTPError as error:
-                record_upstream_call(self.source_name, failed=True)
-                raise CrmUnavailable(
-                    f"Dataverse's token endpoint is unreachable: {type(error).__name__}"
-                ) from None
-            record_upstream_call(self.source_name, failed=response.status_code != 200)
-            if response.status_code != 200:
-                reason = _token_error(response)
-                raise CrmUnavailable(
-                    f"Dataverse's token endpoint answered HTTP {response.status_code}{reason}"
-                )
-            body = _json_object(response.content)
-            token = body.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise CrmUnavailable("Dataverse's token endpoint sent no access_token")
-            lifetime = body.get("expires_in", 3599)
-            lifetime = float(lifetime) if isinstance(lifetime, int | float | str) else 3599.0
-            self._token = token
-            self._token_expires = time.monotonic() + max(
-                0.0, lifetime - TOKEN_EARLY_REFRESH_SECONDS
-            )
-            return token
+    # -- the breaker ---------------------------------------------------------------------------
 
     def _refuse_while_failed(self) -> None:
         if self._failed is None:
@@ -563,53 +402,3 @@ def _matches(
 
 def _guids(values: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(v.lower() for v in values if v is not None and is_guid(v)))
-
-
-def _json_object(content: bytes) -> Mapping[str, Any]:
-    try:
-        body = json.loads(content)
-    except ValueError:
-        raise CrmUnavailable("Dataverse sent a body that is not JSON") from None
-    if not isinstance(body, dict):
-        raise CrmUnavailable("Dataverse sent JSON that is not an object")
-    return body
-
-
-def _rows(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    rows = page.get("value")
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise CrmUnavailable("Dataverse sent a collection without a value list")
-    return rows
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _token_error(response: httpx.Response) -> str:
-    """The OAuth2 error code (``invalid_client``), never its description, which may quote
-    what was sent."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return ""
-    return f" ({error})" if isinstance(error, str) and _TOKEN_ERROR.fullmatch(error) else ""
-
-
-def _refusal(response: httpx.Response, *, code: str | None = None) -> CrmRejected:
-    """Dataverse's refusal of a write, with its message, the attribute it names and its code."""
-    error = _json_object(response.content).get("error")
-    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-        raise CrmUnavailable(f"Dataverse refused a write (HTTP {response.status_code}) unreadably")
-    message = error["message"]
-    named = _NAMED_FIELD.search(message)
-    given = error.get("code")
-    return CrmRejected(
-        message,
-        field=named.group(1) if named else None,
-        code=code or (given if isinstance(given, str) else None),
-    )

@@ -401,7 +401,7 @@ class DynamicsSimulator:
         if "return=representation" not in headers.get("prefer", ""):
             return Response(status_code=204, headers=location)
         answer = self._read(root, entity_set, guid, params, "")
-        return JSONResponse(json.loads(answer.body), status_code=201, headers=location)
+        return JSONResponse(json.loads(bytes(answer.body)), status_code=201, headers=location)
 
     def _update(
         self, root: str, entity_set: str, guid: str, body: Mapping[str, Any], headers: Any
