@@ -29,7 +29,6 @@ import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -47,6 +46,9 @@ from deskgraph.sources.crm.dynamics_odata import (
     read_batch,
     write_batch,
 )
+from deskgraph.sources.crm.dynamics_tables import SHAPES, Shape, demo_entities
+
+__all__ = ["DynamicsSimulator", "demo_entities"]
 
 DEFAULT_CLIENT_ID = "deskgraph-demo"
 DEFAULT_CLIENT_SECRET = "deskgraph-demo-secret"
@@ -54,64 +56,6 @@ TOKEN_PATH = "/oauth2/v2.0/token"
 API_PATH = "/api/data/v9.2/"
 TOKEN_LIFETIME_SECONDS = 3599
 MAX_PAGE_SIZE = 5000  # Dataverse's page size when the client does not ask for one
-SYNC_KEY = "deskgraph_synckey"  # a custom column the demo environment has
-
-
-@dataclass(frozen=True)
-class Shape:
-    """One table: its logical name, key, readable attributes and its lookups, which are read
-    as ``_{name}_value`` and written as ``{navigation}@odata.bind``."""
-
-    logical: str
-    key: str
-    attributes: frozenset[str]
-    computed: frozenset[str]
-    binds: Mapping[str, tuple[str, str]]  # navigation property -> (lookup, entity set)
-
-    @property
-    def writable(self) -> frozenset[str]:
-        lookups = {lookup for lookup, _set in self.binds.values()}
-        return self.attributes - self.computed - lookups - {self.key}
-
-
-def _shape(logical: str, names: str, computed: str = "", **binds: tuple[str, str]) -> Shape:
-    return Shape(
-        logical,
-        f"{logical}id",
-        frozenset({f"{logical}id", SYNC_KEY, *names.split()}),
-        frozenset(computed.split()),
-        binds,
-    )
-
-
-SHAPES: dict[str, Shape] = {
-    "accounts": _shape(
-        "account",
-        "name telephone1 telephone2 emailaddress1 emailaddress2 websiteurl address1_city "
-        "description",
-    ),
-    "contacts": _shape(
-        "contact",
-        "fullname firstname lastname jobtitle telephone1 telephone2 mobilephone emailaddress1 "
-        "emailaddress2 address1_city description _parentcustomerid_value",
-        "fullname",
-        parentcustomerid_account=("_parentcustomerid_value", "accounts"),
-        parentcustomerid_contact=("_parentcustomerid_value", "contacts"),
-    ),
-    "leads": _shape(
-        "lead",
-        "fullname firstname lastname subject companyname telephone1 mobilephone emailaddress1 "
-        "description",
-        "fullname",
-    ),
-    "incidents": _shape(
-        "incident",
-        "title ticketnumber statecode prioritycode description _customerid_value",
-        "ticketnumber",
-        customerid_account=("_customerid_value", "accounts"),
-        customerid_contact=("_customerid_value", "contacts"),
-    ),
-}
 
 _TARGET = re.compile(r"(?P<set>[A-Za-z_]\w*)(?:\((?P<id>[^)]*)\))?")
 _BIND = re.compile(r"/?(?P<set>\w+)\((?P<id>[^)]+)\)")
@@ -451,68 +395,3 @@ def _render(shape: Shape, row: Mapping[str, Any], columns: list[str]) -> dict[st
     answer: dict[str, Any] = {"@odata.etag": f'W/"{version}"', shape.key: row[shape.key]}
     answer.update({name: row.get(name) for name in columns})
     return answer
-
-
-def _demo_id(name: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://deskgraph.example/dynamics/{name}"))
-
-
-def demo_entities() -> dict[str, dict[str, dict[str, Any]]]:
-    """The demo environment: the Ferrars household (an account and its three contacts, one
-    with a case) and a lead, with the same GUIDs on every run."""
-    household, edward = _demo_id("ferrars-household"), _demo_id("edward-ferrars")
-    robert, fanny = _demo_id("robert-ferrars"), _demo_id("fanny-dashwood")
-    case, lucy = _demo_id("case-edward-1"), _demo_id("lucy-steele")
-
-    def contact(guid: str, first: str, last: str, phone: str, email: str) -> dict[str, Any]:
-        return {
-            "contactid": guid,
-            "firstname": first,
-            "lastname": last,
-            "fullname": f"{first} {last}",
-            "telephone1": phone,
-            "emailaddress1": email,
-            "_parentcustomerid_value": household,
-        }
-
-    return {
-        "accounts": {
-            household: {
-                "accountid": household,
-                "name": "Ferrars Household",
-                "telephone1": "+47 22 00 00 01",
-                "emailaddress1": "household@ferrars.example.net",
-            }
-        },
-        "contacts": {
-            edward: contact(
-                edward, "Edward", "Ferrars", "+47 412 00 001", "edward.ferrars@example.net"
-            ),
-            robert: contact(
-                robert, "Robert", "Ferrars", "+47 412 00 002", "robert.ferrars@example.net"
-            ),
-            fanny: contact(
-                fanny, "Fanny", "Dashwood", "+47 412 00 003", "fanny.dashwood@example.net"
-            ),
-        },
-        "leads": {
-            lucy: {
-                "leadid": lucy,
-                "firstname": "Lucy",
-                "lastname": "Steele",
-                "fullname": "Lucy Steele",
-                "subject": "Wants a quote for a compact tractor",
-                "telephone1": "+4741234567",
-                "emailaddress1": "lucy.steele@example.net",
-            }
-        },
-        "incidents": {
-            case: {
-                "incidentid": case,
-                "title": "Tractor will not start after winter storage",
-                "ticketnumber": "CAS-01000-F3R7A9",
-                "statecode": 0,
-                "_customerid_value": edward,
-            }
-        },
-    }
