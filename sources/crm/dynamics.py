@@ -361,16 +361,19 @@ class DynamicsSource:
 
 def _phone_patterns(e164: str) -> list[str]:
     """``startswith`` patterns for a number typed with any spacing, in international form
-    (``+47%4%1%2%0%0%0%0%1`` finds ``+47 412 00 001``) or national form, trunk prefix
-    included (``0%7%0...``). ``%`` is a LIKE wildcard there; a number holds no other."""
+    (``+47%4%1%2%0%0%0%0%1`` finds ``+47 412 00 001``), with the ``00`` prefix most of the
+    world dials, or in national form with the trunk prefix (``0%7%0...``). ``%`` is a LIKE
+    wildcard there; a number holds no other."""
     try:
         number = phonenumbers.parse(e164)
     except NumberParseException:
         return []
     national = re.sub(r"\D", "", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
     significant = phonenumbers.national_significant_number(number)
+    digits = "%".join(significant)
     return [
-        f"+{number.country_code}%" + "%".join(significant),
+        f"+{number.country_code}%{digits}",
+        f"00{number.country_code}%{digits}",
         "%".join(national),
     ]
 

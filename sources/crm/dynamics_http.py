@@ -36,6 +36,7 @@ from deskgraph.sources.http import upstream_client
 API_PATH = "/api/data/v9.2/"
 MAX_PAGES = 50  # per query: a page holds up to page_size records
 TOKEN_EARLY_REFRESH_SECONDS = 60.0
+DEFAULT_TOKEN_LIFETIME_SECONDS = 3599.0
 # Where Dataverse's message names the attribute it refuses: "Invalid property 'foo' was
 # found ...", "Required field 'lastname' is missing.", "Attribute 'x' ...".
 _NAMED_FIELD = re.compile(r"\b(?:property|attribute|field)\s+'([^']+)'", re.IGNORECASE)
@@ -210,11 +211,9 @@ class DataverseApi:
             token = body.get("access_token")
             if not isinstance(token, str) or not token:
                 raise CrmUnavailable("Dataverse's token endpoint sent no access_token")
-            lifetime = body.get("expires_in", 3599)
-            lifetime = float(lifetime) if isinstance(lifetime, int | float | str) else 3599.0
             self._token = token
             self._token_expires = time.monotonic() + max(
-                0.0, lifetime - TOKEN_EARLY_REFRESH_SECONDS
+                0.0, _seconds(body.get("expires_in")) - TOKEN_EARLY_REFRESH_SECONDS
             )
             return token
 
@@ -237,11 +236,21 @@ def _rows(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds of a ``Retry-After`` header; ``None`` for none or an HTTP date."""
     try:
         seconds = float(response.headers.get("retry-after", ""))
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _seconds(lifetime: Any) -> float:
+    """A token's ``expires_in`` (a number, or a number as text from older endpoints)."""
+    try:
+        seconds = float(lifetime)
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME_SECONDS
+    return seconds if math.isfinite(seconds) else DEFAULT_TOKEN_LIFETIME_SECONDS
 
 
 def _token_error(response: httpx.Response) -> str:
