@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import re
 import secrets
 import urllib.parse
@@ -55,6 +56,7 @@ DEFAULT_CLIENT_SECRET = "deskgraph-demo-secret"
 TOKEN_PATH = "/oauth2/v2.0/token"
 API_PATH = "/api/data/v9.2/"
 TOKEN_LIFETIME_SECONDS = 3599
+HANG_STEP_SECONDS = 0.02
 MAX_PAGE_SIZE = 5000  # Dataverse's page size when the client does not ask for one
 
 _TARGET = re.compile(r"(?P<set>[A-Za-z_]\w*)(?:\((?P<id>[^)]*)\))?")
@@ -155,8 +157,10 @@ class DynamicsSimulator:
     async def _api(self, request: Request) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
         self.calls.append((request.method, request.url.path + query))
-        if self.hang_seconds:
-            await asyncio.sleep(self.hang_seconds)
+        for _step in range(math.ceil(self.hang_seconds / HANG_STEP_SECONDS)):
+            if not self.hang_seconds:  # a test ends the hang by setting it to 0
+                break
+            await asyncio.sleep(HANG_STEP_SECONDS)
         if self.failing:
             return _error(500, "0x80040216", "An unexpected error occurred.")
         if self.throttle_seconds is not None:
