@@ -23,6 +23,13 @@ from deskgraph.sources.crm.base import (
     PersonQuery,
 )
 from deskgraph.sources.crm.dynamics import DynamicsSource
+from deskgraph.sources.crm.dynamics_odata import (
+    BatchError,
+    HttpMessage,
+    read_batch,
+    status_of,
+    write_batch,
+)
 from deskgraph.sources.crm.dynamics_simulator import DynamicsSimulator, demo_entities
 from deskgraph.sources.loopback import LoopbackServer
 
@@ -467,3 +474,54 @@ def test_simulator_speaks_dataverse_create_filter_and_upsert_rules(
         upserted = http.patch(f"leads({uuid.uuid4()})", json={"lastname": "Palmer"})
         assert upserted.status_code == 204
         assert http.get("leads").json()["value"][-1:] != []
+
+
+async def test_a_field_dataverse_does_not_have_makes_the_read_unavailable(
+    dataverse: DynamicsSimulator, url: str
+) -> None:
+    async with source_for(url, fields=CrmFields({CONTACT: ("favouritecolour",)})) as source:
+        with pytest.raises(CrmUnavailable, match="batched GET with HTTP 400"):
+            await source.people([EDWARD])
+
+
+def test_batch_reader_reads_a_dataverse_response() -> None:
+    boundary = "batchresponse_5e3f6a0c-1b7b-4c1e-9d55-0d2f0a6f5b11"
+    body = (
+        f"--{boundary}\r\n"
+        "Content-Type: application/http\r\n"
+        "Content-Transfer-Encoding: binary\r\n"
+        "\r\n"
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: application/json; odata.metadata=minimal\r\n"
+        "OData-Version: 4.0\r\n"
+        "\r\n"
+        '{"value":[{"name":"A --batch lookalike"}]}\r\n'
+        f"--{boundary}\r\n"
+        "Content-Type: application/http\r\n"
+        "Content-Transfer-Encoding: binary\r\n"
+        "\r\n"
+        "HTTP/1.1 404 Not Found\r\n"
+        "\r\n"
+        '{"error":{"code":"0x80040217","message":"gone"}}\r\n'
+        f"--{boundary}--\r\n"
+    ).encode()
+    answers = read_batch(f'multipart/mixed; boundary="{boundary}"', body)
+    assert [status_of(answer) for answer in answers] == [200, 404]
+    assert answers[0].header("odata-version") == "4.0"
+    assert answers[0].body == b'{"value":[{"name":"A --batch lookalike"}]}'
+    with pytest.raises(BatchError):
+        read_batch("application/json", body)
+    with pytest.raises(BatchError):
+        read_batch(f"multipart/mixed; boundary={boundary}", body[:-8])  # no closing delimiter
+
+
+def test_batch_writer_writes_each_get_as_an_application_http_part() -> None:
+    body = write_batch(
+        "batch_1",
+        [HttpMessage("GET https://org.example/api/data/v9.2/leads HTTP/1.1", {"Accept": "x"})],
+    )
+    assert body == (
+        b"--batch_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+        b"\r\nGET https://org.example/api/data/v9.2/leads HTTP/1.1\r\nAccept: x\r\n\r\n\r\n"
+        b"--batch_1--\r\n"
+    )

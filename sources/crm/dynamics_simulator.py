@@ -218,7 +218,7 @@ class DynamicsSimulator:
             if name not in shape.attributes:
                 return _error(400, "0x80060888", _no_property(name, shape))
         columns = select or sorted(shape.attributes)
-        context = f"{root}$metadata#{entity_set}({','.join(select)})" if select else entity_set
+        context = f"{root}$metadata#{entity_set}" + (f"({','.join(select)})" if select else "")
         if guid is not None:
             row = self.entities[entity_set].get(guid.lower())
             if row is None:
@@ -241,10 +241,10 @@ class DynamicsSimulator:
         rows = [row for _guid, row in sorted(self.entities[entity_set].items())]
         rows = [row for row in rows if keep is None or keep(row)][:top]
         asked = re.search(r"odata\.maxpagesize=(\d+)", prefer)
-        size = min(int(asked.group(1)), MAX_PAGE_SIZE) if asked else MAX_PAGE_SIZE
+        size = max(1, min(int(asked.group(1)), MAX_PAGE_SIZE)) if asked else MAX_PAGE_SIZE
         chunk = rows[(page - 1) * size : page * size]
         body: dict[str, Any] = {
-            "@odata.context": f"{root}$metadata#{context}",
+            "@odata.context": context,
             "value": [_render(shape, row, columns) for row in chunk],
         }
         if page * size < len(rows):
