@@ -1,5 +1,5 @@
 """``deskgraph serve | db upgrade | seed | token | export-schema | schema-check | outbox send |
-outbox list | persisted-queries import | persisted-queries list``."""
+outbox list | crm sync | crm list | persisted-queries import | persisted-queries list``."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # The commands whose SQLAlchemy and OS errors come from the database.
-_DATABASE_COMMANDS = frozenset({"db", "seed", "token", "outbox", "persisted-queries"})
+_DATABASE_COMMANDS = frozenset({"db", "seed", "token", "outbox", "crm", "persisted-queries"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--limit", type=_at_least(1), default=100, help="at most this many (default 100)"
     )
+    crm = commands.add_parser("crm", help="the CRM sync outbox (interaction data to CRM records)")
+    crm_commands = crm.add_subparsers(dest="crm_command", required=True)
+    crm_commands.add_parser("sync", help="pass the interaction data that is due now, once")
+    crm_listing = crm_commands.add_parser(
+        "list", help="writes waiting or failed, with attempts and the last error"
+    )
+    crm_listing.add_argument(
+        "--limit", type=_at_least(1), default=100, help="at most this many (default 100)"
+    )
     _persisted_queries_parser(commands)
     return parser
 
@@ -167,6 +176,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.outbox_command == "send":
             return asyncio.run(outbox_commands.send(settings))
         return asyncio.run(outbox_commands.listing(settings, args.limit))
+    if args.command == "crm":
+        from deskgraph.server import crm_commands
+
+        if args.crm_command == "sync":
+            return asyncio.run(crm_commands.sync(settings))
+        return asyncio.run(crm_commands.listing(settings, args.limit))
     return _export_schema(args.output)
 
 

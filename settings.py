@@ -149,6 +149,9 @@ class Settings:
     crm_connect_timeout_seconds: Seconds = 2.0
     crm_read_timeout_seconds: Seconds = 5.0
     crm_failure_seconds: Seconds = 30.0
+    # The CRM sync worker: interaction data passed to linked records, retried with backoff.
+    crm_sync_poll_seconds: Seconds = 5.0
+    crm_sync_max_attempts: AtLeastOne = 8
     # Mail: written to the outbox table with the change that causes it, delivered over SMTP
     # by the outbox sender. Without a host, mail waits in the outbox.
     mail_from: str = DEFAULT_MAIL_FROM

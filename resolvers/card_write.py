@@ -176,6 +176,7 @@ async def _move(
         info.context.session,
         lambda session: transition(session, interaction_id=row.id, now=now),
     )
+    info.context.wake_outbox()  # its data may be queued for linked CRM records
     info.context.reset_loaders()
     return InteractionPayload(interaction=await _interaction(info, row.id))
 
@@ -205,6 +206,7 @@ async def transfer_interaction(
             session, interaction_id=row.id, advisor_id=advisor_id, now=now
         ),
     )
+    info.context.wake_outbox()  # its data may be queued for linked CRM records
     info.context.reset_loaders()
     return TransferInteractionPayload(
         interaction=await _interaction(info, row.id),

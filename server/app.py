@@ -19,6 +19,7 @@ from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
 from deskgraph.server import tracing
+from deskgraph.server.crm_sync import CrmSyncWorker
 from deskgraph.server.events import EventListener
 from deskgraph.server.failures import (
     RETRY_AFTER_SECONDS,
@@ -107,6 +108,14 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     sessionmaker = create_sessionmaker(engine)
     verifier = TokenVerifier(settings)
     sender = OutboxSender(settings, sessionmaker) if settings.smtp_host else None
+    # Passes interaction data to linked CRM records, in every process (rows are claimed).
+    crm_sync = CrmSyncWorker(settings, sessionmaker, sources.crm)
+
+    def wake_outboxes() -> None:
+        if sender is not None:
+            sender.wake()
+        crm_sync.wake()
+
     schema = build_schema(settings)
     instrument(schema)  # each request's operation and viewer, for metrics and logs
     endpoint = GraphQLEndpoint(
@@ -116,7 +125,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         verifier,
         sources,
         loaders,
-        wake_outbox=sender.wake if sender is not None else lambda: None,
+        wake_outbox=wake_outboxes,
     )
     # The same budgets and allow-list over the WebSocket as over HTTP.
     live = LiveEndpoint(
@@ -168,6 +177,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
             )
         else:
             await sender.start()
+        await crm_sync.start()
         await listener.start()
         try:  # subscriptions made from now on miss no event
             await asyncio.wait_for(listener.wait_connected(), LISTEN_START_SECONDS)
@@ -177,6 +187,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         await listener.aclose()
         if sender is not None:
             await sender.aclose()
+        await crm_sync.aclose()
         await verifier.aclose()
         await endpoint.rate_limits.aclose()
         await sources.aclose()
@@ -214,4 +225,5 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
     app.state.rate_limits = endpoint.rate_limits  # its clock is replaced in tests
     app.state.sources = sources
     app.state.outbox_sender = sender
+    app.state.crm_sync = crm_sync
     return app

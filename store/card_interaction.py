@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.errors import BadUserInput, NotFound
-from deskgraph.store import models
+from deskgraph.store import crm_sync, models
 from deskgraph.store.card import (
     BODY_LENGTH,
     checked_text,
@@ -118,7 +118,8 @@ async def end_interaction(session: AsyncSession, *, interaction_id: int, now: da
 
 
 async def complete_wrap_up(session: AsyncSession, *, interaction_id: int, now: datetime) -> None:
-    """WRAP_UP -> ENDED (``ended_at`` stays when the call ended)."""
+    """WRAP_UP -> ENDED (``ended_at`` stays when the call ended); the call's data queued for
+    its linked CRM records."""
     await _transition(
         session,
         interaction_id,
@@ -130,6 +131,7 @@ async def complete_wrap_up(session: AsyncSession, *, interaction_id: int, now: d
         to=InteractionState.ENDED,
         ends=False,
     )
+    await crm_sync.enqueue_for_interaction(session, interaction_id=interaction_id, now=now)
 
 
 async def unassign_interaction(
@@ -146,6 +148,7 @@ async def unassign_interaction(
         now=now,
         to=InteractionState.UNASSIGNED,
     )
+    await crm_sync.enqueue_for_interaction(session, interaction_id=interaction_id, now=now)
 
 
 async def transfer_interaction(
@@ -182,6 +185,7 @@ async def transfer_interaction(
             "The advisor handles the interaction already.",
             fields={"advisorId": "another advisor"},
         )
+    await crm_sync.enqueue_for_interaction(session, interaction_id=interaction_id, now=now)
     i = models.Interaction
     new_id = await session.scalar(
         insert(i)

@@ -96,6 +96,7 @@ async def test_who_reads_crm_records(api: Api, persona: str | None) -> None:
     card = (body.get("data") or {}).get("customerCard")
     if reads:
         assert "errors" not in body, body
+        assert card is not None
         assert without_ids(card["crmRecords"]) == lucy_records()
     else:
         assert card is None or card["crmRecords"] is None

@@ -203,15 +203,16 @@ class CrmSources:
         """The adapter for reads in a request (the built-in CRM reads on ``rows``)."""
         if config.kind is CrmKind.BUILTIN:
             return BuiltinCrm(config.organization_id, rows=rows)
-        return self._http(config)
+        return self.external(config)
 
     def writer(self, config: CrmConfig, session: AsyncSession, rows: Rows) -> CrmSource:
         """The adapter for writes (the built-in CRM writes in ``session``'s transaction)."""
         if config.kind is CrmKind.BUILTIN:
             return BuiltinCrm(config.organization_id, rows=rows, session=session)
-        return self._http(config)
+        return self.external(config)
 
-    def _http(self, config: CrmConfig) -> CrmSource:
+    def external(self, config: CrmConfig) -> CrmSource:
+        """The kept HTTP adapter of a SALESFORCE or DYNAMICS configuration."""
         kept = self._adapters.get(config.organization_id)
         if kept is not None and kept[0] == config.version:
             return kept[1]
