@@ -604,6 +604,8 @@ def _region(e164: str) -> str | None:
         code = phonenumbers.parse(e164).country_code
     except NumberParseException:
         return None
+    if code is None:
+        return None
     region = phonenumbers.region_code_for_country_code(code)
     return None if region == "ZZ" else region
 

@@ -530,7 +530,8 @@ class SalesforceSimulator:
         values = {_comparable(value, is_id, field) for value in condition.values}
 
         def test(record: Mapping[str, Any]) -> bool:
-            value = _comparable(self._value(type_name, record, field), False, field)
+            value = self._value(type_name, record, field)
+            value = value if is_id else _comparable(value, False, field)
             hit = value in values
             return hit if condition.op in ("=", "IN") else not hit
 
