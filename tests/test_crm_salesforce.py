@@ -20,9 +20,10 @@ from deskgraph.sources.crm.base import (
     CrmUnavailable,
     PersonQuery,
 )
-from deskgraph.sources.crm.salesforce import SalesforceSource, soql_string, sosl_term
+from deskgraph.sources.crm.salesforce import SalesforceSource
 from deskgraph.sources.crm.salesforce_simulator import SalesforceSimulator, demo_records, make_id
 from deskgraph.sources.crm.salesforce_soql import Comparison, parse_soql, parse_sosl
+from deskgraph.sources.crm.salesforce_wire import soql_string, sosl_term
 from deskgraph.sources.loopback import LoopbackServer
 
 CLIENT_ID = "deskgraph-test"

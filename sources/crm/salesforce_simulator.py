@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from deskgraph.sources.crm import salesforce_soql as soql
-from deskgraph.sources.crm.salesforce import id18, id_checksum
+from deskgraph.sources.crm.salesforce_wire import id18, id_checksum
 
 DEFAULT_CLIENT_ID = "deskgraph-demo"
 DEFAULT_CLIENT_SECRET = "deskgraph-demo-secret"
