@@ -5,16 +5,17 @@ endpoint answers an access token and the org's ``instance_url``, which every API
 record link then uses. The token is kept until Salesforce says the session is invalid
 (``INVALID_SESSION_ID``); then it is fetched again, once, and the call made again, once.
 
-Each read is one HTTP request, a composite request (``/composite``, up to 25 subrequests; more
-only beyond that) whatever the number of cards or records:
+Each read is one HTTP request whatever the number of cards or records:
 
-- :meth:`SalesforceSource.people` searches with SOSL (``FIND {...} IN ALL FIELDS RETURNING
-  Account(...), Contact(...), Lead(...)``) for every address of every query at once, split
-  into several searches inside the composite when the search string would pass Salesforce's
-  4,000 characters. Salesforce keeps phone numbers as free text (``(555) 010-2000``), so a
-  phone is searched by its national digits and the records found are matched here: each phone
-  field read as E.164 in the country of the number asked for, each e-mail casefolded.
-- :meth:`SalesforceSource.related` queries (SOQL) the contacts' accounts, the accounts'
+- :meth:`SalesforceSource.people` searches with SOSL (``GET /search?q=FIND {...} IN ALL FIELDS
+  RETURNING Account(...), Contact(...), Lead(...)``) for every address of every query at once.
+  Past Salesforce's 4,000 characters of search string it makes several searches, sent together
+  in one ``/composite/batch`` request (``/composite`` does not run searches). Salesforce keeps
+  phone numbers as free text (``(555) 010-2000``), so a phone is searched by its national
+  digits and the records found are matched here: each phone field read as E.164 in the
+  country of the number asked for, each e-mail casefolded.
+- :meth:`SalesforceSource.related` queries (SOQL, in one ``/composite`` request: up to 25
+  subrequests, 5 of them queries) the contacts' accounts, the accounts'
   members through ``AccountContactRelation`` (the member contact's fields read through the
   ``Contact.`` relationship, so no subrequest depends on another) and the cases; a query that
   pages is followed through ``nextRecordsUrl``, which costs a request only past a page.
@@ -73,7 +74,8 @@ ALWAYS_READ = {
 ROLES_FIELD = "AccountContactRelation.Roles"  # a related contact's roles in the household
 
 # Salesforce's limits, and bounds so a misbehaving org cannot keep a request busy for ever.
-MAX_SUBREQUESTS = 25
+MAX_SUBREQUESTS = 25  # in a composite or a batch request
+MAX_COMPOSITE_QUERIES = 5  # of a composite request's subrequests, queries
 MAX_IDS_PER_QUERY = 300  # keeps a query's URL well inside Salesforce's 16,384 characters
 MAX_QUERY_PAGES = 10
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -283,13 +285,13 @@ class SalesforceSource:
             f"{wire.TYPE_NAMES[type]}({', '.join(self._select[type])} ORDER BY Id)"
             for type in wire.PERSON_ORDER
         )
-        urls = {
-            f"search{n}": f"{self._api}/search?q="
+        paths = [
+            "search?q="
             + urllib.parse.quote(f"FIND {{{chunk}}} IN ALL FIELDS RETURNING {returning}", safe="")
-            for n, chunk in enumerate(wire.search_strings(terms))
-        }
+            for chunk in wire.search_strings(terms)
+        ]
         records: dict[tuple[CrmRecordType, str], CrmRecord] = {}
-        for body in (await self._composite(urls)).values():
+        for body in await self._batch(paths):
             found = body.get("searchRecords") if isinstance(body, dict) else None
             if not isinstance(found, list):
                 raise CrmUnavailable("Salesforce answered a search without searchRecords")
@@ -328,12 +330,46 @@ class SalesforceSource:
                 raise CrmUnavailable(f"a Salesforce query has more than {MAX_QUERY_PAGES} pages")
         return rows
 
+    async def _batch(self, paths: Sequence[str]) -> list[Any]:
+        """The body of each GET (``paths`` under the API version): one is asked alone, more
+        in ``/composite/batch`` requests of up to 25."""
+        if len(paths) == 1:
+            response = await self._session.send("GET", f"{self._api}/{paths[0]}")
+            if response.status_code != 200:
+                raise CrmUnavailable(f"Salesforce answered a search {said(response)}")
+            return [json_object(response)]
+        bodies: list[Any] = []
+        for chunk in wire.chunks(list(paths), MAX_SUBREQUESTS):
+            request = {
+                "batchRequests": [
+                    {"method": "GET", "url": f"{self.api_version}/{path}"} for path in chunk
+                ],
+                "haltOnError": False,
+            }
+            response = await self._session.send(
+                "POST", f"{self._api}/composite/batch", body=request
+            )
+            if response.status_code != 200:
+                raise CrmUnavailable(f"Salesforce answered a batch request {said(response)}")
+            results = json_object(response).get("results")
+            if not isinstance(results, list) or len(results) != len(chunk):
+                raise CrmUnavailable("Salesforce answered a batch request without its results")
+            for result in results:
+                status = result.get("statusCode") if isinstance(result, dict) else None
+                if status != 200:
+                    code = first_error(result.get("result")).get("errorCode")
+                    raise CrmUnavailable(
+                        f"Salesforce answered a batch subrequest with HTTP {status} ({code})"
+                    )
+                bodies.append(result["result"])
+        return bodies
+
     async def _composite(self, urls: Mapping[str, str]) -> dict[str, Any]:
-        """The body of each GET subrequest, by reference; more than one composite request
-        only past Salesforce's 25 subrequests."""
+        """The body of each GET subrequest (a query), by reference; more than one composite
+        request only past Salesforce's 5 queries in one."""
         bodies: dict[str, Any] = {}
         names = list(urls)
-        for chunk in wire.chunks(names, MAX_SUBREQUESTS):
+        for chunk in wire.chunks(names, MAX_COMPOSITE_QUERIES):
             request = {
                 "allOrNone": False,
                 "compositeRequest": [

@@ -44,7 +44,8 @@ from deskgraph.sources.crm.salesforce_wire import id18, id_checksum
 DEFAULT_CLIENT_ID = "deskgraph-demo"
 DEFAULT_CLIENT_SECRET = "deskgraph-demo-secret"
 TOKEN_PATH = "/services/oauth2/token"
-MAX_COMPOSITE_SUBREQUESTS = 25
+MAX_SUBREQUESTS = 25
+MAX_COMPOSITE_QUERIES = 5
 SEARCH_LIMIT = 2000
 ID_PREFIXES = {
     "Account": "001",
@@ -267,33 +268,37 @@ class SalesforceSimulator:
         version = request.path_params["version"]
         params = {key: value for key, value in request.query_params.items()}
         rest = request.path_params["rest"]
-        if rest == "composite" and request.method == "POST":
-            self.requests["composite"] += 1
-            return self._composite(version, body)
+        if rest in ("composite", "composite/batch") and request.method == "POST":
+            self.requests["composite" if rest == "composite" else "batch"] += 1
+            if rest == "composite":
+                return self._composite(version, body)
+            return self._batch(version, body)
         kind, answer = self._dispatch(request.method, version, rest, params, body)
         self.requests[kind] += 1
         return answer
 
     def _composite(self, version: str, body: Any) -> Answer:
+        """``/composite``: sObject and query subrequests (not search), at most 5 queries."""
         parts = body.get("compositeRequest") if isinstance(body, dict) else None
-        if not isinstance(parts, list) or not parts:
+        if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
             return error(400, "JSON_PARSER_ERROR", "compositeRequest is required")
-        if len(parts) > MAX_COMPOSITE_SUBREQUESTS:
+        if len(parts) > MAX_SUBREQUESTS:
             return error(400, "LIMIT_EXCEEDED", "Too many subrequests: the limit is 25")
+        paths = [urllib.parse.urlsplit(str(part.get("url", ""))).path for part in parts]
+        queries = sum(1 for path in paths if path.rstrip("/").endswith(("/query", "/queryAll")))
+        if queries > MAX_COMPOSITE_QUERIES:
+            return error(400, "LIMIT_EXCEEDED", "A composite request has at most 5 queries")
         if body.get("allOrNone"):
             return error(400, "INVALID_FIELD", "allOrNone is not simulated")
         answers = []
         for part in parts:
-            split = urllib.parse.urlsplit(str(part.get("url", "")))
-            prefix = f"/services/data/{version}/"
-            kind, (status, answer) = "invalid", error(404, "NOT_FOUND", "no such resource")
-            if split.path.startswith(prefix):
-                params = dict(urllib.parse.parse_qsl(split.query))
-                rest = split.path[len(prefix) :]
-                kind, (status, answer) = self._dispatch(
-                    str(part.get("method", "GET")).upper(), version, rest, params, part.get("body")
-                )
-            self.subrequests[kind] += 1
+            url = str(part.get("url", ""))
+            if not url.startswith(f"/services/data/{version}/"):
+                status, answer = error(400, "INVALID_API_INPUT", "The URL is not of this version")
+            elif "/search" in urllib.parse.urlsplit(url).path:
+                status, answer = error(400, "INVALID_API_INPUT", "Composite does not run search")
+            else:
+                status, answer = self._subrequest(part.get("method"), url, part.get("body"))
             answers.append(
                 {
                     "body": answer,
@@ -303,6 +308,33 @@ class SalesforceSimulator:
                 }
             )
         return 200, {"compositeResponse": answers}
+
+    def _batch(self, version: str, body: Any) -> Answer:
+        """``/composite/batch``: independent subrequests, search among them."""
+        parts = body.get("batchRequests") if isinstance(body, dict) else None
+        if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
+            return error(400, "JSON_PARSER_ERROR", "batchRequests is required")
+        if len(parts) > MAX_SUBREQUESTS:
+            return error(400, "LIMIT_EXCEEDED", "Too many subrequests: the limit is 25")
+        results = []
+        for part in parts:
+            url = str(part.get("url", ""))
+            if not url.startswith(f"{version}/"):
+                return error(400, "INVALID_API_INPUT", f"Invalid subrequest URL: {url}")
+            status, answer = self._subrequest(
+                part.get("method"), f"/services/data/{url}", part.get("richInput")
+            )
+            results.append({"statusCode": status, "result": answer})
+        has_errors = any(result["statusCode"] >= 400 for result in results)
+        return 200, {"hasErrors": has_errors, "results": results}
+
+    def _subrequest(self, method: Any, url: str, body: Any) -> Answer:
+        split = urllib.parse.urlsplit(url)
+        version, _, rest = split.path.removeprefix("/services/data/").partition("/")
+        params = dict(urllib.parse.parse_qsl(split.query))
+        kind, answer = self._dispatch(str(method or "GET").upper(), version, rest, params, body)
+        self.subrequests[kind] += 1
+        return answer
 
     def _dispatch(
         self, method: str, version: str, rest: str, params: dict[str, str], body: Any
