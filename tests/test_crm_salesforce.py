@@ -10,7 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from deskgraph.sources.crm import salesforce
 from deskgraph.sources.crm.base import (
     CrmError,
     CrmFields,
@@ -43,10 +48,10 @@ SHORT = {"connect_timeout_seconds": 0.5, "read_timeout_seconds": 0.3}
 class Delegate:
     """One loopback server for the module, serving each test's own simulator."""
 
-    simulator: SalesforceSimulator
+    app: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.simulator.app(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +63,11 @@ def server() -> Iterator[tuple[Delegate, str]]:
 
 @pytest.fixture
 def simulator(server: tuple[Delegate, str]) -> SalesforceSimulator:
-    server[0].simulator = SalesforceSimulator(
+    simulator = SalesforceSimulator(
         client_id=CLIENT_ID, client_secret=SECRET, records=demo_records()
     )
-    return server[0].simulator
+    server[0].app = simulator.app
+    return simulator
 
 
 @pytest.fixture
@@ -128,13 +134,14 @@ async def test_people_free_text_phones_match_as_e164_in_the_numbers_country(
 ) -> None:
     us = simulator.add("Contact", LastName="Brandon", Phone="(555) 010-2000")
     national = simulator.add("Contact", LastName="Jennings", HomePhone="412 00 777")
+    dialled = simulator.add("Lead", LastName="Ferrars", Company="F", MobilePhone="0047-412.00.777")
     simulator.add("Contact", LastName="Palmer", Phone="+1 555 010 2001")  # one digit off
     simulator.add("Lead", LastName="Swede", Company="S", Phone="+46 41 20 07 77")  # same tail
     answers = await source.people(
         [PersonQuery(phones=("+15550102000",)), PersonQuery(phones=("+4741200777",))]
     )
     assert [record.id for record in answers[0]] == [us]
-    assert [record.id for record in answers[1]] == [national]
+    assert [record.id for record in answers[1]] == [national, dialled]
 
 
 async def test_people_accounts_then_contacts_then_leads_each_by_id_never_twice(
@@ -482,3 +489,53 @@ async def test_the_simulator_refuses_what_salesforce_refuses(
     assert answer.status_code == 400
     assert answer.json()[0]["errorCode"] == code
     assert answer.headers["Sforce-Limit-Info"].startswith("api-usage=")
+
+
+async def test_records_past_five_queries_take_another_composite_request(
+    source: SalesforceSource, simulator: SalesforceSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(salesforce, "MAX_IDS_PER_QUERY", 2)
+    made = [(CONTACT, simulator.add("Contact", LastName=f"C{n}")) for n in range(12)]
+    answers = await source.records(made)  # six queries of two ids: Salesforce allows five
+    assert [(a.type, a.id) for a in answers if a is not None] == made
+    assert simulator.requests == Counter({"token": 1, "composite": 2})
+
+
+async def test_a_session_refused_again_is_unavailable_not_a_loop(
+    source: SalesforceSource, simulator: SalesforceSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(simulator, "_tokens", Forgetful())
+    with pytest.raises(CrmUnavailable, match="INVALID_SESSION_ID"):
+        await source.records([(CONTACT, EDWARD)])
+    assert simulator.requests["token"] == 2
+
+
+class Forgetful(set[str]):
+    """A token store that holds nothing: every session is invalid at once."""
+
+    def __contains__(self, _token: object) -> bool:
+        return False
+
+
+async def test_an_unreadable_answer_is_unavailable(server: tuple[Delegate, str]) -> None:
+    async def token(request: Request) -> Response:
+        return JSONResponse({"access_token": "t", "instance_url": server[1]})
+
+    async def html(request: Request) -> Response:
+        return Response("<html>Maintenance</html>", media_type="text/html")
+
+    server[0].app = Starlette(
+        routes=[
+            Route("/services/oauth2/token", token, methods=["POST"]),
+            Route("/services/data/{rest:path}", html, methods=["GET", "POST", "PATCH"]),
+        ]
+    )
+    source = make_source(server[1])
+    try:
+        with pytest.raises(CrmUnavailable, match="not a JSON object"):
+            await source.records([(CONTACT, EDWARD)])
+        with pytest.raises(CrmUnavailable) as second:
+            await source.people([PersonQuery(emails=("a@example.net",))])
+        assert not second.value.asked
+    finally:
+        await source.aclose()
