@@ -79,6 +79,7 @@ class SimulatedOrg:
             "Contact": {"LastName"},
             "Lead": {"LastName", "Company"},
             "Case": set[str](),
+            "AccountContactRelation": {"AccountId", "ContactId"},
         }
         self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in FIELDS}
         self.updates: list[tuple[str, str, dict[str, Any]]] = []
