@@ -44,7 +44,7 @@ async def plant_builtin_household(api: Api) -> None:
     async with api.app.state.engine.begin() as connection:
         for row in rows:
             account = None if row["type"] == "ACCOUNT" else HOUSEHOLD
-            values = {
+            values: dict[str, Any] = {
                 "organization_id": 1,
                 "phone": None,
                 "email": None,
@@ -149,7 +149,8 @@ async def test_the_seeds_flow_writes_the_calls_data_once_to_each_linked_record(
     assert await worker.run_once() == 0
     writes = [w for w in await written(api, crm) if w not in before]
     by_record = {record_id: fields for record_id, fields in writes}
-    assert len(writes) == 2 and set(by_record) == {edward["crmId"], case["crmId"]}
+    assert len(writes) == 2
+    assert set(by_record) == {edward["crmId"], case["crmId"]}
     assert by_record[edward["crmId"]][crm.contact_field] == "Henrik Lund"
     assert by_record[case["crmId"]][crm.case_field] == "VOICE"
     statuses = await api.scalar(select(models.CrmSync.status).distinct())
