@@ -91,6 +91,13 @@ UPSTREAM_FAILURES = Counter(
     "Upstream calls that failed (unreachable, timed out, or refused), by source.",
     ["source"],
 )
+CRM_API_USAGE = Gauge(
+    "deskgraph_crm_api_usage",
+    "A CRM's API allowance as it last reported it (Salesforce's Sforce-Limit-Info): requests "
+    "used and the limit, of the rolling 24 hours, by source.",
+    ["source", "measure"],
+    multiprocess_mode="max",
+)
 SUBSCRIPTIONS_OPEN = Gauge(
     "deskgraph_subscriptions_open",
     "Subscriptions listening for events.",
@@ -126,6 +133,12 @@ def record_upstream_call(source: str, *, failed: bool) -> None:
     UPSTREAM_CALLS.labels(source).inc()
     if failed:
         UPSTREAM_FAILURES.labels(source).inc()
+
+
+def record_crm_api_usage(source: str, used: int, limit: int) -> None:
+    """What a CRM said of its API allowance (Salesforce: ``Sforce-Limit-Info: api-usage=u/l``)."""
+    CRM_API_USAGE.labels(source, "used").set(used)
+    CRM_API_USAGE.labels(source, "limit").set(limit)
 
 
 def record_operation(operation: str, outcome: str, seconds: float, codes: Iterable[str]) -> None:

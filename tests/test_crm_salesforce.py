@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -123,6 +124,11 @@ async def test_people_twenty_cards_cost_one_request(
     assert edward.fields["Email"] == "edward.ferrars@example.net"
     assert "attributes" not in edward.fields
     assert source.api_usage == (simulator.api_usage, simulator.api_limit)
+    # ... and the metrics say it (deskgraph_crm_api_usage).
+    used = REGISTRY.get_sample_value(
+        "deskgraph_crm_api_usage", {"source": "salesforce", "measure": "used"}
+    )
+    assert used == simulator.api_usage
 
 
 def simulator_url(source: SalesforceSource) -> str:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from deskgraph.server.metrics import record_upstream_call
+from deskgraph.server.metrics import record_crm_api_usage, record_upstream_call
 from deskgraph.sources.crm.base import CrmError, CrmRejected, CrmUnavailable
 from deskgraph.sources.http import upstream_client
 
@@ -179,6 +179,7 @@ class SalesforceSession:
         match = _LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.api_usage = (int(match.group(1)), int(match.group(2)))
+            record_crm_api_usage(self.source_name, *self.api_usage)
             log.debug("Salesforce API usage %d/%d", *self.api_usage)
 
 
