@@ -12,7 +12,7 @@ import logging.config
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -272,9 +272,13 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
     workers = workers or settings.workers
     with contextlib.ExitStack() as stack:
         given = settings
-        if settings.jdlink_url is None and not settings.is_production:
-            # Once, in this process: every worker asks the same simulator.
-            settings = stack.enter_context(_jdlink_simulator(settings))
+        if not settings.is_production:
+            from deskgraph.server.simulators import crm_simulators, jdlink_simulator
+
+            # Once, in this process: every worker asks the same simulators.
+            if settings.jdlink_url is None:
+                settings = stack.enter_context(jdlink_simulator(settings))
+            stack.enter_context(crm_simulators())
         # The app logs its URL at start-up: it must know the address served.
         settings = dataclasses.replace(
             settings, host=host or settings.host, port=port or settings.port
@@ -302,33 +306,6 @@ def _log_to_stderr() -> None:
     logger = logging.getLogger("deskgraph")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-
-
-@contextlib.contextmanager
-def _jdlink_simulator(settings: Settings) -> Iterator[Settings]:
-    """Development without DESKGRAPH_JDLINK_URL: serve the demo fleet from the local JDLink
-    simulator on a loopback port, so ``Machine.jdlink`` answers as it would in production."""
-    from deskgraph.sources.jdlink.simulator import JdlinkSimulator
-    from deskgraph.sources.loopback import LoopbackServer
-    from deskgraph.store.seed import demo_fleet
-
-    simulator = JdlinkSimulator(demo_fleet())
-    port = settings.jdlink_simulator_port  # DESKGRAPH_JDLINK_SIMULATOR_PORT; 0: any free port
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(LoopbackServer(simulator.app, port=port))
-        except RuntimeError:
-            raise RuntimeError(
-                f"the JDLink simulator cannot listen on 127.0.0.1:{port}: is the port taken? "
-                "Set DESKGRAPH_JDLINK_SIMULATOR_PORT to a free port, or 0 for any."
-            ) from None
-        print(f"deskgraph: JDLink simulator (demo fleet) on {server.url}", file=sys.stderr)
-        yield dataclasses.replace(
-            settings,
-            jdlink_url=server.url,
-            jdlink_client_id=simulator.client_id,
-            jdlink_client_secret=simulator.client_secret,
-        )
 
 
 async def _seed(settings: Settings, tickets: int | None, if_empty: bool) -> int:

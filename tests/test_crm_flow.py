@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from deskgraph.server.simulators import SIMULATOR_SECRETS, crm_simulators
+from deskgraph.sources.crm.registry import SECRET_VARIABLE_PREFIX
 from deskgraph.store import models
 from deskgraph.store.crm_models import CrmSyncStatus
-from tests.conftest import Api
+from tests.conftest import Api, gid
 from tests.crm_world import (
     CARD_RECORDS,
+    CONFIGURE,
     CREATE,
     END,
     LINK,
@@ -155,3 +158,31 @@ async def test_the_seeds_flow_writes_the_calls_data_once_to_each_linked_record(
     assert by_record[case["crmId"]][crm.case_field] == "VOICE"
     statuses = await api.scalar(select(models.CrmSync.status).distinct())
     assert statuses is CrmSyncStatus.SENT
+
+
+@pytest.mark.parametrize("kind", ["SALESFORCE", "DYNAMICS"])
+async def test_the_development_simulators_connect_as_serve_prints(
+    api: Api, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """`deskgraph serve` in development starts both CRM simulators and says how to connect
+    them; configured so, North's card shows Edward's contact."""
+    for name in SIMULATOR_SECRETS.values():  # restored after the test
+        monkeypatch.setenv(SECRET_VARIABLE_PREFIX + name, "")
+    with crm_simulators() as urls:
+        data = await api.data(
+            CONFIGURE,
+            {
+                "input": {
+                    "organizationId": gid("Organization", 1),
+                    "kind": kind,
+                    "baseUrl": urls[kind],
+                    "clientId": "deskgraph-demo",
+                    "secret": f"env:{SIMULATOR_SECRETS[kind]}",
+                }
+            },
+            as_="host-admin",
+        )
+        assert data["configureCrm"]["configuration"]["secret"] == f"env:{SIMULATOR_SECRETS[kind]}"
+        _interaction, card = await start_call(api)
+        records = await api.data(CARD_RECORDS, {"id": card}, as_="host-advisor")
+    assert records["customerCard"]["crmRecords"][0]["name"] == "Edward Ferrars"

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from deskgraph.cli import _jdlink_simulator
 from deskgraph.server.app import create_app
+from deskgraph.server.simulators import jdlink_simulator
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 from deskgraph.sources.jdlink import JdlinkClient, JdlinkUnavailable
@@ -223,7 +223,7 @@ async def test_after_the_interval_jdlink_is_asked_again(jdlink_settings: Setting
 
 
 def test_serve_starts_the_simulator_in_development_only() -> None:
-    with _jdlink_simulator(Settings()) as settings:
+    with jdlink_simulator(Settings()) as settings:
         assert settings.jdlink_url is not None
         assert settings.jdlink_url.startswith("http://127.0.0.1:")
         assert settings.jdlink_client_id
@@ -233,7 +233,7 @@ def test_serve_starts_the_simulator_in_development_only() -> None:
 def test_serve_starts_the_simulator_on_the_port_of_the_setting() -> None:
     port = free_port()
     configured = Settings.from_env({"DESKGRAPH_JDLINK_SIMULATOR_PORT": str(port)})
-    with _jdlink_simulator(configured) as settings:
+    with jdlink_simulator(configured) as settings:
         assert settings.jdlink_url == f"http://127.0.0.1:{port}"
         answer = httpx.post(
             f"{settings.jdlink_url}/oauth/token",
@@ -251,7 +251,7 @@ def test_serve_says_when_the_simulators_port_is_taken() -> None:
         port = taken.getsockname()[1]
         with (
             pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{port}: is the port"),
-            _jdlink_simulator(Settings(jdlink_simulator_port=port)),
+            jdlink_simulator(Settings(jdlink_simulator_port=port)),
         ):
             pass
 
