@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from deskgraph.auth import crm as rules
 from deskgraph.errors import CrmNotConfigured
 from deskgraph.loaders.crm import PeopleKey, RecordKey
 from deskgraph.server.context import Info
@@ -89,6 +90,15 @@ def _text(value: Any) -> str | None:
     if isinstance(value, str | int | float):
         return str(value)
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+async def creatable_types(info: Info, interaction: Any) -> list[CrmRecordType] | None:
+    if not rules.can_link_crm_records(info.context.require_viewer(), interaction):
+        return None
+    config = await info.context.loaders.crm_config.load(interaction.organization_id)
+    if config is None:
+        return None
+    return sorted(config.creatable_types, key=lambda t: t.value)
 
 
 async def links(info: Info, interaction_id: int) -> list[Any]:

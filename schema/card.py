@@ -38,7 +38,12 @@ from deskgraph.schema.card_types import (
     encode_interaction_cursor,
     encode_message_cursor,
 )
-from deskgraph.schema.crm import CrmRecord, card_crm_records, linked_crm_records
+from deskgraph.schema.crm import (
+    CrmRecord,
+    card_crm_records,
+    crm_creatable_types,
+    linked_crm_records,
+)
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.node import Node, RowBacked, entity
 from deskgraph.schema.organization import Advisor, advisor_named
@@ -148,17 +153,20 @@ class Interaction(Node, RowBacked):
         return await linked_crm_records(info, self.organization_id, self.pk)
 
     @strawberry.field(description="What the viewer may do with this interaction.")
-    def viewer_can(self, info: Info) -> InteractionPermissions:
+    async def viewer_can(self, info: Info) -> InteractionPermissions:
         viewer = info.context.require_viewer()
         handles = rules.can_handle_interaction(viewer, self)
         active = self.state is models.InteractionState.ACTIVE
         digital = models.InteractionChannel(self.channel).is_digital
+        creatable = await crm_creatable_types(info, self)
         return InteractionPermissions(
             add_message=handles and active and digital,
             end=handles and active,
             complete_wrap_up=handles and self.state is models.InteractionState.WRAP_UP,
             transfer=handles and active and digital,
             unassign=handles and active and digital,
+            link_crm_records=creatable is not None,
+            create_crm_records=creatable or [],
         )
 
 

@@ -11,6 +11,7 @@ import strawberry
 
 from deskgraph.errors import BadUserInput
 from deskgraph.ids import MAX_KEY, ascii_number
+from deskgraph.schema.crm import CrmRecordType
 from deskgraph.schema.pagination import (
     MAX_CURSOR_KEY,
     cursor_text,
@@ -109,6 +110,18 @@ class InteractionPermissions:
     )
     unassign: bool = strawberry.field(
         description="Put it back in the queue (`unassignInteraction`): ACTIVE and digital."
+    )
+    link_crm_records: bool = strawberry.field(
+        description=(
+            "Link and unlink CRM records (`linkCrmRecord`, `unlinkCrmRecord`): the "
+            "organization's own advisor handling it, with a CRM connected."
+        )
+    )
+    create_crm_records: list[CrmRecordType] = strawberry.field(  # type: ignore[valid-type]
+        description=(
+            "The CRM record types the viewer may create from it (`createCrmRecord`): those the "
+            "configuration enables, when they may link records."
+        )
     )
 
 

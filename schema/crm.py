@@ -143,6 +143,12 @@ async def linked_crm_records(
     return [CrmRecord.of_link(link) for link in await resolvers.links(info, interaction_id)]
 
 
+async def crm_creatable_types(info: Info, interaction: Any) -> list[base.CrmRecordType] | None:
+    """None when the viewer may not link CRM records to the interaction; else the record
+    types they may create from it."""
+    return await resolvers.creatable_types(info, interaction)
+
+
 @strawberry.type(description="A card label shown for a CRM field of one record type.")
 class CrmCardField:
     type: CrmRecordType = strawberry.field(description="The record type.")  # type: ignore[valid-type]

@@ -115,3 +115,28 @@ async def test_an_organization_without_a_crm_answers_crm_not_configured(api: Api
     body = await api.post(CARD_RECORDS, {"id": card}, as_="external-advisor")
     assert body["data"]["customerCard"]["crmRecords"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["CRM_NOT_CONFIGURED"]
+
+
+VIEWER_CAN = """
+query CAN($id: ID!) {
+  node(id: $id) { ... on Interaction { viewerCan { linkCrmRecords createCrmRecords } } }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("persona", "can"),
+    [
+        ("host-advisor", {"linkCrmRecords": True, "createCrmRecords": ["CASE", "CONTACT", "LEAD"]}),
+        ("host-admin", {"linkCrmRecords": True, "createCrmRecords": ["CASE", "CONTACT", "LEAD"]}),
+        ("host-viewer", {"linkCrmRecords": False, "createCrmRecords": []}),
+        ("service", {"linkCrmRecords": False, "createCrmRecords": []}),
+    ],
+)
+async def test_viewer_can_says_who_links_and_creates_crm_records(
+    api: Api, persona: str, can: dict[str, Any]
+) -> None:
+    """Marianne's ACTIVE chat, which Henrik (host-advisor) handles: the SPA shows the link
+    and create buttons (with the types the demo's configuration enables) to whom may use them."""
+    data = await api.data(VIEWER_CAN, {"id": gid("Interaction", 3)}, as_=persona)
+    assert data["node"]["viewerCan"] == can
