@@ -8,7 +8,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -152,41 +151,3 @@ def test_the_build_context_keeps_the_package() -> None:
     assert [path for path in needed if _ignored(path, patterns)] == []
     assert _ignored("tests/test_cli.py", patterns)
     assert _ignored(".venv/bin/python", patterns)
-
-
-def _compose_command() -> list[str] | None:
-    if shutil.which("docker"):
-        probe = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, text=True, timeout=30
-        )
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
-
-
-@pytest.mark.skipif(_compose_command() is None, reason="neither docker compose nor docker-compose")
-def test_compose_config_accepts_the_file() -> None:
-    command = _compose_command()
-    assert command is not None
-    environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", **READER_ENVIRONMENT}
-    done = subprocess.run(
-        [*command, "--file", str(COMPOSE), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environment,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr
-    missing = subprocess.run(
-        [*command, "--file", str(COMPOSE), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": environment["PATH"]},
-        cwd=ROOT,
-    )
-    assert missing.returncode != 0
-    assert "POSTGRES_PASSWORD" in missing.stderr
