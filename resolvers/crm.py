@@ -16,6 +16,9 @@ from deskgraph.sources.crm.base import CrmRecord, CrmRecordType, PersonQuery
 from deskgraph.sources.crm.registry import CrmConfig
 from deskgraph.store.models import IdentityKind
 
+# The most records a card, or a record's related list, shows: a phone number a whole company
+# shares, or a large account, must not answer thousands (the CRM has them all, and its URL).
+MAX_RECORDS = 50
 NOT_CONFIGURED = "The organization has connected no CRM (an ADMIN sets one with configureCrm)."
 
 
@@ -41,7 +44,7 @@ async def card_records(
     found: list[CrmRecord] = await info.context.loaders.crm_people.load(
         PeopleKey(organization_id, query, refresh)
     )
-    return found
+    return found[:MAX_RECORDS]
 
 
 async def related(
@@ -56,7 +59,7 @@ async def related(
     found: list[CrmRecord] = await info.context.loaders.crm_related.load(
         RecordKey(organization_id, type, crm_id, parent_id, refresh)
     )
-    return found
+    return found[:MAX_RECORDS]
 
 
 async def record(

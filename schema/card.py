@@ -332,7 +332,8 @@ class CustomerCard(Node, RowBacked):
         description=(
             "What the organization's CRM knows of the contact: the person-level records "
             "(accounts, contacts, leads) its phone numbers and e-mail addresses match, each "
-            "with its `related` records (a household's other members, cases). Read once a "
+            "with its `related` records (a household's other members, cases), at most 50 "
+            "of each. Read once a "
             "minute at most; `refresh: true` asks the CRM now (records created meanwhile "
             "show). CRM_NOT_CONFIGURED without a CRM; UPSTREAM_UNAVAILABLE when it does not "
             "answer (the rest of the query does)."
