@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
-from deskgraph.store import seed_cards, seed_crm
+from deskgraph.sources.crm.base import CrmRecordType
+from deskgraph.store import models, seed_cards, seed_crm
 from tests.conftest import EVERY_VIEWER, Api, gid
 
 CARD_RECORDS = """
@@ -140,3 +142,30 @@ async def test_viewer_can_says_who_links_and_creates_crm_records(
     and create buttons (with the types the demo's configuration enables) to whom may use them."""
     data = await api.data(VIEWER_CAN, {"id": gid("Interaction", 3)}, as_=persona)
     assert data["node"]["viewerCan"] == can
+
+
+async def test_a_number_many_records_share_shows_at_most_50(api: Api) -> None:
+    """A company's switchboard number on 60 contacts of the built-in CRM: the card shows 50,
+    the oldest first."""
+    async with api.app.state.engine.begin() as connection:
+        await connection.execute(
+            insert(models.CrmBuiltinRecord),
+            [
+                {
+                    "organization_id": 1,
+                    "type": CrmRecordType.CONTACT,
+                    "name": f"Clerk {n}",
+                    "phone": seed_cards.LUCY_PHONE,
+                    "fields": {},
+                    "created_at": models.utcnow(),
+                    "updated_at": models.utcnow(),
+                }
+                for n in range(60)
+            ],
+        )
+    data = await api.data(
+        CARD_RECORDS, {"id": gid("CustomerCard", seed_cards.LUCY_CALL_CARD)}, as_="host-advisor"
+    )
+    names = [r["name"] for r in data["customerCard"]["crmRecords"]]
+    assert len(names) == 50
+    assert names[:2] == ["Lucy Steele", "Clerk 0"]
