@@ -108,9 +108,13 @@ class _CrmLoader(DataLoader[K, Any]):
                     answers[key] = kept
         wanted = [key for key in keys if key not in answers]
         if wanted:
-            source = self.sources.reader(config, self.reader.rows)
             with tracing.span(f"crm {self.what}", {tracing.KEYS: len(wanted)}):
-                fresh = await _asked(lambda: self.ask(source, wanted), organization_id)
+                fresh = await _asked(
+                    # Made inside: an adapter that cannot be made (its secret is not set) is
+                    # a CRM that cannot be asked.
+                    lambda: self.ask(self.sources.reader(config, self.reader.rows), wanted),
+                    organization_id,
+                )
             for key, value in zip(wanted, fresh, strict=True):
                 answers[key] = value
                 cache[self._cached(config, key)] = value
