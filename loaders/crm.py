@@ -108,9 +108,12 @@ class _CrmLoader(DataLoader[K, Any]):
                     answers[key] = kept
         wanted = [key for key in keys if key not in answers]
         if wanted:
-            source = self.sources.reader(config, self.reader.rows)
             with tracing.span(f"crm {self.what}", {tracing.KEYS: len(wanted)}):
-                fresh = await _asked(lambda: self.ask(source, wanted), organization_id)
+                # The adapter is made inside: making one reads its secret, which may be gone.
+                fresh = await _asked(
+                    lambda: self.ask(self.sources.reader(config, self.reader.rows), wanted),
+                    organization_id,
+                )
             for key, value in zip(wanted, fresh, strict=True):
                 answers[key] = value
                 cache[self._cached(config, key)] = value
