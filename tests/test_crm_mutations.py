@@ -359,5 +359,8 @@ async def test_crm_mutations_without_a_crm_answer_crm_not_configured(api: Api) -
     await refused(
         api, CREATE, create(interaction=interaction), "external-advisor", "CRM_NOT_CONFIGURED"
     )
+    await refused(
+        api, UNLINK, link(south_record, interaction), "external-advisor", "CRM_NOT_CONFIGURED"
+    )
     # North's record on South's interaction: not South's, so not found before anything else.
     await refused(api, LINK, link(LUCY, interaction), "external-advisor", "NOT_FOUND")
