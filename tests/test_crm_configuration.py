@@ -105,7 +105,11 @@ async def test_configure_crm_per_persona(api: Api, persona: str | None) -> None:
         (gid("Organization", 999), "host-admin", "NOT_FOUND"),
         (gid("Team", 1), "host-admin", "BAD_USER_INPUT"),
     ],
-)
+    ids=[
+        "south-host-admin", "south-external-advisor", "south-customer-user", "south-service",
+        "unknown-organization", "not-an-organization-id",
+    ],
+)  # fmt: skip
 async def test_configure_crm_of_another_organization(
     api: Api, organization: str, persona: str, code: str
 ) -> None:
@@ -113,8 +117,8 @@ async def test_configure_crm_of_another_organization(
 
 
 @pytest.mark.parametrize("persona", EVERY_VIEWER, ids=lambda p: p or "anonymous")
-async def test_organization_crm_only_for_its_admins(api: Api, persona: str | None) -> None:
-    body = await api.post(ORGANIZATION_CRM, {"id": NORTH}, as_=persona)
+async def test_organization_crm_only_for_its_admins(reader: Api, persona: str | None) -> None:
+    body = await reader.post(ORGANIZATION_CRM, {"id": NORTH}, as_=persona)
     if persona == "host-admin":
         assert "errors" not in body
         assert body["data"] == {

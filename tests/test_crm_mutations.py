@@ -340,6 +340,21 @@ async def test_salesforce_is_never_asked_to_write_what_deskgraph_refuses(
     assert simulator.requests["update"] == 0
 
 
+async def test_create_and_link_while_salesforce_fails_are_unavailable_and_write_nothing(
+    api: Api, salesforce: Crm
+) -> None:
+    simulator: SalesforceSimulator = salesforce.simulator
+    await configure(api, salesforce)
+    (lead_id,) = simulator.objects["Lead"]
+    simulator.failing = True
+    before = objects(simulator)
+    lead = encode_crm_record_id(1, "LEAD", lead_id)
+    error = await refused(api, CREATE, create(), "host-advisor", "UPSTREAM_UNAVAILABLE")
+    assert error["message"].endswith("the record was not created. Try again later.")
+    await refused(api, LINK, link(lead), "host-advisor", "UPSTREAM_UNAVAILABLE")
+    assert objects(simulator) == before
+
+
 # An organization without a CRM ------------------------------------------------------------
 
 
