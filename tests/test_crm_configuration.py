@@ -209,11 +209,16 @@ INVALID = {
 }
 
 
-async def test_configure_crm_refuses_each_invalid_value_naming_it(api: Api) -> None:
+async def test_configure_crm_refuses_each_invalid_value_naming_it(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     for name, (variables, field) in INVALID.items():
         error = await refused(api, variables, "host-admin", "BAD_USER_INPUT")
         assert list(error["extensions"]["fields"]) == [field], name
         assert "s3cr3t-raw-value" not in str(error), name
+    # A secret sent where its reference belongs is not repeated in the log either.
+    assert "s3cr3t-raw-value" not in logged(caplog)
 
 
 async def test_configure_crm_a_duplicate_label_of_another_type_is_fine(api: Api) -> None:
