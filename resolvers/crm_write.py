@@ -97,6 +97,7 @@ async def link_crm_record(info: Info, input: LinkCrmRecordInput) -> LinkCrmRecor
 async def unlink_crm_record(info: Info, input: UnlinkCrmRecordInput) -> UnlinkCrmRecordPayload:
     row = await _linkable(info, input.interaction_id)
     record_type, crm_id = _record_ref(row, input.crm_record_id)
+    await config_of(info, row.organization_id)
     async with write(info.context.session) as session:
         removed = await store.unlink(
             session, interaction_id=row.id, record_type=record_type, record_id=crm_id

@@ -36,6 +36,9 @@ T = TypeVar("T")
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 _ERROR_NAME = re.compile(r"[a-z_]{1,64}")  # an OAuth2 error code, safe for the log
+# Salesforce names an unknown field only in its message: ``[{"message": "No such column
+# 'Foo__c' on sobject of type Case", "errorCode": "INVALID_FIELD"}]``, without ``fields``.
+_NO_SUCH_COLUMN = re.compile(r"No such column '([A-Za-z0-9_.]{1,100})'")
 
 
 class SalesforceSession:
@@ -221,4 +224,6 @@ def refusal(response: httpx.Response, what: str) -> CrmError:
     field = (
         fields[0] if isinstance(fields, list) and fields and isinstance(fields[0], str) else None
     )
+    if field is None and (column := _NO_SUCH_COLUMN.search(message)):
+        field = column.group(1)
     return CrmRejected(message, field=field, code=code)
