@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -226,7 +226,7 @@ def by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(params=HTTP_KINDS)
-def crm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+def crm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crm]:
     with simulated(request.param, monkeypatch) as crm:
         yield crm
 
