@@ -22,7 +22,14 @@ from sqlalchemy import select
 from deskgraph.errors import UpstreamUnavailable
 from deskgraph.loaders.base import Reader
 from deskgraph.server import tracing
-from deskgraph.sources.crm.base import CrmError, CrmRecord, CrmRecordType, CrmSource, PersonQuery
+from deskgraph.sources.crm.base import (
+    CrmError,
+    CrmKind,
+    CrmRecord,
+    CrmRecordType,
+    CrmSource,
+    PersonQuery,
+)
 from deskgraph.sources.crm.registry import CrmConfig, CrmSources
 from deskgraph.store import models
 
@@ -99,7 +106,9 @@ class _CrmLoader(DataLoader[K, Any]):
         config = await self.configs.load(organization_id)
         if config is None:
             return [None for _ in keys]  # the fields say CRM_NOT_CONFIGURED before asking
-        cache = self.sources.cache
+        # The built-in CRM's answers are the store's own rows, read with one statement:
+        # never kept, so what was just written (a new record, synced fields) shows at once.
+        cache = self.sources.cache if config.kind is not CrmKind.BUILTIN else {}
         answers: dict[Any, Any] = {}
         for key in keys:
             if not key.refresh:  # type: ignore[attr-defined]

@@ -62,7 +62,12 @@ class CrmRecord:
     refresh: strawberry.Private[bool]
     type: CrmRecordType = strawberry.field(description="The record's type.")  # type: ignore[valid-type]
     crm_id: str = strawberry.field(description="The CRM's own id of the record.")
-    name: str | None = strawberry.field(description="Its name (a case: its subject).")
+    name: str | None = strawberry.field(
+        description=(
+            "Its name as the CRM gives it (a case: Salesforce its number, Dynamics and the "
+            "built-in CRM its subject)."
+        )
+    )
     url: str | None = strawberry.field(
         description="Opens the record in the CRM (null for the built-in CRM, which has no pages)."
     )

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from deskgraph.sources.crm.base import CrmRecordType
 from deskgraph.store import models
 from deskgraph.store.models import utcnow
 
@@ -366,4 +367,53 @@ async def merged(
         identities_moved=0,
         interactions_moved=0,
         overridden=[],
+    )
+
+
+async def crm_record(
+    connection: AsyncConnection,
+    organization_id: int,
+    name: str,
+    *,
+    type: CrmRecordType = CrmRecordType.CONTACT,
+    phone: str | None = None,
+    email: str | None = None,
+    **values: Any,
+) -> int:
+    """A record of the organization's built-in CRM (``account_id``, ``contact_id``, ``fields``
+    in ``values``)."""
+    return await _insert(
+        connection,
+        models.CrmBuiltinRecord,
+        organization_id=organization_id,
+        type=type,
+        name=name,
+        phone=phone,
+        email=email,
+        fields=values.pop("fields", {}),
+        created_at=utcnow(),
+        updated_at=utcnow(),
+        **values,
+    )
+
+
+async def crm_link(
+    connection: AsyncConnection,
+    interaction_id: int,
+    record_id: int,
+    *,
+    organization_id: int = 1,
+    type: CrmRecordType = CrmRecordType.CONTACT,
+    name: str | None = None,
+) -> int:
+    """A built-in CRM record linked to an interaction."""
+    return await _insert(
+        connection,
+        models.CrmLink,
+        organization_id=organization_id,
+        interaction_id=interaction_id,
+        record_type=type,
+        record_id=str(record_id),
+        record_name=name,
+        created_at=utcnow(),
     )

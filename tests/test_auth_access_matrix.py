@@ -57,6 +57,9 @@ SELECTIONS = {
     "CustomerCard.identities": "identities { address }",
     "CustomerCard.customFields": "customFields { value }",
     "Interaction.address": "address",
+    "CustomerCard.crmRecords": "crmRecords { crmId }",
+    "Interaction.linkedCrmRecords": "linkedCrmRecords { crmId }",
+    "Organization.crm": "crm { kind }",
 }
 
 # The external ticket: North's Field Service, Meadow Farms, requested by Anna (the
@@ -113,6 +116,9 @@ MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
     ("Ticket.timeEntries", ("Ticket", EXTERNAL_TICKET), "VVVVHUVV"),
     ("Ticket.timeEntries", ("Ticket", SOUTH_TICKET), "NNNVNUVV"),
     ("Ticket.machine", ("Ticket", EXTERNAL_TICKET), "VVVVVUVV"),
+    # How the CRM is connected: the organization's ADMINs only (Sofia is South's ADVISOR).
+    ("Organization.crm", ("Organization", 1), "VHHHHUHH"),
+    ("Organization.crm", ("Organization", 2), "HHHHNUHH"),
 ]
 
 
@@ -344,6 +350,10 @@ CARD_MATRIX: list[tuple[str, tuple[str, int | str], str]] = [
     ("CustomerCard.customFields", ("CustomerCard", SOUTH_CARD), "NNNVNUHV"),
     ("Interaction.address", ("Interaction", NORTH_INTERACTION), "VVVHNUHV"),
     ("Interaction.address", ("Interaction", SOUTH_INTERACTION), "NNNVNUHV"),
+    # CRM records: North's own advisors and services with read:crm; Sofia meets the card and
+    # the interaction through Field Service, never North's CRM. (South has no CRM.)
+    ("CustomerCard.crmRecords", ("CustomerCard", NORTH_CARD), "VVVHNUHV"),
+    ("Interaction.linkedCrmRecords", ("Interaction", NORTH_INTERACTION), "VVVHNUHV"),
 ]
 
 
@@ -362,12 +372,16 @@ async def card_world(api: Api, subject: tuple[str, int | str]) -> int:
         for organization_id, card in ((1, north), (2, south)):
             field = await factories.card_field(connection, organization_id, "Dealer")
             await factories.card_field_value(connection, card, field, "Nearest")
+        # North's built-in CRM knows the caller, and their interaction is linked to them.
+        record = await factories.crm_record(connection, 1, "Matrix caller", phone="+4791000001")
+        north_interaction = await factories.interaction(
+            connection, north, 1, address="+4791000001", advisor_id=2, ticket_id=ticket
+        )
+        await factories.crm_link(connection, north_interaction, record)
         built = {
             NORTH_CARD: north,
             SOUTH_CARD: south,
-            NORTH_INTERACTION: await factories.interaction(
-                connection, north, 1, address="+4791000001", advisor_id=2, ticket_id=ticket
-            ),
+            NORTH_INTERACTION: north_interaction,
             SOUTH_INTERACTION: await factories.interaction(
                 connection, south, 2, address="+34600999001", advisor_id=6, ticket_id=south_ticket
             ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -273,13 +273,6 @@ async def test_interaction_linked_crm_records_cost_one_request(api: Api, crm: Cr
 # -- the built-in CRM: SQL statements ---------------------------------------------------------
 
 
-@pytest.fixture
-async def uncached(settings: Settings) -> AsyncIterator[Api]:
-    """The app keeping no CRM answers: every query reads the built-in CRM's tables."""
-    async with open_api(dataclasses.replace(settings, crm_cache_seconds=0)) as api:
-        yield api
-
-
 async def statements(api: Api, query: str, first: int) -> int:
     with api.count_statements() as counter:
         data = await api.data(query, {"first": first}, as_="host-advisor")
@@ -288,10 +281,10 @@ async def statements(api: Api, query: str, first: int) -> int:
 
 
 async def test_customer_cards_builtin_crm_records_statements_do_not_grow_with_the_cards(
-    uncached: Api,
+    api: Api,
 ) -> None:
-    await people(uncached, None, 20)
-    data = await uncached.data(CARDS, {"first": 20}, as_="host-advisor")
+    await people(api, None, 20)
+    data = await api.data(CARDS, {"first": 20}, as_="host-advisor")
     shapes = {
         name: [(r["name"], [x["name"] for x in r["related"]]) for r in card["crmRecords"]]
         for name, card in by_name(data).items()
@@ -300,12 +293,12 @@ async def test_customer_cards_builtin_crm_records_statements_do_not_grow_with_th
         f"Batch {n:02}": [(f"Person {n:02}", [f"Household {n:02}", f"Case {n:02}"])]
         for n in range(20)
     }
-    assert await statements(uncached, CARDS, 20) == await statements(uncached, CARDS, 5)
+    assert await statements(api, CARDS, 20) == await statements(api, CARDS, 5)
 
 
-async def test_interaction_builtin_linked_crm_records_statements_do_not_grow(uncached: Api) -> None:
-    await people(uncached, None, 20)
-    data = await uncached.data(LINKED, {"first": 20}, as_="host-advisor")
+async def test_interaction_builtin_linked_crm_records_statements_do_not_grow(api: Api) -> None:
+    await people(api, None, 20)
+    data = await api.data(LINKED, {"first": 20}, as_="host-advisor")
     titles = {
         name: [
             [f["value"] for r in e["node"]["linkedCrmRecords"] for f in r["fields"]]
@@ -315,7 +308,7 @@ async def test_interaction_builtin_linked_crm_records_statements_do_not_grow(unc
     }
     # The built-in CRM's mapping shows a contact's title, phone and e-mail.
     assert titles == {f"Batch {n:02}": [[f"Title {n:02}", phone(n), None]] for n in range(20)}
-    assert await statements(uncached, LINKED, 20) == await statements(uncached, LINKED, 5)
+    assert await statements(api, LINKED, 20) == await statements(api, LINKED, 5)
 
 
 # -- outages ----------------------------------------------------------------------------------
