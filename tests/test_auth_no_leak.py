@@ -257,6 +257,7 @@ async def plant_crm(connection: AsyncConnection, card: int, interaction: int) ->
         )
         .returning(r.id)
     )
+    assert isinstance(contact, int)
     planted = set()
     records = select(r.id, r.name, r.phone, r.email, r.fields).where(r.organization_id == NORTH)
     for pk, name, held_phone, email, fields in (await connection.execute(records)).all():
@@ -282,7 +283,9 @@ async def plant_crm(connection: AsyncConnection, card: int, interaction: int) ->
         )
     )
     north = config.organization_id == NORTH
-    written = await connection.scalar(select(config.interaction_fields).where(north))
+    written = (
+        await connection.execute(select(config.interaction_fields).where(north))
+    ).scalar_one()
     prefix = marker("CRMCFG", NORTH, NORTH)
     marked = {
         type: {f"{prefix}_{name}": value for name, value in fields.items()}
