@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from graphql import (
+    GraphQLArgument,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLNonNull,
@@ -47,6 +48,7 @@ from deskgraph.settings import Settings
 from deskgraph.sources.crm.base import CrmRecordType
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store import models
+from deskgraph.store.seed_crm import MARIANNE_LEAD
 from deskgraph.store.session import create_nullpool_engine
 from tests import factories
 from tests.conftest import (
@@ -355,6 +357,12 @@ async def client_schema(api: Api) -> GraphQLSchema:
     return _schemas["schema"]
 
 
+def has_default(argument: GraphQLArgument) -> bool:
+    """Whether an argument may be left out. A schema built from introspection keeps a default
+    in ``default`` (graphql-core 3.3), not ``default_value``: ``refresh: Boolean! = false``."""
+    return argument.default is not None or argument.default_value is not Undefined
+
+
 def selection(
     schema: GraphQLSchema,
     named: GraphQLNamedType,
@@ -377,13 +385,15 @@ def selection(
     parts = ["__typename"]
     for name, field in named.fields.items():
         if any(
-            isinstance(arg.type, GraphQLNonNull) and arg.default_value in (None, Undefined)
+            isinstance(arg.type, GraphQLNonNull) and not has_default(arg)
             for arg in field.args.values()
         ):
             continue  # root lookups only: walked with real ids below
         # Whole pages at the top; nested lists (a history inside each of 100 tickets) are
-        # sampled, or the walk multiplies past what a leak needs to show itself.
-        arguments = f"(first: {top if depth <= 1 else 10})" if "first" in field.args else ""
+        # sampled, or the walk multiplies past what a leak needs to show itself. A non-null
+        # `first` (`mergeCandidates(first: Int! = 10)`, at most 50) keeps its own default.
+        pages = "first" in field.args and not isinstance(field.args["first"].type, GraphQLNonNull)
+        arguments = f"(first: {top if depth <= 1 else 10})" if pages else ""
         written = f"{named.name}_{name}: {name}" if alias else name
         target = get_named_type(field.type)
         if is_leaf_type(target):
@@ -624,6 +634,14 @@ async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
     # The walk is not vacuous: it reached the values the persona may see.
     expected_kinds = {m.kind for m in planted.markers if may_see(persona, m)}
     assert {m.kind for m in seen.seen()} == expected_kinds
+    # Every CRM record a card's address reaches (all but Marianne's lead), through the cards'
+    # crmRecords, their related records and the interaction's link.
+    reachable = {m for m in planted.markers if m.kind == "CRM"} - {
+        Marker("CRM", NORTH, MARIANNE_LEAD)
+    }
+    assert {m for m in seen.seen() if m.kind == "CRM"} == {
+        m for m in reachable if may_see(persona, m)
+    }
 
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
