@@ -2,15 +2,16 @@
 
 Every restricted value of the demo gets a distinctive marker: each customer user's address,
 account number and notes, each machine's JDLink engine hours and fault codes (served by the
-local JDLink), each tag's name. The marked database is made once per backend and shared
-read-only by every persona's walk. As every persona, the walk follows the whole schema as
-introspection describes it: ``viewer`` and ``tickets`` in every view, every row they list to
-depth 2 and their first rows with every field to depth 4 (a connection's ``edges`` and ``node``
-do not count as levels); every row of the demo through ``nodes`` and federation's
-``_entities`` to depth 2; and a spread of rows of every type through ``nodes``, ``_entities``
-(depth 4, nested lists sampled) and ``node``. Mutation payloads are
-selected the same way, on a copy of their own. Any marker in a response, data or error message
-alike, that the persona may not see fails the test.
+local JDLink), each tag's name, each card's contact details, each record of North's built-in
+CRM (and the links to them) and what only North's ADMINs read of its CRM configuration. The
+marked database is made once per backend and shared read-only by every persona's walk. As
+every persona, the walk follows the whole schema as introspection describes it: ``viewer`` and
+``tickets`` in every view, every row they list to depth 2 and their first rows with every
+field to depth 4 (a connection's ``edges`` and ``node`` do not count as levels); every row of
+the demo through ``nodes`` and federation's ``_entities`` to depth 2; and a spread of rows of
+every type through ``nodes``, ``_entities`` (depth 4, nested lists sampled) and ``node``.
+Mutation payloads are selected the same way, on a copy of their own. Any marker in a response,
+data or error message alike, that the persona may not see fails the test.
 
 Who may see what is written here by hand, from DESIGN.md, not computed from ``auth/``.
 """
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 from graphql import (
+    GraphQLArgument,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLNonNull,
@@ -39,12 +41,14 @@ from graphql import (
     get_named_type,
     is_leaf_type,
 )
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from deskgraph.settings import Settings
+from deskgraph.sources.crm.base import CrmRecordType
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator, SimulatedFault
 from deskgraph.store import models
+from deskgraph.store.seed_crm import MARIANNE_LEAD
 from deskgraph.store.session import create_nullpool_engine
 from tests import factories
 from tests.conftest import (
@@ -58,7 +62,7 @@ from tests.databases import SharedDatabases
 
 MAX_DEPTH = 4
 NORTH, SOUTH = 1, 2
-MARKER = re.compile(r"LEAK(ADDR|ACCT|NOTE|HOURS|FAULT|TAG|CARD)(\d)x(\d+)Z")
+MARKER = re.compile(r"LEAK(ADDR|ACCT|NOTE|HOURS|FAULT|TAG|CARD|CRMCFG|CRM)(\d)x(\d+)Z")
 # Engine hours are numbers: 4242 + the machine's id, plus .125, read back as a JSON number.
 HOURS = re.compile(r"42(\d)(\d{2})\.125")
 
@@ -68,13 +72,19 @@ ANNA = 1  # the customer-user persona's customer user id
 
 @dataclasses.dataclass(frozen=True)
 class Marker:
-    kind: str  # ADDR, ACCT, NOTE, HOURS, FAULT, TAG, CARD (a card's contact details)
+    # ADDR, ACCT, NOTE, HOURS, FAULT, TAG, CARD (a card's contact details), CRM (a CRM
+    # record's values), CRMCFG (a CRM configuration's connection and mappings)
+    kind: str
     organization: int
-    subject: int  # customer user, machine, tag or customer card id
+    subject: int  # customer user, machine, tag, customer card, CRM record or organization id
 
 
 def may_see(persona: str | None, marker: Marker) -> bool:
-    """DESIGN.md's access model, for the marked values."""
+    """DESIGN.md's access model, for the marked values. A CRM's records are for its
+    organization's own advisors (any role) and services with ``read:crm``; its configuration
+    for the organization's ADMINs alone."""
+    if marker.kind == "CRMCFG":
+        return persona == "host-admin" and marker.organization == NORTH
     if persona in ("host-admin", "host-advisor", "host-viewer"):
         return marker.organization == NORTH  # their dealer's own, whatever the role
     if persona == "external-advisor":
@@ -84,7 +94,7 @@ def may_see(persona: str | None, marker: Marker) -> bool:
     if persona == "customer-user":
         return marker.kind in ("ADDR", "ACCT") and marker.subject == ANNA
     if persona == "service":
-        return marker.kind == "TAG"  # scope `read` only
+        return marker.kind == "TAG"  # scope `read` only: not `read:crm`
     return persona == SERVICE_WITH_EVERY_SCOPE
 
 
@@ -168,8 +178,10 @@ async def plant_cards(connection: AsyncConnection) -> set[Marker]:
     custom field value and interaction address marked; none of their interactions has a
     ticket, so the external advisor never meets them. One more card per organization is
     planted, marked the same way; North's interaction is about a Field Service ticket, so the
-    external advisor meets that card (and must not get its contact details)."""
+    external advisor meets that card (and must not get its contact details, nor its CRM
+    records: :func:`plant_crm`)."""
     planted = await plant_demo_cards(connection)
+    walk_cards: dict[int, tuple[int, int]] = {}
     for org, team in ((NORTH, 3), (SOUTH, 4)):
         ticket = await connection.scalar(
             select(models.Ticket.id).where(models.Ticket.team_id == team).order_by(models.Ticket.id)
@@ -181,25 +193,35 @@ async def plant_cards(connection: AsyncConnection) -> set[Marker]:
         )
         field = await factories.card_field(connection, org, "Walk field")
         await factories.card_field_value(connection, card, field, value)
-        await factories.interaction(connection, card, org, address=value, ticket_id=ticket)
+        met = await factories.interaction(connection, card, org, address=value, ticket_id=ticket)
         planted.add(Marker("CARD", org, card))
-    return planted
+        walk_cards[org] = card, met
+    return planted | await plant_crm(connection, *walk_cards[NORTH])
 
 
 async def plant_demo_cards(connection: AsyncConnection) -> set[Marker]:
-    """Marks the contact details of the cards the demo holds."""
-    c, ci, v, i = (
+    """Marks the contact details of the cards the demo holds. The CRM records that hold an
+    identity's address (``store/seed_crm.py``: Lucy's) get its marked address, so that her
+    cards still find them."""
+    c, ci, v, i, r = (
         models.CustomerCard,
         models.CardIdentity,
         models.CardFieldValue,
         models.Interaction,
+        models.CrmBuiltinRecord,
     )
     planted = set()
     organization_of = dict((await connection.execute(select(c.id, c.organization_id))).all())
-    for pk, card in (await connection.execute(select(ci.id, ci.card_id))).all():
+    identities = select(ci.id, ci.card_id, ci.address)
+    for pk, card, address in (await connection.execute(identities)).all():
         # One address per identity (unique in the organization), the card's marker in each.
-        value = f"{marker('CARD', organization_of[card], card)}-{pk}"
+        org = organization_of[card]
+        value = f"{marker('CARD', org, card)}-{pk}"
         await connection.execute(update(ci).where(ci.id == pk).values(address=value))
+        for column in (r.phone, r.email):
+            await connection.execute(
+                update(r).where(r.organization_id == org, column == address).values({column: value})
+            )
     for pk, card in (await connection.execute(select(v.id, v.card_id))).all():
         value = marker("CARD", organization_of[card], card)
         await connection.execute(update(v).where(v.id == pk).values(value=value))
@@ -209,6 +231,76 @@ async def plant_demo_cards(connection: AsyncConnection) -> set[Marker]:
     for card, organization in organization_of.items():
         planted.add(Marker("CARD", organization, card))
     return planted
+
+
+async def plant_crm(connection: AsyncConnection, card: int, interaction: int) -> set[Marker]:
+    """North's built-in CRM (``store/seed_crm.py``) marked: every record's name, phone, e-mail
+    and field values (an address a card's identity holds is that identity's marker already),
+    so that Lucy's cards show her household's records under ``crmRecords`` and ``related``.
+    The walk card that the external advisor meets (``card``) gets a phone number one more
+    contact holds, and its ``interaction`` a link to that contact
+    (``Interaction.linkedCrmRecords``). In North's configuration the CRM fields written after
+    an interaction are marked: only ``Organization.crm`` shows them, to North's ADMINs. (The
+    BUILTIN kind has no client id or secret reference to mark; another kind would need a CRM
+    that answers.)"""
+    r, config = models.CrmBuiltinRecord, models.CrmConfiguration
+    phone = f"{marker('CARD', NORTH, card)}-phone"
+    await factories.card_identity(
+        connection, card, models.IdentityKind.PHONE, phone, organization_id=NORTH
+    )
+    contact = await connection.scalar(
+        insert(r)
+        .values(
+            organization_id=NORTH,
+            type=CrmRecordType.CONTACT,
+            name="Walk contact",
+            phone=phone,
+            fields={"Title": "Walker"},
+        )
+        .returning(r.id)
+    )
+    assert isinstance(contact, int)
+    planted = set()
+    records = select(r.id, r.name, r.phone, r.email, r.fields).where(r.organization_id == NORTH)
+    for pk, name, held_phone, email, fields in (await connection.execute(records)).all():
+        value = marker("CRM", NORTH, pk)
+        await connection.execute(
+            update(r)
+            .where(r.id == pk)
+            .values(
+                name=_marked(name, value),
+                phone=_marked(held_phone, value),
+                email=_marked(email, value),
+                fields=dict.fromkeys(fields, value),
+            )
+        )
+        planted.add(Marker("CRM", NORTH, pk))
+    await connection.execute(
+        insert(models.CrmLink).values(
+            organization_id=NORTH,
+            interaction_id=interaction,
+            record_type=CrmRecordType.CONTACT,
+            record_id=str(contact),
+            record_name=marker("CRM", NORTH, contact),
+        )
+    )
+    north = config.organization_id == NORTH
+    written = (
+        await connection.execute(select(config.interaction_fields).where(north))
+    ).scalar_one()
+    prefix = marker("CRMCFG", NORTH, NORTH)
+    marked = {
+        type: {f"{prefix}_{name}": value for name, value in fields.items()}
+        for type, fields in written.items()
+    }
+    await connection.execute(update(config).where(north).values(interaction_fields=marked))
+    planted.add(Marker("CRMCFG", NORTH, NORTH))
+    return planted
+
+
+def _marked(held: str | None, value: str) -> str | None:
+    """``value`` instead of what a record holds, unless it holds nothing or a marker."""
+    return held if held is None or MARKER.match(held) else value
 
 
 def plant_jdlink(jdlink: JdlinkSimulator, planted: Planted) -> None:
@@ -265,6 +357,12 @@ async def client_schema(api: Api) -> GraphQLSchema:
     return _schemas["schema"]
 
 
+def has_default(argument: GraphQLArgument) -> bool:
+    """Whether an argument may be left out. A schema built from introspection keeps a default
+    in ``default`` (graphql-core 3.3), not ``default_value``: ``refresh: Boolean! = false``."""
+    return argument.default is not None or argument.default_value is not Undefined
+
+
 def selection(
     schema: GraphQLSchema,
     named: GraphQLNamedType,
@@ -287,13 +385,15 @@ def selection(
     parts = ["__typename"]
     for name, field in named.fields.items():
         if any(
-            isinstance(arg.type, GraphQLNonNull) and arg.default_value in (None, Undefined)
+            isinstance(arg.type, GraphQLNonNull) and not has_default(arg)
             for arg in field.args.values()
         ):
             continue  # root lookups only: walked with real ids below
         # Whole pages at the top; nested lists (a history inside each of 100 tickets) are
-        # sampled, or the walk multiplies past what a leak needs to show itself.
-        arguments = f"(first: {top if depth <= 1 else 10})" if "first" in field.args else ""
+        # sampled, or the walk multiplies past what a leak needs to show itself. A non-null
+        # `first` (`mergeCandidates(first: Int! = 10)`, at most 50) keeps its own default.
+        pages = "first" in field.args and not isinstance(field.args["first"].type, GraphQLNonNull)
+        arguments = f"(first: {top if depth <= 1 else 10})" if pages else ""
         written = f"{named.name}_{name}: {name}" if alias else name
         target = get_named_type(field.type)
         if is_leaf_type(target):
@@ -534,6 +634,14 @@ async def test_no_restricted_value_reaches_a_viewer_who_may_not_see_it(
     # The walk is not vacuous: it reached the values the persona may see.
     expected_kinds = {m.kind for m in planted.markers if may_see(persona, m)}
     assert {m.kind for m in seen.seen()} == expected_kinds
+    # Every CRM record a card's address reaches (all but Marianne's lead), through the cards'
+    # crmRecords, their related records and the interaction's link.
+    reachable = {m for m in planted.markers if m.kind == "CRM"} - {
+        Marker("CRM", NORTH, MARIANNE_LEAD)
+    }
+    assert {m for m in seen.seen() if m.kind == "CRM"} == {
+        m for m in reachable if may_see(persona, m)
+    }
 
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p or "anonymous")
