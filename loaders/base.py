@@ -6,14 +6,30 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from aiodataloader import DataLoader
+import aiodataloader
 from sqlalchemy import Column, ColumnElement, Executable, Select, Table, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.server import tracing
+
+KeyT = TypeVar("KeyT")
+ReturnT = TypeVar("ReturnT")
+
+
+class DataLoader(aiodataloader.DataLoader[KeyT, ReturnT]):
+    """aiodataloader's, each load shielded from its awaiter's cancellation.
+
+    A loaded value is one future shared by every field that asks for the same key. When a
+    non-null field fails, graphql-core cancels the sibling fields still running, and a
+    cancelled task cancels the future it awaits: without the shield, the shared future would
+    be cancelled under the other fields awaiting it (in another branch of the query, which
+    must still answer), and the whole request would die with CancelledError."""
+
+    def load(self, key: KeyT) -> asyncio.Future[ReturnT]:
+        return asyncio.shield(super().load(key))
 
 
 class Reader:

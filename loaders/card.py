@@ -10,13 +10,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import card as rules
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import LIKE_ESCAPE, Reader, group_rows, like_literal, table_of
+from deskgraph.loaders.base import (
+    LIKE_ESCAPE,
+    DataLoader,
+    Reader,
+    group_rows,
+    like_literal,
+    table_of,
+)
 from deskgraph.store import models
 from deskgraph.store.models import search_key
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from aiodataloader import DataLoader
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import card as rules
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import LIKE_ESCAPE, Reader, group_rows, like_literal
+from deskgraph.loaders.base import LIKE_ESCAPE, DataLoader, Reader, group_rows, like_literal
 from deskgraph.loaders.card import cards, customer_users, identities
 from deskgraph.store import models
 

@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiodataloader import DataLoader
 from sqlalchemy import select
 
 from deskgraph.errors import UpstreamUnavailable
-from deskgraph.loaders.base import Reader
+from deskgraph.loaders.base import DataLoader, Reader
 from deskgraph.server import tracing
 from deskgraph.sources.crm.base import (
     CrmError,

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from aiodataloader import DataLoader
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Row
 
-from deskgraph.loaders.base import Reader, newest_per_group, table_of
+from deskgraph.loaders.base import DataLoader, Reader, newest_per_group, table_of
 from deskgraph.store import models
 
 customers = table_of(models.Customer)

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, and_, case, func, select, true, tuple_
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import customer_center as rules, ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import Reader, group_rows, newest_per_group, table_of
+from deskgraph.loaders.base import DataLoader, Reader, group_rows, newest_per_group, table_of
 from deskgraph.loaders.ticket import TicketFilterValues, TicketListQuery, TicketPage, escalated_at
 from deskgraph.store import models
 from deskgraph.store.viewer_dashboard import TicketWidgetKind, WidgetFilter

@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Select, and_, not_, or_, select, union
 from sqlalchemy.engine import Row
 
 from deskgraph.auth.customer import customer_scope
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import LIKE_ESCAPE, Reader, like_literal, table_of
+from deskgraph.loaders.base import LIKE_ESCAPE, DataLoader, Reader, like_literal, table_of
 from deskgraph.loaders.customer import owned_rows
 from deskgraph.store import models
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from aiodataloader import DataLoader
-
 from deskgraph.errors import UpstreamUnavailable
+from deskgraph.loaders.base import DataLoader
 from deskgraph.sources.jdlink import JdlinkClient, JdlinkUnavailable, MachineReading
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aiodataloader import DataLoader
 from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import Reader, group_rows, table_of
+from deskgraph.loaders.base import DataLoader, Reader, group_rows, table_of
 from deskgraph.store import models
 
 

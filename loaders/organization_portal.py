@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aiodataloader import DataLoader
 from sqlalchemy.engine import Row
 
-from deskgraph.loaders.base import Reader, select_all, table_of
+from deskgraph.loaders.base import DataLoader, Reader, select_all, table_of
 from deskgraph.store import models
 
 _SETTINGS = table_of(models.PortalSettings)

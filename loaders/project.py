@@ -7,13 +7,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import project as project_rules, ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import LIKE_ESCAPE, Reader, like_literal, newest_per_group, table_of
+from deskgraph.loaders.base import (
+    LIKE_ESCAPE,
+    DataLoader,
+    Reader,
+    like_literal,
+    newest_per_group,
+    table_of,
+)
 from deskgraph.store import models
 
 projects = table_of(models.Project)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
 from sqlalchemy.engine import Row
 
@@ -18,6 +17,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.ids import ascii_number
 from deskgraph.loaders.base import (
     LIKE_ESCAPE,
+    DataLoader,
     Reader,
     group_rows,
     like_literal,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aiodataloader import DataLoader
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.engine import Row
 
-from deskgraph.loaders.base import Reader, group_rows, table_of
+from deskgraph.loaders.base import DataLoader, Reader, group_rows, table_of
 from deskgraph.loaders.customer import owned_rows
 from deskgraph.store import models
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aiodataloader import DataLoader
 from sqlalchemy import or_, select
 
-from deskgraph.loaders.base import Reader
+from deskgraph.loaders.base import DataLoader, Reader
 from deskgraph.store import models
 from deskgraph.store.viewer_dashboard import Dashboard, WidgetSetting, from_json
 

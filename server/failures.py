@@ -5,6 +5,7 @@ SERVICE_UNAVAILABLE (503, ``Retry-After``); anything else unexpected INTERNAL_SE
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -117,19 +118,42 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # the server is stopping this request (shutdown, a client gone)
+            # A future the request awaited was cancelled under it, not the request itself:
+            # a failure like any other, answered as one.
+            await self._failed(
+                RuntimeError("a value the request awaited was cancelled"),
+                scope,
+                receive,
+                send,
+                state,
+            )
         except Exception as error:
-            if scope["type"] == "http":
-                if state["started"]:  # too late for another answer: the client sees a cut
-                    logger.error("failure after the response started", exc_info=error)
-                    return
-                await failure_response(error)(scope, receive, send)
+            await self._failed(error, scope, receive, send, state)
+
+    async def _failed(
+        self,
+        error: Exception,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        state: dict[str, bool],
+    ) -> None:
+        if scope["type"] == "http":
+            if state["started"]:  # too late for another answer: the client sees a cut
+                logger.error("failure after the response started", exc_info=error)
                 return
-            found = unavailability(error)
-            if found is not None:
-                logger.warning("database %s: %s", found.value, error)
-                code, reason = WS_TRY_AGAIN_LATER, f"database {found.value}"
-            else:
-                logger.error("unexpected failure", exc_info=error)
-                code, reason = WS_INTERNAL_ERROR, "internal server error"
-            if not state["closed"]:
-                await send({"type": "websocket.close", "code": code, "reason": reason})
+            await failure_response(error)(scope, receive, send)
+            return
+        found = unavailability(error)
+        if found is not None:
+            logger.warning("database %s: %s", found.value, error)
+            code, reason = WS_TRY_AGAIN_LATER, f"database {found.value}"
+        else:
+            logger.error("unexpected failure", exc_info=error)
+            code, reason = WS_INTERNAL_ERROR, "internal server error"
+        if not state["closed"]:
+            await send({"type": "websocket.close", "code": code, "reason": reason})

@@ -3,6 +3,7 @@ BatchHttpLink) answers an array of results in the same order, each with its own 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from deskgraph.server.failures import CatchAll
 from deskgraph.settings import Settings
 from deskgraph.store import models
-from tests.conftest import Api, open_api
+from tests.conftest import Api, gid, open_api
 
 VIEWER = "query VIEWER { viewer { kind } }"
 TICKETS = "query TICKETS { tickets(first: 3) { edges { node { id number priority version } } } }"
@@ -191,3 +193,37 @@ async def test_batch_of_hostile_documents_answers_each_its_error(api: Api) -> No
     )
     assert cycle_result["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert viewer["data"] == {"viewer": {"kind": "ADVISOR"}}
+
+
+async def test_a_failing_branch_does_not_cancel_a_value_another_branch_awaits(api: Api) -> None:
+    """`a` fails on a non-null field (graphql-core then cancels its siblings still running,
+    among them `a.identities`); `b` awaits the same loaded identities and still answers."""
+    card = gid("CustomerCard", 1)
+    query = f"""{{
+      a: node(id: "{card}") {{
+        ... on CustomerCard {{ mergeCandidates(first: 100) {{ reasons }} identities {{ address }} }}
+      }}
+      b: node(id: "{card}") {{ ... on CustomerCard {{ identities {{ address }} }} }}
+    }}"""
+    body = await api.post(query, as_="host-admin")
+    assert body["data"] == {
+        "a": None,
+        "b": {"identities": [{"address": "lucy.steele@example.net"}]},
+    }
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_a_stray_cancellation_answers_json_not_a_dropped_request() -> None:
+    """The last guard: a future the request awaited cancelled under it (not the request)
+    answers 500 with INTERNAL_SERVER_ERROR in JSON, as any other failure."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        cancelled.cancel()
+        await cancelled
+
+    transport = httpx.ASGITransport(app=CatchAll(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://deskgraph") as client:
+        response = await client.post("/graphql", json={"query": "{ viewer { kind } }"})
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
