@@ -67,6 +67,21 @@ async def _interaction(info: Info, pk: int) -> Interaction:
     return Interaction.from_row(await info.context.loaders.interaction_by_id.load(pk))
 
 
+async def _linked(
+    session: Any, interaction: Any, record: base.CrmRecord, advisor_id: int | None
+) -> None:
+    await store.link_to_interaction(
+        session,
+        interaction_id=interaction.id,
+        record_type=record.type,
+        record_id=record.id,
+        record_name=record.name,
+        record_url=record.url,
+        advisor_id=advisor_id,
+        now=utcnow(),
+    )
+
+
 async def link_crm_record(info: Info, input: LinkCrmRecordInput) -> LinkCrmRecordPayload:
     viewer = info.context.require_viewer()
     row = await _linkable(info, input.interaction_id)
@@ -76,17 +91,8 @@ async def link_crm_record(info: Info, input: LinkCrmRecordInput) -> LinkCrmRecor
     if found is None:
         raise _no_record()
     async with write(info.context.session) as session:
-        await store.link(
-            session,
-            organization_id=row.organization_id,
-            interaction_id=row.id,
-            record_type=record_type,
-            record_id=crm_id,
-            record_name=found.name,
-            record_url=found.url,
-            advisor_id=viewer.advisor_id,
-            now=utcnow(),
-        )
+        await _linked(session, row, found, viewer.advisor_id)
+    info.context.wake_outbox()
     info.context.reset_loaders()
     return LinkCrmRecordPayload(
         interaction=await _interaction(info, row.id),
@@ -166,17 +172,7 @@ async def create_crm_record(info: Info, input: CreateCrmRecordInput) -> CreateCr
         async with write(info.context.session) as session:
             source = crm.writer(config, session, session_rows(session))
             created = await source.create(record_type, fields)
-            await store.link(
-                session,
-                organization_id=row.organization_id,
-                interaction_id=row.id,
-                record_type=record_type,
-                record_id=created.id,
-                record_name=created.name,
-                record_url=created.url,
-                advisor_id=viewer.advisor_id,
-                now=utcnow(),
-            )
+            await _linked(session, row, created, viewer.advisor_id)
     except base.CrmRejected as error:
         raise _refused(error) from None
     except base.CrmUnavailable:
@@ -184,6 +180,7 @@ async def create_crm_record(info: Info, input: CreateCrmRecordInput) -> CreateCr
             "The CRM is not answering; the record was not created. Try again later."
         ) from None
     crm.forget(row.organization_id)
+    info.context.wake_outbox()
     info.context.reset_loaders()
     return CreateCrmRecordPayload(
         interaction=await _interaction(info, row.id),

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.errors import Conflict
 from deskgraph.sources.crm.base import CrmKind, CrmRecordType
-from deskgraph.store import models
+from deskgraph.store import crm_sync, models
 from deskgraph.store.card import insert_ignoring_conflicts
+from deskgraph.store.card_interaction import locked_interaction
 from deskgraph.store.crm_models import CrmSyncStatus, InteractionValue
 
 
@@ -85,11 +86,13 @@ async def link(
     record_url: str | None,
     advisor_id: int | None,
     now: datetime,
-) -> None:
-    """Link a record to an interaction; linking it again changes nothing."""
+) -> int | None:
+    """Link a record to an interaction: the new link's id; None when it was linked already
+    (then nothing changes)."""
     table = models.CrmLink.__table__
-    await session.execute(
-        insert_ignoring_conflicts(session, table).values(
+    result = await session.execute(
+        insert_ignoring_conflicts(session, table)
+        .values(
             organization_id=organization_id,
             interaction_id=interaction_id,
             record_type=record_type,
@@ -99,7 +102,43 @@ async def link(
             linked_by_id=advisor_id,
             created_at=now,
         )
+        .returning(table.c.id)
     )
+    link_id = result.scalar_one_or_none()
+    return None if link_id is None else int(link_id)
+
+
+async def link_to_interaction(
+    session: AsyncSession,
+    *,
+    interaction_id: int,
+    record_type: CrmRecordType,
+    record_id: str,
+    record_name: str | None,
+    record_url: str | None,
+    advisor_id: int | None,
+    now: datetime,
+) -> None:
+    """Link the record (:func:`link`); when the interaction's work is already done (a call
+    wrapped up, a digital interaction transferred or unassigned), its data is queued for the
+    record now, as it was for the records linked before. The interaction is locked first, so
+    a wrap-up completing meanwhile queues the data for this link, or sees it queued here."""
+    interaction = await locked_interaction(session, interaction_id)
+    link_id = await link(
+        session,
+        organization_id=interaction.organization_id,
+        interaction_id=interaction_id,
+        record_type=record_type,
+        record_id=record_id,
+        record_name=record_name,
+        record_url=record_url,
+        advisor_id=advisor_id,
+        now=now,
+    )
+    if link_id is not None and crm_sync.work_is_done(interaction.channel, interaction.state):
+        await crm_sync.enqueue_for_interaction(
+            session, interaction_id=interaction_id, now=now, link_id=link_id
+        )
 
 
 async def unlink(

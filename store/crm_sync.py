@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskgraph.ids import encode_id
 from deskgraph.sources.crm.base import CrmRecordType
 from deskgraph.store import models
+from deskgraph.store.columns import InteractionChannel, InteractionState
 from deskgraph.store.crm_models import CrmSyncStatus, InteractionValue
 
 TRANSCRIPT_LENGTH = 32_000  # characters: the transcript's newest lines are kept
@@ -86,16 +87,29 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def work_is_done(channel: InteractionChannel, state: InteractionState) -> bool:
+    """Whether the interaction's data is due to its linked records (seed 004): a call once
+    its wrap-up is complete (ENDED), a digital interaction once transferred or unassigned."""
+    if channel.is_digital:
+        return state in (InteractionState.TRANSFERRED, InteractionState.UNASSIGNED)
+    return state is InteractionState.ENDED
+
+
 async def enqueue_for_interaction(
-    session: AsyncSession, *, interaction_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    interaction_id: int,
+    now: datetime,
+    link_id: int | None = None,
 ) -> int:
-    """Queue the interaction's data for each record linked to it that the organization's
-    configuration writes something to; how many were queued. Inside the caller's transaction."""
+    """Queue the interaction's data for each record linked to it (or only the link
+    ``link_id``: one made after its work was done) that the organization's configuration writes
+    something to; how many were queued. Inside the caller's transaction."""
     k, cfg = models.CrmLink, models.CrmConfiguration
     links = (
         await session.execute(
             select(k.id, k.organization_id, k.record_type, k.record_id)
-            .where(k.interaction_id == interaction_id)
+            .where(k.interaction_id == interaction_id, *([k.id == link_id] if link_id else []))
             .order_by(k.id)
         )
     ).all()

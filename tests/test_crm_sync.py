@@ -233,3 +233,22 @@ def test_cli_crm_list_and_sync(
     assert capsys.readouterr().out == "passed 1; 0 waiting for a retry\n"
     assert main(["crm", "list"]) == 0
     assert capsys.readouterr().out == "no pending or failed CRM writes\n"
+
+
+async def test_a_record_linked_after_the_wrap_up_gets_the_data_once(
+    api: Api, salesforce: Crm
+) -> None:
+    """Henrik forgot to link Edward during the call: linked after the wrap-up, the call's data
+    is passed to the record at once; linking it again passes nothing more."""
+    await configure(api, salesforce)
+    interaction, card = await start_call(api)
+    await api.data(END, {"id": interaction}, as_="host-advisor")
+    await api.data(WRAP_UP, {"id": interaction}, as_="host-advisor")
+    data = await api.data(CARD_RECORDS, {"id": card}, as_="host-advisor")
+    edward = data["customerCard"]["crmRecords"][0]["id"]
+    link = {"input": {"interactionId": interaction, "crmRecordId": edward}}
+    await api.data(LINK, link, as_="host-advisor")
+    await api.data(LINK, link, as_="host-advisor")
+    assert await worker(api, Clock()).run_once() == 1
+    assert len(salesforce.simulator.updates) == 1
+    assert [s for s, _a, _e in await sync_rows(api)] == [CrmSyncStatus.SENT]
