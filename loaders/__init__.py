@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiodataloader
 from sqlalchemy import Select
 
 from deskgraph.loaders.base import Reader, RowByIdLoader, RowsByColumnLoader, table_of
@@ -153,3 +154,11 @@ class Loaders:
         self.active_interactions = ActiveInteractionsLoader(reader)
         self.interaction_message_page = InteractionMessagePageLoader(reader)
         self.merge_candidates = MergeCandidatesLoader(reader)
+
+    def release(self) -> None:
+        """Forget every cached read once the request is answered: the rows and futures are
+        freed now, even while graphql-core's execution context (which holds the request's
+        context, and so these loaders) waits in a reference cycle for the cyclic collector."""
+        for loader in vars(self).values():
+            if isinstance(loader, aiodataloader.DataLoader):
+                loader.clear_all()

@@ -31,6 +31,11 @@ class DataLoader(aiodataloader.DataLoader[KeyT, ReturnT]):
     def load(self, key: KeyT) -> asyncio.Future[ReturnT]:
         return asyncio.shield(super().load(key))
 
+    def get_cache_key(self, key: KeyT) -> Any:
+        # The key itself, as aiodataloader's default, which is a lambda it sets on each
+        # instance: a function in the instance's own dict, a reference cycle per loader.
+        return key
+
 
 class Reader:
     """The request's session, used by one loader at a time.

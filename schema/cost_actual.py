@@ -114,33 +114,50 @@ class ResultCoster:
             typename = self.typename(selection_sets, value)
         fields: Fields = {}
         visited: set[str] = set()
-
-        def walk(owner: GraphQLNamedType | None, selection_set: SelectionSetNode) -> None:
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    key = selection.alias.value if selection.alias else selection.name.value
-                    if key in value:
-                        fields.setdefault(key, (owner, []))[1].append(selection)
-                    continue
-                if isinstance(selection, InlineFragmentNode):
-                    condition = selection.type_condition
-                    inner = selection.selection_set
-                elif isinstance(selection, FragmentSpreadNode):
-                    definition = self.fragments.get(selection.name.value)
-                    if definition is None or selection.name.value in visited:
-                        continue
-                    visited.add(selection.name.value)
-                    condition, inner = definition.type_condition, definition.selection_set
-                else:
-                    continue
-                if condition is None:
-                    walk(owner, inner)
-                elif self.applies(condition.name.value, typename):
-                    walk(self.schema.get_type(condition.name.value), inner)
-
         for selection_set in selection_sets:
-            walk(parent, selection_set)
+            self._walk(parent, selection_set, value, typename, fields, visited)
         return fields
+
+    def _walk(
+        self,
+        owner: GraphQLNamedType | None,
+        selection_set: SelectionSetNode,
+        value: dict[str, Any],
+        typename: str | None,
+        fields: Fields,
+        visited: set[str],
+    ) -> None:
+        """:meth:`collect`'s walk, a method rather than a nested function: a recursive nested
+        function refers to itself through its closure, a reference cycle (with everything it
+        holds) left to the cyclic collector for every item of every response."""
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                if key in value:
+                    fields.setdefault(key, (owner, []))[1].append(selection)
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = selection.selection_set
+            elif isinstance(selection, FragmentSpreadNode):
+                definition = self.fragments.get(selection.name.value)
+                if definition is None or selection.name.value in visited:
+                    continue
+                visited.add(selection.name.value)
+                condition, inner = definition.type_condition, definition.selection_set
+            else:
+                continue
+            if condition is None:
+                self._walk(owner, inner, value, typename, fields, visited)
+            elif self.applies(condition.name.value, typename):
+                self._walk(
+                    self.schema.get_type(condition.name.value),
+                    inner,
+                    value,
+                    typename,
+                    fields,
+                    visited,
+                )
 
     def applies(self, condition: str, typename: str | None) -> bool:
         if typename is None or condition == typename:

@@ -152,3 +152,4 @@ class LiveContext:
                 yield context
             finally:
                 _EVENT_CONTEXT.set(previous)
+                context.loaders.release()

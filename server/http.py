@@ -159,8 +159,8 @@ class GraphQLEndpoint:
         try:
             async with self.sessionmaker() as session:
                 reader = Reader(session)
+                context = self._context(session, reader, principal, auth_error)
                 try:
-                    context = self._context(session, reader, principal, auth_error)
                     context.limits = ViewerLimits(self.rate_limits, viewer)
                     result = await self.schema.execute(
                         prepared.document.query,
@@ -173,6 +173,7 @@ class GraphQLEndpoint:
                         raise context.lookup_failure
                 finally:
                     await reader.close()  # statements of cancelled fields finish first
+                    context.loaders.release()
         except InvalidOperationTypeError as error:
             return error_answer(_wrong_operation(error, request.method))
         except CannotGetOperationTypeError as error:
