@@ -257,9 +257,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
     import uvicorn
 
     from deskgraph.server.access_log import production_logging, serve_options
-    from deskgraph.server.app import create_app
     from deskgraph.server.serve import (
         APP_FACTORY,
+        serving_app,
         uvicorn_options,
         worker_environment,
         worker_log_config,
@@ -285,7 +285,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
         )
         options = {**uvicorn_options(settings), **serve_options(settings)}
         if workers == 1:
-            uvicorn.run(create_app(settings), **options)
+            uvicorn.run(serving_app(settings), **options)
             return 0
         # Each worker process makes its app with the factory, from the environment.
         os.environ.update(worker_environment(given, settings))

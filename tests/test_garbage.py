@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from deskgraph.server.serve import serving_app
+from deskgraph.settings import Settings
 from tests.conftest import Api
 
 TICKETS = """
@@ -60,3 +62,15 @@ async def test_garbage_per_request_does_not_grow_with_the_rows(reader: Api) -> N
     # Per extra ticket: about 400 objects before, about 30 now (SQLAlchemy's statement caches
     # and the test client's own churn, not the response's rows).
     assert (many - few) / 15 < 100, (few, many)
+
+
+def test_a_serving_process_freezes_what_start_up_made(settings: Settings) -> None:
+    """`deskgraph serve` (each worker too) makes its app with ``serving_app``: the modules and
+    the schema, made once, are frozen out of every later collection's walk."""
+    gc.unfreeze()
+    try:
+        app = serving_app(settings)
+        assert app.state.settings is settings
+        assert gc.get_freeze_count() > 10_000  # the schema alone is more
+    finally:
+        gc.unfreeze()  # a test process makes many apps: let them be collected
