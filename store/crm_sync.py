@@ -5,9 +5,9 @@ or unassigned, as seed 004 says) and delivered by ``deskgraph.server.crm_sync``.
 What is written is fixed when it is queued (the organization's ``interaction_fields`` applied
 to the interaction as it then was), with an idempotency key that every attempt carries: the
 CRM adapter writes the key with the fields and, retrying, skips a write that already landed.
-Rows are claimed like the mail outbox's (a conditional UPDATE with a fresh token and a lease),
-so of two workers only one delivers a row, and one whose claim lapsed cannot record over the
-one that took over. Unlinking a record cancels what was not yet delivered to it."""
+Rows are claimed like the mail outbox's (``store.claims``): of two workers only one delivers a
+row, and one whose claim lapsed cannot record over the one that took over. Unlinking a record
+cancels what was not yet delivered to it."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.ids import encode_id
 from deskgraph.sources.crm.base import CrmRecordType
 from deskgraph.store import models
+from deskgraph.store.claims import Claims
 from deskgraph.store.columns import InteractionChannel, InteractionState
 from deskgraph.store.crm_models import CrmSyncStatus, InteractionValue
 
@@ -145,21 +146,11 @@ async def enqueue_for_interaction(
     return len(wanted)
 
 
-def _is_due(now: datetime) -> list[ColumnElement[bool]]:
-    s = models.CrmSync
-    return [
-        s.status == CrmSyncStatus.PENDING,
-        s.next_attempt_at <= now,
-        or_(s.claimed_until.is_(None), s.claimed_until <= now),
-    ]
+CLAIMS = Claims(models.CrmSync, CrmSyncStatus.PENDING)
 
 
 async def due_ids(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
-    s = models.CrmSync
-    found = await session.scalars(
-        select(s.id).where(*_is_due(now)).order_by(s.next_attempt_at, s.id).limit(limit)
-    )
-    return list(found)
+    return await CLAIMS.due_ids(session, now=now, limit=limit)
 
 
 async def claim(
@@ -168,24 +159,18 @@ async def claim(
     """Take the row for ``lease`` and count the attempt; None when it is not due any more.
     Commit before talking to the CRM."""
     s = models.CrmSync
-    token = uuid.uuid4().hex
-    row = (
-        await session.execute(
-            update(s)
-            .where(s.id == sync_id, *_is_due(now))
-            .values(claimed_until=now + lease, claim_token=token, attempts=s.attempts + 1)
-            .returning(
-                s.organization_id,
-                s.record_type,
-                s.record_id,
-                s.fields,
-                s.idempotency_key,
-                s.attempts,
-            )
-        )
-    ).one_or_none()
-    if row is None:
+    columns = [
+        s.organization_id,
+        s.record_type,
+        s.record_id,
+        s.fields,
+        s.idempotency_key,
+        s.attempts,
+    ]
+    claimed = await CLAIMS.claim(session, sync_id, now=now, lease=lease, columns=columns)
+    if claimed is None:
         return None
+    token, row = claimed
     return ClaimedSync(
         id=sync_id,
         organization_id=row.organization_id,
@@ -200,15 +185,7 @@ async def claim(
 
 
 async def _finish(session: AsyncSession, sync: ClaimedSync, **values: object) -> bool:
-    s = models.CrmSync
-    result = await session.execute(
-        update(s)
-        .where(
-            s.id == sync.id, s.status == CrmSyncStatus.PENDING, s.claim_token == sync.claim_token
-        )
-        .values(claimed_until=None, claim_token=None, **values)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await CLAIMS.finish(session, sync.id, sync.claim_token, **values)
 
 
 async def mark_sent(session: AsyncSession, sync: ClaimedSync, *, now: datetime) -> bool:

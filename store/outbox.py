@@ -2,11 +2,9 @@
 ``write()`` block), so a rolled-back change never mails and a committed one is never lost.
 ``deskgraph.server.mail`` delivers them.
 
-A sender claims one mail at a time with a conditional UPDATE (PENDING, due, and not claimed
-or its claim lapsed), in a transaction of its own, before it talks to the SMTP server: of two
-senders, in two processes or one, only one gets the row. The claim carries a fresh token, and
-the outcome is written only while the token still matches, so a sender whose claim lapsed
-(it hung longer than the lease) cannot overwrite the work of the sender that took over.
+A sender claims one mail at a time before it talks to the SMTP server (``store.claims``): of
+two senders, in two processes or one, only one gets the row, and one whose claim lapsed cannot
+overwrite the work of the sender that took over.
 """
 
 from __future__ import annotations
@@ -16,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.store import models
+from deskgraph.store.claims import Claims
 
 
 @dataclass(frozen=True)
@@ -65,22 +64,12 @@ async def enqueue_mail(
     return int(mail_id)
 
 
-def _is_due(now: datetime) -> list[ColumnElement[bool]]:
-    m = models.OutboxMail
-    return [
-        m.status == models.MailStatus.PENDING,
-        m.next_attempt_at <= now,
-        or_(m.claimed_until.is_(None), m.claimed_until <= now),
-    ]
+CLAIMS = Claims(models.OutboxMail, models.MailStatus.PENDING)
 
 
 async def due_mail_ids(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
     """The mails to try now, longest waiting first."""
-    m = models.OutboxMail
-    result = await session.scalars(
-        select(m.id).where(*_is_due(now)).order_by(m.next_attempt_at, m.id).limit(limit)
-    )
-    return list(result)
+    return await CLAIMS.due_ids(session, now=now, limit=limit)
 
 
 async def claim_mail(
@@ -89,17 +78,11 @@ async def claim_mail(
     """Take the mail for ``lease`` and count the attempt; None when it is not due any more
     (sent, failed, rescheduled, or claimed by another sender). Commit before delivering."""
     m = models.OutboxMail
-    token = uuid.uuid4().hex
-    claimed_until = now + lease
-    result = await session.execute(
-        update(m)
-        .where(m.id == mail_id, *_is_due(now))
-        .values(claimed_until=claimed_until, claim_token=token, attempts=m.attempts + 1)
-        .returning(m.message_id, m.to_address, m.subject, m.body, m.attempts, m.created_at)
-    )
-    row = result.one_or_none()
-    if row is None:
+    columns = [m.message_id, m.to_address, m.subject, m.body, m.attempts, m.created_at]
+    claimed = await CLAIMS.claim(session, mail_id, now=now, lease=lease, columns=columns)
+    if claimed is None:
         return None
+    token, row = claimed
     return ClaimedMail(
         id=mail_id,
         message_id=row.message_id,
@@ -109,22 +92,12 @@ async def claim_mail(
         attempts=row.attempts,
         created_at=row.created_at,
         claim_token=token,
-        claimed_until=claimed_until,
+        claimed_until=now + lease,
     )
 
 
 async def _finish(session: AsyncSession, mail: ClaimedMail, **values: object) -> bool:
-    m = models.OutboxMail
-    result = await session.execute(
-        update(m)
-        .where(
-            m.id == mail.id,
-            m.status == models.MailStatus.PENDING,
-            m.claim_token == mail.claim_token,
-        )
-        .values(claimed_until=None, claim_token=None, **values)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await CLAIMS.finish(session, mail.id, mail.claim_token, **values)
 
 
 async def mark_sent(session: AsyncSession, mail: ClaimedMail, *, now: datetime) -> bool:
@@ -163,5 +136,5 @@ async def outbox_figures(session: AsyncSession, *, now: datetime) -> tuple[int, 
     pending = await session.scalar(
         select(func.count()).select_from(m).where(m.status == models.MailStatus.PENDING)
     )
-    oldest_due = await session.scalar(select(func.min(m.created_at)).where(*_is_due(now)))
+    oldest_due = await session.scalar(select(func.min(m.created_at)).where(*CLAIMS.due(now)))
     return int(pending or 0), oldest_due
