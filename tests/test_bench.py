@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from deskgraph.bench import cpu_per_request
 from deskgraph.bench.__main__ import QUICK_REPORT, REPORT, main, report_path
 from deskgraph.bench.cards import Followers
 from deskgraph.bench.inprocess import InProcessApp, NaiveLoaders, check_same_response, count
@@ -117,3 +118,17 @@ async def test_live_cards_count_each_rounds_push_once_and_time_it_from_the_write
     assert followers.delays_ms(range(1, 2), followers.answered) == [250.0, 0.0]
     assert followers.delays_ms(range(1, 2), followers.sent) == [750.0, 250.0]
     assert followers.delays_ms(range(2, 3), followers.sent) == []
+
+
+async def test_cpu_per_request_measures_the_dashboard_and_its_garbage(
+    readonly_database_url: str,
+) -> None:
+    """`python -m deskgraph.bench.cpu_per_request`, issue 17's measure, runs on the demo."""
+    line = await cpu_per_request.measure(readonly_database_url, "dashboard", 3, freeze=False)
+    found = re.fullmatch(
+        r"dashboard: [\d.]+ ms CPU a request, \d+ collections in 3 requests, "
+        r"(\d+) objects a request left to the cyclic collector",
+        line,
+    )
+    assert found is not None, line
+    assert int(found.group(1)) < 5_000  # 13,678 before the cycles were broken

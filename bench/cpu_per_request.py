@@ -1,0 +1,83 @@
+"""CPU per request and cyclic-collector work of one GraphQL request, in process: what issue
+17's cheap wins are measured with (garbage per request, ``gc.freeze`` after start-up).
+
+    python -m deskgraph.bench.cpu_per_request DATABASE_URL [--query dashboard|small]
+        [--requests N] [--freeze]
+
+Prints the CPU milliseconds a request took (the app and the in-process client together), the
+collections the cyclic collector ran, and the objects a request left it. Compare two commits
+(or ``--freeze`` against none) with farm-bench's interleaved runs, e.g.
+``farm-bench --vs 'python -m deskgraph.bench.cpu_per_request URL' -- python -m
+deskgraph.bench.cpu_per_request URL --freeze``; the database is a demo (``deskgraph seed
+--demo --tickets 500``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import time
+
+import httpx
+
+from deskgraph.auth.personas import demo_principals
+from deskgraph.auth.tokens import issue_token
+from deskgraph.bench.scenarios import DASHBOARD, DASHBOARD_SIZE
+from deskgraph.server.app import create_app
+from deskgraph.settings import Settings
+
+WARM_UP = 20
+SMALL = "{ viewer { kind } }"
+
+
+async def measure(database_url: str, query: str, requests: int, freeze: bool) -> str:
+    settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0)
+    app = create_app(settings)
+    if freeze:  # as server.serve.serving_app does
+        gc.collect()
+        gc.freeze()
+    body = (
+        {"query": DASHBOARD, "variables": {"first": DASHBOARD_SIZE}}
+        if query == "dashboard"
+        else {"query": SMALL}
+    )
+    async with app.router.lifespan_context(app):
+        async with app.state.engine.connect() as connection:
+            principal = (await demo_principals(connection))["host-advisor"].principal
+        headers = {"Authorization": f"Bearer {issue_token(settings, principal)}"}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for _ in range(WARM_UP):
+                answer = await client.post("/graphql", json=body, headers=headers)
+                answer.raise_for_status()
+            gc.collect()
+            before = sum(s["collections"] for s in gc.get_stats())
+            started = time.process_time()
+            for _ in range(requests):
+                await client.post("/graphql", json=body, headers=headers)
+            cpu = time.process_time() - started
+            collections = sum(s["collections"] for s in gc.get_stats()) - before
+            gc.disable()  # then: what one request leaves to the collector
+            gc.collect()
+            await client.post("/graphql", json=body, headers=headers)
+            left = gc.collect()
+            gc.enable()
+    return (
+        f"{query}: {cpu * 1000 / requests:.2f} ms CPU a request, {collections} collections "
+        f"in {requests} requests, {left} objects a request left to the cyclic collector"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deskgraph.bench.cpu_per_request")
+    parser.add_argument("database_url")
+    parser.add_argument("--query", choices=["dashboard", "small"], default="dashboard")
+    parser.add_argument("--requests", type=int, default=150)
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up")
+    args = parser.parse_args(argv)
+    print(asyncio.run(measure(args.database_url, args.query, args.requests, args.freeze)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
