@@ -14,9 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from sqlalchemy import select
+from typing import Any, Protocol, TypeVar
 
 from deskgraph.errors import UpstreamUnavailable
 from deskgraph.loaders.base import DataLoader, Reader
@@ -30,11 +28,24 @@ from deskgraph.sources.crm.base import (
     PersonQuery,
 )
 from deskgraph.sources.crm.registry import CrmConfig, CrmSources
-from deskgraph.store import models
+from deskgraph.store.crm import configurations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-K = TypeVar("K", bound=Hashable)
+
+
+class _Key(Hashable, Protocol):
+    """What a CRM loader's key says besides its question: whose CRM, and whether to ask it
+    now rather than answer what is kept."""
+
+    @property
+    def organization_id(self) -> int: ...
+
+    @property
+    def refresh(self) -> bool: ...
+
+
+K = TypeVar("K", bound=_Key)
 
 _MISSING = object()
 UNAVAILABLE_MESSAGE = "The CRM is not answering; its records are unavailable for now."
@@ -48,8 +59,7 @@ class CrmConfigLoader(DataLoader[int, CrmConfig | None]):
         self.reader = reader
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[CrmConfig | None]:
-        c = models.CrmConfiguration
-        rows = await self.reader.rows(select(c.__table__).where(c.organization_id.in_(keys)))
+        rows = await self.reader.rows(configurations(keys))
         found = {r.organization_id: CrmConfig.from_row(r) for r in rows}
         return [found.get(key) for key in keys]
 
@@ -89,7 +99,7 @@ class _CrmLoader(DataLoader[K, Any]):
     async def batch_load_fn(self, keys: Sequence[K]) -> list[Any]:
         by_organization: dict[int, list[int]] = {}
         for n, key in enumerate(keys):
-            by_organization.setdefault(key.organization_id, []).append(n)  # type: ignore[attr-defined]
+            by_organization.setdefault(key.organization_id, []).append(n)
         answers: list[Any] = [None] * len(keys)
         organizations = list(by_organization)
         results = await asyncio.gather(
@@ -110,7 +120,7 @@ class _CrmLoader(DataLoader[K, Any]):
         cache = self.sources.cache if config.kind is not CrmKind.BUILTIN else {}
         answers: dict[Any, Any] = {}
         for key in keys:
-            if not key.refresh:  # type: ignore[attr-defined]
+            if not key.refresh:
                 kept = cache.get(self._cached(config, key), _MISSING)
                 if kept is not _MISSING:
                     answers[key] = kept

@@ -101,7 +101,7 @@ async def creatable_types(info: Info, interaction: Any) -> list[CrmRecordType] |
     config = await info.context.loaders.crm_config.load(interaction.organization_id)
     if config is None:
         return None
-    return sorted(config.creatable_types, key=lambda t: t.value)
+    return config.creatable_in_order
 
 
 async def links(info: Info, interaction_id: int) -> list[Any]:

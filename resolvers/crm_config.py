@@ -4,12 +4,11 @@ the operator allows, the secret as a reference (never a value), the field names 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from deskgraph.errors import BadUserInput
-from deskgraph.resolvers.crm_write import organization_to_configure
+from deskgraph.resolvers.crm_write import FIELD_NAME, organization_to_configure
 from deskgraph.schema.crm import (
     CrmCardField,
     CrmConfiguration,
@@ -30,7 +29,6 @@ from deskgraph.store.crm_models import InteractionValue
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import write
 
-FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@]{0,99}")
 LABEL_LENGTH = 100
 CLIENT_ID_LENGTH = 200
 MAX_MAPPED = 50  # fields per record type in each mapping
@@ -43,7 +41,7 @@ def configuration(config: CrmConfig) -> CrmConfiguration:
         token_url=config.token_url,
         client_id=config.client_id,
         secret=config.secret_ref,
-        creatable_types=_in_order(config.creatable_types),
+        creatable_types=config.creatable_in_order,
         card_fields=[
             CrmCardField(type=t, label=label, field=name)
             for t, pairs in config.card_fields.items()
@@ -56,10 +54,6 @@ def configuration(config: CrmConfig) -> CrmConfiguration:
         ],
         version=config.version,
     )
-
-
-def _in_order(types: Collection[CrmRecordType]) -> list[CrmRecordType]:
-    return sorted(types, key=lambda t: t.value)
 
 
 async def organization_configuration(info: Info, organization_id: int) -> CrmConfiguration | None:

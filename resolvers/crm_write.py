@@ -31,10 +31,11 @@ from deskgraph.server.context import Info
 from deskgraph.sources.crm import base
 from deskgraph.sources.crm.registry import CrmConfig
 from deskgraph.store import crm as store
-from deskgraph.store.crm_builtin import session_rows
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import write
 
+# A CRM field's name as the mutations take it (also in configureCrm's mappings): Salesforce's
+# `Account.Name`-style paths and Dataverse's `customerid_contact@odata.bind` included.
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@]{0,99}")
 MAX_FIELDS = 50
 VALUE_LENGTH = 10_000
@@ -170,7 +171,7 @@ async def create_crm_record(info: Info, input: CreateCrmRecordInput) -> CreateCr
     crm = info.context.loaders.sources.crm
     try:
         async with write(info.context.session) as session:
-            source = crm.writer(config, session, session_rows(session))
+            source = crm.writer(config, session)
             created = await source.create(record_type, fields)
             await _linked(session, row, created, viewer.advisor_id)
     except base.CrmRejected as error:

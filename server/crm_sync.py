@@ -17,15 +17,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deskgraph.server.mail import retry_delay
 from deskgraph.settings import Settings
 from deskgraph.sources.crm.base import CrmKind, CrmRejected, CrmSource, CrmUnavailable
 from deskgraph.sources.crm.registry import CrmConfig, CrmSources
-from deskgraph.store import crm_sync, models
-from deskgraph.store.crm_builtin import session_rows
+from deskgraph.store import crm_sync
+from deskgraph.store.crm import configurations
 from deskgraph.store.models import utcnow
 from deskgraph.store.session import write
 
@@ -140,7 +139,7 @@ class CrmSyncWorker:
             if config.kind is CrmKind.BUILTIN:
                 # The write and its record in one transaction: exactly once.
                 async with self._sessionmaker() as session, write(session):
-                    source = self.sources.writer(config, session, session_rows(session))
+                    source = self.sources.writer(config, session)
                     await self._update(source, claimed)
                     await crm_sync.mark_sent(session, claimed, now=self._clock())
             else:
@@ -173,13 +172,8 @@ class CrmSyncWorker:
         )
 
     async def _config(self, organization_id: int) -> CrmConfig | None:
-        c = models.CrmConfiguration
         async with self._sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(c.__table__).where(c.organization_id == organization_id)
-                )
-            ).one_or_none()
+            row = (await session.execute(configurations([organization_id]))).one_or_none()
         return None if row is None else CrmConfig.from_row(row)
 
     async def _retry(self, claimed: crm_sync.ClaimedSync, error: str) -> None:

@@ -6,7 +6,7 @@ Each connector speaks its service's real HTTP API with httpx and is made once pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from deskgraph.settings import Settings
@@ -25,9 +25,9 @@ def _crm_sources(settings: Settings) -> CrmSources:
 
 @dataclass
 class Sources:
-    jdlink: JdlinkClient | None = None  # None: JDLink is not configured
     # Each organization's CRM, as its configuration says (made when first asked).
-    crm: CrmSources = field(default_factory=lambda: _crm_sources(Settings()))
+    crm: CrmSources
+    jdlink: JdlinkClient | None = None  # None: JDLink is not configured
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sources:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.errors import Conflict
@@ -17,6 +17,13 @@ from deskgraph.store import crm_sync, models
 from deskgraph.store.card import insert_ignoring_conflicts
 from deskgraph.store.card_interaction import locked_interaction
 from deskgraph.store.crm_models import CrmSyncStatus, InteractionValue
+
+
+def configurations(organization_ids: Collection[int]) -> Select[Any]:
+    """The CRM configurations of these organizations (``sources.crm.registry.CrmConfig``
+    reads a row)."""
+    c = models.CrmConfiguration
+    return select(c.__table__).where(c.organization_id.in_(sorted(organization_ids)))
 
 
 async def configure(

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskgraph.ids import MAX_KEY, ascii_number
 from deskgraph.sources.crm.base import (
-    PERSON_TYPES,
     CrmKind,
     CrmRecord,
     CrmRecordType,
@@ -267,6 +266,3 @@ def _email(text: str) -> str:
     if "@" not in email or len(email) > 320:
         raise CrmRejected("Email: not an e-mail address.", field="Email", code="INVALID_EMAIL")
     return email
-
-
-__all__ = ["PERSON_TYPES", "BuiltinCrm", "record_of"]

@@ -36,11 +36,10 @@ from deskgraph.sources.crm.base import (
     CrmUnavailable,
 )
 from deskgraph.sources.crm.builtin import BuiltinCrm
-from deskgraph.store.crm_builtin import Rows
+from deskgraph.store.crm_builtin import Rows, session_rows
 from deskgraph.store.crm_models import InteractionValue
 
 SECRET_VARIABLE_PREFIX = "DESKGRAPH_CRM_SECRET_"
-SECRET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 SECRET_REF = re.compile(r"(env|file):([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})")
 SECRET_FILE_LIMIT = 64 * 1024
 CACHE_SIZE = 10_000  # answers kept per process, the least recently used dropped first
@@ -90,6 +89,10 @@ class CrmConfig:
                 for t, mapping in row.interaction_fields.items()
             },
         )
+
+    @property
+    def creatable_in_order(self) -> list[CrmRecordType]:
+        return sorted(self.creatable_types, key=lambda t: t.value)
 
     @property
     def fields(self) -> CrmFields:
@@ -205,10 +208,11 @@ class CrmSources:
             return BuiltinCrm(config.organization_id, rows=rows)
         return self.external(config)
 
-    def writer(self, config: CrmConfig, session: AsyncSession, rows: Rows) -> CrmSource:
-        """The adapter for writes (the built-in CRM writes in ``session``'s transaction)."""
+    def writer(self, config: CrmConfig, session: AsyncSession) -> CrmSource:
+        """The adapter for writes (the built-in CRM reads and writes in ``session``'s
+        transaction)."""
         if config.kind is CrmKind.BUILTIN:
-            return BuiltinCrm(config.organization_id, rows=rows, session=session)
+            return BuiltinCrm(config.organization_id, rows=session_rows(session), session=session)
         return self.external(config)
 
     def external(self, config: CrmConfig) -> CrmSource:
