@@ -356,3 +356,23 @@ async def test_a_secret_that_is_not_set_is_upstream_unavailable_naming_the_refer
     log = logged(caplog)
     assert "env:UNSET" in log
     assert DISTINCTIVE not in log
+
+
+async def test_a_mapping_the_crm_adapter_cannot_read_is_upstream_unavailable(
+    api: Api,
+    local_salesforce: tuple[SalesforceSimulator, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`Account.Name` is a CRM field name configureCrm takes, but Salesforce's adapter reads
+    only plain field names: the configuration cannot be used, which its fields say as
+    UPSTREAM_UNAVAILABLE (the reason in the log), never an internal error."""
+    simulator, url = local_salesforce
+    card_field = {"type": "CONTACT", "label": "Household", "field": "Account.Name"}
+    variables = salesforce(url, clientId=simulator.client_id, cardFields=[card_field])
+    await api.data(CONFIGURE, variables, as_="host-admin")
+    card, linked, created, _ = await crm_calls(api, simulator)
+    assert card["data"]["customerCard"]["crmRecords"] is None
+    assert codes(card) == ["UPSTREAM_UNAVAILABLE"]
+    assert codes(linked) == ["UPSTREAM_UNAVAILABLE"]
+    assert codes(created) == ["UPSTREAM_UNAVAILABLE"]
+    assert "not a Salesforce field name: 'Account.Name'" in logged(caplog)

@@ -227,6 +227,15 @@ class CrmSources:
         return adapter
 
     def _make(self, config: CrmConfig) -> CrmSource:
+        """The adapter of a configuration; CrmUnavailable (the reason for the log) when the
+        process cannot use it: a URL on a host no longer allowed, a field name the adapter
+        cannot read, a secret that is not there."""
+        try:
+            return self._adapter(config)
+        except ValueError as error:  # CrmConfigurationError, or the adapter's own refusal
+            raise CrmUnavailable(f"the CRM configuration cannot be used: {error}") from None
+
+    def _adapter(self, config: CrmConfig) -> CrmSource:
         settings = self.settings
         if config.base_url is None or config.client_id is None:
             raise CrmUnavailable("the CRM configuration has no base URL or client id")
