@@ -162,6 +162,10 @@ class Settings:
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     outbox_poll_seconds: Seconds = 5.0
     outbox_max_attempts: AtLeastOne = 8
+    # The viewer behind a token, kept per process (loaders.viewer.ViewerCache): dropped at the
+    # first commit, in any process, that changes the rows it is read from; this long at most
+    # (a backstop for writes made by hand outside deskgraph). 0: read on every request.
+    viewer_cache_seconds: SecondsOrNone = 60.0
     # Subscription events: how long a row of the event log is kept before it is pruned.
     event_retention_seconds: Seconds = 3600.0
     # CORS: the origins (scheme://host[:port]) whose pages may call the API from a browser, with

@@ -1,12 +1,19 @@
-"""The viewer behind a token: one read per request, before any field resolves."""
+"""The viewer behind a token: read before any field resolves, or taken from the process's
+``ViewerCache`` while no commit has changed the rows it is read from."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
+from cachetools import TTLCache
 from sqlalchemy import bindparam, literal, or_, select, union_all
 
 from deskgraph.auth.tokens import Principal
 from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
 from deskgraph.loaders.base import Reader
+from deskgraph.server import metrics
+from deskgraph.server.events import LocalHub
 from deskgraph.store import models
 from deskgraph.store.models import AdvisorRole
 
@@ -118,3 +125,49 @@ def _portal(row: object) -> PortalView:
         followed_project_tickets=bool(getattr(row, "show_followed_project_tickets", False)),
         properties=frozenset(models.PortalTicketProperty(p) for p in properties),
     )
+
+
+@dataclass
+class _Cached:
+    viewer: Actor | None
+    generation: int
+
+
+class ViewerCache:
+    """The viewers of one process's recent principals, so that a request need not read its
+    viewer (two statements for a customer user, one for an advisor).
+
+    Correct, not merely fresh: an entry holds only while the database's ``LocalHub``
+    generation is where it was when the viewer was read, and that generation moves on with
+    every commit, in this process or another, that writes a row the viewer is read from
+    (``store.viewer``). A read that a commit overtook is not kept (the generation moved during
+    it), so the next request reads again. ``ttl`` bounds an entry's life for writes nothing
+    reports (by hand, outside deskgraph); ``ttl=0`` reads on every request.
+    """
+
+    SIZE = 10_000
+
+    def __init__(self, url: object, *, ttl: float) -> None:
+        self.hub = LocalHub.of(url)
+        self.ttl = ttl
+        self._entries: TTLCache[tuple[str, int | None], _Cached] = TTLCache(
+            maxsize=self.SIZE, ttl=max(ttl, 1e-9), timer=time.monotonic
+        )
+
+    async def viewer(self, reader: Reader, principal: Principal) -> Actor | None:
+        if principal.kind == "service" or self.ttl <= 0:
+            return await fetch_viewer(reader, principal)
+        key = (principal.kind, principal.id)
+        generation = self.hub.access_generation
+        cached = self._entries.get(key)
+        if cached is not None and cached.generation == generation:
+            metrics.VIEWER_CACHE.labels("hit").inc()
+            return cached.viewer
+        metrics.VIEWER_CACHE.labels("miss").inc()
+        viewer = await fetch_viewer(reader, principal)
+        if self.hub.access_generation == generation:
+            self._entries[key] = _Cached(viewer, generation)
+        return viewer
+
+    def clear(self) -> None:
+        self._entries.clear()

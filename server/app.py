@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         loaders,
         rate_limits=endpoint.rate_limits,
         persisted=endpoint.persisted,
+        viewers=endpoint.viewers,
     )
     # Reads the event log into this process's subscriptions (PostgreSQL: woken by LISTEN).
     listener = EventListener(engine, retention_seconds=settings.event_retention_seconds)

@@ -19,7 +19,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadRequest, Unauthenticated
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
-from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.loaders.viewer import ViewerCache
 from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
 from deskgraph.sources import Sources
@@ -114,12 +114,14 @@ class LiveContext:
         sources: Sources,
         loaders: type[Loaders],
         hub: LocalHub,
+        viewers: ViewerCache,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.sources = sources
         self.loaders_class = loaders
         self.hub = hub
+        self.viewers = viewers
         self.connection_params: dict[str, Any] = {}  # connection_init's payload
         self.principal: Principal | None = None
 
@@ -137,7 +139,8 @@ class LiveContext:
         """The Context of one event: the viewer as of now, a session, fresh loaders."""
         async with self.sessionmaker() as session:
             reader = Reader(session)
-            viewer = None if self.principal is None else await fetch_viewer(reader, self.principal)
+            principal = self.principal
+            viewer = None if principal is None else await self.viewers.viewer(reader, principal)
             context = Context(
                 settings=self.settings,
                 session=session,

@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from deskgraph.server import metrics
 from deskgraph.store import event_log
-from deskgraph.store.event_log import CHANNEL, Event
+from deskgraph.store.event_log import CHANNEL, VIEWER_CHANGES, Event
 from deskgraph.store.models import utcnow
 
 __all__ = ["CHANNEL", "Event", "EventCursor", "EventListener", "LocalHub", "hub_key"]
@@ -132,6 +132,10 @@ class LocalHub:
     _subscribers: set[_Subscriber] = field(default_factory=set)
     _wakers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=set)
     cursor: EventCursor = field(default_factory=EventCursor)
+    # Moves on whenever rows a viewer is read from may have changed: a commit of this process
+    # that wrote them (``store.viewer``), or such an event of any process. A cached viewer is
+    # good only while it stays where it was when the viewer was read.
+    access_generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _hubs: ClassVar[dict[str, LocalHub]] = {}
 
@@ -157,6 +161,11 @@ class LocalHub:
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 subscriber.loop.call_soon_threadsafe(_put_latest, subscriber.queue, event)
         metrics.EVENTS_FANNED_OUT.inc(handed)
+
+    def access_changed(self) -> None:
+        """Every viewer cached before now is stale (from any thread)."""
+        with self._lock:
+            self.access_generation += 1
 
     def add_waker(self, loop: asyncio.AbstractEventLoop, flag: asyncio.Event) -> None:
         """``flag`` (of ``loop``) is set whenever this hub is woken: a listener's."""
@@ -191,6 +200,8 @@ class LocalHub:
             now = time.monotonic()
             for pk, event in rows:
                 if self.cursor.accept(pk, now):
+                    if event.get("kind") in VIEWER_CHANGES:  # before a subscription re-reads
+                        self.access_generation += 1
                     self.publish(event)
                     delivered += 1
         metrics.EVENTS_READ.inc(delivered)

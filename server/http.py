@@ -32,7 +32,7 @@ from deskgraph.graphiql import GraphiQLPage
 from deskgraph.ids import ascii_number
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
-from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.loaders.viewer import ViewerCache
 from deskgraph.server.batch import batch_cost, batch_entries, prepared_cost
 from deskgraph.server.context import Context
 from deskgraph.server.failures import failure_response, unavailable_response
@@ -85,6 +85,8 @@ class GraphQLEndpoint:
         self.graphiql = GraphiQLPage(settings, sessionmaker)
         self.persisted = PersistedQueries(settings, sessionmaker)
         self.rate_limits = RateLimits.from_settings(settings, sessionmaker)
+        # The viewers of recent tokens, shared with the WebSocket endpoint.
+        self.viewers = ViewerCache(settings.database_url, ttl=settings.viewer_cache_seconds)
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -281,7 +283,7 @@ class GraphQLEndpoint:
     ) -> Context:
         """The request's context; the viewer the principal names is read only once the
         operation is valid and within its cost (ViewerLookup)."""
-        pending = None if principal is None else partial(fetch_viewer, reader, principal)
+        pending = None if principal is None else partial(self.viewers.viewer, reader, principal)
         return Context(
             settings=self.settings,
             session=session,

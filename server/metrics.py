@@ -111,6 +111,11 @@ EVENTS_FANNED_OUT = Counter(
     "deskgraph_events_fanned_out",
     "Events handed to subscriptions: one per event and subscription.",
 )
+VIEWER_CACHE = Counter(
+    "deskgraph_viewer_cache",
+    "Viewers of a token taken from the process's cache (hit) or read from the database (miss).",
+    ["outcome"],
+)
 
 RATE_LIMITED = Counter(
     "deskgraph_rate_limited",

@@ -32,6 +32,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, St
 from deskgraph.auth.tokens import TokenVerifier
 from deskgraph.errors import Unauthenticated
 from deskgraph.loaders import Loaders
+from deskgraph.loaders.viewer import ViewerCache
 from deskgraph.server.batch import document_cost
 from deskgraph.server.context import LiveContext
 from deskgraph.server.events import LocalHub
@@ -91,6 +92,7 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
         *,
         rate_limits: RateLimits,
         persisted: PersistedQueries,
+        viewers: ViewerCache,
     ) -> None:
         super().__init__(
             schema,
@@ -110,6 +112,7 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
         self.hub = LocalHub.of(settings.database_url)
         self.rate_limits = rate_limits
         self.persisted = persisted
+        self.viewers = viewers
         self.costed = schema  # Strawberry's view keeps it as a BaseSchema
 
     async def get_context(self, request: Any, response: Any) -> LiveContext:
@@ -119,6 +122,7 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
             sources=self.sources,
             loaders=self.loaders,
             hub=self.hub,
+            viewers=self.viewers,
         )
 
     async def refusal(

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from deskgraph.store import models
@@ -21,6 +22,10 @@ CHANNEL = "deskgraph"
 PENDING = "deskgraph_events"
 
 Event = dict[str, Any]
+# Kinds of event after which a process reads its viewers again (``loaders.viewer.ViewerCache``):
+# rows a viewer is read from changed (``store.viewer``), an advisor's access, a portal's settings.
+VIEWERS_EVENT = "viewers"
+VIEWER_CHANGES = frozenset({VIEWERS_EVENT, "access", "portal"})
 
 
 async def emit(session: AsyncSession, **event: Any) -> None:
@@ -32,6 +37,16 @@ async def emit(session: AsyncSession, **event: Any) -> None:
         # A wake-up only: identical notifications of one transaction are sent once.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
     session.info[PENDING] = True
+
+
+def emit_on(connection: Connection, **event: Any) -> None:
+    """``emit`` on a connection, from inside the engine's own events (``store.viewer``): the
+    caller's transaction commits it. Its process's listener is woken by the commit's NOTIFY
+    (PostgreSQL) or its next poll; the process itself needs no event to learn of its own
+    commits."""
+    connection.execute(insert(models.EventRecord).values(payload=event, created_at=models.utcnow()))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 async def last_id(connection: AsyncConnection) -> int:

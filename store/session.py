@@ -19,7 +19,11 @@ from sqlalchemy.pool import NullPool
 
 from deskgraph.server import tracing
 from deskgraph.server.events import LocalHub
+from deskgraph.store import viewer
 from deskgraph.store.event_log import PENDING
+
+# Every write of the process, by whatever engine, tells the cached viewers when it changes them.
+viewer.watch()
 
 
 def create_engine(

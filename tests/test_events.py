@@ -8,7 +8,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 
 from deskgraph.server.app import create_app
 from deskgraph.server.events import (
@@ -185,6 +185,7 @@ async def test_event_log_server_prunes_events_older_than_the_retention(
     now = models.utcnow()
     try:
         async with engine.begin() as connection:
+            await connection.execute(delete(e))  # the seed's (its viewers event)
             await connection.execute(
                 insert(e),
                 [

@@ -24,7 +24,7 @@ from websockets.typing import Subprotocol
 from deskgraph.auth import scopes
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.errors import UpstreamUnavailable
-from deskgraph.server import http as http_module
+from deskgraph.loaders import viewer as viewer_module
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.sources.loopback import LoopbackServer
@@ -510,7 +510,7 @@ async def test_post_advisor_unexpected_failure_reading_the_viewer_is_masked_json
     async def broken_viewer(*_args: Any) -> Any:
         raise RuntimeError("secret connection string postgres://user:pw@host")
 
-    monkeypatch.setattr(http_module, "fetch_viewer", broken_viewer)
+    monkeypatch.setattr(viewer_module, "fetch_viewer", broken_viewer)
     response = await api.http.post(
         "/graphql", json={"query": "{ __typename }"}, headers=api.headers("host-advisor")
     )
