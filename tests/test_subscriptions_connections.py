@@ -118,3 +118,20 @@ async def test_subscription_closed_mid_event_gives_its_connection_back(
     await stream.aclose()  # what the WebSocket handler does on `complete` or a hang-up
 
     assert pool.checkedout() == 0
+
+
+async def test_event_a_load_still_queued_when_it_ends_opens_no_connection(
+    subscriber: Subscriber,
+) -> None:
+    """A field cancelled mid-event leaves its load queued (loads are shielded from their
+    awaiter's cancellation): run after the event's session closed, it would open that session
+    again, on a connection nothing returns."""
+    pool = subscriber.engine.pool
+    assert isinstance(pool, QueuePool)
+    async with subscriber.live.event() as context:
+        queued = context.loaders.ticket_by_id.load(TICKET)  # dispatched on the next tick
+
+    with pytest.raises(RuntimeError, match="the request is over"):
+        await queued
+
+    assert pool.checkedout() == 0
