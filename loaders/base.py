@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import AsyncIterator, Hashable, Sequence
+from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any, TypeVar
 
 import aiodataloader
 from sqlalchemy import Column, ColumnElement, Executable, Select, Table, func, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deskgraph.server import tracing
 
@@ -89,6 +90,20 @@ class Reader:
         except asyncio.CancelledError:
             await running
             raise
+
+
+@asynccontextmanager
+async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Reader]:
+    """A session and its reader for one request (or one subscription event), closed in order:
+    the reader first, so that a load still queued when the block ends (of a field cancelled
+    meanwhile) fails instead of opening the closed session again, on a connection nothing
+    would return to the pool."""
+    async with sessionmaker() as session:
+        reader = Reader(session)
+        try:
+            yield reader
+        finally:
+            await reader.close()
 
 
 class RowByIdLoader(DataLoader[int, Row[Any] | None]):

@@ -1,10 +1,17 @@
 """Subscriptions: each waits for events of this process's hub (``deskgraph.server.events``), then
 re-reads the row and re-checks access as the viewer is now, in a fresh ``LiveContext.event()``.
-A subscription whose ticket the viewer can no longer see completes."""
+A subscription whose ticket the viewer can no longer see completes.
+
+An event's answer is resolved and sent while its generator waits at ``yield`` inside
+``LiveContext.event()``, its session open: a generator that iterates another closes it
+(``aclosing``), so that closing the subscription (the client's ``complete``, a hang-up) closes
+that session at once. ``async for`` alone leaves the inner one to the garbage collector, which
+cannot return a connection to the pool (SQLAlchemy's "non-checked-in connection")."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any, cast
 
 from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
@@ -108,17 +115,19 @@ def _own_portal(context: Context, event: Event) -> bool:
 async def ticket_updated(info: Info, id: str) -> AsyncGenerator[Ticket, None]:
     ticket_id = decode_id_of(id, "Ticket", field="id")
     # A portal change answers the ticket again: the properties it now shows or hides.
-    async for _context, row, _event in _while_visible(_live(info), ticket_id, (*CHANGES, PORTAL)):
-        yield Ticket.from_row(row)
+    async with aclosing(_while_visible(_live(info), ticket_id, (*CHANGES, PORTAL))) as visible:
+        async for _context, row, _event in visible:
+            yield Ticket.from_row(row)
 
 
 async def ticket_message_added(info: Info, ticket_id: str) -> AsyncGenerator[Message, None]:
     pk = decode_id_of(ticket_id, "Ticket", field="ticketId")
-    async for context, _row, event in _while_visible(_live(info), pk, ("message",)):
-        message = await context.loaders.message_by_id.load(event["message_id"])
-        viewer = context.require_viewer()
-        if message is not None and rules.can_see_message(viewer, message):
-            yield Message.from_row(message)  # a private note never reaches a customer user
+    async with aclosing(_while_visible(_live(info), pk, ("message",))) as visible:
+        async for context, _row, event in visible:
+            message = await context.loaders.message_by_id.load(event["message_id"])
+            viewer = context.require_viewer()
+            if message is not None and rules.can_see_message(viewer, message):
+                yield Message.from_row(message)  # a private note never reaches a customer user
 
 
 async def tickets_changed(info: Info, view: rules.TicketListing) -> AsyncGenerator[Ticket, None]:

@@ -1,9 +1,11 @@
 """Subscriptions, over WebSocket at ``/graphql`` (``graphql-transport-ws``, and the legacy
-``graphql-ws`` for old mobile builds); the token comes in ``connection_init``."""
+``graphql-ws`` for old mobile builds); the token comes in ``connection_init``. Each field
+closes the resolver's generator with ``aclosing``: see ``deskgraph.resolvers.subscription``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import strawberry
 
@@ -28,8 +30,9 @@ class Subscription:
         )
     )
     async def ticket_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Ticket, None]:
-        async for ticket in resolvers.ticket_updated(info, id):
-            yield ticket
+        async with aclosing(resolvers.ticket_updated(info, id)) as tickets:
+            async for ticket in tickets:
+                yield ticket
 
     @strawberry.subscription(
         description="Each new message of the ticket; customer users receive public ones only."
@@ -37,8 +40,9 @@ class Subscription:
     async def ticket_message_added(
         self, info: Info, ticket_id: strawberry.ID
     ) -> AsyncGenerator[Message, None]:
-        async for message in resolvers.ticket_message_added(info, ticket_id):
-            yield message
+        async with aclosing(resolvers.ticket_message_added(info, ticket_id)) as messages:
+            async for message in messages:
+                yield message
 
     @strawberry.subscription(
         description=(
@@ -51,8 +55,9 @@ class Subscription:
         info: Info,
         view: TicketView = TicketListing.ALL,  # type: ignore[valid-type]
     ) -> AsyncGenerator[Ticket, None]:
-        async for ticket in resolvers.tickets_changed(info, view):
-            yield ticket
+        async with aclosing(resolvers.tickets_changed(info, view)) as tickets:
+            async for ticket in tickets:
+                yield ticket
 
     @strawberry.subscription(
         description=(
@@ -65,5 +70,6 @@ class Subscription:
     async def customer_card_updated(
         self, info: Info, interaction_id: strawberry.ID
     ) -> AsyncGenerator[CustomerCard, None]:
-        async for card in card_subscription.customer_card_updated(info, interaction_id):
-            yield card
+        async with aclosing(card_subscription.customer_card_updated(info, interaction_id)) as cards:
+            async for card in cards:
+                yield card

@@ -18,7 +18,7 @@ from deskgraph.auth.tokens import Principal
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadRequest, Unauthenticated
 from deskgraph.loaders import Loaders
-from deskgraph.loaders.base import Reader
+from deskgraph.loaders.base import Reader, reading
 from deskgraph.loaders.viewer import ViewerCache
 from deskgraph.server.events import LocalHub
 from deskgraph.settings import Settings
@@ -137,13 +137,12 @@ class LiveContext:
     @asynccontextmanager
     async def event(self) -> AsyncIterator[Context]:
         """The Context of one event: the viewer as of now, a session, fresh loaders."""
-        async with self.sessionmaker() as session:
-            reader = Reader(session)
+        async with reading(self.sessionmaker) as reader:
             principal = self.principal
             viewer = None if principal is None else await self.viewers.viewer(reader, principal)
             context = Context(
                 settings=self.settings,
-                session=session,
+                session=reader.session,
                 reader=reader,
                 loaders=self.loaders_class(reader, self.sources),
                 viewer=viewer,

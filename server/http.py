@@ -31,7 +31,7 @@ from deskgraph.errors import (
 from deskgraph.graphiql import GraphiQLPage
 from deskgraph.ids import ascii_number
 from deskgraph.loaders import Loaders
-from deskgraph.loaders.base import Reader
+from deskgraph.loaders.base import Reader, reading
 from deskgraph.loaders.viewer import ViewerCache
 from deskgraph.server.batch import batch_cost, batch_entries, prepared_cost
 from deskgraph.server.context import Context
@@ -159,9 +159,9 @@ class GraphQLEndpoint:
             if not usage.allowed:
                 return limited_answer(usage, cost)
         try:
-            async with self.sessionmaker() as session:
-                reader = Reader(session)
-                context = self._context(session, reader, principal, auth_error)
+            # The reader closes first: statements of cancelled fields finish, none starts.
+            async with reading(self.sessionmaker) as reader:
+                context = self._context(reader, principal, auth_error)
                 try:
                     context.limits = ViewerLimits(self.rate_limits, viewer)
                     result = await self.schema.execute(
@@ -174,7 +174,6 @@ class GraphQLEndpoint:
                     if context.lookup_failure is not None:  # answered by failure_response
                         raise context.lookup_failure
                 finally:
-                    await reader.close()  # statements of cancelled fields finish first
                     context.loaders.release()
         except InvalidOperationTypeError as error:
             return error_answer(_wrong_operation(error, request.method))
@@ -276,7 +275,6 @@ class GraphQLEndpoint:
 
     def _context(
         self,
-        session: AsyncSession,
         reader: Reader,
         principal: Principal | None,
         auth_error: str | None,
@@ -286,7 +284,7 @@ class GraphQLEndpoint:
         pending = None if principal is None else partial(self.viewers.viewer, reader, principal)
         return Context(
             settings=self.settings,
-            session=session,
+            session=reader.session,
             reader=reader,
             loaders=self.loaders(reader, self.sources),
             viewer=None,

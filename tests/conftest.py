@@ -54,6 +54,7 @@ from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
 from deskgraph.store.seed import PERSONAS, demo_fleet
 from deskgraph.store.session import StatementCounter, create_engine
+from tests.connections import assert_all_returned
 
 # Re-exported: tests import them from here too.
 from tests.databases import (
@@ -79,6 +80,14 @@ EVERY_VIEWER: list[str | None] = [
     "service",
     SERVICE_WITH_EVERY_SCOPE,
 ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """A test that leaves a pooled connection checked out errors (``tests.connections``),
+    checked once its fixtures have ended (a hook: cheaper than an autouse fixture)."""
+    yield
+    assert_all_returned(item.nodeid)
 
 
 @pytest.fixture(scope="session")
