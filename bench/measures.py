@@ -138,6 +138,7 @@ def http_figures(dataset: Dataset, *, seconds: int, repeats: int = 2) -> HttpRes
                 p50_ms=statistics.mean(x.p50_ms for x in loads),
                 p99_ms=max(x.p99_ms for x in loads),
                 failures=sum(x.failures for x in loads),
+                requests=sum(x.requests for x in loads),
             )
     return result
 
