@@ -99,10 +99,17 @@ def started(
     env: dict[str, str],
     ready: Callable[[str], bool],
     cwd: Path | None = None,
+    quiet: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``command`` running until the block ends: yielded once ``ready(url)`` holds (bounded by
-    START_TIMEOUT_SECONDS), then terminated (killed if it does not stop within 10 s)."""
-    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd)
+    START_TIMEOUT_SECONDS), then terminated (killed if it does not stop within 10 s).
+    ``quiet``: its standard output (a banner) is dropped; its errors are not."""
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL if quiet else None,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
