@@ -73,6 +73,11 @@ def postgraphile_missing() -> str | None:
     return None
 
 
+def postgraphile_version() -> str:
+    package = json.loads((POSTGRAPHILE.parent / "package.json").read_text(encoding="utf-8"))
+    return str(package["version"])
+
+
 def libpq_url(database_url: str) -> str:
     """The database URL as PostGraphile (node-postgres) reads it: no SQLAlchemy driver name."""
     url = make_url(normalize_database_url(database_url))
