@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +34,18 @@ class Load:
     p99_ms: float
     failures: int  # errors, timeouts and non-2xx answers
     requests: int  # answers received in the run
+
+    @classmethod
+    def combined(cls, loads: list[Load]) -> Load:
+        """Runs of one figure as one: the mean rate and p50, the worst p99, the sums."""
+        return cls(
+            connections=loads[0].connections,
+            requests_per_second=statistics.mean(x.requests_per_second for x in loads),
+            p50_ms=statistics.mean(x.p50_ms for x in loads),
+            p99_ms=max(x.p99_ms for x in loads),
+            failures=sum(x.failures for x in loads),
+            requests=sum(x.requests for x in loads),
+        )
 
 
 def load_generator_missing() -> str | None:

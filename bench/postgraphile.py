@@ -140,16 +140,8 @@ def compare(
                             _measured(server, body, dataset, connections=count, seconds=seconds)
                         )
     for key, figures in runs.items():
-        loads = [f.load for f in figures]
         result.figures[key] = Figure(
-            Load(
-                connections=key[2],
-                requests_per_second=statistics.mean(x.requests_per_second for x in loads),
-                p50_ms=statistics.mean(x.p50_ms for x in loads),
-                p99_ms=max(x.p99_ms for x in loads),
-                failures=sum(x.failures for x in loads),
-                requests=sum(x.requests for x in loads),
-            ),
+            Load.combined([f.load for f in figures]),
             cpu_ms=_mean([f.cpu_ms for f in figures]),
             database_cpu_ms=_mean([f.database_cpu_ms for f in figures]),
         )

@@ -18,15 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from deskgraph.ids import decode_id_of
 
 from .data import Dataset
-from .information_center import ADVISORS, QUEUES
-from .scenarios import ADVISOR_ID, DETAIL_MESSAGES, ORGANIZATION_ID, SCENARIOS, TEAM_IDS
+from .information_center import advisor_queues
+from .scenarios import ADVISOR_ID, DETAIL_MESSAGES, ORGANIZATION_ID, SCENARIOS
 
 PAGE = 10  # the center's widgets and people (bench/information_center.py)
 OPEN_STATES = ["NEW", "OPEN", "PENDING_REMINDER"]
@@ -120,7 +119,8 @@ def postgraphile_variables(
     name: str, deskgraph: dict[str, Any], queues: list[int]
 ) -> dict[str, Any]:
     """PostGraphile's variables for the rows deskgraph's variables name (its ids are integers);
-    ``queues``: the advisor's queues, which the center's MY_QUEUES counts read."""
+    ``queues``: the advisor's queues, which the center's MY_QUEUES counts read (deskgraph
+    reads them on the server; a client of PostGraphile would know them)."""
     if name == "dashboard":
         return {"first": deskgraph["first"], "organization": ORGANIZATION_ID}
     if name == "detail":
@@ -137,21 +137,6 @@ def postgraphile_variables(
         "open": OPEN_STATES,
         "now": datetime.now(UTC).isoformat(),
     }
-
-
-async def advisor_queues(connection: AsyncConnection) -> list[int]:
-    """The queues the advisor chose, or their teams until they choose (as deskgraph reads them
-    for the center's MY_QUEUES counts): a client of PostGraphile would know them already."""
-    chosen = (
-        await connection.execute(
-            select(ADVISORS.c.my_queues_set_at, QUEUES.c.team_id)
-            .outerjoin(QUEUES, QUEUES.c.advisor_id == ADVISORS.c.id)
-            .where(ADVISORS.c.id == ADVISOR_ID)
-        )
-    ).all()
-    if chosen and chosen[0].my_queues_set_at is not None:
-        return sorted(r.team_id for r in chosen if r.team_id is not None)
-    return sorted(TEAM_IDS)
 
 
 def _nodes(connection: dict[str, Any]) -> list[Any]:
@@ -228,7 +213,7 @@ def bodies(dataset: Dataset, names: tuple[str, ...]) -> dict[tuple[str, str], by
             chosen = {s.name: s for s in SCENARIOS if s.name in names}
             given = {name: await chosen[name].variables(engine) for name in names}
             async with engine.connect() as connection:
-                return given, await advisor_queues(connection)
+                return given, sorted(await advisor_queues(connection))
         finally:
             await engine.dispose()
 
