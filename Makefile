@@ -43,21 +43,26 @@ PYTEST_WORKERS ?= 2
 pytest: install external
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-# The real clients the external tests run (tests/external/package-lock.json). Without npm those
-# tests skip and say so; CI (.ci/run) requires them.
-external: $(EXTERNAL)/node_modules/.installed
+# The real clients the external tests run (tests/external/package-lock.json), and bench's
+# packages (bench/package-lock.json: autocannon, PostGraphile), which tests/test_bench.py's
+# PostGraphile comparison runs. Without npm those tests skip and say so; CI (.ci/run) requires them.
+BENCH_NODE := bench/node_modules/.installed
+external: $(EXTERNAL)/node_modules/.installed $(BENCH_NODE)
 
 $(EXTERNAL)/node_modules/.installed: $(EXTERNAL)/package-lock.json
 	@if command -v npm >/dev/null; then \
 		npm ci --prefix $(EXTERNAL) --no-audit --no-fund --silent && touch $@; \
 	else echo "external: npm not found, the tests/external checks will be skipped"; fi
 
+$(BENCH_NODE): bench/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix bench --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the HTTP figures and the PostGraphile comparison will be skipped"; fi
+
 # Benchmarks (minutes; the 1M-ticket PostgreSQL database is built once and kept):
 # writes bench/REPORT.md (BENCH_ARGS=--quick: bench/.data/REPORT-quick.md, ignored by git).
-# autocannon comes from bench/package-lock.json.
-bench: install
-	@if command -v npm >/dev/null; then npm ci --prefix bench --no-audit --no-fund --silent; \
-	else echo "bench: npm not found, HTTP figures will be skipped"; fi
+# autocannon and PostGraphile come from bench/package-lock.json.
+bench: install $(BENCH_NODE)
 	$(BIN)/python -m deskgraph.bench $(BENCH_ARGS)
 
 schema: install

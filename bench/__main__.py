@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from deskgraph.bench import cards, report
+from deskgraph.bench import cards, postgraphile, report
 from deskgraph.bench.data import (
     DATA,
     Dataset,
@@ -105,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         run.datasets.append(asyncio.run(_measure_dataset(dataset, rounds, warmup)))
     first = datasets[0]
     run.caches = asyncio.run(cache_figures(first.url))
+    versus = None
     if not args.quick:
         http_on = next((d for d in datasets if d.backend == "postgresql"), first)
         print(f"bench: HTTP load on {http_on.label}", file=sys.stderr)
         run.http = http_figures(http_on, seconds=args.http_seconds)
+        print(f"bench: deskgraph beside PostGraphile on {http_on.label}", file=sys.stderr)
+        versus = postgraphile.compare(http_on, seconds=args.http_seconds)
         run.profiles = asyncio.run(profile(http_on.url))
     # Live cards on the smallest dataset of each backend (its copies are written to).
     live_on = [
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         for b in dict.fromkeys(d.backend for d in datasets)
     ]
     live = [cards.measure(d, quick=args.quick) for d in live_on]
-    text = report.render(run) + "\n" + cards.section(live, [])
+    text = report.render(run) + "\n" + cards.section(live, []) + "\n" + postgraphile.section(versus)
     if output.exists():
         text = report.with_kept_sections(text, output.read_text(encoding="utf-8"))
     output.parent.mkdir(parents=True, exist_ok=True)

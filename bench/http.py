@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,19 @@ class Load:
     p50_ms: float
     p99_ms: float
     failures: int  # errors, timeouts and non-2xx answers
+    requests: int  # answers received in the run
+
+    @classmethod
+    def combined(cls, loads: list[Load]) -> Load:
+        """Runs of one figure as one: the mean rate and p50, the worst p99, the sums."""
+        return cls(
+            connections=loads[0].connections,
+            requests_per_second=statistics.mean(x.requests_per_second for x in loads),
+            p50_ms=statistics.mean(x.p50_ms for x in loads),
+            p99_ms=max(x.p99_ms for x in loads),
+            failures=sum(x.failures for x in loads),
+            requests=sum(x.requests for x in loads),
+        )
 
 
 def load_generator_missing() -> str | None:
@@ -43,7 +57,7 @@ def load_generator_missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -58,10 +72,11 @@ def server(target: str, *, factory: bool, env: dict[str, str]) -> Iterator[str]:
 
 @contextmanager
 def server_process(
-    target: str, *, factory: bool, env: dict[str, str]
+    target: str, *, factory: bool, env: dict[str, str], workers: int = 1
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``server``, yielding the process too (one worker: uvicorn serves in that process)."""
-    port = _free_port()
+    """``server``, yielding the process too: with one worker uvicorn serves in that process,
+    with more it is their parent."""
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -72,28 +87,54 @@ def server_process(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-access-log",
         "--log-level",
         "warning",
     ]
     if factory:
         command.append("--factory")
-    process = subprocess.Popen(command, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
+    with started(command, url, env=env, ready=_healthy) as process:
+        yield url, process
+
+
+def _healthy(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+        return bool(response.status == 200)
+
+
+@contextmanager
+def started(
+    command: list[str],
+    url: str,
+    *,
+    env: dict[str, str],
+    ready: Callable[[str], bool],
+    cwd: Path | None = None,
+    quiet: bool = False,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` running until the block ends: yielded once ``ready(url)`` holds (bounded by
+    START_TIMEOUT_SECONDS), then terminated (killed if it does not stop within 10 s).
+    ``quiet``: its standard output (a banner) is dropped; its errors are not."""
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL if quiet else None,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
+                if ready(url):
+                    break
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{target} did not start on port {port}")
+                raise RuntimeError(f"{command[0]} did not start at {url}: {' '.join(command)}")
             time.sleep(0.1)
-        yield url, process
+        yield process
     finally:
         process.terminate()
         try:
@@ -103,7 +144,15 @@ def server_process(
             process.wait(timeout=10)
 
 
-def load(url: str, body: bytes, headers: dict[str, str], *, connections: int, seconds: int) -> Load:
+def load(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    connections: int,
+    seconds: int,
+    path: str = "/graphql",
+) -> Load:
     command = [
         "node",
         str(AUTOCANNON),
@@ -119,7 +168,7 @@ def load(url: str, body: bytes, headers: dict[str, str], *, connections: int, se
     ]
     for name, value in {"content-type": "application/json", **headers}.items():
         command += ["--headers", f"{name}={value}"]
-    command.append(f"{url}/graphql")
+    command.append(f"{url}{path}")
     finished = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 60, check=True
     )
@@ -130,4 +179,5 @@ def load(url: str, body: bytes, headers: dict[str, str], *, connections: int, se
         p50_ms=float(report["latency"]["p50"]),
         p99_ms=float(report["latency"]["p99"]),
         failures=int(report["errors"]) + int(report["timeouts"]) + int(report["non2xx"]),
+        requests=int(report["requests"]["total"]),
     )

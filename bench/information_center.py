@@ -99,6 +99,21 @@ def _filter(filter: WidgetFilter, queues: frozenset[int]) -> ColumnElement[bool]
     return true()
 
 
+async def advisor_queues(connection: AsyncConnection) -> frozenset[int]:
+    """The queues the advisor chose, or their teams until they choose: what the MY_QUEUES
+    filter reads (one statement)."""
+    chosen = (
+        await connection.execute(
+            select(ADVISORS.c.my_queues_set_at, QUEUES.c.team_id)
+            .outerjoin(QUEUES, QUEUES.c.advisor_id == ADVISORS.c.id)
+            .where(ADVISORS.c.id == ADVISOR_ID)
+        )
+    ).all()
+    if chosen and chosen[0].my_queues_set_at is not None:
+        return frozenset(r.team_id for r in chosen if r.team_id is not None)
+    return TEAM_IDS
+
+
 async def floor(connection: AsyncConnection, variables: dict[str, Any]) -> bytes:
     customer_id = decode_id_of(variables["id"], "Customer", field="id")
     now = datetime.now(UTC)
@@ -109,18 +124,7 @@ async def floor(connection: AsyncConnection, variables: dict[str, Any]) -> bytes
             )
         )
     ).one()
-    chosen = (
-        await connection.execute(
-            select(ADVISORS.c.my_queues_set_at, QUEUES.c.team_id)
-            .outerjoin(QUEUES, QUEUES.c.advisor_id == ADVISORS.c.id)
-            .where(ADVISORS.c.id == ADVISOR_ID)
-        )
-    ).all()
-    queues = (
-        frozenset(r.team_id for r in chosen if r.team_id is not None)
-        if chosen and chosen[0].my_queues_set_at is not None
-        else TEAM_IDS
-    )
+    queues = await advisor_queues(connection)
     saved = await connection.scalar(
         select(SETTINGS.c.settings).where(
             SETTINGS.c.advisor_id == ADVISOR_ID,

@@ -132,13 +132,7 @@ def http_figures(dataset: Dataset, *, seconds: int, repeats: int = 2) -> HttpRes
                     measured = load(target, body, headers, connections=connections, seconds=seconds)
                     runs.setdefault((name, connections), []).append(measured)
         for key, loads in runs.items():
-            result.loads[key] = Load(
-                connections=key[1],
-                requests_per_second=statistics.mean(x.requests_per_second for x in loads),
-                p50_ms=statistics.mean(x.p50_ms for x in loads),
-                p99_ms=max(x.p99_ms for x in loads),
-                failures=sum(x.failures for x in loads),
-            )
+            result.loads[key] = Load.combined(loads)
     return result
 
 

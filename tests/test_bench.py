@@ -3,14 +3,18 @@ SQL counts it reports hold. Speed itself is only reported (``make bench``), neve
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from deskgraph.bench import cpu_per_request
+from deskgraph.bench import cpu_per_request, postgraphile, postgraphile_queries, servers
 from deskgraph.bench.__main__ import QUICK_REPORT, REPORT, main, report_path
 from deskgraph.bench.cards import Followers
+from deskgraph.bench.data import Dataset
 from deskgraph.bench.inprocess import InProcessApp, NaiveLoaders, check_same_response, count
 from deskgraph.bench.measures import cache_figures
 from deskgraph.bench.report import VIEWER_STATEMENTS, with_kept_sections, write_section
@@ -132,3 +136,76 @@ async def test_cpu_per_request_measures_the_dashboard_and_its_garbage(
     )
     assert found is not None, line
     assert int(found.group(1)) < 5_000  # 13,678 before the cycles were broken
+
+
+def _postgraphile_installed() -> None:
+    """Skip where PostGraphile cannot run (Node.js or bench's npm packages missing), or fail
+    where it must (``DESKGRAPH_REQUIRE_EXTERNAL=1``, set by `.ci/run`; `make test` installs
+    bench/package-lock.json with the external checks' packages)."""
+    missing = (
+        "Node.js is not installed" if shutil.which("node") is None else None
+    ) or servers.postgraphile_missing()
+    if missing is None:
+        return
+    if os.environ.get("DESKGRAPH_REQUIRE_EXTERNAL") == "1":
+        pytest.fail(f"{missing} (DESKGRAPH_REQUIRE_EXTERNAL=1)")
+    pytest.skip(missing)
+
+
+@pytest.mark.postgresql_only
+def test_postgraphile_comparison_does_the_same_work_as_deskgraph_and_reports_figures(
+    database_url: str,
+) -> None:
+    """`python -m deskgraph.bench.postgraphile` at tiny scale: both servers answer each query
+    with the same rows and counts (the run stops otherwise), and every figure comes out."""
+    _postgraphile_installed()
+    dataset = Dataset("postgresql", 0, database_url)  # deskgraph writes: its event log
+    configurations = [servers.deskgraph(), servers.postgraphile()]
+    result = postgraphile.compare(
+        dataset, seconds=1, repeats=1, connections=(1,), configurations=configurations
+    )
+    assert result.skipped is None
+    assert list(result.work) == ["dashboard", "detail", "center"]
+    assert result.work["dashboard"]["tickets"] > 0
+    assert result.work["detail"]["messages"] > 0
+    assert result.work["center"]["people"] > 0
+    assert set(result.figures) == {
+        (name, c.label, 1) for name in postgraphile_queries.NAMES for c in configurations
+    }
+    for figure in result.figures.values():
+        assert figure.load.requests > 0
+        assert figure.load.failures == 0
+        assert figure.cpu_ms is not None
+        assert figure.cpu_ms > 0
+    text = postgraphile.section(result)
+    assert "| dashboard | PostGraphile | 1 |" in text
+    assert "Target: deskgraph executor's dashboard" in text  # at 1 connection only: not met
+    assert "(not met)." in text
+
+
+def test_postgraphile_comparison_stops_when_a_server_does_less_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticket = {"tags": [], "messages": {"edges": [{"node": {}}]}}
+    answers: dict[str, dict[str, Any]] = {
+        "deskgraph": {"tickets": {"edges": [{"node": ticket}, {"node": ticket}]}},
+        "postgraphile": {  # one ticket short
+            "tickets": {"nodes": [{"tags": {"nodes": []}, "messages": {"nodes": [{}]}}]}
+        },
+    }
+
+    def answer(server: servers.Running, _body: bytes) -> dict[str, Any]:
+        return answers[server.configuration.program]
+
+    monkeypatch.setattr(postgraphile, "_post", answer)
+    running = [
+        servers.Running(c, "http://127.0.0.1:1", 0, {})
+        for c in (servers.deskgraph(), servers.postgraphile())
+    ]
+    requests = {("dashboard", "deskgraph"): b"", ("dashboard", "postgraphile"): b""}
+    with pytest.raises(RuntimeError, match="PostGraphile did other work"):
+        postgraphile.check_same_work(running, requests, ("dashboard",))
+    answers["postgraphile"]["tickets"]["nodes"] *= 2
+    assert postgraphile.check_same_work(running, requests, ("dashboard",)) == {
+        "dashboard": {"tickets": 2, "messages": 2, "tags": 0}
+    }
