@@ -34,13 +34,8 @@ from deskgraph.resolvers.ticket_workflow import (
     visible_ticket,
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.ticket import (
-    Message,
-    Ticket,
-    TicketConnection,
-    TicketEdge,
-    TimeEntry,
-)
+from deskgraph.schema.prefetch import prefetch
+from deskgraph.schema.ticket import TICKET_RELATIONS, Ticket, TicketConnection, TicketEdge
 from deskgraph.schema.ticket_inputs import (
     AddTicketMessageInput,
     AddTicketMessagePayload,
@@ -52,6 +47,7 @@ from deskgraph.schema.ticket_inputs import (
     UpdateTicketInput,
     UpdateTicketPayload,
 )
+from deskgraph.schema.ticket_message import Message, TimeEntry
 from deskgraph.schema.ticket_workflow import TicketViewCounts
 from deskgraph.server.context import Info
 from deskgraph.store import models, ticket as store
@@ -78,9 +74,12 @@ async def resolve_tickets(
     page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
     for row in page.rows:
         info.context.loaders.ticket_by_id.prime(row.id, row)
+    tickets = [Ticket.from_row(r) for r in page.rows]
+    # The page's relations loaded now, all at once: its tickets then complete without a task.
+    await prefetch(info, tickets, TICKET_RELATIONS, ("edges", "node"))
     return TicketConnection(
         query=query,
-        edges=[TicketEdge(cursor=encode_cursor(r.id), node=Ticket.from_row(r)) for r in page.rows],
+        edges=[TicketEdge(cursor=encode_cursor(t.pk), node=t) for t in tickets],
         page_info=page_info(
             [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
         ),
