@@ -34,6 +34,7 @@ from graphql import (
     get_directive_values,
     get_named_type,
 )
+from graphql.execution.values import VariableValues
 from strawberry.permission import PermissionExtension
 from strawberry.types.field import StrawberryField
 
@@ -83,26 +84,27 @@ async def prefetch(
     answers the error at its own path (aiodataloader does not keep a failed batch: the field
     asks again, one more statement where there was an error anyway)."""
     raw = info._raw_info
+    variables = _variable_values(raw)
     parent = get_named_type(raw.return_type)
     selections = [n.selection_set for n in raw.field_nodes if n.selection_set is not None]
     for name in path:
         if not isinstance(parent, GraphQLObjectType) or name not in parent.fields:
             return
-        nodes = [n for n in _fields(raw, selections, parent.name) if n.name.value == name]
+        nodes = [
+            n for n in _fields(raw, variables, selections, parent.name) if n.name.value == name
+        ]
         parent = get_named_type(parent.fields[name].type)
         selections = [n.selection_set for n in nodes if n.selection_set is not None]
     if not isinstance(parent, GraphQLObjectType) or not objects:
         return
     loading: list[Awaitable[Any]] = []
-    for node in _fields(raw, selections, parent.name):
+    for node in _fields(raw, variables, selections, parent.name):
         relation = relations.get(node.name.value)
         definition = parent.fields.get(node.name.value)
         if relation is None or definition is None:
             continue
         field = definition.extensions["strawberry-definition"]
-        arguments = _python_arguments(
-            info, field, get_argument_values(definition, node, raw.variable_values)
-        )
+        arguments = _python_arguments(info, field, get_argument_values(definition, node, variables))
         for source in objects:
             if not _permitted(field, source, info):
                 continue
@@ -115,7 +117,16 @@ async def prefetch(
         await asyncio.gather(*loading, return_exceptions=True)
 
 
-def _fields(raw: Any, selection_sets: list[SelectionSetNode], typename: str) -> Iterator[FieldNode]:
+def _variable_values(raw: Any) -> VariableValues:
+    """The operation's variables as graphql-core's helpers take them (Strawberry's resolve
+    info holds the plain coerced dict)."""
+    values = raw.variable_values
+    return values if isinstance(values, VariableValues) else VariableValues({}, dict(values))
+
+
+def _fields(
+    raw: Any, variables: VariableValues, selection_sets: list[SelectionSetNode], typename: str
+) -> Iterator[FieldNode]:
     """The fields of ``selection_sets`` asked of an object of type ``typename``: through
     fragments whose type it is (or an interface or union it belongs to), without those that
     ``@skip`` or ``@include`` leave out."""
@@ -125,7 +136,7 @@ def _fields(raw: Any, selection_sets: list[SelectionSetNode], typename: str) -> 
     visited: set[str] = set()
     while pending:
         for selection in pending.pop().selections:
-            if not _included(raw, selection):
+            if not _included(variables, selection):
                 continue
             if isinstance(selection, FieldNode):
                 yield selection
@@ -148,11 +159,11 @@ def _fields(raw: Any, selection_sets: list[SelectionSetNode], typename: str) -> 
             pending.append(inner)
 
 
-def _included(raw: Any, node: Any) -> bool:
-    skip = get_directive_values(GraphQLSkipDirective, node, raw.variable_values)
+def _included(variables: VariableValues, node: Any) -> bool:
+    skip = get_directive_values(GraphQLSkipDirective, node, variables)
     if skip is not None and skip["if"]:
         return False
-    include = get_directive_values(GraphQLIncludeDirective, node, raw.variable_values)
+    include = get_directive_values(GraphQLIncludeDirective, node, variables)
     return include is None or bool(include["if"])
 
 
