@@ -34,8 +34,7 @@ from deskgraph.resolvers.ticket_workflow import (
     visible_ticket,
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.prefetch import prefetch
-from deskgraph.schema.ticket import TICKET_RELATIONS, Ticket, TicketConnection, TicketEdge
+from deskgraph.schema.ticket import TicketConnection, TicketEdge, page_of_tickets
 from deskgraph.schema.ticket_inputs import (
     AddTicketMessageInput,
     AddTicketMessagePayload,
@@ -72,11 +71,7 @@ async def resolve_tickets(
     after_id = decode_cursor(after)
     query = ticket_list_query(viewer, view, await filter_values(info, filter))
     page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
-    for row in page.rows:
-        info.context.loaders.ticket_by_id.prime(row.id, row)
-    tickets = [Ticket.from_row(r) for r in page.rows]
-    # The page's relations loaded now, all at once: its tickets then complete without a task.
-    await prefetch(info, tickets, TICKET_RELATIONS, ("edges", "node"))
+    tickets = await page_of_tickets(info, page.rows)
     return TicketConnection(
         query=query,
         edges=[TicketEdge(cursor=encode_cursor(t.pk), node=t) for t in tickets],
