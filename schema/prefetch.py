@@ -106,9 +106,13 @@ async def prefetch(
         field = definition.extensions["strawberry-definition"]
         arguments = _python_arguments(info, field, get_argument_values(definition, node, variables))
         for source in objects:
-            if not _permitted(field, source, info):
+            try:
+                if not _permitted(field, source, info):
+                    continue
+                load = relation(source, info, **arguments)
+            except Exception:
+                # E.g. a cursor that is none: the field raises it itself, at its own path.
                 continue
-            load = relation(source, info, **arguments)
             if load.key is not None and load.loader.loaded(load.key) is PENDING:
                 loading.append(load.loader.load(load.key))
     if loading:

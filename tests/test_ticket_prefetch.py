@@ -107,3 +107,18 @@ async def test_tickets_skipped_relation_is_not_read(reader: Api) -> None:
     assert all("machine" not in e["node"] for e in data["tickets"]["edges"])
     assert "machines" not in tables_read(counter.statements)
     assert "teams" in tables_read(counter.statements)
+
+
+async def test_tickets_message_cursor_that_is_none_errors_at_the_field(reader: Api) -> None:
+    """A relation whose arguments its field refuses is not loaded ahead: the error stays the
+    field's own, at its path (not the whole list's)."""
+    query = """
+    query BAD_CURSOR { tickets(first: 2) { edges { node { id
+      messages(after: "bad") { edges { node { id } } }
+    } } } }
+    """
+    body = await reader.post(query, as_="host-advisor")
+    assert body["data"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["tickets", "edges", 0, "node", "messages"], "BAD_USER_INPUT")
+    ]
