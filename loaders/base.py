@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import defaultdict
 from collections.abc import AsyncIterator, Hashable, Sequence
 from contextlib import asynccontextmanager
@@ -20,6 +21,15 @@ KeyT = TypeVar("KeyT")
 ReturnT = TypeVar("ReturnT")
 
 
+class Pending(enum.Enum):
+    """What :meth:`DataLoader.loaded` answers for a key whose value is not at hand yet."""
+
+    PENDING = enum.auto()
+
+
+PENDING = Pending.PENDING
+
+
 class DataLoader(aiodataloader.DataLoader[KeyT, ReturnT]):
     """aiodataloader's, each load shielded from its awaiter's cancellation.
 
@@ -31,6 +41,19 @@ class DataLoader(aiodataloader.DataLoader[KeyT, ReturnT]):
 
     def load(self, key: KeyT) -> asyncio.Future[ReturnT]:
         return asyncio.shield(super().load(key))
+
+    def loaded(self, key: KeyT) -> ReturnT | Pending:
+        """The value of ``key`` if it was loaded already (in this request), else ``PENDING``:
+        a field that finds its value at hand answers it without a future to wait for (and so
+        graphql-core makes no coroutine, and no task, for it). A load that failed or is still
+        running is ``PENDING``: :meth:`load` answers it as before."""
+        future = self._cache.get(self.get_cache_key(key))
+        if future is None or not future.done() or future.cancelled():
+            return PENDING
+        if future.exception() is not None:
+            return PENDING
+        value: ReturnT = future.result()
+        return value
 
     def get_cache_key(self, key: KeyT) -> Any:
         # The key itself, as aiodataloader's default, which is a lambda it sets on each

@@ -23,7 +23,7 @@ from deskgraph.schema.customer_center import (
     TicketWidget,
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info
-from deskgraph.schema.ticket import Ticket, TicketConnection, TicketEdge
+from deskgraph.schema.ticket import TicketConnection, TicketEdge, page_of_tickets
 from deskgraph.server.context import Info
 from deskgraph.store import viewer_dashboard as store_dashboard
 
@@ -147,11 +147,10 @@ async def widget_tickets(
     page = await info.context.loaders.widget_page.load(
         WidgetPageKey(widget.scope, kind, chosen, size, decode_cursor(after))
     )
-    for row in page.rows:
-        info.context.loaders.ticket_by_id.prime(row.id, row)
+    tickets = await page_of_tickets(info, page.rows)
     return TicketConnection(
         query=widget_query(widget.scope, kind, chosen),
-        edges=[TicketEdge(cursor=encode_cursor(r.id), node=Ticket.from_row(r)) for r in page.rows],
+        edges=[TicketEdge(cursor=encode_cursor(t.pk), node=t) for t in tickets],
         page_info=page_info(
             [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
         ),

@@ -23,7 +23,8 @@ from deskgraph.schema.node import Node, RowBacked
 from deskgraph.schema.notification import Notification
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.project import Project
-from deskgraph.schema.ticket import Message, Ticket, TimeEntry
+from deskgraph.schema.ticket import Ticket
+from deskgraph.schema.ticket_message import Message, TimeEntry
 from deskgraph.server.context import Info
 
 Visible = Callable[[Actor, Loaders, Any], Awaitable[bool]]

@@ -17,7 +17,8 @@ from typing import Any, cast
 from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
 from deskgraph.errors import NotFound
 from deskgraph.ids import decode_id_of
-from deskgraph.schema.ticket import Message, Ticket
+from deskgraph.schema.ticket import Ticket
+from deskgraph.schema.ticket_message import Message
 from deskgraph.server.context import Context, Info, LiveContext
 from deskgraph.server.events import Event
 from deskgraph.store.organization_portal import PORTAL_EVENT

@@ -34,13 +34,7 @@ from deskgraph.resolvers.ticket_workflow import (
     visible_ticket,
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.ticket import (
-    Message,
-    Ticket,
-    TicketConnection,
-    TicketEdge,
-    TimeEntry,
-)
+from deskgraph.schema.ticket import TicketConnection, TicketEdge, page_of_tickets
 from deskgraph.schema.ticket_inputs import (
     AddTicketMessageInput,
     AddTicketMessagePayload,
@@ -52,6 +46,7 @@ from deskgraph.schema.ticket_inputs import (
     UpdateTicketInput,
     UpdateTicketPayload,
 )
+from deskgraph.schema.ticket_message import Message, TimeEntry
 from deskgraph.schema.ticket_workflow import TicketViewCounts
 from deskgraph.server.context import Info
 from deskgraph.store import models, ticket as store
@@ -76,11 +71,10 @@ async def resolve_tickets(
     after_id = decode_cursor(after)
     query = ticket_list_query(viewer, view, await filter_values(info, filter))
     page = await load_ticket_page(info.context.reader, query, first=size, after_id=after_id)
-    for row in page.rows:
-        info.context.loaders.ticket_by_id.prime(row.id, row)
+    tickets = await page_of_tickets(info, page.rows)
     return TicketConnection(
         query=query,
-        edges=[TicketEdge(cursor=encode_cursor(r.id), node=Ticket.from_row(r)) for r in page.rows],
+        edges=[TicketEdge(cursor=encode_cursor(t.pk), node=t) for t in tickets],
         page_info=page_info(
             [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
         ),

@@ -41,7 +41,8 @@ from deskgraph.schema.parsing import IndexedParserCache
 from deskgraph.schema.project import Project
 from deskgraph.schema.project_operations import ProjectMutation, ProjectQuery
 from deskgraph.schema.subscription import Subscription
-from deskgraph.schema.ticket import Message, Ticket, TimeEntry
+from deskgraph.schema.ticket import Ticket
+from deskgraph.schema.ticket_message import Message, TimeEntry
 from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
 from deskgraph.schema.ticket_sharing_operations import TicketSharingMutation
 from deskgraph.schema.viewer import ViewerQuery

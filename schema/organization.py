@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -203,5 +203,8 @@ async def advisor_named(info: Info, advisor_id: int | None) -> Advisor | None:
     """The advisor a row names (an assignee, an author, who merged), or None."""
     if advisor_id is None:
         return None
-    row = await info.context.loaders.advisor_by_id.load(advisor_id)
+    return advisor_of_row(await info.context.loaders.advisor_by_id.load(advisor_id))
+
+
+def advisor_of_row(row: Any) -> Advisor | None:
     return None if row is None else Advisor.from_row(row)

@@ -17,7 +17,7 @@ from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.node import Node, RowBacked, entity
 from deskgraph.schema.organization import Advisor, Organization
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.ticket import Ticket, TicketConnection, TicketEdge
+from deskgraph.schema.ticket import TicketConnection, TicketEdge, page_of_tickets
 from deskgraph.server.context import Info
 from deskgraph.store import models
 
@@ -115,13 +115,12 @@ class Project(Node, RowBacked):
         after_id = decode_cursor(after)
         key = ProjectTicketPageKey(self.pk, size, after_id, viewer)
         rows, has_next = await info.context.loaders.project_ticket_page.load(key)
-        for row in rows:
-            info.context.loaders.ticket_by_id.prime(row.id, row)
+        tickets = await page_of_tickets(info, rows)
         filter = TicketFilterValues(project_ids=(self.pk,))
         query = ticket_list_query(viewer, TicketListing.ALL, filter)
         return TicketConnection(
             query=query,
-            edges=[TicketEdge(cursor=encode_cursor(r.id), node=Ticket.from_row(r)) for r in rows],
+            edges=[TicketEdge(cursor=encode_cursor(t.pk), node=t) for t in tickets],
             page_info=page_info([r.id for r in rows], has_next_page=has_next, after=after),
         )
 

@@ -12,7 +12,8 @@ import strawberry
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.resolvers import card_subscription, subscription as resolvers
 from deskgraph.schema.card import CustomerCard
-from deskgraph.schema.ticket import Message, Ticket, TicketView
+from deskgraph.schema.ticket import Ticket, TicketView
+from deskgraph.schema.ticket_message import Message
 from deskgraph.server.context import Info
 
 

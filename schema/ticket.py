@@ -1,10 +1,11 @@
-"""Tickets, their messages and time entries, and the ticket list."""
+"""Tickets and the ticket list (their messages and time entries: schema/ticket_message.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Any
 
 import strawberry
 
@@ -14,12 +15,19 @@ from deskgraph.auth import (
     ticket_portal as portal_rules,
 )
 from deskgraph.auth.directive import AccessPolicy, restricted
-from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
 from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
-from deskgraph.schema.organization import Advisor, Organization, Tag, Team, advisor_named
+from deskgraph.schema.organization import (
+    Advisor,
+    Organization,
+    Tag,
+    Team,
+    advisor_of_row,
+)
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
+from deskgraph.schema.prefetch import Answer, Load, Relations, prefetch
+from deskgraph.schema.ticket_message import Message, MessageConnection, MessageEdge, TimeEntry
 from deskgraph.schema.ticket_project import TicketProjectFields
 from deskgraph.schema.ticket_sharing import TicketSharingFields
 from deskgraph.schema.ticket_workflow import TicketEscalation, TicketOrigin, TicketPermissions
@@ -34,10 +42,6 @@ TicketState = strawberry.enum(
     ),
 )
 TicketPriority = strawberry.enum(models.TicketPriority, description="How urgent a ticket is.")
-MessageChannel = strawberry.enum(
-    models.MessageChannel,
-    description="How a message reached or left the desk. NOTE is a private note, never public.",
-)
 TicketView = strawberry.enum(
     ticket_rules.TicketListing,
     name="TicketView",
@@ -48,11 +52,6 @@ TicketView = strawberry.enum(
         "organization), EXTERNAL_TEAM (every ticket received by such teams), ALL."
     ),
 )
-
-MessageAuthor = Annotated[
-    Advisor | CustomerUser,
-    strawberry.union("MessageAuthor", description="Who wrote a message."),
-]
 
 
 @dataclass(frozen=True)
@@ -112,35 +111,52 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
             return self.updated_at
         return self.public_updated_at
 
-    @strawberry.field(description="The organization the ticket belongs to.")
-    async def organization(self, info: Info) -> Organization:
-        row = await info.context.loaders.organization_by_id.load(self.organization_id)
-        return Organization.from_row(row)
+    # The relations: plain functions that answer at once what the loaders hold (each reads
+    # through the Load of its `_name` method, which `tickets` also loads ahead for its page).
+    @strawberry.field(
+        graphql_type=Organization, description="The organization the ticket belongs to."
+    )
+    def organization(self, info: Info) -> Answer[Organization | None]:
+        return self._organization(info).then(Organization.from_row)
+
+    def _organization(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.organization_by_id, self.organization_id)
 
     @strawberry.field(
+        graphql_type=Team | None,
         description="The team (queue) that received the ticket.",
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.TEAM)],
     )
-    async def team(self, info: Info) -> Team | None:
-        return Team.from_row(await info.context.loaders.team_by_id.load(self.team_id))
+    def team(self, info: Info) -> Answer[Team | None]:
+        return self._team(info).then(Team.from_row)
+
+    def _team(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.team_by_id, self.team_id)
 
     @strawberry.field(
+        graphql_type=Advisor | None,
         description="The advisor working the ticket, if any.",
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.ASSIGNEE)],
     )
-    async def assignee(self, info: Info) -> Advisor | None:
-        return await advisor_named(info, self.assignee_id)
+    def assignee(self, info: Info) -> Answer[Advisor | None]:
+        return self._assignee(info).then(advisor_of_row)
+
+    def _assignee(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.advisor_by_id, self.assignee_id)
 
     @strawberry.field(
+        graphql_type=Advisor | None,
         description=(
             "The advisor holding the ticket's lock (`lockTicket`), who is also its assignee; "
             "null when unlocked, and for customer users."
-        )
+        ),
     )
-    async def locked_by(self, info: Info) -> Advisor | None:
-        if not ticket_rules.can_see_ticket_workflow(info.context.require_viewer()):
-            return None
-        return await advisor_named(info, self.locked_by_id)
+    def locked_by(self, info: Info) -> Answer[Advisor | None]:
+        return self._locked_by(info).then(advisor_of_row)
+
+    def _locked_by(self, info: Info) -> Load[Any]:
+        shown = ticket_rules.can_see_ticket_workflow(info.context.require_viewer())
+        return Load(info.context.loaders.advisor_by_id, self.locked_by_id if shown else None)
 
     @strawberry.field(
         name="escalationDueAt",
@@ -173,85 +189,122 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
         )
 
     @strawberry.field(
+        graphql_type=CustomerUser | None,
         description=(
             "The customer user who asked, if any. Null for a customer user on another "
             "company's request (seen through a followed project)."
-        )
+        ),
     )
-    async def requester(self, info: Info) -> CustomerUser | None:
-        if self.requester_id is None or not self._party_shown(info):
-            return None
-        row = await info.context.loaders.customer_user_by_id.load(self.requester_id)
-        return CustomerUser.from_row(row)
+    def requester(self, info: Info) -> Answer[CustomerUser | None]:
+        return self._requester(info).then(CustomerUser.from_row)
+
+    def _requester(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.customer_user_by_id, self._party(info, self.requester_id))
 
     @strawberry.field(
+        graphql_type=Customer | None,
         description=(
             "The customer (company) the ticket is for, if any. Null for a customer user on "
             "another company's request."
-        )
+        ),
     )
-    async def customer(self, info: Info) -> Customer | None:
-        if self.customer_id is None or not self._party_shown(info):
-            return None
-        return Customer.from_row(await info.context.loaders.customer_by_id.load(self.customer_id))
+    def customer(self, info: Info) -> Answer[Customer | None]:
+        return self._customer(info).then(Customer.from_row)
+
+    def _customer(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.customer_by_id, self._party(info, self.customer_id))
 
     @strawberry.field(
+        graphql_type=Machine | None,
         description=(
             "The customer's machine the ticket is about, if any. Null for a customer user on "
             "another company's request."
         ),
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.MACHINE)],
     )
-    async def machine(self, info: Info) -> Machine | None:
-        if self.machine_id is None or not self._party_shown(info):
-            return None
-        return Machine.from_row(await info.context.loaders.machine_by_id.load(self.machine_id))
+    def machine(self, info: Info) -> Answer[Machine | None]:
+        return self._machine(info).then(Machine.from_row)
+
+    def _machine(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.machine_by_id, self._party(info, self.machine_id))
 
     @strawberry.field(
+        graphql_type=list[Tag] | None,
         description=(
             "The ticket's tags, by name, always from the ticket organization's vocabulary: an "
             "external advisor sees the host's tags, never their own organization's."
         ),
         extensions=[restricted(AccessPolicy.TICKET_TAGS, models.PortalTicketProperty.TAGS)],
     )
-    async def tags(self, info: Info) -> list[Tag] | None:
-        rows = await info.context.loaders.tags_by_ticket_id.load(self.pk)
+    def tags(self, info: Info) -> Answer[list[Tag] | None]:
+        return self._tags(info).then(self._own_tags)
+
+    def _tags(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.tags_by_ticket_id, self.pk)
+
+    def _own_tags(self, rows: list[Any]) -> list[Tag]:
         return [Tag.from_row(row) for row in rows if row.organization_id == self.organization_id]
 
     @strawberry.field(
+        graphql_type=MessageConnection,
         description=(
             "The ticket's messages, newest first (`first: 3` gives the last three). Customer "
             "users see public messages only."
-        )
+        ),
     )
-    async def messages(
+    def messages(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> MessageConnection:
+    ) -> Answer[MessageConnection | None]:
+        load = self._messages(info, first, after)
         viewer = info.context.require_viewer()
+
+        def connection(page: tuple[list[Any], bool]) -> MessageConnection:
+            rows, has_next = page
+            return MessageConnection(
+                ticket_id=self.pk,
+                viewer=viewer,
+                edges=[
+                    MessageEdge(cursor=encode_cursor(r.id), node=Message.from_row(r)) for r in rows
+                ],
+                page_info=page_info([r.id for r in rows], has_next_page=has_next, after=after),
+            )
+
+        return load.then(connection)
+
+    def _messages(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Load[Any]:
         key = MessagePageKey(
             ticket_id=self.pk,
             first=page_size(first, info.context.settings.max_page_size),
             after_id=decode_cursor(after),
-            viewer=viewer,  # the loader lists what ticket_rules.message_scope lets them see
+            viewer=info.context.require_viewer(),  # the loader lists what message_scope allows
         )
-        rows, has_next = await info.context.loaders.message_page.load(key)
-        return MessageConnection(
-            ticket_id=self.pk,
-            viewer=viewer,
-            edges=[MessageEdge(cursor=encode_cursor(r.id), node=Message.from_row(r)) for r in rows],
-            page_info=page_info([r.id for r in rows], has_next_page=has_next, after=after),
-        )
+        return Load(info.context.loaders.message_page, key)
 
     @strawberry.field(
+        graphql_type=list[TimeEntry] | None,
         description="Time worked on the ticket, oldest first.",
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.TIME_ENTRIES)],
     )
-    async def time_entries(self, info: Info) -> list[TimeEntry] | None:
-        rows = await info.context.loaders.time_entries_by_ticket_id.load(self.pk)
+    def time_entries(self, info: Info) -> Answer[list[TimeEntry] | None]:
+        return self._time_entries(info).then(self._entries)
+
+    def _time_entries(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.time_entries_by_ticket_id, self.pk)
+
+    @staticmethod
+    def _entries(rows: list[Any]) -> list[TimeEntry]:
         return from_rows(TimeEntry, rows)
 
-    def _party_shown(self, info: Info) -> bool:
-        return portal_rules.can_see_ticket_party(info.context.require_viewer(), self)
+    def _party(self, info: Info, key: int | None) -> int | None:
+        """``key`` of a party to the ticket (requester, customer, machine), or None where the
+        viewer is not shown the ticket's parties."""
+        if key is None or not portal_rules.can_see_ticket_party(
+            info.context.require_viewer(), self
+        ):
+            return None
+        return key
 
     @strawberry.field(description="True when the viewer works this ticket as an external advisor.")
     def is_external(self, info: Info) -> bool:
@@ -282,78 +335,6 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
         )
 
 
-@entity(description="A message on a ticket: to or from the customer, or a private note.")
-class Message(Node, RowBacked):
-    pk: strawberry.Private[int]
-    ticket_id: strawberry.Private[int]
-    author_advisor_id: strawberry.Private[int | None]
-    author_customer_user_id: strawberry.Private[int | None]
-    channel: MessageChannel = strawberry.field(description="How it was sent.")  # type: ignore[valid-type]
-    is_public: bool = strawberry.field(
-        description="Public messages reach the customer; private notes stay in the desk."
-    )
-    body: str = strawberry.field(description="The text (for calls, the call record).")
-    is_automatic: bool = strawberry.field(
-        description="Sent by the desk itself (an automatic reply): no author."
-    )
-    created_at: datetime = strawberry.field(description="When it was written.")
-
-    @strawberry.field(
-        description=(
-            "Who wrote it; null for messages the system wrote, and for a customer user when "
-            "the writer is a person of another company."
-        )
-    )
-    async def author(self, info: Info) -> MessageAuthor | None:
-        if self.author_advisor_id is not None:
-            return await advisor_named(info, self.author_advisor_id)
-        if self.author_customer_user_id is not None:
-            row = await info.context.loaders.customer_user_by_id.load(self.author_customer_user_id)
-            if row is None or not portal_rules.can_see_message_author(
-                info.context.require_viewer(), row
-            ):
-                return None  # another company's person, for a customer user
-            return CustomerUser.from_row(row)
-        return None
-
-    @strawberry.field(description="The ticket it belongs to.")
-    async def ticket(self, info: Info) -> Ticket:
-        return Ticket.from_row(await info.context.loaders.ticket_by_id.load(self.ticket_id))
-
-
-@entity(description="Time an advisor worked on a ticket.")
-class TimeEntry(Node, RowBacked):
-    pk: strawberry.Private[int]
-    ticket_id: strawberry.Private[int]
-    advisor_id: strawberry.Private[int]
-    minutes: int = strawberry.field(description="Minutes worked.")
-    note: str | None = strawberry.field(description="What was done.")
-    created_at: datetime = strawberry.field(description="When it was recorded.")
-
-    @strawberry.field(description="Who worked.")
-    async def advisor(self, info: Info) -> Advisor:
-        return Advisor.from_row(await info.context.loaders.advisor_by_id.load(self.advisor_id))
-
-
-@strawberry.type(description="A message and its cursor.")
-class MessageEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to continue after this message.")
-    node: Message = strawberry.field(description="The message.")
-
-
-@strawberry.type(description="A page of a ticket's messages, newest first.")
-class MessageConnection:
-    ticket_id: strawberry.Private[int]
-    viewer: strawberry.Private[Actor]
-    edges: list[MessageEdge] = strawberry.field(description="The messages of this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
-
-    @strawberry.field(description="How many messages the ticket has for this viewer.")
-    async def total_count(self, info: Info) -> int:
-        count: int = await info.context.loaders.message_count.load((self.ticket_id, self.viewer))
-        return count
-
-
 @strawberry.type(description="A ticket and its cursor.")
 class TicketEdge:
     cursor: str = strawberry.field(description="Pass as `after` to continue after this ticket.")
@@ -369,3 +350,29 @@ class TicketConnection:
     @strawberry.field(description="How many tickets the whole list holds (all pages).")
     async def total_count(self, info: Info) -> int:
         return await count_tickets(info.context.reader, self.query)
+
+
+# What `tickets` loads ahead for its page (schema.prefetch): the relations by GraphQL name.
+TICKET_RELATIONS: Relations = {
+    "organization": Ticket._organization,
+    "team": Ticket._team,
+    "assignee": Ticket._assignee,
+    "lockedBy": Ticket._locked_by,
+    "requester": Ticket._requester,
+    "customer": Ticket._customer,
+    "machine": Ticket._machine,
+    "tags": Ticket._tags,
+    "messages": Ticket._messages,
+    "timeEntries": Ticket._time_entries,
+}
+
+
+async def page_of_tickets(info: Info, rows: Sequence[Any]) -> list[Ticket]:
+    """The tickets of a page of rows, for a field that answers a TicketConnection: each row
+    cached by id, and the relations the query selects of the page's tickets loaded now, all
+    at once (schema.prefetch), so that the tickets complete without a task each."""
+    for row in rows:
+        info.context.loaders.ticket_by_id.prime(row.id, row)
+    tickets = [Ticket.from_row(row) for row in rows]
+    await prefetch(info, tickets, TICKET_RELATIONS, ("edges", "node"))
+    return tickets

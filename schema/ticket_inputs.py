@@ -6,14 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from deskgraph.schema.ticket import (
-    Message,
-    MessageChannel,
-    Ticket,
-    TicketPriority,
-    TicketState,
-    TimeEntry,
-)
+from deskgraph.schema.ticket import Ticket, TicketPriority, TicketState
+from deskgraph.schema.ticket_message import Message, MessageChannel, TimeEntry
 from deskgraph.schema.ticket_workflow import TicketOrigin, TicketStateGroup
 
 

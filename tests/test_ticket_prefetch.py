@@ -1,0 +1,124 @@
+"""The ticket list loads its page's relations ahead, so its tickets complete without a task
+each: the asyncio tasks of a dashboard request do not grow with its rows (before: graphql-core
+gathered the seven relations of every ticket as seven tasks, 424 tasks for 50 tickets). What
+is loaded ahead is what the query selects (fragments, aliases, ``@skip``) and the viewer may
+see: a relation a rule hides is not read at all."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import pytest
+
+from deskgraph.bench.scenarios import DASHBOARD
+from deskgraph.store import models
+from tests import factories
+from tests.conftest import Api
+
+FRAGMENTS = """
+query FRAGMENTS($first: Int!, $skipMachine: Boolean!) {
+  tickets(first: $first) { edges { node { ...Parties ... on Ticket { tags { name } } } } }
+}
+fragment Parties on Node {
+  ... on Ticket {
+    team { name } assignee { name } requester { name } customer { name } organization { name }
+    machine @skip(if: $skipMachine) { serial }
+    last: messages(first: 1) { edges { node { body } } }
+    page: messages(first: 3) { edges { node { body } } }
+  }
+}
+"""
+TEAMS = "query TEAMS { tickets(first: 50) { edges { node { id team { name } } } } }"
+
+
+@pytest.fixture
+async def tasks() -> AsyncIterator[list[str]]:
+    """The coroutines the event loop makes tasks of while the test runs, by name."""
+    loop = asyncio.get_running_loop()
+    made: list[str] = []
+    previous = loop.get_task_factory()
+
+    def factory(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        made.append(getattr(coro, "__qualname__", type(coro).__name__))
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    try:
+        yield made
+    finally:
+        loop.set_task_factory(previous)
+
+
+async def tasks_per_request(
+    reader: Api, made: list[str], query: str, variables: dict[str, Any]
+) -> list[str]:
+    await reader.data(query, variables, as_="host-advisor")  # warm
+    made.clear()
+    data = await reader.data(query, variables, as_="host-advisor")
+    assert len(data["tickets"]["edges"]) == variables["first"]
+    return list(made)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [(DASHBOARD, {}), (FRAGMENTS, {"skipMachine": False}), (FRAGMENTS, {"skipMachine": True})],
+    ids=["dashboard", "fragments", "fragments-skip"],
+)
+async def test_tickets_tasks_are_the_same_for_5_and_40_tickets(
+    reader: Api, tasks: list[str], query: str, variables: dict[str, Any]
+) -> None:
+    few = await tasks_per_request(reader, tasks, query, {"first": 5, **variables})
+    many = await tasks_per_request(reader, tasks, query, {"first": 40, **variables})
+    assert len(many) <= len(few), (few, many)
+    # No field of a ticket is completed as a task of its own.
+    assert not [name for name in many if "complete" in name], many
+
+
+def tables_read(statements: list[str]) -> set[str]:
+    return {name for s in statements for name in re.findall(r"\bFROM (\w+)", s)}
+
+
+async def test_tickets_customer_user_teams_hidden_reads_no_team(api: Api) -> None:
+    """A customer user whose portal does not show TEAM: FORBIDDEN on every ticket's team, and
+    the teams table is not read for them (the rule runs before anything is loaded ahead)."""
+    shown = [
+        p for p in models.DEFAULT_PORTAL_PROPERTIES if p is not models.PortalTicketProperty.TEAM
+    ]
+    async with api.app.state.engine.begin() as connection:
+        await factories.portal_settings(connection, 1, properties=shown)
+    with api.count_statements() as counter:
+        body = await api.post(TEAMS, as_="customer-user")
+    edges = body["data"]["tickets"]["edges"]
+    assert edges
+    assert [e["node"]["team"] for e in edges] == [None] * len(edges)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    assert len(body["errors"]) == len(edges)
+    assert "teams" not in tables_read(counter.statements)
+
+
+async def test_tickets_skipped_relation_is_not_read(reader: Api) -> None:
+    with reader.count_statements() as counter:
+        data = await reader.data(FRAGMENTS, {"first": 5, "skipMachine": True}, as_="host-advisor")
+    assert all("machine" not in e["node"] for e in data["tickets"]["edges"])
+    assert "machines" not in tables_read(counter.statements)
+    assert "teams" in tables_read(counter.statements)
+
+
+async def test_tickets_message_cursor_that_is_none_errors_at_the_field(reader: Api) -> None:
+    """A relation whose arguments its field refuses is not loaded ahead: the error stays the
+    field's own, at its path (not the whole list's)."""
+    query = """
+    query BAD_CURSOR { tickets(first: 2) { edges { node { id
+      messages(after: "bad") { edges { node { id } } }
+    } } } }
+    """
+    body = await reader.post(query, as_="host-advisor")
+    assert body["data"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["tickets", "edges", 0, "node", "messages"], "BAD_USER_INPUT")
+    ]
