@@ -243,7 +243,7 @@ class Compiler:
     def first(self, node: FieldNode) -> int:
         """The page size a connection field asks for, checked as the resolver checks it."""
         sent: Any = None
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value != "first":
                 raise NotCompiled(f"argument {argument.name.value}")
             sent = value_from_ast(argument.value, GraphQLInt, dict(self.variables))
