@@ -83,7 +83,7 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
         async def cached() -> bytes:
             async with sessions() as session:
                 connection = await session.connection()
-                raw = (await connection.exec_driver_sql(cached_sql)).scalar()
+                raw = (await connection.exec_driver_sql(cached_sql)).scalar_one()
             return orjson.dumps({"data": {"tickets": orjson.loads(raw)}})
 
         transport = httpx.ASGITransport(app=app)
