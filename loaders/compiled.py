@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLInt, SelectionSetNode, value_from_ast
+from graphql import FieldNode, GraphQLInt, SelectionSetNode, Undefined, value_from_ast
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -247,6 +247,8 @@ class Compiler:
             if argument.name.value != "first":
                 raise NotCompiled(f"argument {argument.name.value}")
             sent = value_from_ast(argument.value, GraphQLInt, dict(self.variables))
+            if sent is Undefined:  # a variable not sent: the argument's default
+                sent = None
         return page_size(sent, self.max_page)
 
     def connection(

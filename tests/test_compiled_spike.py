@@ -3,6 +3,8 @@ executor answers, for every persona the spike compiles for, and refuses the othe
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 import pytest
 from graphql import FieldNode, OperationDefinitionNode, parse
@@ -12,8 +14,9 @@ from deskgraph.bench.scenarios import DASHBOARD as DASHBOARD_QUERY
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.compiled import NotCompiled, ticket_list_json
 from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.settings import Settings
 from deskgraph.store.session import create_sessionmaker
-from tests.conftest import Api
+from tests.conftest import Api, open_api
 
 DASHBOARD_SUBSET = """
 query DashboardSubset($first: Int!) {
@@ -71,3 +74,26 @@ async def test_dashboard_subset_is_not_compiled_for_a_customer_user(
         pytest.skip("the spike compiles for PostgreSQL only")
     with pytest.raises(NotCompiled):
         await compiled(reader, "customer-user", DASHBOARD_SUBSET)
+
+
+@pytest.mark.parametrize("persona", ["host-advisor", "external-advisor", "customer-user"])
+@pytest.mark.parametrize("first", [FIRST, 3, None, 1000], ids=["50", "3", "default", "too-many"])
+async def test_dashboard_through_the_compiling_executor_answers_as_the_executor(
+    reader: Api, reader_settings: Settings, backend: str, persona: str, first: int | None
+) -> None:
+    """The whole HTTP answer (data, errors, the cost extension) is the executor's; for the desk
+    it comes from one compiled statement, for a customer user from the executor (refused)."""
+    if backend != "postgresql":
+        pytest.skip("the spike compiles for PostgreSQL only")
+    variables = {} if first is None else {"first": first}
+    query = DASHBOARD.replace("$first: Int!", "$first: Int")
+    executed = await reader.post(query, variables, as_=persona)
+    async with open_api(dataclasses.replace(reader_settings, compiler=True)) as compiling:
+        with compiling.count_statements() as counted:
+            answered = await compiling.post(query, variables, as_=persona)
+    assert orjson.dumps(answered) == orjson.dumps(executed)
+    compiled_statements = [s for s in counted.statements if "json_build_object" in s]
+    refused = persona == "customer-user" or first == 1000
+    assert len(compiled_statements) == (0 if refused else 1)
+    if not refused:  # the viewer's read, and the one statement
+        assert counted.count == 2, counted.statements
