@@ -7,14 +7,16 @@ statement, the JSON parsed and dumped again), on the same database, interleaved 
 Checks first that both answer the same bytes; then prints, per side, the median wall time and
 the CPU time of a request (the process's, so the app and the in-process client together), and
 the database's own execution time of the statement (EXPLAIN ANALYZE, median of a few).
-``compiled`` builds and compiles the statement for every request; ``cached`` runs the SQL
-text built once, as a plan cache would.
+``executor`` and ``request`` are whole in-process requests to the app with the compiler off and
+on (``Settings.compiler``: its plan cache keeps the SQL text); ``compiled`` builds and compiles
+the statement for every call; ``cached`` runs the SQL text built once, without the request.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import time
 from typing import Any
@@ -49,11 +51,15 @@ def tickets_field() -> FieldNode:
 async def measure(database_url: str, requests: int, rounds: int) -> str:
     settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0)
     app = create_app(settings)
+    compiling_app = create_app(dataclasses.replace(settings, compiler=True))
     variables = {"first": DASHBOARD_SIZE}
     body = {"query": DASHBOARD, "variables": variables}
     field = tickets_field()
     sessions = create_sessionmaker(app.state.engine)
-    async with app.router.lifespan_context(app):
+    async with (
+        app.router.lifespan_context(app),
+        compiling_app.router.lifespan_context(compiling_app),
+    ):
         async with app.state.engine.connect() as connection:
             principal = (await demo_principals(connection))["host-advisor"].principal
         headers = {"Authorization": f"Bearer {issue_token(settings, principal)}"}
@@ -87,15 +93,28 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
             return orjson.dumps({"data": {"tickets": orjson.loads(raw)}})
 
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        compiling_transport = httpx.ASGITransport(app=compiling_app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+            httpx.AsyncClient(
+                transport=compiling_transport, base_url="http://bench"
+            ) as compiling_client,
+        ):
 
             async def executed() -> bytes:
                 answer = await client.post("/graphql", json=body, headers=headers)
                 answer.raise_for_status()
                 return answer.content
 
+            async def request_compiled() -> bytes:
+                answer = await compiling_client.post("/graphql", json=body, headers=headers)
+                answer.raise_for_status()
+                return answer.content
+
             # The executor's answer also has extensions (the cost): compare the data.
             data = orjson.loads(await executed())["data"]
+            if orjson.loads(await request_compiled()) != orjson.loads(await executed()):
+                raise SystemExit("the compiling app's answer differs from the executor's")
             for other in (compiled, cached):
                 if orjson.dumps(data) != orjson.dumps(orjson.loads(await other())["data"]):
                     raise SystemExit("the compiled answer differs from the executor's")
@@ -103,7 +122,13 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
                 await executed()
                 await compiled()
                 await cached()
-            sides: dict[str, Any] = {"executor": executed, "compiled": compiled, "cached": cached}
+                await request_compiled()
+            sides: dict[str, Any] = {
+                "executor": executed,
+                "request": request_compiled,
+                "compiled": compiled,
+                "cached": cached,
+            }
             wall: dict[str, list[float]] = {name: [] for name in sides}
             cpu: dict[str, list[float]] = {name: [] for name in sides}
             for round_ in range(rounds):

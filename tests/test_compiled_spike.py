@@ -91,7 +91,9 @@ async def test_dashboard_through_the_compiling_executor_answers_as_the_executor(
     async with open_api(dataclasses.replace(reader_settings, compiler=True)) as compiling:
         with compiling.count_statements() as counted:
             answered = await compiling.post(query, variables, as_=persona)
+        again = await compiling.post(query, variables, as_=persona)  # from the plan cache
     assert orjson.dumps(answered) == orjson.dumps(executed)
+    assert orjson.dumps(again) == orjson.dumps(executed)
     compiled_statements = [s for s in counted.statements if "json_build_object" in s]
     refused = persona == "customer-user" or first == 1000
     assert len(compiled_statements) == (0 if refused else 1)
