@@ -91,6 +91,9 @@ class Settings:
     workers: AtLeastOne = 1
     trusted_proxies: tuple[str, ...] = ()
     max_page_size: AtLeastOne = 100
+    # Issue 17's spike: root fields the query compiler covers answer from one SQL statement
+    # (server.compiled_execution); off, everything runs on the executor.
+    compiler: bool = False
     max_query_depth: AtLeastOne = 12
     max_query_fields: AtLeastOne = 2_000
     max_query_tokens: AtLeastOne = 10_000

@@ -47,6 +47,7 @@ from deskgraph.schema.ticket_operations import TicketMutation, TicketQuery
 from deskgraph.schema.ticket_sharing_operations import TicketSharingMutation
 from deskgraph.schema.viewer import ViewerQuery
 from deskgraph.schema.viewer_dashboard_operations import DashboardMutation
+from deskgraph.server.compiled_execution import CompilingExecutor
 from deskgraph.server.context import Info, ViewerLookup
 from deskgraph.server.tracing_operation import OperationTrace
 from deskgraph.settings import Settings
@@ -174,15 +175,23 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         settings.max_query_fields,
         settings.max_query_cost,
         settings.max_page_size,
+        settings.compiler,
     )
 
 
 @lru_cache(maxsize=16)
 def _built(
-    production: bool, tokens: int, depth: int, fields: int, cost: int, page_size: int
+    production: bool,
+    tokens: int,
+    depth: int,
+    fields: int,
+    cost: int,
+    page_size: int,
+    compiler: bool = False,
 ) -> strawberry.Schema:
     production_only: list[Any] = [HideSuggestions] if production else []
     return DeskgraphSchema(
+        execution_context_class=CompilingExecutor if compiler else None,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -1,0 +1,335 @@
+"""Spike of issue 17's query compiler: a ticket list selection compiled into one PostgreSQL
+statement that returns the response's JSON (``json_build_object`` / ``json_agg``, a lateral
+join per relation, keyset pages with ``first:``), the viewer's row rules inside.
+
+It covers the dashboard query of ``bench/scenarios.py`` for the desk (advisors and services,
+for whom no field of it is restricted): plain columns, UTC datetimes, global IDs, to-one
+relations, the ticket's tags and its messages page. What it cannot compile it refuses
+(:class:`NotCompiled`), and the executor answers. The design note
+(``/work/notes/compiler-design.md`` of the session that wrote it) says how the rest would go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from graphql import FieldNode, GraphQLInt, SelectionSetNode, Undefined, value_from_ast
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    Table,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.sql.util import ClauseAdapter
+
+from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth.viewer import Actor
+from deskgraph.loaders.base import Reader, table_of
+from deskgraph.schema.pagination import page_size
+from deskgraph.store import models
+
+
+class NotCompiled(Exception):
+    """The selection holds something the compiler does not handle: the executor answers it."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A UTC datetime column, answered as ``datetime.isoformat()`` writes it (Strawberry's
+    ``DateTime``): microseconds only when there are any, offset ``+00:00``."""
+
+    column: str
+
+
+# The rows of a relation for one parent row: (parent, target alias, viewer) -> conditions.
+Where = Callable[[FromClause, FromClause, Actor], list[ColumnElement[bool]]]
+
+
+@dataclass(frozen=True)
+class Related:
+    """A relation: to one row (``many=False``), a list (``many``, in ``order`` of the target's
+    columns), or a keyset connection (``page``: newest ``id`` first, ``first:`` and ``after:``)."""
+
+    target: str  # the GraphQL type name, looked up in COMPILED
+    where: Where
+    many: bool = False
+    page: bool = False
+    order: tuple[str, ...] = ("id",)
+
+
+@dataclass(frozen=True)
+class CompiledType:
+    """What the compiler reads for a GraphQL type: its table, the column behind each plain
+    field (``id`` is always the global ID of the ``id`` column), and its relations."""
+
+    name: str
+    table: Table
+    columns: Mapping[str, str | Stamp]
+    related: Mapping[str, Related] = field(default_factory=dict)
+
+
+def _by_key(column: str) -> Where:
+    """The target row whose ``id`` is the parent's ``column``."""
+    return lambda parent, target, _viewer: [target.c.id == parent.c[column]]
+
+
+def _tags_of_ticket(
+    parent: FromClause, tag: FromClause, _viewer: Actor
+) -> list[ColumnElement[bool]]:
+    # As Ticket.tags filters the loader's rows: the ticket organization's vocabulary only.
+    link = table_of(models.TicketTag)
+    return [
+        exists()
+        .where(link.c.ticket_id == parent.c.id, link.c.tag_id == tag.c.id)
+        .correlate_except(link),
+        tag.c.organization_id == parent.c.organization_id,
+    ]
+
+
+def _messages_of_ticket(
+    parent: FromClause, message: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    scope = ClauseAdapter(message).traverse(ticket_rules.message_scope(viewer))
+    return [message.c.ticket_id == parent.c.id, scope]
+
+
+# In the design, each domain declares these next to its loaders (loaders/ticket.py, ...).
+COMPILED: dict[str, CompiledType] = {
+    "Ticket": CompiledType(
+        "Ticket",
+        table_of(models.Ticket),
+        {
+            "number": "number",
+            "title": "title",
+            "state": "state",
+            "priority": "priority",
+            "createdAt": Stamp("created_at"),
+        },
+        {
+            "team": Related("Team", _by_key("team_id")),
+            "assignee": Related("Advisor", _by_key("assignee_id")),
+            "requester": Related("CustomerUser", _by_key("requester_id")),
+            "customer": Related("Customer", _by_key("customer_id")),
+            "machine": Related("Machine", _by_key("machine_id")),
+            "tags": Related("Tag", _tags_of_ticket, many=True, order=("name", "id")),
+            "messages": Related("Message", _messages_of_ticket, page=True),
+        },
+    ),
+    "Team": CompiledType("Team", table_of(models.Team), {"name": "name", "email": "email"}),
+    "Advisor": CompiledType("Advisor", table_of(models.Advisor), {"name": "name"}),
+    "CustomerUser": CompiledType("CustomerUser", table_of(models.CustomerUser), {"name": "name"}),
+    "Customer": CompiledType("Customer", table_of(models.Customer), {"name": "name"}),
+    "Machine": CompiledType(
+        "Machine", table_of(models.Machine), {"serial": "serial", "model": "model"}
+    ),
+    "Tag": CompiledType("Tag", table_of(models.Tag), {"name": "name"}),
+    "Message": CompiledType(
+        "Message",
+        table_of(models.Message),
+        {"body": "body", "channel": "channel", "createdAt": Stamp("created_at")},
+    ),
+}
+
+
+def base64_text(prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``ids.encode_id`` and ``pagination.encode_cursor`` in SQL: base64 of
+    ``"<prefix>:<pk>"`` (PostgreSQL wraps base64 at 76 characters; the newlines go)."""
+    text = func.concat(literal(f"{prefix}:"), cast(pk, String))
+    return func.translate(func.encode(func.convert_to(text, "UTF8"), "base64"), "\n", "")
+
+
+def iso_utc(moment: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``datetime.isoformat()`` of a UTC ``timestamptz``, whatever the session's TimeZone."""
+    utc = func.timezone("UTC", moment)
+    # date_part gives seconds * 1e6 + microseconds: a whole second is a multiple of 1e6.
+    fraction = case(
+        (func.mod(cast(func.date_part("microseconds", moment), BigInteger), 1_000_000) == 0, ""),
+        else_=func.to_char(utc, ".US"),
+    )
+    return func.concat(func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS'), fraction, "+00:00")
+
+
+class Compiler:
+    """Builds one statement for one root field; names its aliases uniquely."""
+
+    def __init__(self, viewer: Actor, variables: Mapping[str, Any], max_page: int) -> None:
+        self.viewer = viewer
+        self.variables = variables
+        self.max_page = max_page
+        self._count = 0
+
+    def alias(self, table: Table) -> FromClause:
+        self._count += 1
+        return table.alias(f"{table.name}_{self._count}")
+
+    def object(
+        self, compiled: CompiledType, row: FromClause, selection: SelectionSetNode
+    ) -> tuple[ColumnElement[Any], list[FromClause]]:
+        """The row's JSON object, and the lateral subqueries its relations join."""
+        pairs: list[Any] = []
+        laterals: list[FromClause] = []
+        for node in _fields(selection):
+            key = node.alias.value if node.alias else node.name.value
+            pairs += [literal(key), self.value(compiled, row, node, laterals)]
+        return func.json_build_object(*pairs), laterals
+
+    def value(
+        self, compiled: CompiledType, row: FromClause, node: FieldNode, laterals: list[FromClause]
+    ) -> Any:
+        name = node.name.value
+        if name == "__typename":
+            return literal(compiled.name)
+        relation = compiled.related.get(name)
+        if relation is None:
+            if node.arguments or node.selection_set is not None:
+                raise NotCompiled(f"{compiled.name}.{name}")
+            if name == "id":
+                return base64_text(compiled.name, row.c.id)
+            column = compiled.columns.get(name)
+            if column is None:
+                raise NotCompiled(f"{compiled.name}.{name}")
+            if isinstance(column, Stamp):
+                return iso_utc(row.c[column.column])
+            return row.c[column]
+        if node.selection_set is None:
+            raise NotCompiled(f"{compiled.name}.{name} without fields")
+        target = COMPILED[relation.target]
+        inner = self.alias(target.table)
+        where = relation.where(row, inner, self.viewer)
+        if relation.page:
+            first = self.first(node)
+            rows = (
+                select(inner)
+                .where(*where)
+                .order_by(inner.c.id.desc())
+                .limit(first)
+                .correlate_except(inner)
+                .lateral(f"page_{self._count}")
+            )
+            value = self.connection(target, rows, node.selection_set)
+        elif relation.many:
+            if node.arguments:
+                raise NotCompiled(f"{compiled.name}.{name} with arguments")
+            ordered = [inner.c[c] for c in relation.order]
+            built, nested = self.object(target, inner, node.selection_set)
+            aggregated = func.coalesce(
+                func.json_agg(aggregate_order_by(built, *ordered)), literal("[]").cast(JSON)
+            )
+            value = select(aggregated.label("obj")).select_from(_joined(inner, nested))
+            value = value.where(*where).correlate_except(inner)
+        else:
+            if node.arguments:
+                raise NotCompiled(f"{compiled.name}.{name} with arguments")
+            built, nested = self.object(target, inner, node.selection_set)
+            value = select(built.label("obj")).select_from(_joined(inner, nested))
+            value = value.where(*where).correlate_except(inner)
+        lateral = value.lateral(f"{name}_{self._count}")
+        laterals.append(lateral)
+        return lateral.c.obj
+
+    def first(self, node: FieldNode) -> int:
+        """The page size a connection field asks for, checked as the resolver checks it."""
+        sent: Any = None
+        for argument in node.arguments or ():
+            if argument.name.value != "first":
+                raise NotCompiled(f"argument {argument.name.value}")
+            sent = value_from_ast(argument.value, GraphQLInt, dict(self.variables))
+            if sent is Undefined:  # a variable not sent: the argument's default
+                sent = None
+        return page_size(sent, self.max_page)
+
+    def connection(
+        self, target: CompiledType, rows: FromClause, selection: SelectionSetNode
+    ) -> Select[Any]:
+        """``{edges: [{node}]}`` of a page of ``rows``, newest first."""
+        node_selection = _only(_only(selection, "edges"), "node")
+        built, nested = self.object(target, rows, node_selection)
+        edges = func.coalesce(
+            func.json_agg(
+                aggregate_order_by(func.json_build_object(literal("node"), built), rows.c.id.desc())
+            ),
+            literal("[]").cast(JSON),
+        )
+        obj = func.json_build_object(literal("edges"), edges)
+        return select(obj.label("obj")).select_from(_joined(rows, nested))
+
+
+def _joined(base: FromClause, laterals: list[FromClause]) -> FromClause:
+    joined = base
+    for lateral in laterals:
+        joined = joined.outerjoin(lateral, true())
+    return joined
+
+
+def _fields(selection: SelectionSetNode) -> list[FieldNode]:
+    found = []
+    for node in selection.selections:
+        if not isinstance(node, FieldNode) or node.directives:
+            raise NotCompiled("fragments and directives")
+        found.append(node)
+    return found
+
+
+def _only(selection: SelectionSetNode | None, name: str) -> SelectionSetNode:
+    """The selection of the one field ``name`` a connection level asks for."""
+    nodes = _fields(selection) if selection is not None else []
+    if len(nodes) != 1 or nodes[0].name.value != name or nodes[0].alias is not None:
+        raise NotCompiled(f"a connection level other than `{name}`")
+    if nodes[0].selection_set is None:
+        raise NotCompiled(f"`{name}` without fields")
+    return nodes[0].selection_set
+
+
+def compile_ticket_list(
+    tickets: FieldNode, viewer: Actor, variables: Mapping[str, Any], max_page: int
+) -> Select[Any]:
+    """One statement answering the ``tickets`` root field (view ALL, no filter, first page)
+    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside."""
+    if not (viewer.is_advisor or viewer.is_service):
+        # Customer users meet PORTAL-restricted fields (null and FORBIDDEN) and party rules.
+        raise NotCompiled("a viewer with restricted ticket fields")
+    compiler = Compiler(viewer, variables, max_page)
+    t = table_of(models.Ticket)
+    rows = (
+        select(t)
+        .where(ticket_rules.ticket_scope(viewer), ticket_rules.view_scope(viewer, _ALL))
+        .order_by(t.c.id.desc())
+        .limit(compiler.first(tickets))
+        .subquery("t")
+    )
+    if tickets.selection_set is None:
+        raise NotCompiled("tickets without fields")
+    return compiler.connection(COMPILED["Ticket"], rows, tickets.selection_set)
+
+
+_ALL = ticket_rules.TicketListing.ALL
+
+
+async def ticket_list_json(
+    reader: Reader,
+    tickets: FieldNode,
+    viewer: Actor,
+    variables: Mapping[str, Any],
+    max_page: int,
+) -> dict[str, Any]:
+    """The ``tickets`` field's value, read with one statement."""
+    statement = compile_ticket_list(tickets, viewer, variables, max_page)
+    text = await reader.scalar(select(statement.subquery().c.obj.cast(String)))
+    value: dict[str, Any] = orjson.loads(text)
+    return value
+
+
+__all__ = ["COMPILED", "CompiledType", "NotCompiled", "Related", "compile_ticket_list"]

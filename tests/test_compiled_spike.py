@@ -1,0 +1,101 @@
+"""Issue 17's spike: the ticket list compiled into one PostgreSQL statement answers what the
+executor answers, for every persona the spike compiles for, and refuses the others."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import orjson
+import pytest
+from graphql import FieldNode, OperationDefinitionNode, parse
+
+from deskgraph.auth.tokens import verify_token
+from deskgraph.bench.scenarios import DASHBOARD as DASHBOARD_QUERY
+from deskgraph.loaders.base import Reader
+from deskgraph.loaders.compiled import NotCompiled, ticket_list_json
+from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.settings import Settings
+from deskgraph.store.session import create_sessionmaker
+from tests.conftest import Api, open_api
+
+DASHBOARD_SUBSET = """
+query DashboardSubset($first: Int!) {
+  tickets(first: $first) {
+    edges { node { id number title state priority team { name teamId: id __typename } } }
+  }
+}
+"""
+# bench/scenarios.py's dashboard, whole.
+DASHBOARD = DASHBOARD_QUERY
+FIRST = 50
+MAX_PAGE = 100
+
+
+def tickets_field(query: str) -> FieldNode:
+    operation = parse(query).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    field = operation.selection_set.selections[0]
+    assert isinstance(field, FieldNode)
+    return field
+
+
+async def compiled(reader: Api, persona: str, query: str) -> dict[str, object]:
+    principal = verify_token(reader.app.state.settings, reader.tokens[persona])
+    async with create_sessionmaker(reader.app.state.engine)() as session:
+        rows = Reader(session)
+        viewer = await fetch_viewer(rows, principal)
+        assert viewer is not None
+        with reader.count_statements() as counted:
+            value = await ticket_list_json(
+                rows, tickets_field(query), viewer, {"first": FIRST}, MAX_PAGE
+            )
+        await rows.close()
+    assert counted.count == 1
+    return {"tickets": value}
+
+
+@pytest.mark.parametrize("query", [DASHBOARD_SUBSET, DASHBOARD], ids=["subset", "dashboard"])
+@pytest.mark.parametrize("persona", ["host-advisor", "host-admin", "external-advisor", "service"])
+async def test_dashboard_compiled_equals_executor(
+    reader: Api, backend: str, persona: str, query: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the spike compiles for PostgreSQL only")
+    executed = await reader.data(query, {"first": FIRST}, as_=persona)
+    assert executed["tickets"]["edges"]  # the demo gives every one of them tickets
+    # Byte for byte: the same values, in the same key order, as the client reads them.
+    assert orjson.dumps(await compiled(reader, persona, query)) == orjson.dumps(executed)
+
+
+async def test_dashboard_subset_is_not_compiled_for_a_customer_user(
+    reader: Api, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the spike compiles for PostgreSQL only")
+    with pytest.raises(NotCompiled):
+        await compiled(reader, "customer-user", DASHBOARD_SUBSET)
+
+
+@pytest.mark.parametrize("persona", ["host-advisor", "external-advisor", "customer-user"])
+@pytest.mark.parametrize("first", [FIRST, 3, None, 1000], ids=["50", "3", "default", "too-many"])
+async def test_dashboard_through_the_compiling_executor_answers_as_the_executor(
+    reader: Api, reader_settings: Settings, backend: str, persona: str, first: int | None
+) -> None:
+    """The whole HTTP answer (data, errors, the cost extension) is the executor's; for the desk
+    it comes from one compiled statement, for a customer user from the executor (refused)."""
+    if backend != "postgresql":
+        pytest.skip("the spike compiles for PostgreSQL only")
+    variables = {} if first is None else {"first": first}
+    query = DASHBOARD.replace("$first: Int!", "$first: Int")
+    executed = await reader.post(query, variables, as_=persona)
+    async with open_api(dataclasses.replace(reader_settings, compiler=True)) as compiling:
+        with compiling.count_statements() as counted:
+            answered = await compiling.post(query, variables, as_=persona)
+        again = await compiling.post(query, variables, as_=persona)  # from the plan cache
+    assert orjson.dumps(answered) == orjson.dumps(executed)
+    assert orjson.dumps(again) == orjson.dumps(executed)
+    compiled_statements = [s for s in counted.statements if "json_build_object" in s]
+    refused = persona == "customer-user" or first == 1000
+    assert len(compiled_statements) == (0 if refused else 1)
+    if not refused:  # the viewer's read, and the one statement
+        assert counted.count == 2, counted.statements
