@@ -6,7 +6,7 @@ It covers the dashboard query of ``bench/scenarios.py`` for the desk (advisors a
 for whom no field of it is restricted): plain columns, UTC datetimes, global IDs, to-one
 relations, the ticket's tags and its messages page. What it cannot compile it refuses
 (:class:`NotCompiled`), and the executor answers. The design note
-(``/work/notes/compiler-design.md`` of the session that wrote it) says how the rest would go.
+(``docs/compiler.md``) says how the rest would go.
 """
 
 from __future__ import annotations
