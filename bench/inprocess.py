@@ -134,11 +134,8 @@ class NaiveLoaders(Loaders):
     """The same loaders with batching switched off: one statement per object, as a resolver
     that queried directly would send (the N+1 the loaders exist to avoid)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for loader in vars(self).values():
-            if isinstance(loader, DataLoader):
-                loader.batch = False
+    def adopt(self, loader: DataLoader[Any, Any]) -> None:
+        loader.batch = False
 
 
 async def count(app: InProcessApp, run: Callable[[], Awaitable[bytes]]) -> int:
