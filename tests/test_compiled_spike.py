@@ -56,35 +56,32 @@ async def compiled(reader: Api, persona: str, query: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("query", [DASHBOARD_SUBSET, DASHBOARD], ids=["subset", "dashboard"])
 @pytest.mark.parametrize("persona", ["host-advisor", "host-admin", "external-advisor", "service"])
+@pytest.mark.postgresql_only  # the spike compiles for PostgreSQL only
 async def test_dashboard_compiled_equals_executor(
     reader: Api, backend: str, persona: str, query: str
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("the spike compiles for PostgreSQL only")
     executed = await reader.data(query, {"first": FIRST}, as_=persona)
     assert executed["tickets"]["edges"]  # the demo gives every one of them tickets
     # Byte for byte: the same values, in the same key order, as the client reads them.
     assert orjson.dumps(await compiled(reader, persona, query)) == orjson.dumps(executed)
 
 
+@pytest.mark.postgresql_only
 async def test_dashboard_subset_is_not_compiled_for_a_customer_user(
     reader: Api, backend: str
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("the spike compiles for PostgreSQL only")
     with pytest.raises(NotCompiled):
         await compiled(reader, "customer-user", DASHBOARD_SUBSET)
 
 
 @pytest.mark.parametrize("persona", ["host-advisor", "external-advisor", "customer-user"])
 @pytest.mark.parametrize("first", [FIRST, 3, None, 1000], ids=["50", "3", "default", "too-many"])
+@pytest.mark.postgresql_only
 async def test_dashboard_through_the_compiling_executor_answers_as_the_executor(
     reader: Api, reader_settings: Settings, backend: str, persona: str, first: int | None
 ) -> None:
     """The whole HTTP answer (data, errors, the cost extension) is the executor's; for the desk
     it comes from one compiled statement, for a customer user from the executor (refused)."""
-    if backend != "postgresql":
-        pytest.skip("the spike compiles for PostgreSQL only")
     variables = {} if first is None else {"first": first}
     query = DASHBOARD.replace("$first: Int!", "$first: Int")
     executed = await reader.post(query, variables, as_=persona)
