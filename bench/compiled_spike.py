@@ -51,7 +51,7 @@ def tickets_field() -> FieldNode:
 async def measure(database_url: str, requests: int, rounds: int) -> str:
     settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0)
     app = create_app(settings)
-    compiling_app = create_app(dataclasses.replace(settings, compiler=True))
+    compiling_app = create_app(dataclasses.replace(settings, compiler="on"))
     variables = {"first": DASHBOARD_SIZE}
     body = {"query": DASHBOARD, "variables": variables}
     field = tickets_field()
