@@ -224,7 +224,9 @@ def jdlink_settings(
         invite_lookup_per_minute=0,
         # DESKGRAPH_COMPILER=verify runs any test module with the query compiler checked
         # against the executor (docs/compiler.md: the leak walk does).
-        compiler=os.environ.get("DESKGRAPH_COMPILER", "off"),
+        compiler=Settings.from_env(
+            {"DESKGRAPH_COMPILER": os.environ.get("DESKGRAPH_COMPILER", "")}
+        ).compiler,
     )
 
 
