@@ -19,11 +19,14 @@ import orjson
 from graphql import FieldNode, GraphQLInt, SelectionSetNode, Undefined, value_from_ast
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     FromClause,
+    Integer,
     Select,
     String,
     Table,
+    bindparam,
     case,
     cast,
     exists,
@@ -165,10 +168,11 @@ def iso_utc(moment: ColumnElement[Any]) -> ColumnElement[Any]:
 class Compiler:
     """Builds one statement for one root field; names its aliases uniquely."""
 
-    def __init__(self, viewer: Actor, variables: Mapping[str, Any], max_page: int) -> None:
+    def __init__(self, viewer: Actor) -> None:
         self.viewer = viewer
-        self.variables = variables
-        self.max_page = max_page
+        # The page sizes the statement binds, by parameter name: each the `first:` of a field,
+        # checked and bound per request (page_parameters).
+        self.pages: dict[str, FieldNode] = {}
         self._count = 0
 
     def alias(self, table: Table) -> FromClause:
@@ -240,16 +244,14 @@ class Compiler:
         laterals.append(lateral)
         return lateral.c.obj
 
-    def first(self, node: FieldNode) -> int:
-        """The page size a connection field asks for, checked as the resolver checks it."""
-        sent: Any = None
+    def first(self, node: FieldNode) -> BindParameter[int]:
+        """The page size a connection field asks for: a parameter (see page_parameters)."""
         for argument in node.arguments or ():
             if argument.name.value != "first":
                 raise NotCompiled(f"argument {argument.name.value}")
-            sent = value_from_ast(argument.value, GraphQLInt, dict(self.variables))
-            if sent is Undefined:  # a variable not sent: the argument's default
-                sent = None
-        return page_size(sent, self.max_page)
+        name = f"first_{len(self.pages)}"
+        self.pages[name] = node
+        return bindparam(name, type_=Integer)
 
     def connection(
         self, target: CompiledType, rows: FromClause, selection: SelectionSetNode
@@ -293,15 +295,41 @@ def _only(selection: SelectionSetNode | None, name: str) -> SelectionSetNode:
     return nodes[0].selection_set
 
 
-def compile_ticket_list(
-    tickets: FieldNode, viewer: Actor, variables: Mapping[str, Any], max_page: int
-) -> Select[Any]:
+def page_size_of(node: FieldNode, variables: Mapping[str, Any], max_page: int) -> int:
+    """The page size a connection field asks for, checked as the resolver checks it."""
+    sent: Any = None
+    for argument in node.arguments or ():
+        if argument.name.value == "first":
+            sent = value_from_ast(argument.value, GraphQLInt, dict(variables))
+            if sent is Undefined:  # a variable not sent: the argument's default
+                sent = None
+    return page_size(sent, max_page)
+
+
+def page_parameters(
+    pages: Mapping[str, FieldNode], variables: Mapping[str, Any], max_page: int
+) -> dict[str, int]:
+    """The request's values of a statement's page sizes (BAD_USER_INPUT as the resolver's)."""
+    return {name: page_size_of(node, variables, max_page) for name, node in pages.items()}
+
+
+@dataclass(frozen=True)
+class TicketList:
+    """The statement of a ``tickets`` field (its JSON text in column ``obj``), and the
+    fields whose page sizes it binds."""
+
+    statement: Select[Any]
+    pages: Mapping[str, FieldNode]
+
+
+def compile_ticket_list(tickets: FieldNode, viewer: Actor) -> TicketList:
     """One statement answering the ``tickets`` root field (view ALL, no filter, first page)
-    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside."""
+    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside. The
+    viewer may be a shape (``auth.shape.viewer_shape``): its values are parameters then."""
     if not (viewer.is_advisor or viewer.is_service):
         # Customer users meet PORTAL-restricted fields (null and FORBIDDEN) and party rules.
         raise NotCompiled("a viewer with restricted ticket fields")
-    compiler = Compiler(viewer, variables, max_page)
+    compiler = Compiler(viewer)
     t = table_of(models.Ticket)
     rows = (
         select(t)
@@ -312,7 +340,8 @@ def compile_ticket_list(
     )
     if tickets.selection_set is None:
         raise NotCompiled("tickets without fields")
-    return compiler.connection(COMPILED["Ticket"], rows, tickets.selection_set)
+    answer = compiler.connection(COMPILED["Ticket"], rows, tickets.selection_set)
+    return TicketList(select(answer.subquery().c.obj.cast(String)), compiler.pages)
 
 
 _ALL = ticket_rules.TicketListing.ALL
@@ -326,10 +355,19 @@ async def ticket_list_json(
     max_page: int,
 ) -> dict[str, Any]:
     """The ``tickets`` field's value, read with one statement."""
-    statement = compile_ticket_list(tickets, viewer, variables, max_page)
-    text = await reader.scalar(select(statement.subquery().c.obj.cast(String)))
+    compiled = compile_ticket_list(tickets, viewer)
+    parameters = page_parameters(compiled.pages, variables, max_page)
+    text = (await reader.rows(compiled.statement, parameters))[0][0]
     value: dict[str, Any] = orjson.loads(text)
     return value
 
 
-__all__ = ["COMPILED", "CompiledType", "NotCompiled", "Related", "compile_ticket_list"]
+__all__ = [
+    "COMPILED",
+    "CompiledType",
+    "NotCompiled",
+    "Related",
+    "TicketList",
+    "compile_ticket_list",
+    "page_parameters",
+]

@@ -31,11 +31,10 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
-from sqlalchemy import String, select
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
+from deskgraph.loaders.compiled import NotCompiled
+from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.server import tracing
 from deskgraph.server.context import Context
 
@@ -51,12 +50,6 @@ VERIFIED: Counter[str] = Counter()
 
 class CompilerMismatch(Exception):
     """Verify mode: the compiled statement and the executor answered a root field differently."""
-
-
-# The spike's plan cache: SQL text per (field node of a cached document, viewer, variables),
-# the viewer's values inlined. The design keys by the viewer's shape and binds the values.
-PLAN_CACHE_SIZE = 512
-_plans: dict[tuple[int, Actor, str], tuple[FieldNode, str]] = {}
 
 
 class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -98,25 +91,13 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _sql(self, context: Context, node: FieldNode) -> str:
+    def _sql(self, context: Context, node: FieldNode) -> tuple[str, tuple[Any, ...]]:
+        """The plan's SQL text and this request's parameters for it."""
         viewer = context.viewer
         assert viewer is not None
-        variables = self._variables()
-        key = (id(node), viewer, repr(sorted(variables.items())))
-        cached = _plans.get(key)
-        if cached is not None and cached[0] is node:
-            return cached[1]
-        statement = compile_ticket_list(node, viewer, variables, context.settings.max_page_size)
-        dialect = context.session.get_bind().dialect
-        sql = str(
-            select(statement.subquery().c.obj.cast(String)).compile(
-                dialect=dialect, compile_kwargs={"literal_binds": True}
-            )
-        )
-        if len(_plans) >= PLAN_CACHE_SIZE:
-            _plans.clear()
-        _plans[key] = (node, sql)
-        return sql
+        plan = ticket_list_plan(node, viewer, context.session.get_bind().dialect)
+        arguments = plan.arguments(viewer, self._variables(), context.settings.max_page_size)
+        return plan.sql, arguments
 
     def _variables(self) -> dict[str, Any]:
         coerced = self.variable_values.coerced
@@ -125,7 +106,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     async def _run(
         self,
         context: Context,
-        sql: str,
+        sql: tuple[str, tuple[Any, ...]],
         field: Any,
         field_details_list: FieldDetailsList,
         path: Path,
@@ -137,17 +118,21 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
 
     async def _compiled_value(
-        self, context: Context, sql: str, field_details_list: FieldDetailsList, path: Path
+        self,
+        context: Context,
+        sql: tuple[str, tuple[Any, ...]],
+        field_details_list: FieldDetailsList,
+        path: Path,
     ) -> Any:
         with tracing.span(f"compiled {path.key}"):
-            text = await context.reader.sql_scalar(sql)
+            text = await context.reader.sql_scalar(*sql)
         COMPILED[field_details_list[0].node.name.value] += 1
         return orjson.loads(text)
 
     async def _verify(
         self,
         context: Context,
-        sql: str,
+        sql: tuple[str, tuple[Any, ...]],
         field: Any,
         parent_type: GraphQLObjectType,
         source: Any,
