@@ -270,6 +270,9 @@ def test_settings_built_in_code_are_validated_too() -> None:
     with pytest.raises(ValueError, match="must be development or production"):
         Settings(env="prod")
     assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
+    # The compiler switch was a boolean: code that still passes one gets on or off.
+    assert dataclasses.replace(Settings(), compiler=True).compiler == "on"  # type: ignore[arg-type]
+    assert Settings(compiler="verify").compiler == "verify"
 
 
 def test_settings_repr_leaves_the_secrets_out() -> None:
