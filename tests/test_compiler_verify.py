@@ -34,15 +34,29 @@ DASHBOARD_AFTER = DASHBOARD.replace("$first: Int!", "$first: Int, $after: String
 DASHBOARD_IN_VIEW = DASHBOARD.replace("$first: Int!", "$first: Int, $view: TicketView!").replace(
     "tickets(first: $first)", "tickets(first: $first, view: $view)"
 )
+# The dashboard with all a connection tells: cursors, where the page stands, how many in all.
+DASHBOARD_PAGED = DASHBOARD.replace(
+    "edges { node {",
+    "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+    " edges { cursor node {",
+    1,
+).replace(
+    "messages(first: 3) { edges {",
+    "messages(first: 3) { total: totalCount pageInfo { endCursor hasNextPage __typename } edges {"
+    " cursor",
+)
 # (query, variables): the pages the compiler answers, then variants it refuses (the executor
 # answers them in both runs, and verify mode must not get in the way).
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     *((DASHBOARD, {"first": first}) for first in (0, 1, 3, 50)),
+    *((DASHBOARD_PAGED, {"first": first}) for first in (0, 2, 100)),
     (DASHBOARD, {"first": 1000}),  # BAD_USER_INPUT from the same check, at the same path
     (DASHBOARD_AFTER, {"first": 3, "after": encode_cursor(40)}),
     *((DASHBOARD_IN_VIEW, {"first": 20, "view": view}) for view in ("MINE", "EXTERNAL_TEAM")),
 ]
-COMPILED_VARIANTS = 5  # the first five: dashboards without arguments but `first`
+# The first eight are dashboards with no argument but `first`: all compiled but first: 1000,
+# which the page size check refuses before any statement.
+COMPILED_VARIANTS = 8
 # The viewers the compiler answers for (the spike refuses customer users, and without a
 # viewer the resolver's UNAUTHENTICATED is the executor's).
 DESK = {"host-admin", "host-advisor", "host-viewer", "external-advisor"}
@@ -66,7 +80,6 @@ async def test_dashboard_in_verify_mode_answers_as_the_executor_for_every_viewer
     compiled = COMPILED["tickets"] - compiled_before
     assert VERIFIED["tickets"] - verified_before == compiled
     desk = viewer in DESK or (viewer or "").startswith("service")
-    # first: 1000 is refused by the argument's check before any statement.
     assert compiled == (COMPILED_VARIANTS - 1 if desk else 0)
 
 
