@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from graphql import FieldNode, OperationDefinitionNode, parse
 from hypothesis import given, settings, strategies as st
 from sqlalchemy import ColumnElement, Dialect, literal, select
 from sqlalchemy.dialects.postgresql import asyncpg
@@ -32,19 +31,12 @@ from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.store.models import AdvisorRole
 from deskgraph.store.session import create_sessionmaker
 from tests.conftest import PERSONA_NAMES, SERVICE_WITH_EVERY_SCOPE, Api
+from tests.test_compiled_spike import tickets_field
 
 POSTGRESQL: Dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
 SQLITE: Dialect = aiosqlite.dialect()
 MAX_PAGE = 100
 VARIABLES = {"first": 7}
-
-
-def tickets_field(query: str) -> FieldNode:
-    operation = parse(query).definitions[0]
-    assert isinstance(operation, OperationDefinitionNode)
-    field = operation.selection_set.selections[0]
-    assert isinstance(field, FieldNode)
-    return field
 
 
 DASHBOARD_FIELD = tickets_field(DASHBOARD)
