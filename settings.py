@@ -35,6 +35,12 @@ Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 SecondsOrNone = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0: keep nothing
 
 
+# The spellings of DESKGRAPH_COMPILER from when it was a boolean (pydantic's bool words).
+_COMPILER_SYNONYMS = {
+    **dict.fromkeys(("true", "1", "yes", "y", "t"), "on"),
+    **dict.fromkeys(("false", "0", "no", "n", "f"), "off"),
+}
+
 # The hosts a CRM configuration may name unless DESKGRAPH_CRM_ALLOWED_HOSTS says otherwise.
 CRM_CLOUD_HOSTS = ("*.salesforce.com", "*.force.com", "*.dynamics.com")
 
@@ -91,9 +97,11 @@ class Settings:
     workers: AtLeastOne = 1
     trusted_proxies: tuple[str, ...] = ()
     max_page_size: AtLeastOne = 100
-    # Issue 17's spike: root fields the query compiler covers answer from one SQL statement
-    # (server.compiled_execution); off, everything runs on the executor.
-    compiler: bool = False
+    # Issue 17's query compiler (server.compiled_execution): `on` answers the root fields it
+    # covers from one SQL statement; `verify` runs both the statement and the executor for
+    # each of them and fails the field (a masked internal error, both answers logged) when
+    # they differ; `off` runs everything on the executor.
+    compiler: Literal["off", "on", "verify"] = "off"
     max_query_depth: AtLeastOne = 12
     max_query_fields: AtLeastOne = 2_000
     max_query_tokens: AtLeastOne = 10_000
@@ -202,6 +210,17 @@ class Settings:
     @classmethod
     def _persisted_mode(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("compiler", mode="before")
+    @classmethod
+    def _compiler_mode(cls, value: object) -> object:
+        # It was a boolean: `true`/`1`/`yes` (and True) still mean on, `false`/`0`/`no` off.
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, str):
+            mode = value.strip().lower()
+            return _COMPILER_SYNONYMS.get(mode, mode)
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 
 from deskgraph.auth.organization import can_see_team
 from deskgraph.auth.scopes import READ
+from deskgraph.auth.shape import in_ids
 from deskgraph.auth.viewer import Actor
 from deskgraph.store import models
 
@@ -114,7 +115,7 @@ def _portal_scope(viewer: Actor) -> ColumnElement[bool]:
     if viewer.portal.company_tickets and viewer.customer_id is not None:
         clauses.append(t.customer_id == viewer.customer_id)
     if viewer.portal.followed_project_tickets and viewer.followed_project_ids:
-        clauses.append(t.project_id.in_(sorted(viewer.followed_project_ids)))
+        clauses.append(in_ids(t.project_id, viewer.followed_project_ids))
     return and_(t.organization_id == viewer.customer_organization_id, or_(*clauses))
 
 
@@ -128,7 +129,7 @@ def ticket_scope(viewer: Actor) -> ColumnElement[bool]:
     if viewer.is_advisor:
         clauses: list[ColumnElement[bool]] = [t.organization_id == viewer.primary_organization_id]
         if viewer.external_team_ids:
-            clauses.append(t.team_id.in_(sorted(viewer.external_team_ids)))
+            clauses.append(in_ids(t.team_id, viewer.external_team_ids))
         return or_(*clauses)
     if viewer.is_customer_user and viewer.customer_user_id is not None:
         return _portal_scope(viewer)
@@ -183,7 +184,7 @@ def view_scope(viewer: Actor, view: TicketListing) -> ColumnElement[bool]:
     teams = viewer.team_ids if view is TicketListing.MY_TEAMS else viewer.external_team_ids
     if not teams:
         return false()
-    in_teams = t.team_id.in_(sorted(teams))
+    in_teams = in_ids(t.team_id, teams)
     if view is TicketListing.MY_EXTERNAL:
         return and_(in_teams, or_(t.assignee_id.is_(None), t.assignee_id == viewer.advisor_id))
     return in_teams

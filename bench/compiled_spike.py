@@ -9,7 +9,8 @@ the CPU time of a request (the process's, so the app and the in-process client t
 the database's own execution time of the statement (EXPLAIN ANALYZE, median of a few).
 ``executor`` and ``request`` are whole in-process requests to the app with the compiler off and
 on (``Settings.compiler``: its plan cache keeps the SQL text); ``compiled`` builds and compiles
-the statement for every call; ``cached`` runs the SQL text built once, without the request.
+the statement for every call; ``cached`` runs the plan's SQL text, built once, with its
+parameters, without the request.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from typing import Any
 import httpx
 import orjson
 from graphql import FieldNode, OperationDefinitionNode, parse
-from sqlalchemy import String, select, text
+from sqlalchemy import text
 
 from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import issue_token
 from deskgraph.bench.scenarios import DASHBOARD, DASHBOARD_SIZE
 from deskgraph.loaders.base import Reader
-from deskgraph.loaders.compiled import compile_ticket_list, ticket_list_json
+from deskgraph.loaders.compiled import compile_ticket_list, page_parameters, ticket_list_json
+from deskgraph.loaders.compiled_plan import build_plan, literal_sql
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
@@ -51,7 +53,7 @@ def tickets_field() -> FieldNode:
 async def measure(database_url: str, requests: int, rounds: int) -> str:
     settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0)
     app = create_app(settings)
-    compiling_app = create_app(dataclasses.replace(settings, compiler=True))
+    compiling_app = create_app(dataclasses.replace(settings, compiler="on"))
     variables = {"first": DASHBOARD_SIZE}
     body = {"query": DASHBOARD, "variables": variables}
     field = tickets_field()
@@ -76,20 +78,15 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
                 await reader.close()
             return orjson.dumps({"data": {"tickets": value}})
 
-        # What a plan cache keeps: the statement's SQL, built and compiled once for this
-        # document and viewer (the viewer's values inlined here; the design binds them).
-        cached_sql = str(
-            select(
-                compile_ticket_list(field, viewer, variables, settings.max_page_size)
-                .subquery()
-                .c.obj.cast(String)
-            ).compile(app.state.engine, compile_kwargs={"literal_binds": True})
-        )
+        # What the plan cache keeps: the statement's SQL, built and compiled once for this
+        # document and the viewer's shape, sent with the viewer's values as parameters.
+        plan = build_plan(field, viewer, app.state.engine.dialect)
+        arguments = plan.arguments(viewer, variables, settings.max_page_size)
 
         async def cached() -> bytes:
             async with sessions() as session:
                 connection = await session.connection()
-                raw = (await connection.exec_driver_sql(cached_sql)).scalar_one()
+                raw = (await connection.exec_driver_sql(plan.sql, arguments)).scalar_one()
             return orjson.dumps({"data": {"tickets": orjson.loads(raw)}})
 
         transport = httpx.ASGITransport(app=app)
@@ -140,15 +137,14 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
                         await run()
                     wall[name].append((time.perf_counter() - started) * 1000 / requests)
                     cpu[name].append((time.process_time() - started_cpu) * 1000 / requests)
-        statement = compile_ticket_list(field, viewer, variables, settings.max_page_size)
-        sql = select(statement.subquery().c.obj.cast(String)).compile(
-            app.state.engine, compile_kwargs={"literal_binds": True}
-        )
+        compiled_list = compile_ticket_list(field, viewer)
+        pages = page_parameters(compiled_list.pages, variables, settings.max_page_size)
+        sql = literal_sql(compiled_list.statement, pages, app.state.engine.dialect)
         database_ms = []
         async with app.state.engine.connect() as connection:
             for _ in range(EXPLAINS):
-                plan = await connection.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"))
-                database_ms.append(float(plan.scalar()[0]["Execution Time"]))
+                explained = await connection.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"))
+                database_ms.append(float(explained.scalar()[0]["Execution Time"]))
     lines = [
         f"dashboard as host-advisor, {requests} requests x {rounds} rounds (medians of rounds):"
     ]

@@ -79,16 +79,21 @@ class Reader:
         self._closed = False
         self._running: set[asyncio.Task[Any]] = set()
 
-    async def _execute(self, statement: Executable | str, params: dict[str, Any] | None) -> Any:
+    async def _execute(
+        self, statement: Executable | str, params: dict[str, Any] | tuple[Any, ...] | None
+    ) -> Any:
         async with self._lock:
             if self._closed:
                 raise RuntimeError("the request is over: no more statements")
-            if isinstance(statement, str):  # SQL text compiled once (loaders.compiled's plans)
+            if isinstance(statement, str):  # SQL text compiled once (loaders.compiled_plan)
                 connection = await self.session.connection()
-                return await connection.exec_driver_sql(statement)
+                return await connection.exec_driver_sql(statement, params or None)
+            assert not isinstance(params, tuple)
             return await self.session.execute(statement, params)
 
-    async def _uncancelled(self, statement: Executable | str, params: dict[str, Any] | None) -> Any:
+    async def _uncancelled(
+        self, statement: Executable | str, params: dict[str, Any] | tuple[Any, ...] | None
+    ) -> Any:
         task = asyncio.ensure_future(self._execute(statement, params))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -104,9 +109,9 @@ class Reader:
     async def scalar(self, statement: Executable) -> Any:
         return (await self._uncancelled(statement, None)).scalar()
 
-    async def sql_scalar(self, sql: str) -> Any:
-        """The one value of SQL text sent as it is (no parameters)."""
-        return (await self._uncancelled(sql, None)).scalar()
+    async def sql_scalar(self, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
+        """The one value of SQL text sent as it is, with the driver's positional parameters."""
+        return (await self._uncancelled(sql, parameters)).scalar()
 
     async def close(self) -> None:
         """No statement after this; waits for those still running (of cancelled fields, or

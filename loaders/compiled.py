@@ -4,9 +4,8 @@ join per relation, keyset pages with ``first:``), the viewer's row rules inside.
 
 It covers the dashboard query of ``bench/scenarios.py`` for the desk (advisors and services,
 for whom no field of it is restricted): plain columns, UTC datetimes, global IDs, to-one
-relations, the ticket's tags and its messages page. What it cannot compile it refuses
-(:class:`NotCompiled`), and the executor answers. The design note
-(``docs/compiler.md``) says how the rest would go.
+relations, the ticket's tags and its messages page, first pages' cursors, ``pageInfo`` and
+``totalCount``. What it cannot compile it refuses (:class:`NotCompiled`): the executor answers.
 """
 
 from __future__ import annotations
@@ -18,14 +17,14 @@ from typing import Any
 import orjson
 from graphql import FieldNode, GraphQLInt, SelectionSetNode, Undefined, value_from_ast
 from sqlalchemy import (
-    BigInteger,
+    BindParameter,
     ColumnElement,
     FromClause,
+    Integer,
     Select,
     String,
     Table,
-    case,
-    cast,
+    bindparam,
     exists,
     func,
     literal,
@@ -38,6 +37,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, table_of
+from deskgraph.loaders.compiled_json import base64_text, iso_utc, page_info_values, position
 from deskgraph.schema.pagination import page_size
 from deskgraph.store import models
 
@@ -144,31 +144,14 @@ COMPILED: dict[str, CompiledType] = {
 }
 
 
-def base64_text(prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``ids.encode_id`` and ``pagination.encode_cursor`` in SQL: base64 of
-    ``"<prefix>:<pk>"`` (PostgreSQL wraps base64 at 76 characters; the newlines go)."""
-    text = func.concat(literal(f"{prefix}:"), cast(pk, String))
-    return func.translate(func.encode(func.convert_to(text, "UTF8"), "base64"), "\n", "")
-
-
-def iso_utc(moment: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``datetime.isoformat()`` of a UTC ``timestamptz``, whatever the session's TimeZone."""
-    utc = func.timezone("UTC", moment)
-    # date_part gives seconds * 1e6 + microseconds: a whole second is a multiple of 1e6.
-    fraction = case(
-        (func.mod(cast(func.date_part("microseconds", moment), BigInteger), 1_000_000) == 0, ""),
-        else_=func.to_char(utc, ".US"),
-    )
-    return func.concat(func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS'), fraction, "+00:00")
-
-
 class Compiler:
     """Builds one statement for one root field; names its aliases uniquely."""
 
-    def __init__(self, viewer: Actor, variables: Mapping[str, Any], max_page: int) -> None:
+    def __init__(self, viewer: Actor) -> None:
         self.viewer = viewer
-        self.variables = variables
-        self.max_page = max_page
+        # The page sizes the statement binds, by parameter name: each the `first:` of a field,
+        # checked and bound per request (page_parameters).
+        self.pages: dict[str, FieldNode] = {}
         self._count = 0
 
     def alias(self, table: Table) -> FromClause:
@@ -212,14 +195,22 @@ class Compiler:
         if relation.page:
             first = self.first(node)
             rows = (
-                select(inner)
+                select(inner, position(inner))
                 .where(*where)
                 .order_by(inner.c.id.desc())
-                .limit(first)
+                .limit(first + 1)
                 .correlate_except(inner)
                 .lateral(f"page_{self._count}")
             )
-            value = self.connection(target, rows, node.selection_set)
+            counted = self.alias(target.table)
+            total = (
+                select(func.count())
+                .select_from(counted)
+                .where(*relation.where(row, counted, self.viewer))
+                .correlate_except(counted)
+                .scalar_subquery()
+            )
+            value = self.connection(target, rows, first, total, node.selection_set)
         elif relation.many:
             if node.arguments:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
@@ -240,31 +231,83 @@ class Compiler:
         laterals.append(lateral)
         return lateral.c.obj
 
-    def first(self, node: FieldNode) -> int:
-        """The page size a connection field asks for, checked as the resolver checks it."""
-        sent: Any = None
+    def first(self, node: FieldNode) -> BindParameter[int]:
+        """The page size a connection field asks for: a parameter (see page_parameters)."""
         for argument in node.arguments or ():
             if argument.name.value != "first":
                 raise NotCompiled(f"argument {argument.name.value}")
-            sent = value_from_ast(argument.value, GraphQLInt, dict(self.variables))
-            if sent is Undefined:  # a variable not sent: the argument's default
-                sent = None
-        return page_size(sent, self.max_page)
+        name = f"first_{len(self.pages)}"
+        self.pages[name] = node
+        return bindparam(name, type_=Integer)
 
     def connection(
-        self, target: CompiledType, rows: FromClause, selection: SelectionSetNode
+        self,
+        target: CompiledType,
+        rows: FromClause,
+        first: ColumnElement[int],
+        total: ColumnElement[int],
+        selection: SelectionSetNode,
     ) -> Select[Any]:
-        """``{edges: [{node}]}`` of a page of ``rows``, newest first."""
-        node_selection = _only(_only(selection, "edges"), "node")
-        built, nested = self.object(target, rows, node_selection)
-        edges = func.coalesce(
-            func.json_agg(
-                aggregate_order_by(func.json_build_object(literal("node"), built), rows.c.id.desc())
-            ),
-            literal("[]").cast(JSON),
-        )
-        obj = func.json_build_object(literal("edges"), edges)
-        return select(obj.label("obj")).select_from(_joined(rows, nested))
+        """A keyset connection (edges, pageInfo, totalCount) of ``rows``: the page's rows
+        newest first, and one more (``position`` ``first + 1``) when a next page exists."""
+        shown = rows.c.position <= first
+        pairs: list[Any] = []
+        laterals: list[FromClause] = []
+        for node in _fields(selection):
+            name = node.name.value
+            if name == "edges":
+                value: Any = self.edges(target, rows, shown, node, laterals)
+            elif name == "pageInfo":
+                value = page_info(rows, first, shown, node)
+            elif name == "totalCount" and node.selection_set is None:
+                value = total
+            else:
+                raise NotCompiled(f"a connection's {name}")
+            pairs += [literal(node.alias.value if node.alias else name), value]
+        obj = func.json_build_object(*pairs)
+        return select(obj.label("obj")).select_from(_joined(rows, laterals))
+
+    def edges(
+        self,
+        target: CompiledType,
+        rows: FromClause,
+        shown: ColumnElement[bool],
+        edges: FieldNode,
+        laterals: list[FromClause],
+    ) -> ColumnElement[Any]:
+        pairs: list[Any] = []
+        for node in _fields(_selection(edges)):
+            name = node.name.value
+            if name == "node":
+                value, nested = self.object(target, rows, _selection(node))
+                laterals += nested
+            elif name == "cursor" and node.selection_set is None:
+                value = base64_text("cursor", rows.c.id)
+            else:
+                raise NotCompiled(f"an edge's {name}")
+            pairs += [literal(node.alias.value if node.alias else name), value]
+        edge = func.json_build_object(*pairs)
+        aggregated = func.json_agg(aggregate_order_by(edge, rows.c.id.desc())).filter(shown)
+        return func.coalesce(aggregated, literal("[]").cast(JSON))
+
+
+def page_info(
+    rows: FromClause, first: ColumnElement[int], shown: ColumnElement[bool], info: FieldNode
+) -> ColumnElement[Any]:
+    values = page_info_values(rows, first, shown)
+    pairs: list[Any] = []
+    for node in _fields(_selection(info)):
+        if node.name.value not in values or node.selection_set is not None:
+            raise NotCompiled(f"PageInfo.{node.name.value}")
+        pairs += [literal(node.alias.value if node.alias else node.name.value)]
+        pairs.append(values[node.name.value])
+    return func.json_build_object(*pairs)
+
+
+def _selection(node: FieldNode) -> SelectionSetNode:
+    if node.selection_set is None:
+        raise NotCompiled(f"`{node.name.value}` without fields")
+    return node.selection_set
 
 
 def _joined(base: FromClause, laterals: list[FromClause]) -> FromClause:
@@ -283,36 +326,51 @@ def _fields(selection: SelectionSetNode) -> list[FieldNode]:
     return found
 
 
-def _only(selection: SelectionSetNode | None, name: str) -> SelectionSetNode:
-    """The selection of the one field ``name`` a connection level asks for."""
-    nodes = _fields(selection) if selection is not None else []
-    if len(nodes) != 1 or nodes[0].name.value != name or nodes[0].alias is not None:
-        raise NotCompiled(f"a connection level other than `{name}`")
-    if nodes[0].selection_set is None:
-        raise NotCompiled(f"`{name}` without fields")
-    return nodes[0].selection_set
+def page_size_of(node: FieldNode, variables: Mapping[str, Any], max_page: int) -> int:
+    """The page size a connection field asks for, checked as the resolver checks it."""
+    sent: Any = None
+    for argument in node.arguments or ():
+        if argument.name.value == "first":
+            sent = value_from_ast(argument.value, GraphQLInt, dict(variables))
+            if sent is Undefined:  # a variable not sent: the argument's default
+                sent = None
+    return page_size(sent, max_page)
 
 
-def compile_ticket_list(
-    tickets: FieldNode, viewer: Actor, variables: Mapping[str, Any], max_page: int
-) -> Select[Any]:
+def page_parameters(
+    pages: Mapping[str, FieldNode], variables: Mapping[str, Any], max_page: int
+) -> dict[str, int]:
+    """The request's values of a statement's page sizes (BAD_USER_INPUT as the resolver's)."""
+    return {name: page_size_of(node, variables, max_page) for name, node in pages.items()}
+
+
+@dataclass(frozen=True)
+class TicketList:
+    """The statement of a ``tickets`` field (its JSON text in column ``obj``), and the
+    fields whose page sizes it binds."""
+
+    statement: Select[Any]
+    pages: Mapping[str, FieldNode]
+
+
+def compile_ticket_list(tickets: FieldNode, viewer: Actor) -> TicketList:
     """One statement answering the ``tickets`` root field (view ALL, no filter, first page)
-    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside."""
+    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside. The
+    viewer may be a shape (``auth.shape.viewer_shape``): its values are parameters then."""
     if not (viewer.is_advisor or viewer.is_service):
         # Customer users meet PORTAL-restricted fields (null and FORBIDDEN) and party rules.
         raise NotCompiled("a viewer with restricted ticket fields")
-    compiler = Compiler(viewer, variables, max_page)
+    compiler = Compiler(viewer)
     t = table_of(models.Ticket)
+    where = [ticket_rules.ticket_scope(viewer), ticket_rules.view_scope(viewer, _ALL)]
+    first = compiler.first(tickets)
     rows = (
-        select(t)
-        .where(ticket_rules.ticket_scope(viewer), ticket_rules.view_scope(viewer, _ALL))
-        .order_by(t.c.id.desc())
-        .limit(compiler.first(tickets))
-        .subquery("t")
+        select(t, position(t)).where(*where).order_by(t.c.id.desc()).limit(first + 1).subquery("t")
     )
-    if tickets.selection_set is None:
-        raise NotCompiled("tickets without fields")
-    return compiler.connection(COMPILED["Ticket"], rows, tickets.selection_set)
+    total = select(func.count()).select_from(t).where(*where).scalar_subquery()
+    selection = _selection(tickets)
+    answer = compiler.connection(COMPILED["Ticket"], rows, first, total, selection)
+    return TicketList(select(answer.subquery().c.obj.cast(String)), compiler.pages)
 
 
 _ALL = ticket_rules.TicketListing.ALL
@@ -326,10 +384,19 @@ async def ticket_list_json(
     max_page: int,
 ) -> dict[str, Any]:
     """The ``tickets`` field's value, read with one statement."""
-    statement = compile_ticket_list(tickets, viewer, variables, max_page)
-    text = await reader.scalar(select(statement.subquery().c.obj.cast(String)))
+    compiled = compile_ticket_list(tickets, viewer)
+    parameters = page_parameters(compiled.pages, variables, max_page)
+    text = (await reader.rows(compiled.statement, parameters))[0][0]
     value: dict[str, Any] = orjson.loads(text)
     return value
 
 
-__all__ = ["COMPILED", "CompiledType", "NotCompiled", "Related", "compile_ticket_list"]
+__all__ = [
+    "COMPILED",
+    "CompiledType",
+    "NotCompiled",
+    "Related",
+    "TicketList",
+    "compile_ticket_list",
+    "page_parameters",
+]

@@ -187,11 +187,11 @@ def _built(
     fields: int,
     cost: int,
     page_size: int,
-    compiler: bool = False,
+    compiler: str = "off",
 ) -> strawberry.Schema:
     production_only: list[Any] = [HideSuggestions] if production else []
     return DeskgraphSchema(
-        execution_context_class=CompilingExecutor if compiler else None,
+        execution_context_class=CompilingExecutor if compiler != "off" else None,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

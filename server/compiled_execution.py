@@ -1,34 +1,55 @@
-"""Issue 17's spike of where the query compiler plugs in: graphql-core's executor, for the root
-fields of a query that the compiler covers (``loaders.compiled``).
+"""Issue 17's query compiler plugged into graphql-core's executor, for the root fields of a
+query that the compiler covers (``loaders.compiled``).
 
 Strawberry hands ``Schema(execution_context_class=...)`` to graphql-core as its executor
 class, so everything before execution (parse and validation caches, limits, the cost check,
 ``ViewerLookup``) and after it (``process_errors``, error masking, ``cost.actual``) runs as
 for any request. A covered root field answers with the statement's JSON as its completed
 value; anything the compiler refuses runs on the executor, unchanged.
+
+``Settings.compiler == "verify"`` runs both for each covered root field, the statement first,
+and answers with the executor's value when the two agree: the same ``data`` (byte for byte,
+key order included) and the same errors in the field's subtree (compared sorted by path, as
+GraphQL does not order them). When they differ, the field fails with an unexpected error
+(masked for the client as INTERNAL_SERVER_ERROR) and both answers are logged.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLObjectType, OperationType, Undefined
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLObjectType,
+    OperationType,
+    Undefined,
+    located_error,
+)
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
-from sqlalchemy import String, select
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
+from deskgraph.loaders.compiled import NotCompiled
+from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.server import tracing
 from deskgraph.server.context import Context
 
+logger = logging.getLogger(__name__)
+
 COMPILED_ROOTS = frozenset({"tickets"})
-# The spike's plan cache: SQL text per (field node of a cached document, viewer, variables),
-# the viewer's values inlined. The design keys by the viewer's shape and binds the values.
-PLAN_CACHE_SIZE = 512
-_plans: dict[tuple[int, Actor, str], tuple[FieldNode, str]] = {}
+# Root fields answered by a compiled statement in this process, by field name, and those whose
+# two answers verify mode compared: a test that means to exercise the compiler asserts these
+# moved (a compiler that silently refused everything would pass any comparison).
+COMPILED: Counter[str] = Counter()
+VERIFIED: Counter[str] = Counter()
+
+
+class CompilerMismatch(Exception):
+    """Verify mode: the compiled statement and the executor answered a root field differently."""
 
 
 class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -60,30 +81,23 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
                 self.handle_field_error(error, field.type, field_details_list, path)
                 return None
             else:
+                if context.settings.compiler == "verify":
+                    return self._verify(
+                        context, sql, field, parent_type, source, field_details_list, path,
+                        position_context,
+                    )  # fmt: skip
                 return self._run(context, sql, field, field_details_list, path)
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _sql(self, context: Context, node: FieldNode) -> str:
+    def _sql(self, context: Context, node: FieldNode) -> tuple[str, tuple[Any, ...]]:
+        """The plan's SQL text and this request's parameters for it."""
         viewer = context.viewer
         assert viewer is not None
-        variables = self._variables()
-        key = (id(node), viewer, repr(sorted(variables.items())))
-        cached = _plans.get(key)
-        if cached is not None and cached[0] is node:
-            return cached[1]
-        statement = compile_ticket_list(node, viewer, variables, context.settings.max_page_size)
-        dialect = context.session.get_bind().dialect
-        sql = str(
-            select(statement.subquery().c.obj.cast(String)).compile(
-                dialect=dialect, compile_kwargs={"literal_binds": True}
-            )
-        )
-        if len(_plans) >= PLAN_CACHE_SIZE:
-            _plans.clear()
-        _plans[key] = (node, sql)
-        return sql
+        plan = ticket_list_plan(node, viewer, context.session.get_bind().dialect)
+        arguments = plan.arguments(viewer, self._variables(), context.settings.max_page_size)
+        return plan.sql, arguments
 
     def _variables(self) -> dict[str, Any]:
         coerced = self.variable_values.coerced
@@ -92,15 +106,90 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     async def _run(
         self,
         context: Context,
-        sql: str,
+        sql: tuple[str, tuple[Any, ...]],
         field: Any,
         field_details_list: FieldDetailsList,
         path: Path,
     ) -> Any:
         try:
-            with tracing.span(f"compiled {path.key}"):
-                text = await context.reader.sql_scalar(sql)
-            return orjson.loads(text)
+            return await self._compiled_value(context, sql, field_details_list, path)
         except Exception as error:
             self.handle_field_error(error, field.type, field_details_list, path)
             return None
+
+    async def _compiled_value(
+        self,
+        context: Context,
+        sql: tuple[str, tuple[Any, ...]],
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        with tracing.span(f"compiled {path.key}"):
+            text = await context.reader.sql_scalar(*sql)
+        COMPILED[field_details_list[0].node.name.value] += 1
+        return orjson.loads(text)
+
+    async def _verify(
+        self,
+        context: Context,
+        sql: tuple[str, tuple[Any, ...]],
+        field: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """Both answers of a covered root field; the executor's when they agree."""
+        # The compiled side keeps its errors to itself (the executor's go to the response).
+        compiled_errors: list[GraphQLError] = []
+        try:
+            compiled = await self._compiled_value(context, sql, field_details_list, path)
+        except Exception as error:
+            compiled = None
+            compiled_errors.append(located_error(error, _nodes(field_details_list), path.as_list()))
+        try:
+            executed = super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+            if self.is_awaitable(executed):
+                executed = await executed
+            failed: list[GraphQLError] = []
+        except GraphQLError as error:  # a non-null root field's error: the executor raises it
+            executed, failed = None, [error]
+        key = path.key
+        executed_errors = [
+            *(e for e in self.collected_errors.errors if e.path and e.path[0] == key),
+            *failed,
+        ]
+        if _answer(compiled, compiled_errors) == _answer(executed, executed_errors):
+            VERIFIED[field_details_list[0].node.name.value] += 1
+            if failed:
+                raise failed[0]
+            return executed
+        logger.error(
+            "the compiled statement and the executor answer %s differently\n"
+            "compiled: %s\nexecuted: %s",
+            key,
+            _answer(compiled, compiled_errors).decode(),
+            _answer(executed, executed_errors).decode(),
+        )
+        mismatch = CompilerMismatch(f"the compiled answer of {key} differs from the executor's")
+        self.handle_field_error(
+            mismatch, field.type, field_details_list, path
+        )  # raises if non-null
+        return None
+
+
+def _nodes(field_details_list: FieldDetailsList) -> list[FieldNode]:
+    return [details.node for details in field_details_list]
+
+
+def _answer(value: Any, errors: list[GraphQLError]) -> bytes:
+    """A field's value and its subtree's errors, as compared: the value as the client reads it
+    (key order too), the errors as a multiset (sorted by path, then message)."""
+    formatted = sorted(
+        (error.formatted for error in errors),
+        key=lambda e: (orjson.dumps(e.get("path")), e["message"]),
+    )
+    return orjson.dumps({"data": value, "errors": formatted})

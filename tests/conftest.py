@@ -222,6 +222,11 @@ def jdlink_settings(
         # statement per operation are tests/test_rate_limits.py's, which turns them on.
         rate_limit_cost_per_minute=0,
         invite_lookup_per_minute=0,
+        # DESKGRAPH_COMPILER=verify runs any test module with the query compiler checked
+        # against the executor (docs/compiler.md: the leak walk does).
+        compiler=Settings.from_env(
+            {"DESKGRAPH_COMPILER": os.environ.get("DESKGRAPH_COMPILER", "")}
+        ).compiler,
     )
 
 

@@ -85,7 +85,7 @@ async def test_dashboard_through_the_compiling_executor_answers_as_the_executor(
     variables = {} if first is None else {"first": first}
     query = DASHBOARD.replace("$first: Int!", "$first: Int")
     executed = await reader.post(query, variables, as_=persona)
-    async with open_api(dataclasses.replace(reader_settings, compiler=True)) as compiling:
+    async with open_api(dataclasses.replace(reader_settings, compiler="on")) as compiling:
         with compiling.count_statements() as counted:
             answered = await compiling.post(query, variables, as_=persona)
         again = await compiling.post(query, variables, as_=persona)  # from the plan cache

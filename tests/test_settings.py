@@ -16,6 +16,12 @@ from deskgraph.settings import DEVELOPMENT_TOKEN_SECRET, Settings, SettingsError
 
 GOOD = [
     pytest.param({}, {"env": "development", "port": 8000, "is_production": False}, id="defaults"),
+    pytest.param({}, {"compiler": "off"}, id="compiler-off-by-default"),
+    pytest.param({"DESKGRAPH_COMPILER": "verify"}, {"compiler": "verify"}, id="compiler-verify"),
+    pytest.param({"DESKGRAPH_COMPILER": " ON "}, {"compiler": "on"}, id="compiler-on"),
+    # It was a boolean: its words still mean on and off.
+    pytest.param({"DESKGRAPH_COMPILER": "true"}, {"compiler": "on"}, id="compiler-true"),
+    pytest.param({"DESKGRAPH_COMPILER": "0"}, {"compiler": "off"}, id="compiler-0"),
     pytest.param(
         {"DESKGRAPH_ENV": "production", "DESKGRAPH_TOKEN_SECRET": "s" * 40},
         {"env": "production", "is_production": True, "token_secret": "s" * 40},
@@ -132,6 +138,11 @@ BAD = [
         {"DESKGRAPH_LOG_SQL": "maybe"},
         "DESKGRAPH_LOG_SQL='maybe': input should be a valid boolean, unable to interpret input",
         id="flag",
+    ),
+    pytest.param(
+        {"DESKGRAPH_COMPILER": "sometimes"},
+        "DESKGRAPH_COMPILER='sometimes': input should be 'off', 'on' or 'verify'",
+        id="compiler-mode",
     ),
     pytest.param(
         {"DESKGRAPH_MAX_PAGE_SIZE": "0", "DESKGRAPH_PORT": "x"},
@@ -259,6 +270,9 @@ def test_settings_built_in_code_are_validated_too() -> None:
     with pytest.raises(ValueError, match="must be development or production"):
         Settings(env="prod")
     assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
+    # The compiler switch was a boolean: code that still passes one gets on or off.
+    assert dataclasses.replace(Settings(), compiler=True).compiler == "on"  # type: ignore[arg-type]
+    assert Settings(compiler="verify").compiler == "verify"
 
 
 def test_settings_repr_leaves_the_secrets_out() -> None:

@@ -1,0 +1,178 @@
+"""Issue 17's plan cache (docs/compiler.md §4): a plan is built once per viewer *shape* and bound
+per request, so it must be exactly the SQL built for each viewer of that shape (the shape
+soundness test), and its text must hold no viewer value and no request variable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from sqlalchemy import ColumnElement, Dialect, literal, select
+from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.dialects.sqlite import aiosqlite
+
+from deskgraph.auth import scopes, ticket as ticket_rules
+from deskgraph.auth.shape import shape_parameters, viewer_shape
+from deskgraph.auth.tokens import verify_token
+from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
+from deskgraph.bench.scenarios import DASHBOARD
+from deskgraph.loaders.base import Reader
+from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_parameters
+from deskgraph.loaders.compiled_plan import (
+    PLAN_CACHE_SIZE,
+    _plans,
+    build_plan,
+    literal_sql,
+    ticket_list_plan,
+)
+from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.store.models import AdvisorRole
+from deskgraph.store.session import create_sessionmaker
+from tests.conftest import PERSONA_NAMES, SERVICE_WITH_EVERY_SCOPE, Api
+from tests.test_compiled_spike import tickets_field
+
+POSTGRESQL: Dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+SQLITE: Dialect = aiosqlite.dialect()
+MAX_PAGE = 100
+VARIABLES = {"first": 7}
+
+
+DASHBOARD_FIELD = tickets_field(DASHBOARD)
+
+
+def in_view(view: ticket_rules.TicketListing) -> Callable[[Actor], ColumnElement[bool]]:
+    return lambda viewer: ticket_rules.view_scope(viewer, view)
+
+
+# The SQL forms of the rules a ticket list's plan holds, by name: each built for a viewer.
+RULES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
+    "ticket_scope": ticket_rules.ticket_scope,
+    "message_scope": ticket_rules.message_scope,
+    **{f"view_scope({view.name})": in_view(view) for view in ticket_rules.TicketListing},
+}
+
+
+def assert_shape_sound(viewer: Actor) -> None:
+    """Built for the shape and rendered with the viewer's values = built for the viewer."""
+    shape, values = viewer_shape(viewer), shape_parameters(viewer)
+    for dialect in (POSTGRESQL, SQLITE):
+        for name, rule in RULES.items():
+            direct = select(literal(1)).where(rule(viewer))
+            planned = select(literal(1)).where(rule(shape))
+            assert literal_sql(planned, values, dialect) == literal_sql(direct, {}, dialect), name
+    try:
+        direct_list = compile_ticket_list(DASHBOARD_FIELD, viewer)
+    except NotCompiled:
+        with pytest.raises(NotCompiled):
+            compile_ticket_list(DASHBOARD_FIELD, shape)
+        return
+    planned_list = compile_ticket_list(DASHBOARD_FIELD, shape)
+    pages = page_parameters(planned_list.pages, VARIABLES, MAX_PAGE)
+    assert literal_sql(planned_list.statement, {**values, **pages}, POSTGRESQL) == literal_sql(
+        direct_list.statement, pages, POSTGRESQL
+    )
+
+
+async def persona_viewer(reader: Api, persona: str) -> Actor:
+    principal = verify_token(reader.app.state.settings, reader.tokens[persona])
+    async with create_sessionmaker(reader.app.state.engine)() as session:
+        rows = Reader(session)
+        viewer = await fetch_viewer(rows, principal)
+        await rows.close()
+    assert viewer is not None
+    return viewer
+
+
+@pytest.mark.one_backend
+@pytest.mark.parametrize("persona", [*PERSONA_NAMES, SERVICE_WITH_EVERY_SCOPE])
+async def test_plan_for_every_persona_is_the_sql_built_for_them(
+    reader: Api, backend: str, persona: str
+) -> None:
+    assert_shape_sound(await persona_viewer(reader, persona))
+
+
+IDS = st.none() | st.integers(1, 10**6)
+ID_SETS = st.frozensets(st.integers(1, 10**6), max_size=4)
+ACTORS = st.builds(
+    Actor,
+    kind=st.sampled_from(ViewerKind),
+    advisor_id=IDS,
+    role=st.none() | st.sampled_from(AdvisorRole),
+    primary_organization_id=IDS,
+    team_ids=ID_SETS,
+    external_team_ids=ID_SETS,
+    external_organization_ids=ID_SETS,
+    read_only_team_ids=ID_SETS,
+    customer_user_id=IDS,
+    customer_id=IDS,
+    customer_organization_id=IDS,
+    portal=st.builds(
+        PortalView, company_tickets=st.booleans(), followed_project_tickets=st.booleans()
+    ),
+    followed_project_ids=ID_SETS,
+    shared_ticket_ids=ID_SETS,
+    scopes=st.frozensets(st.sampled_from(sorted(scopes.ALL))),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ACTORS)
+def test_plan_for_any_viewer_is_the_sql_built_for_them(viewer: Actor) -> None:
+    assert_shape_sound(viewer)
+
+
+EXTERNAL_ADVISOR = Actor(
+    kind=ViewerKind.ADVISOR,
+    advisor_id=918_273,
+    role=AdvisorRole.ADVISOR,
+    primary_organization_id=564_738,
+    team_ids=frozenset({192_837}),
+    external_team_ids=frozenset({746_352, 837_465}),
+)
+
+
+def test_plan_text_holds_no_viewer_value_and_no_variable() -> None:
+    plan = build_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL)
+    sql = plan.sql
+    for value in ("918273", "564738", "746352", "837465", "97531"):
+        assert value not in sql
+    arguments = plan.arguments(EXTERNAL_ADVISOR, {"first": 97_531}, 100_000)
+    # The viewer's ids and the page size are among the driver's parameters instead.
+    assert {564_738, 746_352, 837_465, 97_531} <= set(arguments)
+
+
+def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
+    _plans.clear()
+    plan = ticket_list_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL)
+    same_shape = Actor(
+        kind=ViewerKind.ADVISOR,
+        advisor_id=5,
+        role=AdvisorRole.ADVISOR,
+        primary_organization_id=6,
+        team_ids=frozenset({7}),
+        external_team_ids=frozenset({8, 9}),
+    )
+    assert ticket_list_plan(DASHBOARD_FIELD, same_shape, POSTGRESQL) is plan
+    one_external_team = Actor(
+        kind=ViewerKind.ADVISOR,
+        advisor_id=5,
+        role=AdvisorRole.ADVISOR,
+        primary_organization_id=6,
+        external_team_ids=frozenset({8}),
+    )
+    other: Any = ticket_list_plan(DASHBOARD_FIELD, one_external_team, POSTGRESQL)
+    assert other is not plan
+    assert other.sql != plan.sql
+    assert len(_plans) == 2
+    assert _plans.maxsize == PLAN_CACHE_SIZE
+
+
+def test_plan_refused_is_remembered_for_the_shape() -> None:
+    _plans.clear()
+    customer_user = Actor(kind=ViewerKind.CUSTOMER_USER, customer_user_id=3, customer_id=4)
+    for _ in range(2):
+        with pytest.raises(NotCompiled):
+            ticket_list_plan(DASHBOARD_FIELD, customer_user, POSTGRESQL)
+    assert len(_plans) == 1
