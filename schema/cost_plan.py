@@ -160,6 +160,13 @@ class Planner:
             selection.walks = bool(answered.leaves or answered.nested)
         else:
             selection.typenames = tuple(dict.fromkeys(self.typename_keys(selection_sets)))
+            # Whatever the item's type, its fields are among those of every fragment (what
+            # an unknown type collects): where none costs, nor does any item.
+            selection.walks = any(
+                costed_field(owner, node) is not None
+                for owner, nodes in self.collect(parent, selection_sets, None).values()
+                for node in nodes
+            )
         return selection
 
     def answered(

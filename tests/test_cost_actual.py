@@ -33,7 +33,7 @@ from graphql import (
 )
 from hypothesis_graphql import Mode, mutations, queries
 
-from deskgraph.schema import build_schema
+from deskgraph.schema import build_schema, cost_actual
 from deskgraph.schema.cost import find_operation, root_type
 from deskgraph.schema.cost_actual import result_cost
 from deskgraph.schema.cost_plan import PLANS
@@ -274,3 +274,43 @@ def test_cost_actual_plans_once_per_document_and_list_variables() -> None:
     assert costs == [4, 4, 1]
     keys = [key for key in PLANS.entries if key[1] == id(document)]
     assert [key[3] for key in keys] == [("ids",), ()]
+
+
+def dashboard_answer(tickets: int, tags: int) -> dict[str, Any]:
+    message = {"node": {"body": "b", "author": {"__typename": "Advisor"}}}
+    node = {
+        "title": "t",
+        "team": {"name": "n"},
+        "assignee": None,
+        "requester": {"name": "n", "customer": {"name": "n"}},
+        "tags": [{"name": "n"}] * tags,
+        "machine": {"serial": "s"},
+        "messages": {"edges": [message] * 3},
+    }
+    edges = [{"node": node}] * tickets
+    return {"tickets": {"pageInfo": {"hasNextPage": False}, "edges": edges}}
+
+
+@pytest.mark.parametrize("tags", [0, 5])
+def test_cost_actual_visits_only_objects_with_something_costed_below(
+    monkeypatch: pytest.MonkeyPatch, tags: int
+) -> None:
+    """An object is visited only where something costed is below it: a ticket's edge, node,
+    requester (its customer), messages, and each message's edge and node (its author); its
+    team, tags, machine, the requester's customer or a message's author are counted, never
+    visited, however many."""
+    document = parse(DASHBOARD)
+    operation = find_operation(document, None)
+    assert operation is not None
+    visited: list[Any] = []
+    counted = cost_actual.object_cost
+
+    def object_cost(selection: Any, value: Any) -> int:
+        visited.append(value)
+        return counted(selection, value)
+
+    monkeypatch.setattr(cost_actual, "object_cost", object_cost)
+    data = dashboard_answer(50, tags)
+    cost = result_cost(schema(), document, operation, None, {"first": 50}, data)
+    assert cost == reference_actual(schema(), document, None, {"first": 50}, data)
+    assert len(visited) == 2 + 50 * (4 + 3 * 2)  # the answer and the page, then per ticket
