@@ -49,7 +49,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from deskgraph.errors import QueryTooComplex
-from deskgraph.schema.cost_actual import ResultCoster, costed_field
+from deskgraph.schema.cost_actual import result_cost
+from deskgraph.schema.cost_plan import costed_field
 from deskgraph.schema.pagination import DEFAULT_PAGE_SIZE
 
 PAGE_ARGUMENTS = ("first", "last")
@@ -190,7 +191,9 @@ class _Coster:
         return None
 
 
-def _root(schema: GraphQLSchema, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
+def root_type(
+    schema: GraphQLSchema, operation: OperationDefinitionNode
+) -> GraphQLObjectType | None:
     roots = {
         OperationType.QUERY: schema.query_type,
         OperationType.MUTATION: schema.mutation_type,
@@ -212,7 +215,7 @@ def operation_cost(
     if operation is None:
         return 0
     coster = _Coster(schema, document, operation, variables or {}, max_page_size)
-    return coster.selection_set(_root(schema, operation), operation.selection_set)
+    return coster.selection_set(root_type(schema, operation), operation.selection_set)
 
 
 class QueryCost(SchemaExtension):
@@ -273,16 +276,13 @@ class QueryCost(SchemaExtension):
             operation = find_operation(context.graphql_document, context.operation_name)
             if operation is None:
                 return None
-            schema = context.schema._schema
-            coster = _Coster(
-                schema,
+            return result_cost(
+                context.schema._schema,
                 context.graphql_document,
                 operation,
+                context.operation_name,
                 self._variables() or {},
-                self.max_page_size,
-            )
-            return ResultCoster(coster).object(
-                _root(schema, operation), [operation.selection_set], data
+                data,
             )
         except Exception:  # a result we cannot read leaves `actual` out, never fails a request
             logger.exception("the actual cost could not be computed")

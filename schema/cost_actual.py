@@ -3,201 +3,111 @@
 connection's page is the number of edges / nodes it returned (0 for null), a list sized by its
 argument its length; below a page or an unsized list the costliest item counts (so a full page
 costs what was requested). Fragments apply by the item's type, read from a ``__typename`` the
-selection asks for, else from the fields present. Each value of the result is read once.
+selection asks for, else from the fields present.
+
+An answer is counted by its operation's plan (``schema.cost_plan``, made once per document):
+only the objects with something costed below them are visited; the rest is counted. An
+unsized field with nothing costed below costs 1 wherever its key is present, whatever its
+value, so the tags, team or assignee of a ticket are counted, never visited.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
-    GraphQLField,
-    GraphQLInterfaceType,
-    GraphQLNamedType,
-    GraphQLObjectType,
-    GraphQLUnionType,
-    InlineFragmentNode,
-    SelectionSetNode,
-    get_named_type,
-    is_composite_type,
-)
+from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 
-if TYPE_CHECKING:
-    from deskgraph.schema.cost import _Coster
-
-PAGE_ITEMS = ("edges", "nodes")
-
-Fields = dict[str, tuple[GraphQLNamedType | None, list[FieldNode]]]
+from deskgraph.schema.cost_plan import PLANS, Field, Selection
 
 
-def costed_field(
-    parent: GraphQLNamedType | None, node: FieldNode
-) -> tuple[GraphQLField, GraphQLNamedType] | None:
-    """The definition and object type of a field that costs (one with a selection of an object,
-    interface or union type; not ``__typename`` or introspection), or None: what the requested
-    and the actual cost both count."""
-    if node.name.value.startswith("__") or node.selection_set is None:
-        return None
-    if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        return None
-    definition = parent.fields.get(node.name.value)
-    if definition is None:
-        return None
-    named = get_named_type(definition.type)
-    if not is_composite_type(named):
-        return None
-    return definition, named
+def object_cost(selection: Selection, value: Any) -> int:
+    """What one item costs: the fields it answers (0 for anything but an object)."""
+    if not isinstance(value, dict):
+        return 0
+    answered = selection.answered or selection.of(value)
+    total = _leaves(answered.leaves, value)
+    for key, field in answered.nested:
+        if key in value:
+            total += field_cost(field, value[key])
+    return total
 
 
-class ResultCoster:
-    """The cost of a result: the fields of each object are collected as graphql-core does
-    (response keys, fragments whose type applies), with the result's values beside them; the
-    page sizes and sized lists as the requested cost's ``coster`` reads them."""
+def _leaves(leaves: frozenset[str], value: dict[str, Any]) -> int:
+    """How many of ``leaves`` an item answers (all of them, where it is an answer)."""
+    if value.keys() >= leaves:
+        return len(leaves)
+    return sum(1 for key in leaves if key in value)
 
-    def __init__(self, coster: _Coster) -> None:
-        self.schema = coster.schema
-        self.fragments = coster.fragments
-        self.page_size = coster.page_size
 
-    def object(
-        self, parent: GraphQLNamedType | None, selection_sets: list[SelectionSetNode], value: Any
-    ) -> int:
-        if not isinstance(value, dict):
-            return 0
-        fields = self.collect(parent, selection_sets, value)
-        return sum(
-            self.result_field(owner, nodes, value[key]) for key, (owner, nodes) in fields.items()
-        )
-
-    def result_field(
-        self, owner: GraphQLNamedType | None, nodes: list[FieldNode], value: Any
-    ) -> int:
-        node = nodes[0]
-        costed = costed_field(owner, node)
-        if costed is None:
-            return 0
-        definition, named = costed
-        selection_sets = [n.selection_set for n in nodes if n.selection_set is not None]
-        items = list(_items(value))
-        costliest = max((self.object(named, selection_sets, item) for item in items), default=0)
-        if self.page_size(definition, node) is None:
-            return 1 + costliest  # an object, or a list counted once
-        # A connection's page is the edges / nodes it returned; a sized list's, its length.
-        size = self.page_of(named, selection_sets, value) if isinstance(value, dict) else len(items)
+def field_cost(field: Field, value: Any) -> int:
+    """A field's cost: 1, plus its page's size times (1 + its costliest item) where sized,
+    else plus its costliest item. Its items: a list's (nested lists flattened, nulls in
+    them included), else the value itself (none for null)."""
+    items = field.items
+    if isinstance(value, dict):
+        costliest = object_cost(items, value) if items.walks else 0
+        if not field.sized:
+            return 1 + costliest
+        pages = (items.answered or items.of(value)).pages
+        if len(pages) == 1:  # edges or nodes: its length
+            page = value.get(pages[0])
+            size = len(page) if isinstance(page, list) else 0
+        else:
+            size = max(
+                (len(page) for key in pages if isinstance(page := value.get(key), list)),
+                default=0,
+            )
         return 1 + size * (1 + costliest)
+    if isinstance(value, list):
+        size, costliest = list_cost(items, value) if items.walks else (_count(value), 0)
+        return 1 + (size * (1 + costliest) if field.sized else costliest)
+    if value is None:
+        return 1
+    return 2 if field.sized else 1  # one item that is not an object: it costs nothing
 
-    def page_of(
-        self, parent: GraphQLNamedType | None, selection_sets: list[SelectionSetNode], value: Any
-    ) -> int:
-        fields = self.collect(parent, selection_sets, value)
-        sizes = [
-            len(value[key])
-            for key, (_, nodes) in fields.items()
-            if nodes[0].name.value in PAGE_ITEMS and isinstance(value[key], list)
-        ]
-        return max(sizes, default=0)
 
-    def collect(
-        self,
-        parent: GraphQLNamedType | None,
-        selection_sets: list[SelectionSetNode],
-        value: dict[str, Any],
-    ) -> Fields:
-        """The fields answered in ``value`` by response key, each with the type it was asked
-        on. A fragment applies when its type is the item's (read from a ``__typename`` the
-        selection asks for); where the item's type is unknown, the fields present decide."""
-        typename = parent.name if isinstance(parent, GraphQLObjectType) else None
-        if typename is None:
-            typename = self.typename(selection_sets, value)
-        fields: Fields = {}
-        visited: set[str] = set()
-        for selection_set in selection_sets:
-            self._walk(parent, selection_set, value, typename, fields, visited)
-        return fields
-
-    def _walk(
-        self,
-        owner: GraphQLNamedType | None,
-        selection_set: SelectionSetNode,
-        value: dict[str, Any],
-        typename: str | None,
-        fields: Fields,
-        visited: set[str],
-    ) -> None:
-        """:meth:`collect`'s walk, a method rather than a nested function: a recursive nested
-        function refers to itself through its closure, a reference cycle (with everything it
-        holds) left to the cyclic collector for every item of every response."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                key = selection.alias.value if selection.alias else selection.name.value
-                if key in value:
-                    fields.setdefault(key, (owner, []))[1].append(selection)
-                continue
-            if isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = selection.selection_set
-            elif isinstance(selection, FragmentSpreadNode):
-                definition = self.fragments.get(selection.name.value)
-                if definition is None or selection.name.value in visited:
-                    continue
-                visited.add(selection.name.value)
-                condition, inner = definition.type_condition, definition.selection_set
+def list_cost(items: Selection, values: list[Any]) -> tuple[int, int]:
+    """How many items a (nested) list holds, and what the costliest costs."""
+    size = len(values)
+    costliest = 0
+    answered = items.answered
+    if answered is not None and not answered.nested:  # as a page's edges: counted, not walked
+        leaves = answered.leaves
+        for value in values:
+            if isinstance(value, dict):
+                cost = _leaves(leaves, value)
+            elif isinstance(value, list):
+                inner, cost = list_cost(items, value)
+                size += inner - 1
             else:
                 continue
-            if condition is None:
-                self._walk(owner, inner, value, typename, fields, visited)
-            elif self.applies(condition.name.value, typename):
-                self._walk(
-                    self.schema.get_type(condition.name.value),
-                    inner,
-                    value,
-                    typename,
-                    fields,
-                    visited,
-                )
-
-    def applies(self, condition: str, typename: str | None) -> bool:
-        if typename is None or condition == typename:
-            return True
-        abstract = self.schema.get_type(condition)
-        concrete = self.schema.get_type(typename)
-        if isinstance(abstract, GraphQLInterfaceType | GraphQLUnionType) and isinstance(
-            concrete, GraphQLObjectType
-        ):
-            return self.schema.is_sub_type(abstract, concrete)
-        return False
-
-    def typename(self, selection_sets: list[SelectionSetNode], value: dict[str, Any]) -> str | None:
-        """The item's object type, where the selection asks for ``__typename``."""
-        pending = list(selection_sets)
-        visited: set[str] = set()
-        while pending:
-            for selection in pending.pop().selections:
-                if isinstance(selection, FieldNode):
-                    if selection.name.value == "__typename":
-                        key = selection.alias.value if selection.alias else "__typename"
-                        found = value.get(key)
-                        if isinstance(found, str) and isinstance(
-                            self.schema.get_type(found), GraphQLObjectType
-                        ):
-                            return found
-                elif isinstance(selection, InlineFragmentNode):
-                    pending.append(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode):
-                    definition = self.fragments.get(selection.name.value)
-                    if definition is not None and selection.name.value not in visited:
-                        visited.add(selection.name.value)
-                        pending.append(definition.selection_set)
-        return None
+            if cost > costliest:
+                costliest = cost
+        return size, costliest
+    for value in values:
+        if isinstance(value, list):
+            inner, cost = list_cost(items, value)
+            size += inner - 1
+        else:
+            cost = object_cost(items, value)
+        if cost > costliest:
+            costliest = cost
+    return size, costliest
 
 
-def _items(value: Any) -> Iterator[Any]:
-    """The items of a (nested) list, nulls included, or the value itself (none for null)."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _items(item) if isinstance(item, list) else (item,)
-    elif value is not None:
-        yield value
+def _count(values: list[Any]) -> int:
+    """How many items a (nested) list holds."""
+    return sum(_count(value) if isinstance(value, list) else 1 for value in values)
+
+
+def result_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any],
+    data: dict[str, Any],
+) -> int:
+    """What ``data``, the answer of ``operation``, cost."""
+    return object_cost(PLANS.get(schema, document, operation, operation_name, variables), data)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deskgraph.schema.cost_actual import ResultCoster
+from deskgraph.schema import cost
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store import models
@@ -126,7 +126,7 @@ async def test_tickets_actual_cost_unreadable_is_left_out_not_a_failure(
     def unreadable(*_args: Any) -> int:
         raise RuntimeError("a result the walk cannot read")
 
-    monkeypatch.setattr(ResultCoster, "object", unreadable)
+    monkeypatch.setattr(cost, "result_cost", unreadable)
     body = await reader.post("{ tickets(first: 2) { edges { node { id } } } }", as_="host-advisor")
     assert len(body["data"]["tickets"]["edges"]) == 2
     assert "errors" not in body
