@@ -16,9 +16,17 @@ from deskgraph.auth import (
 )
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
-from deskgraph.schema.customer import Customer, CustomerUser, Machine
+from deskgraph.schema.customer import (
+    CUSTOMER_AHEAD,
+    CUSTOMER_USER_AHEAD,
+    MACHINE_AHEAD,
+    Customer,
+    CustomerUser,
+    Machine,
+)
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import (
+    TEAM_AHEAD,
     Advisor,
     Organization,
     Tag,
@@ -26,8 +34,15 @@ from deskgraph.schema.organization import (
     advisor_of_row,
 )
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.prefetch import Answer, Load, Relations, prefetch
-from deskgraph.schema.ticket_message import Message, MessageConnection, MessageEdge, TimeEntry
+from deskgraph.schema.prefetch import Answer, Below, Level, Load, one, prefetch
+from deskgraph.schema.ticket_message import (
+    MESSAGE_RELATIONS,
+    TIME_ENTRY_RELATIONS,
+    Message,
+    MessageConnection,
+    MessageEdge,
+    TimeEntry,
+)
 from deskgraph.schema.ticket_project import TicketProjectFields
 from deskgraph.schema.ticket_sharing import TicketSharingFields
 from deskgraph.schema.ticket_workflow import TicketEscalation, TicketOrigin, TicketPermissions
@@ -352,19 +367,30 @@ class TicketConnection:
         return await count_tickets(info.context.reader, self.query)
 
 
-# What `tickets` loads ahead for its page (schema.prefetch): the relations by GraphQL name.
-TICKET_RELATIONS: Relations = {
-    "organization": Ticket._organization,
-    "team": Ticket._team,
-    "assignee": Ticket._assignee,
-    "lockedBy": Ticket._locked_by,
-    "requester": Ticket._requester,
-    "customer": Ticket._customer,
-    "machine": Ticket._machine,
-    "tags": Ticket._tags,
-    "messages": Ticket._messages,
-    "timeEntries": Ticket._time_entries,
-}
+# What a ticket list loads ahead for its page, and `node` for a ticket (schema.prefetch): the
+# relations by GraphQL name, then those of the objects they hold (the messages of a page...).
+TICKET_AHEAD = Level(
+    {
+        "organization": Ticket._organization,
+        "team": Ticket._team,
+        "assignee": Ticket._assignee,
+        "lockedBy": Ticket._locked_by,
+        "requester": Ticket._requester,
+        "customer": Ticket._customer,
+        "machine": Ticket._machine,
+        "tags": Ticket._tags,
+        "messages": Ticket._messages,
+        "timeEntries": Ticket._time_entries,
+    },
+    below={
+        "messages": Below(("edges", "node"), Message.of_page, Level(MESSAGE_RELATIONS)),
+        "timeEntries": Below((), Ticket._entries, Level(TIME_ENTRY_RELATIONS)),
+        "team": Below((), one(Team.from_row), TEAM_AHEAD),
+        "requester": Below((), one(CustomerUser.from_row), CUSTOMER_USER_AHEAD),
+        "customer": Below((), one(Customer.from_row), CUSTOMER_AHEAD),
+        "machine": Below((), one(Machine.from_row), MACHINE_AHEAD),
+    },
+)
 
 
 async def page_of_tickets(info: Info, rows: Sequence[Any]) -> list[Ticket]:
@@ -374,5 +400,5 @@ async def page_of_tickets(info: Info, rows: Sequence[Any]) -> list[Ticket]:
     for row in rows:
         info.context.loaders.ticket_by_id.prime(row.id, row)
     tickets = [Ticket.from_row(row) for row in rows]
-    await prefetch(info, tickets, TICKET_RELATIONS, ("edges", "node"))
+    await prefetch(info, tickets, TICKET_AHEAD, ("edges", "node"))
     return tickets
