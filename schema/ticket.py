@@ -397,8 +397,13 @@ async def page_of_tickets(info: Info, rows: Sequence[Any]) -> list[Ticket]:
     """The tickets of a page of rows, for a field that answers a TicketConnection: each row
     cached by id, and the relations the query selects of the page's tickets loaded now, all
     at once (schema.prefetch), so that the tickets complete without a task each."""
-    for row in rows:
-        info.context.loaders.ticket_by_id.prime(row.id, row)
-    tickets = [Ticket.from_row(row) for row in rows]
+    tickets = tickets_of_rows(info, rows)
     await prefetch(info, tickets, TICKET_AHEAD, ("edges", "node"))
     return tickets
+
+
+def tickets_of_rows(info: Info, rows: Sequence[Any]) -> list[Ticket]:
+    """The tickets of rows, each row cached by id (for `Message.ticket`, `node`, ...)."""
+    for row in rows:
+        info.context.loaders.ticket_by_id.prime(row.id, row)
+    return [Ticket.from_row(row) for row in rows]
