@@ -7,7 +7,9 @@ tickets with seven relations made 400 tasks. A relation field here is a plain fu
 answers its value when the loader has it (:meth:`DataLoader.loaded`) and a coroutine only
 when it has not; and a list resolver that knows its page (``tickets``) asks each loader for
 every key the query's selection will read, once for the whole page, before answering: the
-page's relations are then at hand, and its objects complete without a coroutine.
+page's relations are then at hand, and its objects complete without a coroutine. One level
+further too: once they are loaded, the relations of the objects their values hold (a
+ticket's messages' authors, its team's organization: :class:`Below`).
 
 The loads are the same (same loaders, same keys, one statement per loader) and so are the
 rules: a key is loaded ahead only for a field the viewer may see (its ``@restricted`` rule,

@@ -1,7 +1,8 @@
-"""The Customer Information Center loads ahead what its lists show: its people's ticket counts
-for the whole page, its ticket widgets' counts and pages (and those tickets' relations) for
-every widget at once, so that the asyncio tasks of a center request do not grow with its
-people or its tickets (before: two tasks a person, two a widget, one a ticket relation)."""
+"""A customer's lists load ahead what they show, so that the asyncio tasks of a request do not
+grow with its people or its tickets. The Customer Information Center: its people's ticket
+counts for the whole page, its ticket widgets' counts and pages (and those tickets'
+relations) for every widget at once (before: two tasks a person, two a widget, one a ticket
+relation). Its history: the relations of the tickets its entries open."""
 
 from __future__ import annotations
 
@@ -66,3 +67,25 @@ async def test_center_benchmark_query_makes_no_task_per_person_or_widget(
     assert len(data["customer"]["informationCenter"]["customerUsers"]["edges"]) == 10
     completed = [name for name in made if "complete" in name]
     assert len(completed) <= 4, made
+
+
+HISTORY = """
+query HISTORY($id: ID!, $first: Int!) {
+  customer(id: $id) { history(first: $first) { edges { node {
+    number ticket { id team { name } requester { name } assignee { name } }
+  } } } }
+}
+"""
+
+
+async def test_customer_history_tasks_are_the_same_for_10_and_50_tickets(
+    api: Api, tasks: list[str]
+) -> None:
+    small, large = await growing_customer(api, 5), await growing_customer(api, 25)
+    _, few = await tasks_of(api, tasks, HISTORY, {"id": small, "first": 10})
+    data, many = await tasks_of(api, tasks, HISTORY, {"id": large, "first": 50})
+    edges = data["customer"]["history"]["edges"]
+    assert len(edges) == 50
+    assert {e["node"]["ticket"]["team"]["name"] for e in edges} != {None}
+    assert len(many) <= len(few), (few, many)
+    assert not [name for name in many if "complete" in name], many
