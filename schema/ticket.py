@@ -381,6 +381,7 @@ TICKET_AHEAD = Level(
         "tags": Ticket._tags,
         "messages": Ticket._messages,
         "timeEntries": Ticket._time_entries,
+        "requesters": Ticket._requesters,
     },
     below={
         "messages": Below(("edges", "node"), Message.of_page, Level(MESSAGE_RELATIONS)),

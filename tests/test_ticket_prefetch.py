@@ -157,7 +157,7 @@ async def test_ticket_detail_tasks_are_the_same_for_3_and_60_messages(
 TEAM_ORGANIZATIONS = """
 query TEAM_ORGANIZATIONS($first: Int!) { tickets(first: $first) { edges { node {
   team { organization { name } } requester { customer { name } } machine { customer { name } }
-  timeEntries { advisor { name } }
+  timeEntries { advisor { name } } requesters { name }
 } } } }
 """
 
