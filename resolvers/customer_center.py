@@ -29,13 +29,8 @@ from deskgraph.schema.customer_center import (
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info
 from deskgraph.schema.prefetch import Answer, Load, prefetch
-from deskgraph.schema.ticket import (
-    Ticket,
-    TicketConnection,
-    TicketEdge,
-    page_of_tickets,
-    tickets_of_rows,
-)
+from deskgraph.schema.ticket import Ticket, TicketConnection, TicketEdge
+from deskgraph.schema.ticket_page import page_of_tickets, tickets_of_rows
 from deskgraph.server.context import Info
 from deskgraph.store import viewer_dashboard as store_dashboard
 

@@ -24,8 +24,9 @@ from deskgraph.schema.notification import Notification
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
 from deskgraph.schema.prefetch import Level, prefetch
 from deskgraph.schema.project import Project
-from deskgraph.schema.ticket import TICKET_AHEAD, Ticket
+from deskgraph.schema.ticket import Ticket
 from deskgraph.schema.ticket_message import Message, TimeEntry
+from deskgraph.schema.ticket_page import TICKET_AHEAD
 from deskgraph.server.context import Info
 
 Visible = Callable[[Actor, Loaders, Any], Awaitable[bool]]

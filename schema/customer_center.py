@@ -15,7 +15,8 @@ from deskgraph.schema.customer import Customer, CustomerUser, CustomerUserTicket
 from deskgraph.schema.node import from_rows
 from deskgraph.schema.pagination import PageInfo
 from deskgraph.schema.prefetch import Answer, Below, Level, Load
-from deskgraph.schema.ticket import TICKET_AHEAD, Ticket, TicketConnection, TicketState
+from deskgraph.schema.ticket import Ticket, TicketConnection, TicketState
+from deskgraph.schema.ticket_page import TICKET_AHEAD
 from deskgraph.schema.viewer_dashboard import TicketWidgetKind, WidgetFilter
 from deskgraph.server.context import Info
 from deskgraph.store import models, viewer_dashboard as store_dashboard

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,16 +16,12 @@ from deskgraph.auth import (
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
 from deskgraph.schema.customer import (
-    CUSTOMER_AHEAD,
-    CUSTOMER_USER_AHEAD,
-    MACHINE_AHEAD,
     Customer,
     CustomerUser,
     Machine,
 )
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import (
-    TEAM_AHEAD,
     Advisor,
     Organization,
     Tag,
@@ -34,10 +29,8 @@ from deskgraph.schema.organization import (
     advisor_of_row,
 )
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.prefetch import Answer, Below, Level, Load, one, prefetch
+from deskgraph.schema.prefetch import Answer, Load
 from deskgraph.schema.ticket_message import (
-    MESSAGE_RELATIONS,
-    TIME_ENTRY_RELATIONS,
     Message,
     MessageConnection,
     MessageEdge,
@@ -365,46 +358,3 @@ class TicketConnection:
     @strawberry.field(description="How many tickets the whole list holds (all pages).")
     async def total_count(self, info: Info) -> int:
         return await count_tickets(info.context.reader, self.query)
-
-
-# What a ticket list loads ahead for its page, and `node` for a ticket (schema.prefetch): the
-# relations by GraphQL name, then those of the objects they hold (the messages of a page...).
-TICKET_AHEAD = Level(
-    {
-        "organization": Ticket._organization,
-        "team": Ticket._team,
-        "assignee": Ticket._assignee,
-        "lockedBy": Ticket._locked_by,
-        "requester": Ticket._requester,
-        "customer": Ticket._customer,
-        "machine": Ticket._machine,
-        "tags": Ticket._tags,
-        "messages": Ticket._messages,
-        "timeEntries": Ticket._time_entries,
-        "requesters": Ticket._requesters,
-    },
-    below={
-        "messages": Below(("edges", "node"), Message.of_page, Level(MESSAGE_RELATIONS)),
-        "timeEntries": Below((), Ticket._entries, Level(TIME_ENTRY_RELATIONS)),
-        "team": Below((), one(Team.from_row), TEAM_AHEAD),
-        "requester": Below((), one(CustomerUser.from_row), CUSTOMER_USER_AHEAD),
-        "customer": Below((), one(Customer.from_row), CUSTOMER_AHEAD),
-        "machine": Below((), one(Machine.from_row), MACHINE_AHEAD),
-    },
-)
-
-
-async def page_of_tickets(info: Info, rows: Sequence[Any]) -> list[Ticket]:
-    """The tickets of a page of rows, for a field that answers a TicketConnection: each row
-    cached by id, and the relations the query selects of the page's tickets loaded now, all
-    at once (schema.prefetch), so that the tickets complete without a task each."""
-    tickets = tickets_of_rows(info, rows)
-    await prefetch(info, tickets, TICKET_AHEAD, ("edges", "node"))
-    return tickets
-
-
-def tickets_of_rows(info: Info, rows: Sequence[Any]) -> list[Ticket]:
-    """The tickets of rows, each row cached by id (for `Message.ticket`, `node`, ...)."""
-    for row in rows:
-        info.context.loaders.ticket_by_id.prime(row.id, row)
-    return [Ticket.from_row(row) for row in rows]

@@ -12,7 +12,8 @@ from deskgraph.auth import ticket as ticket_rules
 from deskgraph.loaders.customer import HistoryPageKey
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
 from deskgraph.schema.prefetch import prefetch
-from deskgraph.schema.ticket import TICKET_AHEAD, Ticket, TicketPriority, TicketState
+from deskgraph.schema.ticket import Ticket, TicketPriority, TicketState
+from deskgraph.schema.ticket_page import TICKET_AHEAD
 from deskgraph.server.context import Info
 
 
