@@ -1,12 +1,13 @@
 """CPU per request and cyclic-collector work of one GraphQL request, in process: what issue
 17's cheap wins are measured with (garbage per request, ``gc.freeze`` after start-up).
 
-    python -m deskgraph.bench.cpu_per_request DATABASE_URL [--query dashboard|small]
-        [--requests N] [--freeze]
+    python -m deskgraph.bench.cpu_per_request DATABASE_URL
+        [--query dashboard|small|detail|center] [--requests N] [--freeze]
 
 Prints the CPU milliseconds a request took (the app and the in-process client together), the
-collections the cyclic collector ran, and the objects a request left it. Compare two commits
-(or ``--freeze`` against none) with farm-bench's interleaved runs, e.g.
+collections the cyclic collector ran, and the objects a request left it (``detail`` and
+``center``: the benchmark scenarios of those names, their query and variables). Compare two
+commits (or ``--freeze`` against none) with farm-bench's interleaved runs, e.g.
 ``farm-bench --vs 'python -m deskgraph.bench.cpu_per_request URL' -- python -m
 deskgraph.bench.cpu_per_request URL --freeze``; the database is a demo (``deskgraph seed
 --demo --tickets 500``)."""
@@ -17,17 +18,19 @@ import argparse
 import asyncio
 import gc
 import time
+from typing import Any
 
 import httpx
 
 from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import issue_token
-from deskgraph.bench.scenarios import DASHBOARD, DASHBOARD_SIZE
+from deskgraph.bench.scenarios import DASHBOARD, DASHBOARD_SIZE, SCENARIOS
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 
 WARM_UP = 20
 SMALL = "{ viewer { kind } }"
+SCENARIO = {s.name: s for s in SCENARIOS if s.name in ("detail", "center")}
 
 
 async def measure(database_url: str, query: str, requests: int, freeze: bool) -> str:
@@ -36,12 +39,18 @@ async def measure(database_url: str, query: str, requests: int, freeze: bool) ->
     if freeze:  # as server.serve.serving_app does
         gc.collect()
         gc.freeze()
-    body = (
+    body: dict[str, Any] = (
         {"query": DASHBOARD, "variables": {"first": DASHBOARD_SIZE}}
         if query == "dashboard"
         else {"query": SMALL}
     )
     async with app.router.lifespan_context(app):
+        if query in SCENARIO:
+            scenario = SCENARIO[query]
+            body = {
+                "query": scenario.query,
+                "variables": await scenario.variables(app.state.engine),
+            }
         async with app.state.engine.connect() as connection:
             principal = (await demo_principals(connection))["host-advisor"].principal
         headers = {"Authorization": f"Bearer {issue_token(settings, principal)}"}
@@ -50,6 +59,7 @@ async def measure(database_url: str, query: str, requests: int, freeze: bool) ->
             for _ in range(WARM_UP):
                 answer = await client.post("/graphql", json=body, headers=headers)
                 answer.raise_for_status()
+                assert "errors" not in answer.json(), answer.json()["errors"]
             gc.collect()
             before = sum(s["collections"] for s in gc.get_stats())
             started = time.process_time()
@@ -71,7 +81,7 @@ async def measure(database_url: str, query: str, requests: int, freeze: bool) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deskgraph.bench.cpu_per_request")
     parser.add_argument("database_url")
-    parser.add_argument("--query", choices=["dashboard", "small"], default="dashboard")
+    parser.add_argument("--query", choices=["dashboard", "small", *SCENARIO], default="dashboard")
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up")
     args = parser.parse_args(argv)

@@ -3,19 +3,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from deskgraph.auth import customer as customer_rules, customer_center as rules
 from deskgraph.errors import BadUserInput, NotFound
+from deskgraph.loaders.base import PENDING
 from deskgraph.loaders.customer_center import (
     CenterScope,
     PeoplePageKey,
     WidgetPageKey,
     widget_query,
 )
+from deskgraph.loaders.ticket import TicketPage
 from deskgraph.resolvers.node import resolve_node_of
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.customer_center import (
+    PEOPLE_AHEAD,
+    WIDGETS_AHEAD,
     CenterCustomerUserConnection,
     CenterCustomerUserEdge,
     CustomerInformationCenter,
@@ -23,7 +28,9 @@ from deskgraph.schema.customer_center import (
     TicketWidget,
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info
-from deskgraph.schema.ticket import TicketConnection, TicketEdge, page_of_tickets
+from deskgraph.schema.prefetch import Answer, Load, prefetch
+from deskgraph.schema.ticket import Ticket, TicketConnection, TicketEdge
+from deskgraph.schema.ticket_page import page_of_tickets, tickets_of_rows
 from deskgraph.server.context import Info
 from deskgraph.store import viewer_dashboard as store_dashboard
 
@@ -125,36 +132,59 @@ def ticket_widget(
     )
 
 
-def ticket_widgets(center: CustomerInformationCenter) -> list[TicketWidget]:
-    """The shown ticket widgets in the viewer's order."""
-    return [
+async def ticket_widgets(info: Info, center: CustomerInformationCenter) -> list[TicketWidget]:
+    """The shown ticket widgets in the viewer's order, their selected counts and pages (and
+    those pages' tickets' relations) loaded ahead, all widgets at once."""
+    widgets = [
         ticket_widget(center, store_dashboard.TicketWidgetKind(setting.name))
         for setting in center.settings
         if setting.name in store_dashboard.TICKET_WIDGETS and setting.shown
     ]
+    await prefetch(info, widgets, WIDGETS_AHEAD, ())
+    return widgets
 
 
-async def widget_tickets(
+def widget_page(
     info: Info,
     widget: TicketWidget,
     filter: Any,
     first: int | None,
     after: str | None,
-) -> TicketConnection:
+) -> Load[Any]:
+    """The page of a widget's tickets that ``tickets(filter:, first:, after:)`` reads."""
     size = widget_page_size(first, widget.page_size)
     chosen = store_dashboard.WidgetFilter(filter or widget.filter)
     kind = store_dashboard.TicketWidgetKind(widget.kind)
-    page = await info.context.loaders.widget_page.load(
-        WidgetPageKey(widget.scope, kind, chosen, size, decode_cursor(after))
-    )
-    tickets = await page_of_tickets(info, page.rows)
-    return TicketConnection(
-        query=widget_query(widget.scope, kind, chosen),
-        edges=[TicketEdge(cursor=encode_cursor(t.pk), node=t) for t in tickets],
-        page_info=page_info(
-            [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
-        ),
-    )
+    key = WidgetPageKey(widget.scope, kind, chosen, size, decode_cursor(after))
+    return Load(info.context.loaders.widget_page, key)
+
+
+def widget_tickets(info: Info, load: Load[Any], after: str | None) -> Answer[TicketConnection]:
+    """A widget's tickets: at once when its page was loaded ahead with its tickets' relations
+    (``ticket_widgets``), else once the page and its tickets' relations are loaded."""
+    key: WidgetPageKey = load.key  # type: ignore[assignment]
+    query = widget_query(key.scope, key.kind, key.filter)
+
+    def connection(page: TicketPage, tickets: list[Ticket]) -> TicketConnection:
+        return TicketConnection(
+            query=query,
+            edges=[TicketEdge(cursor=encode_cursor(t.pk), node=t) for t in tickets],
+            page_info=page_info(
+                [r.id for r in page.rows], has_next_page=page.has_next_page, after=after
+            ),
+        )
+
+    page = load.loader.loaded(key)
+    if page is PENDING:
+        return _widget_tickets(info, load, connection)
+    return connection(page, tickets_of_rows(info, page.rows))
+
+
+async def _widget_tickets(
+    info: Info, load: Load[Any], connection: Callable[[TicketPage, list[Ticket]], TicketConnection]
+) -> TicketConnection:
+    page: TicketPage = await load.loader.load(load.key)
+    return connection(page, await page_of_tickets(info, page.rows))
 
 
 async def customer_users(
@@ -164,7 +194,7 @@ async def customer_users(
     rows, has_next_page = await info.context.loaders.people_page.load(
         PeoplePageKey(center.customer.pk, size, decode_cursor(after))
     )
-    return CenterCustomerUserConnection(
+    people = CenterCustomerUserConnection(
         customer_id=center.customer.pk,
         edges=[
             CenterCustomerUserEdge(
@@ -176,3 +206,5 @@ async def customer_users(
         ],
         page_info=page_info([r.id for r in rows], has_next_page=has_next_page, after=after),
     )
+    await prefetch(info, people.edges, PEOPLE_AHEAD, ("edges",))  # their counts, at once
+    return people

@@ -22,9 +22,11 @@ from deskgraph.schema.customer import Customer, CustomerUser, Machine
 from deskgraph.schema.node import Node, RowBacked
 from deskgraph.schema.notification import Notification
 from deskgraph.schema.organization import Advisor, Organization, Tag, Team
+from deskgraph.schema.prefetch import Level, prefetch
 from deskgraph.schema.project import Project
 from deskgraph.schema.ticket import Ticket
 from deskgraph.schema.ticket_message import Message, TimeEntry
+from deskgraph.schema.ticket_page import TICKET_AHEAD
 from deskgraph.server.context import Info
 
 Visible = Callable[[Actor, Loaders, Any], Awaitable[bool]]
@@ -72,6 +74,10 @@ async def _project(viewer: Actor, _loaders: Loaders, row: Any) -> bool:
     return project_rules.can_see_project(viewer, row)
 
 
+# What is loaded ahead for a node of a type before it is answered (schema.prefetch): its
+# relations complete without a task each (a ticket's messages and their authors).
+AHEAD: dict[str, Level] = {"Ticket": TICKET_AHEAD}
+
 # type name -> (GraphQL type, loader attribute on Loaders, access rule)
 NODE_TYPES: dict[str, tuple[type[RowBacked], str, Visible]] = {
     "Organization": (Organization, "organization_by_id", _organization),
@@ -113,5 +119,8 @@ async def resolve_node_of(info: Info, expected_type: str | None, global_id: str)
         if row is not None and await visible(viewer, loaders, row):
             node = cls.from_row(row)
             assert isinstance(node, Node)
+            ahead = AHEAD.get(type_name)
+            if ahead is not None:
+                await prefetch(info, [node], ahead, (), type_name)
             return node
     raise NotFound(f"No node with ID {global_id!r}.")

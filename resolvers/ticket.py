@@ -34,7 +34,7 @@ from deskgraph.resolvers.ticket_workflow import (
     visible_ticket,
 )
 from deskgraph.schema.pagination import decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.ticket import TicketConnection, TicketEdge, page_of_tickets
+from deskgraph.schema.ticket import TicketConnection, TicketEdge
 from deskgraph.schema.ticket_inputs import (
     AddTicketMessageInput,
     AddTicketMessagePayload,
@@ -47,6 +47,7 @@ from deskgraph.schema.ticket_inputs import (
     UpdateTicketPayload,
 )
 from deskgraph.schema.ticket_message import Message, TimeEntry
+from deskgraph.schema.ticket_page import page_of_tickets
 from deskgraph.schema.ticket_workflow import TicketViewCounts
 from deskgraph.server.context import Info
 from deskgraph.store import models, ticket as store

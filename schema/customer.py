@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -11,6 +11,7 @@ from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.schema.jdlink import JdlinkReport
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import Organization
+from deskgraph.schema.prefetch import Answer, Level, Load
 from deskgraph.schema.project_followers import CustomerProjectFields, CustomerUserProjectFields
 from deskgraph.server.context import Info
 
@@ -40,10 +41,14 @@ class Customer(Node, RowBacked, CustomerProjectFields):
         description="The organization's number for this customer."
     )
 
-    @strawberry.field(description="The organization this is a customer of.")
-    async def organization(self, info: Info) -> Organization:
-        row = await info.context.loaders.organization_by_id.load(self.organization_id)
-        return Organization.from_row(row)
+    @strawberry.field(
+        graphql_type=Organization, description="The organization this is a customer of."
+    )
+    def organization(self, info: Info) -> Answer[Organization | None]:
+        return self._organization(info).then(Organization.from_row)
+
+    def _organization(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.organization_by_id, self.organization_id)
 
     @strawberry.field(description="The customer's people, in the order they were added.")
     async def users(self, info: Info) -> list[CustomerUser]:
@@ -120,10 +125,12 @@ class CustomerUser(Node, RowBacked, CustomerUserProjectFields):
         description="Optimistic concurrency: send it back with `updateCustomerUser`."
     )
 
-    @strawberry.field(description="The company this person belongs to.")
-    async def customer(self, info: Info) -> Customer:
-        row = await info.context.loaders.customer_by_id.load(self.customer_id)
-        return Customer.from_row(row)
+    @strawberry.field(graphql_type=Customer, description="The company this person belongs to.")
+    def customer(self, info: Info) -> Answer[Customer | None]:
+        return self._customer(info).then(Customer.from_row)
+
+    def _customer(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.customer_by_id, self.customer_id)
 
     @strawberry.field(
         description=CENTER_DESCRIPTION.format(
@@ -163,10 +170,12 @@ class Machine(Node, RowBacked):
     serial: str = strawberry.field(description="Serial number (product identification number).")
     model: str | None = strawberry.field(description="Model name, e.g. `8R 370`.")
 
-    @strawberry.field(description="The customer who owns the machine.")
-    async def customer(self, info: Info) -> Customer:
-        row = await info.context.loaders.customer_by_id.load(self.customer_id)
-        return Customer.from_row(row)
+    @strawberry.field(graphql_type=Customer, description="The customer who owns the machine.")
+    def customer(self, info: Info) -> Answer[Customer | None]:
+        return self._customer(info).then(Customer.from_row)
+
+    def _customer(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.customer_by_id, self.customer_id)
 
     @strawberry.field(
         description=(
@@ -178,3 +187,9 @@ class Machine(Node, RowBacked):
     async def jdlink(self, info: Info) -> JdlinkReport | None:
         report = await info.context.loaders.jdlink_by_serial.load(self.serial)
         return None if report is None else JdlinkReport.from_report(report)
+
+
+# What is loaded ahead for a customer, a person, a machine (schema.prefetch).
+CUSTOMER_AHEAD = Level({"organization": Customer._organization})
+CUSTOMER_USER_AHEAD = Level({"customer": CustomerUser._customer})
+MACHINE_AHEAD = Level({"customer": Machine._customer})

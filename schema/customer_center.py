@@ -4,13 +4,19 @@ NEW, OPEN, each under MY_LOCKED, MY_QUEUES, ALL), its company status, its own fi
 
 from __future__ import annotations
 
+from operator import itemgetter
+from typing import Any
+
 import strawberry
 
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.customer_center import CenterScope, WidgetCountsKey
 from deskgraph.schema.customer import Customer, CustomerUser, CustomerUserTicketRelation
+from deskgraph.schema.node import from_rows
 from deskgraph.schema.pagination import PageInfo
-from deskgraph.schema.ticket import TicketConnection, TicketState
+from deskgraph.schema.prefetch import Answer, Below, Level, Load
+from deskgraph.schema.ticket import Ticket, TicketConnection, TicketState
+from deskgraph.schema.ticket_page import TICKET_AHEAD
 from deskgraph.schema.viewer_dashboard import TicketWidgetKind, WidgetFilter
 from deskgraph.server.context import Info
 from deskgraph.store import models, viewer_dashboard as store_dashboard
@@ -37,32 +43,49 @@ class TicketWidget:
         description="Your last chosen filter (default ALL): what `tickets` lists by default."
     )
 
-    @strawberry.field(description="Each filter's count, for the badges: one query for all.")
-    async def counts(self, info: Info) -> TicketWidgetCounts:
+    @strawberry.field(
+        graphql_type=TicketWidgetCounts,
+        description="Each filter's count, for the badges: one query for all.",
+    )
+    def counts(self, info: Info) -> Answer[TicketWidgetCounts | None]:
+        return self._counts(info).then(_counts)
+
+    def _counts(self, info: Info) -> Load[Any]:
         key = WidgetCountsKey(self.scope, store_dashboard.TicketWidgetKind(self.kind))
-        found = await info.context.loaders.widget_counts.load(key)
-        return TicketWidgetCounts(
-            my_locked=found[store_dashboard.WidgetFilter.MY_LOCKED],
-            my_queues=found[store_dashboard.WidgetFilter.MY_QUEUES],
-            all=found[store_dashboard.WidgetFilter.ALL],
-        )
+        return Load(info.context.loaders.widget_counts, key)
 
     @strawberry.field(
+        graphql_type=TicketConnection,
         description=(
             "The widget's tickets, newest first: under `filter` (default: your last chosen), "
             "in pages of `first` (5, 10, 15, 20 or 25; default: your page size)."
-        )
+        ),
     )
-    async def tickets(
+    def tickets(
         self,
         info: Info,
         filter: WidgetFilter | None = None,  # type: ignore[valid-type]
         first: int | None = None,
         after: str | None = None,
-    ) -> TicketConnection:
+    ) -> Answer[TicketConnection]:
         from deskgraph.resolvers.customer_center import widget_tickets
 
-        return await widget_tickets(info, self, filter, first, after)
+        return widget_tickets(info, self._tickets(info, filter, first, after), after)
+
+    def _tickets(
+        self, info: Info, filter: Any = None, first: int | None = None, after: str | None = None
+    ) -> Load[Any]:
+        from deskgraph.resolvers.customer_center import widget_page
+
+        return widget_page(info, self, filter, first, after)
+
+
+def _counts(found: dict[store_dashboard.WidgetFilter, int]) -> TicketWidgetCounts:
+    return TicketWidgetCounts(
+        my_locked=found[store_dashboard.WidgetFilter.MY_LOCKED],
+        my_queues=found[store_dashboard.WidgetFilter.MY_QUEUES],
+        all=found[store_dashboard.WidgetFilter.ALL],
+    )
 
 
 @strawberry.type(description="One of the customer's people, with their ticket counts.")
@@ -72,19 +95,23 @@ class CenterCustomerUserEdge:
     viewer: strawberry.Private[Actor]
 
     @strawberry.field(
+        graphql_type=int,
         description=(
             "Their tickets (as requester) in NEW, OPEN or PENDING_REMINDER that you may see: "
             "`tickets(filter: {requesterIds: [id], stateGroup: OPEN})` lists as many."
-        )
+        ),
     )
-    async def open_ticket_count(self, info: Info) -> int:
-        counts = await info.context.loaders.person_ticket_counts.load((self.node.pk, self.viewer))
-        return counts[0]
+    def open_ticket_count(self, info: Info) -> Answer[int | None]:
+        return self._counts(info).then(itemgetter(0))
 
-    @strawberry.field(description="Their CLOSED tickets (as requester) that you may see.")
-    async def closed_ticket_count(self, info: Info) -> int:
-        counts = await info.context.loaders.person_ticket_counts.load((self.node.pk, self.viewer))
-        return counts[1]
+    @strawberry.field(
+        graphql_type=int, description="Their CLOSED tickets (as requester) that you may see."
+    )
+    def closed_ticket_count(self, info: Info) -> Answer[int | None]:
+        return self._counts(info).then(itemgetter(1))
+
+    def _counts(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.person_ticket_counts, (self.node.pk, self.viewer))
 
 
 @strawberry.type(
@@ -180,10 +207,10 @@ class CustomerInformationCenter:
             "hidden ones left out. Their counts are read in one query."
         )
     )
-    def ticket_widgets(self) -> list[TicketWidget]:
+    async def ticket_widgets(self, info: Info) -> list[TicketWidget]:
         from deskgraph.resolvers.customer_center import ticket_widgets
 
-        return ticket_widgets(self)
+        return await ticket_widgets(info, self)
 
     @strawberry.field(description="Company status: the center's tickets by group and state.")
     async def company_status(self, info: Info) -> CompanyStatus:
@@ -198,3 +225,21 @@ class CustomerInformationCenter:
                 for state in models.TicketState
             ],
         )
+
+
+def _tickets_of(page: Any) -> list[Ticket]:
+    return from_rows(Ticket, page.rows)
+
+
+# What the center loads ahead (schema.prefetch): its people's ticket counts, and its ticket
+# widgets' counts and pages with their tickets' relations.
+PEOPLE_AHEAD = Level(
+    {
+        "openTicketCount": CenterCustomerUserEdge._counts,
+        "closedTicketCount": CenterCustomerUserEdge._counts,
+    }
+)
+WIDGETS_AHEAD = Level(
+    {"counts": TicketWidget._counts, "tickets": TicketWidget._tickets},
+    below={"tickets": Below(("edges", "node"), _tickets_of, TICKET_AHEAD)},
+)

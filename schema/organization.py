@@ -10,6 +10,7 @@ from deskgraph.auth import organization as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.organization import can_see_team
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
+from deskgraph.schema.prefetch import Answer, Level, Load
 from deskgraph.server.context import Info
 from deskgraph.store import models
 
@@ -133,10 +134,14 @@ class Team(Node, RowBacked):
             solution_minutes=self.solution_minutes,
         )
 
-    @strawberry.field(description="The organization the team belongs to.")
-    async def organization(self, info: Info) -> Organization:
-        row = await info.context.loaders.organization_by_id.load(self.organization_id)
-        return Organization.from_row(row)
+    @strawberry.field(
+        graphql_type=Organization, description="The organization the team belongs to."
+    )
+    def organization(self, info: Info) -> Answer[Organization | None]:
+        return self._organization(info).then(Organization.from_row)
+
+    def _organization(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.organization_by_id, self.organization_id)
 
     @strawberry.field(
         description=(
@@ -208,3 +213,7 @@ async def advisor_named(info: Info, advisor_id: int | None) -> Advisor | None:
 
 def advisor_of_row(row: Any) -> Advisor | None:
     return None if row is None else Advisor.from_row(row)
+
+
+# What is loaded ahead for a team (schema.prefetch).
+TEAM_AHEAD = Level({"organization": Team._organization})

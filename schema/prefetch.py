@@ -7,7 +7,9 @@ tickets with seven relations made 400 tasks. A relation field here is a plain fu
 answers its value when the loader has it (:meth:`DataLoader.loaded`) and a coroutine only
 when it has not; and a list resolver that knows its page (``tickets``) asks each loader for
 every key the query's selection will read, once for the whole page, before answering: the
-page's relations are then at hand, and its objects complete without a coroutine.
+page's relations are then at hand, and its objects complete without a coroutine. One level
+further too: once they are loaded, the relations of the objects their values hold (a
+ticket's messages' authors, its team's organization: :class:`Below`).
 
 The loads are the same (same loaders, same keys, one statement per loader) and so are the
 rules: a key is loaded ahead only for a field the viewer may see (its ``@restricted`` rule,
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from graphql import (
@@ -75,50 +77,157 @@ async def _built(loading: Awaitable[ValueT], build: Callable[[ValueT], T]) -> T:
 Relations = dict[str, Callable[..., Load[Any]]]
 
 
+@dataclass(frozen=True, slots=True)
+class Level:
+    """What is loaded ahead for objects of one type: their ``relations``, then, once those
+    are loaded, the relations of the objects some of them hold (``below``, by field name)."""
+
+    relations: Relations
+    below: dict[str, Below] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Below:
+    """The objects a relation's loaded value holds, at ``path`` under its field (``("edges",
+    "node")`` for a connection's nodes), as its field shows them (``objects``, of the loaded
+    value: nothing the field hides), and what is loaded ahead for them."""
+
+    path: tuple[str, ...]
+    objects: Callable[[Any], Sequence[Any]]
+    level: Level
+
+
 async def prefetch(
-    info: Info, objects: Sequence[Any], relations: Relations, path: Sequence[str]
+    info: Info,
+    objects: Sequence[Any],
+    level: Level,
+    path: Sequence[str],
+    typename: str | None = None,
 ) -> None:
     """Ask the loaders, for every object of ``objects``, for what the selection of the current
     field reads at ``path`` (``("edges", "node")`` for a connection's nodes) through
-    ``relations``, and wait until they answer. A load that fails is left to its field, which
-    answers the error at its own path (aiodataloader does not keep a failed batch: the field
-    asks again, one more statement where there was an error anyway)."""
+    ``level``'s relations, and wait until they answer; then the same, one level down, for the
+    objects their values hold (``level.below``). ``typename`` names the objects' type where
+    the field answers an interface or a union (``node``). A load that fails is left to its
+    field, which answers the error at its own path (aiodataloader does not keep a failed
+    batch: the field asks again, one more statement where there was an error anyway)."""
     raw = info._raw_info
     variables = _variable_values(raw)
-    parent = get_named_type(raw.return_type)
     selections = [n.selection_set for n in raw.field_nodes if n.selection_set is not None]
+    found = _at(raw, variables, raw.return_type, selections, path, typename)
+    step = [] if found is None or not objects else [(*found, objects, level)]
+    while step:  # a level at a time: the keys of the one below are in the values of this one
+        loading: list[Awaitable[Any]] = []
+        then: list[tuple[Below, Any, SelectionSetNode, list[Load[Any]]]] = []
+        for parent, sets, sources, current in step:
+            for node, definition, loads in _loads(
+                info, raw, variables, parent, sets, sources, current
+            ):
+                loading.extend(
+                    load.loader.load(load.key)
+                    for load in loads
+                    if load.key is not None and load.loader.loaded(load.key) is PENDING
+                )
+                below = current.below.get(node.name.value)
+                if below is not None and node.selection_set is not None:
+                    then.append((below, definition.type, node.selection_set, loads))
+        if loading:
+            # Futures, not coroutines: gathering them makes no task. Each load is shielded, so
+            # a cancellation here cancels none of them under the fields that share it.
+            await asyncio.gather(*loading, return_exceptions=True)
+        step = []
+        for below, type_, selection_set, loads in then:
+            found = _at(raw, variables, type_, [selection_set], below.path, None)
+            if found is None or not _selects(raw, variables, *found, below.level):
+                continue
+            children = [child for load in loads for child in _held(load, below)]
+            if children:
+                step.append((*found, children, below.level))
+
+
+def _at(
+    raw: Any,
+    variables: VariableValues,
+    type_: Any,
+    selections: list[SelectionSetNode],
+    path: Sequence[str],
+    typename: str | None,
+) -> tuple[GraphQLObjectType, list[SelectionSetNode]] | None:
+    """The object type at ``path`` under a field of type ``type_`` selecting ``selections``
+    (``typename`` where that is abstract), and its selections there; None when the query
+    does not go there."""
+    parent = get_named_type(type_)
     for name in path:
         if not isinstance(parent, GraphQLObjectType) or name not in parent.fields:
-            return
+            return None
         nodes = [
             n for n in _fields(raw, variables, selections, parent.name) if n.name.value == name
         ]
         parent = get_named_type(parent.fields[name].type)
         selections = [n.selection_set for n in nodes if n.selection_set is not None]
-    if not isinstance(parent, GraphQLObjectType) or not objects:
-        return
-    loading: list[Awaitable[Any]] = []
+    if typename is not None and not isinstance(parent, GraphQLObjectType):
+        parent = raw.schema.get_type(typename)
+    if not isinstance(parent, GraphQLObjectType) or not selections:
+        return None
+    return parent, selections
+
+
+def _loads(
+    info: Info,
+    raw: Any,
+    variables: VariableValues,
+    parent: GraphQLObjectType,
+    selections: list[SelectionSetNode],
+    sources: Sequence[Any],
+    level: Level,
+) -> Iterator[tuple[FieldNode, Any, list[Load[Any]]]]:
+    """Each selected relation of ``level``, with the Load of each source whose field may
+    show it (its ``@restricted`` rule, then the resolver's own condition in its Load)."""
     for node in _fields(raw, variables, selections, parent.name):
-        relation = relations.get(node.name.value)
+        relation = level.relations.get(node.name.value)
         definition = parent.fields.get(node.name.value)
         if relation is None or definition is None:
             continue
-        field = definition.extensions["strawberry-definition"]
-        arguments = _python_arguments(info, field, get_argument_values(definition, node, variables))
-        for source in objects:
+        declared = definition.extensions["strawberry-definition"]
+        arguments = get_argument_values(definition, node, variables)
+        arguments = _python_arguments(info, declared, arguments)
+        loads: list[Load[Any]] = []
+        for source in sources:
             try:
-                if not _permitted(field, source, info):
-                    continue
-                load = relation(source, info, **arguments)
+                if _permitted(declared, source, info):
+                    loads.append(relation(source, info, **arguments))
             except Exception:
                 # E.g. a cursor that is none: the field raises it itself, at its own path.
                 continue
-            if load.key is not None and load.loader.loaded(load.key) is PENDING:
-                loading.append(load.loader.load(load.key))
-    if loading:
-        # Futures, not coroutines: gathering them makes no task. Each load is shielded, so a
-        # cancellation here cancels none of them under the fields that share it.
-        await asyncio.gather(*loading, return_exceptions=True)
+        yield node, definition, loads
+
+
+def _selects(
+    raw: Any,
+    variables: VariableValues,
+    parent: GraphQLObjectType,
+    selections: list[SelectionSetNode],
+    level: Level,
+) -> bool:
+    """Whether the selections ask any relation of ``level`` (else its objects are not built)."""
+    return any(
+        n.name.value in level.relations for n in _fields(raw, variables, selections, parent.name)
+    )
+
+
+def one(build: Callable[[Any], T]) -> Callable[[Any], Sequence[T]]:
+    """:attr:`Below.objects` of a relation whose value is one object (a row): that object."""
+    return lambda value: (build(value),)
+
+
+def _held(load: Load[Any], below: Below) -> Sequence[Any]:
+    """The objects ``load``'s value holds, once it is loaded (none if its load failed)."""
+    if load.key is None:
+        return ()
+    value = load.loader.loaded(load.key)
+    if value is PENDING or value is None:
+        return ()
+    return below.objects(value)
 
 
 def _variable_values(raw: Any) -> VariableValues:

@@ -17,7 +17,8 @@ from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.node import Node, RowBacked, entity
 from deskgraph.schema.organization import Advisor, Organization
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.ticket import TicketConnection, TicketEdge, page_of_tickets
+from deskgraph.schema.ticket import TicketConnection, TicketEdge
+from deskgraph.schema.ticket_page import page_of_tickets
 from deskgraph.server.context import Info
 from deskgraph.store import models
 

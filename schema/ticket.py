@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,11 @@ from deskgraph.auth import (
 )
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
-from deskgraph.schema.customer import Customer, CustomerUser, Machine
+from deskgraph.schema.customer import (
+    Customer,
+    CustomerUser,
+    Machine,
+)
 from deskgraph.schema.node import Node, RowBacked, entity, from_rows
 from deskgraph.schema.organization import (
     Advisor,
@@ -26,8 +29,13 @@ from deskgraph.schema.organization import (
     advisor_of_row,
 )
 from deskgraph.schema.pagination import PageInfo, decode_cursor, encode_cursor, page_info, page_size
-from deskgraph.schema.prefetch import Answer, Load, Relations, prefetch
-from deskgraph.schema.ticket_message import Message, MessageConnection, MessageEdge, TimeEntry
+from deskgraph.schema.prefetch import Answer, Load
+from deskgraph.schema.ticket_message import (
+    Message,
+    MessageConnection,
+    MessageEdge,
+    TimeEntry,
+)
 from deskgraph.schema.ticket_project import TicketProjectFields
 from deskgraph.schema.ticket_sharing import TicketSharingFields
 from deskgraph.schema.ticket_workflow import TicketEscalation, TicketOrigin, TicketPermissions
@@ -350,29 +358,3 @@ class TicketConnection:
     @strawberry.field(description="How many tickets the whole list holds (all pages).")
     async def total_count(self, info: Info) -> int:
         return await count_tickets(info.context.reader, self.query)
-
-
-# What `tickets` loads ahead for its page (schema.prefetch): the relations by GraphQL name.
-TICKET_RELATIONS: Relations = {
-    "organization": Ticket._organization,
-    "team": Ticket._team,
-    "assignee": Ticket._assignee,
-    "lockedBy": Ticket._locked_by,
-    "requester": Ticket._requester,
-    "customer": Ticket._customer,
-    "machine": Ticket._machine,
-    "tags": Ticket._tags,
-    "messages": Ticket._messages,
-    "timeEntries": Ticket._time_entries,
-}
-
-
-async def page_of_tickets(info: Info, rows: Sequence[Any]) -> list[Ticket]:
-    """The tickets of a page of rows, for a field that answers a TicketConnection: each row
-    cached by id, and the relations the query selects of the page's tickets loaded now, all
-    at once (schema.prefetch), so that the tickets complete without a task each."""
-    for row in rows:
-        info.context.loaders.ticket_by_id.prime(row.id, row)
-    tickets = [Ticket.from_row(row) for row in rows]
-    await prefetch(info, tickets, TICKET_RELATIONS, ("edges", "node"))
-    return tickets

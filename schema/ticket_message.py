@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from deskgraph.auth import ticket_portal as portal_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.schema.customer import CustomerUser
-from deskgraph.schema.node import Node, RowBacked, entity
-from deskgraph.schema.organization import Advisor, advisor_named
+from deskgraph.schema.node import Node, RowBacked, entity, from_rows
+from deskgraph.schema.organization import Advisor, advisor_of_row
 from deskgraph.schema.pagination import PageInfo
+from deskgraph.schema.prefetch import Answer, Load, Relations
 from deskgraph.server.context import Info
 from deskgraph.store import models
 
@@ -47,22 +48,34 @@ class Message(Node, RowBacked):
     created_at: datetime = strawberry.field(description="When it was written.")
 
     @strawberry.field(
+        graphql_type=MessageAuthor | None,
         description=(
             "Who wrote it; null for messages the system wrote, and for a customer user when "
             "the writer is a person of another company."
-        )
+        ),
     )
-    async def author(self, info: Info) -> MessageAuthor | None:
+    def author(self, info: Info) -> Answer[Advisor | CustomerUser | None]:
         if self.author_advisor_id is not None:
-            return await advisor_named(info, self.author_advisor_id)
-        if self.author_customer_user_id is not None:
-            row = await info.context.loaders.customer_user_by_id.load(self.author_customer_user_id)
-            if row is None or not portal_rules.can_see_message_author(
-                info.context.require_viewer(), row
-            ):
+            return self._author(info).then(advisor_of_row)
+        viewer = info.context.require_viewer()
+
+        def person(row: Any) -> CustomerUser | None:
+            if row is None or not portal_rules.can_see_message_author(viewer, row):
                 return None  # another company's person, for a customer user
             return CustomerUser.from_row(row)
-        return None
+
+        return self._author(info).then(person)
+
+    def _author(self, info: Info) -> Load[Any]:
+        loaders = info.context.loaders
+        if self.author_advisor_id is not None:
+            return Load(loaders.advisor_by_id, self.author_advisor_id)
+        return Load(loaders.customer_user_by_id, self.author_customer_user_id)
+
+    @staticmethod
+    def of_page(page: tuple[list[Any], bool]) -> list[Message]:
+        """The messages of a loaded page (``message_page``'s rows and whether more follow)."""
+        return from_rows(Message, page[0])
 
     @strawberry.field(description="The ticket it belongs to.")
     async def ticket(
@@ -82,9 +95,12 @@ class TimeEntry(Node, RowBacked):
     note: str | None = strawberry.field(description="What was done.")
     created_at: datetime = strawberry.field(description="When it was recorded.")
 
-    @strawberry.field(description="Who worked.")
-    async def advisor(self, info: Info) -> Advisor:
-        return Advisor.from_row(await info.context.loaders.advisor_by_id.load(self.advisor_id))
+    @strawberry.field(graphql_type=Advisor, description="Who worked.")
+    def advisor(self, info: Info) -> Answer[Advisor | None]:
+        return self._advisor(info).then(Advisor.from_row)
+
+    def _advisor(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.advisor_by_id, self.advisor_id)
 
 
 @strawberry.type(description="A message and its cursor.")
@@ -104,3 +120,8 @@ class MessageConnection:
     async def total_count(self, info: Info) -> int:
         count: int = await info.context.loaders.message_count.load((self.ticket_id, self.viewer))
         return count
+
+
+# What is loaded ahead for the messages of a page and for time entries (schema.prefetch).
+MESSAGE_RELATIONS: Relations = {"author": Message._author}
+TIME_ENTRY_RELATIONS: Relations = {"advisor": TimeEntry._advisor}

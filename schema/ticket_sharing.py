@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -13,6 +13,7 @@ from deskgraph.auth import customer as customer_rules, ticket_portal as portal_r
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.schema.customer import CustomerUser
 from deskgraph.schema.node import from_rows
+from deskgraph.schema.prefetch import Answer, Load
 from deskgraph.server.context import Info
 from deskgraph.store import models
 
@@ -26,6 +27,7 @@ class TicketSharingFields:
         organization_id: int
 
     @strawberry.field(
+        graphql_type=list[CustomerUser] | None,
         description=(
             "The customer users the ticket is shared with: the primary requester (`requester`) "
             "first, then those added with `addTicketRequester`, in the order they were added. "
@@ -35,20 +37,38 @@ class TicketSharingFields:
         ),
         extensions=[restricted(AccessPolicy.PORTAL, models.PortalTicketProperty.FOLLOWERS)],
     )
-    async def requesters(self, info: Info) -> list[CustomerUser] | None:
-        loaders = info.context.loaders
-        rows = await loaders.requesters_by_ticket_id.load(self.pk)
+    def requesters(self, info: Info) -> Answer[list[CustomerUser] | None]:
         viewer = info.context.require_viewer()
+        load = self._requesters(info)
         if customer_rules.meets_through_external_teams(viewer, self.organization_id):
-            # As node(id:) answers them: a person of a customer they never met does not exist.
-            met = await asyncio.gather(
-                *(customer_rules.customer_user_visible(viewer, loaders, row) for row in rows)
+            return self._met(info, load)
+
+        def shown(rows: list[Any]) -> list[CustomerUser]:
+            # A customer user meets only their own company's people, also on another
+            # company's ticket they see through a followed project or were added to.
+            return from_rows(
+                CustomerUser, [r for r in rows if portal_rules.can_see_message_author(viewer, r)]
             )
-            rows = [row for row, visible in zip(rows, met, strict=True) if visible]
-        # A customer user meets only their own company's people, also on another company's
-        # ticket they see through a followed project or were added to.
-        rows = [row for row in rows if portal_rules.can_see_message_author(viewer, row)]
-        return from_rows(CustomerUser, rows)
+
+        return load.then(shown)
+
+    def _requesters(self, info: Info) -> Load[Any]:
+        return Load(info.context.loaders.requesters_by_ticket_id, self.pk)
+
+    @staticmethod
+    async def _met(info: Info, load: Load[Any]) -> list[CustomerUser]:
+        """The requesters an external advisor meets: as node(id:) answers them, a person of a
+        customer they never met does not exist."""
+        viewer = info.context.require_viewer()
+        loaders = info.context.loaders
+        rows = await load.loader.load(load.key)
+        met = await asyncio.gather(
+            *(customer_rules.customer_user_visible(viewer, loaders, row) for row in rows)
+        )
+        rows = [row for row, seen in zip(rows, met, strict=True) if seen]
+        return from_rows(
+            CustomerUser, [r for r in rows if portal_rules.can_see_message_author(viewer, r)]
+        )
 
 
 @strawberry.enum(description="What a mutation's warning is about.")

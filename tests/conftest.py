@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -395,6 +395,36 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     """The app on this test's own copy of the demo database: for tests that write."""
     async with open_api(settings) as opened:
         yield opened
+
+
+@pytest.fixture
+async def tasks() -> AsyncIterator[list[str]]:
+    """The coroutines the event loop makes tasks of while the test runs, by name."""
+    loop = asyncio.get_running_loop()
+    made: list[str] = []
+    previous = loop.get_task_factory()
+
+    def factory(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        made.append(getattr(coro, "__qualname__", type(coro).__name__))
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    try:
+        yield made
+    finally:
+        loop.set_task_factory(previous)
+
+
+async def tasks_of(
+    api: Api, made: list[str], query: str, variables: dict[str, Any], persona: str = "host-advisor"
+) -> tuple[dict[str, Any], list[str]]:
+    """The data of a request (after one to warm up) and the tasks it made (``tasks``)."""
+    await api.data(query, variables, as_=persona)
+    made.clear()
+    data = await api.data(query, variables, as_=persona)
+    return data, list(made)
 
 
 @pytest.fixture

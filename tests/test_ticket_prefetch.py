@@ -6,17 +6,16 @@ see: a relation a rule hides is not read at all."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from deskgraph.bench.scenarios import DASHBOARD
+from deskgraph.bench.scenarios import DASHBOARD, DETAIL
 from deskgraph.store import models
 from tests import factories
-from tests.conftest import Api
+from tests.conftest import Api, gid, tasks_of
 
 FRAGMENTS = """
 query FRAGMENTS($first: Int!, $skipMachine: Boolean!) {
@@ -34,34 +33,12 @@ fragment Parties on Node {
 TEAMS = "query TEAMS { tickets(first: 50) { edges { node { id team { name } } } } }"
 
 
-@pytest.fixture
-async def tasks() -> AsyncIterator[list[str]]:
-    """The coroutines the event loop makes tasks of while the test runs, by name."""
-    loop = asyncio.get_running_loop()
-    made: list[str] = []
-    previous = loop.get_task_factory()
-
-    def factory(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
-    ) -> asyncio.Task[Any]:
-        made.append(getattr(coro, "__qualname__", type(coro).__name__))
-        return asyncio.Task(coro, loop=loop, **kwargs)
-
-    loop.set_task_factory(factory)  # type: ignore[arg-type]
-    try:
-        yield made
-    finally:
-        loop.set_task_factory(previous)
-
-
 async def tasks_per_request(
     reader: Api, made: list[str], query: str, variables: dict[str, Any]
 ) -> list[str]:
-    await reader.data(query, variables, as_="host-advisor")  # warm
-    made.clear()
-    data = await reader.data(query, variables, as_="host-advisor")
+    data, tasks = await tasks_of(reader, made, query, variables)
     assert len(data["tickets"]["edges"]) == variables["first"]
-    return list(made)
+    return tasks
 
 
 @pytest.mark.parametrize(
@@ -122,3 +99,73 @@ async def test_tickets_message_cursor_that_is_none_errors_at_the_field(reader: A
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
         (["tickets", "edges", 0, "node", "messages"], "BAD_USER_INPUT")
     ]
+
+
+async def thread(api: Api, messages: int) -> str:
+    """A new ticket of North Dealers' first team with ``messages`` messages, in turn by the
+    host advisor, by the ticket's requester and by the desk itself, and two time entries."""
+    t = models.Ticket
+    async with api.app.state.engine.begin() as connection:
+        demo = (
+            await connection.execute(
+                select(t.requester_id, t.customer_id, t.machine_id)
+                .where(t.organization_id == 1, t.requester_id.is_not(None))
+                .order_by(t.id)
+                .limit(1)
+            )
+        ).one()
+        ticket = await factories.ticket(
+            connection,
+            1,
+            1,
+            assignee_id=2,
+            requester_id=demo.requester_id,
+            customer_id=demo.customer_id,
+            machine_id=demo.machine_id,
+        )
+        authors: list[dict[str, Any]] = [
+            {"author_advisor_id": 2},
+            {"author_customer_user_id": demo.requester_id},
+            {"is_automatic": True},
+        ]
+        for i in range(messages):
+            await factories.message(connection, ticket, body=f"m{i}", **authors[i % 3])
+        for advisor in (1, 2):
+            await factories.time_entry(connection, ticket, advisor)
+    return gid("Ticket", ticket)
+
+
+async def test_ticket_detail_tasks_are_the_same_for_3_and_60_messages(
+    api: Api, tasks: list[str]
+) -> None:
+    """The detail scenario (``node`` of a ticket, its messages with their authors): the
+    ticket's relations, then its messages' authors, loaded ahead; no field completes as a task
+    of its own, however many messages."""
+    few_id, many_id = await thread(api, 3), await thread(api, 60)
+    _, few = await tasks_of(api, tasks, DETAIL, {"id": few_id})
+    data, many = await tasks_of(api, tasks, DETAIL, {"id": many_id})
+    edges = data["node"]["messages"]["edges"]
+    assert len(edges) == 60
+    authors = [e["node"]["author"] for e in edges]
+    assert authors.count(None) == 20  # the desk's own
+    assert {a["__typename"] for a in authors if a} == {"Advisor", "CustomerUser"}
+    assert len(data["node"]["timeEntries"]) == 2
+    assert len(many) <= len(few), (few, many)
+    assert not [name for name in many if "complete" in name], many
+
+
+TEAM_ORGANIZATIONS = """
+query TEAM_ORGANIZATIONS($first: Int!) { tickets(first: $first) { edges { node {
+  team { organization { name } } requester { customer { name } } machine { customer { name } }
+  timeEntries { advisor { name } } requesters { name }
+} } } }
+"""
+
+
+async def test_tickets_relations_of_relations_make_no_task_per_ticket(
+    reader: Api, tasks: list[str]
+) -> None:
+    few = await tasks_per_request(reader, tasks, TEAM_ORGANIZATIONS, {"first": 5})
+    many = await tasks_per_request(reader, tasks, TEAM_ORGANIZATIONS, {"first": 40})
+    assert len(many) <= len(few), (few, many)
+    assert not [name for name in many if "complete" in name], many
