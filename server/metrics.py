@@ -39,8 +39,6 @@ from starlette.responses import Response
 from deskgraph.errors import Unauthenticated
 from deskgraph.server.failures import error_body, json_response
 from deskgraph.settings import Settings
-from deskgraph.store.models import utcnow
-from deskgraph.store.outbox import outbox_figures
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +234,11 @@ class MetricsEndpoint:
         )
 
     async def _outbox(self) -> list[GaugeMetricFamily]:
+        # Imported here: the store's models import the sources, whose clients count their
+        # calls here, so a module-level import made `import deskgraph.store.session` a cycle.
+        from deskgraph.store.models import utcnow
+        from deskgraph.store.outbox import outbox_figures
+
         try:
             now = utcnow()
             async with self.sessionmaker() as session:

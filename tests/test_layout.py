@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -34,3 +36,28 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 def test_the_root_keeps_only_what_every_module_imports() -> None:
     modules = {p.name for p in ROOT.glob("*.py")}
     assert modules == {"__init__.py", "cli.py", "errors.py", "ids.py", "settings.py"}
+
+
+# The first module each layer's code or a tool imports: each must import on its own, whatever
+# was imported before it (a cycle hidden by the app's import order broke
+# `import deskgraph.store.session`).
+FIRST_IMPORTS = [
+    "deskgraph.store.session",
+    "deskgraph.store.models",
+    "deskgraph.server.metrics",
+    "deskgraph.loaders",
+    "deskgraph.auth.ticket",
+    "deskgraph.sources",
+]
+
+
+def test_each_layer_imports_on_its_own() -> None:
+    script = "import importlib, sys; importlib.import_module(sys.argv[1])"
+    failed = {}
+    for module in FIRST_IMPORTS:
+        done = subprocess.run(
+            [sys.executable, "-c", script, module], capture_output=True, text=True, timeout=60
+        )
+        if done.returncode:
+            failed[module] = done.stderr.strip().splitlines()[-1:]
+    assert not failed, failed
