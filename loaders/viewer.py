@@ -168,6 +168,3 @@ class ViewerCache:
         if self.hub.access_generation == generation:
             self._entries[key] = _Cached(viewer, generation)
         return viewer
-
-    def clear(self) -> None:
-        self._entries.clear()

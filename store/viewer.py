@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Table, Update, event
+from sqlalchemy import Delete, Insert, Update, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import Pool
 
@@ -87,7 +87,7 @@ def changes_viewers(statement: Any) -> bool:
 
 
 def _name(table: Any) -> str | None:
-    return table.name if isinstance(table, Table) else getattr(table, "name", None)
+    return getattr(table, "name", None)  # a Table, or an ORM entity's annotated one
 
 
 def _hub(connection: Connection) -> LocalHub:
