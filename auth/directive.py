@@ -22,7 +22,7 @@ from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
-from deskgraph.auth import card, crm, customer, organization, project, ticket
+from deskgraph.auth import card, crm, customer, organization, project, ticket, ticket_portal
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Forbidden
 from deskgraph.store.models import PortalTicketProperty as StoredPortalTicketProperty
@@ -148,6 +148,7 @@ class Restricted:
 
 
 Rule = Callable[[Actor, Any], bool]
+ViewerRule = Callable[[Actor], bool]
 # The types whose contact fields are a card's (auth.card), not a customer user's; by name, as
 # auth/ does not import the schema.
 CARD_CONTACT_OWNERS = frozenset({"CustomerCard", "Interaction"})
@@ -205,6 +206,11 @@ POLICIES: dict[AccessPolicy, tuple[Rule, str]] = {
         "The portal settings are only for the organization and its customer users.",
     ),
 }
+# The policies whose rule, on an object the viewer may see, depends on the viewer only (the
+# compiler folds them when it builds a plan: docs/compiler.md §2). PORTAL's is per property.
+VIEWER_ONLY: dict[AccessPolicy, ViewerRule] = {
+    AccessPolicy.TICKET_TAGS: ticket_portal.ticket_tags_shown,
+}
 
 
 def _portal_message(prop: StoredPortalTicketProperty) -> str:
@@ -220,6 +226,8 @@ class RestrictedPermission(BasePermission):
         self.policy = policy
         self.rule: Rule
         self.message: str
+        # The rule on an object the viewer may see, when it reads the viewer only; else None.
+        self.viewer_rule: ViewerRule | None
         if policy is AccessPolicy.PORTAL:
             if prop is None:
                 raise TypeError("@restricted(policy: PORTAL) names the property it shows")
@@ -230,8 +238,10 @@ class RestrictedPermission(BasePermission):
 
             self.rule = shows
             self.message = _portal_message(prop)
+            self.viewer_rule = lambda viewer: shows(viewer, None)
         else:
             self.rule, self.message = POLICIES[policy]
+            self.viewer_rule = VIEWER_ONLY.get(policy)
         self._directive = Restricted(
             policy=policy, property=strawberry.UNSET if prop is None else prop
         )
@@ -266,6 +276,22 @@ def restricted_fields(schema: GraphQLSchema) -> dict[str, AccessPolicy]:
             for directive in getattr(definition, "directives", ()):
                 if isinstance(directive, Restricted):
                     found[f"{type_name}.{field_name}"] = directive.policy
+    return found
+
+
+def restricted_permissions(schema: GraphQLSchema) -> dict[str, RestrictedPermission]:
+    """``"Type.field"`` -> the permission enforcing it, for every restricted field of a built
+    schema (its rule, its ``viewer_rule`` if any, its message)."""
+    found: dict[str, RestrictedPermission] = {}
+    for type_name, graphql_type in schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for field_name, field in graphql_type.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            for extension in getattr(definition, "extensions", None) or ():
+                for permission in getattr(extension, "permissions", ()):
+                    if isinstance(permission, RestrictedPermission):
+                        found[f"{type_name}.{field_name}"] = permission
     return found
 
 

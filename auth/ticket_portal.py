@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, false, or_, true
+
 from deskgraph.auth.ticket import can_see_ticket_property, can_see_ticket_workflow
 from deskgraph.auth.viewer import Actor
+from deskgraph.store import models
 from deskgraph.store.models import PortalTicketProperty
 
 # The ticket filter's fields that read a property the portal may hide: a filtered list or
@@ -87,6 +90,28 @@ def can_see_ticket_party(viewer: Actor, ticket: Any) -> bool:
     if ticket.customer_id is not None:
         return is_own_company(viewer, ticket.customer_id)
     return ticket.requester_id is not None and ticket.requester_id == viewer.customer_user_id
+
+
+def ticket_party_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_ticket_party` (on ``models.Ticket``; adapt it to an alias with
+    ``ClauseAdapter``). A viewer's missing id compares with nothing, as in Python."""
+    if not viewer.is_customer_user:
+        return true()
+    t = models.Ticket
+    own_company = false() if viewer.customer_id is None else t.customer_id == viewer.customer_id
+    own_request = (
+        false()
+        if viewer.customer_user_id is None
+        else and_(t.customer_id.is_(None), t.requester_id == viewer.customer_user_id)
+    )
+    return or_(and_(t.customer_id.is_not(None), own_company), own_request)
+
+
+def ticket_tags_shown(viewer: Actor) -> bool:
+    """``ticket.can_see_ticket_tags`` on a ticket the viewer sees (any row of
+    ``ticket_scope``): it then depends on the viewer only. The desk and services see them; a
+    customer user when their portal shows TAGS."""
+    return can_see_ticket_property(viewer, PortalTicketProperty.TAGS)
 
 
 def can_see_message_author(viewer: Actor, customer_user: Any) -> bool:

@@ -33,7 +33,9 @@ from deskgraph.bench.scenarios import DASHBOARD, DASHBOARD_SIZE
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.compiled import compile_ticket_list, page_parameters, ticket_list_json
 from deskgraph.loaders.compiled_plan import build_plan, literal_sql
+from deskgraph.loaders.compiled_restricted import schema_restrictions
 from deskgraph.loaders.viewer import fetch_viewer
+from deskgraph.schema import build_schema
 from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 from deskgraph.store.session import create_sessionmaker
@@ -57,6 +59,7 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
     variables = {"first": DASHBOARD_SIZE}
     body = {"query": DASHBOARD, "variables": variables}
     field = tickets_field()
+    restrictions = schema_restrictions(build_schema(settings)._schema)
     sessions = create_sessionmaker(app.state.engine)
     async with (
         app.router.lifespan_context(app),
@@ -73,14 +76,14 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
             async with sessions() as session:
                 reader = Reader(session)
                 value = await ticket_list_json(
-                    reader, field, viewer, variables, settings.max_page_size
+                    reader, field, viewer, restrictions, variables, settings.max_page_size
                 )
                 await reader.close()
             return orjson.dumps({"data": {"tickets": value}})
 
         # What the plan cache keeps: the statement's SQL, built and compiled once for this
         # document and the viewer's shape, sent with the viewer's values as parameters.
-        plan = build_plan(field, viewer, app.state.engine.dialect)
+        plan = build_plan(field, viewer, app.state.engine.dialect, restrictions)
         arguments = plan.arguments(viewer, variables, settings.max_page_size)
 
         async def cached() -> bytes:
@@ -137,7 +140,7 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
                         await run()
                     wall[name].append((time.perf_counter() - started) * 1000 / requests)
                     cpu[name].append((time.process_time() - started_cpu) * 1000 / requests)
-        compiled_list = compile_ticket_list(field, viewer)
+        compiled_list = compile_ticket_list(field, viewer, restrictions)
         pages = page_parameters(compiled_list.pages, variables, settings.max_page_size)
         sql = literal_sql(compiled_list.statement, pages, app.state.engine.dialect)
         database_ms = []

@@ -2,10 +2,12 @@
 statement that returns the response's JSON (``json_build_object`` / ``json_agg``, a lateral
 join per relation, keyset pages with ``first:``), the viewer's row rules inside.
 
-It covers the dashboard query of ``bench/scenarios.py`` for the desk (advisors and services,
-for whom no field of it is restricted): plain columns, UTC datetimes, global IDs, to-one
-relations, the ticket's tags and its messages page, first pages' cursors, ``pageInfo`` and
-``totalCount``. What it cannot compile it refuses (:class:`NotCompiled`): the executor answers.
+It covers the dashboard query of ``bench/scenarios.py`` for every viewer: plain columns, UTC
+datetimes, global IDs, to-one relations, the ticket's tags and its messages page, first pages'
+cursors, ``pageInfo`` and ``totalCount``; the restricted fields whose rule reads the viewer only
+(``loaders.compiled_restricted``: null, and FORBIDDEN added by the post-pass) and the ticket's
+parties hidden from a customer user (``ticket_party_scope``). What it cannot compile it refuses
+(:class:`NotCompiled`): the executor answers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    null,
     select,
     true,
 )
@@ -35,9 +38,11 @@ from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, table_of
 from deskgraph.loaders.compiled_json import base64_text, iso_utc, page_info_values, position
+from deskgraph.loaders.compiled_restricted import Denied, Restrictions, Sites, denied_sites
 from deskgraph.schema.pagination import page_size
 from deskgraph.store import models
 
@@ -86,6 +91,17 @@ def _by_key(column: str) -> Where:
     return lambda parent, target, _viewer: [target.c.id == parent.c[column]]
 
 
+def _party_by_key(column: str) -> Where:
+    """A party to the ticket (requester, customer, machine): none where the viewer is not shown
+    the ticket's parties (``can_see_ticket_party``, null without error)."""
+
+    def where(parent: FromClause, target: FromClause, viewer: Actor) -> list[ColumnElement[bool]]:
+        shown = ClauseAdapter(parent).traverse(ticket_party_scope(viewer))
+        return [target.c.id == parent.c[column], shown]
+
+    return where
+
+
 def _tags_of_ticket(
     parent: FromClause, tag: FromClause, _viewer: Actor
 ) -> list[ColumnElement[bool]]:
@@ -121,9 +137,9 @@ COMPILED: dict[str, CompiledType] = {
         {
             "team": Related("Team", _by_key("team_id")),
             "assignee": Related("Advisor", _by_key("assignee_id")),
-            "requester": Related("CustomerUser", _by_key("requester_id")),
-            "customer": Related("Customer", _by_key("customer_id")),
-            "machine": Related("Machine", _by_key("machine_id")),
+            "requester": Related("CustomerUser", _party_by_key("requester_id")),
+            "customer": Related("Customer", _party_by_key("customer_id")),
+            "machine": Related("Machine", _party_by_key("machine_id")),
             "tags": Related("Tag", _tags_of_ticket, many=True, order=("name", "id")),
             "messages": Related("Message", _messages_of_ticket, page=True),
         },
@@ -147,8 +163,11 @@ COMPILED: dict[str, CompiledType] = {
 class Compiler:
     """Builds one statement for one root field; names its aliases uniquely."""
 
-    def __init__(self, viewer: Actor) -> None:
+    def __init__(self, viewer: Actor, restrictions: Restrictions) -> None:
         self.viewer = viewer
+        self.restrictions = restrictions
+        # The restricted fields the viewer is denied, by id of their node: answered null.
+        self.denied: dict[int, Denied] = {}
         # The page sizes the statement binds, by parameter name: each the `first:` of a field,
         # checked and bound per request (page_parameters).
         self.pages: dict[str, FieldNode] = {}
@@ -175,6 +194,8 @@ class Compiler:
         name = node.name.value
         if name == "__typename":
             return literal(compiled.name)
+        if self.is_denied(compiled, node):
+            return null()
         relation = compiled.related.get(name)
         if relation is None:
             if node.arguments or node.selection_set is not None:
@@ -230,6 +251,19 @@ class Compiler:
         lateral = value.lateral(f"{name}_{self._count}")
         laterals.append(lateral)
         return lateral.c.obj
+
+    def is_denied(self, compiled: CompiledType, node: FieldNode) -> bool:
+        """Whether the viewer's shape is denied a restricted field (recorded for the
+        post-pass); a restricted field whose rule reads the row is refused."""
+        restriction = self.restrictions.get(f"{compiled.name}.{node.name.value}")
+        if restriction is None:
+            return False
+        if restriction.viewer_rule is None:
+            raise NotCompiled(f"{compiled.name}.{node.name.value}: a rule on the row")
+        if restriction.viewer_rule(self.viewer):
+            return False
+        self.denied[id(node)] = Denied(node, restriction.message)
+        return True
 
     def first(self, node: FieldNode) -> BindParameter[int]:
         """The page size a connection field asks for: a parameter (see page_parameters)."""
@@ -346,21 +380,22 @@ def page_parameters(
 
 @dataclass(frozen=True)
 class TicketList:
-    """The statement of a ``tickets`` field (its JSON text in column ``obj``), and the
-    fields whose page sizes it binds."""
+    """The statement of a ``tickets`` field (its JSON text in column ``obj``), the fields
+    whose page sizes it binds, and where it answers null for a field the viewer is denied."""
 
     statement: Select[Any]
     pages: Mapping[str, FieldNode]
+    denied: Sites
 
 
-def compile_ticket_list(tickets: FieldNode, viewer: Actor) -> TicketList:
+def compile_ticket_list(
+    tickets: FieldNode, viewer: Actor, restrictions: Restrictions
+) -> TicketList:
     """One statement answering the ``tickets`` root field (view ALL, no filter, first page)
-    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside. The
-    viewer may be a shape (``auth.shape.viewer_shape``): its values are parameters then."""
-    if not (viewer.is_advisor or viewer.is_service):
-        # Customer users meet PORTAL-restricted fields (null and FORBIDDEN) and party rules.
-        raise NotCompiled("a viewer with restricted ticket fields")
-    compiler = Compiler(viewer)
+    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside, and the
+    restricted fields (``restrictions``, read from the schema) the viewer is denied as null.
+    The viewer may be a shape (``auth.shape.viewer_shape``): its values are parameters then."""
+    compiler = Compiler(viewer, restrictions)
     t = table_of(models.Ticket)
     where = [ticket_rules.ticket_scope(viewer), ticket_rules.view_scope(viewer, _ALL)]
     first = compiler.first(tickets)
@@ -370,7 +405,10 @@ def compile_ticket_list(tickets: FieldNode, viewer: Actor) -> TicketList:
     total = select(func.count()).select_from(t).where(*where).scalar_subquery()
     selection = _selection(tickets)
     answer = compiler.connection(COMPILED["Ticket"], rows, first, total, selection)
-    return TicketList(select(answer.subquery().c.obj.cast(String)), compiler.pages)
+    denied = denied_sites(tickets, compiler.denied, _fields)
+    if denied is None:
+        raise NotCompiled("a denied field out of the selection's walk")
+    return TicketList(select(answer.subquery().c.obj.cast(String)), compiler.pages, denied)
 
 
 _ALL = ticket_rules.TicketListing.ALL
@@ -380,11 +418,13 @@ async def ticket_list_json(
     reader: Reader,
     tickets: FieldNode,
     viewer: Actor,
+    restrictions: Restrictions,
     variables: Mapping[str, Any],
     max_page: int,
 ) -> dict[str, Any]:
-    """The ``tickets`` field's value, read with one statement."""
-    compiled = compile_ticket_list(tickets, viewer)
+    """The ``tickets`` field's value, read with one statement (without the post-pass: the
+    denied fields are null, their errors not made)."""
+    compiled = compile_ticket_list(tickets, viewer, restrictions)
     parameters = page_parameters(compiled.pages, variables, max_page)
     text = (await reader.rows(compiled.statement, parameters))[0][0]
     value: dict[str, Any] = orjson.loads(text)

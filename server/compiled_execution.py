@@ -5,7 +5,8 @@ Strawberry hands ``Schema(execution_context_class=...)`` to graphql-core as its 
 class, so everything before execution (parse and validation caches, limits, the cost check,
 ``ViewerLookup``) and after it (``process_errors``, error masking, ``cost.actual``) runs as
 for any request. A covered root field answers with the statement's JSON as its completed
-value; anything the compiler refuses runs on the executor, unchanged.
+value, and the errors of the fields it answered null for the viewer (``server.compiled_post``);
+anything the compiler refuses runs on the executor, unchanged.
 
 ``Settings.compiler == "verify"`` runs both for each covered root field, the statement first,
 and answers with the executor's value when the two agree: the same ``data`` (byte for byte,
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from graphql import (
@@ -35,7 +36,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from deskgraph.loaders.compiled import NotCompiled
 from deskgraph.loaders.compiled_plan import ticket_list_plan
+from deskgraph.loaders.compiled_restricted import Sites, schema_restrictions
 from deskgraph.server import tracing
+from deskgraph.server.compiled_post import forbidden_errors
 from deskgraph.server.context import Context
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,19 @@ COMPILED_ROOTS = frozenset({"tickets"})
 # moved (a compiler that silently refused everything would pass any comparison).
 COMPILED: Counter[str] = Counter()
 VERIFIED: Counter[str] = Counter()
+
+
+class Call(NamedTuple):
+    """A plan as one request runs it: its SQL text, the request's parameters, and where it
+    answers null for a denied field (the post-pass's errors)."""
+
+    sql: str
+    arguments: tuple[Any, ...]
+    denied: Sites
+
+
+# A compiled field's errors, each with its position (CollectedErrors.add).
+Located = list[tuple[GraphQLError, Path]]
 
 
 class CompilerMismatch(Exception):
@@ -91,13 +107,14 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _sql(self, context: Context, node: FieldNode) -> tuple[str, tuple[Any, ...]]:
+    def _sql(self, context: Context, node: FieldNode) -> Call:
         """The plan's SQL text and this request's parameters for it."""
         viewer = context.viewer
         assert viewer is not None
-        plan = ticket_list_plan(node, viewer, context.session.get_bind().dialect)
+        dialect = context.session.get_bind().dialect
+        plan = ticket_list_plan(node, viewer, dialect, schema_restrictions(self.schema))
         arguments = plan.arguments(viewer, self._variables(), context.settings.max_page_size)
-        return plan.sql, arguments
+        return Call(plan.sql, arguments, plan.denied)
 
     def _variables(self) -> dict[str, Any]:
         coerced = self.variable_values.coerced
@@ -106,33 +123,41 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     async def _run(
         self,
         context: Context,
-        sql: tuple[str, tuple[Any, ...]],
+        sql: Call,
         field: Any,
         field_details_list: FieldDetailsList,
         path: Path,
     ) -> Any:
+        errors: Located = []
         try:
-            return await self._compiled_value(context, sql, field_details_list, path)
+            value = await self._compiled_value(context, sql, field_details_list, path, errors)
         except Exception as error:
             self.handle_field_error(error, field.type, field_details_list, path)
             return None
+        for denied, at in errors:
+            self.collected_errors.add(denied, at)
+        return value
 
     async def _compiled_value(
         self,
         context: Context,
-        sql: tuple[str, tuple[Any, ...]],
+        sql: Call,
         field_details_list: FieldDetailsList,
         path: Path,
+        errors: Located,
     ) -> Any:
+        """The field's value; the errors of its denied fields go to ``errors``."""
         with tracing.span(f"compiled {path.key}"):
-            text = await context.reader.sql_scalar(*sql)
+            text = await context.reader.sql_scalar(sql.sql, sql.arguments)
         COMPILED[field_details_list[0].node.name.value] += 1
-        return orjson.loads(text)
+        value = orjson.loads(text)
+        errors.extend(forbidden_errors(value, sql.denied, path))
+        return value
 
     async def _verify(
         self,
         context: Context,
-        sql: tuple[str, tuple[Any, ...]],
+        sql: Call,
         field: Any,
         parent_type: GraphQLObjectType,
         source: Any,
@@ -142,12 +167,13 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """Both answers of a covered root field; the executor's when they agree."""
         # The compiled side keeps its errors to itself (the executor's go to the response).
-        compiled_errors: list[GraphQLError] = []
+        located: Located = []
         try:
-            compiled = await self._compiled_value(context, sql, field_details_list, path)
+            compiled = await self._compiled_value(context, sql, field_details_list, path, located)
+            compiled_errors = [error for error, _ in located]
         except Exception as error:
             compiled = None
-            compiled_errors.append(located_error(error, _nodes(field_details_list), path.as_list()))
+            compiled_errors = [located_error(error, _nodes(field_details_list), path.as_list())]
         try:
             executed = super().execute_field(
                 parent_type, source, field_details_list, path, position_context

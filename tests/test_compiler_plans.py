@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import aiosqlite
 
 from deskgraph.auth import scopes, ticket as ticket_rules
+from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.shape import shape_parameters, viewer_shape
 from deskgraph.auth.tokens import verify_token
 from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
@@ -28,10 +29,11 @@ from deskgraph.loaders.compiled_plan import (
     ticket_list_plan,
 )
 from deskgraph.loaders.viewer import fetch_viewer
-from deskgraph.store.models import AdvisorRole
+from deskgraph.loaders.compiled_restricted import Restriction
+from deskgraph.store.models import AdvisorRole, PortalTicketProperty
 from deskgraph.store.session import create_sessionmaker
 from tests.conftest import PERSONA_NAMES, SERVICE_WITH_EVERY_SCOPE, Api
-from tests.test_compiled_spike import tickets_field
+from tests.test_compiled_spike import RESTRICTIONS, tickets_field
 
 POSTGRESQL: Dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
 SQLITE: Dialect = aiosqlite.dialect()
@@ -50,6 +52,7 @@ def in_view(view: ticket_rules.TicketListing) -> Callable[[Actor], ColumnElement
 RULES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
     "ticket_scope": ticket_rules.ticket_scope,
     "message_scope": ticket_rules.message_scope,
+    "ticket_party_scope": ticket_party_scope,
     **{f"view_scope({view.name})": in_view(view) for view in ticket_rules.TicketListing},
 }
 
@@ -63,16 +66,18 @@ def assert_shape_sound(viewer: Actor) -> None:
             planned = select(literal(1)).where(rule(shape))
             assert literal_sql(planned, values, dialect) == literal_sql(direct, {}, dialect), name
     try:
-        direct_list = compile_ticket_list(DASHBOARD_FIELD, viewer)
+        direct_list = compile_ticket_list(DASHBOARD_FIELD, viewer, RESTRICTIONS)
     except NotCompiled:
         with pytest.raises(NotCompiled):
-            compile_ticket_list(DASHBOARD_FIELD, shape)
+            compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS)
         return
-    planned_list = compile_ticket_list(DASHBOARD_FIELD, shape)
+    planned_list = compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS)
     pages = page_parameters(planned_list.pages, VARIABLES, MAX_PAGE)
     assert literal_sql(planned_list.statement, {**values, **pages}, POSTGRESQL) == literal_sql(
         direct_list.statement, pages, POSTGRESQL
     )
+    # The fields denied (null, FORBIDDEN from the post-pass): the viewer's, not only the shape's.
+    assert planned_list.denied == direct_list.denied
 
 
 async def persona_viewer(reader: Api, persona: str) -> Actor:
@@ -109,7 +114,10 @@ ACTORS = st.builds(
     customer_id=IDS,
     customer_organization_id=IDS,
     portal=st.builds(
-        PortalView, company_tickets=st.booleans(), followed_project_tickets=st.booleans()
+        PortalView,
+        company_tickets=st.booleans(),
+        followed_project_tickets=st.booleans(),
+        properties=st.frozensets(st.sampled_from(PortalTicketProperty)),
     ),
     followed_project_ids=ID_SETS,
     shared_ticket_ids=ID_SETS,
@@ -134,7 +142,7 @@ EXTERNAL_ADVISOR = Actor(
 
 
 def test_plan_text_holds_no_viewer_value_and_no_variable() -> None:
-    plan = build_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL)
+    plan = build_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS)
     sql = plan.sql
     for value in ("918273", "564738", "746352", "837465", "97531"):
         assert value not in sql
@@ -145,7 +153,7 @@ def test_plan_text_holds_no_viewer_value_and_no_variable() -> None:
 
 def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
     _plans.clear()
-    plan = ticket_list_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL)
+    plan = ticket_list_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS)
     same_shape = Actor(
         kind=ViewerKind.ADVISOR,
         advisor_id=5,
@@ -154,7 +162,7 @@ def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
         team_ids=frozenset({7}),
         external_team_ids=frozenset({8, 9}),
     )
-    assert ticket_list_plan(DASHBOARD_FIELD, same_shape, POSTGRESQL) is plan
+    assert ticket_list_plan(DASHBOARD_FIELD, same_shape, POSTGRESQL, RESTRICTIONS) is plan
     one_external_team = Actor(
         kind=ViewerKind.ADVISOR,
         advisor_id=5,
@@ -162,17 +170,54 @@ def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
         primary_organization_id=6,
         external_team_ids=frozenset({8}),
     )
-    other: Any = ticket_list_plan(DASHBOARD_FIELD, one_external_team, POSTGRESQL)
+    other: Any = ticket_list_plan(DASHBOARD_FIELD, one_external_team, POSTGRESQL, RESTRICTIONS)
     assert other is not plan
     assert other.sql != plan.sql
     assert len(_plans) == 2
     assert _plans.maxsize == PLAN_CACHE_SIZE
 
 
+# JDLink data: a restricted field whose rule reads the machine's row (no SQL twin yet).
+JDLINK_FIELD = tickets_field(
+    "query Jdlink { tickets { edges { node { machine { jdlink { engineHours } } } } } }"
+)
+
+
 def test_plan_refused_is_remembered_for_the_shape() -> None:
     _plans.clear()
-    customer_user = Actor(kind=ViewerKind.CUSTOMER_USER, customer_user_id=3, customer_id=4)
     for _ in range(2):
         with pytest.raises(NotCompiled):
-            ticket_list_plan(DASHBOARD_FIELD, customer_user, POSTGRESQL)
+            ticket_list_plan(JDLINK_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS)
     assert len(_plans) == 1
+
+
+CUSTOMER_USER = Actor(
+    kind=ViewerKind.CUSTOMER_USER,
+    customer_user_id=3,
+    customer_id=4,
+    customer_organization_id=1,
+    portal=PortalView(properties=frozenset({PortalTicketProperty.STATE})),
+)
+
+
+def test_plan_of_a_customer_user_answers_null_where_the_portal_hides_a_field() -> None:
+    plan = build_plan(DASHBOARD_FIELD, CUSTOMER_USER, POSTGRESQL, RESTRICTIONS)
+    denied = plan.denied["edges"]["node"]  # type: ignore[index]
+    # Read from the schema's directive: the portal shows STATE only.
+    assert {key: site.message for key, site in denied.items()} == {  # type: ignore[union-attr]
+        "priority": "The customer portal does not show PRIORITY.",
+        "team": "The customer portal does not show TEAM.",
+        "assignee": "The customer portal does not show ASSIGNEE.",
+        "tags": "Ticket tags are only for the advisors who work the ticket.",
+        "machine": "The customer portal does not show MACHINE.",
+    }
+    # The desk's plan has none.
+    assert build_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS).denied == {}
+
+
+def test_a_restricted_field_whose_rule_reads_the_row_is_not_compiled() -> None:
+    row_rule = {**RESTRICTIONS, "Ticket.title": Restriction(None, "Not this title.")}
+    with pytest.raises(NotCompiled, match="Ticket.title"):
+        compile_ticket_list(DASHBOARD_FIELD, CUSTOMER_USER, row_rule)
+    with pytest.raises(NotCompiled, match="Ticket.title"):  # for the desk too
+        compile_ticket_list(DASHBOARD_FIELD, EXTERNAL_ADVISOR, row_rule)

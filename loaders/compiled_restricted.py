@@ -1,0 +1,94 @@
+"""Restricted fields in a compiled plan (docs/compiler.md §2.2): read from the schema's
+``@restricted`` directive, never restated here.
+
+A restricted field whose rule, on an object the viewer may see, depends on the viewer only
+(``RestrictedPermission.viewer_rule``: the portal's properties, a ticket's tags) is folded when
+the plan is built for the viewer's shape: shown, it is compiled as any field; denied, the plan
+answers JSON null and records the field as a *site* where the post-pass
+(``server.compiled_post``) adds the FORBIDDEN error the executor would, at each instance. A
+restricted field whose rule reads the row (no SQL twin yet) is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from graphql import FieldNode, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, SelectionSetNode
+
+from deskgraph.auth.directive import ViewerRule, restricted_permissions
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """What a restricted field's directive says: the rule (None: it reads the row, or the
+    field is non-null and a denied null would null its parent) and what a denied viewer is
+    told."""
+
+    viewer_rule: ViewerRule | None
+    message: str
+
+
+Restrictions = Mapping[str, Restriction]  # "Type.field" -> its restriction
+
+
+@lru_cache(maxsize=16)
+def schema_restrictions(schema: GraphQLSchema) -> Restrictions:
+    """The restricted fields of a built schema, by ``"Type.field"`` (once per schema)."""
+    found = {}
+    for path, permission in restricted_permissions(schema).items():
+        type_name, field_name = path.split(".")
+        owner = schema.type_map[type_name]
+        assert isinstance(owner, GraphQLObjectType)
+        # check_restricted_fields refuses such a schema; should it ever pass, never compile it.
+        non_null = isinstance(owner.fields[field_name].type, GraphQLNonNull)
+        rule = None if non_null else permission.viewer_rule
+        found[path] = Restriction(rule, permission.message)
+    return found
+
+
+@dataclass(frozen=True)
+class Denied:
+    """A field a plan answers null for its viewer shape: FORBIDDEN at each of its instances."""
+
+    node: FieldNode
+    message: str
+
+
+# Where a plan's denied fields stand below its root field: response key -> the denied field
+# there, or the keys further down (lists are stepped through at run time). In document order.
+Sites = Mapping[str, "Denied | Sites"]
+
+
+def denied_sites(
+    root: FieldNode,
+    denied: Mapping[int, Denied],
+    fields: Callable[[SelectionSetNode], list[FieldNode]],
+) -> Sites | None:
+    """The paths of the ``denied`` field nodes (by ``id``) below ``root``, the selection read
+    with ``fields`` (the compiler's own collection of a selection's fields); None when one of
+    them was not met (never guess its path: the caller refuses)."""
+
+    def walk(selection: SelectionSetNode | None) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if selection is None:
+            return found
+        for node in fields(selection):
+            key = node.alias.value if node.alias else node.name.value
+            if id(node) in denied:
+                found[key] = denied[id(node)]
+            elif below := walk(node.selection_set):
+                found[key] = below
+        return found
+
+    sites = walk(root.selection_set)
+    return sites if _placed(sites) == set(denied) else None
+
+
+def _placed(sites: Sites) -> set[int]:
+    found: set[int] = set()
+    for site in sites.values():
+        found |= {id(site.node)} if isinstance(site, Denied) else _placed(site)
+    return found

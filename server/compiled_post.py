@@ -1,0 +1,39 @@
+"""The post-pass of a compiled root field (docs/compiler.md §2.3): the FORBIDDEN errors of the
+restricted fields its plan answered null for the viewer (``Plan.denied``).
+
+It walks only the plan's recorded paths, never the whole answer, stepping through lists, and
+makes at each instance the error the executor's ``@restricted`` check makes: the policy's
+message and code, located at the field's node and path. Errors come in the executor's order:
+object by object (a list's items in order), each object's denied fields in document order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, located_error
+from graphql.pyutils import Path
+
+from deskgraph.errors import Forbidden
+from deskgraph.loaders.compiled_restricted import Denied, Sites
+
+
+def forbidden_errors(value: Any, denied: Sites, path: Path) -> Iterator[tuple[GraphQLError, Path]]:
+    """The FORBIDDEN errors of ``value`` (a compiled root field's, at ``path``), each with
+    its position (for ``CollectedErrors.add``)."""
+    if not denied:
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from forbidden_errors(item, denied, path.add_key(index))
+        return
+    if not isinstance(value, dict):  # null: the object, and its fields, are not there
+        return
+    for key, site in denied.items():
+        at = path.add_key(key)
+        if isinstance(site, Denied):
+            error = located_error(Forbidden(site.message), [site.node], at.as_list())
+            yield error, at
+        else:
+            yield from forbidden_errors(value.get(key), site, at)
