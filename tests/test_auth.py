@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import jwt
 import pytest
 from sqlalchemy import select
 
-from deskgraph.auth import ticket as rules
+from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
 from deskgraph.auth.tokens import Principal, issue_token, verify_token
+from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Unauthenticated
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.settings import Settings
 from deskgraph.store import models
+from deskgraph.store.session import create_sessionmaker
+from tests import factories
 from tests.conftest import PERSONA_NAMES, Api, gid
+from tests.test_portal_matrix import build_world, set_portal
 
 ROOT_FIELDS = [
     "{ viewer { kind } }",
@@ -117,8 +123,6 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
     principal = verify_token(reader.app.state.settings, token)
     async with reader.app.state.engine.connect() as connection:
         rows = (await connection.execute(select(models.Ticket.__table__))).all()
-    from deskgraph.store.session import create_sessionmaker
-
     async with create_sessionmaker(reader.app.state.engine)() as session:
         rows_reader = Reader(session)
         viewer = await fetch_viewer(rows_reader, principal)
@@ -151,6 +155,51 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
         }
         assert in_sql == in_python, persona
         assert any(not message.is_public for message in all_messages)  # notes are in the demo
+        shown = await assert_party_rules_agree(rows_reader, viewer, rows, persona)
+        if viewer.is_customer_user:  # the demo's other companies' tickets: both outcomes
+            assert set(shown.values()) == {True, False}, persona
+
+
+async def assert_party_rules_agree(
+    rows_reader: Reader, viewer: Actor, rows: Sequence[Any], who: str
+) -> dict[int, bool]:
+    """The ticket's parties (requester, customer, machine): ``ticket_party_scope`` (SQL) and
+    ``can_see_ticket_party`` (Python) on every ticket, seen or not; and the tags' rule on the
+    tickets the viewer sees, where it reads the viewer only. Whether each ticket's parties are
+    shown."""
+    t = models.Ticket
+    statement = select(t.id).where(portal_rules.ticket_party_scope(viewer))
+    in_sql = {row.id for row in await rows_reader.rows(statement)}
+    in_python = {row.id for row in rows if portal_rules.can_see_ticket_party(viewer, row)}
+    assert in_sql == in_python, who
+    tags_shown = portal_rules.ticket_tags_shown(viewer)
+    for row in rows:
+        if rules.can_see_ticket(viewer, row):
+            assert rules.can_see_ticket_tags(viewer, row) is tags_shown, (who, row.id)
+    return {row.id: row.id in in_sql for row in rows}
+
+
+async def test_ticket_party_rule_agrees_in_sql_and_python_on_the_tickets_seen(api: Api) -> None:
+    """On the portal matrix's world (tests/test_portal_matrix.py), with every ticket shown:
+    a customer user meets the parties of their company's tickets (and of their own request
+    without a customer) and not those of another company's request seen through a followed
+    project; SQL and Python agree on each."""
+    users, _tickets = await build_world(api)
+    await set_portal(api, True, True)
+    async with api.app.state.engine.begin() as connection:
+        # Without a customer: the requester's own request (shown to them only).
+        await factories.ticket(connection, 1, 1, requester_id=users["R"], customer_id=None)
+        rows = (await connection.execute(select(models.Ticket.__table__))).all()
+    outcomes: set[bool] = set()
+    async with create_sessionmaker(api.app.state.engine)() as session:
+        rows_reader = Reader(session)
+        for user, pk in users.items():
+            principal = Principal(kind="customer_user", id=pk)
+            viewer = await fetch_viewer(rows_reader, principal)
+            assert viewer is not None
+            shown = await assert_party_rules_agree(rows_reader, viewer, rows, user)
+            outcomes |= {shown[row.id] for row in rows if rules.can_see_ticket(viewer, row)}
+    assert outcomes == {True, False}  # shown on some tickets seen, hidden on others
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,14 @@ TABLES: dict[Any, list[Case]] = {
         permit("external_advisor", IN_FOLLOWED_PROJECT),
         permit("service_read", IN_FOLLOWED_PROJECT),
     ],
+    rules.ticket_tags_shown: [
+        forbid("customer_user", note="the default portal hides TAGS"),
+        forbid("customer_user_strictest"),
+        permit("customer_user_widest", note="the portal shows TAGS"),
+        permit("host_viewer"),
+        permit("external_advisor", note="the host's tags"),
+        permit("service_read"),
+    ],
     rules.can_see_message_author: [
         permit("customer_user", ME),
         permit("customer_user", COLLEAGUE),
