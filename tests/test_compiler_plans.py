@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import aiosqlite
 
 from deskgraph.auth import scopes, ticket as ticket_rules
-from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.shape import shape_parameters, viewer_shape
+from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.tokens import verify_token
 from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
 from deskgraph.bench.scenarios import DASHBOARD
@@ -28,8 +28,8 @@ from deskgraph.loaders.compiled_plan import (
     literal_sql,
     ticket_list_plan,
 )
-from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.loaders.compiled_restricted import Restriction
+from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.store.models import AdvisorRole, PortalTicketProperty
 from deskgraph.store.session import create_sessionmaker
 from tests.conftest import PERSONA_NAMES, SERVICE_WITH_EVERY_SCOPE, Api
