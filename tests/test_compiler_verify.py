@@ -4,8 +4,11 @@ is answered twice, by its statement and by the executor, and a difference fails 
 Run on PostgreSQL (the compiler's only dialect yet) for every kind of viewer and the dashboard
 of ``bench/scenarios.py`` with its variants: each answer must be the executor's, byte for byte,
 and the compiler must have answered some of them (``COMPILED``), so that a compiler refusing
-everything cannot pass. Then the harness itself: a compiled answer made wrong on purpose, in
-``data`` or in ``errors``, is caught.
+everything cannot pass. Customer users also on the portal matrix's world under several portal
+settings (what they see of the tickets, which properties: tags and machine shown or not), where
+another company's request hides its parties. Then the harness itself: a compiled answer made
+wrong on purpose, in ``data`` or in ``errors`` (a FORBIDDEN dropped, a hidden requester shown),
+is caught.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select, update
 
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.errors import Forbidden
@@ -24,7 +28,11 @@ from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server import compiled_execution
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED, CompilingExecutor
 from deskgraph.settings import Settings
-from tests.conftest import EVERY_VIEWER, Api, open_api
+from deskgraph.store import models
+from deskgraph.store.models import DEFAULT_PORTAL_PROPERTIES, PortalTicketProperty
+from tests import factories
+from tests.conftest import EVERY_VIEWER, Api, gid, open_api
+from tests.test_portal_matrix import NORTH, build_world
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -57,9 +65,9 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
 # The first eight are dashboards with no argument but `first`: all compiled but first: 1000,
 # which the page size check refuses before any statement.
 COMPILED_VARIANTS = 8
-# The viewers the compiler answers for (the spike refuses customer users, and without a
-# viewer the resolver's UNAUTHENTICATED is the executor's).
-DESK = {"host-admin", "host-advisor", "host-viewer", "external-advisor"}
+# The viewers the compiler answers for: everyone but the anonymous (the resolver's
+# UNAUTHENTICATED is the executor's).
+COMPILED_FOR = {viewer for viewer in EVERY_VIEWER if viewer is not None}
 
 
 @pytest.fixture
@@ -79,8 +87,7 @@ async def test_dashboard_in_verify_mode_answers_as_the_executor_for_every_viewer
         assert orjson.dumps(verified) == orjson.dumps(executed), (viewer, variables)
     compiled = COMPILED["tickets"] - compiled_before
     assert VERIFIED["tickets"] - verified_before == compiled
-    desk = viewer in DESK or (viewer or "").startswith("service")
-    assert compiled == (COMPILED_VARIANTS - 1 if desk else 0)
+    assert compiled == (COMPILED_VARIANTS - 1 if viewer in COMPILED_FOR else 0)
 
 
 async def test_dashboard_in_verify_mode_a_wrong_compiled_order_is_an_internal_error(
@@ -117,3 +124,152 @@ async def test_dashboard_in_verify_mode_an_error_only_the_compiled_side_raises_i
     monkeypatch.setattr(CompilingExecutor, "_compiled_value", forbidden)
     body = await verifying.post(DASHBOARD, {"first": 3}, as_="host-advisor")
     assert [e["extensions"]["code"] for e in body["errors"]] == ["INTERNAL_SERVER_ERROR"]
+
+
+# Portal settings the world is verified under: (companyTickets, followedProjectTickets, the
+# properties shown).
+PORTALS = {
+    "default": (True, True, DEFAULT_PORTAL_PROPERTIES),
+    "shows_all": (True, True, frozenset(PortalTicketProperty)),
+    "strictest": (False, False, frozenset()),
+}
+# Rita (her company's tickets), Dora (follows the project: another company's request), Gus
+# (follows it through his company).
+WORLD_USERS = ["R", "D", "G"]
+
+
+async def furnished_world(api: Api, portal: str) -> dict[str, int]:
+    """The portal matrix's world with a machine, tags and messages (a note among them) on each
+    ticket, under the portal settings ``portal``; the tickets by name."""
+    _users, tickets = await build_world(api)
+    company, followed, properties = PORTALS[portal]
+    async with api.app.state.engine.begin() as c:
+        await factories.portal_settings(
+            c, NORTH, company_tickets=company, followed_project_tickets=followed,
+            properties=properties,
+        )  # fmt: skip
+        tags = await c.execute(select(models.Tag.id).where(models.Tag.organization_id == NORTH))
+        tag_ids = [row.id for row in tags][:2]
+        machine = await c.scalar(
+            select(models.Machine.id)
+            .join(models.Customer, models.Customer.id == models.Machine.customer_id)
+            .where(models.Customer.organization_id == NORTH)
+            .limit(1)
+        )
+        for pk in tickets.values():
+            await c.execute(update(models.Ticket).where(models.Ticket.id == pk).values(
+                machine_id=machine
+            ))  # fmt: skip
+            for tag_id in tag_ids:
+                await factories.tag_ticket(c, pk, tag_id)
+            await factories.message(c, pk, body="Public")
+            await factories.message(c, pk, channel=models.MessageChannel.NOTE, body="Note")
+    return tickets
+
+
+@pytest.mark.parametrize("portal", list(PORTALS))
+async def test_dashboard_in_verify_mode_answers_as_the_executor_for_customer_users_of_a_portal(
+    api: Api, settings: Settings, portal: str
+) -> None:
+    """Verify mode, and the compiled answer itself (compiler on: its errors in the executor's
+    order, not sorted), equal the executor's for each customer user of the world."""
+    tickets = await furnished_world(api, portal)
+    compiled_before = COMPILED["tickets"]
+    met: set[str] = set()
+    async with (
+        open_api(dataclasses.replace(settings, compiler="verify")) as verifying,
+        open_api(dataclasses.replace(settings, compiler="on")) as compiling,
+    ):
+        verifying.tokens.update(api.tokens)
+        compiling.tokens.update(api.tokens)
+        for user in WORLD_USERS:
+            for query, variables in VARIANTS:
+                executed = await api.post(query, variables, as_=user)
+                verified = await verifying.post(query, variables, as_=user)
+                assert orjson.dumps(verified) == orjson.dumps(executed), (user, variables)
+                answered = await compiling.post(query, variables, as_=user)
+                assert orjson.dumps(answered) == orjson.dumps(executed), (user, variables)
+                met |= _cases_met(executed, tickets)
+    compiled = COMPILED["tickets"] - compiled_before
+    assert compiled == 2 * len(WORLD_USERS) * (COMPILED_VARIANTS - 1)
+    # The world shows what the compiler must get right under this portal.
+    expected = {
+        "default": {"parties hidden", "parties shown", "machine hidden without error"},
+        "shows_all": {"parties hidden", "parties shown", "machine hidden without error"},
+        "strictest": {"parties shown", "state FORBIDDEN", "machine FORBIDDEN"},
+    }[portal] | {"tags shown" if portal == "shows_all" else "tags FORBIDDEN"}
+    assert expected <= met, met
+
+
+def _cases_met(body: dict[str, Any], tickets: dict[str, int]) -> set[str]:
+    met = set()
+    errors = {(e["path"][-1], e["extensions"]["code"]) for e in body.get("errors", ())}
+    met |= {f"{field} FORBIDDEN" for field, code in errors if code == "FORBIDDEN"}
+    edges = ((body.get("data") or {}).get("tickets") or {}).get("edges", ())
+    for edge in edges:
+        node = edge["node"]
+        if node["id"] == gid("Ticket", tickets["in_project"]):
+            assert node["requester"] is None
+            assert node["customer"] is None
+            met.add("parties hidden")
+            if ("machine", "FORBIDDEN") not in errors and node["machine"] is None:
+                met.add("machine hidden without error")
+        elif node["requester"] is not None:
+            met.add("parties shown")
+        if node.get("tags"):
+            met.add("tags shown")
+    return met
+
+
+async def test_dashboard_in_verify_mode_a_dropped_forbidden_is_an_internal_error(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await furnished_world(api, "default")
+    right = CompilingExecutor._compiled_value
+
+    async def one_error_dropped(self: CompilingExecutor, *args: Any) -> Any:
+        value = await right(self, *args)
+        errors = args[-1]
+        assert errors  # the default portal hides the tags
+        errors.pop(len(errors) // 2)
+        return value
+
+    monkeypatch.setattr(CompilingExecutor, "_compiled_value", one_error_dropped)
+    async with open_api(dataclasses.replace(settings, compiler="verify")) as verifying:
+        verifying.tokens.update(api.tokens)
+        body = await verifying.post(DASHBOARD, {"first": 50}, as_="R")
+    assert_failed_by_verify(body)
+
+
+def assert_failed_by_verify(body: dict[str, Any]) -> None:
+    """The root field failed (``tickets`` is non-null: no data) with the masked error, after
+    the errors of the executor's answer (the world's FORBIDDEN tags)."""
+    assert body["data"] is None
+    codes = [e["extensions"]["code"] for e in body["errors"]]
+    assert codes[-1] == "INTERNAL_SERVER_ERROR"
+    assert set(codes[:-1]) <= {"FORBIDDEN"}
+
+
+async def test_dashboard_in_verify_mode_a_hidden_requester_shown_is_an_internal_error(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tickets = await furnished_world(api, "default")
+    right = CompilingExecutor._compiled_value
+    hidden = gid("Ticket", tickets["in_project"])
+    shown: list[str] = []
+
+    async def requester_shown(self: CompilingExecutor, *args: Any) -> Any:
+        value = await right(self, *args)
+        for edge in value["edges"]:
+            if edge["node"]["id"] == hidden:
+                assert edge["node"]["requester"] is None
+                edge["node"]["requester"] = {"id": gid("CustomerUser", 1), "name": "Someone"}
+                shown.append(hidden)
+        return value
+
+    monkeypatch.setattr(CompilingExecutor, "_compiled_value", requester_shown)
+    async with open_api(dataclasses.replace(settings, compiler="verify")) as verifying:
+        verifying.tokens.update(api.tokens)
+        body = await verifying.post(DASHBOARD, {"first": 50}, as_="D")
+    assert shown == [hidden]
+    assert_failed_by_verify(body)
