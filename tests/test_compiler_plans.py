@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import strawberry
 from hypothesis import given, settings, strategies as st
 from sqlalchemy import ColumnElement, Dialect, literal, select
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import aiosqlite
 
 from deskgraph.auth import scopes, ticket as ticket_rules
+from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.shape import shape_parameters, viewer_shape
 from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.tokens import verify_token
@@ -28,7 +30,7 @@ from deskgraph.loaders.compiled_plan import (
     literal_sql,
     ticket_list_plan,
 )
-from deskgraph.loaders.compiled_restricted import Restriction
+from deskgraph.loaders.compiled_restricted import Restriction, schema_restrictions
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.store.models import AdvisorRole, PortalTicketProperty
 from deskgraph.store.session import create_sessionmaker
@@ -100,34 +102,47 @@ async def test_plan_for_every_persona_is_the_sql_built_for_them(
 
 IDS = st.none() | st.integers(1, 10**6)
 ID_SETS = st.frozensets(st.integers(1, 10**6), max_size=4)
-ACTORS = st.builds(
-    Actor,
-    kind=st.sampled_from(ViewerKind),
-    advisor_id=IDS,
-    role=st.none() | st.sampled_from(AdvisorRole),
-    primary_organization_id=IDS,
-    team_ids=ID_SETS,
-    external_team_ids=ID_SETS,
-    external_organization_ids=ID_SETS,
-    read_only_team_ids=ID_SETS,
-    customer_user_id=IDS,
-    customer_id=IDS,
-    customer_organization_id=IDS,
-    portal=st.builds(
-        PortalView,
-        company_tickets=st.booleans(),
-        followed_project_tickets=st.booleans(),
-        properties=st.frozensets(st.sampled_from(PortalTicketProperty)),
-    ),
-    followed_project_ids=ID_SETS,
-    shared_ticket_ids=ID_SETS,
-    scopes=st.frozensets(st.sampled_from(sorted(scopes.ALL))),
-)
+
+
+def actors(kind: st.SearchStrategy[ViewerKind]) -> st.SearchStrategy[Actor]:
+    """Actors of ``kind`` with any values, portal and scopes."""
+    return st.builds(
+        Actor,
+        kind=kind,
+        advisor_id=IDS,
+        role=st.none() | st.sampled_from(AdvisorRole),
+        primary_organization_id=IDS,
+        team_ids=ID_SETS,
+        external_team_ids=ID_SETS,
+        external_organization_ids=ID_SETS,
+        read_only_team_ids=ID_SETS,
+        customer_user_id=IDS,
+        customer_id=IDS,
+        customer_organization_id=IDS,
+        portal=st.builds(
+            PortalView,
+            company_tickets=st.booleans(),
+            followed_project_tickets=st.booleans(),
+            properties=st.frozensets(st.sampled_from(PortalTicketProperty)),
+        ),
+        followed_project_ids=ID_SETS,
+        shared_ticket_ids=ID_SETS,
+        scopes=st.frozensets(st.sampled_from(sorted(scopes.ALL))),
+    )
 
 
 @settings(max_examples=60, deadline=None)
-@given(ACTORS)
+@given(actors(st.sampled_from(ViewerKind)))
 def test_plan_for_any_viewer_is_the_sql_built_for_them(viewer: Actor) -> None:
+    assert_shape_sound(viewer)
+
+
+@settings(max_examples=40, deadline=None)
+@given(actors(st.just(ViewerKind.CUSTOMER_USER)))
+def test_plan_for_any_customer_user_is_the_sql_built_for_them(viewer: Actor) -> None:
+    """Their portal's flags and properties, their ids present or not: compiled, and sound
+    (the party rule's SQL, the fields their portal hides)."""
+    compile_ticket_list(DASHBOARD_FIELD, viewer, RESTRICTIONS)  # not refused
     assert_shape_sound(viewer)
 
 
@@ -221,3 +236,26 @@ def test_a_restricted_field_whose_rule_reads_the_row_is_not_compiled() -> None:
         compile_ticket_list(DASHBOARD_FIELD, CUSTOMER_USER, row_rule)
     with pytest.raises(NotCompiled, match=r"Ticket\.title: a rule on the row"):  # for the desk too
         compile_ticket_list(DASHBOARD_FIELD, EXTERNAL_ADVISOR, row_rule)
+
+
+PORTAL_STATE = restricted(AccessPolicy.PORTAL, PortalTicketProperty.STATE)
+
+
+@strawberry.type
+class Thing:
+    required: str = strawberry.field(extensions=[PORTAL_STATE])
+    nullable: str | None = strawberry.field(extensions=[PORTAL_STATE])
+
+
+@strawberry.type
+class ThingQuery:
+    thing: Thing
+
+
+def test_a_non_null_restricted_field_is_not_compiled() -> None:
+    """The executor would null the parent of a denied non-null field; the compiler does not
+    answer that (the app's schema refuses such a field: check_restricted_fields)."""
+    found = schema_restrictions(strawberry.Schema(query=ThingQuery)._schema)
+    assert found["Thing.required"].viewer_rule is None
+    assert found["Thing.nullable"].viewer_rule is not None
+    assert found["Thing.required"].message == "The customer portal does not show STATE."
