@@ -14,7 +14,7 @@ Use it as ``strawberry.field(..., extensions=[restricted(AccessPolicy.JDLINK)])`
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
@@ -265,34 +265,37 @@ def restricted(
     return PermissionExtension(permissions=[RestrictedPermission(policy, prop)])
 
 
-def restricted_fields(schema: GraphQLSchema) -> dict[str, AccessPolicy]:
-    """``"Type.field"`` -> policy, for every restricted field of a built schema."""
-    found: dict[str, AccessPolicy] = {}
+def _field_definitions(schema: GraphQLSchema) -> Iterator[tuple[str, Any]]:
+    """``("Type.field", its Strawberry definition)`` for every field of a built schema's
+    object types."""
     for type_name, graphql_type in schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
             continue
         for field_name, field in graphql_type.fields.items():
             definition = (field.extensions or {}).get("strawberry-definition")
-            for directive in getattr(definition, "directives", ()):
-                if isinstance(directive, Restricted):
-                    found[f"{type_name}.{field_name}"] = directive.policy
-    return found
+            yield f"{type_name}.{field_name}", definition
+
+
+def restricted_fields(schema: GraphQLSchema) -> dict[str, AccessPolicy]:
+    """``"Type.field"`` -> policy, for every restricted field of a built schema."""
+    return {
+        path: directive.policy
+        for path, definition in _field_definitions(schema)
+        for directive in getattr(definition, "directives", ())
+        if isinstance(directive, Restricted)
+    }
 
 
 def restricted_permissions(schema: GraphQLSchema) -> dict[str, RestrictedPermission]:
     """``"Type.field"`` -> the permission enforcing it, for every restricted field of a built
     schema (its rule, its ``viewer_rule`` if any, its message)."""
-    found: dict[str, RestrictedPermission] = {}
-    for type_name, graphql_type in schema.type_map.items():
-        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
-            continue
-        for field_name, field in graphql_type.fields.items():
-            definition = (field.extensions or {}).get("strawberry-definition")
-            for extension in getattr(definition, "extensions", None) or ():
-                for permission in getattr(extension, "permissions", ()):
-                    if isinstance(permission, RestrictedPermission):
-                        found[f"{type_name}.{field_name}"] = permission
-    return found
+    return {
+        path: permission
+        for path, definition in _field_definitions(schema)
+        for extension in getattr(definition, "extensions", None) or ()
+        for permission in getattr(extension, "permissions", ())
+        if isinstance(permission, RestrictedPermission)
+    }
 
 
 def check_restricted_fields(schema: GraphQLSchema) -> None:
