@@ -77,7 +77,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
                 sql = self._sql(context, node)
             except NotCompiled:
                 pass
-            except Exception as error:  # the arguments' checks (BAD_USER_INPUT), as resolved
+            except Exception as error:  # planning failed: the field's error, as a resolver's
                 self.handle_field_error(error, field.type, field_details_list, path)
                 return None
             else:
@@ -95,9 +95,11 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         """The plan's SQL text and this request's parameters for it."""
         viewer = context.viewer
         assert viewer is not None
-        plan = ticket_list_plan(node, viewer, context.session.get_bind().dialect)
-        arguments = plan.arguments(viewer, self._variables(), context.settings.max_page_size)
-        return plan.sql, arguments
+        dialect = context.session.get_bind().dialect
+        plan = ticket_list_plan(
+            node, viewer, dialect, self._variables(), context.settings.max_page_size
+        )
+        return plan.sql, plan.arguments(viewer)
 
     def _variables(self) -> dict[str, Any]:
         coerced = self.variable_values.coerced
