@@ -61,6 +61,11 @@ class BoundIds(frozenset[int]):
         return hash((self.name, self.size))
 
 
+# A shape's parameters are not ``required``: a plan's text is compiled before any viewer's
+# values are at hand (compiled_plan writes its page sizes in then), and each request binds its
+# viewer's. Sent unbound they would be NULL, which matches no row.
+
+
 def parameter_name(attribute: str) -> str:
     return f"viewer_{attribute}"
 
@@ -72,7 +77,7 @@ def viewer_shape(actor: Actor) -> Actor:
     changes: dict[str, Any] = {}
     for name in IDS:
         if getattr(actor, name) is not None:
-            changes[name] = bindparam(parameter_name(name), type_=Integer)
+            changes[name] = bindparam(parameter_name(name), type_=Integer, required=False)
     for name in ID_SETS:
         ids = getattr(actor, name)
         if ids:
@@ -107,5 +112,6 @@ def in_ids(column: Any, ids: frozenset[int]) -> ColumnElement[bool]:
     :class:`BoundIds` (the same text once rendered with the viewer's values)."""
     if isinstance(ids, BoundIds):
         names = [f"{ids.name}_{index}" for index in range(ids.size)]
-        return column.in_([bindparam(name, type_=Integer) for name in names])  # type: ignore[no-any-return]
+        bound = [bindparam(name, type_=Integer, required=False) for name in names]
+        return column.in_(bound)  # type: ignore[no-any-return]
     return column.in_(sorted(ids))  # type: ignore[no-any-return]

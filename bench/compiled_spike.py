@@ -83,8 +83,11 @@ async def measure(database_url: str, requests: int, rounds: int) -> str:
 
         # What the plan cache keeps: the statement's SQL, built and compiled once for this
         # document and the viewer's shape, sent with the viewer's values as parameters.
-        plan = build_plan(field, viewer, app.state.engine.dialect, restrictions)
-        arguments = plan.arguments(viewer, variables, settings.max_page_size)
+        plan = build_plan(
+            field, viewer, app.state.engine.dialect, variables, settings.max_page_size,
+            restrictions,
+        )  # fmt: skip
+        arguments = plan.arguments(viewer)
 
         async def cached() -> bytes:
             async with sessions() as session:

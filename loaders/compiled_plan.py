@@ -1,9 +1,11 @@
 """Compiled plans (docs/compiler.md §4): a root field's statement compiled to SQL text once per
 (field of a cached document, viewer shape, dialect) and run with the driver's parameters.
 
-The text holds no viewer value and no request variable: the viewer's ids are parameters of its
-shape (``auth.shape``), page sizes are parameters checked per request, so asyncpg's prepared
-statement for the text is reused by every viewer of the shape.
+The text holds no viewer value: the viewer's ids are parameters of its shape (``auth.shape``),
+so asyncpg's prepared statement for the text is reused by every viewer of the shape. Page sizes
+are the one request value written into the text (checked first, as the resolvers check them):
+PostgreSQL keeps one generic plan for a prepared statement only when it sees its ``LIMIT``
+(``Compiler.first``), so a plan is kept per shape and page sizes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import Dialect, Select
 
 from deskgraph.auth.shape import shape_key, shape_parameters, viewer_shape
 from deskgraph.auth.viewer import Actor
+from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_parameters
 from deskgraph.loaders.compiled_restricted import Restrictions, Sites
 
@@ -26,58 +29,92 @@ PLAN_CACHE_SIZE = 512  # as the parse and validation caches
 
 @dataclass(frozen=True)
 class Plan:
-    """SQL text for one root field and a viewer shape, and how to bind it for a request."""
+    """SQL text for one root field, a viewer shape and page sizes, and how to bind it."""
 
     sql: str
     names: tuple[str, ...]  # the parameter behind each positional placeholder, in order
     constants: Mapping[str, Any]  # the statement's own values (JSON keys, formats)
-    pages: Mapping[str, FieldNode]  # the page sizes it binds, by parameter
     denied: Sites  # the fields it answers null for the shape: FORBIDDEN (server.compiled_post)
 
-    def arguments(
-        self, viewer: Actor, variables: Mapping[str, Any], max_page: int
-    ) -> tuple[Any, ...]:
-        """The driver's parameters for ``viewer`` (of the plan's shape) and the request's
-        variables; BAD_USER_INPUT for a page size the resolver would refuse."""
-        values = {
-            **self.constants,
-            **shape_parameters(viewer),
-            **page_parameters(self.pages, variables, max_page),
-        }
+    def arguments(self, viewer: Actor) -> tuple[Any, ...]:
+        """The driver's parameters for ``viewer``, a viewer of the plan's shape."""
+        values = {**self.constants, **shape_parameters(viewer)}
         return tuple(values[name] for name in self.names)
 
 
-# (id of the field node, shape, dialect) -> (the node, its plan or None: refused). The node is
-# kept so that an id reused by another document after the first was dropped is not mistaken.
-# The schema's restrictions are not in the key: every schema is built from the same types.
-_plans: LRUCache[tuple[int, Actor, str], tuple[FieldNode, Plan | None]] = LRUCache(
+@dataclass(frozen=True)
+class Template:
+    """A root field's statement for a viewer shape, its page sizes still open: each request's
+    sizes (checked as the resolvers check them) pick the :class:`Plan` written for them."""
+
+    statement: Select[Any]
+    pages: Mapping[str, FieldNode]  # the page sizes it takes, by parameter
+    denied: Sites
+
+
+# (id of the field node, shape, dialect) -> (the node, its template or None: refused); and with
+# the page sizes -> (the node, its plan). The node is kept so that an id reused by another
+# document after the first was dropped is not mistaken. The schema's restrictions are not in
+# the key: every schema is built from the same types.
+_templates: LRUCache[tuple[int, Actor, str], tuple[FieldNode, Template | None]] = LRUCache(
+    maxsize=PLAN_CACHE_SIZE
+)
+_plans: LRUCache[tuple[int, Actor, str, tuple[int, ...]], tuple[FieldNode, Plan]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
 
 
 def ticket_list_plan(
-    node: FieldNode, viewer: Actor, dialect: Dialect, restrictions: Restrictions
+    node: FieldNode,
+    viewer: Actor,
+    dialect: Dialect,
+    variables: Mapping[str, Any],
+    max_page: int,
+    restrictions: Restrictions,
 ) -> Plan:
-    """The plan of a ``tickets`` field for ``viewer``'s shape: from the cache, else built
-    and compiled once. :class:`NotCompiled` when the compiler refuses it."""
-    key = (id(node), shape_key(viewer), dialect.name)
+    """The plan of a ``tickets`` field for ``viewer``'s shape and the request's page sizes:
+    from the cache, else built and compiled once. :class:`NotCompiled` when the compiler
+    refuses it, and for a page size the resolver refuses (the executor answers its error,
+    on the field that asked for it)."""
+    shape = shape_key(viewer)
+    template = _template(node, viewer, shape, dialect, restrictions)
+    try:
+        sizes = page_parameters(template.pages, variables, max_page)
+    except BadUserInput as error:
+        raise NotCompiled("a page size the resolver refuses") from error
+    key = (id(node), shape, dialect.name, tuple(sizes.values()))
     cached = _plans.get(key)
     if cached is None or cached[0] is not node:
-        try:
-            plan: Plan | None = build_plan(node, viewer, dialect, restrictions)
-        except NotCompiled:
-            plan = None
+        plan = compile_plan(template.statement, sizes, dialect, template.denied)
         cached = _plans[key] = (node, plan)
+    return cached[1]
+
+
+def _template(
+    node: FieldNode, viewer: Actor, shape: Actor, dialect: Dialect, restrictions: Restrictions
+) -> Template:
+    key = (id(node), shape, dialect.name)
+    cached = _templates.get(key)
+    if cached is None or cached[0] is not node:
+        try:
+            built = compile_ticket_list(node, viewer_shape(viewer), restrictions)
+            template: Template | None = Template(built.statement, built.pages, built.denied)
+        except NotCompiled:
+            template = None
+        cached = _templates[key] = (node, template)
     if cached[1] is None:
         raise NotCompiled("refused for this document and viewer shape")
     return cached[1]
 
 
-def build_plan(
-    node: FieldNode, viewer: Actor, dialect: Dialect, restrictions: Restrictions
+def compile_plan(
+    statement: Select[Any], sizes: Mapping[str, int], dialect: Dialect, denied: Sites
 ) -> Plan:
-    compiled_list = compile_ticket_list(node, viewer_shape(viewer), restrictions)
-    compiled = compiled_list.statement.compile(dialect=dialect)
+    """``statement``'s SQL text with the page ``sizes`` written in (``Compiler.first``) and
+    the viewer's values left as positional parameters."""
+    compiled = statement.params(dict(sizes)).compile(
+        dialect=dialect, compile_kwargs={"render_postcompile": True}
+    )
     if compiled.positiontup is None:
         raise NotCompiled(f"{dialect.name}'s parameters are not positional")
     constants = {
@@ -85,13 +122,21 @@ def build_plan(
         for name, bind in compiled.binds.items()
         if bind.value is not None and not bind.callable
     }
-    return Plan(
-        compiled.string,
-        tuple(compiled.positiontup),
-        constants,
-        compiled_list.pages,
-        compiled_list.denied,
-    )
+    return Plan(compiled.string, tuple(compiled.positiontup), constants, denied)
+
+
+def build_plan(
+    node: FieldNode,
+    viewer: Actor,
+    dialect: Dialect,
+    variables: Mapping[str, Any],
+    max_page: int,
+    restrictions: Restrictions,
+) -> Plan:
+    """The plan of a ``tickets`` field, built and compiled now (no cache)."""
+    built = compile_ticket_list(node, viewer_shape(viewer), restrictions)
+    sizes = page_parameters(built.pages, variables, max_page)
+    return compile_plan(built.statement, sizes, dialect, built.denied)
 
 
 def literal_sql(statement: Select[Any], parameters: Mapping[str, Any], dialect: Dialect) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from graphql import (
     ArgumentNode,
+    DocumentNode,
     ExecutionResult as GraphQLExecutionResult,
     FieldNode,
     FragmentSpreadNode,
@@ -30,6 +31,7 @@ from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.types.graphql import OperationType
 
 from deskgraph.errors import GRAPHQL_VALIDATION_FAILED, BadUserInput, QueryTooComplex
+from deskgraph.schema.parsing import PerDocument
 
 INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
@@ -120,6 +122,15 @@ class _LongIntegers(Visitor):
             self.found.append(node)
 
 
+def _long_integers(document: DocumentNode) -> tuple[IntValueNode, ...]:
+    walker = _LongIntegers()
+    visit(document, walker)
+    return tuple(walker.found)
+
+
+LONG_INTEGERS = PerDocument(_long_integers)
+
+
 class NoLongIntegers(SchemaExtension):
     """Refuses an integer literal longer than any Int before validation reads it."""
 
@@ -128,16 +139,15 @@ class NoLongIntegers(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is None or context.pre_execution_errors is not None:
             return
-        walker = _LongIntegers()
-        visit(context.graphql_document, walker)
-        if walker.found:
+        found = LONG_INTEGERS(context.graphql_document)
+        if found:
             context.pre_execution_errors = [
                 GraphQLError(
                     f"Int cannot represent a number of {len(node.value.lstrip('-'))} digits.",
                     nodes=[node],
                     extensions={"code": GRAPHQL_VALIDATION_FAILED},
                 )
-                for node in walker.found
+                for node in found
             ]
 
 
@@ -195,6 +205,15 @@ class _Literals(Visitor):
             self.paths.extend(_nul_in_literal(node.default_value, node.variable.name.value))
 
 
+def _nul_literals(document: DocumentNode) -> tuple[str, ...]:
+    literals = _Literals()
+    visit(document, literals)
+    return tuple(literals.paths)
+
+
+NUL_LITERALS = PerDocument(_nul_literals)
+
+
 class NoNulCharacters(SchemaExtension):
     """Refuses a NUL character in any text input (variables and literal arguments) before
     execution: PostgreSQL cannot store one in text and SQLite would, so both answer alike,
@@ -204,9 +223,7 @@ class NoNulCharacters(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.operation_type is not OperationType.SUBSCRIPTION:
-            literals = _Literals()
-            visit(document, literals)
-            paths = literals.paths
+            paths = list(NUL_LITERALS(document))
             for name, value in (context.variables or {}).items():
                 paths.extend(_nul_in_value(value, str(name)))
             if paths:

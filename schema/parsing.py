@@ -11,10 +11,13 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable
 from functools import cache, cached_property, lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from cachetools import LRUCache
 from graphql import DocumentNode, Source, SourceLocation, parse
 from strawberry.extensions import ParserCache
+
+T = TypeVar("T")
 
 _NEWLINE = re.compile(r"\r\n|[\n\r]")  # GraphQL's line terminators, as graphql-core reads them
 
@@ -52,3 +55,20 @@ class IndexedParserCache(ParserCache):
     def __init__(self, maxsize: int) -> None:
         super().__init__(maxsize)
         self.cached_parse_document = parse_cache(maxsize)
+
+
+class PerDocument(Generic[T]):
+    """``compute(document)`` worked out once per parsed document: the parse cache hands the
+    same document object to every request of the same text, so a check that depends on the
+    document alone need not walk it again. Keyed by identity, each entry keeping its
+    document (an id is never reused while it is kept); as many as the parse cache holds."""
+
+    def __init__(self, compute: Callable[[DocumentNode], T], maxsize: int = 512) -> None:
+        self.compute = compute
+        self._cache: LRUCache[int, tuple[DocumentNode, T]] = LRUCache(maxsize=maxsize)
+
+    def __call__(self, document: DocumentNode) -> T:
+        cached = self._cache.get(id(document))
+        if cached is None or cached[0] is not document:
+            cached = self._cache[id(document)] = (document, self.compute(document))
+        return cached[1]

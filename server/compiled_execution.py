@@ -93,7 +93,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
                 sql = self._sql(context, node)
             except NotCompiled:
                 pass
-            except Exception as error:  # the arguments' checks (BAD_USER_INPUT), as resolved
+            except Exception as error:  # planning failed: the field's error, as a resolver's
                 self.handle_field_error(error, field.type, field_details_list, path)
                 return None
             else:
@@ -112,9 +112,10 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         viewer = context.viewer
         assert viewer is not None
         dialect = context.session.get_bind().dialect
-        plan = ticket_list_plan(node, viewer, dialect, schema_restrictions(self.schema))
-        arguments = plan.arguments(viewer, self._variables(), context.settings.max_page_size)
-        return Call(plan.sql, arguments, plan.denied)
+        restrictions = schema_restrictions(self.schema)
+        variables, max_page = self._variables(), context.settings.max_page_size
+        plan = ticket_list_plan(node, viewer, dialect, variables, max_page, restrictions)
+        return Call(plan.sql, plan.arguments(viewer), plan.denied)
 
     def _variables(self) -> dict[str, Any]:
         coerced = self.variable_values.coerced

@@ -26,6 +26,7 @@ from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_pa
 from deskgraph.loaders.compiled_plan import (
     PLAN_CACHE_SIZE,
     _plans,
+    _templates,
     build_plan,
     literal_sql,
     ticket_list_plan,
@@ -156,19 +157,70 @@ EXTERNAL_ADVISOR = Actor(
 )
 
 
-def test_plan_text_holds_no_viewer_value_and_no_variable() -> None:
-    plan = build_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS)
+def test_plan_text_holds_no_viewer_value_but_its_page_sizes() -> None:
+    plan = build_plan(
+        DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, {"first": 97_531}, 100_000, RESTRICTIONS
+    )
     sql = plan.sql
-    for value in ("918273", "564738", "746352", "837465", "97531"):
+    for value in ("918273", "564738", "746352", "837465"):
         assert value not in sql
-    arguments = plan.arguments(EXTERNAL_ADVISOR, {"first": 97_531}, 100_000)
-    # The viewer's ids and the page size are among the driver's parameters instead.
-    assert {564_738, 746_352, 837_465, 97_531} <= set(arguments)
+    # The viewer's ids are among the driver's parameters instead.
+    assert {564_738, 746_352, 837_465} <= set(plan.arguments(EXTERNAL_ADVISOR))
+    # The page sizes are written in (so that PostgreSQL sees the LIMIT: see below).
+    assert "LIMIT 97531 + 1" in sql
+    assert "LIMIT 3 + 1" in sql
+
+
+def test_page_sizes_make_plans_of_their_own_and_refused_sizes_fall_back() -> None:
+    _plans.clear()
+    _templates.clear()
+    plans = {
+        first: ticket_list_plan(
+            DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, {"first": first}, 50, RESTRICTIONS
+        )
+        for first in (0, 7, 50)
+    }
+    assert len({plan.sql for plan in plans.values()}) == 3
+    assert (len(_templates), len(_plans)) == (1, 3)
+    again = ticket_list_plan(
+        DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, {"first": 7}, 50, RESTRICTIONS
+    )
+    assert again is plans[7]
+    # A size the resolver refuses is the executor's to answer (BAD_USER_INPUT at its field).
+    for refused in (51, -1):
+        with pytest.raises(NotCompiled):
+            ticket_list_plan(
+                DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, {"first": refused}, 50, RESTRICTIONS
+            )
+
+
+@pytest.mark.postgresql_only
+async def test_postgresql_keeps_one_generic_plan_for_a_compiled_statement(
+    reader: Api, backend: str
+) -> None:
+    """What writing page sizes into the text is for: with ``LIMIT $n`` PostgreSQL planned
+    the dashboard's statement anew on every run (its generic plan looked costlier)."""
+    viewer = await persona_viewer(reader, "host-advisor")
+    plan = build_plan(DASHBOARD_FIELD, viewer, POSTGRESQL, {"first": 50}, MAX_PAGE, RESTRICTIONS)
+    async with reader.app.state.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        statement = await raw.prepare(plan.sql)
+        for _ in range(8):
+            await statement.fetchval(*plan.arguments(viewer))
+        generic, custom = await raw.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            plan.sql,
+        )
+    assert generic >= 3, (generic, custom)
 
 
 def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
     _plans.clear()
-    plan = ticket_list_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS)
+    _templates.clear()
+    plan = ticket_list_plan(
+        DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS
+    )
     same_shape = Actor(
         kind=ViewerKind.ADVISOR,
         advisor_id=5,
@@ -177,7 +229,10 @@ def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
         team_ids=frozenset({7}),
         external_team_ids=frozenset({8, 9}),
     )
-    assert ticket_list_plan(DASHBOARD_FIELD, same_shape, POSTGRESQL, RESTRICTIONS) is plan
+    assert (
+        ticket_list_plan(DASHBOARD_FIELD, same_shape, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS)
+        is plan
+    )
     one_external_team = Actor(
         kind=ViewerKind.ADVISOR,
         advisor_id=5,
@@ -185,11 +240,13 @@ def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
         primary_organization_id=6,
         external_team_ids=frozenset({8}),
     )
-    other: Any = ticket_list_plan(DASHBOARD_FIELD, one_external_team, POSTGRESQL, RESTRICTIONS)
+    other: Any = ticket_list_plan(
+        DASHBOARD_FIELD, one_external_team, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS
+    )
     assert other is not plan
     assert other.sql != plan.sql
-    assert len(_plans) == 2
-    assert _plans.maxsize == PLAN_CACHE_SIZE
+    assert len(_plans) == len(_templates) == 2
+    assert _plans.maxsize == _templates.maxsize == PLAN_CACHE_SIZE
 
 
 # JDLink data: a restricted field whose rule reads the machine's row (no SQL twin yet).
@@ -199,11 +256,13 @@ JDLINK_FIELD = tickets_field(
 
 
 def test_plan_refused_is_remembered_for_the_shape() -> None:
-    _plans.clear()
+    _templates.clear()
     for _ in range(2):
         with pytest.raises(NotCompiled):
-            ticket_list_plan(JDLINK_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS)
-    assert len(_plans) == 1
+            ticket_list_plan(
+                JDLINK_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS
+            )
+    assert len(_templates) == 1
 
 
 CUSTOMER_USER = Actor(
@@ -216,7 +275,7 @@ CUSTOMER_USER = Actor(
 
 
 def test_plan_of_a_customer_user_answers_null_where_the_portal_hides_a_field() -> None:
-    plan = build_plan(DASHBOARD_FIELD, CUSTOMER_USER, POSTGRESQL, RESTRICTIONS)
+    plan = build_plan(DASHBOARD_FIELD, CUSTOMER_USER, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS)
     denied = plan.denied["edges"]["node"]  # type: ignore[index]
     # Read from the schema's directive: the portal shows STATE only.
     assert {key: site.message for key, site in denied.items()} == {  # type: ignore[union-attr]
@@ -227,7 +286,10 @@ def test_plan_of_a_customer_user_answers_null_where_the_portal_hides_a_field() -
         "machine": "The customer portal does not show MACHINE.",
     }
     # The desk's plan has none.
-    assert build_plan(DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, RESTRICTIONS).denied == {}
+    desk = build_plan(
+        DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS
+    )
+    assert desk.denied == {}
 
 
 def test_a_restricted_field_whose_rule_reads_the_row_is_not_compiled() -> None:
