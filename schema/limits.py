@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
     ArgumentNode,
     DocumentNode,
@@ -96,15 +97,41 @@ def limits_rule(max_depth: int, max_fields: int) -> type[ValidationRule]:
     return OperationLimits
 
 
+class ValidatedDocuments:
+    """Documents a schema's pipeline found valid (parsed within its token limit, no guard
+    before validation refused them, no validation error): what lets a compiled operation
+    (``server.compiled_operation``) skip those steps for the same document. By identity:
+    the parse cache hands every request of a text the same document, and each entry keeps
+    its schema and document, so an id is not reused while it is kept."""
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self._seen: LRUCache[tuple[int, int], tuple[Any, DocumentNode]] = LRUCache(maxsize)
+
+    def add(self, schema: Any, document: DocumentNode) -> None:
+        self._seen[id(schema), id(document)] = (schema, document)
+
+    def holds(self, schema: Any, document: DocumentNode) -> bool:
+        seen = self._seen.get((id(schema), id(document)))
+        return seen is not None and seen[0] is schema and seen[1] is document
+
+
+VALIDATED = ValidatedDocuments()
+
+
 class ValidationErrorCodes(SchemaExtension):
     """Gives validation errors their ``extensions.code`` (parse errors get theirs in
-    ``deskgraph.server.http``: a parse failure never reaches the end of ``on_parse``)."""
+    ``deskgraph.server.http``: a parse failure never reaches the end of ``on_parse``), and
+    records the documents that passed (``VALIDATED``)."""
 
     def on_validate(self) -> Iterator[None]:
         yield
-        for error in self.execution_context.pre_execution_errors or ():
+        context = self.execution_context
+        errors = context.pre_execution_errors
+        for error in errors or ():
             if not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": GRAPHQL_VALIDATION_FAILED}
+        if not errors and context.graphql_document is not None:
+            VALIDATED.add(context.schema, context.graphql_document)
 
 
 # An Int is 32 bits (11 characters with its sign); a longer literal is refused before
@@ -205,6 +232,11 @@ class _Literals(Visitor):
             self.paths.extend(_nul_in_literal(node.default_value, node.variable.name.value))
 
 
+def nul_paths(variables: Mapping[str, Any]) -> list[str]:
+    """The paths of the strings holding a NUL in a request's variables."""
+    return [path for name, value in variables.items() for path in _nul_in_value(value, name)]
+
+
 def _nul_literals(document: DocumentNode) -> tuple[str, ...]:
     literals = _Literals()
     visit(document, literals)
@@ -223,9 +255,7 @@ class NoNulCharacters(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.operation_type is not OperationType.SUBSCRIPTION:
-            paths = list(NUL_LITERALS(document))
-            for name, value in (context.variables or {}).items():
-                paths.extend(_nul_in_value(value, str(name)))
+            paths = [*NUL_LITERALS(document), *nul_paths(context.variables or {})]
             if paths:
                 error = BadUserInput(
                     "Text inputs cannot contain NUL characters (\\u0000).",

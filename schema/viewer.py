@@ -144,19 +144,22 @@ class Viewer:
         return CustomerUser.from_row(row)
 
 
+def viewer_id(viewer: viewer_model.Actor) -> str:
+    """``Viewer.id``: the advisor's or customer user's node ID, a service's own."""
+    if viewer.advisor_id is not None:
+        return encode_id("Advisor", viewer.advisor_id)
+    if viewer.customer_user_id is not None:
+        return encode_id("CustomerUser", viewer.customer_user_id)
+    return encode_id("Service", viewer.service or "")
+
+
 @strawberry.type
 class ViewerQuery:
     @strawberry.field(description="Who is asking.", permission_classes=[IsAuthenticated])
     def viewer(self, info: Info) -> Viewer:
         v = info.context.require_viewer()
-        if v.advisor_id is not None:
-            viewer_id = encode_id("Advisor", v.advisor_id)
-        elif v.customer_user_id is not None:
-            viewer_id = encode_id("CustomerUser", v.customer_user_id)
-        else:
-            viewer_id = encode_id("Service", v.service or "")
         return Viewer(
-            id=strawberry.ID(viewer_id),
+            id=strawberry.ID(viewer_id(v)),
             kind=v.kind,
             scopes=sorted(v.scopes),
             advisor_id=v.advisor_id,

@@ -19,6 +19,7 @@ from deskgraph.graphiql import routes as graphiql_routes
 from deskgraph.loaders import Loaders
 from deskgraph.schema import build_schema
 from deskgraph.server import tracing
+from deskgraph.server.compiled_operation import CompiledOperations
 from deskgraph.server.crm_sync import CrmSyncWorker
 from deskgraph.server.events import EventListener
 from deskgraph.server.failures import (
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         sources,
         loaders,
         wake_outbox=wake_outboxes,
+        compiled=None if settings.compiler == "off" else CompiledOperations(schema, settings),
     )
     # The same budgets and allow-list over the WebSocket as over HTTP.
     live = LiveEndpoint(

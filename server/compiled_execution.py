@@ -85,6 +85,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             and len(field_details_list) == 1
             and node.name.value in COMPILED_ROOTS
             and isinstance(context, Context)
+            and context.compile_fields
             and context.viewer is not None
         ):
             field = self.schema.get_field(parent_type, node.name.value)

@@ -49,6 +49,9 @@ class Context:
     # The viewer's rate limits of fields that have their own (advisorInviteLookup); None where
     # nothing is limited (subscriptions' events).
     limits: ViewerLimits | None = None
+    # Whether the executor may answer root fields with compiled statements (compiler on):
+    # off while verify mode runs the executor as the reference of a compiled operation.
+    compile_fields: bool = True
 
     async def look_up_viewer(self) -> None:
         lookup, self.pending_viewer = self.pending_viewer, None

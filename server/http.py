@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import strawberry
@@ -51,6 +51,9 @@ from deskgraph.settings import Settings
 from deskgraph.sources import Sources
 from deskgraph.store.availability import unavailability
 
+if TYPE_CHECKING:  # built by server.app (it imports the schema, which imports this module)
+    from deskgraph.server.compiled_operation import CompiledOperations
+
 logger = logging.getLogger("deskgraph")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -74,8 +77,10 @@ class GraphQLEndpoint:
         sources: Sources,
         loaders: type[Loaders] = Loaders,
         wake_outbox: Callable[[], None] = _nothing,
+        compiled: CompiledOperations | None = None,
     ) -> None:
         self.schema = schema
+        self.compiled = compiled  # whole queries answered by the compiler (compiler on)
         self.wake_outbox = wake_outbox
         self.sources = sources
         self.loaders = loaders
@@ -164,13 +169,7 @@ class GraphQLEndpoint:
                 context = self._context(reader, principal, auth_error)
                 try:
                     context.limits = ViewerLimits(self.rate_limits, viewer)
-                    result = await self.schema.execute(
-                        prepared.document.query,
-                        variable_values=operation.variables,
-                        context_value=context,
-                        operation_name=operation.operation_name,
-                        allowed_operation_types=allowed,
-                    )
+                    result = await self._execute(prepared, context, allowed)
                     if context.lookup_failure is not None:  # answered by failure_response
                         raise context.lookup_failure
                 finally:
@@ -193,6 +192,30 @@ class GraphQLEndpoint:
         if usage is not None:
             answer.body.setdefault("extensions", {})["rateLimit"] = usage.extension()
         return answer
+
+    async def _execute(
+        self, prepared: Prepared, context: Context, allowed: set[OperationType]
+    ) -> ExecutionResult:
+        operation = prepared.operation
+        compiled = None
+        if self.compiled is not None:
+            compiled = await self.compiled.answer(
+                prepared.document.query, operation.variables, operation.operation_name, context
+            )
+            if compiled is not None:
+                if not self.compiled.verify or context.lookup_failure is not None:
+                    return compiled.result
+                context.compile_fields = False  # the executor's own answer, the reference
+        result = await self.schema.execute(
+            prepared.document.query,
+            variable_values=operation.variables,
+            context_value=context,
+            operation_name=operation.operation_name,
+            allowed_operation_types=allowed,
+        )
+        if self.compiled is not None and compiled is not None:
+            self.compiled.check_same_answers(compiled, result)
+        return result
 
     async def _batch(self, request: Request, sent: list[Any], media_type: str) -> Response:
         """A JSON array of operations (Apollo's BatchHttpLink): their answers in order, each

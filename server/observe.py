@@ -29,6 +29,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
+from deskgraph.auth.viewer import Actor
 from deskgraph.server import metrics, request_id
 from deskgraph.server.access_log import log_request
 from deskgraph.server.context import Context
@@ -107,11 +108,19 @@ class OperationRecorder(SchemaExtension):
         found = _operation(context.graphql_document, context.operation_name)
         if found is None:
             return
-        record.operations.append(
-            Operation(found.name.value if found.name else None, found.operation.value)
-        )
-        if isinstance(context.context, Context) and context.context.viewer is not None:
-            record.viewer = context.context.viewer.kind.value.lower()
+        viewer = context.context.viewer if isinstance(context.context, Context) else None
+        record_operation(found, viewer)
+
+
+def record_operation(operation: OperationDefinitionNode, viewer: Actor | None) -> None:
+    """The operation that ran, and its viewer's kind, in the request's record."""
+    record = _RECORD.get()
+    if record is None:
+        return
+    name = operation.name.value if operation.name else None
+    record.operations.append(Operation(name, operation.operation.value))
+    if viewer is not None:
+        record.viewer = viewer.kind.value.lower()
 
 
 def instrument(schema: strawberry.Schema) -> None:

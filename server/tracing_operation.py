@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphql import OperationDefinitionNode
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
 
+from deskgraph.auth.viewer import Actor
 from deskgraph.server.context import Context
 from deskgraph.server.http import format_error
 
@@ -40,16 +42,32 @@ class OperationTrace(SchemaExtension):
         except RuntimeError:  # no document, or no operation by the name sent
             operation_type = None
         if operation_type is not None:
-            name = context.operation_name
-            span.update_name(f"{operation_type} {name}" if name else operation_type)
-            span.set_attribute(OPERATION_TYPE, operation_type)
-            if name:
-                span.set_attribute(OPERATION_NAME, name)
+            _operation(span, operation_type, context.operation_name)
         if isinstance(context.context, Context):
-            viewer = context.context.viewer
-            span.set_attribute(VIEWER_KIND, viewer.kind.value.lower() if viewer else ANONYMOUS)
+            _viewer_kind(span, context.context.viewer)
         result = context.result
         errors = (result.errors if result is not None else None) or context.pre_execution_errors
         if errors:
             codes = [format_error(error)["extensions"]["code"] for error in errors]
             span.set_attribute(ERROR_CODES, list(dict.fromkeys(codes)))
+
+
+def trace_operation(operation: OperationDefinitionNode, viewer: Actor) -> None:
+    """What ``OperationTrace`` records, for an operation answered without the pipeline (a
+    compiled one: no errors)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        name = operation.name.value if operation.name else None
+        _operation(span, operation.operation.value, name)
+        _viewer_kind(span, viewer)
+
+
+def _operation(span: trace.Span, operation_type: str, name: str | None) -> None:
+    span.update_name(f"{operation_type} {name}" if name else operation_type)
+    span.set_attribute(OPERATION_TYPE, operation_type)
+    if name:
+        span.set_attribute(OPERATION_NAME, name)
+
+
+def _viewer_kind(span: trace.Span, viewer: Actor | None) -> None:
+    span.set_attribute(VIEWER_KIND, viewer.kind.value.lower() if viewer else ANONYMOUS)

@@ -27,6 +27,7 @@ from deskgraph.errors import Forbidden
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server import compiled_execution
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED, CompilingExecutor
+from deskgraph.server.compiled_operation import CompiledOperations
 from deskgraph.settings import Settings
 from deskgraph.store import models
 from deskgraph.store.models import DEFAULT_PORTAL_PROPERTIES, PortalTicketProperty
@@ -71,6 +72,17 @@ COMPILED_FOR = {viewer for viewer in EVERY_VIEWER if viewer is not None}
 
 
 @pytest.fixture
+def fields_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root fields compiled inside the executor only, no whole operation compiled
+    (``server.compiled_operation``): the compiled answer compared is the field's."""
+
+    async def left_to_the_pipeline(*_args: Any) -> None:
+        return None
+
+    monkeypatch.setattr(CompiledOperations, "answer", left_to_the_pipeline)
+
+
+@pytest.fixture
 async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
     async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
         yield opened
@@ -91,7 +103,10 @@ async def test_dashboard_in_verify_mode_answers_as_the_executor_for_every_viewer
 
 
 async def test_dashboard_in_verify_mode_a_wrong_compiled_order_is_an_internal_error(
-    verifying: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    verifying: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    fields_only: None,
 ) -> None:
     right = CompilingExecutor._compiled_value
 
@@ -116,7 +131,7 @@ async def test_dashboard_in_verify_mode_a_wrong_compiled_order_is_an_internal_er
 
 
 async def test_dashboard_in_verify_mode_an_error_only_the_compiled_side_raises_is_an_internal_error(
-    verifying: Api, monkeypatch: pytest.MonkeyPatch
+    verifying: Api, monkeypatch: pytest.MonkeyPatch, fields_only: None
 ) -> None:
     async def forbidden(self: CompilingExecutor, *args: Any) -> Any:
         raise Forbidden("not from the compiler")
@@ -222,7 +237,7 @@ def _cases_met(body: dict[str, Any], tickets: dict[str, int]) -> set[str]:
 
 
 async def test_dashboard_in_verify_mode_a_dropped_forbidden_is_an_internal_error(
-    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch, fields_only: None
 ) -> None:
     await furnished_world(api, "default")
     right = CompilingExecutor._compiled_value
@@ -251,7 +266,7 @@ def assert_failed_by_verify(body: dict[str, Any]) -> None:
 
 
 async def test_dashboard_in_verify_mode_a_hidden_requester_shown_is_an_internal_error(
-    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch, fields_only: None
 ) -> None:
     tickets = await furnished_world(api, "default")
     right = CompilingExecutor._compiled_value

@@ -1,0 +1,289 @@
+"""Issue 17's compiled operations: a query whose every root field the compiler answers, run
+without Strawberry's pipeline and graphql-core's executor.
+
+``compiled_execution`` compiles root fields *inside* the executor, so every request still pays
+for Strawberry's extensions and graphql-core's execution around one statement: on the
+dashboard, more than the statement itself; on ``{ viewer { id } }``, everything. Here a whole
+operation is answered directly when all of this holds, and otherwise the request goes the usual
+way (``answer`` returns None), which then answers it exactly as before:
+
+- Strawberry's own pipeline already found the document valid for this schema (parsed within
+  the token limit, no over-long integer literal, validated with the schema's rules: see
+  ``ValidationErrorCodes``), so the first request of a document always takes the usual way;
+- the operation is a query (a GET or POST may send one), its variables coerce, no text input
+  holds a NUL, and it costs no more than the limit;
+- there is a viewer, and each root field is ``__typename``, ``viewer`` asking only for what the
+  viewer record holds (``id``, ``kind``, ``scopes``, ``__typename``), or a ``tickets`` field
+  whose plan the compiler makes for this viewer's shape and answers no field null with an
+  error (a customer user's FORBIDDEN tags: the executor's post-pass adds those).
+
+What the pipeline's extensions would add comes along: ``extensions.cost`` (requested, actual,
+limit), the operation in the request's record (``observe``) and on its span (tracing). Verify
+mode (``DESKGRAPH_COMPILER=verify``) answers with the usual pipeline and fails the request
+(a masked 500) when the two answers differ in anything the client reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    Undefined,
+    get_operation_ast,
+)
+from graphql.execution.values import get_variable_values
+from strawberry.types import ExecutionResult
+
+from deskgraph.auth.viewer import Actor
+from deskgraph.loaders.compiled import NotCompiled
+from deskgraph.loaders.compiled_plan import ticket_list_plan
+from deskgraph.loaders.compiled_restricted import schema_restrictions
+from deskgraph.schema import PARSE_CACHE_SIZE
+from deskgraph.schema.cost import operation_cost
+from deskgraph.schema.cost_actual import result_cost
+from deskgraph.schema.limits import VALIDATED, nul_paths
+from deskgraph.schema.parsing import PerDocument, parse_cache
+from deskgraph.schema.viewer import viewer_id
+from deskgraph.server import tracing
+from deskgraph.server.compiled_execution import COMPILED, VERIFIED
+from deskgraph.server.context import Context
+from deskgraph.server.observe import record_operation
+from deskgraph.server.tracing_operation import trace_operation
+from deskgraph.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Operations a compiled operation answered in this process, and those verify mode compared
+# with the usual pipeline's answer (tests assert they moved).
+ANSWERED = [0]
+VERIFIED_OPERATIONS = [0]
+
+# Viewer fields the viewer record answers, by field name.
+VIEWER_FIELDS = frozenset({"id", "kind", "scopes", "__typename"})
+
+
+@dataclass(frozen=True)
+class CompiledAnswer:
+    result: ExecutionResult
+    roots: tuple[str, ...]  # the root fields a statement answered, by field name
+
+
+class CompiledOperationMismatch(Exception):
+    """Verify mode: the compiled operation and the usual pipeline answered differently."""
+
+
+class Unanswered(Exception):
+    """This request is not one a compiled operation answers: the usual pipeline does."""
+
+
+class CompiledOperations:
+    """The compiled answers of one schema's HTTP endpoint (``server.http``)."""
+
+    def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
+        self.schema = schema
+        self.graphql_schema = schema._schema
+        self.settings = settings
+        self.verify = settings.compiler == "verify"
+        self._parse = parse_cache(PARSE_CACHE_SIZE)
+        self._roots: PerDocument[dict[str | None, tuple[FieldNode, ...] | None]] = PerDocument(
+            lambda _document: {}
+        )
+
+    async def answer(
+        self, query: str, variables: Mapping[str, Any] | None, name: str | None, context: Context
+    ) -> CompiledAnswer | None:
+        """The operation's answer, or None when the usual pipeline must answer it."""
+        try:
+            return await self._answer(query, variables, name, context)
+        except Unanswered:
+            return None
+
+    async def _answer(
+        self, query: str, variables: Mapping[str, Any] | None, name: str | None, context: Context
+    ) -> CompiledAnswer:
+        try:
+            document = self._parse(query, max_tokens=self.settings.max_query_tokens)
+        except GraphQLError as error:
+            raise Unanswered from error
+        if not VALIDATED.holds(self.schema, document):
+            raise Unanswered
+        operation, roots = self._operation(document, name)
+        if variables is not None and not isinstance(variables, dict):
+            raise Unanswered
+        sent = dict(variables or {})
+        coerced = get_variable_values(
+            self.graphql_schema, operation.variable_definitions or (), sent
+        )
+        if isinstance(coerced, list) or nul_paths(sent):
+            raise Unanswered
+        values = {name: v for name, v in coerced.coerced.items() if v is not Undefined}
+        requested = operation_cost(
+            self.graphql_schema,
+            document,
+            name,
+            sent,
+            max_page_size=self.settings.max_page_size,
+        )
+        if requested > self.settings.max_query_cost:
+            raise Unanswered
+        try:
+            await context.look_up_viewer()
+        except Exception as error:  # as ViewerLookup: the transport answers it
+            context.lookup_failure = error
+            return CompiledAnswer(ExecutionResult(data=None, errors=[]), ())
+        viewer = context.viewer
+        if viewer is None:
+            raise Unanswered
+        data, compiled = await self._data(roots, viewer, values, context)
+        cost = {"requested": requested}
+        cost["actual"] = result_cost(self.graphql_schema, document, operation, name, sent, data)
+        cost["limit"] = self.settings.max_query_cost
+        result = ExecutionResult(data=data, errors=None, extensions={"cost": cost})
+        ANSWERED[0] += 1
+        record_operation(operation, viewer)
+        trace_operation(operation, viewer)
+        return CompiledAnswer(result, compiled)
+
+    def check_same_answers(self, compiled: CompiledAnswer, usual: ExecutionResult) -> None:
+        """Verify mode: the compiled operation's answer must read as the usual pipeline's to
+        the client (data, errors, extensions, key order included); else both are logged and
+        the request fails (a masked INTERNAL_SERVER_ERROR)."""
+        if _read(compiled.result) != _read(usual):
+            logger.error(
+                "a compiled operation answers differently from the executor\n"
+                "compiled: %s\nexecuted: %s",
+                _read(compiled.result).decode(),
+                _read(usual).decode(),
+            )
+            raise CompiledOperationMismatch("a compiled operation's answer differs")
+        VERIFIED_OPERATIONS[0] += 1
+        for name in compiled.roots:
+            VERIFIED[name] += 1
+
+    def _operation(
+        self, document: DocumentNode, name: str | None
+    ) -> tuple[OperationDefinitionNode, tuple[FieldNode, ...]]:
+        """The query ``name`` selects and its root fields, if every one of them may be
+        compiled (worked out once per document and name)."""
+        operation = get_operation_ast(document, name)
+        if operation is None or operation.operation is not OperationType.QUERY:
+            raise Unanswered
+        found = self._roots(document)
+        if name not in found:
+            found[name] = _compilable_roots(operation)
+        roots = found[name]
+        if roots is None:
+            raise Unanswered
+        return operation, roots
+
+    async def _data(
+        self,
+        roots: tuple[FieldNode, ...],
+        viewer: Actor,
+        variables: dict[str, Any],
+        context: Context,
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The data, and the root fields whose statements answered."""
+        # Plans first, all of them: a field the compiler refuses leaves the whole operation to
+        # the usual pipeline before any statement runs.
+        dialect = context.session.get_bind().dialect
+        max_page = self.settings.max_page_size
+        restrictions = schema_restrictions(self.graphql_schema)
+        planned: list[tuple[FieldNode, Any]] = []
+        for node in roots:
+            if node.name.value == "tickets":
+                try:
+                    plan = ticket_list_plan(
+                        node, viewer, dialect, variables, max_page, restrictions
+                    )
+                except NotCompiled as refused:
+                    raise Unanswered from refused
+                if plan.denied:  # FORBIDDEN errors: the executor's post-pass adds them
+                    raise Unanswered
+                planned.append((node, plan))
+            else:
+                planned.append((node, None))
+        data: dict[str, Any] = {}
+        compiled: list[str] = []
+        for node, plan in planned:
+            key = node.alias.value if node.alias else node.name.value
+            if plan is not None:
+                with tracing.span(f"compiled {key}"):
+                    text = await context.reader.sql_scalar(plan.sql, plan.arguments(viewer))
+                COMPILED[node.name.value] += 1
+                compiled.append(node.name.value)
+                data[key] = orjson.loads(text)
+            elif node.name.value == "__typename":
+                data[key] = "Query"
+            else:
+                data[key] = _viewer_value(node, viewer)
+        return data, tuple(compiled)
+
+
+def _compilable_roots(operation: OperationDefinitionNode) -> tuple[FieldNode, ...] | None:
+    """The operation's root fields when each may be compiled, else None. Fragments and
+    directives at the root, and a response key asked twice, are left to the executor."""
+    roots: list[FieldNode] = []
+    keys: set[str] = set()
+    for node in operation.selection_set.selections:
+        if not isinstance(node, FieldNode) or node.directives:
+            return None
+        key = node.alias.value if node.alias else node.name.value
+        if key in keys:
+            return None
+        keys.add(key)
+        name = node.name.value
+        if name == "viewer":
+            if node.arguments or not _viewer_record_only(node):
+                return None
+        elif name not in ("tickets", "__typename"):
+            return None
+        roots.append(node)
+    return tuple(roots)
+
+
+def _viewer_record_only(node: FieldNode) -> bool:
+    if node.selection_set is None:
+        return False
+    for selection in node.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return False
+        if selection.name.value not in VIEWER_FIELDS or selection.arguments:
+            return False
+        if selection.selection_set is not None:
+            return False
+    return True
+
+
+def _viewer_value(node: FieldNode, viewer: Actor) -> dict[str, Any]:
+    """``Query.viewer``'s answer from the viewer record, as ``schema.viewer`` writes it."""
+    assert node.selection_set is not None
+    value: dict[str, Any] = {}
+    for selection in node.selection_set.selections:
+        assert isinstance(selection, FieldNode)
+        key = selection.alias.value if selection.alias else selection.name.value
+        name = selection.name.value
+        if name == "id":
+            value[key] = viewer_id(viewer)
+        elif name == "kind":
+            value[key] = viewer.kind.name
+        elif name == "scopes":
+            value[key] = sorted(viewer.scopes)
+        else:
+            value[key] = "Viewer"
+    return value
+
+
+def _read(result: ExecutionResult) -> bytes:
+    errors = [error.formatted for error in result.errors or ()]
+    return orjson.dumps({"data": result.data, "errors": errors, "extensions": result.extensions})
