@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 import jwt
+from cachetools import LRUCache
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -42,6 +44,7 @@ JWKS_REFETCH_SECONDS = 30.0
 # is down every request is refused at once, instead of each waiting for a fetch of its own.
 JWKS_FAILURE_SECONDS = 5.0
 JWKS_TIMEOUT_SECONDS = 5.0
+VERIFIED_TOKENS = 10_000  # tokens a verifier keeps verified, as many viewers as are kept
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class TokenVerifier:
         self.settings = settings
         self._public_key: Any = None
         self._jwks: JwksCache | None = None
+        # token -> (its principal, its expiry with the leeway (time.time), and how long the key
+        # it was checked with is kept (time.monotonic)): answered again without checking
+        self._verified: LRUCache[str, tuple[Principal, float, float]] = LRUCache(VERIFIED_TOKENS)
         if settings.token_jwks_url:
             self._jwks = JwksCache(
                 settings.token_jwks_url, max_age=settings.token_jwks_cache_seconds, http=http
@@ -97,15 +103,36 @@ class TokenVerifier:
         return "jwks" if self._jwks else "public-key" if self._public_key is not None else "secret"
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal; UNAUTHENTICATED if it is not valid now.
+
+        A token verified before answers from memory until it expires (``exp`` with the
+        leeway; with a JWKS, no longer than the key set is cached either): a client sends the
+        same token with every request, and verifying it again (base64, JSON, the signature,
+        the claims) was a tenth of the CPU of a small query. Its other checks (signature,
+        issuer, audience, ``nbf``, ``iat``) cannot turn false while the key stays the same."""
+        kept = self._verified.get(token)
+        if kept is not None:
+            principal, expires, fresh_until = kept
+            if time.time() < expires and time.monotonic() < fresh_until:
+                return principal
+            del self._verified[token]
+        claims = await self._claims(token)
+        expires = float(claims["exp"]) + LEEWAY_SECONDS
+        # As long as the key set it was checked against (JwksCache's clock); a fixed key: ever.
+        fresh_until = time.monotonic() + self._jwks.max_age if self._jwks else math.inf
+        principal = _principal_from_subject(claims["sub"], claims.get("scope"))
+        self._verified[token] = (principal, expires, fresh_until)
+        return principal
+
+    async def _claims(self, token: str) -> dict[str, Any]:
         if self._jwks is not None:
             kid = _header(token).get("kid")
             key = await self._jwks.key(kid if isinstance(kid, str) else None)
-            return _decode(self.settings, token, key.key, [key.algorithm])
+            return _checked_claims(self.settings, token, key.key, [key.algorithm])
         if self._public_key is not None:
-            return _decode(
-                self.settings, token, self._public_key, [_algorithm_of(self._public_key)]
-            )
-        return verify_token(self.settings, token)
+            algorithms = [_algorithm_of(self._public_key)]
+            return _checked_claims(self.settings, token, self._public_key, algorithms)
+        return _checked_claims(self.settings, token, self.settings.token_secret, ["HS256"])
 
     async def aclose(self) -> None:
         if self._jwks is not None:
@@ -279,6 +306,14 @@ def refused(check: str, message: str, detail: object = None) -> Unauthenticated:
 
 
 def _decode(settings: Settings, token: str, key: Any, algorithms: list[str]) -> Principal:
+    claims = _checked_claims(settings, token, key, algorithms)
+    return _principal_from_subject(claims["sub"], claims.get("scope"))
+
+
+def _checked_claims(
+    settings: Settings, token: str, key: Any, algorithms: list[str]
+) -> dict[str, Any]:
+    """The claims of a token whose signature and claims check; UNAUTHENTICATED if not."""
     try:
         claims = jwt.decode(
             token,
@@ -296,7 +331,7 @@ def _decode(settings: Settings, token: str, key: Any, algorithms: list[str]) -> 
                     message = f"The token lacks the {exc.claim!r} claim."
                 raise refused(check, message, exc) from exc
         raise refused("invalid", "The token is not valid.", exc) from exc
-    return _principal_from_subject(claims["sub"], claims.get("scope"))
+    return claims
 
 
 def _principal_from_subject(subject: object, scope: object) -> Principal:

@@ -29,6 +29,7 @@ from websockets.typing import Subprotocol
 from deskgraph.auth.tokens import (
     JWKS_FAILURE_SECONDS,
     JWKS_REFETCH_SECONDS,
+    LEEWAY_SECONDS,
     Principal,
     TokenVerifier,
     issue_token,
@@ -438,3 +439,36 @@ async def test_subscription_token_with_malformed_subject_is_closed_with_4403(
             await asyncio.wait_for(socket.recv(), 10)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
+
+
+async def test_a_verified_token_is_kept_until_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second request with a token does not verify it again, until the token expires
+    (with the leeway: then it is verified again, which refuses an expired token as ever); a
+    refused token is never kept."""
+    verifier = TokenVerifier(Settings(token_public_key=pem(RSA_KEY)))
+    decoded = []
+    decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr("deskgraph.auth.tokens.jwt.decode", counted)
+    issued = int(time.time())
+    token = jwt.encode(claims(exp=issued + 60), RSA_KEY, algorithm="RS256")
+    for _ in range(3):
+        assert await verifier.verify(token) == Principal(kind="advisor", id=2)
+    assert len(decoded) == 1
+    forged = hs256_forged_with(pem(RSA_KEY))
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(forged)
+    assert len(decoded) == 3
+    # Past its expiry and the leeway (by this module's clock; PyJWT reads the real one, so
+    # the token verifies again rather than being refused: what counts is that it is checked).
+    later = issued + 60 + LEEWAY_SECONDS
+    monkeypatch.setattr("deskgraph.auth.tokens.time.time", lambda: later)
+    assert await verifier.verify(token) == Principal(kind="advisor", id=2)
+    assert len(decoded) == 4
