@@ -133,12 +133,20 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
     the reader first, so that a load still queued when the block ends (of a field cancelled
     meanwhile) fails instead of opening the closed session again, on a connection nothing
     would return to the pool."""
-    async with sessionmaker() as session:
+    session = sessionmaker()
+    try:
         reader = Reader(session)
         try:
             yield reader
         finally:
             await reader.close()
+    finally:
+        # A request answered without SQL (a kept viewer, a compiled `{ viewer { id } }`) never
+        # began a transaction nor loaded an object: closing it would release nothing, and cost
+        # a greenlet switch and SQLAlchemy's bookkeeping on every such request.
+        sync = session.sync_session
+        if sync.in_transaction() or sync.identity_map or sync.new or sync.deleted:
+            await session.close()
 
 
 class RowByIdLoader(DataLoader[int, Row[Any] | None]):

@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -68,6 +69,10 @@ logger = logging.getLogger(__name__)
 ANSWERED = [0]
 VERIFIED_OPERATIONS = [0]
 
+# Costs kept per document: for this many sets of variables, each at most this long as JSON.
+COSTS_PER_DOCUMENT = 32
+COSTED_VARIABLES_BYTES = 1024
+
 # Viewer fields the viewer record answers, by field name.
 VIEWER_FIELDS = frozenset({"id", "kind", "scopes", "__typename"})
 
@@ -95,6 +100,9 @@ class CompiledOperations:
         self.settings = settings
         self.verify = settings.compiler == "verify"
         self._parse = parse_cache(PARSE_CACHE_SIZE)
+        self._costs: PerDocument[LRUCache[tuple[str | None, bytes], int]] = PerDocument(
+            lambda _document: LRUCache(maxsize=COSTS_PER_DOCUMENT)
+        )
         self._roots: PerDocument[dict[str | None, tuple[FieldNode, ...] | None]] = PerDocument(
             lambda _document: {}
         )
@@ -127,13 +135,7 @@ class CompiledOperations:
         if isinstance(coerced, list) or nul_paths(sent):
             raise Unanswered
         values = {name: v for name, v in coerced.coerced.items() if v is not Undefined}
-        requested = operation_cost(
-            self.graphql_schema,
-            document,
-            name,
-            sent,
-            max_page_size=self.settings.max_page_size,
-        )
+        requested = self._cost(document, name, sent)
         if requested > self.settings.max_query_cost:
             raise Unanswered
         try:
@@ -169,6 +171,25 @@ class CompiledOperations:
         VERIFIED_OPERATIONS[0] += 1
         for name in compiled.roots:
             VERIFIED[name] += 1
+
+    def _cost(self, document: DocumentNode, name: str | None, sent: dict[str, Any]) -> int:
+        """What QueryCost asks of the operation: the same document, name and variables cost
+        the same, so it is kept (by the variables' JSON, as sent; large ones are not)."""
+        variables = orjson.dumps(sent, option=orjson.OPT_SORT_KEYS)
+        costs = self._costs(document)
+        key = (name, variables)
+        cost = costs.get(key)
+        if cost is None:
+            cost = operation_cost(
+                self.graphql_schema,
+                document,
+                name,
+                sent,
+                max_page_size=self.settings.max_page_size,
+            )
+            if len(variables) <= COSTED_VARIABLES_BYTES:
+                costs[key] = cost
+        return cost
 
     def _operation(
         self, document: DocumentNode, name: str | None
