@@ -294,18 +294,25 @@ class Compiler:
         shown = rows.c.position <= first
         pairs: list[Any] = []
         laterals: list[FromClause] = []
+        reads_rows = False  # whether a value aggregates the page's rows
         for node in _fields(selection):
             name = node.name.value
             if name == "edges":
                 value: Any = self.edges(target, rows, shown, node, laterals)
+                reads_rows = True
             elif name == "pageInfo":
                 value = page_info(rows, first, shown, node)
+                reads_rows |= any(f.name.value in ROW_PAGE_INFO for f in _fields(_selection(node)))
             elif name == "totalCount" and node.selection_set is None:
                 value = total
             else:
                 raise NotCompiled(f"a connection's {name}")
             pairs += [literal(node.alias.value if node.alias else name), value]
         obj = func.json_build_object(*pairs)
+        if not reads_rows:
+            # No aggregate over the page: FROM its rows, the object would come once per row,
+            # and not at all for an empty page (`tickets { totalCount }` with no ticket).
+            return select(obj.label("obj"))
         return select(obj.label("obj")).select_from(_joined(rows, laterals))
 
     def edges(
@@ -336,6 +343,10 @@ def one_more(first: ColumnElement[int]) -> ColumnElement[int]:
     """``first + 1``, the rows a page reads (the one past it tells of a next page), written
     into the text like ``first`` (see :meth:`Compiler.first`)."""
     return first + literal(1, Integer, literal_execute=True)
+
+
+# The PageInfo fields read from the page's rows (aggregates over them).
+ROW_PAGE_INFO = frozenset({"hasNextPage", "startCursor", "endCursor"})
 
 
 def page_info(

@@ -81,6 +81,15 @@ VIEWER_FIELDS = frozenset({"id", "kind", "scopes", "__typename"})
 class CompiledAnswer:
     result: ExecutionResult
     roots: tuple[str, ...]  # the root fields a statement answered, by field name
+    operation: OperationDefinitionNode
+    viewer: Actor | None
+
+    def observe(self) -> None:
+        """What the pipeline's extensions note of an operation that ran, when this answer is
+        the one sent: the operation in the request's record, and on its span."""
+        record_operation(self.operation, self.viewer)
+        if self.viewer is not None:
+            trace_operation(self.operation, self.viewer)
 
 
 class CompiledOperationMismatch(Exception):
@@ -142,7 +151,7 @@ class CompiledOperations:
             await context.look_up_viewer()
         except Exception as error:  # as ViewerLookup: the transport answers it
             context.lookup_failure = error
-            return CompiledAnswer(ExecutionResult(data=None, errors=[]), ())
+            return CompiledAnswer(ExecutionResult(data=None, errors=[]), (), operation, None)
         viewer = context.viewer
         if viewer is None:
             raise Unanswered
@@ -152,9 +161,7 @@ class CompiledOperations:
         cost["limit"] = self.settings.max_query_cost
         result = ExecutionResult(data=data, errors=None, extensions={"cost": cost})
         ANSWERED[0] += 1
-        record_operation(operation, viewer)
-        trace_operation(operation, viewer)
-        return CompiledAnswer(result, compiled)
+        return CompiledAnswer(result, compiled, operation, viewer)
 
     def check_same_answers(self, compiled: CompiledAnswer, usual: ExecutionResult) -> None:
         """Verify mode: the compiled operation's answer must read as the usual pipeline's to

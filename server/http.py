@@ -204,6 +204,7 @@ class GraphQLEndpoint:
             )
             if compiled is not None:
                 if not self.compiled.verify or context.lookup_failure is not None:
+                    compiled.observe()
                     return compiled.result
                 context.compile_fields = False  # the executor's own answer, the reference
         result = await self.schema.execute(

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
+from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.server import compiled_operation
 from deskgraph.server.compiled_operation import ANSWERED, VERIFIED_OPERATIONS
@@ -231,3 +232,32 @@ async def test_verify_mode_a_wrong_compiled_operation_fails_the_request(
     compiled = orjson.loads(compiled_line.removeprefix("compiled: "))
     executed = orjson.loads(executed_line.removeprefix("executed: "))
     assert compiled["data"]["viewer"]["id"] == "QWR2aXNvcjow" != executed["data"]["viewer"]["id"]
+
+
+# Connections asked for nothing read from their page's rows: answered once, with no row too.
+ROWLESS = [
+    "{ tickets { totalCount } }",
+    "{ tickets(first: 3) { pageInfo { hasPreviousPage __typename } totalCount } }",
+    "{ tickets(first: 4) { edges { node { id messages(first: 2) { totalCount } } } } }",
+    "{ tickets(first: 2) { edges { node { messages(first: 0) { pageInfo { hasNextPage } } } } } }",
+]
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("query", ROWLESS)
+@pytest.mark.parametrize("viewer", ["host-advisor", "service-no-scope"])
+async def test_connections_without_their_rows_answer_as_the_pipeline(
+    reader: Api, compiling: Api, query: str, viewer: str
+) -> None:
+    if viewer == "service-no-scope":  # sees no ticket: an empty page
+        principal = Principal(kind="service", service="crm-sync")
+        for api in (reader, compiling):
+            api.tokens[viewer] = issue_token(api.app.state.settings, principal)
+    query = unique(query)
+    answered = 0
+    for _ in range(2):
+        off, on, moved = await both(reader, compiling, query, None, viewer)
+        assert on == off
+        answered += moved
+    assert answered == 1  # the second time, once the pipeline found the document valid
+    assert orjson.loads(on)["data"]["tickets"] is not None
