@@ -1,12 +1,14 @@
 """Spike of issue 17's query compiler: a ticket list selection compiled into one PostgreSQL
 statement that returns the response's JSON (``json_build_object`` / ``json_agg``, a lateral
-join per relation, keyset pages with ``first:``), the viewer's row rules inside.
+join per relation, keyset pages with ``first:`` and ``after:``), the viewer's row rules inside.
 
 It covers the dashboard query of ``bench/scenarios.py`` for every viewer: plain columns, UTC
-datetimes, global IDs, to-one relations, the ticket's tags and its messages page, first pages'
-cursors, ``pageInfo`` and ``totalCount``; the restricted fields whose rule reads the viewer only
-(``loaders.compiled_restricted``: null, and FORBIDDEN added by the post-pass) and the ticket's
-parties hidden from a customer user (``ticket_party_scope``). What it cannot compile it refuses
+datetimes, global IDs, to-one relations, the ticket's tags and its messages page, any keyset
+page's cursors (``loaders.compiled_pages``), ``pageInfo`` and ``totalCount``; the restricted
+fields whose rule reads the viewer only (``loaders.compiled_restricted``: null, and FORBIDDEN
+added by the post-pass) and the ticket's parties hidden from a customer user
+(``ticket_party_scope``). Selections are collected as the executor collects them (fragments,
+``@skip``/``@include``: ``loaders.compiled_fields``). What it cannot compile it refuses
 (:class:`NotCompiled`): the executor answers.
 """
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLInt, SelectionSetNode, Undefined, value_from_ast
+from graphql import FieldNode, SelectionSetNode
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -26,7 +28,6 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    bindparam,
     exists,
     func,
     literal,
@@ -41,14 +42,11 @@ from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, table_of
+from deskgraph.loaders.compiled_fields import PLAIN, Collector, NotCompiled
 from deskgraph.loaders.compiled_json import base64_text, iso_utc, page_info_values, position
+from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Denied, Restrictions, Sites, denied_sites
-from deskgraph.schema.pagination import page_size
 from deskgraph.store import models
-
-
-class NotCompiled(Exception):
-    """The selection holds something the compiler does not handle: the executor answers it."""
 
 
 @dataclass(frozen=True)
@@ -163,14 +161,17 @@ COMPILED: dict[str, CompiledType] = {
 class Compiler:
     """Builds one statement for one root field; names its aliases uniquely."""
 
-    def __init__(self, viewer: Actor, restrictions: Restrictions) -> None:
+    def __init__(
+        self, viewer: Actor, restrictions: Restrictions, collector: Collector = PLAIN
+    ) -> None:
         self.viewer = viewer
         self.restrictions = restrictions
+        self.collector = collector
         # The restricted fields the viewer is denied, by id of their node: answered null.
         self.denied: dict[int, Denied] = {}
-        # The page sizes the statement binds, by parameter name: each the `first:` of a field,
-        # checked and bound per request (page_parameters).
-        self.pages: dict[str, FieldNode] = {}
+        # The pages the statement binds, by their `first:` parameter's name: each a field's
+        # `first:` and `after:`, checked per request (page_parameters, cursor_parameters).
+        self.pages: dict[str, Page] = {}
         self._count = 0
 
     def alias(self, table: Table) -> FromClause:
@@ -183,7 +184,7 @@ class Compiler:
         """The row's JSON object, and the lateral subqueries its relations join."""
         pairs: list[Any] = []
         laterals: list[FromClause] = []
-        for node in _fields(selection):
+        for node in self.collector.fields(selection, compiled.name):
             key = node.alias.value if node.alias else node.name.value
             pairs += [literal(key), self.value(compiled, row, node, laterals)]
         return func.json_build_object(*pairs), laterals
@@ -217,7 +218,7 @@ class Compiler:
             first = self.first(node)
             rows = (
                 select(inner, position(inner))
-                .where(*where)
+                .where(*where, self.keyset(first, inner))
                 .order_by(inner.c.id.desc())
                 .limit(one_more(first))
                 .correlate_except(inner)
@@ -266,26 +267,24 @@ class Compiler:
         return True
 
     def first(self, node: FieldNode) -> BindParameter[int]:
-        """The page size a connection field asks for: a parameter written into the plan's
-        text when the plan is made for the request's page sizes (``compiled_plan``).
-
-        Not sent as a driver parameter: PostgreSQL plans a prepared statement for its first
-        five runs, then keeps a generic plan only if it looks no costlier, and a ``LIMIT``
-        it cannot see looks like a tenth of the table. With ``LIMIT $n`` it planned the
-        dashboard anew on every run (about 1 ms of its 2.5); with the size in the text,
-        once per connection."""
+        """The page size a connection field asks for (``Page.first``: written into the
+        plan's text); its ``after:`` is a parameter beside it (``keyset``, ``connection``)."""
         for argument in node.arguments or ():
-            if argument.name.value != "first":
+            if argument.name.value not in ("first", "after"):
                 raise NotCompiled(f"argument {argument.name.value}")
-        name = f"first_{len(self.pages)}"
-        self.pages[name] = node
-        return bindparam(name, type_=Integer, literal_execute=True)
+        page = Page(node, len(self.pages))
+        self.pages[page.first.key] = page
+        return page.first
+
+    def keyset(self, first: BindParameter[int], rows: FromClause) -> ColumnElement[bool]:
+        """The rows of the page ``first`` sizes: older than its ``after:`` cursor's."""
+        return rows.c.id < self.pages[first.key].after
 
     def connection(
         self,
         target: CompiledType,
         rows: FromClause,
-        first: ColumnElement[int],
+        first: BindParameter[int],
         total: ColumnElement[int],
         selection: SelectionSetNode,
     ) -> Select[Any]:
@@ -295,16 +294,20 @@ class Compiler:
         pairs: list[Any] = []
         laterals: list[FromClause] = []
         reads_rows = False  # whether a value aggregates the page's rows
-        for node in _fields(selection):
+        for node in self.collector.fields(selection, f"{target.name}Connection"):
             name = node.name.value
             if name == "edges":
                 value: Any = self.edges(target, rows, shown, node, laterals)
                 reads_rows = True
             elif name == "pageInfo":
-                value = page_info(rows, first, shown, node)
-                reads_rows |= any(f.name.value in ROW_PAGE_INFO for f in _fields(_selection(node)))
+                previous = self.pages[first.key].after_given
+                value = self.page_info(page_info_values(rows, first, shown, previous), node)
+                asked = self.collector.fields(_selection(node), "PageInfo")
+                reads_rows |= any(f.name.value in ROW_PAGE_INFO for f in asked)
             elif name == "totalCount" and node.selection_set is None:
                 value = total
+            elif name == "__typename":
+                value = literal(f"{target.name}Connection")
             else:
                 raise NotCompiled(f"a connection's {name}")
             pairs += [literal(node.alias.value if node.alias else name), value]
@@ -324,19 +327,32 @@ class Compiler:
         laterals: list[FromClause],
     ) -> ColumnElement[Any]:
         pairs: list[Any] = []
-        for node in _fields(_selection(edges)):
+        for node in self.collector.fields(_selection(edges), f"{target.name}Edge"):
             name = node.name.value
             if name == "node":
                 value, nested = self.object(target, rows, _selection(node))
                 laterals += nested
             elif name == "cursor" and node.selection_set is None:
                 value = base64_text("cursor", rows.c.id)
+            elif name == "__typename":
+                value = literal(f"{target.name}Edge")
             else:
                 raise NotCompiled(f"an edge's {name}")
             pairs += [literal(node.alias.value if node.alias else name), value]
         edge = func.json_build_object(*pairs)
         aggregated = func.json_agg(aggregate_order_by(edge, rows.c.id.desc())).filter(shown)
         return func.coalesce(aggregated, literal("[]").cast(JSON))
+
+    def page_info(
+        self, values: Mapping[str, ColumnElement[Any]], info: FieldNode
+    ) -> ColumnElement[Any]:
+        pairs: list[Any] = []
+        for node in self.collector.fields(_selection(info), "PageInfo"):
+            if node.name.value not in values or node.selection_set is not None:
+                raise NotCompiled(f"PageInfo.{node.name.value}")
+            pairs += [literal(node.alias.value if node.alias else node.name.value)]
+            pairs.append(values[node.name.value])
+        return func.json_build_object(*pairs)
 
 
 def one_more(first: ColumnElement[int]) -> ColumnElement[int]:
@@ -347,19 +363,6 @@ def one_more(first: ColumnElement[int]) -> ColumnElement[int]:
 
 # The PageInfo fields read from the page's rows (aggregates over them).
 ROW_PAGE_INFO = frozenset({"hasNextPage", "startCursor", "endCursor"})
-
-
-def page_info(
-    rows: FromClause, first: ColumnElement[int], shown: ColumnElement[bool], info: FieldNode
-) -> ColumnElement[Any]:
-    values = page_info_values(rows, first, shown)
-    pairs: list[Any] = []
-    for node in _fields(_selection(info)):
-        if node.name.value not in values or node.selection_set is not None:
-            raise NotCompiled(f"PageInfo.{node.name.value}")
-        pairs += [literal(node.alias.value if node.alias else node.name.value)]
-        pairs.append(values[node.name.value])
-    return func.json_build_object(*pairs)
 
 
 def _selection(node: FieldNode) -> SelectionSetNode:
@@ -375,57 +378,32 @@ def _joined(base: FromClause, laterals: list[FromClause]) -> FromClause:
     return joined
 
 
-def _fields(selection: SelectionSetNode) -> list[FieldNode]:
-    found = []
-    for node in selection.selections:
-        if not isinstance(node, FieldNode) or node.directives:
-            raise NotCompiled("fragments and directives")
-        found.append(node)
-    return found
-
-
-def page_size_of(node: FieldNode, variables: Mapping[str, Any], max_page: int) -> int:
-    """The page size a connection field asks for, checked as the resolver checks it."""
-    sent: Any = None
-    for argument in node.arguments or ():
-        if argument.name.value == "first":
-            sent = value_from_ast(argument.value, GraphQLInt, dict(variables))
-            if sent is Undefined:  # a variable not sent: the argument's default
-                sent = None
-    return page_size(sent, max_page)
-
-
-def page_parameters(
-    pages: Mapping[str, FieldNode], variables: Mapping[str, Any], max_page: int
-) -> dict[str, int]:
-    """The request's values of a statement's page sizes (BAD_USER_INPUT as the resolver's)."""
-    return {name: page_size_of(node, variables, max_page) for name, node in pages.items()}
-
-
 @dataclass(frozen=True)
 class TicketList:
-    """The statement of a ``tickets`` field (its JSON text in column ``obj``), the fields
-    whose page sizes it binds, and where it answers null for a field the viewer is denied."""
+    """The statement of a ``tickets`` field (its JSON text in column ``obj``), the pages
+    whose sizes and cursors it binds, and where it answers null for a field the viewer is
+    denied."""
 
     statement: Select[Any]
-    pages: Mapping[str, FieldNode]
+    pages: Mapping[str, Page]
     denied: Sites
 
 
 def compile_ticket_list(
-    tickets: FieldNode, viewer: Actor, restrictions: Restrictions
+    tickets: FieldNode, viewer: Actor, restrictions: Restrictions, collector: Collector = PLAIN
 ) -> TicketList:
-    """One statement answering the ``tickets`` root field (view ALL, no filter, first page)
+    """One statement answering the ``tickets`` root field (view ALL, no filter, any page)
     as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside, and the
     restricted fields (``restrictions``, read from the schema) the viewer is denied as null.
-    The viewer may be a shape (``auth.shape.viewer_shape``): its values are parameters then."""
-    compiler = Compiler(viewer, restrictions)
+    The viewer may be a shape (``auth.shape.viewer_shape``): its values are parameters then.
+    ``collector`` collects the selections with the request's fragments and variables."""
+    compiler = Compiler(viewer, restrictions, collector)
     t = table_of(models.Ticket)
     where = [ticket_rules.ticket_scope(viewer), ticket_rules.view_scope(viewer, _ALL)]
     first = compiler.first(tickets)
     rows = (
         select(t, position(t))
-        .where(*where)
+        .where(*where, compiler.keyset(first, t))
         .order_by(t.c.id.desc())
         .limit(one_more(first))
         .subquery("t")
@@ -433,7 +411,7 @@ def compile_ticket_list(
     total = select(func.count()).select_from(t).where(*where).scalar_subquery()
     selection = _selection(tickets)
     answer = compiler.connection(COMPILED["Ticket"], rows, first, total, selection)
-    denied = denied_sites(tickets, compiler.denied, _fields)
+    denied = denied_sites(tickets, compiler.denied, collector.collected)
     if denied is None:
         raise NotCompiled("a denied field out of the selection's walk")
     return TicketList(select(answer.subquery().c.obj.cast(String)), compiler.pages, denied)
@@ -453,7 +431,10 @@ async def ticket_list_json(
     """The ``tickets`` field's value, read with one statement (without the post-pass: the
     denied fields are null, their errors not made)."""
     compiled = compile_ticket_list(tickets, viewer, restrictions)
-    parameters = page_parameters(compiled.pages, variables, max_page)
+    parameters = {
+        **page_parameters(compiled.pages, variables, max_page),
+        **cursor_parameters(compiled.pages, variables),
+    }
     text = (await reader.rows(compiled.statement, parameters))[0][0]
     value: dict[str, Any] = orjson.loads(text)
     return value

@@ -12,7 +12,6 @@ from sqlalchemy import (
     String,
     case,
     cast,
-    false,
     func,
     literal,
 )
@@ -42,14 +41,18 @@ def position(table: FromClause) -> ColumnElement[int]:
 
 
 def page_info_values(
-    rows: FromClause, first: ColumnElement[int], shown: ColumnElement[bool]
+    rows: FromClause,
+    first: ColumnElement[int],
+    shown: ColumnElement[bool],
+    after_given: ColumnElement[bool],
 ) -> dict[str, ColumnElement[Any]]:
-    """``schema.pagination.page_info`` of a first page (``after:`` is not compiled), by
-    field: ``rows`` are the page's and one more when a next page exists."""
+    """``schema.pagination.page_info`` of a keyset page, by field: ``rows`` are the page's
+    and one more when a next page exists; ``after_given`` whether ``after:`` was sent (a
+    parameter: the resolver answers ``hasPreviousPage`` so, whatever precedes the cursor)."""
     newest, oldest = func.max(rows.c.id).filter(shown), func.min(rows.c.id).filter(shown)
     return {
         "hasNextPage": func.count(rows.c.id) > first,
-        "hasPreviousPage": false(),
+        "hasPreviousPage": after_given,
         "startCursor": case((newest.is_not(None), base64_text("cursor", newest))),
         "endCursor": case((oldest.is_not(None), base64_text("cursor", oldest))),
         "__typename": literal("PageInfo"),

@@ -1,5 +1,6 @@
 """Compiled plans (docs/compiler.md §4): a root field's statement compiled to SQL text once per
-(field of a cached document, viewer shape, dialect) and run with the driver's parameters.
+(field of a cached document, viewer shape, dialect, ``@skip``/``@include`` outcomes) and run
+with the driver's parameters (the viewer's values, the cursors: ``loaders.compiled_pages``).
 
 The text holds no viewer value: the viewer's ids are parameters of its shape (``auth.shape``),
 so asyncpg's prepared statement for the text is reused by every viewer of the shape. Page sizes
@@ -10,7 +11,7 @@ PostgreSQL keeps one generic plan for a prepared statement only when it sees its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,9 @@ from sqlalchemy import Dialect, Select
 from deskgraph.auth.shape import shape_key, shape_parameters, viewer_shape
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
-from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_parameters
+from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
+from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
+from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Restrictions, Sites
 
 PLAN_CACHE_SIZE = 512  # as the parse and validation caches
@@ -35,10 +38,19 @@ class Plan:
     names: tuple[str, ...]  # the parameter behind each positional placeholder, in order
     constants: Mapping[str, Any]  # the statement's own values (JSON keys, formats)
     denied: Sites  # the fields it answers null for the shape: FORBIDDEN (server.compiled_post)
+    pages: Mapping[str, Page]  # its pages, whose cursors each request binds
 
-    def arguments(self, viewer: Actor) -> tuple[Any, ...]:
-        """The driver's parameters for ``viewer``, a viewer of the plan's shape."""
-        values = {**self.constants, **shape_parameters(viewer)}
+    def arguments(
+        self, viewer: Actor, variables: Mapping[str, Any] | None = None
+    ) -> tuple[Any, ...]:
+        """The driver's parameters for ``viewer``, a viewer of the plan's shape, and the
+        request's cursors (none: every page from the start). :class:`NotCompiled` for a
+        cursor the resolver refuses: the executor answers its error, where it belongs."""
+        try:
+            cursors = cursor_parameters(self.pages, variables or {})
+        except BadUserInput as error:
+            raise NotCompiled("a cursor the resolver refuses") from error
+        values = {**self.constants, **shape_parameters(viewer), **cursors}
         return tuple(values[name] for name in self.names)
 
 
@@ -48,69 +60,88 @@ class Template:
     sizes (checked as the resolvers check them) pick the :class:`Plan` written for them."""
 
     statement: Select[Any]
-    pages: Mapping[str, FieldNode]  # the page sizes it takes, by parameter
+    pages: Mapping[str, Page]  # the pages it takes, by their size's parameter
     denied: Sites
 
 
-# (id of the field node, shape, dialect) -> (the node, its template or None: refused); and with
-# the page sizes -> (the node, its plan). The node is kept so that an id reused by another
-# document after the first was dropped is not mistaken. The schema's restrictions are not in
-# the key: every schema is built from the same types.
-_templates: LRUCache[tuple[int, Actor, str], tuple[FieldNode, Template | None]] = LRUCache(
+# (ids of the field's nodes, shape, dialect, whether the collector takes plain fields only,
+# @skip/@include outcomes) -> (the nodes, the template or None: refused); and with the page
+# sizes -> (the nodes, the plan). The nodes are kept so that an id reused by another document
+# after the first was dropped is not mistaken.
+# A node belongs to one document: its fragments and operation are the same each time, the
+# variables decide only the outcomes (Collector.outcomes). The schema's restrictions are not
+# in the key: every schema is built from the same types.
+Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...]]
+_templates: LRUCache[Key, tuple[tuple[FieldNode, ...], Template | None]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
-_plans: LRUCache[tuple[int, Actor, str, tuple[int, ...]], tuple[FieldNode, Plan]] = LRUCache(
+_plans: LRUCache[tuple[Key, tuple[int, ...]], tuple[tuple[FieldNode, ...], Plan]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
 
 
 def ticket_list_plan(
-    node: FieldNode,
+    nodes: Sequence[FieldNode] | FieldNode,
     viewer: Actor,
     dialect: Dialect,
     variables: Mapping[str, Any],
     max_page: int,
     restrictions: Restrictions,
+    collector: Collector = PLAIN,
 ) -> Plan:
-    """The plan of a ``tickets`` field for ``viewer``'s shape and the request's page sizes:
-    from the cache, else built and compiled once. :class:`NotCompiled` when the compiler
-    refuses it, and for a page size the resolver refuses (the executor answers its error,
-    on the field that asked for it)."""
+    """The plan of a ``tickets`` field (its nodes under one response key) for ``viewer``'s
+    shape, the request's ``@skip``/``@include`` outcomes and page sizes: from the cache, else
+    built and compiled once. :class:`NotCompiled` when the compiler refuses it, and for a
+    page size the resolver refuses (the executor answers its error, on the field that asked
+    for it)."""
     if dialect.name != "postgresql":  # SQLite's JSON functions: stage 3 (docs/compiler.md)
         raise NotCompiled(f"{dialect.name} is not compiled yet")
-    shape = shape_key(viewer)
-    template = _template(node, viewer, shape, dialect, restrictions)
+    nodes = (nodes,) if isinstance(nodes, FieldNode) else tuple(nodes)
+    outcomes = collector.outcomes(nodes)
+    key = (tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes)
+    template = _template(nodes, key, viewer, restrictions, collector)
     try:
         sizes = page_parameters(template.pages, variables, max_page)
     except BadUserInput as error:
         raise NotCompiled("a page size the resolver refuses") from error
-    key = (id(node), shape, dialect.name, tuple(sizes.values()))
-    cached = _plans.get(key)
-    if cached is None or cached[0] is not node:
-        plan = compile_plan(template.statement, sizes, dialect, template.denied)
-        cached = _plans[key] = (node, plan)
+    cached = _plans.get((key, tuple(sizes.values())))
+    if cached is None or not _same(cached[0], nodes):
+        plan = compile_plan(template.statement, sizes, dialect, template.denied, template.pages)
+        cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
     return cached[1]
 
 
 def _template(
-    node: FieldNode, viewer: Actor, shape: Actor, dialect: Dialect, restrictions: Restrictions
+    nodes: tuple[FieldNode, ...],
+    key: Key,
+    viewer: Actor,
+    restrictions: Restrictions,
+    collector: Collector,
 ) -> Template:
-    key = (id(node), shape, dialect.name)
     cached = _templates.get(key)
-    if cached is None or cached[0] is not node:
+    if cached is None or not _same(cached[0], nodes):
         try:
-            built = compile_ticket_list(node, viewer_shape(viewer), restrictions)
+            node = merged(nodes)
+            built = compile_ticket_list(node, viewer_shape(viewer), restrictions, collector)
             template: Template | None = Template(built.statement, built.pages, built.denied)
         except NotCompiled:
             template = None
-        cached = _templates[key] = (node, template)
+        cached = _templates[key] = (nodes, template)
     if cached[1] is None:
         raise NotCompiled("refused for this document and viewer shape")
     return cached[1]
 
 
+def _same(kept: tuple[FieldNode, ...], nodes: tuple[FieldNode, ...]) -> bool:
+    return len(kept) == len(nodes) and all(a is b for a, b in zip(kept, nodes, strict=True))
+
+
 def compile_plan(
-    statement: Select[Any], sizes: Mapping[str, int], dialect: Dialect, denied: Sites
+    statement: Select[Any],
+    sizes: Mapping[str, int],
+    dialect: Dialect,
+    denied: Sites,
+    pages: Mapping[str, Page],
 ) -> Plan:
     """``statement``'s SQL text with the page ``sizes`` written in (``Compiler.first``) and
     the viewer's values left as positional parameters."""
@@ -124,7 +155,7 @@ def compile_plan(
         for name, bind in compiled.binds.items()
         if bind.value is not None and not bind.callable
     }
-    return Plan(compiled.string, tuple(compiled.positiontup), constants, denied)
+    return Plan(compiled.string, tuple(compiled.positiontup), constants, denied, pages)
 
 
 def build_plan(
@@ -138,7 +169,7 @@ def build_plan(
     """The plan of a ``tickets`` field, built and compiled now (no cache)."""
     built = compile_ticket_list(node, viewer_shape(viewer), restrictions)
     sizes = page_parameters(built.pages, variables, max_page)
-    return compile_plan(built.statement, sizes, dialect, built.denied)
+    return compile_plan(built.statement, sizes, dialect, built.denied, built.pages)
 
 
 def literal_sql(statement: Select[Any], parameters: Mapping[str, Any], dialect: Dialect) -> str:

@@ -35,6 +35,7 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from deskgraph.loaders.compiled import NotCompiled
+from deskgraph.loaders.compiled_fields import Collector
 from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.loaders.compiled_restricted import Sites, schema_restrictions
 from deskgraph.server import tracing
@@ -82,7 +83,6 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         if (
             path.prev is None
             and self.operation.operation is OperationType.QUERY
-            and len(field_details_list) == 1
             and node.name.value in COMPILED_ROOTS
             and isinstance(context, Context)
             and context.compile_fields
@@ -91,7 +91,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             field = self.schema.get_field(parent_type, node.name.value)
             assert field is not None
             try:
-                sql = self._sql(context, node)
+                sql = self._sql(context, field_details_list)
             except NotCompiled:
                 pass
             except Exception as error:  # planning failed: the field's error, as a resolver's
@@ -108,15 +108,21 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _sql(self, context: Context, node: FieldNode) -> Call:
+    def _sql(self, context: Context, field_details_list: FieldDetailsList) -> Call:
         """The plan's SQL text and this request's parameters for it."""
         viewer = context.viewer
         assert viewer is not None
+        if any(d.defer_usage or d.fragment_variable_values for d in field_details_list):
+            raise NotCompiled("@defer or fragment arguments")
         dialect = context.session.get_bind().dialect
         restrictions = schema_restrictions(self.schema)
         variables, max_page = self._variables(), context.settings.max_page_size
-        plan = ticket_list_plan(node, viewer, dialect, variables, max_page, restrictions)
-        return Call(plan.sql, plan.arguments(viewer), plan.denied)
+        collector = Collector(self.schema, self.fragments, self.variable_values, self.operation)
+        plan = ticket_list_plan(
+            _nodes(field_details_list), viewer, dialect, variables, max_page, restrictions,
+            collector,
+        )  # fmt: skip
+        return Call(plan.sql, plan.arguments(viewer, variables), plan.denied)
 
     def _variables(self) -> dict[str, Any]:
         coerced = self.variable_values.coerced

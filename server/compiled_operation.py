@@ -47,6 +47,7 @@ from strawberry.types import ExecutionResult
 
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.compiled import NotCompiled
+from deskgraph.loaders.compiled_fields import Collector
 from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.loaders.compiled_restricted import schema_restrictions
 from deskgraph.schema import PARSE_CACHE_SIZE
@@ -155,7 +156,8 @@ class CompiledOperations:
         viewer = context.viewer
         if viewer is None:
             raise Unanswered
-        data, compiled = await self._data(roots, viewer, values, context)
+        collector = Collector.of(self.graphql_schema, document, operation, coerced)
+        data, compiled = await self._data(roots, viewer, values, context, collector)
         cost = {"requested": requested}
         cost["actual"] = result_cost(self.graphql_schema, document, operation, name, sent, data)
         cost["limit"] = self.settings.max_query_cost
@@ -220,6 +222,7 @@ class CompiledOperations:
         viewer: Actor,
         variables: dict[str, Any],
         context: Context,
+        collector: Collector,
     ) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The data, and the root fields whose statements answered."""
         # Plans first, all of them: a field the compiler refuses leaves the whole operation to
@@ -232,13 +235,14 @@ class CompiledOperations:
             if node.name.value == "tickets":
                 try:
                     plan = ticket_list_plan(
-                        node, viewer, dialect, variables, max_page, restrictions
+                        node, viewer, dialect, variables, max_page, restrictions, collector
                     )
+                    arguments = plan.arguments(viewer, variables)  # the cursors' checks
                 except NotCompiled as refused:
                     raise Unanswered from refused
                 if plan.denied:  # FORBIDDEN errors: the executor's post-pass adds them
                     raise Unanswered
-                planned.append((node, plan))
+                planned.append((node, (plan.sql, arguments)))
             else:
                 planned.append((node, None))
         data: dict[str, Any] = {}
@@ -247,7 +251,7 @@ class CompiledOperations:
             key = node.alias.value if node.alias else node.name.value
             if plan is not None:
                 with tracing.span(f"compiled {key}"):
-                    text = await context.reader.sql_scalar(plan.sql, plan.arguments(viewer))
+                    text = await context.reader.sql_scalar(*plan)
                 COMPILED[node.name.value] += 1
                 compiled.append(node.name.value)
                 data[key] = orjson.loads(text)

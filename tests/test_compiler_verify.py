@@ -59,13 +59,13 @@ DASHBOARD_PAGED = DASHBOARD.replace(
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     *((DASHBOARD, {"first": first}) for first in (0, 1, 3, 50)),
     *((DASHBOARD_PAGED, {"first": first}) for first in (0, 2, 100)),
-    (DASHBOARD, {"first": 1000}),  # BAD_USER_INPUT from the same check, at the same path
     (DASHBOARD_AFTER, {"first": 3, "after": encode_cursor(40)}),
+    (DASHBOARD, {"first": 1000}),  # BAD_USER_INPUT from the same check, at the same path
     *((DASHBOARD_IN_VIEW, {"first": 20, "view": view}) for view in ("MINE", "EXTERNAL_TEAM")),
 ]
-# The first eight are dashboards with no argument but `first`: all compiled but first: 1000,
-# which the page size check refuses before any statement.
-COMPILED_VARIANTS = 8
+# The first nine are dashboards with no argument but `first` and `after`: all compiled but
+# first: 1000, which the page size check refuses before any statement.
+COMPILED_VARIANTS = 9
 # The viewers the compiler answers for: everyone but the anonymous (the resolver's
 # UNAUTHENTICATED is the executor's).
 COMPILED_FOR = {viewer for viewer in EVERY_VIEWER if viewer is not None}
