@@ -113,6 +113,24 @@ class Reader:
         """The one value of SQL text sent as it is, with the driver's positional parameters."""
         return (await self._uncancelled(sql, parameters)).scalar()
 
+    async def read_snapshot(self) -> None:
+        """Read everything that follows in one snapshot: a REPEATABLE READ, read-only
+        transaction (PostgreSQL), begun before the request's first statement. Verify mode
+        (``Settings.compiler``) asks it of a query, so that a write committed meanwhile by
+        another connection is seen by both of a field's answers or by neither. Elsewhere
+        (SQLite, a session already in a transaction) reads go on as they would."""
+        async with self._lock:
+            if self.session.in_transaction():
+                return
+            if self.session.get_bind().dialect.name != "postgresql":
+                return
+            await self.session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+
     async def close(self) -> None:
         """No statement after this; waits for those still running (of cancelled fields, or
         of a request past its deadline), even when cancelled itself: the session closes next."""

@@ -13,6 +13,7 @@ import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from deskgraph.auth.tokens import Principal
 from deskgraph.auth.viewer import Actor
@@ -88,6 +89,11 @@ class ViewerLookup(SchemaExtension):
         context = self.execution_context.context
         if isinstance(context, Context) and self.execution_context.result is None:
             try:
+                if (
+                    context.settings.compiler == "verify"
+                    and self.execution_context.operation_type is OperationType.QUERY
+                ):  # both answers of a compiled field read one snapshot (compiled_execution)
+                    await context.reader.read_snapshot()
                 await context.look_up_viewer()
             except Exception as error:  # answered by the transport (503, or masked 500)
                 context.lookup_failure = error

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.errors import Forbidden
+from deskgraph.loaders.base import Reader, table_of
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server import compiled_execution
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED, CompilingExecutor
@@ -31,6 +32,7 @@ from deskgraph.server.compiled_operation import CompiledOperations
 from deskgraph.settings import Settings
 from deskgraph.store import models
 from deskgraph.store.models import DEFAULT_PORTAL_PROPERTIES, PortalTicketProperty
+from deskgraph.store.session import create_nullpool_engine
 from tests import factories
 from tests.conftest import EVERY_VIEWER, Api, gid, open_api
 from tests.test_portal_matrix import NORTH, build_world
@@ -288,3 +290,58 @@ async def test_dashboard_in_verify_mode_a_hidden_requester_shown_is_an_internal_
         body = await verifying.post(DASHBOARD, {"first": 50}, as_="D")
     assert shown == [hidden]
     assert_failed_by_verify(body)
+
+
+async def titles_renamed_after_the_compiled_answer(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a root field's compiled answer and the executor's, another connection renames
+    every ticket and commits."""
+    right = CompilingExecutor._compiled_value
+    tickets = table_of(models.Ticket)
+
+    async def then_a_write(self: CompilingExecutor, *args: Any) -> Any:
+        value = await right(self, *args)
+        engine = create_nullpool_engine(settings.database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(update(tickets).values(title=tickets.c.title + " (x)"))
+        finally:
+            await engine.dispose()
+        return value
+
+    monkeypatch.setattr(CompilingExecutor, "_compiled_value", then_a_write)
+
+
+async def test_verify_mode_reads_one_snapshot_so_a_write_between_the_answers_is_no_mismatch(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await titles_renamed_after_the_compiled_answer(settings, monkeypatch)
+    verified_before = VERIFIED["tickets"]
+    async with open_api(dataclasses.replace(settings, compiler="verify")) as api:
+        body = await api.post(DASHBOARD, {"first": 3}, as_="host-advisor")
+        assert "errors" not in body, body["errors"]
+        assert VERIFIED["tickets"] - verified_before == 1
+        titles = [edge["node"]["title"] for edge in body["data"]["tickets"]["edges"]]
+        assert titles
+        assert not any(title.endswith(" (x)") for title in titles)  # the snapshot's titles
+        # The write did commit: the next request (its own snapshot) reads it.
+        after = await api.post(DASHBOARD, {"first": 3}, as_="host-advisor")
+        assert [e["node"]["title"] for e in after["data"]["tickets"]["edges"]] == [
+            f"{title} (x)" for title in titles
+        ]
+
+
+async def test_verify_mode_without_the_snapshot_would_report_that_write_as_a_mismatch(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The control of the test above: the same write, read in READ COMMITTED.
+    await titles_renamed_after_the_compiled_answer(settings, monkeypatch)
+
+    async def read_committed(self: Reader) -> None:
+        return None
+
+    monkeypatch.setattr(Reader, "read_snapshot", read_committed)
+    async with open_api(dataclasses.replace(settings, compiler="verify")) as api:
+        body = await api.post(DASHBOARD, {"first": 3}, as_="host-advisor")
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INTERNAL_SERVER_ERROR"]
