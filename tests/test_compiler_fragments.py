@@ -98,6 +98,14 @@ query Dashboard($first: Int!) {
 }
 fragment Head on Ticket { title number }
 """
+# The root field reached through fragments on Query, twice: one field, merged.
+ON_QUERY = """
+query Dashboard($first: Int!) { ...Lists }
+fragment Lists on Query {
+  tickets(first: $first) { edges { node { id title } } }
+  ... on Query { tickets(first: $first) { totalCount edges { cursor node { number } } } }
+}
+"""
 # Every variant with its variables and how many root fields it compiles per request.
 VARIANTS: list[tuple[str, dict[str, Any], int]] = [
     (NAMED_FRAGMENTS, {"first": 5}, 1),
@@ -108,6 +116,7 @@ VARIANTS: list[tuple[str, dict[str, Any], int]] = [
         for quiet in (False, True)
     ),
     (TWICE, {"first": 4}, 2),
+    (ON_QUERY, {"first": 4}, 1),
 ]
 
 PAGES = """
