@@ -138,6 +138,18 @@ query Messages($after: String) {
 }
 """
 
+# Pages asking no aggregate (only `totalCount`, only `hasPreviousPage`), empty or not: each
+# still one object per ticket, never null and never a ticket repeated per message.
+NO_AGGREGATE = """
+query Messages($after: String) {
+  tickets(first: 6) { totalCount edges { node { id
+    none: messages(first: 2, after: $after) { totalCount }
+    flags: messages(first: 0) { pageInfo { hasPreviousPage } }
+    some: messages(first: 2) { pageInfo { hasPreviousPage } }
+  } } }
+}
+"""
+
 
 @pytest.fixture
 async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
@@ -257,6 +269,18 @@ async def test_after_pages_of_a_tickets_messages_compile(reader: Api, verifying:
         reader, verifying, MESSAGE_PAGES, {"after": "nope"}, "host-advisor", 0
     )
     assert {e["extensions"]["code"] for e in refused["errors"]} == {"BAD_USER_INPUT"}
+
+
+async def test_pages_asking_no_aggregate_are_one_object_per_ticket(
+    reader: Api, verifying: Api
+) -> None:
+    body = await answered_alike(
+        reader, verifying, NO_AGGREGATE, {"after": encode_cursor(1)}, "host-advisor", 1
+    )
+    nodes = [edge["node"] for edge in body["data"]["tickets"]["edges"]]
+    assert len(nodes) == 6
+    assert all(node["none"] == {"totalCount": node["none"]["totalCount"]} for node in nodes)
+    assert all(node["flags"] == {"pageInfo": {"hasPreviousPage": False}} for node in nodes)
 
 
 def test_the_plan_of_a_page_does_not_vary_with_its_cursor() -> None:
