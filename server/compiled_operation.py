@@ -149,6 +149,8 @@ class CompiledOperations:
         if requested > self.settings.max_query_cost:
             raise Unanswered
         try:
+            if self.verify:  # both answers read one snapshot (Reader.read_snapshot)
+                await context.reader.read_snapshot()
             await context.look_up_viewer()
         except Exception as error:  # as ViewerLookup: the transport answers it
             context.lookup_failure = error

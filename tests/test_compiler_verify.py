@@ -292,35 +292,59 @@ async def test_dashboard_in_verify_mode_a_hidden_requester_shown_is_an_internal_
     assert_failed_by_verify(body)
 
 
-async def titles_renamed_after_the_compiled_answer(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Between a root field's compiled answer and the executor's, another connection renames
-    every ticket and commits."""
-    right = CompilingExecutor._compiled_value
+async def renamed_between_the_answers(
+    api: Api, settings: Settings, request: pytest.FixtureRequest, path: str
+) -> list[int]:
+    """From now on, between a compiled answer and the executor's, another connection renames
+    every ticket and commits; the writes made, counted. ``path``: the root field compiled
+    inside the executor, or the whole operation compiled (``server.compiled_operation``)."""
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     tickets = table_of(models.Ticket)
+    writes = [0]
 
-    async def then_a_write(self: CompilingExecutor, *args: Any) -> Any:
-        value = await right(self, *args)
+    async def rename() -> None:
         engine = create_nullpool_engine(settings.database_url)
         try:
             async with engine.begin() as connection:
                 await connection.execute(update(tickets).values(title=tickets.c.title + " (x)"))
         finally:
             await engine.dispose()
-        return value
+        writes[0] += 1
 
-    monkeypatch.setattr(CompilingExecutor, "_compiled_value", then_a_write)
+    if path == "field":
+        right_field = CompilingExecutor._compiled_value
+
+        async def field_then_a_write(self: CompilingExecutor, *args: Any) -> Any:
+            value = await right_field(self, *args)
+            await rename()
+            return value
+
+        request.getfixturevalue("fields_only")
+        monkeypatch.setattr(CompilingExecutor, "_compiled_value", field_then_a_write)
+    else:
+        await api.post(DASHBOARD, {"first": 3}, as_="host-advisor")  # the pipeline validates it
+        right_operation = CompiledOperations.answer
+
+        async def operation_then_a_write(self: CompiledOperations, *args: Any) -> Any:
+            answer = await right_operation(self, *args)
+            if answer is not None:
+                await rename()
+            return answer
+
+        monkeypatch.setattr(CompiledOperations, "answer", operation_then_a_write)
+    return writes
 
 
+@pytest.mark.parametrize("path", ["field", "operation"])
 async def test_verify_mode_reads_one_snapshot_so_a_write_between_the_answers_is_no_mismatch(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, request: pytest.FixtureRequest, path: str
 ) -> None:
-    await titles_renamed_after_the_compiled_answer(settings, monkeypatch)
-    verified_before = VERIFIED["tickets"]
     async with open_api(dataclasses.replace(settings, compiler="verify")) as api:
+        writes = await renamed_between_the_answers(api, settings, request, path)
+        verified_before = VERIFIED["tickets"]
         body = await api.post(DASHBOARD, {"first": 3}, as_="host-advisor")
         assert "errors" not in body, body["errors"]
+        assert writes == [1]
         assert VERIFIED["tickets"] - verified_before == 1
         titles = [edge["node"]["title"] for edge in body["data"]["tickets"]["edges"]]
         assert titles
@@ -332,16 +356,21 @@ async def test_verify_mode_reads_one_snapshot_so_a_write_between_the_answers_is_
         ]
 
 
+@pytest.mark.parametrize("path", ["field", "operation"])
 async def test_verify_mode_without_the_snapshot_would_report_that_write_as_a_mismatch(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, path: str
 ) -> None:
     # The control of the test above: the same write, read in READ COMMITTED.
-    await titles_renamed_after_the_compiled_answer(settings, monkeypatch)
-
     async def read_committed(self: Reader) -> None:
         return None
 
     monkeypatch.setattr(Reader, "read_snapshot", read_committed)
     async with open_api(dataclasses.replace(settings, compiler="verify")) as api:
-        body = await api.post(DASHBOARD, {"first": 3}, as_="host-advisor")
-    assert [e["extensions"]["code"] for e in body["errors"]] == ["INTERNAL_SERVER_ERROR"]
+        writes = await renamed_between_the_answers(api, settings, request, path)
+        response = await api.http.post(
+            "/graphql",
+            json={"query": DASHBOARD, "variables": {"first": 3}},
+            headers=api.headers("host-advisor"),
+        )
+    assert writes == [1]
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["INTERNAL_SERVER_ERROR"]
