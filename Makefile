@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest schema bench clean external graphiql-assets
+.PHONY: install run test lint typecheck pytest verify-compiler schema bench clean external graphiql-assets
 EXTERNAL := tests/external
 
 $(STAMP): pyproject.toml
@@ -42,6 +42,15 @@ PYTEST_WORKERS ?= 2
 
 pytest: install external
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+# Issue 17's differential run (CI runs it after `make test`): the modules that read tickets and
+# viewers, again with DESKGRAPH_COMPILER=verify, so each compiled answer is compared with the
+# executor's (a difference fails its request); it fails if the compiler compared nothing.
+VERIFY_TESTS := tests/test_auth_no_leak.py tests/test_auth_no_leak_portal.py tests/test_fuzz.py \
+	tests/test_auth.py tests/test_auth_access_matrix.py tests/test_ticket_list.py \
+	tests/test_portal_matrix.py tests/test_portal_properties.py tests/test_portal_demo.py
+verify-compiler: install external
+	DESKGRAPH_COMPILER=verify $(BIN)/pytest -n $(PYTEST_WORKERS) $(VERIFY_TESTS)
 
 # The real clients the external tests run (tests/external/package-lock.json), and bench's
 # packages (bench/package-lock.json: autocannon, PostGraphile), which tests/test_bench.py's

@@ -24,7 +24,7 @@ from .inprocess import InProcessApp, ScenarioResult
 from .scenarios import ADVISOR_ID, SCENARIOS
 
 CONNECTIONS = (1, 4, 16)
-HTTP_TARGETS = ("plain", "small", "dashboard")
+HTTP_TARGETS = ("plain", "small", "small compiled", "dashboard", "dashboard compiled")
 
 
 @dataclass
@@ -114,15 +114,21 @@ def http_figures(dataset: Dataset, *, seconds: int, repeats: int = 2) -> HttpRes
         "DESKGRAPH_LOG_SQL": "0",
         "DESKGRAPH_RATE_LIMIT_COST_PER_MINUTE": "0",
     }
+    # As `deskgraph serve` runs it (serving_app freezes start-up's objects): the executor, and
+    # the compiler on (issue 17: compiled operations answer both queries without it).
+    app = "deskgraph.server.serve:serving_app"
     with (
         server("deskgraph.bench.plain:app", factory=False, env={}) as plain_url,
-        server("deskgraph.server.app:create_app", factory=True, env=env) as url,
+        server(app, factory=True, env={**env, "DESKGRAPH_COMPILER": "off"}) as url,
+        server(app, factory=True, env={**env, "DESKGRAPH_COMPILER": "on"}) as compiled_url,
     ):
         runs: dict[tuple[str, int], list[Load]] = {}
         targets: list[tuple[str, str, bytes, dict[str, str]]] = [
             ("plain", plain_url, small.body({}), {}),
             ("small", url, small.body({}), auth),
+            ("small compiled", compiled_url, small.body({}), auth),
             ("dashboard", url, dashboard.body({"first": 50}), auth),
+            ("dashboard compiled", compiled_url, dashboard.body({"first": 50}), auth),
         ]
         for connections in CONNECTIONS:
             for repeat in range(repeats):

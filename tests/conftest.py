@@ -54,6 +54,10 @@ from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store import models
 from deskgraph.store.seed import PERSONAS, demo_fleet
 from deskgraph.store.session import StatementCounter, create_engine
+from tests.compiler_counts import (  # noqa: F401  (hooks)
+    pytest_sessionfinish,
+    pytest_testnodedown,
+)
 from tests.connections import assert_all_returned
 
 # Re-exported: tests import them from here too.
