@@ -198,23 +198,19 @@ def _scaling_lines(result: Comparison, label: str) -> list[str]:
         figure = result.figures.get(("dashboard", name, count))
         return figure.load.requests_per_second if figure is not None else None
 
-    lines = []
     one, sixteen = rate(label, 1), rate(label, 16)
-    if one and sixteen is not None:
-        ratio = sixteen / one
-        met = "met" if ratio >= SCALING_TARGET else "not met"
-        lines.append(
-            f"Target: {label}'s dashboard at 16 connections ≥ {SCALING_TARGET}{TIMES} its "
-            f"requests/s at 1: {ratio:.2f}{TIMES} ({met})."
-        )
     two = rate(f"{label}, 2 workers", 16)
-    if sixteen and two is not None:
-        ratio = two / sixteen
-        met = "met" if ratio >= WORKERS_TARGET else "not met"
-        lines.append(
-            f"Target: {label}'s dashboard with 2 workers ≥ {WORKERS_TARGET}{TIMES} one worker's "
-            f"requests/s (16 connections): {ratio:.2f}{TIMES} ({met})."
-        )
+    measured = [
+        (one, sixteen, SCALING_TARGET, "at 16 connections ≥ {} its requests/s at 1"),
+        (sixteen, two, WORKERS_TARGET, "with 2 workers ≥ {} one worker's (16 connections)"),
+    ]
+    lines = []
+    for base, other, target, what in measured:
+        if base and other is not None:
+            ratio = other / base
+            met = "met" if ratio >= target else "not met"
+            claim = what.format(f"{target}{TIMES}")
+            lines.append(f"Target: {label}'s dashboard {claim}: {ratio:.2f}{TIMES} ({met}).")
     return lines
 
 
