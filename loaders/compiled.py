@@ -41,6 +41,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, table_of
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, NotCompiled
 from deskgraph.loaders.compiled_json import base64_text, iso_utc, page_info_values, position
+from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Denied, Restrictions, Sites, denied_sites
 from deskgraph.loaders.compiled_types import COMPILED, CompiledType, Related, Stamp
@@ -155,11 +156,12 @@ class Compiler:
         self.denied[id(node)] = Denied(node, restriction.message)
         return True
 
-    def first(self, node: FieldNode) -> BindParameter[int]:
+    def first(self, node: FieldNode, read: frozenset[str] = frozenset()) -> BindParameter[int]:
         """The page size a connection field asks for (``Page.first``: written into the
-        plan's text); its ``after:`` is a parameter beside it (``keyset``, ``connection``)."""
+        plan's text); its ``after:`` is a parameter beside it (``keyset``, ``connection``).
+        Any other argument is refused but those the caller has ``read``."""
         for argument in node.arguments or ():
-            if argument.name.value not in ("first", "after"):
+            if argument.name.value not in ("first", "after", *read):
                 raise NotCompiled(f"argument {argument.name.value}")
         page = Page(node, len(self.pages))
         self.pages[page.first.key] = page
@@ -279,17 +281,27 @@ class TicketList:
 
 
 def compile_ticket_list(
-    tickets: FieldNode, viewer: Actor, restrictions: Restrictions, collector: Collector = PLAIN
+    tickets: FieldNode,
+    viewer: Actor,
+    restrictions: Restrictions,
+    collector: Collector = PLAIN,
+    listing: Listing = ALL_TICKETS,
 ) -> TicketList:
-    """One statement answering the ``tickets`` root field (view ALL, no filter, any page)
-    as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms) inside, and the
-    restricted fields (``restrictions``, read from the schema) the viewer is denied as null.
-    The viewer may be a shape (``auth.shape.viewer_shape``): its values are parameters then.
-    ``collector`` collects the selections with the request's fragments and variables."""
+    """One statement answering the ``tickets`` root field (the ``listing``'s view and
+    filter, any page) as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms)
+    inside, and the restricted fields (``restrictions``, read from the schema) the viewer is
+    denied as null. The viewer may be a shape (``auth.shape.viewer_shape``): its values are
+    parameters then. ``collector`` collects the selections with the request's fragments and
+    variables."""
     compiler = Compiler(viewer, restrictions, collector)
     t = table_of(models.Ticket)
-    where = [ticket_rules.ticket_scope(viewer), ticket_rules.view_scope(viewer, _ALL)]
-    first = compiler.first(tickets)
+    # As the resolver lists them (loaders.ticket.ticket_list_query): seen, in the view, matching.
+    where = [
+        ticket_rules.ticket_scope(viewer),
+        ticket_rules.view_scope(viewer, listing.view),
+        *listing.where,
+    ]
+    first = compiler.first(tickets, _LISTING_ARGUMENTS if listing.read else frozenset())
     rows = (
         select(t, position(t))
         .where(*where, compiler.keyset(first, t))
@@ -306,7 +318,7 @@ def compile_ticket_list(
     return TicketList(select(answer.subquery().c.obj.cast(String)), compiler.pages, denied)
 
 
-_ALL = ticket_rules.TicketListing.ALL
+_LISTING_ARGUMENTS = frozenset({"view", "filter"})  # read into a Listing by the caller
 
 
 async def ticket_list_json(

@@ -11,6 +11,7 @@ PostgreSQL keeps one generic plan for a prepared statement only when it sees its
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
+from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Restrictions, Sites
 
@@ -39,6 +41,9 @@ class Plan:
     constants: Mapping[str, Any]  # the statement's own values (JSON keys, formats)
     denied: Sites  # the fields it answers null for the shape: FORBIDDEN (server.compiled_post)
     pages: Mapping[str, Page]  # its pages, whose cursors each request binds
+    # One request's values of the parameters its listing's filter holds (Listing.values):
+    # the cached plan has none, ticket_list_plan answers a copy with the request's.
+    bound: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def arguments(
         self, viewer: Actor, variables: Mapping[str, Any] | None = None
@@ -50,7 +55,7 @@ class Plan:
             cursors = cursor_parameters(self.pages, variables or {})
         except BadUserInput as error:
             raise NotCompiled("a cursor the resolver refuses") from error
-        values = {**self.constants, **shape_parameters(viewer), **cursors}
+        values = {**self.constants, **shape_parameters(viewer), **cursors, **self.bound}
         return tuple(values[name] for name in self.names)
 
 
@@ -65,13 +70,14 @@ class Template:
 
 
 # (ids of the field's nodes, shape, dialect, whether the collector takes plain fields only,
-# @skip/@include outcomes) -> (the nodes, the template or None: refused); and with the page
+# @skip/@include outcomes, the listing's view and filter structure: Listing.key) -> (the
+# nodes, the template or None: refused); and with the page
 # sizes -> (the nodes, the plan). The nodes are kept so that an id reused by another document
 # after the first was dropped is not mistaken.
 # A node belongs to one document: its fragments and operation are the same each time, the
 # variables decide only the outcomes (Collector.outcomes). The schema's restrictions are not
 # in the key: every schema is built from the same types.
-Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...]]
+Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...], tuple[Any, ...]]
 _templates: LRUCache[Key, tuple[tuple[FieldNode, ...], Template | None]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
@@ -88,18 +94,23 @@ def ticket_list_plan(
     max_page: int,
     restrictions: Restrictions,
     collector: Collector = PLAIN,
+    listing: Listing = ALL_TICKETS,
 ) -> Plan:
     """The plan of a ``tickets`` field (its nodes under one response key) for ``viewer``'s
-    shape, the request's ``@skip``/``@include`` outcomes and page sizes: from the cache, else
-    built and compiled once. :class:`NotCompiled` when the compiler refuses it, and for a
-    page size the resolver refuses (the executor answers its error, on the field that asked
-    for it)."""
+    shape, the request's ``@skip``/``@include`` outcomes, ``listing`` (its view and filter,
+    read from the field's arguments: ``server.compiled_listing``) and page sizes: from the
+    cache, else built and compiled once; with the request's filter values bound.
+    :class:`NotCompiled` when the compiler refuses it, and for a page size the resolver
+    refuses (the executor answers its error, on the field that asked for it)."""
     if dialect.name != "postgresql":  # SQLite's JSON functions: stage 3 (docs/compiler.md)
         raise NotCompiled(f"{dialect.name} is not compiled yet")
     nodes = (nodes,) if isinstance(nodes, FieldNode) else tuple(nodes)
     outcomes = collector.outcomes(nodes)
-    key = (tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes)
-    template = _template(nodes, key, viewer, restrictions, collector)
+    key = (
+        tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes,
+        listing.key,
+    )  # fmt: skip
+    template = _template(nodes, key, viewer, restrictions, collector, listing)
     try:
         sizes = page_parameters(template.pages, variables, max_page)
     except BadUserInput as error:
@@ -108,6 +119,8 @@ def ticket_list_plan(
     if cached is None or not _same(cached[0], nodes):
         plan = compile_plan(template.statement, sizes, dialect, template.denied, template.pages)
         cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
+    if listing.values:
+        return dataclasses.replace(cached[1], bound=listing.values)
     return cached[1]
 
 
@@ -117,12 +130,14 @@ def _template(
     viewer: Actor,
     restrictions: Restrictions,
     collector: Collector,
+    listing: Listing,
 ) -> Template:
     cached = _templates.get(key)
     if cached is None or not _same(cached[0], nodes):
         try:
             node = merged(nodes)
-            built = compile_ticket_list(node, viewer_shape(viewer), restrictions, collector)
+            shape = viewer_shape(viewer)
+            built = compile_ticket_list(node, shape, restrictions, collector, listing)
             template: Template | None = Template(built.statement, built.pages, built.denied)
         except NotCompiled:
             template = None
@@ -165,11 +180,13 @@ def build_plan(
     variables: Mapping[str, Any],
     max_page: int,
     restrictions: Restrictions,
+    listing: Listing = ALL_TICKETS,
 ) -> Plan:
     """The plan of a ``tickets`` field, built and compiled now (no cache)."""
-    built = compile_ticket_list(node, viewer_shape(viewer), restrictions)
+    built = compile_ticket_list(node, viewer_shape(viewer), restrictions, listing=listing)
     sizes = page_parameters(built.pages, variables, max_page)
-    return compile_plan(built.statement, sizes, dialect, built.denied, built.pages)
+    plan = compile_plan(built.statement, sizes, dialect, built.denied, built.pages)
+    return dataclasses.replace(plan, bound=listing.values)
 
 
 def literal_sql(statement: Select[Any], parameters: Mapping[str, Any], dialect: Dialect) -> str:

@@ -22,9 +22,11 @@ The lock, decided here (README "Ticket lock"):
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
+from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput, Conflict, Forbidden, LockedConflict, NotFound
 from deskgraph.ids import encode_id
 from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
@@ -52,6 +54,40 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
     if filter is None:
         return NO_FILTER
     viewer = info.context.require_viewer()
+    customer_ids, requester_ids = _checked_people(viewer, filter)
+    if viewer.is_customer_user and requester_ids:
+        people = await info.context.loaders.customer_user_by_id.load_many(requester_ids)
+        if any(
+            person is None or not portal_rules.can_filter_by_customers(viewer, [person.customer_id])
+            for person in people
+        ):
+            raise unknown("filter.requesterIds", "CustomerUser")
+    queues = None
+    if filter.my_queues:
+        queues = await info.context.loaders.my_queues.load(viewer)
+    return _values(viewer, filter, info.context.now, customer_ids, requester_ids, queues)
+
+
+class FilterNeedsStatements(Exception):
+    """The filter's checks or values read the store (the viewer's queues, a customer user's
+    requesters): only :func:`filter_values` answers it."""
+
+
+def filter_values_read_nothing(
+    viewer: Actor, filter: TicketFilter, now: datetime
+) -> TicketFilterValues:
+    """:func:`filter_values` for a filter whose checks and values read nothing from the store
+    (the compiled ticket list's); :class:`FilterNeedsStatements` for the others. Raises the
+    same errors as :func:`filter_values`."""
+    customer_ids, requester_ids = _checked_people(viewer, filter)
+    if filter.my_queues or (viewer.is_customer_user and requester_ids):
+        raise FilterNeedsStatements
+    return _values(viewer, filter, now, customer_ids, requester_ids, None)
+
+
+def _checked_people(viewer: Actor, filter: TicketFilter) -> tuple[list[int], list[int]]:
+    """The filter's fields the viewer may not filter by refused, then its customers and
+    requesters decoded (the customers checked)."""
     # Who holds a lock and what escalated are the desk's, and the portal may hide a property
     # (``lockedBy``, ``escalation``, ``tags``, ``state``... answer null to customer users): a
     # filter on them would tell it by counting.
@@ -88,20 +124,20 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
     customer_ids = ids_of(filter.customer_ids, "Customer", "filter.customerIds")
     if not portal_rules.can_filter_by_customers(viewer, customer_ids):
         raise unknown("filter.customerIds", "Customer")
-    requester_ids = ids_of(filter.requester_ids, "CustomerUser", "filter.requesterIds")
-    if viewer.is_customer_user and requester_ids:
-        people = await info.context.loaders.customer_user_by_id.load_many(requester_ids)
-        if any(
-            person is None or not portal_rules.can_filter_by_customers(viewer, [person.customer_id])
-            for person in people
-        ):
-            raise unknown("filter.requesterIds", "CustomerUser")
+    return customer_ids, ids_of(filter.requester_ids, "CustomerUser", "filter.requesterIds")
+
+
+def _values(
+    viewer: Actor,
+    filter: TicketFilter,
+    now: datetime,
+    customer_ids: list[int],
+    requester_ids: list[int],
+    queues: frozenset[int] | None,
+) -> TicketFilterValues:
     project_ids = ids_of(filter.project_ids, "Project", "filter.projectIds")
     if not portal_rules.can_filter_by_projects(viewer, project_ids):
         raise unknown("filter.projectIds", "Project")
-    queues = None
-    if filter.my_queues:
-        queues = await info.context.loaders.my_queues.load(viewer)
     return TicketFilterValues(
         states=filter.states or (),
         team_ids=ids_of(filter.team_ids, "Team", "filter.teamIds"),
@@ -117,7 +153,7 @@ async def filter_values(info: Info, filter: TicketFilter | None) -> TicketFilter
         queue_team_ids=queues,
         escalated=filter.escalated,
         reminder_reached=filter.reminder_reached,
-        now=info.context.now,
+        now=now,
         project_ids=project_ids,
     )
 

@@ -39,6 +39,7 @@ from deskgraph.loaders.compiled_fields import Collector
 from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.loaders.compiled_restricted import Sites, schema_restrictions
 from deskgraph.server import tracing
+from deskgraph.server.compiled_listing import tickets_listing
 from deskgraph.server.compiled_post import forbidden_errors
 from deskgraph.server.context import Context
 
@@ -118,10 +119,13 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         restrictions = schema_restrictions(self.schema)
         variables, max_page = self._variables(), context.settings.max_page_size
         collector = Collector(self.schema, self.fragments, self.variable_values, self.operation)
+        nodes = _nodes(field_details_list)
+        listing = tickets_listing(
+            self.schema, nodes[0], self.variable_values, viewer, context.now, dialect
+        )
         plan = ticket_list_plan(
-            _nodes(field_details_list), viewer, dialect, variables, max_page, restrictions,
-            collector,
-        )  # fmt: skip
+            nodes, viewer, dialect, variables, max_page, restrictions, collector, listing
+        )
         return Call(plan.sql, plan.arguments(viewer, variables), plan.denied)
 
     def _variables(self) -> dict[str, Any]:

@@ -58,6 +58,7 @@ from deskgraph.schema.parsing import PerDocument, parse_cache
 from deskgraph.schema.viewer import viewer_id
 from deskgraph.server import tracing
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
+from deskgraph.server.compiled_listing import tickets_listing
 from deskgraph.server.context import Context
 from deskgraph.server.observe import record_operation
 from deskgraph.server.tracing_operation import trace_operation
@@ -236,9 +237,14 @@ class CompiledOperations:
         for node in roots:
             if node.name.value == "tickets":
                 try:
+                    listing = tickets_listing(
+                        self.graphql_schema, node, collector.variable_values, viewer,
+                        context.now, dialect,
+                    )  # fmt: skip
                     plan = ticket_list_plan(
-                        node, viewer, dialect, variables, max_page, restrictions, collector
-                    )
+                        node, viewer, dialect, variables, max_page, restrictions, collector,
+                        listing,
+                    )  # fmt: skip
                     arguments = plan.arguments(viewer, variables)  # the cursors' checks
                 except NotCompiled as refused:
                     raise Unanswered from refused

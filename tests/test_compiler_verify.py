@@ -56,8 +56,8 @@ DASHBOARD_PAGED = DASHBOARD.replace(
     "messages(first: 3) { total: totalCount pageInfo { endCursor hasNextPage __typename } edges {"
     " cursor",
 )
-# (query, variables): the pages the compiler answers, then variants it refuses (the executor
-# answers them in both runs, and verify mode must not get in the way).
+# (query, variables): the pages the compiler answers, a page size it refuses (the executor
+# answers it in both runs, and verify mode must not get in the way), and views.
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     *((DASHBOARD, {"first": first}) for first in (0, 1, 3, 50)),
     *((DASHBOARD_PAGED, {"first": first}) for first in (0, 2, 100)),
@@ -65,9 +65,8 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     (DASHBOARD, {"first": 1000}),  # BAD_USER_INPUT from the same check, at the same path
     *((DASHBOARD_IN_VIEW, {"first": 20, "view": view}) for view in ("MINE", "EXTERNAL_TEAM")),
 ]
-# The first nine are dashboards with no argument but `first` and `after`: all compiled but
-# first: 1000, which the page size check refuses before any statement.
-COMPILED_VARIANTS = 9
+# All compiled but first: 1000, which the page size check refuses before any statement.
+COMPILED_VARIANTS = len(VARIANTS)
 # The viewers the compiler answers for: everyone but the anonymous (the resolver's
 # UNAUTHENTICATED is the executor's).
 COMPILED_FOR = {viewer for viewer in EVERY_VIEWER if viewer is not None}

@@ -1,0 +1,81 @@
+"""Which tickets a compiled ``tickets`` field lists (issue 17): its ``view:`` and its
+``filter:``, with the filter's conditions built by the resolver's own function
+(``TicketFilterValues.clauses``) and every value in them made a parameter of the plan.
+
+A plan is kept per listing's *structure*: the view, and the filter's conditions' SQL text with
+their values as parameters ``filter_<n>`` (which keys are present, how many ids a list holds,
+which branch a value took, e.g. a search text that is also a ticket number). The values
+themselves never reach the text: each request binds its own (``Listing.values``, the driver's
+values: an enum as the name the column stores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import BindParameter, ClauseList, ColumnElement, Dialect, and_, bindparam
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import Grouping
+
+from deskgraph.auth.ticket import TicketListing
+from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A ticket list's view and filter as the compiled statement takes them."""
+
+    view: TicketListing = TicketListing.ALL
+    # The filter's conditions on ``tickets``, values as parameters (or as literal binds for
+    # a statement built for one request, as the shape soundness test builds it).
+    where: tuple[ColumnElement[bool], ...] = ()
+    structure: str = ""  # the conditions' text: with the view, what the plan is kept by
+    values: Mapping[str, Any] = field(default_factory=dict)  # this request's parameters
+    # Whether the field's `view:` and `filter:` were read into it: a listing made without
+    # reading them answers only a field that has neither (compile_ticket_list checks).
+    read: bool = False
+
+    @property
+    def key(self) -> tuple[TicketListing, str]:
+        return (self.view, self.structure)
+
+
+ALL_TICKETS = Listing()
+
+
+def ticket_listing(view: TicketListing, filter: TicketFilterValues, dialect: Dialect) -> Listing:
+    """The listing of a view and a filter's checked values (``filter_values_read_nothing``),
+    the filter's values made parameters for ``dialect``."""
+    if filter == NO_FILTER:
+        return Listing(view, read=True)
+    where, values = parametrized(filter.clauses(), dialect)
+    structure = str(and_(*where).compile(dialect=dialect))
+    return Listing(view, where, structure, values, read=True)
+
+
+def parametrized(
+    clauses: Sequence[ColumnElement[bool]], dialect: Dialect
+) -> tuple[tuple[ColumnElement[bool], ...], dict[str, Any]]:
+    """``clauses`` with each bound value a parameter ``filter_<n>`` (in the order the
+    clauses hold them; an IN list's values one parameter each), and the driver's values of
+    those parameters (the bind's type's processing done, as SQLAlchemy does before sending)."""
+    values: dict[str, Any] = {}
+
+    def named(value: Any, bind: BindParameter[Any]) -> BindParameter[Any]:
+        name = f"filter_{len(values)}"
+        process = bind.type._cached_bind_processor(dialect)
+        values[name] = process(value) if process is not None else value
+        return bindparam(name, type_=bind.type, required=False)
+
+    def replace(element: Any, **_kwargs: Any) -> Any:
+        if not isinstance(element, BindParameter) or element.literal_execute:
+            return None
+        if element.expanding:
+            listed = element.value or ()
+            return Grouping(ClauseList(*(named(value, element) for value in listed)))
+        return named(element.value, element)
+
+    where = tuple(visitors.replacement_traverse(clause, {}, replace) for clause in clauses)
+    return where, values
