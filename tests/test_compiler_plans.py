@@ -5,6 +5,7 @@ soundness test), and its text must hold no viewer value and no request variable.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_parameters
+from deskgraph.loaders.compiled_listing import Listing, ticket_listing
 from deskgraph.loaders.compiled_plan import (
     PLAN_CACHE_SIZE,
     _plans,
@@ -32,8 +34,9 @@ from deskgraph.loaders.compiled_plan import (
     ticket_list_plan,
 )
 from deskgraph.loaders.compiled_restricted import Restriction, schema_restrictions
+from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
 from deskgraph.loaders.viewer import fetch_viewer
-from deskgraph.store.models import AdvisorRole, PortalTicketProperty
+from deskgraph.store.models import AdvisorRole, PortalTicketProperty, TicketState
 from deskgraph.store.session import create_sessionmaker
 from tests.conftest import PERSONA_NAMES, SERVICE_WITH_EVERY_SCOPE, Api
 from tests.test_compiled_spike import RESTRICTIONS, tickets_field
@@ -60,6 +63,23 @@ RULES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
 }
 
 
+NOW = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)
+# Each view as is, and the list under filters of several kinds.
+LISTINGS = [
+    *((view, NO_FILTER) for view in ticket_rules.TicketListing),
+    (
+        ticket_rules.TicketListing.MINE,
+        TicketFilterValues(
+            states=(TicketState.OPEN,), team_ids=(3, 4), text="12", escalated=True, now=NOW
+        ),
+    ),
+    (
+        ticket_rules.TicketListing.MY_EXTERNAL,
+        TicketFilterValues(assignee_ids=(5,), unassigned=True, tag_ids=(6,), locked=False),
+    ),
+]
+
+
 def assert_shape_sound(viewer: Actor) -> None:
     """Built for the shape and rendered with the viewer's values = built for the viewer."""
     shape, values = viewer_shape(viewer), shape_parameters(viewer)
@@ -68,19 +88,26 @@ def assert_shape_sound(viewer: Actor) -> None:
             direct = select(literal(1)).where(rule(viewer))
             planned = select(literal(1)).where(rule(shape))
             assert literal_sql(planned, values, dialect) == literal_sql(direct, {}, dialect), name
-    try:
-        direct_list = compile_ticket_list(DASHBOARD_FIELD, viewer, RESTRICTIONS)
-    except NotCompiled:
-        with pytest.raises(NotCompiled):
-            compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS)
-        return
-    planned_list = compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS)
-    pages = page_parameters(planned_list.pages, VARIABLES, MAX_PAGE)
-    assert literal_sql(planned_list.statement, {**values, **pages}, POSTGRESQL) == literal_sql(
-        direct_list.statement, pages, POSTGRESQL
-    )
-    # The fields denied (null, FORBIDDEN from the post-pass): the viewer's, not only the shape's.
-    assert planned_list.denied == direct_list.denied
+    # The list in every view (the view's rule reads the viewer), and with a filter.
+    for view, filter in LISTINGS:
+        for_viewer = Listing(view, tuple(filter.clauses()), read=True)
+        for_shape = ticket_listing(view, filter, POSTGRESQL)
+        try:
+            direct_list = compile_ticket_list(
+                DASHBOARD_FIELD, viewer, RESTRICTIONS, listing=for_viewer
+            )
+        except NotCompiled:
+            with pytest.raises(NotCompiled):
+                compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS, listing=for_shape)
+            return
+        planned_list = compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS, listing=for_shape)
+        pages = page_parameters(planned_list.pages, VARIABLES, MAX_PAGE)
+        bound = {**values, **pages, **for_shape.values}
+        assert literal_sql(planned_list.statement, bound, POSTGRESQL) == literal_sql(
+            direct_list.statement, pages, POSTGRESQL
+        ), view
+        # The fields denied (null, FORBIDDEN): the viewer's, not only the shape's.
+        assert planned_list.denied == direct_list.denied
 
 
 async def persona_viewer(reader: Api, persona: str) -> Actor:

@@ -18,11 +18,24 @@ import orjson
 import pytest
 
 from deskgraph.auth.ticket import TicketListing
+from deskgraph.auth.viewer import Actor, ViewerKind
+from deskgraph.bench.scenarios import DASHBOARD
+from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
+from deskgraph.loaders.compiled_listing import ticket_listing
+from deskgraph.loaders.compiled_plan import Plan, ticket_list_plan
+from deskgraph.loaders.ticket import TicketFilterValues
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.settings import Settings
+from deskgraph.store.models import AdvisorRole, TicketState
 from tests.conftest import EVERY_VIEWER, Api, open_api
-
-pytestmark = pytest.mark.postgresql_only
+from tests.test_compiled_spike import RESTRICTIONS, tickets_field
+from tests.test_compiler_plans import (
+    DASHBOARD_FIELD,
+    MAX_PAGE,
+    NOW,
+    POSTGRESQL,
+    VARIABLES,
+)
 
 LIST = """
 query List($first: Int, $view: TicketView!, $filter: TicketFilter) {
@@ -88,6 +101,7 @@ async def demo_filters(api: Api) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_tickets_in_every_view_compiled_answer_as_the_executor(
     off: Api, verifying: Api, viewer: str | None
@@ -104,6 +118,7 @@ async def test_tickets_in_every_view_compiled_answer_as_the_executor(
     assert moved == (0 if viewer is None else 2 * len(TicketListing))
 
 
+@pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_tickets_filtered_compiled_answer_as_the_executor(
     off: Api, verifying: Api, viewer: str | None
@@ -122,6 +137,7 @@ async def test_tickets_filtered_compiled_answer_as_the_executor(
         assert COMPILED["tickets"] == compiled
 
 
+@pytest.mark.postgresql_only
 async def test_tickets_filter_written_in_the_document_compiled_answer_as_the_executor(
     off: Api, verifying: Api
 ) -> None:
@@ -136,3 +152,55 @@ async def test_tickets_filter_written_in_the_document_compiled_answer_as_the_exe
             executed
         )
     assert COMPILED["tickets"] - compiled == 3
+
+
+ADVISOR = Actor(
+    kind=ViewerKind.ADVISOR,
+    advisor_id=918_273,
+    role=AdvisorRole.ADVISOR,
+    primary_organization_id=564_738,
+    team_ids=frozenset({192_837}),
+)
+
+
+def planned(filter: TicketFilterValues, view: TicketListing = TicketListing.MINE) -> Plan:
+    listing = ticket_listing(view, filter, POSTGRESQL)
+    return ticket_list_plan(
+        DASHBOARD_FIELD, ADVISOR, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS, listing=listing
+    )
+
+
+def test_filter_values_are_parameters_of_a_plan_kept_per_filter_structure() -> None:
+    text = TicketFilterValues(text="gearbox%", team_ids=(424_242, 434_343), now=NOW)
+    plan = planned(text)
+    for value in ("gearbox", "424242", "434343"):
+        assert value not in plan.sql
+    assert {"%gearbox\\%%", 424_242, 434_343} <= set(plan.arguments(ADVISOR))
+    # Other values, the same structure: the same text, each request's values bound.
+    other = planned(TicketFilterValues(text="pump", team_ids=(1, 2), now=NOW))
+    assert other.sql == plan.sql
+    assert {"%pump%", 1, 2} <= set(other.arguments(ADVISOR))
+    # Another structure (a third team, a text that is also a number, another key, another
+    # view): a plan of its own.
+    for changed, view in [
+        (TicketFilterValues(text="pump", team_ids=(1, 2, 3)), TicketListing.MINE),
+        (TicketFilterValues(text="42", team_ids=(1, 2)), TicketListing.MINE),
+        (TicketFilterValues(text="pump", team_ids=(1, 2), unassigned=True), TicketListing.MINE),
+        (TicketFilterValues(text="pump", team_ids=(1, 2)), TicketListing.MY_TEAMS),
+    ]:
+        assert planned(changed, view).sql != plan.sql, changed
+
+
+def test_filter_enum_values_are_bound_as_the_column_stores_them() -> None:
+    plan = planned(TicketFilterValues(states=(TicketState.OPEN, TicketState.CLOSED)))
+    assert "'OPEN'" not in plan.sql
+    assert {"OPEN", "CLOSED"} <= set(plan.arguments(ADVISOR))
+
+
+def test_a_view_or_filter_not_read_into_the_listing_is_not_compiled() -> None:
+    """A caller that did not read the field's `view:` and `filter:` (the default listing)
+    never answers them as the list of ALL tickets."""
+    for arguments in ("view: MINE", "filter: {unassigned: true}"):
+        field = tickets_field(DASHBOARD.replace("tickets(first: $first)", f"tickets({arguments})"))
+        with pytest.raises(NotCompiled, match="argument"):
+            compile_ticket_list(field, ADVISOR, RESTRICTIONS)
