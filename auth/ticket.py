@@ -138,6 +138,22 @@ def ticket_scope(viewer: Actor) -> ColumnElement[bool]:
     return false()
 
 
+def works_as_external(viewer: Actor, ticket: TicketLike) -> bool:
+    """Whether the viewer works the ticket as an external advisor (``Ticket.isExternal``)."""
+    return ticket_relation(viewer, ticket) is TicketRelation.EXTERNAL
+
+
+def works_as_external_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`works_as_external` (never null)."""
+    t = models.Ticket
+    if not viewer.is_advisor or not viewer.external_team_ids:
+        return false()
+    in_teams = in_ids(t.team_id, viewer.external_team_ids)
+    if viewer.primary_organization_id is None:
+        return in_teams
+    return and_(t.organization_id != viewer.primary_organization_id, in_teams)
+
+
 def in_view(viewer: Actor, view: TicketListing, ticket: TicketLike) -> bool:
     """Whether a ticket the viewer can see belongs to one of the list views."""
     if view is TicketListing.ALL:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    case,
     func,
     literal,
     null,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
@@ -44,7 +46,14 @@ from deskgraph.loaders.compiled_json import base64_text, iso_utc, page_info_valu
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Denied, Restrictions, Sites, denied_sites
-from deskgraph.loaders.compiled_types import COMPILED, CompiledType, Related, Stamp
+from deskgraph.loaders.compiled_types import (
+    COMPILED,
+    CompiledType,
+    Related,
+    RowValue,
+    Stamp,
+    column_for,
+)
 from deskgraph.store import models
 
 
@@ -93,14 +102,14 @@ class Compiler:
                 raise NotCompiled(f"{compiled.name}.{name}")
             if name == "id":
                 return base64_text(compiled.name, row.c.id)
-            column = compiled.columns.get(name)
-            if column is None:
+            if name not in compiled.columns:
                 raise NotCompiled(f"{compiled.name}.{name}")
-            if isinstance(column, Stamp):
-                return iso_utc(row.c[column.column])
-            return row.c[column]
+            column = column_for(compiled.columns[name], self.viewer)
+            return _column(compiled, row, column, self.viewer)
         if node.selection_set is None:
             raise NotCompiled(f"{compiled.name}.{name} without fields")
+        if relation.shown is not None and not relation.shown(self.viewer):
+            return null()  # the resolver loads nothing for the viewer
         target = COMPILED[relation.target]
         inner = self.alias(target.table)
         where = relation.where(row, inner, self.viewer)
@@ -244,6 +253,23 @@ class Compiler:
             pairs += [literal(node.alias.value if node.alias else node.name.value)]
             pairs.append(values[node.name.value])
         return func.json_build_object(*pairs)
+
+
+def _column(
+    compiled: CompiledType, row: FromClause, column: str | Stamp | RowValue | None, viewer: Actor
+) -> ColumnElement[Any]:
+    """A field's value from its row: a column, a UTC datetime (null stays null), a rule's
+    SQL twin adapted to the row, or null."""
+    if column is None:
+        return null()
+    if isinstance(column, RowValue):
+        return ClauseAdapter(row).traverse(column.value(viewer))
+    if isinstance(column, Stamp):
+        stamp = iso_utc(row.c[column.column])
+        if compiled.table.c[column.column].nullable:
+            return case((row.c[column.column].is_not(None), stamp))
+        return stamp
+    return row.c[column]
 
 
 def one_more(first: ColumnElement[int]) -> ColumnElement[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Table, exists
 from sqlalchemy.sql.util import ClauseAdapter
@@ -27,6 +28,33 @@ class Stamp:
     column: str
 
 
+@dataclass(frozen=True)
+class ViewerColumn:
+    """A field whose resolver picks what to answer by a rule on the viewer alone (read for
+    the viewer's shape): a column, or None for null (``Ticket.updatedAt``,
+    ``Ticket.escalationDueAt``)."""
+
+    choose: Callable[[Actor], str | Stamp | None]
+
+
+@dataclass(frozen=True)
+class RowValue:
+    """A field computed from its row by a rule's SQL twin, written against the model's table
+    (``Ticket.isExternal``: ``auth.ticket.is_external_scope``); non-null."""
+
+    value: Callable[[Actor], ColumnElement[Any]]
+
+
+Column = str | Stamp | ViewerColumn | RowValue
+
+
+def column_for(column: Column, viewer: Actor) -> str | Stamp | RowValue | None:
+    """What a field's column is for ``viewer`` (a shape): a :class:`ViewerColumn` chosen."""
+    if isinstance(column, ViewerColumn):
+        return column.choose(viewer)
+    return column
+
+
 # The rows of a relation for one parent row: (parent, target alias, viewer) -> conditions.
 Where = Callable[[FromClause, FromClause, Actor], list[ColumnElement[bool]]]
 
@@ -41,6 +69,9 @@ class Related:
     many: bool = False
     page: bool = False
     order: tuple[str, ...] = ("id",)
+    # A rule on the viewer alone under which the resolver loads nothing (null, no error):
+    # ``Ticket.lockedBy`` for customer users.
+    shown: Callable[[Actor], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +81,7 @@ class CompiledType:
 
     name: str
     table: Table
-    columns: Mapping[str, str | Stamp]
+    columns: Mapping[str, Column]
     related: Mapping[str, Related] = field(default_factory=dict)
 
 
@@ -100,9 +131,30 @@ COMPILED: dict[str, CompiledType] = {
             "title": "title",
             "state": "state",
             "priority": "priority",
+            "origin": "origin",
+            "version": "version",
             "createdAt": Stamp("created_at"),
+            "pendingUntil": Stamp("pending_until"),  # PORTAL (STATE): from the directive
+            # As Ticket.updated_at_for_viewer: the desk's internal activity or the public's.
+            "updatedAt": ViewerColumn(
+                lambda viewer: Stamp(
+                    "updated_at"
+                    if ticket_rules.can_see_internal_activity(viewer)
+                    else "public_updated_at"
+                )
+            ),
+            # As Ticket.escalation_due_at_for_viewer: null for those who do not see the workflow.
+            "escalationDueAt": ViewerColumn(
+                lambda viewer: (
+                    Stamp("escalation_due_at")
+                    if ticket_rules.can_see_ticket_workflow(viewer)
+                    else None
+                )
+            ),
+            "isExternal": RowValue(ticket_rules.works_as_external_scope),
         },
         {
+            "organization": Related("Organization", _by_key("organization_id")),
             "team": Related("Team", _by_key("team_id")),
             "assignee": Related("Advisor", _by_key("assignee_id")),
             "requester": Related("CustomerUser", _party_by_key("requester_id")),
@@ -110,10 +162,27 @@ COMPILED: dict[str, CompiledType] = {
             "machine": Related("Machine", _party_by_key("machine_id")),
             "tags": Related("Tag", _tags_of_ticket, many=True, order=("name", "id")),
             "messages": Related("Message", _messages_of_ticket, page=True),
+            # As Ticket._locked_by: nothing loaded for those who do not see the workflow.
+            "lockedBy": Related(
+                "Advisor", _by_key("locked_by_id"), shown=ticket_rules.can_see_ticket_workflow
+            ),
         },
     ),
-    "Team": CompiledType("Team", table_of(models.Team), {"name": "name", "email": "email"}),
-    "Advisor": CompiledType("Advisor", table_of(models.Advisor), {"name": "name"}),
+    "Organization": CompiledType(
+        "Organization", table_of(models.Organization), {"name": "name", "slug": "slug"}
+    ),
+    "Team": CompiledType(
+        "Team",
+        table_of(models.Team),
+        {"name": "name", "email": "email"},
+        {"organization": Related("Organization", _by_key("organization_id"))},
+    ),
+    "Advisor": CompiledType(
+        "Advisor",
+        table_of(models.Advisor),
+        {"name": "name", "email": "email", "phone": "phone", "role": "role"},
+        {"primaryOrganization": Related("Organization", _by_key("primary_organization_id"))},
+    ),
     "CustomerUser": CompiledType("CustomerUser", table_of(models.CustomerUser), {"name": "name"}),
     "Customer": CompiledType("Customer", table_of(models.Customer), {"name": "name"}),
     "Machine": CompiledType(

@@ -316,8 +316,7 @@ class Ticket(Node, RowBacked, TicketProjectFields, TicketSharingFields):
 
     @strawberry.field(description="True when the viewer works this ticket as an external advisor.")
     def is_external(self, info: Info) -> bool:
-        relation = ticket_rules.ticket_relation(info.context.require_viewer(), self)
-        return relation is ticket_rules.TicketRelation.EXTERNAL
+        return ticket_rules.works_as_external(info.context.require_viewer(), self)
 
     @strawberry.field(description="What the viewer may do with this ticket.")
     def viewer_can(self, info: Info) -> TicketPermissions:

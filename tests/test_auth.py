@@ -138,6 +138,18 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
                 if rules.can_see_ticket(viewer, row) and rules.in_view(viewer, view, row)
             }
             assert in_sql == in_python, (persona, view)
+        # Ticket.isExternal, on the tickets the viewer sees.
+        statement = select(models.Ticket.id).where(
+            rules.ticket_scope(viewer), rules.works_as_external_scope(viewer)
+        )
+        in_sql = {row.id for row in await rows_reader.rows(statement)}
+        in_python = {
+            row.id
+            for row in rows
+            if rules.can_see_ticket(viewer, row) and rules.works_as_external(viewer, row)
+        }
+        assert in_sql == in_python, persona
+        assert bool(in_python) is (persona == "external-advisor")  # both outcomes in the demo
         # Messages: the private-note rule, as the message lists and counts filter them.
         tickets_by_id = {row.id: row for row in rows}
         all_messages = await rows_reader.rows(select(models.Message.__table__))

@@ -51,6 +51,22 @@ query List($first: Int, $view: TicketView!, $filter: TicketFilter) {
 }
 """
 
+# Every Ticket field the compiler declares beside the dashboard's: plain columns, the rules on
+# the viewer (updatedAt, escalationDueAt, lockedBy, pendingUntil from the portal), the row rule
+# isExternal, and the organizations to one.
+FIELDS = """
+query Fields($first: Int, $view: TicketView!) {
+  tickets(first: $first, view: $view) { edges { node {
+    id __typename number origin version state pendingUntil updatedAt escalationDueAt isExternal
+    createdAt
+    organization { id name slug __typename }
+    team { id name email organization { id slug } }
+    assignee { id name email phone role primaryOrganization { id name } }
+    lockedBy { id name role }
+  } } }
+}
+"""
+
 # What the filters below name: read from the demo through the list itself (host-admin).
 DEMO_IDS = """
 { tickets(first: 100) { edges { node {
@@ -135,6 +151,30 @@ async def test_tickets_filtered_compiled_answer_as_the_executor(
         assert COMPILED["tickets"] > compiled
     else:
         assert COMPILED["tickets"] == compiled
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("viewer", EVERY_VIEWER)
+async def test_ticket_fields_compiled_answer_as_the_executor(
+    off: Api, verifying: Api, viewer: str | None
+) -> None:
+    compiled = COMPILED["tickets"]
+    seen: dict[str, set[bool]] = {}  # field -> whether it was null, over every ticket seen
+    for view in TicketListing:
+        variables = {"first": 100, "view": view.name}
+        executed = await off.post(FIELDS, variables, as_=viewer)
+        answered = await verifying.post(FIELDS, variables, as_=viewer)
+        assert orjson.dumps(answered) == orjson.dumps(executed), view
+        for edge in (executed["data"] or {}).get("tickets", {"edges": []})["edges"]:
+            for name, value in edge["node"].items():
+                seen.setdefault(name, set()).add(value is None or value is False)
+    assert COMPILED["tickets"] - compiled == (0 if viewer is None else len(TicketListing))
+    # The demo shows both outcomes of the rules where the viewer sees the workflow.
+    if viewer in ("host-admin", "external-advisor"):
+        for name in ("pendingUntil", "escalationDueAt", "lockedBy", "assignee"):
+            assert seen[name] == {True, False}, name
+    if viewer == "external-advisor":
+        assert seen["isExternal"] == {True, False}
 
 
 @pytest.mark.postgresql_only
