@@ -90,6 +90,11 @@ def _by_key(column: str) -> Where:
     return lambda parent, target, _viewer: [target.c.id == parent.c[column]]
 
 
+def _by_parent(column: str) -> Where:
+    """The target rows whose ``column`` is the parent's ``id``."""
+    return lambda parent, target, _viewer: [target.c[column] == parent.c.id]
+
+
 def _party_by_key(column: str) -> Where:
     """A party to the ticket (requester, customer, machine): none where the viewer is not shown
     the ticket's parties (``can_see_ticket_party``, null without error)."""
@@ -162,6 +167,8 @@ COMPILED: dict[str, CompiledType] = {
             "machine": Related("Machine", _party_by_key("machine_id")),
             "tags": Related("Tag", _tags_of_ticket, many=True, order=("name", "id")),
             "messages": Related("Message", _messages_of_ticket, page=True),
+            # PORTAL (TIME_ENTRIES): from the directive. As the loader lists them: by id.
+            "timeEntries": Related("TimeEntry", _by_parent("ticket_id"), many=True),
             # As Ticket._locked_by: nothing loaded for those who do not see the workflow.
             "lockedBy": Related(
                 "Advisor", _by_key("locked_by_id"), shown=ticket_rules.can_see_ticket_workflow
@@ -183,15 +190,51 @@ COMPILED: dict[str, CompiledType] = {
         {"name": "name", "email": "email", "phone": "phone", "role": "role"},
         {"primaryOrganization": Related("Organization", _by_key("primary_organization_id"))},
     ),
-    "CustomerUser": CompiledType("CustomerUser", table_of(models.CustomerUser), {"name": "name"}),
-    "Customer": CompiledType("Customer", table_of(models.Customer), {"name": "name"}),
+    "CustomerUser": CompiledType(
+        "CustomerUser",
+        table_of(models.CustomerUser),
+        {
+            "name": "name",
+            "email": "email",
+            "phone": "phone",
+            "mobile": "mobile",
+            "version": "version",
+            # Restricted (CONTACT_DETAILS, INTERNAL_NOTES): the directive's rule decides first
+            # (Compiler.is_denied refuses one that reads the row).
+            "address": "address",
+            "accountNumber": "account_number",
+            "notes": "notes",
+        },
+        {"customer": Related("Customer", _by_key("customer_id"))},
+    ),
+    "Customer": CompiledType(
+        "Customer",
+        table_of(models.Customer),
+        {"name": "name", "customerNumber": "customer_number"},
+        {"organization": Related("Organization", _by_key("organization_id"))},
+    ),
     "Machine": CompiledType(
-        "Machine", table_of(models.Machine), {"serial": "serial", "model": "model"}
+        "Machine",
+        table_of(models.Machine),
+        {"serial": "serial", "model": "model"},
+        {"customer": Related("Customer", _by_key("customer_id"))},
     ),
     "Tag": CompiledType("Tag", table_of(models.Tag), {"name": "name"}),
+    "TimeEntry": CompiledType(
+        "TimeEntry",
+        table_of(models.TimeEntry),
+        {"minutes": "minutes", "note": "note", "createdAt": Stamp("created_at")},
+        {"advisor": Related("Advisor", _by_key("advisor_id"))},
+    ),
     "Message": CompiledType(
         "Message",
         table_of(models.Message),
-        {"body": "body", "channel": "channel", "createdAt": Stamp("created_at")},
+        {
+            "body": "body",
+            "channel": "channel",
+            "isPublic": "is_public",
+            "isAutomatic": "is_automatic",
+            "createdAt": Stamp("created_at"),
+        },
     ),
 }
