@@ -249,3 +249,42 @@ def test_a_view_or_filter_not_read_into_the_listing_is_not_compiled() -> None:
         field = tickets_field(DASHBOARD.replace("tickets(first: $first)", f"tickets({arguments})"))
         with pytest.raises(NotCompiled, match="argument"):
             compile_ticket_list(field, ADVISOR, RESTRICTIONS)
+
+
+UPDATED = """
+query Updated { tickets(first: 100) { edges { node { id updatedAt } } } }
+"""
+PRIVATE_NOTE = """
+mutation Note($input: AddTicketMessageInput!) { addTicketMessage(input: $input) { message { id } } }
+"""
+
+
+@pytest.mark.postgresql_only
+async def test_updated_at_compiled_is_the_viewers_column(api: Api, settings: Settings) -> None:
+    """A private note moves the desk's ``updatedAt`` of a ticket, not the customer user's: each
+    compiled answer is the executor's, and the two differ where the note went."""
+    mine = await api.post(UPDATED, as_="customer-user")
+    ticket = mine["data"]["tickets"]["edges"][0]["node"]["id"]
+    noted = await api.post(
+        PRIVATE_NOTE,
+        {"input": {"ticketId": ticket, "channel": "NOTE", "body": "internal", "isPublic": False}},
+        as_="host-advisor",
+    )
+    assert noted.get("errors") is None, noted
+    compiled = COMPILED["tickets"]
+    answers: dict[str, str] = {}
+    async with (
+        open_api(dataclasses.replace(settings, compiler="off")) as off,
+        open_api(dataclasses.replace(settings, compiler="verify")) as verifying,
+    ):
+        for persona in ("customer-user", "host-advisor"):
+            executed = await off.post(UPDATED, as_=persona)
+            assert orjson.dumps(await verifying.post(UPDATED, as_=persona)) == orjson.dumps(
+                executed
+            )
+            nodes = executed["data"]["tickets"]["edges"]
+            answers[persona] = next(
+                e["node"]["updatedAt"] for e in nodes if e["node"]["id"] == ticket
+            )
+    assert COMPILED["tickets"] - compiled == 2
+    assert answers["customer-user"] < answers["host-advisor"]
