@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, Table, exists
 from sqlalchemy.sql.util import ClauseAdapter
 
-from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth import organization as organization_rules, ticket as ticket_rules
 from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import table_of
@@ -93,6 +93,22 @@ def _by_key(column: str) -> Where:
 def _by_parent(column: str) -> Where:
     """The target rows whose ``column`` is the parent's ``id``."""
     return lambda parent, target, _viewer: [target.c[column] == parent.c.id]
+
+
+def _itself(parent: FromClause, target: FromClause, _viewer: Actor) -> list[ColumnElement[bool]]:
+    """The parent's own row (an object the resolver builds from its parent's columns)."""
+    return [target.c.id == parent.c.id]
+
+
+def _members_of_team(
+    parent: FromClause, advisor: FromClause, _viewer: Actor
+) -> list[ColumnElement[bool]]:
+    membership = table_of(models.TeamMembership)
+    return [
+        exists()
+        .where(membership.c.team_id == parent.c.id, membership.c.advisor_id == advisor.c.id)
+        .correlate_except(membership)
+    ]
 
 
 def _party_by_key(column: str) -> Where:
@@ -182,7 +198,24 @@ COMPILED: dict[str, CompiledType] = {
         "Team",
         table_of(models.Team),
         {"name": "name", "email": "email"},
-        {"organization": Related("Organization", _by_key("organization_id"))},
+        {
+            "organization": Related("Organization", _by_key("organization_id")),
+            # As Team.service_level: the team's own columns, null for those who may not see them.
+            "serviceLevel": Related(
+                "TeamServiceLevel", _itself, shown=organization_rules.can_see_service_levels
+            ),
+            # As the loader lists them (ThroughMembershipLoader): by name; ties by id.
+            "members": Related("Advisor", _members_of_team, many=True, order=("name", "id")),
+        },
+    ),
+    "TeamServiceLevel": CompiledType(
+        "TeamServiceLevel",
+        table_of(models.Team),
+        {
+            "firstResponseMinutes": "first_response_minutes",
+            "updateMinutes": "update_minutes",
+            "solutionMinutes": "solution_minutes",
+        },
     ),
     "Advisor": CompiledType(
         "Advisor",

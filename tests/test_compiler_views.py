@@ -60,7 +60,11 @@ query Fields($first: Int, $view: TicketView!) {
     id __typename number origin version state pendingUntil updatedAt escalationDueAt isExternal
     createdAt
     organization { id name slug __typename }
-    team { id name email organization { id slug } }
+    team {
+      id name email organization { id slug }
+      serviceLevel { firstResponseMinutes updateMinutes solutionMinutes }
+      members { id name }
+    }
     assignee { id name email phone role primaryOrganization { id name } }
     lockedBy { id name role }
     requester { id name email phone mobile version customer { id customerNumber } }
