@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, ClauseList, ColumnElement, Dialect, and_, bindparam
@@ -20,7 +21,9 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import Grouping
 
 from deskgraph.auth.ticket import TicketListing
+from deskgraph.loaders.base import table_of
 from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
+from deskgraph.store import models
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,34 @@ class Listing:
 ALL_TICKETS = Listing()
 
 
-def ticket_listing(view: TicketListing, filter: TicketFilterValues, dialect: Dialect) -> Listing:
+# The request's clock (``Context.now``: what "escalated" is read at) as a plan's parameter,
+# bound per request with the listing's values.
+REQUEST_NOW = "request_now"
+_STAMP = table_of(models.Ticket).c.escalation_due_at.type
+
+
+def request_now() -> BindParameter[Any]:
+    return bindparam(REQUEST_NOW, type_=_STAMP, required=False)
+
+
+def ticket_listing(
+    view: TicketListing,
+    filter: TicketFilterValues,
+    dialect: Dialect,
+    now: datetime | None = None,
+) -> Listing:
     """The listing of a view and a filter's checked values (``filter_values_read_nothing``),
-    the filter's values made parameters for ``dialect``."""
+    the filter's values made parameters for ``dialect``; ``now``, the request's clock, bound
+    as :func:`request_now` (none: a plan that reads it is not run)."""
+    values: dict[str, Any] = {}
+    if now is not None:
+        process = _STAMP._cached_bind_processor(dialect)
+        values[REQUEST_NOW] = process(now) if process is not None else now
     if filter == NO_FILTER:
-        return Listing(view, read=True)
-    where, values = parametrized(filter.clauses(), dialect)
+        return Listing(view, values=values, read=True)
+    where, filtered = parametrized(filter.clauses(), dialect)
     structure = str(and_(*where).compile(dialect=dialect))
-    return Listing(view, where, structure, values, read=True)
+    return Listing(view, where, structure, {**values, **filtered}, read=True)
 
 
 def parametrized(

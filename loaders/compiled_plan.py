@@ -56,6 +56,9 @@ class Plan:
         except BadUserInput as error:
             raise NotCompiled("a cursor the resolver refuses") from error
         values = {**self.constants, **shape_parameters(viewer), **cursors, **self.bound}
+        missing = [name for name in self.names if name not in values]
+        if missing:  # e.g. the request's clock, from a caller that did not read a listing
+            raise NotCompiled(f"no value for {', '.join(missing)}")
         return tuple(values[name] for name in self.names)
 
 

@@ -17,6 +17,8 @@ from deskgraph.auth import organization as organization_rules, ticket as ticket_
 from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import table_of
+from deskgraph.loaders.compiled_listing import request_now
+from deskgraph.loaders.ticket import escalated_at
 from deskgraph.store import models
 
 
@@ -185,6 +187,11 @@ COMPILED: dict[str, CompiledType] = {
             "messages": Related("Message", _messages_of_ticket, page=True),
             # PORTAL (TIME_ENTRIES): from the directive. As the loader lists them: by id.
             "timeEntries": Related("TimeEntry", _by_parent("ticket_id"), many=True),
+            # As Ticket.escalation: the ticket's own due times, null for those who do not see
+            # the workflow.
+            "escalation": Related(
+                "TicketEscalation", _itself, shown=ticket_rules.can_see_ticket_workflow
+            ),
             # As Ticket._locked_by: nothing loaded for those who do not see the workflow.
             "lockedBy": Related(
                 "Advisor", _by_key("locked_by_id"), shown=ticket_rules.can_see_ticket_workflow
@@ -206,6 +213,18 @@ COMPILED: dict[str, CompiledType] = {
             ),
             # As the loader lists them (ThroughMembershipLoader): by name; ties by id.
             "members": Related("Advisor", _members_of_team, many=True, order=("name", "id")),
+        },
+    ),
+    "TicketEscalation": CompiledType(
+        "TicketEscalation",
+        table_of(models.Ticket),
+        {
+            "firstResponseAt": Stamp("first_response_due_at"),
+            "updateAt": Stamp("update_due_at"),
+            "solutionAt": Stamp("solution_due_at"),
+            "dueAt": Stamp("escalation_due_at"),
+            # As the resolver reads it at the request's clock (and the `escalated` filter).
+            "isEscalated": RowValue(lambda _viewer: escalated_at(request_now())),
         },
     ),
     "TeamServiceLevel": CompiledType(

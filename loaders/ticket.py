@@ -106,8 +106,9 @@ def ticket_filter_clauses(
     return clauses
 
 
-def escalated_at(now: datetime) -> ColumnElement[bool]:
-    """Escalated at ``now``: a due time (``escalation_due_at``, the earliest target) has passed.
+def escalated_at(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """Escalated at ``now`` (a time, or the compiled plan's parameter of the request's clock):
+    a due time (``escalation_due_at``, the earliest target) has passed.
     An indexed range; null (closed, pending, no targets) is never escalated."""
     t = models.Ticket
     return and_(t.escalation_due_at.is_not(None), t.escalation_due_at <= now)

@@ -54,4 +54,4 @@ def tickets_listing(
         values = NO_FILTER if given is None else filter_values_read_nothing(viewer, given, now)
     except (GraphQLError, FilterNeedsStatements) as refused:  # ApiError is a GraphQLError
         raise NotCompiled("a filter the resolver refuses or reads the store for") from refused
-    return ticket_listing(arguments["view"], values, dialect)
+    return ticket_listing(arguments["view"], values, dialect, now)

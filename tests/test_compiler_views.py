@@ -67,6 +67,7 @@ query Fields($first: Int, $view: TicketView!) {
     }
     assignee { id name email phone role primaryOrganization { id name } }
     lockedBy { id name role }
+    escalation { firstResponseAt updateAt solutionAt dueAt isEscalated }
     requester { id name email phone mobile version customer { id customerNumber } }
     customer { id name customerNumber organization { id name } }
     machine { serial customer { id name } }
@@ -177,11 +178,17 @@ async def test_ticket_fields_compiled_answer_as_the_executor(
         for edge in (executed["data"] or {}).get("tickets", {"edges": []})["edges"]:
             for name, value in edge["node"].items():
                 seen.setdefault(name, set()).add(value in (None, False, []))
+            if edge["node"]["escalation"] is not None:  # read at the request's clock
+                escalated = edge["node"]["escalation"]["isEscalated"]
+                seen.setdefault("isEscalated", set()).add(not escalated)
     assert COMPILED["tickets"] - compiled == (0 if viewer is None else len(TicketListing))
     # The demo shows both outcomes of the rules where the viewer sees the workflow.
     if viewer in ("host-admin", "external-advisor"):
         for name in ("pendingUntil", "escalationDueAt", "lockedBy", "assignee", "timeEntries"):
             assert seen[name] == {True, False}, name
+        assert seen["isEscalated"] == {True, False}
+    if viewer == "customer-user":
+        assert seen["escalation"] == seen["lockedBy"] == {True}  # the desk's workflow
     if viewer == "external-advisor":
         assert seen["isExternal"] == {True, False}
 
