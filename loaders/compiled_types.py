@@ -102,15 +102,18 @@ def _itself(parent: FromClause, target: FromClause, _viewer: Actor) -> list[Colu
     return [target.c.id == parent.c.id]
 
 
-def _members_of_team(
-    parent: FromClause, advisor: FromClause, _viewer: Actor
-) -> list[ColumnElement[bool]]:
-    membership = table_of(models.TeamMembership)
-    return [
-        exists()
-        .where(membership.c.team_id == parent.c.id, membership.c.advisor_id == advisor.c.id)
-        .correlate_except(membership)
-    ]
+def _through(link: type[models.Base], parent_key: str, target_key: str) -> Where:
+    """The target rows that a row of ``link`` joins to the parent (by its ``parent_key``)."""
+    table = table_of(link)
+
+    def where(parent: FromClause, target: FromClause, _viewer: Actor) -> list[ColumnElement[bool]]:
+        linked = table.c[parent_key] == parent.c.id, table.c[target_key] == target.c.id
+        return [exists().where(*linked).correlate_except(table)]
+
+    return where
+
+
+_members_of_team = _through(models.TeamMembership, "team_id", "advisor_id")
 
 
 def _party_by_key(column: str) -> Where:
@@ -125,14 +128,11 @@ def _party_by_key(column: str) -> Where:
 
 
 def _tags_of_ticket(
-    parent: FromClause, tag: FromClause, _viewer: Actor
+    parent: FromClause, tag: FromClause, viewer: Actor
 ) -> list[ColumnElement[bool]]:
     # As Ticket.tags filters the loader's rows: the ticket organization's vocabulary only.
-    link = table_of(models.TicketTag)
     return [
-        exists()
-        .where(link.c.ticket_id == parent.c.id, link.c.tag_id == tag.c.id)
-        .correlate_except(link),
+        *_through(models.TicketTag, "ticket_id", "tag_id")(parent, tag, viewer),
         tag.c.organization_id == parent.c.organization_id,
     ]
 

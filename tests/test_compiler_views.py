@@ -18,7 +18,6 @@ import orjson
 import pytest
 
 from deskgraph.auth.ticket import TicketListing
-from deskgraph.auth.viewer import Actor, ViewerKind
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
 from deskgraph.loaders.compiled_listing import ticket_listing
@@ -26,11 +25,12 @@ from deskgraph.loaders.compiled_plan import Plan, ticket_list_plan
 from deskgraph.loaders.ticket import TicketFilterValues
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.settings import Settings
-from deskgraph.store.models import AdvisorRole, TicketState
+from deskgraph.store.models import TicketState
 from tests.conftest import EVERY_VIEWER, Api, open_api
 from tests.test_compiled_spike import RESTRICTIONS, tickets_field
 from tests.test_compiler_plans import (
     DASHBOARD_FIELD,
+    EXTERNAL_ADVISOR,
     MAX_PAGE,
     NOW,
     POSTGRESQL,
@@ -86,15 +86,13 @@ DEMO_IDS = """
 
 
 @pytest.fixture
-async def off(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="off")) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
-        yield opened
+async def apps(reader_settings: Settings) -> AsyncIterator[tuple[Api, Api]]:
+    """The demo database's app with the compiler off, and in verify mode."""
+    async with (
+        open_api(dataclasses.replace(reader_settings, compiler="off")) as off,
+        open_api(dataclasses.replace(reader_settings, compiler="verify")) as verifying,
+    ):
+        yield off, verifying
 
 
 async def demo_filters(api: Api) -> list[dict[str, Any]]:
@@ -130,8 +128,9 @@ async def demo_filters(api: Api) -> list[dict[str, Any]]:
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_tickets_in_every_view_compiled_answer_as_the_executor(
-    off: Api, verifying: Api, viewer: str | None
+    apps: tuple[Api, Api], viewer: str | None
 ) -> None:
+    off, verifying = apps
     compiled, verified = COMPILED["tickets"], VERIFIED["tickets"]
     for view in TicketListing:
         for first in (2, 50):
@@ -147,8 +146,9 @@ async def test_tickets_in_every_view_compiled_answer_as_the_executor(
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_tickets_filtered_compiled_answer_as_the_executor(
-    off: Api, verifying: Api, viewer: str | None
+    apps: tuple[Api, Api], viewer: str | None
 ) -> None:
+    off, verifying = apps
     filters = await demo_filters(off)
     compiled = COMPILED["tickets"]
     for filter in filters:
@@ -166,8 +166,9 @@ async def test_tickets_filtered_compiled_answer_as_the_executor(
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_ticket_fields_compiled_answer_as_the_executor(
-    off: Api, verifying: Api, viewer: str | None
+    apps: tuple[Api, Api], viewer: str | None
 ) -> None:
+    off, verifying = apps
     compiled = COMPILED["tickets"]
     seen: dict[str, set[bool]] = {}  # field -> whether null (false, empty), over the tickets
     for view in TicketListing:
@@ -195,8 +196,9 @@ async def test_ticket_fields_compiled_answer_as_the_executor(
 
 @pytest.mark.postgresql_only
 async def test_tickets_filter_written_in_the_document_compiled_answer_as_the_executor(
-    off: Api, verifying: Api
+    apps: tuple[Api, Api],
 ) -> None:
+    off, verifying = apps
     query = LIST.replace("$filter: TicketFilter", "").replace(
         "filter: $filter", 'filter: {states: [OPEN], text: "a", unassigned: false}'
     )
@@ -210,13 +212,7 @@ async def test_tickets_filter_written_in_the_document_compiled_answer_as_the_exe
     assert COMPILED["tickets"] - compiled == 3
 
 
-ADVISOR = Actor(
-    kind=ViewerKind.ADVISOR,
-    advisor_id=918_273,
-    role=AdvisorRole.ADVISOR,
-    primary_organization_id=564_738,
-    team_ids=frozenset({192_837}),
-)
+ADVISOR = EXTERNAL_ADVISOR
 
 
 def planned(filter: TicketFilterValues, view: TicketListing = TicketListing.MINE) -> Plan:
