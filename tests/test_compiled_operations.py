@@ -159,7 +159,9 @@ async def test_a_document_valid_for_one_schema_is_checked_again_by_another(
 
 
 @pytest.mark.postgresql_only
-@pytest.mark.parametrize("viewer", ["host-admin", "host-advisor", "external-advisor", "service"])
+@pytest.mark.parametrize(
+    "viewer", ["host-admin", "host-advisor", "external-advisor", "service", "customer-user"]
+)
 async def test_dashboard_is_one_statement_and_answers_as_the_pipeline(
     reader: Api, compiling: Api, viewer: str
 ) -> None:
@@ -167,6 +169,10 @@ async def test_dashboard_is_one_statement_and_answers_as_the_pipeline(
     for first in (0, 3, 50):
         off, on, _ = await both(reader, compiling, DASHBOARD, {"first": first}, viewer)
         assert on == off
+        # The customer user's portal hides the tickets' tags: null, each with its FORBIDDEN.
+        forbidden = orjson.loads(on).get("errors", [])
+        assert bool(forbidden) == (viewer == "customer-user" and first > 0)
+        assert {e["extensions"]["code"] for e in forbidden} <= {"FORBIDDEN"}
         before = ANSWERED[0]
         with compiling.count_statements() as sql:
             await compiling.post(DASHBOARD, {"first": first}, as_=viewer)
