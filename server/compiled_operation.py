@@ -146,7 +146,7 @@ class CompiledOperations:
         )
         if isinstance(coerced, list) or nul_paths(sent):
             raise Unanswered
-        values = {name: v for name, v in coerced.coerced.items() if v is not Undefined}
+        values = {key: v for key, v in coerced.coerced.items() if v is not Undefined}
         requested = self._cost(document, name, sent)
         if requested > self.settings.max_query_cost:
             raise Unanswered
