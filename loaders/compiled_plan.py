@@ -24,6 +24,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
+from deskgraph.loaders.compiled_json import JsonSql, json_sql
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Restrictions, Sites
 
@@ -94,12 +95,10 @@ def ticket_list_plan(
     built and compiled once. :class:`NotCompiled` when the compiler refuses it, and for a
     page size the resolver refuses (the executor answers its error, on the field that asked
     for it)."""
-    if dialect.name != "postgresql":  # SQLite's JSON functions: stage 3 (docs/compiler.md)
-        raise NotCompiled(f"{dialect.name} is not compiled yet")
     nodes = (nodes,) if isinstance(nodes, FieldNode) else tuple(nodes)
     outcomes = collector.outcomes(nodes)
     key = (tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes)
-    template = _template(nodes, key, viewer, restrictions, collector)
+    template = _template(nodes, key, viewer, restrictions, collector, json_sql(dialect.name))
     try:
         sizes = page_parameters(template.pages, variables, max_page)
     except BadUserInput as error:
@@ -117,12 +116,14 @@ def _template(
     viewer: Actor,
     restrictions: Restrictions,
     collector: Collector,
+    sql: JsonSql,
 ) -> Template:
     cached = _templates.get(key)
     if cached is None or not _same(cached[0], nodes):
         try:
             node = merged(nodes)
-            built = compile_ticket_list(node, viewer_shape(viewer), restrictions, collector)
+            shape = viewer_shape(viewer)
+            built = compile_ticket_list(node, shape, restrictions, collector, sql)
             template: Template | None = Template(built.statement, built.pages, built.denied)
         except NotCompiled:
             template = None
@@ -167,7 +168,8 @@ def build_plan(
     restrictions: Restrictions,
 ) -> Plan:
     """The plan of a ``tickets`` field, built and compiled now (no cache)."""
-    built = compile_ticket_list(node, viewer_shape(viewer), restrictions)
+    sql = json_sql(dialect.name)
+    built = compile_ticket_list(node, viewer_shape(viewer), restrictions, sql=sql)
     sizes = page_parameters(built.pages, variables, max_page)
     return compile_plan(built.statement, sizes, dialect, built.denied, built.pages)
 

@@ -23,6 +23,7 @@ from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_parameters
+from deskgraph.loaders.compiled_json import json_sql
 from deskgraph.loaders.compiled_plan import (
     PLAN_CACHE_SIZE,
     _plans,
@@ -68,19 +69,21 @@ def assert_shape_sound(viewer: Actor) -> None:
             direct = select(literal(1)).where(rule(viewer))
             planned = select(literal(1)).where(rule(shape))
             assert literal_sql(planned, values, dialect) == literal_sql(direct, {}, dialect), name
-    try:
-        direct_list = compile_ticket_list(DASHBOARD_FIELD, viewer, RESTRICTIONS)
-    except NotCompiled:
-        with pytest.raises(NotCompiled):
-            compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS)
-        return
-    planned_list = compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS)
-    pages = page_parameters(planned_list.pages, VARIABLES, MAX_PAGE)
-    assert literal_sql(planned_list.statement, {**values, **pages}, POSTGRESQL) == literal_sql(
-        direct_list.statement, pages, POSTGRESQL
-    )
-    # The fields denied (null, FORBIDDEN from the post-pass): the viewer's, not only the shape's.
-    assert planned_list.denied == direct_list.denied
+    for dialect in (POSTGRESQL, SQLITE):
+        sql = json_sql(dialect.name)
+        try:
+            direct_list = compile_ticket_list(DASHBOARD_FIELD, viewer, RESTRICTIONS, sql=sql)
+        except NotCompiled:
+            with pytest.raises(NotCompiled):
+                compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS, sql=sql)
+            return
+        planned_list = compile_ticket_list(DASHBOARD_FIELD, shape, RESTRICTIONS, sql=sql)
+        pages = page_parameters(planned_list.pages, VARIABLES, MAX_PAGE)
+        assert literal_sql(planned_list.statement, {**values, **pages}, dialect) == literal_sql(
+            direct_list.statement, pages, dialect
+        )
+        # The fields denied (null, FORBIDDEN from the post-pass): the viewer's, not the shape's.
+        assert planned_list.denied == direct_list.denied
 
 
 async def persona_viewer(reader: Api, persona: str) -> Actor:

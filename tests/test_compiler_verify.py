@@ -1,7 +1,7 @@
 """Issue 17's differential test: with ``compiler="verify"`` every root field the compiler covers
 is answered twice, by its statement and by the executor, and a difference fails the request.
 
-Run on PostgreSQL (the compiler's only dialect yet) for every kind of viewer and the dashboard
+Run on PostgreSQL and SQLite for every kind of viewer and the dashboard
 of ``bench/scenarios.py`` with its variants: each answer must be the executor's, byte for byte,
 and the compiler must have answered some of them (``COMPILED``), so that a compiler refusing
 everything cannot pass. Customer users also on the portal matrix's world under several portal
@@ -36,8 +36,6 @@ from deskgraph.store.session import create_nullpool_engine
 from tests import factories
 from tests.conftest import EVERY_VIEWER, Api, gid, open_api
 from tests.test_portal_matrix import NORTH, build_world
-
-pytestmark = pytest.mark.postgresql_only
 
 DASHBOARD_AFTER = DASHBOARD.replace("$first: Int!", "$first: Int, $after: String").replace(
     "tickets(first: $first)", "tickets(first: $first, after: $after)"
@@ -335,6 +333,8 @@ async def renamed_between_the_answers(
     return writes
 
 
+# Reader.read_snapshot's REPEATABLE READ transaction is PostgreSQL's (SQLite reads on as it would).
+@pytest.mark.postgresql_only
 @pytest.mark.parametrize("path", ["field", "operation"])
 async def test_verify_mode_reads_one_snapshot_so_a_write_between_the_answers_is_no_mismatch(
     settings: Settings, request: pytest.FixtureRequest, path: str
