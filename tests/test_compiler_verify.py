@@ -333,8 +333,6 @@ async def renamed_between_the_answers(
     return writes
 
 
-# Reader.read_snapshot's REPEATABLE READ transaction is PostgreSQL's (SQLite reads on as it would).
-@pytest.mark.postgresql_only
 @pytest.mark.parametrize("path", ["field", "operation"])
 async def test_verify_mode_reads_one_snapshot_so_a_write_between_the_answers_is_no_mismatch(
     settings: Settings, request: pytest.FixtureRequest, path: str
