@@ -19,7 +19,7 @@ import asyncio
 import gc
 import os
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -30,12 +30,13 @@ from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 
 WARM_UP = 20
+Compiler = Literal["off", "on", "verify"]  # Settings.compiler
 SMALL = "{ viewer { kind } }"
 SCENARIO = {s.name: s for s in SCENARIOS if s.name in ("detail", "center")}
 
 
 async def measure(
-    database_url: str, query: str, requests: int, freeze: bool, compiler: str = "off"
+    database_url: str, query: str, requests: int, freeze: bool, compiler: Compiler = "off"
 ) -> str:
     settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0, compiler=compiler)
     app = create_app(settings)
