@@ -71,9 +71,18 @@ class JsonSql:
         """The JSON list of ``built`` over the ``rows`` ``where`` holds (with the ``laterals``
         ``built`` reads; ``where`` reads the enclosing row) in ``order``, ``[]`` for none, in
         column ``obj``."""
-        aggregated = func.coalesce(func.json_agg(aggregate_order_by(built, *order)), _EMPTY)
-        value = select(aggregated.label("obj")).select_from(joined(rows, laterals))
-        return value.where(*where).correlate_except(rows)
+        items = select(self.item(built, order)).select_from(joined(rows, laterals))
+        return self.listed(items.where(*where).correlate_except(rows), order, name)
+
+    def item(self, built: ColumnElement[Any], order: Sequence[ColumnElement[Any]]) -> Any:
+        """What :meth:`array` selects of its rows: here the ordered aggregate itself."""
+        return func.coalesce(func.json_agg(aggregate_order_by(built, *order)), _EMPTY).label("obj")
+
+    def listed(
+        self, items: Select[Any], order: Sequence[ColumnElement[Any]], name: str
+    ) -> Select[Any]:
+        """:meth:`array`'s select of its ``items``: here the list already."""
+        return items
 
     def edges(
         self, edge: ColumnElement[Any], rows: FromClause, shown: ColumnElement[bool]
@@ -119,21 +128,16 @@ class SqliteJson(JsonSql):
     def correlated(self, rows: Select[Any], name: str) -> FromClause:
         return _Correlated._construct(rows.subquery(), name=name)
 
-    def array(
-        self,
-        built: ColumnElement[Any],
-        rows: FromClause,
-        laterals: list[FromClause],
-        where: list[ColumnElement[bool]],
-        order: Sequence[ColumnElement[Any]],
-        name: str,
+    # No ORDER BY inside an aggregate before 3.44: the items come from an ordered subquery,
+    # which SQLite does not flatten into an aggregate query (the differential tests watch the
+    # order), and json() gives each its JSON subtype back (as in `related`).
+    def item(self, built: ColumnElement[Any], order: Sequence[ColumnElement[Any]]) -> Any:
+        return built.label("item")
+
+    def listed(
+        self, items: Select[Any], order: Sequence[ColumnElement[Any]], name: str
     ) -> Select[Any]:
-        # No ORDER BY inside an aggregate before 3.44: the items come from an ordered
-        # subquery, which SQLite does not flatten into an aggregate query (the differential
-        # tests watch the order); json() as in `related`.
-        items = select(built.label("item")).select_from(joined(rows, laterals))
-        items = items.where(*where).order_by(*order).correlate_except(rows)
-        ordered = self.correlated(items, name)
+        ordered = self.correlated(items.order_by(*order), name)
         return select(func.json_group_array(func.json(ordered.c.item)).label("obj"))
 
     def edges(
