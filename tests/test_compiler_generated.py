@@ -26,8 +26,6 @@ from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
 from deskgraph.settings import Settings
 from tests.conftest import EVERY_VIEWER, Api, open_api
 
-pytestmark = pytest.mark.postgresql_only
-
 QUERIES = 30
 SEED = 17
 DEPTH = 3  # object levels below the ticket list
