@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -29,12 +30,15 @@ from deskgraph.server.app import create_app
 from deskgraph.settings import Settings
 
 WARM_UP = 20
+Compiler = Literal["off", "on", "verify"]  # Settings.compiler
 SMALL = "{ viewer { kind } }"
 SCENARIO = {s.name: s for s in SCENARIOS if s.name in ("detail", "center")}
 
 
-async def measure(database_url: str, query: str, requests: int, freeze: bool) -> str:
-    settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0)
+async def measure(
+    database_url: str, query: str, requests: int, freeze: bool, compiler: Compiler = "off"
+) -> str:
+    settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0, compiler=compiler)
     app = create_app(settings)
     if freeze:  # as server.serve.serving_app does
         gc.collect()
@@ -84,8 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query", choices=["dashboard", "small", *SCENARIO], default="dashboard")
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up")
+    parser.add_argument(
+        "--compiler",
+        choices=["off", "on", "verify"],
+        default=os.environ.get("DESKGRAPH_COMPILER", "off"),
+        help="issue 17's query compiler (default: DESKGRAPH_COMPILER, else off)",
+    )
     args = parser.parse_args(argv)
-    print(asyncio.run(measure(args.database_url, args.query, args.requests, args.freeze)))
+    measured = measure(args.database_url, args.query, args.requests, args.freeze, args.compiler)
+    print(asyncio.run(measured))
     return 0
 
 

@@ -117,12 +117,18 @@ class Reader:
         """Read everything that follows in one snapshot: a REPEATABLE READ, read-only
         transaction (PostgreSQL), begun before the request's first statement. Verify mode
         (``Settings.compiler``) asks it of a query, so that a write committed meanwhile by
-        another connection is seen by both of a field's answers or by neither. Elsewhere
-        (SQLite, a session already in a transaction) reads go on as they would."""
+        another connection is seen by both of a field's answers or by neither. On SQLite a
+        transaction begun explicitly (its driver begins none before a read): in WAL mode, its
+        first read takes the snapshot. A session already in a transaction reads on as it
+        would."""
         async with self._lock:
             if self.session.in_transaction():
                 return
-            if self.session.get_bind().dialect.name != "postgresql":
+            dialect = self.session.get_bind().dialect.name
+            if dialect == "sqlite":
+                await (await self.session.connection()).exec_driver_sql("BEGIN")
+                return
+            if dialect != "postgresql":
                 return
             await self.session.connection(
                 execution_options={

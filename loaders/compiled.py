@@ -1,6 +1,8 @@
-"""Spike of issue 17's query compiler: a ticket list selection compiled into one PostgreSQL
-statement that returns the response's JSON (``json_build_object`` / ``json_agg``, a lateral
-join per relation, keyset pages with ``first:`` and ``after:``), the viewer's row rules inside.
+"""Spike of issue 17's query compiler: a ticket list selection compiled into one statement
+that returns the response's JSON (on PostgreSQL ``json_build_object`` / ``json_agg`` and a
+lateral join per relation, on SQLite ``json_object`` and correlated subqueries: the dialect's
+forms are ``loaders.compiled_json``'s; keyset pages with ``first:`` and ``after:``), the
+viewer's row rules inside.
 
 It covers the dashboard query of ``bench/scenarios.py`` for every viewer: plain columns, UTC
 datetimes, global IDs, to-one relations, the ticket's tags and its messages page, any keyset
@@ -22,6 +24,7 @@ import orjson
 from graphql import FieldNode, SelectionSetNode
 from sqlalchemy import (
     BindParameter,
+    Boolean,
     ColumnElement,
     FromClause,
     Integer,
@@ -33,16 +36,21 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    true,
 )
-from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, table_of
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, NotCompiled
-from deskgraph.loaders.compiled_json import base64_text, iso_utc, page_info_values, position
+from deskgraph.loaders.compiled_json import (
+    POSTGRESQL,
+    JsonSql,
+    joined,
+    json_sql,
+    page_info_values,
+    position,
+)
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Denied, Restrictions, Sites, denied_sites
@@ -61,9 +69,14 @@ class Compiler:
     """Builds one statement for one root field; names its aliases uniquely."""
 
     def __init__(
-        self, viewer: Actor, restrictions: Restrictions, collector: Collector = PLAIN
+        self,
+        viewer: Actor,
+        restrictions: Restrictions,
+        collector: Collector = PLAIN,
+        sql: JsonSql = POSTGRESQL,
     ) -> None:
         self.viewer = viewer
+        self.sql = sql  # the dialect's JSON forms
         self.restrictions = restrictions
         self.collector = collector
         # The restricted fields the viewer is denied, by id of their node: answered null.
@@ -86,7 +99,7 @@ class Compiler:
         for node in self.collector.fields(selection, compiled.name):
             key = node.alias.value if node.alias else node.name.value
             pairs += [literal(key), self.value(compiled, row, node, laterals)]
-        return func.json_build_object(*pairs), laterals
+        return self.sql.object(pairs), laterals
 
     def value(
         self, compiled: CompiledType, row: FromClause, node: FieldNode, laterals: list[FromClause]
@@ -101,11 +114,11 @@ class Compiler:
             if node.arguments or node.selection_set is not None:
                 raise NotCompiled(f"{compiled.name}.{name}")
             if name == "id":
-                return base64_text(compiled.name, row.c.id)
+                return self.sql.base64_text(compiled.name, row.c.id)
             if name not in compiled.columns:
                 raise NotCompiled(f"{compiled.name}.{name}")
             column = column_for(compiled.columns[name], self.viewer)
-            return _column(compiled, row, column, self.viewer)
+            return self.column(compiled, row, column)
         if node.selection_set is None:
             raise NotCompiled(f"{compiled.name}.{name} without fields")
         if relation.shown is not None and not relation.shown(self.viewer):
@@ -115,14 +128,14 @@ class Compiler:
         where = relation.where(row, inner, self.viewer)
         if relation.page:
             first = self.first(node)
-            rows = (
+            page = (
                 select(inner, position(inner))
                 .where(*where, self.keyset(first, inner))
                 .order_by(inner.c.id.desc())
                 .limit(one_more(first))
                 .correlate_except(inner)
-                .lateral(f"page_{self._count}")
             )
+            rows = self.sql.correlated(page, f"page_{self._count}")
             counted = self.alias(target.table)
             total = (
                 select(func.count())
@@ -137,20 +150,32 @@ class Compiler:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
             ordered = [inner.c[c] for c in relation.order]
             built, nested = self.object(target, inner, node.selection_set)
-            aggregated = func.coalesce(
-                func.json_agg(aggregate_order_by(built, *ordered)), literal("[]").cast(JSON)
-            )
-            value = select(aggregated.label("obj")).select_from(_joined(inner, nested))
-            value = value.where(*where).correlate_except(inner)
+            value = self.sql.array(built, inner, nested, where, ordered, f"items_{self._count}")
         else:
             if node.arguments:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
             built, nested = self.object(target, inner, node.selection_set)
-            value = select(built.label("obj")).select_from(_joined(inner, nested))
+            value = select(built.label("obj")).select_from(joined(inner, nested))
             value = value.where(*where).correlate_except(inner)
-        lateral = value.lateral(f"{name}_{self._count}")
-        laterals.append(lateral)
-        return lateral.c.obj
+        return self.sql.related(value, f"{name}_{self._count}", laterals)
+
+    def column(
+        self, compiled: CompiledType, row: FromClause, column: str | Stamp | RowValue | None
+    ) -> ColumnElement[Any]:
+        """A field's value from its row: a column (a boolean as JSON's), a UTC datetime (null
+        stays null), a rule's SQL twin adapted to the row, or null."""
+        if column is None:
+            return null()
+        if isinstance(column, RowValue):
+            return self.sql.boolean(ClauseAdapter(row).traverse(column.value(self.viewer)))
+        if isinstance(column, Stamp):
+            stamp = self.sql.iso_utc(row.c[column.column])
+            if compiled.table.c[column.column].nullable:
+                return case((row.c[column.column].is_not(None), stamp))
+            return stamp
+        if isinstance(compiled.table.c[column].type, Boolean):
+            return self.sql.boolean(row.c[column])
+        return row.c[column]
 
     def is_denied(self, compiled: CompiledType, node: FieldNode) -> bool:
         """Whether the viewer's shape is denied a restricted field (recorded for the
@@ -201,7 +226,8 @@ class Compiler:
                 reads_rows = True
             elif name == "pageInfo":
                 previous = self.pages[first.key].after_given
-                value = self.page_info(page_info_values(rows, first, shown, previous), node)
+                values = page_info_values(self.sql, rows, first, shown, previous)
+                value = self.page_info(values, node)
                 asked = self.collector.fields(_selection(node), "PageInfo")
                 reads_rows |= any(f.name.value in ROW_PAGE_INFO for f in asked)
             elif name == "totalCount" and node.selection_set is None:
@@ -211,12 +237,12 @@ class Compiler:
             else:
                 raise NotCompiled(f"a connection's {name}")
             pairs += [literal(node.alias.value if node.alias else name), value]
-        obj = func.json_build_object(*pairs)
+        obj = self.sql.object(pairs)
         if not reads_rows:
             # No aggregate over the page: FROM its rows, the object would come once per row,
             # and not at all for an empty page (`tickets { totalCount }` with no ticket).
             return select(obj.label("obj"))
-        return select(obj.label("obj")).select_from(_joined(rows, laterals))
+        return select(obj.label("obj")).select_from(joined(rows, laterals))
 
     def edges(
         self,
@@ -233,15 +259,13 @@ class Compiler:
                 value, nested = self.object(target, rows, _selection(node))
                 laterals += nested
             elif name == "cursor" and node.selection_set is None:
-                value = base64_text("cursor", rows.c.id)
+                value = self.sql.base64_text("cursor", rows.c.id)
             elif name == "__typename":
                 value = literal(f"{target.name}Edge")
             else:
                 raise NotCompiled(f"an edge's {name}")
             pairs += [literal(node.alias.value if node.alias else name), value]
-        edge = func.json_build_object(*pairs)
-        aggregated = func.json_agg(aggregate_order_by(edge, rows.c.id.desc())).filter(shown)
-        return func.coalesce(aggregated, literal("[]").cast(JSON))
+        return self.sql.edges(self.sql.object(pairs), rows, shown)
 
     def page_info(
         self, values: Mapping[str, ColumnElement[Any]], info: FieldNode
@@ -252,24 +276,7 @@ class Compiler:
                 raise NotCompiled(f"PageInfo.{node.name.value}")
             pairs += [literal(node.alias.value if node.alias else node.name.value)]
             pairs.append(values[node.name.value])
-        return func.json_build_object(*pairs)
-
-
-def _column(
-    compiled: CompiledType, row: FromClause, column: str | Stamp | RowValue | None, viewer: Actor
-) -> ColumnElement[Any]:
-    """A field's value from its row: a column, a UTC datetime (null stays null), a rule's
-    SQL twin adapted to the row, or null."""
-    if column is None:
-        return null()
-    if isinstance(column, RowValue):
-        return ClauseAdapter(row).traverse(column.value(viewer))
-    if isinstance(column, Stamp):
-        stamp = iso_utc(row.c[column.column])
-        if compiled.table.c[column.column].nullable:
-            return case((row.c[column.column].is_not(None), stamp))
-        return stamp
-    return row.c[column]
+        return self.sql.object(pairs)
 
 
 def one_more(first: ColumnElement[int]) -> ColumnElement[int]:
@@ -288,13 +295,6 @@ def _selection(node: FieldNode) -> SelectionSetNode:
     return node.selection_set
 
 
-def _joined(base: FromClause, laterals: list[FromClause]) -> FromClause:
-    joined = base
-    for lateral in laterals:
-        joined = joined.outerjoin(lateral, true())
-    return joined
-
-
 @dataclass(frozen=True)
 class TicketList:
     """The statement of a ``tickets`` field (its JSON text in column ``obj``), the pages
@@ -311,6 +311,7 @@ def compile_ticket_list(
     viewer: Actor,
     restrictions: Restrictions,
     collector: Collector = PLAIN,
+    sql: JsonSql = POSTGRESQL,
     listing: Listing = ALL_TICKETS,
 ) -> TicketList:
     """One statement answering the ``tickets`` root field (the ``listing``'s view and
@@ -318,8 +319,8 @@ def compile_ticket_list(
     inside, and the restricted fields (``restrictions``, read from the schema) the viewer is
     denied as null. The viewer may be a shape (``auth.shape.viewer_shape``): its values are
     parameters then. ``collector`` collects the selections with the request's fragments and
-    variables."""
-    compiler = Compiler(viewer, restrictions, collector)
+    variables; ``sql`` writes the dialect's JSON (``compiled_json.json_sql``)."""
+    compiler = Compiler(viewer, restrictions, collector, sql)
     t = table_of(models.Ticket)
     # As the resolver lists them (loaders.ticket.ticket_list_query): seen, in the view, matching.
     where = [
@@ -357,7 +358,8 @@ async def ticket_list_json(
 ) -> dict[str, Any]:
     """The ``tickets`` field's value, read with one statement (without the post-pass: the
     denied fields are null, their errors not made)."""
-    compiled = compile_ticket_list(tickets, viewer, restrictions)
+    sql = json_sql(reader.session.get_bind().dialect.name)
+    compiled = compile_ticket_list(tickets, viewer, restrictions, sql=sql)
     parameters = {
         **page_parameters(compiled.pages, variables, max_page),
         **cursor_parameters(compiled.pages, variables),

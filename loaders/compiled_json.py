@@ -1,38 +1,206 @@
-"""The response's values written in SQL (PostgreSQL) as Strawberry writes them: global IDs and
-cursors, UTC datetimes, where a keyset page stands (docs/compiler.md §2.1)."""
+"""The response's values written in SQL as Strawberry writes them: global IDs and cursors, UTC
+datetimes, booleans, objects and lists, where a keyset page stands (docs/compiler.md §2.1).
+
+The compiler builds one statement tree for both backends; what differs is here, in a
+:class:`JsonSql` chosen by the dialect's name (:func:`json_sql`). PostgreSQL builds ``json``
+(``json_build_object``, ``json_agg`` with its own ``ORDER BY``) and joins each relation
+``LATERAL``. SQLite (3.40: JSON1, no ordered aggregate, no ``LATERAL``) reads each relation in a
+correlated scalar subquery of the select list, lists under ``json_group_array`` from an ordered
+subquery, and base64 from ``deskgraph_b64`` (registered on every connection:
+``store.session``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     FromClause,
+    Select,
     String,
     case,
     cast,
     func,
     literal,
+    select,
+    true,
 )
+from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import Function
+from sqlalchemy.sql.selectable import Lateral
+
+from deskgraph.loaders.compiled_fields import NotCompiled
+from deskgraph.store.session import SQLITE_B64
 
 
-def base64_text(prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``ids.encode_id`` and ``pagination.encode_cursor`` in SQL: base64 of
-    ``"<prefix>:<pk>"`` (PostgreSQL wraps base64 at 76 characters; the newlines go)."""
-    text = func.concat(literal(f"{prefix}:"), cast(pk, String))
-    return func.translate(func.encode(func.convert_to(text, "UTF8"), "base64"), "\n", "")
+class JsonSql:
+    """How a dialect writes the response's JSON (the PostgreSQL forms; :class:`SqliteJson`
+    overrides what SQLite writes otherwise)."""
+
+    name = "postgresql"
+
+    def object(self, pairs: list[Any]) -> ColumnElement[Any]:
+        """A JSON object of ``key, value, ...`` in that key order."""
+        return func.json_build_object(*pairs)
+
+    def related(self, value: Select[Any], name: str, laterals: list[FromClause]) -> Any:
+        """A relation's value: ``value``'s one column ``obj`` for the row (one row or none),
+        read by a lateral join the caller adds to the row's FROM."""
+        lateral = value.lateral(name)
+        laterals.append(lateral)
+        return lateral.c.obj
+
+    def correlated(self, rows: Select[Any], name: str) -> FromClause:
+        """``rows`` as a FROM that reads the enclosing row (a relation's page)."""
+        return rows.lateral(name)
+
+    def array(
+        self,
+        built: ColumnElement[Any],
+        rows: FromClause,
+        laterals: list[FromClause],
+        where: list[ColumnElement[bool]],
+        order: Sequence[ColumnElement[Any]],
+        name: str,
+    ) -> Select[Any]:
+        """The JSON list of ``built`` over the ``rows`` ``where`` holds (with the ``laterals``
+        ``built`` reads; ``where`` reads the enclosing row) in ``order``, ``[]`` for none, in
+        column ``obj``."""
+        items = select(self.item(built, order)).select_from(joined(rows, laterals))
+        return self.listed(items.where(*where).correlate_except(rows), order, name)
+
+    def item(self, built: ColumnElement[Any], order: Sequence[ColumnElement[Any]]) -> Any:
+        """What :meth:`array` selects of its rows: here the ordered aggregate itself."""
+        return func.coalesce(func.json_agg(aggregate_order_by(built, *order)), _EMPTY).label("obj")
+
+    def listed(
+        self, items: Select[Any], order: Sequence[ColumnElement[Any]], name: str
+    ) -> Select[Any]:
+        """:meth:`array`'s select of its ``items``: here the list already."""
+        return items
+
+    def edges(
+        self, edge: ColumnElement[Any], rows: FromClause, shown: ColumnElement[bool]
+    ) -> ColumnElement[Any]:
+        """The JSON list of a page's ``edge`` objects, newest first, for the rows ``shown``."""
+        aggregated = func.json_agg(aggregate_order_by(edge, rows.c.id.desc())).filter(shown)
+        return func.coalesce(aggregated, _EMPTY)
+
+    def base64_text(self, prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``ids.encode_id`` and ``pagination.encode_cursor`` in SQL: base64 of
+        ``"<prefix>:<pk>"`` (PostgreSQL wraps base64 at 76 characters; the newlines go)."""
+        text = func.concat(literal(f"{prefix}:"), cast(pk, String))
+        return func.translate(func.encode(func.convert_to(text, "UTF8"), "base64"), "\n", "")
+
+    def iso_utc(self, moment: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``datetime.isoformat()`` of a UTC ``timestamptz``, whatever the session's
+        TimeZone."""
+        utc = func.timezone("UTC", moment)
+        # date_part gives seconds * 1e6 + microseconds: a whole second is a multiple of 1e6.
+        whole = func.mod(cast(func.date_part("microseconds", moment), BigInteger), 1_000_000) == 0
+        fraction = case((whole, ""), else_=func.to_char(utc, ".US"))
+        return func.concat(func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS'), fraction, "+00:00")
+
+    def boolean(self, condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        """A condition as JSON ``true`` / ``false``."""
+        return condition
 
 
-def iso_utc(moment: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``datetime.isoformat()`` of a UTC ``timestamptz``, whatever the session's TimeZone."""
-    utc = func.timezone("UTC", moment)
-    # date_part gives seconds * 1e6 + microseconds: a whole second is a multiple of 1e6.
-    fraction = case(
-        (func.mod(cast(func.date_part("microseconds", moment), BigInteger), 1_000_000) == 0, ""),
-        else_=func.to_char(utc, ".US"),
-    )
-    return func.concat(func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS'), fraction, "+00:00")
+_EMPTY = literal("[]").cast(JSON)
+
+
+class SqliteJson(JsonSql):
+    name = "sqlite"
+
+    def object(self, pairs: list[Any]) -> ColumnElement[Any]:
+        return func.json_object(*pairs)
+
+    def related(self, value: Select[Any], name: str, laterals: list[FromClause]) -> Any:
+        # A scalar subquery's value may lose its JSON subtype: json() gives it back, else
+        # json_object would embed the object as a string.
+        return func.json(value.scalar_subquery())
+
+    def correlated(self, rows: Select[Any], name: str) -> FromClause:
+        return _Correlated._construct(rows.subquery(), name=name)
+
+    # No ORDER BY inside an aggregate before 3.44: the items come from an ordered subquery,
+    # which SQLite does not flatten into an aggregate query (the differential tests watch the
+    # order), and json() gives each its JSON subtype back (as in `related`).
+    def item(self, built: ColumnElement[Any], order: Sequence[ColumnElement[Any]]) -> Any:
+        return built.label("item")
+
+    def listed(
+        self, items: Select[Any], order: Sequence[ColumnElement[Any]], name: str
+    ) -> Select[Any]:
+        ordered = self.correlated(items.order_by(*order), name)
+        return select(func.json_group_array(func.json(ordered.c.item)).label("obj"))
+
+    def edges(
+        self, edge: ColumnElement[Any], rows: FromClause, shown: ColumnElement[bool]
+    ) -> ColumnElement[Any]:
+        # The page's rows come newest first from their subquery (ORDER BY ... LIMIT: never
+        # flattened into the aggregate), and json_group_array answers [] for none.
+        return func.json_group_array(edge).filter(shown)
+
+    def base64_text(self, prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
+        return Function(SQLITE_B64, literal(f"{prefix}:").concat(cast(pk, String)), type_=String)
+
+    def iso_utc(self, moment: ColumnElement[Any]) -> ColumnElement[Any]:
+        # SQLAlchemy stores `YYYY-MM-DD HH:MM:SS.ffffff` (naive UTC: store.columns.UTCDateTime).
+        # No fraction (a value written by SQL) or a zero one: none, as isoformat() writes it.
+        fraction = func.substr(moment, 21, 6)
+        return (
+            func.replace(func.substr(moment, 1, 19), " ", "T")
+            + case((func.ltrim(fraction, "0") == "", ""), else_="." + fraction)
+            + "+00:00"
+        )
+
+    def boolean(self, condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.json(case((condition, "true"), else_="false"))
+
+
+class _Correlated(Lateral):
+    """A derived table reading the enclosing query's row: PostgreSQL's ``LATERAL``, which
+    SQLite reads without the keyword inside a correlated scalar subquery (SQLAlchemy
+    correlates it as a lateral)."""
+
+    inherit_cache = True
+
+
+@compiles(_Correlated, "sqlite")
+def _correlated_on_sqlite(element: _Correlated, compiler: SQLCompiler, **kw: Any) -> str:
+    kw["lateral"] = True
+    return str(compiler.visit_alias(element, **kw))  # type: ignore[no-untyped-call]
+
+
+@compiles(_Correlated)
+def _correlated_elsewhere(element: _Correlated, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.visit_lateral(element, **kw))  # type: ignore[no-untyped-call]
+
+
+POSTGRESQL = JsonSql()
+SQLITE = SqliteJson()
+_BY_NAME = {json.name: json for json in (POSTGRESQL, SQLITE)}
+
+
+def json_sql(dialect_name: str) -> JsonSql:
+    """The JSON forms of a dialect; :class:`NotCompiled` for one the compiler does not know."""
+    try:
+        return _BY_NAME[dialect_name]
+    except KeyError:
+        raise NotCompiled(f"{dialect_name} is not compiled") from None
+
+
+def joined(base: FromClause, laterals: list[FromClause]) -> FromClause:
+    """``base`` with the lateral joins its values read (none on SQLite)."""
+    for lateral in laterals:
+        base = base.outerjoin(lateral, true())
+    return base
 
 
 def position(table: FromClause) -> ColumnElement[int]:
@@ -41,6 +209,7 @@ def position(table: FromClause) -> ColumnElement[int]:
 
 
 def page_info_values(
+    sql: JsonSql,
     rows: FromClause,
     first: ColumnElement[int],
     shown: ColumnElement[bool],
@@ -51,9 +220,9 @@ def page_info_values(
     parameter: the resolver answers ``hasPreviousPage`` so, whatever precedes the cursor)."""
     newest, oldest = func.max(rows.c.id).filter(shown), func.min(rows.c.id).filter(shown)
     return {
-        "hasNextPage": func.count(rows.c.id) > first,
-        "hasPreviousPage": after_given,
-        "startCursor": case((newest.is_not(None), base64_text("cursor", newest))),
-        "endCursor": case((oldest.is_not(None), base64_text("cursor", oldest))),
+        "hasNextPage": sql.boolean(func.count(rows.c.id) > first),
+        "hasPreviousPage": sql.boolean(after_given),
+        "startCursor": case((newest.is_not(None), sql.base64_text("cursor", newest))),
+        "endCursor": case((oldest.is_not(None), sql.base64_text("cursor", oldest))),
         "__typename": literal("PageInfo"),
     }

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import BindParameter, ClauseList, ColumnElement, Dialect, and_, bindparam
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.types import TypeEngine
 
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.loaders.base import table_of
@@ -36,6 +37,9 @@ class Listing:
     where: tuple[ColumnElement[bool], ...] = ()
     structure: str = ""  # the conditions' text: with the view, what the plan is kept by
     values: Mapping[str, Any] = field(default_factory=dict)  # this request's parameters
+    # The same values before the driver's processing: as SQLAlchemy writes them into a text
+    # (compiled_plan.literal_sql, for EXPLAIN and the shape soundness test).
+    literals: Mapping[str, Any] = field(default_factory=dict)
     # Whether the field's `view:` and `filter:` were read into it: a listing made without
     # reading them answers only a field that has neither (compile_ticket_list checks).
     read: bool = False
@@ -67,29 +71,44 @@ def ticket_listing(
     """The listing of a view and a filter's checked values (``filter_values_read_nothing``),
     the filter's values made parameters for ``dialect``; ``now``, the request's clock, bound
     as :func:`request_now` (none: a plan that reads it is not run)."""
-    values: dict[str, Any] = {}
-    if now is not None:
-        process = _STAMP._cached_bind_processor(dialect)
-        values[REQUEST_NOW] = process(now) if process is not None else now
-    if filter == NO_FILTER:
-        return Listing(view, values=values, read=True)
-    where, filtered = parametrized(filter.clauses(), dialect)
-    structure = str(and_(*where).compile(dialect=dialect))
-    return Listing(view, where, structure, {**values, **filtered}, read=True)
+    literals: dict[str, Any] = {} if now is None else {REQUEST_NOW: now}
+    where: tuple[ColumnElement[bool], ...] = ()
+    structure = ""
+    if filter != NO_FILTER:
+        where, filtered = parametrized(filter.clauses())
+        literals.update(filtered)
+        structure = str(and_(*where).compile(dialect=dialect))
+    types = {REQUEST_NOW: _STAMP, **_parameter_types(where)}
+    values = {name: _sent(types[name], value, dialect) for name, value in literals.items()}
+    return Listing(view, where, structure, values, literals, read=True)
+
+
+def _sent(type_: TypeEngine[Any], value: Any, dialect: Dialect) -> Any:
+    """``value`` as SQLAlchemy sends it to the driver (its type's processing)."""
+    process = type_._cached_bind_processor(dialect)
+    return process(value) if process is not None else value
+
+
+def _parameter_types(where: tuple[ColumnElement[bool], ...]) -> dict[str, TypeEngine[Any]]:
+    return {
+        element.key: element.type
+        for clause in where
+        for element in visitors.iterate(clause)
+        if isinstance(element, BindParameter)
+    }
 
 
 def parametrized(
-    clauses: Sequence[ColumnElement[bool]], dialect: Dialect
+    clauses: Sequence[ColumnElement[bool]],
 ) -> tuple[tuple[ColumnElement[bool], ...], dict[str, Any]]:
     """``clauses`` with each bound value a parameter ``filter_<n>`` (in the order the
-    clauses hold them; an IN list's values one parameter each), and the driver's values of
-    those parameters (the bind's type's processing done, as SQLAlchemy does before sending)."""
+    clauses hold them; an IN list's values one parameter each), and those parameters'
+    values."""
     values: dict[str, Any] = {}
 
     def named(value: Any, bind: BindParameter[Any]) -> BindParameter[Any]:
         name = f"filter_{len(values)}"
-        process = bind.type._cached_bind_processor(dialect)
-        values[name] = process(value) if process is not None else value
+        values[name] = value
         return bindparam(name, type_=bind.type, required=False)
 
     def replace(element: Any, **_kwargs: Any) -> Any:

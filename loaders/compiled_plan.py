@@ -25,6 +25,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
+from deskgraph.loaders.compiled_json import JsonSql, json_sql
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Restrictions, Sites
@@ -105,15 +106,15 @@ def ticket_list_plan(
     cache, else built and compiled once; with the request's filter values bound.
     :class:`NotCompiled` when the compiler refuses it, and for a page size the resolver
     refuses (the executor answers its error, on the field that asked for it)."""
-    if dialect.name != "postgresql":  # SQLite's JSON functions: stage 3 (docs/compiler.md)
-        raise NotCompiled(f"{dialect.name} is not compiled yet")
     nodes = (nodes,) if isinstance(nodes, FieldNode) else tuple(nodes)
     outcomes = collector.outcomes(nodes)
     key = (
         tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes,
         listing.key,
     )  # fmt: skip
-    template = _template(nodes, key, viewer, restrictions, collector, listing)
+    template = _template(
+        nodes, key, viewer, restrictions, collector, json_sql(dialect.name), listing
+    )
     try:
         sizes = page_parameters(template.pages, variables, max_page)
     except BadUserInput as error:
@@ -133,6 +134,7 @@ def _template(
     viewer: Actor,
     restrictions: Restrictions,
     collector: Collector,
+    sql: JsonSql,
     listing: Listing,
 ) -> Template:
     cached = _templates.get(key)
@@ -140,7 +142,7 @@ def _template(
         try:
             node = merged(nodes)
             shape = viewer_shape(viewer)
-            built = compile_ticket_list(node, shape, restrictions, collector, listing)
+            built = compile_ticket_list(node, shape, restrictions, collector, sql, listing)
             template: Template | None = Template(built.statement, built.pages, built.denied)
         except NotCompiled:
             template = None
@@ -186,7 +188,8 @@ def build_plan(
     listing: Listing = ALL_TICKETS,
 ) -> Plan:
     """The plan of a ``tickets`` field, built and compiled now (no cache)."""
-    built = compile_ticket_list(node, viewer_shape(viewer), restrictions, listing=listing)
+    sql = json_sql(dialect.name)
+    built = compile_ticket_list(node, viewer_shape(viewer), restrictions, sql=sql, listing=listing)
     sizes = page_parameters(built.pages, variables, max_page)
     plan = compile_plan(built.statement, sizes, dialect, built.denied, built.pages)
     return dataclasses.replace(plan, bound=listing.values)

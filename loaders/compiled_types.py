@@ -85,6 +85,9 @@ class CompiledType:
     table: Table
     columns: Mapping[str, Column]
     related: Mapping[str, Related] = field(default_factory=dict)
+    # Whether the type has the global ``id`` of its row (a Node); an object the resolver
+    # builds from its parent's columns (TicketEscalation, TeamServiceLevel) has none.
+    node: bool = True
 
 
 def _by_key(column: str) -> Where:
@@ -226,6 +229,7 @@ COMPILED: dict[str, CompiledType] = {
             # As the resolver reads it at the request's clock (and the `escalated` filter).
             "isEscalated": RowValue(lambda _viewer: escalated_at(request_now())),
         },
+        node=False,
     ),
     "TeamServiceLevel": CompiledType(
         "TeamServiceLevel",
@@ -235,6 +239,7 @@ COMPILED: dict[str, CompiledType] = {
             "updateMinutes": "update_minutes",
             "solutionMinutes": "solution_minutes",
         },
+        node=False,
     ),
     "Advisor": CompiledType(
         "Advisor",
@@ -251,11 +256,6 @@ COMPILED: dict[str, CompiledType] = {
             "phone": "phone",
             "mobile": "mobile",
             "version": "version",
-            # Restricted (CONTACT_DETAILS, INTERNAL_NOTES): the directive's rule decides first
-            # (Compiler.is_denied refuses one that reads the row).
-            "address": "address",
-            "accountNumber": "account_number",
-            "notes": "notes",
         },
         {"customer": Related("Customer", _by_key("customer_id"))},
     ),

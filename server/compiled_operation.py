@@ -14,8 +14,8 @@ way (``answer`` returns None), which then answers it exactly as before:
   holds a NUL, and it costs no more than the limit;
 - there is a viewer, and each root field is ``__typename``, ``viewer`` asking only for what the
   viewer record holds (``id``, ``kind``, ``scopes``, ``__typename``), or a ``tickets`` field
-  whose plan the compiler makes for this viewer's shape and answers no field null with an
-  error (a customer user's FORBIDDEN tags: the executor's post-pass adds those).
+  whose plan the compiler makes for this viewer's shape (the fields it answers null for the
+  viewer come with their FORBIDDEN errors, as the executor's compiled field adds them).
 
 What the pipeline's extensions would add comes along: ``extensions.cost`` (requested, actual,
 limit), the operation in the request's record (``observe``) and on its span (tracing). Verify
@@ -43,6 +43,7 @@ from graphql import (
     get_operation_ast,
 )
 from graphql.execution.values import get_variable_values
+from graphql.pyutils import Path
 from strawberry.types import ExecutionResult
 
 from deskgraph.auth.viewer import Actor
@@ -59,6 +60,7 @@ from deskgraph.schema.viewer import viewer_id
 from deskgraph.server import tracing
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.server.compiled_listing import tickets_listing
+from deskgraph.server.compiled_post import forbidden_errors
 from deskgraph.server.context import Context
 from deskgraph.server.observe import record_operation
 from deskgraph.server.tracing_operation import trace_operation
@@ -91,7 +93,7 @@ class CompiledAnswer:
         the one sent: the operation in the request's record, and on its span."""
         record_operation(self.operation, self.viewer)
         if self.viewer is not None:
-            trace_operation(self.operation, self.viewer)
+            trace_operation(self.operation, self.viewer, self.result.errors or ())
 
 
 class CompiledOperationMismatch(Exception):
@@ -145,7 +147,7 @@ class CompiledOperations:
         )
         if isinstance(coerced, list) or nul_paths(sent):
             raise Unanswered
-        values = {name: v for name, v in coerced.coerced.items() if v is not Undefined}
+        values = {key: v for key, v in coerced.coerced.items() if v is not Undefined}
         requested = self._cost(document, name, sent)
         if requested > self.settings.max_query_cost:
             raise Unanswered
@@ -160,11 +162,12 @@ class CompiledOperations:
         if viewer is None:
             raise Unanswered
         collector = Collector.of(self.graphql_schema, document, operation, coerced)
-        data, compiled = await self._data(roots, viewer, values, context, collector)
+        errors: list[GraphQLError] = []
+        data, compiled = await self._data(roots, viewer, values, context, collector, errors)
         cost = {"requested": requested}
         cost["actual"] = result_cost(self.graphql_schema, document, operation, name, sent, data)
         cost["limit"] = self.settings.max_query_cost
-        result = ExecutionResult(data=data, errors=None, extensions={"cost": cost})
+        result = ExecutionResult(data=data, errors=errors or None, extensions={"cost": cost})
         ANSWERED[0] += 1
         return CompiledAnswer(result, compiled, operation, viewer)
 
@@ -226,8 +229,10 @@ class CompiledOperations:
         variables: dict[str, Any],
         context: Context,
         collector: Collector,
+        errors: list[GraphQLError],
     ) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """The data, and the root fields whose statements answered."""
+        """The data, and the root fields whose statements answered; the errors of the fields
+        answered null for the viewer go to ``errors``."""
         # Plans first, all of them: a field the compiler refuses leaves the whole operation to
         # the usual pipeline before any statement runs.
         dialect = context.session.get_bind().dialect
@@ -248,9 +253,7 @@ class CompiledOperations:
                     arguments = plan.arguments(viewer, variables)  # the cursors' checks
                 except NotCompiled as refused:
                     raise Unanswered from refused
-                if plan.denied:  # FORBIDDEN errors: the executor's post-pass adds them
-                    raise Unanswered
-                planned.append((node, (plan.sql, arguments)))
+                planned.append((node, (plan.sql, arguments, plan.denied)))
             else:
                 planned.append((node, None))
         data: dict[str, Any] = {}
@@ -258,11 +261,16 @@ class CompiledOperations:
         for node, plan in planned:
             key = node.alias.value if node.alias else node.name.value
             if plan is not None:
+                sql, arguments, denied = plan
                 with tracing.span(f"compiled {key}"):
-                    text = await context.reader.sql_scalar(*plan)
+                    text = await context.reader.sql_scalar(sql, arguments)
                 COMPILED[node.name.value] += 1
                 compiled.append(node.name.value)
-                data[key] = orjson.loads(text)
+                data[key] = value = orjson.loads(text)
+                # The FORBIDDEN errors of the fields it answered null (the post-pass's, as the
+                # executor's compiled field adds them: ticket by ticket, in document order).
+                root = Path(None, key, "Query")
+                errors.extend(error for error, _ in forbidden_errors(value, denied, root))
             elif node.name.value == "__typename":
                 data[key] = "Query"
             else:

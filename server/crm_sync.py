@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from deskgraph.server.mail import retry_delay
+from deskgraph.server.retries import Retries
 from deskgraph.settings import Settings
 from deskgraph.sources.crm.base import CrmKind, CrmRejected, CrmSource, CrmUnavailable
 from deskgraph.sources.crm.registry import CrmConfig, CrmSources
@@ -56,6 +56,15 @@ class CrmSyncWorker:
         self.batch_size = batch_size
         self._sessionmaker = sessionmaker
         self._clock = clock
+        self._retries = Retries(
+            "crm sync: row",
+            log,
+            sessionmaker,
+            clock,
+            settings.crm_sync_max_attempts,
+            crm_sync.mark_retry,
+            crm_sync.mark_failed,
+        )
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -121,7 +130,7 @@ class CrmSyncWorker:
             if claimed is None:
                 continue
             if claimed.organization_id in down:
-                await self._retry(claimed, "the CRM failed earlier in this pass")
+                await self._retries.retry(claimed, "the CRM failed earlier in this pass")
                 continue
             if await self._deliver(claimed, down):
                 sent += 1
@@ -129,11 +138,11 @@ class CrmSyncWorker:
 
     async def _deliver(self, claimed: crm_sync.ClaimedSync, down: set[int]) -> bool:
         if claimed.attempts > self.settings.crm_sync_max_attempts:
-            await self._fail(claimed, "no outcome recorded for the last attempt")
+            await self._retries.fail(claimed, "no outcome recorded for the last attempt")
             return False
         config = await self._config(claimed.organization_id)
         if config is None:
-            await self._fail(claimed, "the organization has connected no CRM")
+            await self._retries.fail(claimed, "the organization has connected no CRM")
             return False
         try:
             if config.kind is CrmKind.BUILTIN:
@@ -147,11 +156,11 @@ class CrmSyncWorker:
                 async with self._sessionmaker() as session, write(session):
                     await crm_sync.mark_sent(session, claimed, now=self._clock())
         except CrmRejected as error:
-            await self._fail(claimed, f"the CRM refused: {error.message}")
+            await self._retries.fail(claimed, f"the CRM refused: {error.message}")
             return False
         except CrmUnavailable as error:
             down.add(claimed.organization_id)
-            await self._retry(claimed, str(error))
+            await self._retries.retry(claimed, str(error))
             return False
         log.info(
             "crm sync: %s %s updated (row %d, attempt %d)",
@@ -175,28 +184,3 @@ class CrmSyncWorker:
         async with self._sessionmaker() as session:
             row = (await session.execute(configurations([organization_id]))).one_or_none()
         return None if row is None else CrmConfig.from_row(row)
-
-    async def _retry(self, claimed: crm_sync.ClaimedSync, error: str) -> None:
-        if claimed.attempts >= self.settings.crm_sync_max_attempts:
-            await self._fail(claimed, error)
-            return
-        retry_at = self._clock() + retry_delay(claimed.attempts)
-        async with self._sessionmaker() as session, write(session):
-            await crm_sync.mark_retry(session, claimed, retry_at=retry_at, error=error)
-        log.warning(
-            "crm sync: row %d attempt %d failed, next at %s: %s",
-            claimed.id,
-            claimed.attempts,
-            retry_at.isoformat(timespec="seconds"),
-            error,
-        )
-
-    async def _fail(self, claimed: crm_sync.ClaimedSync, error: str) -> None:
-        async with self._sessionmaker() as session, write(session):
-            await crm_sync.mark_failed(session, claimed, error=error)
-        log.error(
-            "crm sync: row %d FAILED after %d attempt(s), not retried: %s",
-            claimed.id,
-            claimed.attempts,
-            error,
-        )

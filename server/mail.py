@@ -21,6 +21,7 @@ import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deskgraph.server.metrics import record_upstream_call
+from deskgraph.server.retries import Retries, retry_delay as retry_delay  # retry_delay: tests
 from deskgraph.settings import Settings
 from deskgraph.store import outbox
 from deskgraph.store.models import utcnow
@@ -32,18 +33,10 @@ log = logging.getLogger(__name__)
 # so a claim lapses only when its sender died or hung.
 CLAIM_LEASE = timedelta(minutes=10)
 SMTP_TIMEOUT_SECONDS = 60.0
-FIRST_RETRY = timedelta(seconds=30)
-LAST_RETRY = timedelta(hours=1)
 BATCH_SIZE = 50
 CLOSE_GRACE_SECONDS = 10.0
 _TRANSIENT = (aiosmtplib.SMTPException, OSError, TimeoutError)
 SMTP = "smtp"  # the upstream source in the metrics
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """How long to wait after failed attempt number ``attempts`` (1, 2, …): 30 s, doubling,
-    at most an hour."""
-    return min(FIRST_RETRY * (1 << min(max(attempts - 1, 0), 16)), LAST_RETRY)
 
 
 def build_message(settings: Settings, mail: outbox.ClaimedMail) -> EmailMessage:
@@ -78,6 +71,15 @@ class OutboxSender:
         self.batch_size = batch_size
         self._sessionmaker = sessionmaker
         self._clock = clock
+        self._retries = Retries(
+            "outbox: mail",
+            log,
+            sessionmaker,
+            clock,
+            settings.outbox_max_attempts,
+            outbox.mark_retry,
+            outbox.mark_failed,
+        )
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -160,28 +162,28 @@ class OutboxSender:
                     continue  # another sender took it, or it is no longer due
                 if mail.attempts > self.settings.outbox_max_attempts:
                     # An earlier attempt never recorded its outcome (the sender died).
-                    await self._fail(mail, "no outcome recorded for the last attempt")
+                    await self._retries.fail(mail, "no outcome recorded for the last attempt")
                     continue
                 try:
                     message = build_message(self.settings, mail)
                 except ValueError as error:
-                    await self._fail(mail, f"cannot build the message: {error}")
+                    await self._retries.fail(mail, f"cannot build the message: {error}")
                     continue
                 if smtp is None or not smtp.is_connected:
                     try:
                         smtp = await self._connect()
                     except _TRANSIENT as error:
                         record_upstream_call(SMTP, failed=True)
-                        await self._retry(mail, _describe(error))
+                        await self._retries.retry(mail, _describe(error))
                         break  # the server is unreachable: the rest waits for the next pass
                 try:
                     await smtp.send_message(message)
                 except (*_TRANSIENT, ValueError) as error:
                     record_upstream_call(SMTP, failed=True)
                     if _is_permanent(error):
-                        await self._fail(mail, _describe(error))
+                        await self._retries.fail(mail, _describe(error))
                     else:
-                        await self._retry(mail, _describe(error))
+                        await self._retries.retry(mail, _describe(error))
                     if not smtp.is_connected:
                         break
                     continue
@@ -219,31 +221,6 @@ class OutboxSender:
         log.info("outbox: mail %d %s sent (attempt %d)", mail.id, mail.message_id, mail.attempts)
         if not recorded:
             log.warning("outbox: mail %d was sent after its claim lapsed", mail.id)
-
-    async def _retry(self, mail: outbox.ClaimedMail, error: str) -> None:
-        if mail.attempts >= self.settings.outbox_max_attempts:
-            await self._fail(mail, error)
-            return
-        retry_at = self._clock() + retry_delay(mail.attempts)
-        async with self._sessionmaker() as session, write(session):
-            await outbox.mark_retry(session, mail, retry_at=retry_at, error=error)
-        log.warning(
-            "outbox: mail %d attempt %d failed, next at %s: %s",
-            mail.id,
-            mail.attempts,
-            retry_at.isoformat(timespec="seconds"),
-            error,
-        )
-
-    async def _fail(self, mail: outbox.ClaimedMail, error: str) -> None:
-        async with self._sessionmaker() as session, write(session):
-            await outbox.mark_failed(session, mail, error=error)
-        log.error(
-            "outbox: mail %d FAILED after %d attempt(s), not retried: %s",
-            mail.id,
-            mail.attempts,
-            error,
-        )
 
 
 def _reply_code(error: BaseException) -> int | None:

@@ -9,9 +9,9 @@ SQL, upstream calls).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from graphql import OperationDefinitionNode
+from graphql import GraphQLError, OperationDefinitionNode
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
 
@@ -47,19 +47,20 @@ class OperationTrace(SchemaExtension):
             _viewer_kind(span, context.context.viewer)
         result = context.result
         errors = (result.errors if result is not None else None) or context.pre_execution_errors
-        if errors:
-            codes = [format_error(error)["extensions"]["code"] for error in errors]
-            span.set_attribute(ERROR_CODES, list(dict.fromkeys(codes)))
+        _error_codes(span, errors or ())
 
 
-def trace_operation(operation: OperationDefinitionNode, viewer: Actor) -> None:
+def trace_operation(
+    operation: OperationDefinitionNode, viewer: Actor, errors: Sequence[GraphQLError]
+) -> None:
     """What ``OperationTrace`` records, for an operation answered without the pipeline (a
-    compiled one: no errors)."""
+    compiled one)."""
     span = trace.get_current_span()
     if span.is_recording():
         name = operation.name.value if operation.name else None
         _operation(span, operation.operation.value, name)
         _viewer_kind(span, viewer)
+        _error_codes(span, errors)
 
 
 def _operation(span: trace.Span, operation_type: str, name: str | None) -> None:
@@ -71,3 +72,9 @@ def _operation(span: trace.Span, operation_type: str, name: str | None) -> None:
 
 def _viewer_kind(span: trace.Span, viewer: Actor | None) -> None:
     span.set_attribute(VIEWER_KIND, viewer.kind.value.lower() if viewer else ANONYMOUS)
+
+
+def _error_codes(span: trace.Span, errors: Sequence[GraphQLError]) -> None:
+    if errors:
+        codes = [format_error(error)["extensions"]["code"] for error in errors]
+        span.set_attribute(ERROR_CODES, list(dict.fromkeys(codes)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,12 +82,23 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+# SQLite's base64 for the compiled statements' global IDs and cursors (loaders.compiled_json):
+# `deskgraph_b64('Ticket:' || id)` is `ids.encode_id("Ticket", id)`.
+SQLITE_B64 = "deskgraph_b64"
+
+
+def sqlite_b64(text: str | None) -> str | None:
+    return None if text is None else base64.b64encode(text.encode()).decode("ascii")
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
+    # The compiled statements' global IDs and cursors (SQLite has no base64).
+    dbapi_connection.create_function(SQLITE_B64, 1, sqlite_b64, deterministic=True)
 
 
 def _log_statement(

@@ -27,8 +27,6 @@ from deskgraph.settings import Settings
 from tests.conftest import Api, open_api
 from tests.test_compiled_spike import RESTRICTIONS
 
-pytestmark = pytest.mark.postgresql_only
-
 # The desk, and a customer user: the demo portal hides the tickets' tags from them (null, and
 # FORBIDDEN at each ticket's `tags`, wherever a fragment put the field).
 VIEWERS = ["host-advisor", "external-advisor", "service", "customer-user"]

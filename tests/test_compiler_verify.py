@@ -1,7 +1,7 @@
 """Issue 17's differential test: with ``compiler="verify"`` every root field the compiler covers
 is answered twice, by its statement and by the executor, and a difference fails the request.
 
-Run on PostgreSQL (the compiler's only dialect yet) for every kind of viewer and the dashboard
+Run on PostgreSQL and SQLite for every kind of viewer and the dashboard
 of ``bench/scenarios.py`` with its variants: each answer must be the executor's, byte for byte,
 and the compiler must have answered some of them (``COMPILED``), so that a compiler refusing
 everything cannot pass. Customer users also on the portal matrix's world under several portal
@@ -36,8 +36,6 @@ from deskgraph.store.session import create_nullpool_engine
 from tests import factories
 from tests.conftest import EVERY_VIEWER, Api, gid, open_api
 from tests.test_portal_matrix import NORTH, build_world
-
-pytestmark = pytest.mark.postgresql_only
 
 DASHBOARD_AFTER = DASHBOARD.replace("$first: Int!", "$first: Int, $after: String").replace(
     "tickets(first: $first)", "tickets(first: $first, after: $after)"

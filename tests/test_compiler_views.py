@@ -1,5 +1,5 @@
 """Issue 17: the compiled ``tickets`` list in every view and with filters, answered as the
-executor answers it, for every kind of viewer (PostgreSQL).
+executor answers it, for every kind of viewer (on both backends).
 
 Each request runs with the compiler off and in verify mode (where a compiled answer that
 differs from the executor's fails the request): the two answers must be equal byte for byte,
@@ -125,7 +125,6 @@ async def demo_filters(api: Api) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_tickets_in_every_view_compiled_answer_as_the_executor(
     apps: tuple[Api, Api], viewer: str | None
@@ -143,7 +142,6 @@ async def test_tickets_in_every_view_compiled_answer_as_the_executor(
     assert moved == (0 if viewer is None else 2 * len(TicketListing))
 
 
-@pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_tickets_filtered_compiled_answer_as_the_executor(
     apps: tuple[Api, Api], viewer: str | None
@@ -163,7 +161,6 @@ async def test_tickets_filtered_compiled_answer_as_the_executor(
         assert COMPILED["tickets"] == compiled
 
 
-@pytest.mark.postgresql_only
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_ticket_fields_compiled_answer_as_the_executor(
     apps: tuple[Api, Api], viewer: str | None
@@ -194,7 +191,6 @@ async def test_ticket_fields_compiled_answer_as_the_executor(
         assert seen["isExternal"] == {True, False}
 
 
-@pytest.mark.postgresql_only
 async def test_tickets_filter_written_in_the_document_compiled_answer_as_the_executor(
     apps: tuple[Api, Api],
 ) -> None:
@@ -266,7 +262,6 @@ mutation Note($input: AddTicketMessageInput!) { addTicketMessage(input: $input) 
 """
 
 
-@pytest.mark.postgresql_only
 async def test_updated_at_compiled_is_the_viewers_column(api: Api, settings: Settings) -> None:
     """A private note moves the desk's ``updatedAt`` of a ticket, not the customer user's: each
     compiled answer is the executor's, and the two differ where the note went."""

@@ -1,0 +1,139 @@
+"""Issue 17's generated differential test: ticket list queries generated from what the compiler
+declares (``loaders.compiled_types.COMPILED``: every declared column and relation, connections
+with ``first:`` and ``after:``, ``pageInfo``, ``totalCount``, cursors, aliases, ``__typename``,
+inline fragments and ``@include``/``@skip``), sent as every viewer to an app in verify mode and
+to one with the compiler off. The two answers must be the same bytes (a difference in verify
+mode is an internal error), and the compiler must have answered every one (for a customer user
+too: the fields their portal hides are null with their FORBIDDEN errors).
+
+The queries are generated once, from a fixed seed, and every one is sent, so a failure lists
+every query that failed. A new declaration is generated from as soon as it is
+made."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from collections.abc import AsyncIterator
+from functools import cache
+
+import pytest
+
+from deskgraph.loaders.compiled_types import COMPILED
+from deskgraph.schema.pagination import encode_cursor
+from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
+from deskgraph.settings import Settings
+from tests.conftest import EVERY_VIEWER, Api, open_api
+
+QUERIES = 30
+SEED = 17
+DEPTH = 3  # object levels below the ticket list
+PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename")
+
+
+class Generator:
+    """Random ticket list queries over the declarations, from a fixed seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.random = random.Random(seed)
+
+    def chance(self, odds: float) -> bool:
+        return self.random.random() < odds
+
+    def keyed(self, name: str, arguments: str = "", body: str = "") -> str:
+        """A field (its arguments and selection), under an alias now and then, with an
+        ``@include`` or ``@skip`` that keeps or drops it now and then."""
+        alias = f"{name}_a: " if self.chance(0.2) and not name.startswith("__") else ""
+        directive = ""
+        if self.chance(0.25):
+            kind = self.random.choice(["include", "skip"])
+            directive = f"@{kind}(if: {self.random.choice(['true', 'false'])})"
+        return " ".join(part for part in (f"{alias}{name}{arguments}", directive, body) if part)
+
+    def page_arguments(self) -> str:
+        first = self.random.randint(0, 5)
+        if self.chance(0.6):
+            return f"(first: {first})"
+        return f'(first: {first}, after: "{encode_cursor(self.random.randint(1, 130))}")'
+
+    def connection(self, type_name: str, depth: int) -> str:
+        parts = []
+        if self.chance(0.85):
+            cursor = "cursor " if self.chance(0.4) else ""
+            parts.append(f"edges {{ {cursor}node {self.selection(type_name, depth)} }}")
+        if self.chance(0.4):
+            fields = self.random.sample(PAGE_INFO, self.random.randint(1, len(PAGE_INFO)))
+            parts.append(f"pageInfo {{ {' '.join(fields)} }}")
+        if self.chance(0.4) or not parts:
+            parts.append("totalCount")
+        self.random.shuffle(parts)
+        return "{ " + " ".join(parts) + " }"
+
+    def selection(self, type_name: str, depth: int) -> str:
+        declared = COMPILED[type_name]
+        names = ["id", "__typename"] if declared.node else ["__typename"]
+        names += declared.columns
+        if depth > 0:
+            names += list(declared.related)
+        chosen = self.random.sample(names, self.random.randint(1, len(names)))
+        parts = []
+        for name in chosen:
+            relation = declared.related.get(name)
+            if relation is None:
+                parts.append(self.keyed(name))
+            elif relation.page:
+                body = self.connection(relation.target, depth - 1)
+                parts.append(self.keyed(name, self.page_arguments(), body))
+            else:
+                parts.append(self.keyed(name, "", self.selection(relation.target, depth - 1)))
+        if self.chance(0.15):  # the same fields through a fragment
+            parts = [f"... on {type_name} {{ {' '.join(parts)} }}"]
+        return "{ " + " ".join(parts) + " }"
+
+    def ticket_list(self) -> str:
+        return f"{{ tickets{self.page_arguments()} {self.connection('Ticket', DEPTH)} }}"
+
+
+@cache
+def generated() -> list[str]:
+    generator = Generator(SEED)
+    return [generator.ticket_list() for _ in range(QUERIES)]
+
+
+@pytest.fixture
+async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
+    async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
+        yield opened
+
+
+async def answer(api: Api, query: str, persona: str) -> tuple[int, bytes]:
+    response = await api.http.post("/graphql", json={"query": query}, headers=api.headers(persona))
+    return response.status_code, response.content
+
+
+@pytest.mark.parametrize("persona", [viewer for viewer in EVERY_VIEWER if viewer is not None])
+async def test_generated_ticket_lists_answer_as_the_executor(
+    reader: Api, verifying: Api, persona: str
+) -> None:
+    failures = []
+    before = COMPILED_FIELDS["tickets"]
+    for query in generated():
+        executed = await answer(reader, query, persona)
+        for _ in range(2):  # through the executor's compiled field, then as an operation
+            verified = await answer(verifying, query, persona)
+            if verified != executed:
+                failures.append(f"{query}\n  executor: {executed}\n  verified: {verified}")
+    assert failures == [], f"{len(failures)} answers differ:\n" + "\n".join(failures)
+    assert COMPILED_FIELDS["tickets"] - before == 2 * len(generated())
+
+
+def test_generated_queries_cover_the_declarations() -> None:
+    """Every declared field and relation is asked by some generated query (a generator that
+    drew from a part of the declarations only would test that part only)."""
+    text = " ".join(generated())
+    for declared in COMPILED.values():
+        for name in [*declared.columns, *declared.related]:
+            assert re.search(rf"\b{name}\b", text), name
+    for word in ("after:", "pageInfo", "totalCount", "cursor", "@include", "@skip", "... on"):
+        assert word in text, word
