@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ClauseList, ColumnElement, Dialect, and_, bindparam
+from sqlalchemy import BindParameter, ClauseList, ColumnElement, Dialect, and_, bindparam, true
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.types import TypeEngine
@@ -77,7 +77,7 @@ def ticket_listing(
     if filter != NO_FILTER:
         where, filtered = parametrized(filter.clauses())
         literals.update(filtered)
-        structure = str(and_(*where).compile(dialect=dialect))
+        structure = str(and_(true(), *where).compile(dialect=dialect))
     types = {REQUEST_NOW: _STAMP, **_parameter_types(where)}
     values = {name: _sent(types[name], value, dialect) for name, value in literals.items()}
     return Listing(view, where, structure, values, literals, read=True)
