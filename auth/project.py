@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, true
 
 from deskgraph.auth.scopes import READ
+from deskgraph.auth.shape import in_ids
 from deskgraph.auth.viewer import Actor
 from deskgraph.store import models
 
@@ -42,6 +43,13 @@ def can_see_project_of_ticket(viewer: Actor, project: Any) -> bool:
     return True
 
 
+def project_of_ticket_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_project_of_ticket` on ``projects``."""
+    if viewer.is_customer_user:
+        return project_scope(viewer)
+    return true()
+
+
 def project_scope(viewer: Actor) -> ColumnElement[bool]:
     """SQL form of :func:`can_see_project` on ``projects``."""
     p = models.Project
@@ -50,7 +58,7 @@ def project_scope(viewer: Actor) -> ColumnElement[bool]:
             return false()
         return and_(
             p.organization_id == viewer.customer_organization_id,
-            p.id.in_(sorted(viewer.followed_project_ids)),
+            in_ids(p.id, viewer.followed_project_ids),
         )
     if viewer.is_advisor and viewer.primary_organization_id is not None:
         return p.organization_id == viewer.primary_organization_id

@@ -13,7 +13,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, Table, exists
 from sqlalchemy.sql.util import ClauseAdapter
 
-from deskgraph.auth import organization as organization_rules, ticket as ticket_rules
+from deskgraph.auth import (
+    organization as organization_rules,
+    project as project_rules,
+    ticket as ticket_rules,
+)
 from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import table_of
@@ -130,6 +134,13 @@ def _party_by_key(column: str) -> Where:
     return where
 
 
+def _project_of_ticket(
+    parent: FromClause, project: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    shown = ClauseAdapter(project).traverse(project_rules.project_of_ticket_scope(viewer))
+    return [project.c.id == parent.c.project_id, shown]
+
+
 def _tags_of_ticket(
     parent: FromClause, tag: FromClause, viewer: Actor
 ) -> list[ColumnElement[bool]]:
@@ -195,10 +206,27 @@ COMPILED: dict[str, CompiledType] = {
             "escalation": Related(
                 "TicketEscalation", _itself, shown=ticket_rules.can_see_ticket_workflow
             ),
+            # PORTAL (PROJECT): from the directive; then as TicketProjectFields.project.
+            "project": Related("Project", _project_of_ticket),
             # As Ticket._locked_by: nothing loaded for those who do not see the workflow.
             "lockedBy": Related(
                 "Advisor", _by_key("locked_by_id"), shown=ticket_rules.can_see_ticket_workflow
             ),
+        },
+    ),
+    "Project": CompiledType(
+        "Project",
+        table_of(models.Project),
+        {
+            "name": "name",
+            "description": "description",
+            "version": "version",
+            "createdAt": Stamp("created_at"),
+            "updatedAt": Stamp("updated_at"),
+        },
+        {
+            "organization": Related("Organization", _by_key("organization_id")),
+            "createdBy": Related("Advisor", _by_key("created_by_id")),
         },
     ),
     "Organization": CompiledType(

@@ -68,6 +68,9 @@ query Fields($first: Int, $view: TicketView!) {
     assignee { id name email phone role primaryOrganization { id name } }
     lockedBy { id name role }
     escalation { firstResponseAt updateAt solutionAt dueAt isEscalated }
+    project {
+      id name description version createdAt updatedAt organization { id } createdBy { id name }
+    }
     requester { id name email phone mobile version customer { id customerNumber } }
     customer { id name customerNumber organization { id name } }
     machine { serial customer { id name } }
@@ -182,7 +185,14 @@ async def test_ticket_fields_compiled_answer_as_the_executor(
     assert COMPILED["tickets"] - compiled == (0 if viewer is None else len(TicketListing))
     # The demo shows both outcomes of the rules where the viewer sees the workflow.
     if viewer in ("host-admin", "external-advisor"):
-        for name in ("pendingUntil", "escalationDueAt", "lockedBy", "assignee", "timeEntries"):
+        for name in (
+            "pendingUntil",
+            "escalationDueAt",
+            "lockedBy",
+            "assignee",
+            "timeEntries",
+            "project",
+        ):
             assert seen[name] == {True, False}, name
         assert seen["isEscalated"] == {True, False}
     if viewer == "customer-user":
