@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement, false, or_, true
+
 from deskgraph.auth.scopes import READ
+from deskgraph.auth.shape import in_ids
 from deskgraph.auth.viewer import Actor
+from deskgraph.store import models
 
 if TYPE_CHECKING:  # the loaders import auth's viewer: only the type is needed here
     from deskgraph.loaders import Loaders
@@ -35,6 +39,23 @@ def can_see_team(viewer: Actor, team: Any) -> bool:
     if viewer.is_advisor:
         return viewer.is_member_of(team.organization_id) or team.id in viewer.external_team_ids
     return can_see_organization(viewer, team.organization_id)
+
+
+def team_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_team` on ``teams``."""
+    t = models.Team
+    if viewer.is_advisor:
+        clauses: list[ColumnElement[bool]] = []
+        if viewer.primary_organization_id is not None:
+            clauses.append(t.organization_id == viewer.primary_organization_id)
+        if viewer.external_team_ids:
+            clauses.append(in_ids(t.id, viewer.external_team_ids))
+        return or_(*clauses) if clauses else false()
+    if viewer.is_service:
+        return true() if viewer.has_scope(READ) else false()
+    if viewer.is_customer_user and viewer.customer_organization_id is not None:
+        return t.organization_id == viewer.customer_organization_id
+    return false()
 
 
 def can_see_advisor(viewer: Actor, advisor: Any, advisor_teams: Iterable[Any]) -> bool:

@@ -141,6 +141,13 @@ def _project_of_ticket(
     return [project.c.id == parent.c.project_id, shown]
 
 
+def _teams_of_organization(
+    parent: FromClause, team: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    shown = ClauseAdapter(team).traverse(organization_rules.team_scope(viewer))
+    return [team.c.organization_id == parent.c.id, shown]
+
+
 def _tags_of_ticket(
     parent: FromClause, tag: FromClause, viewer: Actor
 ) -> list[ColumnElement[bool]]:
@@ -230,7 +237,11 @@ COMPILED: dict[str, CompiledType] = {
         },
     ),
     "Organization": CompiledType(
-        "Organization", table_of(models.Organization), {"name": "name", "slug": "slug"}
+        "Organization",
+        table_of(models.Organization),
+        {"name": "name", "slug": "slug"},
+        # As Organization.teams: the loader's rows (by id) the viewer can see.
+        {"teams": Related("Team", _teams_of_organization, many=True)},
     ),
     "Team": CompiledType(
         "Team",

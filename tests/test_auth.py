@@ -10,7 +10,11 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from deskgraph.auth import ticket as rules, ticket_portal as portal_rules
+from deskgraph.auth import (
+    organization as organization_rules,
+    ticket as rules,
+    ticket_portal as portal_rules,
+)
 from deskgraph.auth.tokens import Principal, issue_token, verify_token
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Unauthenticated
@@ -138,6 +142,12 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
                 if rules.can_see_ticket(viewer, row) and rules.in_view(viewer, view, row)
             }
             assert in_sql == in_python, (persona, view)
+        # Organization.teams: the teams the viewer sees.
+        teams = await rows_reader.rows(select(models.Team.__table__))
+        statement = select(models.Team.id).where(organization_rules.team_scope(viewer))
+        in_sql = {row.id for row in await rows_reader.rows(statement)}
+        assert in_sql == {t.id for t in teams if organization_rules.can_see_team(viewer, t)}
+        assert 0 < len(in_sql) < len(teams) or viewer.is_service, persona  # both outcomes
         # Ticket.isExternal, on the tickets the viewer sees.
         statement = select(models.Ticket.id).where(
             rules.ticket_scope(viewer), rules.works_as_external_scope(viewer)

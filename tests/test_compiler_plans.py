@@ -17,6 +17,8 @@ from sqlalchemy.dialects.sqlite import aiosqlite
 
 from deskgraph.auth import scopes, ticket as ticket_rules
 from deskgraph.auth.directive import AccessPolicy, restricted
+from deskgraph.auth.organization import team_scope
+from deskgraph.auth.project import project_of_ticket_scope
 from deskgraph.auth.shape import shape_parameters, viewer_shape
 from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.tokens import verify_token
@@ -60,6 +62,9 @@ RULES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
     "ticket_scope": ticket_rules.ticket_scope,
     "message_scope": ticket_rules.message_scope,
     "ticket_party_scope": ticket_party_scope,
+    "works_as_external_scope": ticket_rules.works_as_external_scope,
+    "team_scope": team_scope,
+    "project_of_ticket_scope": project_of_ticket_scope,
     **{f"view_scope({view.name})": in_view(view) for view in ticket_rules.TicketListing},
 }
 

@@ -59,7 +59,7 @@ query Fields($first: Int, $view: TicketView!) {
   tickets(first: $first, view: $view) { edges { node {
     id __typename number origin version state pendingUntil updatedAt escalationDueAt isExternal
     createdAt
-    organization { id name slug __typename }
+    organization { id name slug __typename teams { id name } }
     team {
       id name email organization { id slug }
       serviceLevel { firstResponseMinutes updateMinutes solutionMinutes }
