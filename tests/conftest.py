@@ -210,9 +210,18 @@ def jdlink(jdlink_server: tuple[JdlinkSimulator, str]) -> JdlinkSimulator:
 
 @pytest.fixture
 def jdlink_settings(
-    jdlink: JdlinkSimulator, jdlink_server: tuple[JdlinkSimulator, str]
+    jdlink: JdlinkSimulator,
+    jdlink_server: tuple[JdlinkSimulator, str],
+    request: pytest.FixtureRequest,
 ) -> Settings:
-    """Settings that point deskgraph at the local JDLink (no database)."""
+    """Settings that point deskgraph at the local JDLink (no database). A test marked
+    ``executor_reference`` compares the compiler with the executor: its apps run with the
+    compiler off unless the test says otherwise, whatever DESKGRAPH_COMPILER says."""
+    compiler = Settings.from_env(
+        {"DESKGRAPH_COMPILER": os.environ.get("DESKGRAPH_COMPILER", "")}
+    ).compiler
+    if request.node.get_closest_marker("executor_reference") is not None:
+        compiler = "off"
     return Settings(
         jdlink_url=jdlink_server[1],
         jdlink_client_id=jdlink.client_id,
@@ -223,9 +232,7 @@ def jdlink_settings(
         invite_lookup_per_minute=0,
         # DESKGRAPH_COMPILER=verify runs any test module with the query compiler checked
         # against the executor (docs/compiler.md: the leak walk does).
-        compiler=Settings.from_env(
-            {"DESKGRAPH_COMPILER": os.environ.get("DESKGRAPH_COMPILER", "")}
-        ).compiler,
+        compiler=compiler,
     )
 
 

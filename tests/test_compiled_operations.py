@@ -28,6 +28,8 @@ from tests.conftest import EVERY_VIEWER, Api, open_api
 SMALL = "{ viewer { id } }"
 VIEWER_RECORD = "query Who { viewer { __typename kind id scopes } me: viewer { id } __typename }"
 
+pytestmark = pytest.mark.executor_reference
+
 
 @pytest.fixture
 async def compiling(reader_settings: Settings) -> AsyncIterator[Api]:
@@ -150,7 +152,7 @@ async def test_a_document_valid_for_one_schema_is_checked_again_by_another(
     shallow = dataclasses.replace(reader_settings, max_query_depth=1)
     async with (
         open_api(dataclasses.replace(shallow, compiler="on")) as shallow_on,
-        open_api(shallow) as shallow_off,
+        open_api(dataclasses.replace(shallow, compiler="off")) as shallow_off,
     ):
         off, on, answered = await both(shallow_off, shallow_on, query, None, "host-advisor")
     assert on == off
@@ -189,7 +191,7 @@ async def test_a_costly_or_refused_page_is_left_to_the_pipeline(
     cheap = dataclasses.replace(reader_settings, max_query_cost=60)
     async with (
         open_api(dataclasses.replace(cheap, compiler="on")) as cheap_on,
-        open_api(cheap) as cheap_off,
+        open_api(dataclasses.replace(cheap, compiler="off")) as cheap_off,
     ):
         for _ in range(2):
             off, on, answered = await both(

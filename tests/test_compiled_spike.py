@@ -39,6 +39,8 @@ MAX_PAGE = 100
 # The schema's restricted fields, as the compiling executor reads them.
 RESTRICTIONS = schema_restrictions(build_schema(Settings())._schema)
 
+pytestmark = pytest.mark.executor_reference
+
 
 def tickets_field(query: str) -> FieldNode:
     operation = parse(query).definitions[0]

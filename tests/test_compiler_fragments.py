@@ -148,6 +148,8 @@ query Messages($after: String) {
 }
 """
 
+pytestmark = pytest.mark.executor_reference
+
 
 @pytest.fixture
 async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:

@@ -31,6 +31,8 @@ SEED = 17
 DEPTH = 3  # object levels below the ticket list
 PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename")
 
+pytestmark = pytest.mark.executor_reference
+
 
 class Generator:
     """Random ticket list queries over the declarations, from a fixed seed."""

@@ -69,6 +69,8 @@ COMPILED_VARIANTS = len(VARIANTS)
 # UNAUTHENTICATED is the executor's).
 COMPILED_FOR = {viewer for viewer in EVERY_VIEWER if viewer is not None}
 
+pytestmark = pytest.mark.executor_reference
+
 
 @pytest.fixture
 def fields_only(monkeypatch: pytest.MonkeyPatch) -> None:
