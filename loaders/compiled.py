@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import FieldNode, SelectionSetNode
+from graphql import FieldNode, GraphQLNonNull, GraphQLObjectType, SelectionSetNode
 from sqlalchemy import (
     BindParameter,
     Boolean,
@@ -53,7 +53,15 @@ from deskgraph.loaders.compiled_json import (
 )
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
-from deskgraph.loaders.compiled_restricted import Denied, Restrictions, Sites, denied_sites
+from deskgraph.loaders.compiled_restricted import (
+    Denied,
+    Hole,
+    Holes,
+    Restrictions,
+    Sites,
+    denied_sites,
+    hole_sites,
+)
 from deskgraph.loaders.compiled_types import (
     COMPILED,
     CompiledType,
@@ -81,6 +89,8 @@ class Compiler:
         self.collector = collector
         # The restricted fields the viewer is denied, by id of their node: answered null.
         self.denied: dict[int, Denied] = {}
+        # The fields left to the executor (CompiledType.executed), by id of their node.
+        self.holes: dict[int, Hole] = {}
         # The pages the statement binds, by their `first:` parameter's name: each a field's
         # `first:` and `after:`, checked per request (page_parameters, cursor_parameters).
         self.pages: dict[str, Page] = {}
@@ -96,9 +106,12 @@ class Compiler:
         """The row's JSON object, and the lateral subqueries its relations join."""
         pairs: list[Any] = []
         laterals: list[FromClause] = []
-        for node in self.collector.fields(selection, compiled.name):
+        fields = self.collector.fields(selection, compiled.name)
+        for node in fields:
             key = node.alias.value if node.alias else node.name.value
             pairs += [literal(key), self.value(compiled, row, node, laterals)]
+        if any(id(node) in self.holes for node in fields):
+            pairs += [literal(PK), row.c.id]  # the row the post-pass runs its holes on
         return self.sql.object(pairs), laterals
 
     def value(
@@ -107,6 +120,9 @@ class Compiler:
         name = node.name.value
         if name == "__typename":
             return literal(compiled.name)
+        if name in compiled.executed:
+            self.hole(compiled, node)
+            return null()  # the key in its place; the post-pass answers it
         if self.is_denied(compiled, node):
             return null()
         relation = compiled.related.get(name)
@@ -189,6 +205,17 @@ class Compiler:
             return False
         self.denied[id(node)] = Denied(node, restriction.message)
         return True
+
+    def hole(self, compiled: CompiledType, node: FieldNode) -> None:
+        """Records a field the executor answers; a non-null one is refused (its error would
+        null the object that holds it: not done by the post-pass)."""
+        schema = self.collector.schema
+        if schema is not None:
+            owner = schema.type_map[compiled.name]
+            assert isinstance(owner, GraphQLObjectType)
+            if isinstance(owner.fields[node.name.value].type, GraphQLNonNull):
+                raise NotCompiled(f"{compiled.name}.{node.name.value}: a non-null hole")
+        self.holes[id(node)] = Hole(node, compiled.name)
 
     def first(self, node: FieldNode, read: frozenset[str] = frozenset()) -> BindParameter[int]:
         """The page size a connection field asks for (``Page.first``: written into the
@@ -285,6 +312,9 @@ def one_more(first: ColumnElement[int]) -> ColumnElement[int]:
     return first + literal(1, Integer, literal_execute=True)
 
 
+# The hidden key of an object holding holes: its row's id (no GraphQL name starts with `!`).
+PK = "!pk"
+
 # The PageInfo fields read from the page's rows (aggregates over them).
 ROW_PAGE_INFO = frozenset({"hasNextPage", "startCursor", "endCursor"})
 
@@ -298,12 +328,13 @@ def _selection(node: FieldNode) -> SelectionSetNode:
 @dataclass(frozen=True)
 class TicketList:
     """The statement of a ``tickets`` field (its JSON text in column ``obj``), the pages
-    whose sizes and cursors it binds, and where it answers null for a field the viewer is
-    denied."""
+    whose sizes and cursors it binds, where it answers null for a field the viewer is
+    denied, and its holes (fields the executor answers)."""
 
     statement: Select[Any]
     pages: Mapping[str, Page]
     denied: Sites
+    holes: Holes
 
 
 def compile_ticket_list(
@@ -340,9 +371,11 @@ def compile_ticket_list(
     selection = _selection(tickets)
     answer = compiler.connection(COMPILED["Ticket"], rows, first, total, selection)
     denied = denied_sites(tickets, compiler.denied, collector.collected)
-    if denied is None:
-        raise NotCompiled("a denied field out of the selection's walk")
-    return TicketList(select(answer.subquery().c.obj.cast(String)), compiler.pages, denied)
+    holes = hole_sites(tickets, compiler.holes, collector.collected)
+    if denied is None or holes is None:
+        raise NotCompiled("a denied field or a hole out of the selection's walk")
+    statement = select(answer.subquery().c.obj.cast(String))
+    return TicketList(statement, compiler.pages, denied, holes)
 
 
 _LISTING_ARGUMENTS = frozenset({"view", "filter"})  # read into a Listing by the caller

@@ -28,7 +28,7 @@ from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
 from deskgraph.loaders.compiled_json import JsonSql, json_sql
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
-from deskgraph.loaders.compiled_restricted import Restrictions, Sites
+from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
 
 PLAN_CACHE_SIZE = 512  # as the parse and validation caches
 
@@ -42,6 +42,7 @@ class Plan:
     constants: Mapping[str, Any]  # the statement's own values (JSON keys, formats)
     denied: Sites  # the fields it answers null for the shape: FORBIDDEN (server.compiled_post)
     pages: Mapping[str, Page]  # its pages, whose cursors each request binds
+    holes: Holes  # the fields the executor answers in it (server.compiled_holes)
     # One request's values of the parameters its listing's filter holds (Listing.values):
     # the cached plan has none, ticket_list_plan answers a copy with the request's.
     bound: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -71,6 +72,7 @@ class Template:
     statement: Select[Any]
     pages: Mapping[str, Page]  # the pages it takes, by their size's parameter
     denied: Sites
+    holes: Holes
 
 
 # (ids of the field's nodes, shape, dialect, whether the collector takes plain fields only,
@@ -121,7 +123,9 @@ def ticket_list_plan(
         raise NotCompiled("a page size the resolver refuses") from error
     cached = _plans.get((key, tuple(sizes.values())))
     if cached is None or not _same(cached[0], nodes):
-        plan = compile_plan(template.statement, sizes, dialect, template.denied, template.pages)
+        plan = compile_plan(
+            template.statement, sizes, dialect, template.denied, template.pages, template.holes
+        )
         cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
     if listing.values:
         return dataclasses.replace(cached[1], bound=listing.values)
@@ -143,7 +147,9 @@ def _template(
             node = merged(nodes)
             shape = viewer_shape(viewer)
             built = compile_ticket_list(node, shape, restrictions, collector, sql, listing)
-            template: Template | None = Template(built.statement, built.pages, built.denied)
+            template: Template | None = Template(
+                built.statement, built.pages, built.denied, built.holes
+            )
         except NotCompiled:
             template = None
         cached = _templates[key] = (nodes, template)
@@ -162,6 +168,7 @@ def compile_plan(
     dialect: Dialect,
     denied: Sites,
     pages: Mapping[str, Page],
+    holes: Holes,
 ) -> Plan:
     """``statement``'s SQL text with the page ``sizes`` written in (``Compiler.first``) and
     the viewer's values left as positional parameters."""
@@ -175,7 +182,7 @@ def compile_plan(
         for name, bind in compiled.binds.items()
         if bind.value is not None and not bind.callable
     }
-    return Plan(compiled.string, tuple(compiled.positiontup), constants, denied, pages)
+    return Plan(compiled.string, tuple(compiled.positiontup), constants, denied, pages, holes)
 
 
 def build_plan(
@@ -191,7 +198,7 @@ def build_plan(
     sql = json_sql(dialect.name)
     built = compile_ticket_list(node, viewer_shape(viewer), restrictions, sql=sql, listing=listing)
     sizes = page_parameters(built.pages, variables, max_page)
-    plan = compile_plan(built.statement, sizes, dialect, built.denied, built.pages)
+    plan = compile_plan(built.statement, sizes, dialect, built.denied, built.pages, built.holes)
     return dataclasses.replace(plan, bound=listing.values)
 
 

@@ -6,7 +6,9 @@ A restricted field whose rule, on an object the viewer may see, depends on the v
 the plan is built for the viewer's shape: shown, it is compiled as any field; denied, the plan
 answers JSON null and records the field as a *site* where the post-pass
 (``server.compiled_post``) adds the FORBIDDEN error the executor would, at each instance. A
-restricted field whose rule reads the row (no SQL twin yet) is refused.
+restricted field whose rule reads the row (no SQL twin yet) is refused, unless the field is
+a hole (:class:`Hole`): the executor runs it, its rule with it. Holes are placed by the same
+walk as the denied fields.
 """
 
 from __future__ import annotations
@@ -62,6 +64,20 @@ class Denied:
 Sites = Mapping[str, "Denied | Sites"]
 
 
+@dataclass(frozen=True)
+class Hole:
+    """A field a plan leaves to the executor (``CompiledType.executed``): the statement
+    answers null there and its object's ``id`` under ``"!pk"``; the post-pass runs the field
+    on the object (``server.compiled_holes``)."""
+
+    node: FieldNode
+    type_name: str  # the GraphQL type of the object that holds it
+
+
+# Where a plan's holes stand below its root field, as Sites for denied fields.
+Holes = Mapping[str, "Hole | Holes"]
+
+
 def denied_sites(
     root: FieldNode,
     denied: Mapping[int, Denied],
@@ -70,25 +86,41 @@ def denied_sites(
     """The paths of the ``denied`` field nodes (by ``id``) below ``root``, the selection read
     with ``fields`` (the compiler's own collection of a selection's fields); None when one of
     them was not met (never guess its path: the caller refuses)."""
+    return _sites(root, denied, fields)
 
+
+def hole_sites(
+    root: FieldNode,
+    holes: Mapping[int, Hole],
+    fields: Callable[[SelectionSetNode], list[FieldNode]],
+) -> Holes | None:
+    """The paths of the ``holes`` below ``root``, as :func:`denied_sites` finds its fields."""
+    return _sites(root, holes, fields)
+
+
+def _sites(
+    root: FieldNode,
+    marked: Mapping[int, Denied | Hole],
+    fields: Callable[[SelectionSetNode], list[FieldNode]],
+) -> dict[str, Any] | None:
     def walk(selection: SelectionSetNode | None) -> dict[str, Any]:
         found: dict[str, Any] = {}
         if selection is None:
             return found
         for node in fields(selection):
             key = node.alias.value if node.alias else node.name.value
-            if id(node) in denied:
-                found[key] = denied[id(node)]
+            if id(node) in marked:
+                found[key] = marked[id(node)]
             elif below := walk(node.selection_set):
                 found[key] = below
         return found
 
     sites = walk(root.selection_set)
-    return sites if _placed(sites) == set(denied) else None
+    return sites if _placed(sites) == set(marked) else None
 
 
-def _placed(sites: Sites) -> set[int]:
+def _placed(sites: Mapping[str, Any]) -> set[int]:
     found: set[int] = set()
     for site in sites.values():
-        found |= {id(site.node)} if isinstance(site, Denied) else _placed(site)
+        found |= _placed(site) if isinstance(site, Mapping) else {id(site.node)}
     return found

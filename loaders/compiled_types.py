@@ -83,7 +83,12 @@ class Related:
 @dataclass(frozen=True)
 class CompiledType:
     """What the compiler reads for a GraphQL type: its table, the column behind each plain
-    field (``id`` is always the global ID of the ``id`` column), and its relations."""
+    field (``id`` is always the global ID of the ``id`` column), and its relations.
+
+    ``executed`` names its fields left to the executor inside a compiled answer (*holes*:
+    upstream sources, unions, what the compiler does not write): the statement answers the
+    object's ``id`` under ``"!pk"`` and the post-pass (``server.compiled_holes``) loads the
+    row with the type's ``<type>_by_id`` loader and runs the field's resolver on it."""
 
     name: str
     table: Table
@@ -92,6 +97,7 @@ class CompiledType:
     # Whether the type has the global ``id`` of its row (a Node); an object the resolver
     # builds from its parent's columns (TicketEscalation, TeamServiceLevel) has none.
     node: bool = True
+    executed: frozenset[str] = frozenset()
 
 
 def _by_key(column: str) -> Where:
@@ -309,6 +315,7 @@ COMPILED: dict[str, CompiledType] = {
         table_of(models.Machine),
         {"serial": "serial", "model": "model"},
         {"customer": Related("Customer", _by_key("customer_id"))},
+        executed=frozenset({"jdlink"}),  # JDLink, upstream: batched by the executor's loader
     ),
     "Tag": CompiledType("Tag", table_of(models.Tag), {"name": "name"}),
     "TimeEntry": CompiledType(

@@ -289,9 +289,9 @@ def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
     assert _plans.maxsize == _templates.maxsize == PLAN_CACHE_SIZE
 
 
-# JDLink data: a restricted field whose rule reads the machine's row (no SQL twin yet).
-JDLINK_FIELD = tickets_field(
-    "query Jdlink { tickets { edges { node { machine { jdlink { engineHours } } } } } }"
+# A machine's customer: not declared (the compiler refuses it).
+REFUSED_FIELD = tickets_field(
+    "query Owner { tickets { edges { node { machine { customer { name } } } } } }"
 )
 
 
@@ -300,7 +300,7 @@ def test_plan_refused_is_remembered_for_the_shape() -> None:
     for _ in range(2):
         with pytest.raises(NotCompiled):
             ticket_list_plan(
-                JDLINK_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS
+                REFUSED_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS
             )
     assert len(_templates) == 1
 
