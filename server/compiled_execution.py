@@ -37,8 +37,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from deskgraph.loaders.compiled import NotCompiled
 from deskgraph.loaders.compiled_fields import Collector
 from deskgraph.loaders.compiled_plan import ticket_list_plan
-from deskgraph.loaders.compiled_restricted import Sites, schema_restrictions
+from deskgraph.loaders.compiled_restricted import Holes, Sites, schema_restrictions
 from deskgraph.server import tracing
+from deskgraph.server.compiled_holes import Located, run_holes
 from deskgraph.server.compiled_listing import tickets_listing
 from deskgraph.server.compiled_post import forbidden_errors
 from deskgraph.server.context import Context
@@ -54,16 +55,13 @@ VERIFIED: Counter[str] = Counter()
 
 
 class Call(NamedTuple):
-    """A plan as one request runs it: its SQL text, the request's parameters, and where it
-    answers null for a denied field (the post-pass's errors)."""
+    """A plan as one request runs it: its SQL text, the request's parameters, where it
+    answers null for a denied field (the post-pass's errors), and its holes."""
 
     sql: str
     arguments: tuple[Any, ...]
     denied: Sites
-
-
-# A compiled field's errors, each with its position (CollectedErrors.add).
-Located = list[tuple[GraphQLError, Path]]
+    holes: Holes
 
 
 class CompilerMismatch(Exception):
@@ -126,7 +124,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = ticket_list_plan(
             nodes, viewer, dialect, variables, max_page, restrictions, collector, listing
         )
-        return Call(plan.sql, plan.arguments(viewer, variables), plan.denied)
+        return Call(plan.sql, plan.arguments(viewer, variables), plan.denied, plan.holes)
 
     def _variables(self) -> dict[str, Any]:
         coerced = self.variable_values.coerced
@@ -158,12 +156,14 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         errors: Located,
     ) -> Any:
-        """The field's value; the errors of its denied fields go to ``errors``."""
+        """The field's value, its holes answered; the errors of its denied fields and of its
+        holes go to ``errors``."""
         with tracing.span(f"compiled {path.key}"):
             text = await context.reader.sql_scalar(sql.sql, sql.arguments)
         COMPILED[field_details_list[0].node.name.value] += 1
         value = orjson.loads(text)
         errors.extend(forbidden_errors(value, sql.denied, path))
+        errors.extend(await run_holes(self, value, sql.holes, path))
         return value
 
     async def _verify(
