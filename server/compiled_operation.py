@@ -253,6 +253,8 @@ class CompiledOperations:
                     arguments = plan.arguments(viewer, variables)  # the cursors' checks
                 except NotCompiled as refused:
                     raise Unanswered from refused
+                if plan.holes:  # fields the executor answers: no executor here
+                    raise Unanswered
                 planned.append((node, (plan.sql, arguments, plan.denied)))
             else:
                 planned.append((node, None))
