@@ -1,0 +1,177 @@
+"""Issue 17's holes (``server.compiled_holes``): fields a compiled answer leaves to the executor,
+run after the statement on the objects that hold them, and stitched into the answer.
+
+``Machine.jdlink`` (JDLink, upstream) inside the dashboard: for every viewer the compiled
+answer (``COMPILED`` moves) equals the compiler-off answer byte for byte, errors included
+(the external advisor's and the customer user's FORBIDDEN from the field's directive, JDLink
+down's UPSTREAM_UNAVAILABLE), and JDLink is asked as often as the executor asks it: one fleet
+snapshot a request, however many tickets. A compiled operation (no executor) leaves a plan
+with holes to the pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from graphql import GraphQLNonNull, GraphQLObjectType
+
+from deskgraph.bench.scenarios import DASHBOARD
+from deskgraph.loaders.compiled import PK
+from deskgraph.loaders.compiled_plan import build_plan
+from deskgraph.loaders.compiled_restricted import Hole
+from deskgraph.loaders.compiled_types import COMPILED as COMPILED_TYPES
+from deskgraph.schema import build_schema
+from deskgraph.server.compiled_execution import COMPILED, VERIFIED
+from deskgraph.server.compiled_operation import ANSWERED
+from deskgraph.settings import Settings
+from deskgraph.sources.jdlink.simulator import JdlinkSimulator
+from tests.conftest import EVERY_VIEWER, Api, open_api
+from tests.test_compiled_spike import RESTRICTIONS, tickets_field
+from tests.test_compiler_plans import EXTERNAL_ADVISOR, POSTGRESQL, SQLITE
+
+JDLINK = "jdlink { engineHours location { latitude longitude } reportedAt faultCodes { code } }"
+# The dashboard with each ticket's machine's JDLink data.
+DASHBOARD_JDLINK = DASHBOARD.replace(
+    "machine { id serial model }", f"machine {{ id serial {JDLINK} model }}"
+)
+# The viewers the compiler answers for (the anonymous meets the resolver's UNAUTHENTICATED).
+COMPILED_FOR = [viewer for viewer in EVERY_VIEWER if viewer is not None]
+# The advisors of the machines' dealer: JDLink is asked for them.
+DEALERS = {"host-admin", "host-advisor", "host-viewer"}
+
+
+@pytest.fixture
+def uncached(reader_settings: Settings) -> Settings:
+    """Settings whose JDLink client keeps nothing between requests: each request asks."""
+    return dataclasses.replace(reader_settings, jdlink_cache_seconds=0)
+
+
+@pytest.fixture
+async def executing(uncached: Settings) -> AsyncIterator[Api]:
+    async with open_api(uncached) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def compiling(uncached: Settings) -> AsyncIterator[Api]:
+    async with open_api(dataclasses.replace(uncached, compiler="on")) as opened:
+        yield opened
+
+
+async def asked(
+    api: Api, jdlink: JdlinkSimulator, query: str, variables: dict[str, Any], as_: str | None
+) -> tuple[bytes, Counter[str]]:
+    """The raw answer, and what JDLink was asked meanwhile."""
+    jdlink.requests.clear()
+    response = await api.http.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=api.headers(as_)
+    )
+    assert response.status_code == 200, response.text
+    return response.content, Counter(jdlink.requests)
+
+
+@pytest.mark.parametrize("viewer", EVERY_VIEWER)
+async def test_dashboard_with_jdlink_compiled_answers_as_the_executor_for_every_viewer(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator, viewer: str | None
+) -> None:
+    for first in (0, 3, 100):
+        variables = {"first": first}
+        compiled_before, answered_before = COMPILED["tickets"], ANSWERED[0]
+        on, on_asked = await asked(compiling, jdlink, DASHBOARD_JDLINK, variables, viewer)
+        compiled = COMPILED["tickets"] - compiled_before
+        off, off_asked = await asked(executing, jdlink, DASHBOARD_JDLINK, variables, viewer)
+        assert on == off, (viewer, first)
+        assert on_asked == off_asked
+        # Compiled inside the executor (a compiled operation has none to run the hole).
+        assert (compiled, ANSWERED[0] - answered_before) == (int(viewer in COMPILED_FOR), 0)
+        body = orjson.loads(on)
+        assert PK.encode() not in on
+        edges = body["data"]["tickets"]["edges"] if body["data"] else []
+        machines = [e["node"]["machine"] for e in edges if e["node"]["machine"]]
+        reports = [machine["jdlink"] for machine in machines if machine["jdlink"]]
+        if viewer in DEALERS and machines:
+            assert len(reports) == len(machines)  # the JDLink data is there, not a null
+            assert on_asked["fleet"] == 1  # one snapshot for the request, whatever the tickets
+            assert on_asked["faults"] == len({machine["serial"] for machine in machines})
+        if viewer == "external-advisor" and machines:
+            forbidden = [e for e in body["errors"] if e["extensions"]["code"] == "FORBIDDEN"]
+            # The host's machines are denied (its own organization's would be shown).
+            assert forbidden
+            assert {tuple(e["path"][-2:]) for e in forbidden} == {("machine", "jdlink")}
+            assert len(forbidden) + len(reports) == len(machines)
+    if viewer in DEALERS:
+        assert machines, "the demo's first 100 tickets name machines"
+
+
+async def test_dashboard_with_jdlink_down_answers_upstream_unavailable_as_the_executor(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator
+) -> None:
+    jdlink.failing = True
+    before = COMPILED["tickets"]
+    on, _ = await asked(compiling, jdlink, DASHBOARD_JDLINK, {"first": 30}, "host-advisor")
+    assert COMPILED["tickets"] == before + 1
+    off, _ = await asked(executing, jdlink, DASHBOARD_JDLINK, {"first": 30}, "host-advisor")
+    assert on == off
+    codes = {e["extensions"]["code"] for e in orjson.loads(on)["errors"]}
+    assert codes == {"UPSTREAM_UNAVAILABLE"}
+
+
+async def test_dashboard_with_jdlink_in_verify_mode_compares_the_holes(
+    uncached: Settings, executing: Api, jdlink: JdlinkSimulator
+) -> None:
+    async with open_api(dataclasses.replace(uncached, compiler="verify")) as verifying:
+        for viewer in ("host-advisor", "external-advisor", "customer-user"):
+            before = VERIFIED["tickets"]
+            on, _ = await asked(verifying, jdlink, DASHBOARD_JDLINK, {"first": 40}, viewer)
+            off, _ = await asked(executing, jdlink, DASHBOARD_JDLINK, {"first": 40}, viewer)
+            assert on == off
+            assert VERIFIED["tickets"] == before + 1
+
+
+# -- the plan ----------------------------------------------------------------------------------
+
+
+def test_a_hole_is_answered_null_at_its_path_and_its_object_answers_its_id() -> None:
+    for dialect in (POSTGRESQL, SQLITE):
+        plan = build_plan(
+            tickets_field(DASHBOARD_JDLINK), EXTERNAL_ADVISOR, dialect, {"first": 5}, 100,
+            RESTRICTIONS,
+        )  # fmt: skip
+        hole = plan.holes["edges"]["node"]["machine"]["jdlink"]  # type: ignore[index]
+        assert isinstance(hole, Hole)
+        assert (hole.type_name, hole.node.name.value) == ("Machine", "jdlink")
+        assert PK in plan.constants.values()  # the machine's id, under its hidden key
+    # Without the hole, no hidden key.
+    plain = build_plan(tickets_field(DASHBOARD), EXTERNAL_ADVISOR, POSTGRESQL, {"first": 5}, 100,
+                       RESTRICTIONS)  # fmt: skip
+    assert (plain.holes, PK in plain.constants.values()) == ({}, False)
+
+
+def test_every_hole_declared_is_a_nullable_field_of_its_type() -> None:
+    """A non-null hole's error would null the object holding it: the compiler refuses it, so
+    a declared one would never compile."""
+    schema = build_schema(Settings())._schema
+    for compiled in COMPILED_TYPES.values():
+        owner = schema.type_map[compiled.name]
+        assert isinstance(owner, GraphQLObjectType)
+        for name in compiled.executed:
+            assert not isinstance(owner.fields[name].type, GraphQLNonNull), (compiled.name, name)
+
+
+async def test_a_non_null_hole_is_left_to_the_executor(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = COMPILED_TYPES["Machine"]
+    executed = machine.executed | {"serial"}  # String!
+    monkeypatch.setitem(COMPILED_TYPES, "Machine", dataclasses.replace(machine, executed=executed))
+    query = f"# {uuid.uuid4()}\n{DASHBOARD_JDLINK}"  # a document no plan was made for
+    before = COMPILED["tickets"]
+    on, _ = await asked(compiling, jdlink, query, {"first": 10}, "host-advisor")
+    off, _ = await asked(executing, jdlink, query, {"first": 10}, "host-advisor")
+    assert (on, COMPILED["tickets"]) == (off, before)
