@@ -334,5 +334,6 @@ COMPILED: dict[str, CompiledType] = {
             "isAutomatic": "is_automatic",
             "createdAt": Stamp("created_at"),
         },
+        executed=frozenset({"author"}),  # a union (Advisor | CustomerUser), the portal's rule
     ),
 }

@@ -1,5 +1,5 @@
 """Issue 17's generated differential test: ticket list queries generated from what the compiler
-declares (``loaders.compiled_types.COMPILED``: every declared column and relation, connections
+declares (``loaders.compiled_types.COMPILED``: every declared column, relation and hole, connections
 with ``first:`` and ``after:``, ``pageInfo``, ``totalCount``, cursors, aliases, ``__typename``,
 inline fragments and ``@include``/``@skip``), sent as every viewer to an app in verify mode and
 to one with the compiler off. The two answers must be the same bytes (a difference in verify
@@ -30,6 +30,13 @@ QUERIES = 30
 SEED = 17
 DEPTH = 3  # object levels below the ticket list
 PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename")
+# What is asked of each declared hole (``CompiledType.executed``: the executor answers it).
+HOLES = {
+    "Machine.jdlink": "{ engineHours location { latitude } faultCodes { code severity } }",
+    "Message.author": (
+        "{ __typename ... on Advisor { id name } ... on CustomerUser { name customer { id } } }"
+    ),
+}
 
 pytestmark = pytest.mark.executor_reference
 
@@ -75,14 +82,16 @@ class Generator:
     def selection(self, type_name: str, depth: int) -> str:
         declared = COMPILED[type_name]
         names = ["id", "__typename"] if declared.node else ["__typename"]
-        names += declared.columns
+        names += [*declared.columns, *sorted(declared.executed)]
         if depth > 0:
             names += list(declared.related)
         chosen = self.random.sample(names, self.random.randint(1, len(names)))
         parts = []
         for name in chosen:
             relation = declared.related.get(name)
-            if relation is None:
+            if name in declared.executed:
+                parts.append(self.keyed(name, "", HOLES[f"{type_name}.{name}"]))
+            elif relation is None:
                 parts.append(self.keyed(name))
             elif relation.page:
                 body = self.connection(relation.target, depth - 1)
@@ -135,7 +144,7 @@ def test_generated_queries_cover_the_declarations() -> None:
     drew from a part of the declarations only would test that part only)."""
     text = " ".join(generated())
     for declared in COMPILED.values():
-        for name in [*declared.columns, *declared.related]:
+        for name in [*declared.columns, *declared.related, *declared.executed]:
             assert re.search(rf"\b{name}\b", text), name
     for word in ("after:", "pageInfo", "totalCount", "cursor", "@include", "@skip", "... on"):
         assert word in text, word

@@ -40,6 +40,11 @@ JDLINK = "jdlink { engineHours location { latitude longitude } reportedAt faultC
 DASHBOARD_JDLINK = DASHBOARD.replace(
     "machine { id serial model }", f"machine {{ id serial {JDLINK} model }}"
 )
+AUTHOR = "author { __typename ... on Advisor { id name } ... on CustomerUser { id name } }"
+# The dashboard with each message's author (a union) and each machine's JDLink data.
+DASHBOARD_AUTHOR = DASHBOARD_JDLINK.replace(
+    "{ id body channel createdAt }", f"{{ id body {AUTHOR} }}"
+)
 # The viewers the compiler answers for (the anonymous meets the resolver's UNAUTHENTICATED).
 COMPILED_FOR = [viewer for viewer in EVERY_VIEWER if viewer is not None]
 # The advisors of the machines' dealer: JDLink is asked for them.
@@ -132,6 +137,23 @@ async def test_dashboard_with_jdlink_in_verify_mode_compares_the_holes(
             off, _ = await asked(executing, jdlink, DASHBOARD_JDLINK, {"first": 40}, viewer)
             assert on == off
             assert VERIFIED["tickets"] == before + 1
+
+
+@pytest.mark.parametrize("viewer", COMPILED_FOR)
+async def test_dashboard_with_message_authors_compiled_answers_as_the_executor(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator, viewer: str
+) -> None:
+    before = COMPILED["tickets"]
+    on, on_asked = await asked(compiling, jdlink, DASHBOARD_AUTHOR, {"first": 60}, viewer)
+    assert COMPILED["tickets"] == before + 1
+    off, off_asked = await asked(executing, jdlink, DASHBOARD_AUTHOR, {"first": 60}, viewer)
+    assert on == off
+    assert on_asked == off_asked
+    edges = orjson.loads(on)["data"]["tickets"]["edges"]
+    messages = [m["node"] for e in edges for m in e["node"]["messages"]["edges"]]
+    authors = {m["author"]["__typename"] for m in messages if m["author"]}
+    assert authors == {"Advisor", "CustomerUser"}  # both members of the union, answered
+    assert PK.encode() not in on
 
 
 # -- the plan ----------------------------------------------------------------------------------
