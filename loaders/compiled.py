@@ -91,6 +91,8 @@ class Compiler:
         self.denied: dict[int, Denied] = {}
         # The fields left to the executor (CompiledType.executed), by id of their node.
         self.holes: dict[int, Hole] = {}
+        # Whether the object compiled now is below a nullable field of the root field's.
+        self._below_nullable = False
         # The pages the statement binds, by their `first:` parameter's name: each a field's
         # `first:` and `after:`, checked per request (page_parameters, cursor_parameters).
         self.pages: dict[str, Page] = {}
@@ -140,6 +142,8 @@ class Compiler:
         if relation.shown is not None and not relation.shown(self.viewer):
             return null()  # the resolver loads nothing for the viewer
         target = COMPILED[relation.target]
+        outer = self._below_nullable
+        self._below_nullable = outer or self.nullable(compiled, name)
         inner = self.alias(target.table)
         where = relation.where(row, inner, self.viewer)
         if relation.page:
@@ -173,6 +177,7 @@ class Compiler:
             built, nested = self.object(target, inner, node.selection_set)
             value = select(built.label("obj")).select_from(joined(inner, nested))
             value = value.where(*where).correlate_except(inner)
+        self._below_nullable = outer
         return self.sql.related(value, f"{name}_{self._count}", laterals)
 
     def column(
@@ -207,15 +212,22 @@ class Compiler:
         return True
 
     def hole(self, compiled: CompiledType, node: FieldNode) -> None:
-        """Records a field the executor answers; a non-null one is refused (its error would
-        null the object that holds it: not done by the post-pass)."""
+        """Records a field the executor answers. A non-null one whose error would null an
+        object below the root field is refused: the post-pass fails the whole root field
+        (right only when every field between them is non-null too)."""
+        non_null = not self.nullable(compiled, node.name.value)
+        if non_null and self._below_nullable:
+            raise NotCompiled(f"{compiled.name}.{node.name.value}: non-null, in a nullable")
+        self.holes[id(node)] = Hole(node, compiled.name, non_null)
+
+    def nullable(self, compiled: CompiledType, name: str) -> bool:
+        """Whether the schema's field may be null (yes without a schema: plain fields)."""
         schema = self.collector.schema
-        if schema is not None:
-            owner = schema.type_map[compiled.name]
-            assert isinstance(owner, GraphQLObjectType)
-            if isinstance(owner.fields[node.name.value].type, GraphQLNonNull):
-                raise NotCompiled(f"{compiled.name}.{node.name.value}: a non-null hole")
-        self.holes[id(node)] = Hole(node, compiled.name)
+        if schema is None:
+            return True
+        owner = schema.type_map[compiled.name]
+        assert isinstance(owner, GraphQLObjectType)
+        return not isinstance(owner.fields[name].type, GraphQLNonNull)
 
     def first(self, node: FieldNode, read: frozenset[str] = frozenset()) -> BindParameter[int]:
         """The page size a connection field asks for (``Page.first``: written into the

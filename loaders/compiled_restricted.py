@@ -72,6 +72,8 @@ class Hole:
 
     node: FieldNode
     type_name: str  # the GraphQL type of the object that holds it
+    # Non-null: its error fails the root field (every field between them is non-null too).
+    non_null: bool = False
 
 
 # Where a plan's holes stand below its root field, as Sites for denied fields.

@@ -226,6 +226,7 @@ COMPILED: dict[str, CompiledType] = {
                 "Advisor", _by_key("locked_by_id"), shown=ticket_rules.can_see_ticket_workflow
             ),
         },
+        executed=frozenset({"viewerCan"}),  # rules on the row without SQL twins yet
     ),
     "Project": CompiledType(
         "Project",

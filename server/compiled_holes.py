@@ -8,7 +8,11 @@ loads the objects' rows with the type's ``<type>_by_id`` loader (one statement p
 each Strawberry object as its resolvers build it (``from_row``), and runs every hole through
 the executor's own ``execute_field`` at its path, all at once so that their loaders batch as
 the executor's do (JDLink: one batch). Field extensions (``@restricted``) run as on any executed
-field, and a hole's errors are the executor's, at the same paths. The ``"!pk"`` keys go.
+field, and a hole's errors are the executor's, at the same paths. The ``"!pk"`` keys go. A
+non-null hole (``Ticket.viewerCan``) is compiled only where every field between it and the root
+field is non-null too: its error fails the root field, as the executor's nulls every object up
+to it (the other holes' errors are then dropped with the value: the executor may have kept
+those it made before).
 
 Its errors are kept apart (a child of the executor with its own collected errors): verify mode
 compares them, and the compiled field adds them after its denied fields' FORBIDDEN errors, as
@@ -67,8 +71,18 @@ async def run_holes(executor: Executor[Any], value: Any, holes: Holes, path: Pat
         assert isinstance(owner, GraphQLObjectType)
         source = _strawberry_type(owner).from_row(row)
         details = [FieldDetails(hole.node, None)]
-        results.append(child.execute_field(owner, source, details, instance.path, None))
-    awaited = await asyncio.gather(*(_value(executor, result) for result in results))
+        try:
+            results.append(child.execute_field(owner, source, details, instance.path, None))
+        except GraphQLError as error:  # a non-null hole failed (Hole.non_null)
+            results.append(error)
+    awaited = await asyncio.gather(
+        *(_value(executor, result) for result in results), return_exceptions=True
+    )
+    for answer in awaited:
+        if isinstance(answer, BaseException):
+            # A non-null hole's error nulls every non-null field up to the root field's,
+            # which fails with it (the errors of other holes go with the value).
+            raise answer
     for instance, answer in zip(instances, awaited, strict=True):
         instance.holder[instance.key] = answer
     for instance in instances:
@@ -118,6 +132,8 @@ def _snake(type_name: str) -> str:
 
 
 async def _value(executor: Executor[Any], result: Any) -> Any:
+    if isinstance(result, GraphQLError):
+        raise result
     return await result if executor.is_awaitable(result) else result
 
 

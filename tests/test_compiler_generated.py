@@ -33,6 +33,7 @@ PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__ty
 # What is asked of each declared hole (``CompiledType.executed``: the executor answers it).
 HOLES = {
     "Machine.jdlink": "{ engineHours location { latitude } faultCodes { code severity } }",
+    "Ticket.viewerCan": "{ update sendMessage viewJdlink __typename }",
     "Message.author": (
         "{ __typename ... on Advisor { id name } ... on CustomerUser { name customer { id } } }"
     ),

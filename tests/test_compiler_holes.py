@@ -19,14 +19,13 @@ from typing import Any
 
 import orjson
 import pytest
-from graphql import GraphQLNonNull, GraphQLObjectType
 
+from deskgraph.auth import ticket as ticket_rules
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.loaders.compiled import PK
 from deskgraph.loaders.compiled_plan import build_plan
 from deskgraph.loaders.compiled_restricted import Hole
 from deskgraph.loaders.compiled_types import COMPILED as COMPILED_TYPES
-from deskgraph.schema import build_schema
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.server.compiled_operation import ANSWERED
 from deskgraph.settings import Settings
@@ -45,6 +44,8 @@ AUTHOR = "author { __typename ... on Advisor { id name } ... on CustomerUser { i
 DASHBOARD_AUTHOR = DASHBOARD_JDLINK.replace(
     "{ id body channel createdAt }", f"{{ id body {AUTHOR} }}"
 )
+# The dashboard with what the viewer may do with each ticket (non-null, rules on the row).
+DASHBOARD_CAN = DASHBOARD.replace("id number title", "id viewerCan { update sendMessage } number")
 # The viewers the compiler answers for (the anonymous meets the resolver's UNAUTHENTICATED).
 COMPILED_FOR = [viewer for viewer in EVERY_VIEWER if viewer is not None]
 # The advisors of the machines' dealer: JDLink is asked for them.
@@ -175,18 +176,47 @@ def test_a_hole_is_answered_null_at_its_path_and_its_object_answers_its_id() -> 
     assert (plain.holes, PK in plain.constants.values()) == ({}, False)
 
 
-def test_every_hole_declared_is_a_nullable_field_of_its_type() -> None:
-    """A non-null hole's error would null the object holding it: the compiler refuses it, so
-    a declared one would never compile."""
-    schema = build_schema(Settings())._schema
-    for compiled in COMPILED_TYPES.values():
-        owner = schema.type_map[compiled.name]
-        assert isinstance(owner, GraphQLObjectType)
-        for name in compiled.executed:
-            assert not isinstance(owner.fields[name].type, GraphQLNonNull), (compiled.name, name)
+@pytest.mark.parametrize("viewer", COMPILED_FOR)
+async def test_dashboard_with_viewer_can_compiled_answers_as_the_executor(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator, viewer: str
+) -> None:
+    before = COMPILED["tickets"]
+    on, _ = await asked(compiling, jdlink, DASHBOARD_CAN, {"first": 40}, viewer)
+    assert COMPILED["tickets"] == before + 1
+    off, _ = await asked(executing, jdlink, DASHBOARD_CAN, {"first": 40}, viewer)
+    assert on == off
+    edges = orjson.loads(on)["data"]["tickets"]["edges"]
+    assert all(set(e["node"]["viewerCan"]) == {"update", "sendMessage"} for e in edges)
 
 
-async def test_a_non_null_hole_is_left_to_the_executor(
+async def test_a_failing_non_null_hole_fails_the_root_field_as_the_executor(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Ticket.viewerCan`` is non-null, and so is every field up to ``tickets``: its error
+    nulls the whole answer."""
+    right = ticket_rules.can_update_ticket
+
+    def failing(viewer: Any, ticket: Any) -> bool:
+        if ticket.pk % 5 == 0:
+            raise RuntimeError("a rule that fails")
+        return right(viewer, ticket)
+
+    monkeypatch.setattr(ticket_rules, "can_update_ticket", failing)
+    before = COMPILED["tickets"]
+    on, _ = await asked(compiling, jdlink, DASHBOARD_CAN, {"first": 20}, "host-advisor")
+    assert COMPILED["tickets"] == before + 1
+    off, _ = await asked(executing, jdlink, DASHBOARD_CAN, {"first": 20}, "host-advisor")
+    assert on == off
+    body = orjson.loads(on)
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert (error["path"][-1], error["extensions"]["code"]) == (
+        "viewerCan",
+        "INTERNAL_SERVER_ERROR",
+    )
+
+
+async def test_a_non_null_hole_below_a_nullable_field_is_left_to_the_executor(
     executing: Api, compiling: Api, jdlink: JdlinkSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     machine = COMPILED_TYPES["Machine"]
