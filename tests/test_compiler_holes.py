@@ -34,6 +34,8 @@ from tests.conftest import EVERY_VIEWER, Api, open_api
 from tests.test_compiled_spike import RESTRICTIONS, tickets_field
 from tests.test_compiler_plans import EXTERNAL_ADVISOR, POSTGRESQL, SQLITE
 
+pytestmark = pytest.mark.executor_reference  # `executing` is the reference: compiler off
+
 JDLINK = "jdlink { engineHours location { latitude longitude } reportedAt faultCodes { code } }"
 # The dashboard with each ticket's machine's JDLink data.
 DASHBOARD_JDLINK = DASHBOARD.replace(
