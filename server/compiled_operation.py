@@ -15,7 +15,8 @@ way (``answer`` returns None), which then answers it exactly as before:
 - there is a viewer, and each root field is ``__typename``, ``viewer`` asking only for what the
   viewer record holds (``id``, ``kind``, ``scopes``, ``__typename``), or a ``tickets`` field
   whose plan the compiler makes for this viewer's shape (the fields it answers null for the
-  viewer come with their FORBIDDEN errors, as the executor's compiled field adds them).
+  viewer come with their FORBIDDEN errors, as the executor's compiled field adds them) and
+  that has no hole (a field left to the executor, ``server.compiled_holes``: none here).
 
 What the pipeline's extensions would add comes along: ``extensions.cost`` (requested, actual,
 limit), the operation in the request's record (``observe``) and on its span (tracing). Verify
