@@ -36,6 +36,7 @@ from graphql.pyutils import Path
 
 from deskgraph.loaders.compiled import PK
 from deskgraph.loaders.compiled_restricted import Hole, Holes
+from deskgraph.server.compiled_post import placed
 
 # A compiled field's errors, each with its position (CollectedErrors.add).
 Located = list[tuple[GraphQLError, Path]]
@@ -91,19 +92,8 @@ async def run_holes(executor: Executor[Any], value: Any, holes: Holes, path: Pat
 
 
 def _instances(value: Any, holes: Holes, path: Path) -> Iterator[Instance]:
-    if not holes:
-        return
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _instances(item, holes, path.add_key(index))
-        return
-    if not isinstance(value, dict):  # null: the object, and its holes, are not there
-        return
-    for key, site in holes.items():
-        if isinstance(site, Hole):
-            yield Instance(value, key, site, path.add_key(key, site.type_name))
-        else:
-            yield from _instances(value.get(key), site, path.add_key(key))
+    for holder, key, hole, at in placed(value, holes, path):
+        yield Instance(holder, key, hole, Path(at.prev, key, hole.type_name))
 
 
 async def _rows(executor: Executor[Any], instances: list[Instance]) -> dict[str, dict[int, Any]]:

@@ -9,31 +9,41 @@ object by object (a list's items in order), each object's denied fields in docum
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import GraphQLError, located_error
 from graphql.pyutils import Path
 
 from deskgraph.errors import Forbidden
-from deskgraph.loaders.compiled_restricted import Denied, Sites
+from deskgraph.loaders.compiled_restricted import Sites
 
 
 def forbidden_errors(value: Any, denied: Sites, path: Path) -> Iterator[tuple[GraphQLError, Path]]:
     """The FORBIDDEN errors of ``value`` (a compiled root field's, at ``path``), each with
     its position (for ``CollectedErrors.add``)."""
-    if not denied:
+    for _holder, _key, site, at in placed(value, denied, path):
+        error = located_error(Forbidden(site.message), [site.node], at.as_list())
+        yield error, at
+
+
+def placed(
+    value: Any, sites: Mapping[str, Any], path: Path
+) -> Iterator[tuple[dict[str, Any], str, Any, Path]]:
+    """Each instance in ``value`` (at ``path``) of the fields ``sites`` place (denied fields,
+    holes): the object holding it, its key, its site and its path; object by object (a list's
+    items in order), each object's in document order."""
+    if not sites:
         return
     if isinstance(value, list):
         for index, item in enumerate(value):
-            yield from forbidden_errors(item, denied, path.add_key(index))
+            yield from placed(item, sites, path.add_key(index))
         return
     if not isinstance(value, dict):  # null: the object, and its fields, are not there
         return
-    for key, site in denied.items():
+    for key, site in sites.items():
         at = path.add_key(key)
-        if isinstance(site, Denied):
-            error = located_error(Forbidden(site.message), [site.node], at.as_list())
-            yield error, at
+        if isinstance(site, Mapping):
+            yield from placed(value.get(key), site, at)
         else:
-            yield from forbidden_errors(value.get(key), site, at)
+            yield value, key, site, at

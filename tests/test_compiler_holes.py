@@ -84,6 +84,21 @@ async def asked(
     return response.content, Counter(jdlink.requests)
 
 
+async def same_answers(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator, query: str, first: int, viewer: str
+) -> dict[str, Any]:
+    """The answer, compiled (``COMPILED`` moves) and the same bytes as the executor's, JDLink
+    asked alike."""
+    before = COMPILED["tickets"]
+    on, on_asked = await asked(compiling, jdlink, query, {"first": first}, viewer)
+    assert COMPILED["tickets"] == before + 1
+    off, off_asked = await asked(executing, jdlink, query, {"first": first}, viewer)
+    assert (on, on_asked) == (off, off_asked)
+    assert PK.encode() not in on
+    body: dict[str, Any] = orjson.loads(on)
+    return body
+
+
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
 async def test_dashboard_with_jdlink_compiled_answers_as_the_executor_for_every_viewer(
     executing: Api, compiling: Api, jdlink: JdlinkSimulator, viewer: str | None
@@ -121,13 +136,8 @@ async def test_dashboard_with_jdlink_down_answers_upstream_unavailable_as_the_ex
     executing: Api, compiling: Api, jdlink: JdlinkSimulator
 ) -> None:
     jdlink.failing = True
-    before = COMPILED["tickets"]
-    on, _ = await asked(compiling, jdlink, DASHBOARD_JDLINK, {"first": 30}, "host-advisor")
-    assert COMPILED["tickets"] == before + 1
-    off, _ = await asked(executing, jdlink, DASHBOARD_JDLINK, {"first": 30}, "host-advisor")
-    assert on == off
-    codes = {e["extensions"]["code"] for e in orjson.loads(on)["errors"]}
-    assert codes == {"UPSTREAM_UNAVAILABLE"}
+    body = await same_answers(executing, compiling, jdlink, DASHBOARD_JDLINK, 30, "host-advisor")
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_UNAVAILABLE"}
 
 
 async def test_dashboard_with_jdlink_in_verify_mode_compares_the_holes(
@@ -142,21 +152,34 @@ async def test_dashboard_with_jdlink_in_verify_mode_compares_the_holes(
             assert VERIFIED["tickets"] == before + 1
 
 
-@pytest.mark.parametrize("viewer", COMPILED_FOR)
-async def test_dashboard_with_message_authors_compiled_answers_as_the_executor(
-    executing: Api, compiling: Api, jdlink: JdlinkSimulator, viewer: str
-) -> None:
-    before = COMPILED["tickets"]
-    on, on_asked = await asked(compiling, jdlink, DASHBOARD_AUTHOR, {"first": 60}, viewer)
-    assert COMPILED["tickets"] == before + 1
-    off, off_asked = await asked(executing, jdlink, DASHBOARD_AUTHOR, {"first": 60}, viewer)
-    assert on == off
-    assert on_asked == off_asked
-    edges = orjson.loads(on)["data"]["tickets"]["edges"]
+def both_authors(edges: list[Any]) -> bool:
+    """Both members of the union are answered."""
     messages = [m["node"] for e in edges for m in e["node"]["messages"]["edges"]]
-    authors = {m["author"]["__typename"] for m in messages if m["author"]}
-    assert authors == {"Advisor", "CustomerUser"}  # both members of the union, answered
-    assert PK.encode() not in on
+    return {m["author"]["__typename"] for m in messages if m["author"]} == {
+        "Advisor",
+        "CustomerUser",
+    }
+
+
+def permissions(edges: list[Any]) -> bool:
+    return all(set(e["node"]["viewerCan"]) == {"update", "sendMessage"} for e in edges)
+
+
+# The other holes: the dashboard asking each, its page size, and what its answer shows.
+OTHER_HOLES = {
+    "Message.author": (DASHBOARD_AUTHOR, 60, both_authors),
+    "Ticket.viewerCan": (DASHBOARD_CAN, 40, permissions),
+}
+
+
+@pytest.mark.parametrize("hole", list(OTHER_HOLES))
+@pytest.mark.parametrize("viewer", COMPILED_FOR)
+async def test_dashboard_with_a_hole_compiled_answers_as_the_executor(
+    executing: Api, compiling: Api, jdlink: JdlinkSimulator, viewer: str, hole: str
+) -> None:
+    query, first, shows = OTHER_HOLES[hole]
+    body = await same_answers(executing, compiling, jdlink, query, first, viewer)
+    assert shows(body["data"]["tickets"]["edges"])
 
 
 # -- the plan ----------------------------------------------------------------------------------
@@ -178,19 +201,6 @@ def test_a_hole_is_answered_null_at_its_path_and_its_object_answers_its_id() -> 
     assert (plain.holes, PK in plain.constants.values()) == ({}, False)
 
 
-@pytest.mark.parametrize("viewer", COMPILED_FOR)
-async def test_dashboard_with_viewer_can_compiled_answers_as_the_executor(
-    executing: Api, compiling: Api, jdlink: JdlinkSimulator, viewer: str
-) -> None:
-    before = COMPILED["tickets"]
-    on, _ = await asked(compiling, jdlink, DASHBOARD_CAN, {"first": 40}, viewer)
-    assert COMPILED["tickets"] == before + 1
-    off, _ = await asked(executing, jdlink, DASHBOARD_CAN, {"first": 40}, viewer)
-    assert on == off
-    edges = orjson.loads(on)["data"]["tickets"]["edges"]
-    assert all(set(e["node"]["viewerCan"]) == {"update", "sendMessage"} for e in edges)
-
-
 async def test_a_failing_non_null_hole_fails_the_root_field_as_the_executor(
     executing: Api, compiling: Api, jdlink: JdlinkSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -204,12 +214,7 @@ async def test_a_failing_non_null_hole_fails_the_root_field_as_the_executor(
         return right(viewer, ticket)
 
     monkeypatch.setattr(ticket_rules, "can_update_ticket", failing)
-    before = COMPILED["tickets"]
-    on, _ = await asked(compiling, jdlink, DASHBOARD_CAN, {"first": 20}, "host-advisor")
-    assert COMPILED["tickets"] == before + 1
-    off, _ = await asked(executing, jdlink, DASHBOARD_CAN, {"first": 20}, "host-advisor")
-    assert on == off
-    body = orjson.loads(on)
+    body = await same_answers(executing, compiling, jdlink, DASHBOARD_CAN, 20, "host-advisor")
     assert body["data"] is None
     [error] = body["errors"]
     assert (error["path"][-1], error["extensions"]["code"]) == (
