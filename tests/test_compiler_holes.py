@@ -33,6 +33,7 @@ from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from tests.conftest import EVERY_VIEWER, Api, open_api
 from tests.test_compiled_spike import RESTRICTIONS, tickets_field
 from tests.test_compiler_plans import EXTERNAL_ADVISOR, POSTGRESQL, SQLITE
+from tests.test_compiler_verify import WORLD_USERS, furnished_world
 
 pytestmark = pytest.mark.executor_reference  # `executing` is the reference: compiler off
 
@@ -180,6 +181,22 @@ async def test_dashboard_with_a_hole_compiled_answers_as_the_executor(
     query, first, shows = OTHER_HOLES[hole]
     body = await same_answers(executing, compiling, jdlink, query, first, viewer)
     assert shows(body["data"]["tickets"]["edges"])
+
+
+async def test_customer_users_denied_tags_and_jdlink_errors_come_in_the_executors_order(
+    api: Api, settings: Settings, jdlink: JdlinkSimulator
+) -> None:
+    """The portal matrix's world (a machine and tags on every ticket): a customer user's denied
+    tags (the statement's null, the post-pass's FORBIDDEN) and the machines' JDLink (the hole's
+    FORBIDDEN, from the field's directive) come in the executor's order, not only as a set."""
+    await furnished_world(api, "default")
+    async with open_api(dataclasses.replace(settings, compiler="on")) as compiling:
+        compiling.tokens.update(api.tokens)
+        met: set[str] = set()
+        for user in WORLD_USERS:
+            body = await same_answers(api, compiling, jdlink, DASHBOARD_JDLINK, 50, user)
+            met |= {e["path"][-1] for e in body.get("errors", ())}
+    assert met == {"tags", "jdlink"}
 
 
 # -- the plan ----------------------------------------------------------------------------------
