@@ -133,6 +133,19 @@ async def test_dashboard_with_jdlink_compiled_answers_as_the_executor_for_every_
         assert machines, "the demo's first 100 tickets name machines"
 
 
+async def test_a_hole_costs_one_statement_for_its_objects_rows(
+    compiling: Api, jdlink: JdlinkSimulator
+) -> None:
+    """The statement, then the machines' rows (one statement, however many tickets); the
+    executor reads JDLink, not the store."""
+    await compiling.cache_viewer("host-advisor")
+    for query, statements in ((DASHBOARD, 1), (DASHBOARD_JDLINK, 2)):
+        before = COMPILED["tickets"]
+        with compiling.count_statements() as sql:
+            await compiling.data(query, {"first": 50}, as_="host-advisor")
+        assert (sql.count, COMPILED["tickets"] - before) == (statements, 1)
+
+
 async def test_dashboard_with_jdlink_down_answers_upstream_unavailable_as_the_executor(
     executing: Api, compiling: Api, jdlink: JdlinkSimulator
 ) -> None:
