@@ -215,6 +215,8 @@ class Compiler:
         """Records a field the executor answers. A non-null one whose error would null an
         object below the root field is refused: the post-pass fails the whole root field
         (right only when every field between them is non-null too)."""
+        if not compiled.node:  # built from its parent's row: no row of its own to run it on
+            raise NotCompiled(f"{compiled.name}.{node.name.value}: a hole without a row")
         non_null = not self.nullable(compiled, node.name.value)
         if non_null and self._below_nullable:
             raise NotCompiled(f"{compiled.name}.{node.name.value}: non-null, in a nullable")

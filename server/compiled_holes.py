@@ -104,7 +104,7 @@ async def _rows(executor: Executor[Any], instances: list[Instance]) -> dict[str,
         if instance.holder[PK] not in pks:
             pks.append(instance.holder[PK])
     loaders = executor.context_value.loaders
-    loads = [getattr(loaders, f"{_snake(name)}_by_id").load_many(pks) for name, pks in keys.items()]
+    loads = [getattr(loaders, by_id_loader(name)).load_many(pks) for name, pks in keys.items()]
     found = await asyncio.gather(*loads)
     return {
         name: dict(zip(pks, rows, strict=True))
@@ -117,8 +117,9 @@ def _strawberry_type(owner: GraphQLObjectType) -> Any:
     return owner.extensions["strawberry-definition"].origin
 
 
-def _snake(type_name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower()
+def by_id_loader(type_name: str) -> str:
+    """The name of a type's by-id loader on ``Loaders``: ``Machine`` -> ``machine_by_id``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower() + "_by_id"
 
 
 async def _value(executor: Executor[Any], result: Any) -> Any:

@@ -22,11 +22,13 @@ import pytest
 
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.bench.scenarios import DASHBOARD
+from deskgraph.loaders import Loaders
 from deskgraph.loaders.compiled import PK
 from deskgraph.loaders.compiled_plan import build_plan
 from deskgraph.loaders.compiled_restricted import Hole
 from deskgraph.loaders.compiled_types import COMPILED as COMPILED_TYPES
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
+from deskgraph.server.compiled_holes import by_id_loader
 from deskgraph.server.compiled_operation import ANSWERED
 from deskgraph.settings import Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
@@ -251,6 +253,15 @@ async def test_a_failing_non_null_hole_fails_the_root_field_as_the_executor(
         "viewerCan",
         "INTERNAL_SERVER_ERROR",
     )
+
+
+def test_holes_are_declared_on_types_with_rows_and_by_id_loaders() -> None:
+    """The post-pass loads a hole's object by its ``"!pk"`` with the type's by-id loader."""
+    declared = {c.name: c for c in COMPILED_TYPES.values() if c.executed}
+    assert {"Machine", "Message", "Ticket"} <= set(declared)
+    for compiled in declared.values():
+        assert compiled.node, compiled.name
+        assert hasattr(Loaders, by_id_loader(compiled.name)), compiled.name
 
 
 async def test_a_non_null_hole_below_a_nullable_field_is_left_to_the_executor(
