@@ -51,6 +51,15 @@ TABLES: dict[Any, list[Case]] = {
         case("service_read", THIRD_TICKET, expected=TicketRelation.SERVICE),
         case("service_no_scope", HOST_TICKET, expected=TicketRelation.NONE),
     ],
+    rules.works_as_external: [
+        permit("external_advisor", EXTERNAL_TICKET),
+        permit("external_advisor", READ_ONLY_TICKET, note="a VIEWER there: still external"),
+        forbid("external_advisor", SOUTH_TICKET, note="home"),
+        forbid("external_advisor", OTHER_HOST_TICKET, note="not theirs"),
+        forbid("host_advisor", HOST_TICKET),
+        forbid("customer_user", HOST_TICKET),
+        forbid("service_every_scope", HOST_TICKET),
+    ],
     rules.can_see_ticket: [
         permit("host_admin", OTHER_HOST_TICKET, note="any team of the organization"),
         permit("host_viewer", HOST_TICKET),
