@@ -23,7 +23,7 @@ from sqlalchemy import Dialect, Select
 from deskgraph.auth.shape import shape_key, shape_parameters, viewer_shape
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
-from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
+from deskgraph.loaders.compiled import NotCompiled, TicketList, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
 from deskgraph.loaders.compiled_json import JsonSql, json_sql
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
@@ -64,17 +64,6 @@ class Plan:
         return tuple(values[name] for name in self.names)
 
 
-@dataclass(frozen=True)
-class Template:
-    """A root field's statement for a viewer shape, its page sizes still open: each request's
-    sizes (checked as the resolvers check them) pick the :class:`Plan` written for them."""
-
-    statement: Select[Any]
-    pages: Mapping[str, Page]  # the pages it takes, by their size's parameter
-    denied: Sites
-    holes: Holes
-
-
 # (ids of the field's nodes, shape, dialect, whether the collector takes plain fields only,
 # @skip/@include outcomes, the listing's view and filter structure: Listing.key) -> (the
 # nodes, the template or None: refused); and with the page
@@ -84,7 +73,7 @@ class Template:
 # variables decide only the outcomes (Collector.outcomes). The schema's restrictions are not
 # in the key: every schema is built from the same types.
 Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...], tuple[Any, ...]]
-_templates: LRUCache[Key, tuple[tuple[FieldNode, ...], Template | None]] = LRUCache(
+_templates: LRUCache[Key, tuple[tuple[FieldNode, ...], TicketList | None]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
 _plans: LRUCache[tuple[Key, tuple[int, ...]], tuple[tuple[FieldNode, ...], Plan]] = LRUCache(
@@ -123,9 +112,7 @@ def ticket_list_plan(
         raise NotCompiled("a page size the resolver refuses") from error
     cached = _plans.get((key, tuple(sizes.values())))
     if cached is None or not _same(cached[0], nodes):
-        plan = compile_plan(
-            template.statement, sizes, dialect, template.denied, template.pages, template.holes
-        )
+        plan = compile_plan(template, sizes, dialect)
         cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
     if listing.values:
         return dataclasses.replace(cached[1], bound=listing.values)
@@ -140,15 +127,16 @@ def _template(
     collector: Collector,
     sql: JsonSql,
     listing: Listing,
-) -> Template:
+) -> TicketList:
+    """The field's statement for the viewer's shape, its page sizes still open (each
+    request's sizes pick the plan written for them)."""
     cached = _templates.get(key)
     if cached is None or not _same(cached[0], nodes):
         try:
             node = merged(nodes)
             shape = viewer_shape(viewer)
-            built = compile_ticket_list(node, shape, restrictions, collector, sql, listing)
-            template: Template | None = Template(
-                built.statement, built.pages, built.denied, built.holes
+            template: TicketList | None = compile_ticket_list(
+                node, shape, restrictions, collector, sql, listing
             )
         except NotCompiled:
             template = None
@@ -162,17 +150,10 @@ def _same(kept: tuple[FieldNode, ...], nodes: tuple[FieldNode, ...]) -> bool:
     return len(kept) == len(nodes) and all(a is b for a, b in zip(kept, nodes, strict=True))
 
 
-def compile_plan(
-    statement: Select[Any],
-    sizes: Mapping[str, int],
-    dialect: Dialect,
-    denied: Sites,
-    pages: Mapping[str, Page],
-    holes: Holes,
-) -> Plan:
-    """``statement``'s SQL text with the page ``sizes`` written in (``Compiler.first``) and
-    the viewer's values left as positional parameters."""
-    compiled = statement.params(dict(sizes)).compile(
+def compile_plan(built: TicketList, sizes: Mapping[str, int], dialect: Dialect) -> Plan:
+    """``built``'s SQL text with the page ``sizes`` written in (``Compiler.first``) and the
+    viewer's values left as positional parameters."""
+    compiled = built.statement.params(dict(sizes)).compile(
         dialect=dialect, compile_kwargs={"render_postcompile": True}
     )
     if compiled.positiontup is None:
@@ -182,7 +163,8 @@ def compile_plan(
         for name, bind in compiled.binds.items()
         if bind.value is not None and not bind.callable
     }
-    return Plan(compiled.string, tuple(compiled.positiontup), constants, denied, pages, holes)
+    positions = tuple(compiled.positiontup)
+    return Plan(compiled.string, positions, constants, built.denied, built.pages, built.holes)
 
 
 def build_plan(
@@ -198,7 +180,7 @@ def build_plan(
     sql = json_sql(dialect.name)
     built = compile_ticket_list(node, viewer_shape(viewer), restrictions, sql=sql, listing=listing)
     sizes = page_parameters(built.pages, variables, max_page)
-    plan = compile_plan(built.statement, sizes, dialect, built.denied, built.pages, built.holes)
+    plan = compile_plan(built, sizes, dialect)
     return dataclasses.replace(plan, bound=listing.values)
 
 

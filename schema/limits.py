@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cachetools import LRUCache
 from graphql import (
     ArgumentNode,
     DocumentNode,
@@ -97,25 +96,11 @@ def limits_rule(max_depth: int, max_fields: int) -> type[ValidationRule]:
     return OperationLimits
 
 
-class ValidatedDocuments:
-    """Documents a schema's pipeline found valid (parsed within its token limit, no guard
-    before validation refused them, no validation error): what lets a compiled operation
-    (``server.compiled_operation``) skip those steps for the same document. By identity:
-    the parse cache hands every request of a text the same document, and each entry keeps
-    its schema and document, so an id is not reused while it is kept."""
-
-    def __init__(self, maxsize: int = 512) -> None:
-        self._seen: LRUCache[tuple[int, int], tuple[Any, DocumentNode]] = LRUCache(maxsize)
-
-    def add(self, schema: Any, document: DocumentNode) -> None:
-        self._seen[id(schema), id(document)] = (schema, document)
-
-    def holds(self, schema: Any, document: DocumentNode) -> bool:
-        seen = self._seen.get((id(schema), id(document)))
-        return seen is not None and seen[0] is schema and seen[1] is document
-
-
-VALIDATED = ValidatedDocuments()
+# The schemas whose pipeline found a document valid (parsed within their token limit, no guard
+# before validation refused it, no validation error), by document: what lets a compiled
+# operation (``server.compiled_operation``) skip those steps for the same document. Schemas
+# are few (built once per set of limits), so each document's set stays small.
+VALIDATED: PerDocument[set[Any]] = PerDocument(lambda _document: set())
 
 
 class ValidationErrorCodes(SchemaExtension):
@@ -131,7 +116,7 @@ class ValidationErrorCodes(SchemaExtension):
             if not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": GRAPHQL_VALIDATION_FAILED}
         if not errors and context.graphql_document is not None:
-            VALIDATED.add(context.schema, context.graphql_document)
+            VALIDATED(context.graphql_document).add(context.schema)
 
 
 # An Int is 32 bits (11 characters with its sign); a longer literal is refused before

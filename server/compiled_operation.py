@@ -137,7 +137,7 @@ class CompiledOperations:
             document = self._parse(query, max_tokens=self.settings.max_query_tokens)
         except GraphQLError as error:
             raise Unanswered from error
-        if not VALIDATED.holds(self.schema, document):
+        if self.schema not in VALIDATED(document):
             raise Unanswered
         operation, roots = self._operation(document, name)
         if variables is not None and not isinstance(variables, dict):
