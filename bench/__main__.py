@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
 
+    load_at_start = _load_average()
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     rounds = args.rounds or (10 if args.quick else 100)
     warmup = 2 if args.quick else 10
@@ -119,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         for b in dict.fromkeys(d.backend for d in datasets)
     ]
     live = [cards.measure(d, quick=args.quick) for d in live_on]
+    # What else the machine ran shows in its load: the run alone keeps one to two cores busy.
+    run.notes.append(
+        f"load average (1, 5, 15 min) at the start {load_at_start}, at the end {_load_average()}"
+    )
     text = report.render(run) + "\n" + cards.section(live, []) + "\n" + postgraphile.section(versus)
     if output.exists():
         text = report.with_kept_sections(text, output.read_text(encoding="utf-8"))
@@ -129,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: wrote {output}", file=sys.stderr)
     delivered = all(result.all_delivered for result in live)
     return 0 if report.sql_counts_hold(run) and delivered else 1
+
+
+def _load_average() -> str:
+    return ", ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
 async def _measure_dataset(dataset: Dataset, rounds: int, warmup: int) -> DatasetResult:

@@ -53,7 +53,7 @@ def tickets_field() -> FieldNode:
 
 
 async def measure(database_url: str, requests: int, rounds: int) -> str:
-    settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0)
+    settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0, compiler="off")
     app = create_app(settings)
     compiling_app = create_app(dataclasses.replace(settings, compiler="on"))
     variables = {"first": DASHBOARD_SIZE}

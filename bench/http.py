@@ -89,6 +89,8 @@ def server_process(
         "--workers",
         str(workers),
         "--no-access-log",
+        # As `deskgraph serve` (server.serve.uvicorn_options: no trusted proxy by default).
+        "--no-proxy-headers",
         "--log-level",
         "warning",
     ]
