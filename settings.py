@@ -36,6 +36,9 @@ SecondsOrNone = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # 0: keep no
 
 
 # The spellings of DESKGRAPH_COMPILER from when it was a boolean (pydantic's bool words).
+# DESKGRAPH_COMPILER: the query compiler (issue 17) off, on, or checked against the executor.
+CompilerMode = Literal["off", "on", "verify"]
+
 _COMPILER_SYNONYMS = {
     **dict.fromkeys(("true", "1", "yes", "y", "t"), "on"),
     **dict.fromkeys(("false", "0", "no", "n", "f"), "off"),
@@ -101,7 +104,7 @@ class Settings:
     # covers from one SQL statement; `verify` runs both the statement and the executor for
     # each of them and fails the field (a masked internal error, both answers logged) when
     # they differ; `off` runs everything on the executor.
-    compiler: Literal["off", "on", "verify"] = "off"
+    compiler: CompilerMode = "on"
     max_query_depth: AtLeastOne = 12
     max_query_fields: AtLeastOne = 2_000
     max_query_tokens: AtLeastOne = 10_000

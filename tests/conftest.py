@@ -28,7 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from deskgraph.server.app import create_app
-from deskgraph.settings import Settings
+from deskgraph.settings import CompilerMode, Settings
 from deskgraph.sources.jdlink.simulator import JdlinkSimulator
 from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store.seed import PERSONAS, demo_fleet
@@ -209,19 +209,24 @@ def jdlink(jdlink_server: tuple[JdlinkSimulator, str]) -> JdlinkSimulator:
 
 
 @pytest.fixture
-def jdlink_settings(
-    jdlink: JdlinkSimulator,
-    jdlink_server: tuple[JdlinkSimulator, str],
-    request: pytest.FixtureRequest,
-) -> Settings:
-    """Settings that point deskgraph at the local JDLink (no database). A test marked
-    ``executor_reference`` compares the compiler with the executor: its apps run with the
-    compiler off unless the test says otherwise, whatever DESKGRAPH_COMPILER says."""
-    compiler = Settings.from_env(
+def compiler_mode(request: pytest.FixtureRequest) -> CompilerMode:
+    """The query compiler's mode of the test's apps: DESKGRAPH_COMPILER's, else the default
+    (on). A test marked ``executor_reference`` compares the compiler with the executor: its
+    apps run with the compiler off unless the test says otherwise. A module that must hold
+    on both paths (the statement counts) overrides this fixture with ``params``."""
+    if request.node.get_closest_marker("executor_reference") is not None:
+        return "off"
+    return Settings.from_env(
         {"DESKGRAPH_COMPILER": os.environ.get("DESKGRAPH_COMPILER", "")}
     ).compiler
-    if request.node.get_closest_marker("executor_reference") is not None:
-        compiler = "off"
+
+
+@pytest.fixture
+def jdlink_settings(
+    jdlink: JdlinkSimulator, jdlink_server: tuple[JdlinkSimulator, str], compiler_mode: CompilerMode
+) -> Settings:
+    """Settings that point deskgraph at the local JDLink (no database), with the test's
+    compiler mode."""
     return Settings(
         jdlink_url=jdlink_server[1],
         jdlink_client_id=jdlink.client_id,
@@ -232,7 +237,7 @@ def jdlink_settings(
         invite_lookup_per_minute=0,
         # DESKGRAPH_COMPILER=verify runs any test module with the query compiler checked
         # against the executor (docs/compiler.md: the leak walk does).
-        compiler=compiler,
+        compiler=compiler_mode,
     )
 
 

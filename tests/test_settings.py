@@ -16,7 +16,8 @@ from deskgraph.settings import DEVELOPMENT_TOKEN_SECRET, Settings, SettingsError
 
 GOOD = [
     pytest.param({}, {"env": "development", "port": 8000, "is_production": False}, id="defaults"),
-    pytest.param({}, {"compiler": "off"}, id="compiler-off-by-default"),
+    pytest.param({}, {"compiler": "on"}, id="compiler-on-by-default"),
+    pytest.param({"DESKGRAPH_COMPILER": "off"}, {"compiler": "off"}, id="compiler-off"),
     pytest.param({"DESKGRAPH_COMPILER": "verify"}, {"compiler": "verify"}, id="compiler-verify"),
     pytest.param({"DESKGRAPH_COMPILER": " ON "}, {"compiler": "on"}, id="compiler-on"),
     # It was a boolean: its words still mean on and off.

@@ -1,9 +1,11 @@
-"""Nested reads are batched: the statement count does not grow with the number of rows."""
+"""Nested reads are batched: the statement count does not grow with the number of rows, on the
+executor's loaders and with the query compiler (the default) alike."""
 
 from __future__ import annotations
 
 import pytest
 
+from deskgraph.settings import CompilerMode
 from tests import factories
 from tests.conftest import Api
 
@@ -22,6 +24,12 @@ query DASHBOARD($first: Int!) {
   }
 }
 """
+
+
+@pytest.fixture(params=["off", "on"], ids=["executor", "compiler"])
+def compiler_mode(request: pytest.FixtureRequest) -> CompilerMode:
+    mode: CompilerMode = request.param
+    return mode
 
 
 async def statements_for(reader: Api, query: str, first: int, persona: str = "service") -> int:

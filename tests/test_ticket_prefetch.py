@@ -13,9 +13,17 @@ import pytest
 from sqlalchemy import select
 
 from deskgraph.bench.scenarios import DASHBOARD, DETAIL
+from deskgraph.settings import CompilerMode
 from deskgraph.store import models
 from tests import factories
 from tests.conftest import Api, gid, tasks_of
+
+
+@pytest.fixture
+def compiler_mode() -> CompilerMode:
+    """Prefetching is the executor's: the compiler (on by default) would answer the lists."""
+    return "off"
+
 
 FRAGMENTS = """
 query FRAGMENTS($first: Int!, $skipMachine: Boolean!) {
