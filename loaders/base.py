@@ -73,11 +73,32 @@ class Reader:
     the background instead, and ``close()`` (before the session closes) waits for it.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(
+        self,
+        session: AsyncSession | None = None,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
+        # Given, or made by ``sessionmaker`` on first use (``reading``): a request answered
+        # without SQL (a kept viewer, a compiled ``{ viewer { id } }``) makes none.
+        assert (session is None) != (sessionmaker is None), "a session or a sessionmaker"
+        self._session = session
+        self._sessionmaker = sessionmaker
         self._lock = asyncio.Lock()
         self._closed = False
         self._running: set[asyncio.Task[Any]] = set()
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            assert self._sessionmaker is not None
+            self._session = self._sessionmaker()
+        return self._session
+
+    @property
+    def session_made(self) -> AsyncSession | None:
+        """The session if one was made (or given), without making one."""
+        return self._session
 
     async def _execute(
         self, statement: Executable | str, params: dict[str, Any] | tuple[Any, ...] | None
@@ -157,19 +178,23 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
     the reader first, so that a load still queued when the block ends (of a field cancelled
     meanwhile) fails instead of opening the closed session again, on a connection nothing
     would return to the pool."""
-    session = sessionmaker()
+    reader = Reader(sessionmaker=sessionmaker)
     try:
-        reader = Reader(session)
         try:
             yield reader
         finally:
             await reader.close()
     finally:
-        # A request answered without SQL (a kept viewer, a compiled `{ viewer { id } }`) never
-        # began a transaction nor loaded an object: closing it would release nothing, and cost
-        # a greenlet switch and SQLAlchemy's bookkeeping on every such request.
-        sync = session.sync_session
-        if sync.in_transaction() or sync.identity_map or sync.new or sync.deleted:
+        # A request answered without SQL (a kept viewer, a compiled `{ viewer { id } }`) made
+        # no session, or one that never began a transaction nor loaded an object: closing it
+        # would release nothing, and cost a greenlet switch and SQLAlchemy's bookkeeping on
+        # every such request.
+        session = reader.session_made
+        sync = None if session is None else session.sync_session
+        if sync is not None and (
+            sync.in_transaction() or sync.identity_map or sync.new or sync.deleted
+        ):
+            assert session is not None
             await session.close()
 
 

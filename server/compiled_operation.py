@@ -27,8 +27,9 @@ mode (``DESKGRAPH_COMPILER=verify``) answers with the usual pipeline and fails t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -162,7 +163,8 @@ class CompiledOperations:
         viewer = context.viewer
         if viewer is None:
             raise Unanswered
-        collector = Collector.of(self.graphql_schema, document, operation, coerced)
+        # The fields' collector, for the plans (a query of the viewer record needs none).
+        collector = partial(Collector.of, self.graphql_schema, document, operation, coerced)
         errors: list[GraphQLError] = []
         data, compiled = await self._data(roots, viewer, values, context, collector, errors)
         cost = {"requested": requested}
@@ -229,26 +231,28 @@ class CompiledOperations:
         viewer: Actor,
         variables: dict[str, Any],
         context: Context,
-        collector: Collector,
+        collector: Callable[[], Collector],
         errors: list[GraphQLError],
     ) -> tuple[dict[str, Any], tuple[str, ...]]:
         """The data, and the root fields whose statements answered; the errors of the fields
         answered null for the viewer go to ``errors``."""
         # Plans first, all of them: a field the compiler refuses leaves the whole operation to
         # the usual pipeline before any statement runs.
-        dialect = context.session.get_bind().dialect
         max_page = self.settings.max_page_size
         restrictions = schema_restrictions(self.graphql_schema)
         planned: list[tuple[FieldNode, Any]] = []
+        collected: Collector | None = None
         for node in roots:
             if node.name.value == "tickets":
+                dialect = context.session.get_bind().dialect  # a session: a statement follows
+                collected = collected or collector()
                 try:
                     listing = tickets_listing(
-                        self.graphql_schema, node, collector.variable_values, viewer,
+                        self.graphql_schema, node, collected.variable_values, viewer,
                         context.now, dialect,
                     )  # fmt: skip
                     plan = ticket_list_plan(
-                        node, viewer, dialect, variables, max_page, restrictions, collector,
+                        node, viewer, dialect, variables, max_page, restrictions, collected,
                         listing,
                     )  # fmt: skip
                     arguments = plan.arguments(viewer, variables)  # the cursors' checks

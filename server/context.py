@@ -34,7 +34,6 @@ UNKNOWN_PRINCIPAL = "The token names no known principal."
 @dataclass
 class Context:
     settings: Settings
-    session: AsyncSession
     reader: Reader
     loaders: Loaders
     viewer: Actor | None
@@ -65,6 +64,11 @@ class Context:
         if self.viewer is None:
             raise Unauthenticated(self.auth_error or "Sign in: this field needs a bearer token.")
         return self.viewer
+
+    @property
+    def session(self) -> AsyncSession:
+        """The request's session (the reader's: made on first use)."""
+        return self.reader.session
 
     @property
     def now(self) -> datetime:
@@ -151,7 +155,6 @@ class LiveContext:
             viewer = None if principal is None else await self.viewers.viewer(reader, principal)
             context = Context(
                 settings=self.settings,
-                session=reader.session,
                 reader=reader,
                 loaders=self.loaders_class(reader, self.sources),
                 viewer=viewer,

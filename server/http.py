@@ -308,7 +308,6 @@ class GraphQLEndpoint:
         pending = None if principal is None else partial(self.viewers.viewer, reader, principal)
         return Context(
             settings=self.settings,
-            session=reader.session,
             reader=reader,
             loaders=self.loaders(reader, self.sources),
             viewer=None,

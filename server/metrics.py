@@ -14,6 +14,7 @@ of them, adds them up (prometheus-client's multiprocess mode).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
@@ -146,10 +147,19 @@ def record_crm_api_usage(source: str, used: int, limit: int) -> None:
 
 def record_operation(operation: str, outcome: str, seconds: float, codes: Iterable[str]) -> None:
     """One GraphQL operation answered over HTTP (``operation`` already bounded)."""
-    REQUESTS.labels(operation, outcome).inc()
-    LATENCY.labels(operation).observe(seconds)
+    requests, latency = _operation_metrics(operation, outcome)
+    requests.inc()
+    latency.observe(seconds)
     for code in codes:
         ERRORS.labels(code).inc()
+
+
+@functools.lru_cache(maxsize=4 * (MAX_OPERATION_NAMES + 3))  # 4 outcomes; names bounded
+def _operation_metrics(operation: str, outcome: str) -> tuple[Counter, Histogram]:
+    """The children of one operation and outcome, looked up once: ``labels()`` checks and
+    converts the values and takes a lock on every call, on every request. (Both metrics
+    live as long as the process; nothing removes a child.)"""
+    return REQUESTS.labels(operation, outcome), LATENCY.labels(operation)
 
 
 class OperationLabels:
