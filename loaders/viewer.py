@@ -161,9 +161,9 @@ class ViewerCache:
         generation = self.hub.access_generation
         cached = self._entries.get(key)
         if cached is not None and cached.generation == generation:
-            metrics.VIEWER_CACHE.labels("hit").inc()
+            metrics.VIEWER_CACHE_HITS.inc()
             return cached.viewer
-        metrics.VIEWER_CACHE.labels("miss").inc()
+        metrics.VIEWER_CACHE_MISSES.inc()
         viewer = await fetch_viewer(reader, principal)
         if self.hub.access_generation == generation:
             self._entries[key] = _Cached(viewer, generation)
