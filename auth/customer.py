@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from deskgraph.auth.scopes import READ, READ_CONTACT_DETAILS, READ_JDLINK
+from deskgraph.auth.shape import in_ids
 from deskgraph.auth.viewer import Actor
 from deskgraph.store import models
 
@@ -167,6 +168,84 @@ def can_see_internal_notes(viewer: Actor, customer_user: Owned) -> bool:
     services with ``read:contact-details``; not the person, not external advisors."""
     return viewer.is_member_of(customer_user.organization_id) or viewer.has_scope(
         READ_CONTACT_DETAILS
+    )
+
+
+def contact_details_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_contact_details` on ``customer_users`` (never null)."""
+    if viewer.is_customer_user:
+        if viewer.customer_user_id is None:
+            return false()
+        return models.CustomerUser.id == viewer.customer_user_id
+    return _members_or_scope(viewer)
+
+
+def internal_notes_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_internal_notes` on ``customer_users`` (never null)."""
+    if viewer.is_customer_user:
+        return false()
+    return _members_or_scope(viewer)
+
+
+def _members_or_scope(viewer: Actor) -> ColumnElement[bool]:
+    """The person's organization is the advisor's own, or a service holds
+    ``read:contact-details``; on ``customer_users``."""
+    if viewer.is_advisor and viewer.primary_organization_id is not None:
+        return _organization_of_person() == viewer.primary_organization_id
+    return true() if viewer.has_scope(READ_CONTACT_DETAILS) else false()
+
+
+def requester_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of which of a ticket's requesters ``Ticket.requesters`` shows the viewer
+    (schema.ticket_sharing), on ``tickets`` and ``customer_users`` (never null): on a ticket
+    of an organization an external advisor meets only through their teams
+    (:func:`meets_through_external_teams`), the people of the customers they meet
+    (:func:`customer_user_visible`); a customer user, their own company's people
+    (``ticket_portal.can_see_message_author``); everyone else, all of them."""
+    person = models.CustomerUser
+    if viewer.is_customer_user:
+        if viewer.customer_id is None:
+            return false()
+        return person.customer_id == viewer.customer_id
+    if not viewer.is_advisor or not viewer.external_organization_ids:
+        return true()
+    ticket = models.Ticket
+    through = in_ids(ticket.organization_id, viewer.external_organization_ids)
+    if viewer.primary_organization_id is not None:
+        through = and_(ticket.organization_id != viewer.primary_organization_id, through)
+    return or_(~through, _met_customer(viewer))
+
+
+def _met_customer(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_customer` for an advisor on the customer of a person (on
+    ``customer_users``): of the advisor's own organization, or of an external one with a
+    ticket in one of the advisor's external teams."""
+    organization = _organization_of_person()
+    clauses: list[ColumnElement[bool]] = []
+    if viewer.primary_organization_id is not None:
+        clauses.append(organization == viewer.primary_organization_id)
+    if viewer.external_team_ids:
+        met = models.Ticket.__table__.alias("met")
+        received = exists().where(
+            met.c.customer_id == models.CustomerUser.customer_id,
+            in_ids(met.c.team_id, viewer.external_team_ids),
+        )
+        external = in_ids(organization, viewer.external_organization_ids)
+        if viewer.primary_organization_id is not None:
+            external = and_(organization != viewer.primary_organization_id, external)
+        clauses.append(and_(external, received.correlate_except(met)))
+    return or_(*clauses) if clauses else false()
+
+
+def _organization_of_person() -> ColumnElement[int]:
+    """A customer user's organization (their customer's), on ``customer_users``; the
+    customer aliased so that no enclosing ``customers`` is read instead."""
+    owner = models.Customer.__table__.alias("owner")
+    return (
+        select(owner.c.organization_id)
+        .where(owner.c.id == models.CustomerUser.customer_id)
+        .correlate_except(owner)
+        .scalar_subquery()
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+from sqlalchemy import ColumnElement
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
@@ -210,6 +211,16 @@ POLICIES: dict[AccessPolicy, tuple[Rule, str]] = {
 # compiler folds them when it builds a plan: docs/compiler.md §2). PORTAL's is per property.
 VIEWER_ONLY: dict[AccessPolicy, ViewerRule] = {
     AccessPolicy.TICKET_TAGS: ticket_portal.ticket_tags_shown,
+}
+RowSql = Callable[[Actor], ColumnElement[bool]]
+# The SQL twins of the policies whose rule reads the row, by (policy, the GraphQL type whose
+# field it restricts), written against that type's table (tests/test_auth.py's agreement
+# test): the compiler answers such a field where its twin holds and marks the instances where
+# it does not (docs/compiler.md §2.2).
+ROW_SQL: dict[tuple[AccessPolicy, str], RowSql] = {
+    (AccessPolicy.CONTACT_DETAILS, "CustomerUser"): customer.contact_details_scope,
+    (AccessPolicy.INTERNAL_NOTES, "CustomerUser"): customer.internal_notes_scope,
+    (AccessPolicy.ORGANIZATION_TAGS, "Organization"): organization.tags_of_scope,
 }
 
 

@@ -87,6 +87,19 @@ def can_see_tags_of(viewer: Actor, organization_id: int) -> bool:
     return viewer.works_in(organization_id)
 
 
+def tags_of_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_tags_of` on ``organizations`` (never null)."""
+    o = models.Organization
+    if viewer.is_service:
+        return true() if viewer.has_scope(READ) else false()
+    if not viewer.is_advisor or viewer.primary_organization_id is None:
+        return false()
+    own = o.id == viewer.primary_organization_id
+    if not viewer.external_organization_ids:
+        return own
+    return or_(own, in_ids(o.id, viewer.external_organization_ids))
+
+
 def can_see_tag(viewer: Actor, tag: Any) -> bool:
     return can_see_tags_of(viewer, tag.organization_id)
 

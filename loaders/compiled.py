@@ -32,11 +32,15 @@ from sqlalchemy import (
     String,
     Table,
     case,
+    false,
     func,
     literal,
+    not_,
     null,
     select,
+    true,
 )
+from sqlalchemy.sql.elements import False_, True_
 from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import ticket as ticket_rules
@@ -54,6 +58,7 @@ from deskgraph.loaders.compiled_json import (
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import (
+    DENIED_MARK,
     Denied,
     Hole,
     Holes,
@@ -111,7 +116,15 @@ class Compiler:
         fields = self.collector.fields(selection, compiled.name)
         for node in fields:
             key = node.alias.value if node.alias else node.name.value
-            pairs += [literal(key), self.value(compiled, row, node, laterals)]
+            shown = self.shown(compiled, row, node)
+            if shown is False:
+                pairs += [literal(key), null()]
+            elif shown is True:
+                pairs += [literal(key), self.value(compiled, row, node, laterals)]
+            else:  # the row's rule: the value where it holds, and whether it did not
+                value = case((shown, self.value(compiled, row, node, laterals)))
+                pairs += [literal(key), value, literal(DENIED_MARK + key)]
+                pairs.append(self.sql.boolean(not_(shown)))
         if any(id(node) in self.holes for node in fields):
             pairs += [literal(PK), row.c.id]  # the row the post-pass runs its holes on
         return self.sql.object(pairs), laterals
@@ -125,8 +138,6 @@ class Compiler:
         if name in compiled.executed:
             self.hole(compiled, node)
             return null()  # the key in its place; the post-pass answers it
-        if self.is_denied(compiled, node):
-            return null()
         relation = compiled.related.get(name)
         if relation is None:
             if node.arguments or node.selection_set is not None:
@@ -168,7 +179,10 @@ class Compiler:
         elif relation.many:
             if node.arguments:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
-            ordered = [inner.c[c] for c in relation.order]
+            if relation.order_by is not None:
+                ordered = relation.order_by(row, inner)
+            else:
+                ordered = [inner.c[c] for c in relation.order]
             built, nested = self.object(target, inner, node.selection_set)
             value = self.sql.array(built, inner, nested, where, ordered, f"items_{self._count}")
         else:
@@ -198,18 +212,28 @@ class Compiler:
             return self.sql.boolean(row.c[column])
         return row.c[column]
 
-    def is_denied(self, compiled: CompiledType, node: FieldNode) -> bool:
-        """Whether the viewer's shape is denied a restricted field (recorded for the
-        post-pass); a restricted field whose rule reads the row is refused."""
-        restriction = self.restrictions.get(f"{compiled.name}.{node.name.value}")
-        if restriction is None:
-            return False
-        if restriction.viewer_rule is None:
-            raise NotCompiled(f"{compiled.name}.{node.name.value}: a rule on the row")
-        if restriction.viewer_rule(self.viewer):
-            return False
-        self.denied[id(node)] = Denied(node, restriction.message)
-        return True
+    def shown(
+        self, compiled: CompiledType, row: FromClause, node: FieldNode
+    ) -> bool | ColumnElement[bool]:
+        """Whether the viewer's shape sees a field: True (not restricted, a hole, or its rule
+        lets the shape see it), False (denied: null, recorded for the post-pass), or its
+        rule's SQL twin on ``row`` when the rule reads the row (recorded: the post-pass reads
+        each instance's ``"!f:<key>"``). A rule on the row without a twin is refused."""
+        name = node.name.value
+        restriction = self.restrictions.get(f"{compiled.name}.{name}")
+        if restriction is None or name in compiled.executed:
+            return True  # a hole's rule runs with it, in the executor
+        if restriction.viewer_rule is not None:
+            twin: ColumnElement[bool] = true() if restriction.viewer_rule(self.viewer) else false()
+        elif restriction.row_sql is not None:
+            twin = restriction.row_sql(self.viewer)
+        else:
+            raise NotCompiled(f"{compiled.name}.{name}: a rule on the row")
+        if isinstance(twin, True_):
+            return True
+        row_rule = not isinstance(twin, False_)
+        self.denied[id(node)] = Denied(node, restriction.message, row=row_rule)
+        return ClauseAdapter(row).traverse(twin) if row_rule else False
 
     def hole(self, compiled: CompiledType, node: FieldNode) -> None:
         """Records a field the executor answers. A non-null one whose error would null an

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON, aggregate_order_by
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnClause, Label
 from sqlalchemy.sql.functions import Function
 from sqlalchemy.sql.selectable import Lateral
 
@@ -137,7 +138,11 @@ class SqliteJson(JsonSql):
     def listed(
         self, items: Select[Any], order: Sequence[ColumnElement[Any]], name: str
     ) -> Select[Any]:
-        ordered = self.correlated(items.order_by(*order), name)
+        # SQLite's ORDER BY of a subquery in FROM does not read the enclosing rows, its select
+        # list does: an order computed from them is selected and ordered by its label.
+        by = [o if isinstance(o, ColumnClause) else o.label(f"by_{i}") for i, o in enumerate(order)]
+        items = items.add_columns(*(o for o in by if isinstance(o, Label)))
+        ordered = self.correlated(items.order_by(*by), name)
         return select(func.json_group_array(func.json(ordered.c.item)).label("obj"))
 
     def edges(

@@ -12,6 +12,7 @@ PostgreSQL keeps one generic plan for a prepared statement only when it sees its
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_param
 from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
 
 PLAN_CACHE_SIZE = 512  # as the parse and validation caches
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,8 @@ def _template(
             template: TicketList | None = compile_ticket_list(
                 node, shape, restrictions, collector, sql, listing
             )
-        except NotCompiled:
+        except NotCompiled as refused:
+            log.debug("not compiled: %s", refused)
             template = None
         cached = _templates[key] = (nodes, template)
     if cached[1] is None:

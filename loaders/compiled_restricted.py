@@ -6,9 +6,11 @@ A restricted field whose rule, on an object the viewer may see, depends on the v
 the plan is built for the viewer's shape: shown, it is compiled as any field; denied, the plan
 answers JSON null and records the field as a *site* where the post-pass
 (``server.compiled_post``) adds the FORBIDDEN error the executor would, at each instance. A
-restricted field whose rule reads the row (no SQL twin yet) is refused, unless the field is
-a hole (:class:`Hole`): the executor runs it, its rule with it. Holes are placed by the same
-walk as the denied fields.
+restricted field whose rule reads the row is compiled with the rule's SQL twin
+(``auth.directive.ROW_SQL``): its value where the twin holds, and beside it a hidden key
+``"!f:<key>"`` telling the post-pass whether this instance is denied. One without a twin is
+refused, unless the field is a hole (:class:`Hole`): the executor runs it, its rule with it.
+Holes are placed by the same walk as the denied fields.
 """
 
 from __future__ import annotations
@@ -20,20 +22,25 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, SelectionSetNode
 
-from deskgraph.auth.directive import ViewerRule, restricted_permissions
+from deskgraph.auth.directive import ROW_SQL, RowSql, ViewerRule, restricted_permissions
 
 
 @dataclass(frozen=True)
 class Restriction:
     """What a restricted field's directive says: the rule (None: it reads the row, or the
     field is non-null and a denied null would null its parent) and what a denied viewer is
-    told."""
+    told; for a rule on the row, its SQL twin on the type's table, if it has one."""
 
     viewer_rule: ViewerRule | None
     message: str
+    row_sql: RowSql | None = None
 
 
 Restrictions = Mapping[str, Restriction]  # "Type.field" -> its restriction
+
+# Before a response key, the hidden key of whether a row rule denies the field there (JSON
+# boolean; no GraphQL name starts with `!`).
+DENIED_MARK = "!f:"
 
 
 @lru_cache(maxsize=16)
@@ -47,16 +54,19 @@ def schema_restrictions(schema: GraphQLSchema) -> Restrictions:
         # check_restricted_fields refuses such a schema; should it ever pass, never compile it.
         non_null = isinstance(owner.fields[field_name].type, GraphQLNonNull)
         rule = None if non_null else permission.viewer_rule
-        found[path] = Restriction(rule, permission.message)
+        row_sql = None if non_null else ROW_SQL.get((permission.policy, type_name))
+        found[path] = Restriction(rule, permission.message, row_sql)
     return found
 
 
 @dataclass(frozen=True)
 class Denied:
-    """A field a plan answers null for its viewer shape: FORBIDDEN at each of its instances."""
+    """A field a plan answers null for its viewer shape: FORBIDDEN at each of its instances;
+    for a rule on the row (``row``), at the instances whose ``"!f:<key>"`` is true."""
 
     node: FieldNode
     message: str
+    row: bool = False
 
 
 # Where a plan's denied fields stand below its root field: response key -> the denied field

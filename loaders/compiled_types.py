@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, exists
+from sqlalchemy import ColumnElement, FromClause, Table, case, exists, or_, select
 from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import (
+    customer as customer_rules,
     organization as organization_rules,
     project as project_rules,
     ticket as ticket_rules,
@@ -78,6 +79,9 @@ class Related:
     # A rule on the viewer alone under which the resolver loads nothing (null, no error):
     # ``Ticket.lockedBy`` for customer users.
     shown: Callable[[Actor], bool] | None = None
+    # A list's order read from more than the target's columns, in place of ``order``:
+    # (parent, target alias) -> what to order by (``Ticket.requesters``: as they were added).
+    order_by: Callable[[FromClause, FromClause], list[ColumnElement[Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -338,3 +342,77 @@ COMPILED: dict[str, CompiledType] = {
         executed=frozenset({"author"}),  # a union (Advisor | CustomerUser), the portal's rule
     ),
 }
+
+
+# The relations and restricted fields the leak walk's full-depth ticket lists reach (task
+# "refusals"): declared in a block of their own, below the types they extend.
+
+_further_requesters = table_of(models.TicketRequester)
+
+
+def _requesters_of_ticket(
+    parent: FromClause, person: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    """As ``RequestersByTicketIdLoader`` lists them (the primary requester and the further
+    ones), of whom the viewer is shown (``auth.customer.requester_scope``)."""
+    link = _further_requesters
+    further = exists().where(
+        link.c.ticket_id == parent.c.id, link.c.customer_user_id == person.c.id
+    )
+    shown = ClauseAdapter(person).traverse(customer_rules.requester_scope(viewer))
+    return [
+        or_(person.c.id == parent.c.requester_id, further.correlate_except(link)),
+        ClauseAdapter(parent).traverse(shown),
+    ]
+
+
+def _as_requesters_were_added(parent: FromClause, person: FromClause) -> list[ColumnElement[Any]]:
+    """The loader's order: the primary requester first, then the further ones as added."""
+    link = _further_requesters
+    added = (
+        select(link.c.id)
+        .where(link.c.ticket_id == parent.c.id, link.c.customer_user_id == person.c.id)
+        .correlate_except(link)
+        .scalar_subquery()
+    )
+    return [case((person.c.id == parent.c.requester_id, 0), else_=added)]
+
+
+def _extend(name: str, columns: Mapping[str, Column], related: Mapping[str, Related]) -> None:
+    declared = COMPILED[name]
+    COMPILED[name] = CompiledType(
+        declared.name,
+        declared.table,
+        {**declared.columns, **columns},
+        {**declared.related, **related},
+        declared.node,
+        declared.executed,
+    )
+
+
+# PORTAL (FOLLOWERS): from the directive; then the resolver's rule on each person.
+_extend(
+    "Ticket",
+    {},
+    {
+        "requesters": Related(
+            "CustomerUser",
+            _requesters_of_ticket,
+            many=True,
+            order_by=_as_requesters_were_added,
+        )
+    },
+)
+# CONTACT_DETAILS and INTERNAL_NOTES read the row: their twins (auth.directive.ROW_SQL).
+_extend(
+    "CustomerUser",
+    {"address": "address", "accountNumber": "account_number", "notes": "notes"},
+    {},
+)
+# ORGANIZATION_TAGS reads the row (its twin: auth.organization.tags_of_scope). As the
+# resolver sorts the loader's rows (by id) by name.
+_extend(
+    "Organization",
+    {},
+    {"tags": Related("Tag", _by_parent("organization_id"), many=True, order=("name", "id"))},
+)

@@ -62,7 +62,7 @@ from deskgraph.schema.viewer import viewer_id
 from deskgraph.server import tracing
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.server.compiled_listing import tickets_listing
-from deskgraph.server.compiled_post import forbidden_errors
+from deskgraph.server.compiled_post import forbidden_errors, on_listed_rows
 from deskgraph.server.context import Context
 from deskgraph.server.observe import record_operation
 from deskgraph.server.tracing_operation import trace_operation
@@ -259,6 +259,11 @@ class CompiledOperations:
                 except NotCompiled as refused:
                     raise Unanswered from refused
                 if plan.holes:  # fields the executor answers: no executor here
+                    raise Unanswered
+                if not on_listed_rows(plan.denied):
+                    # Below a relation, the executor's errors come in the order its loaders
+                    # answer, not the document's: the executor answers (verify mode compares
+                    # a compiled field's errors as a multiset).
                     raise Unanswered
                 planned.append((node, (plan.sql, arguments, plan.denied)))
             else:

@@ -1,5 +1,6 @@
 """The post-pass of a compiled root field (docs/compiler.md §2.3): the FORBIDDEN errors of the
-restricted fields its plan answered null for the viewer (``Plan.denied``).
+restricted fields its plan answered null for the viewer (``Plan.denied``); for a rule on the
+row, at the instances the statement marked denied (``"!f:<key>"``, popped here).
 
 It walks only the plan's recorded paths, never the whole answer, stepping through lists, and
 makes at each instance the error the executor's ``@restricted`` check makes: the policy's
@@ -16,13 +17,15 @@ from graphql import GraphQLError, located_error
 from graphql.pyutils import Path
 
 from deskgraph.errors import Forbidden
-from deskgraph.loaders.compiled_restricted import Sites
+from deskgraph.loaders.compiled_restricted import DENIED_MARK, Sites
 
 
 def forbidden_errors(value: Any, denied: Sites, path: Path) -> Iterator[tuple[GraphQLError, Path]]:
     """The FORBIDDEN errors of ``value`` (a compiled root field's, at ``path``), each with
     its position (for ``CollectedErrors.add``)."""
-    for _holder, _key, site, at in placed(value, denied, path):
+    for holder, key, site, at in placed(value, denied, path):
+        if site.row and not holder.pop(DENIED_MARK + key):
+            continue  # the row's rule let this instance through
         error = located_error(Forbidden(site.message), [site.node], at.as_list())
         yield error, at
 
@@ -47,3 +50,18 @@ def placed(
             yield from placed(value.get(key), site, at)
         else:
             yield value, key, site, at
+
+
+def on_listed_rows(denied: Sites) -> bool:
+    """Whether every denied field stands on the connection's rows themselves (``edges``'
+    ``node``), not below a relation: there the FORBIDDEN errors come in the executor's order
+    (ticket by ticket, each ticket's in document order); below a relation the executor's
+    come as its loaders answer, a list's after a to-one's of every ticket."""
+    return all(
+        isinstance(edge, Mapping)
+        and all(
+            isinstance(node, Mapping) and not any(isinstance(s, Mapping) for s in node.values())
+            for node in edge.values()
+        )
+        for edge in denied.values()
+    )

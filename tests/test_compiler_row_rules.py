@@ -1,0 +1,164 @@
+"""Issue 17: what the leak walk's ticket lists asked and the compiler refused, compiled:
+``Ticket.requesters`` (the resolver's rule on each person: ``auth.customer.requester_scope``)
+and the restricted fields whose rule reads the row (``CustomerUser.address``,
+``accountNumber``, ``notes``, ``Organization.tags``: their SQL twins in
+``auth.directive.ROW_SQL``, answered where the twin holds, FORBIDDEN where the statement's
+``"!f:<key>"`` says it does not).
+
+Each request runs with the compiler off and in verify mode: the two answers must be equal
+byte for byte (errors included), the compiler must have answered (``COMPILED``), and each
+rule's two outcomes must have been seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from deskgraph.auth.ticket import TicketListing
+from deskgraph.server.compiled_execution import COMPILED, VERIFIED
+from deskgraph.settings import Settings
+from deskgraph.store import models
+from tests import factories
+from tests.conftest import EVERY_VIEWER, Api, gid, open_api
+from tests.test_portal_matrix import NORTH, build_world
+
+ROWS = """
+query Rows($view: TicketView!) {
+  tickets(first: 100, view: $view) { edges { node {
+    id
+    requesters { id name address accountNumber notes customer { id } }
+    requester { id address accountNumber notes }
+    organization { id tags { id name } }
+  } } }
+}
+"""
+
+
+@pytest.fixture
+async def apps(reader_settings: Settings) -> AsyncIterator[tuple[Api, Api]]:
+    """The demo database's app with the compiler off, and in verify mode."""
+    async with (
+        open_api(dataclasses.replace(reader_settings, compiler="off")) as off,
+        open_api(dataclasses.replace(reader_settings, compiler="verify")) as verifying,
+    ):
+        yield off, verifying
+
+
+def outcomes(answer: dict[str, Any]) -> dict[str, set[bool]]:
+    """Per restricted field (and the requesters' rule): whether it was shown, over the
+    answer's instances; a denied instance is null with its FORBIDDEN error."""
+    denied = {
+        tuple(error["path"]): error["extensions"]["code"] for error in answer.get("errors", [])
+    }
+    seen: dict[str, set[bool]] = {}
+    for index, edge in enumerate((answer["data"] or {}).get("tickets", {"edges": []})["edges"]):
+        node = edge["node"]
+        at: tuple[Any, ...] = ("tickets", "edges", index, "node")
+        people = [
+            (person, (*at, "requesters", position))
+            for position, person in enumerate(node["requesters"] or ())
+        ]
+        if node["requester"] is not None:
+            people.append((node["requester"], (*at, "requester")))
+        for person, path in people:
+            for name in ("address", "accountNumber", "notes"):
+                shown = denied.get((*path, name)) != "FORBIDDEN"
+                assert shown or person[name] is None
+                seen.setdefault(name, set()).add(shown)
+        if node["requesters"] is not None and node["requester"] is not None:
+            listed = node["requester"]["id"] in {p["id"] for p in node["requesters"]}
+            seen.setdefault("requesters", set()).add(listed)
+        tags = denied.get((*at, "organization", "tags")) != "FORBIDDEN"
+        seen.setdefault("tags", set()).add(tags)
+    return seen
+
+
+async def test_row_rules_compiled_answer_as_the_executor_for_every_viewer(
+    apps: tuple[Api, Api],
+) -> None:
+    off, verifying = apps
+    seen: dict[str | None, dict[str, set[bool]]] = {}
+    for viewer in EVERY_VIEWER:
+        compiled, verified = COMPILED["tickets"], VERIFIED["tickets"]
+        for view in TicketListing:
+            variables = {"view": view.name}
+            executed = await off.post(ROWS, variables, as_=viewer)
+            answered = await verifying.post(ROWS, variables, as_=viewer)
+            assert orjson.dumps(answered) == orjson.dumps(executed), (viewer, view)
+            for name, found in outcomes(executed).items():
+                seen.setdefault(viewer, {}).setdefault(name, set()).update(found)
+        moved = COMPILED["tickets"] - compiled
+        assert VERIFIED["tickets"] - verified == moved
+        assert moved == (0 if viewer is None else len(TicketListing)), viewer
+    # Both outcomes of each rule, decided by the row's twin in one statement: the external
+    # advisor sees their own organization's customers' details, not the host's; a customer
+    # user their own address on their ticket, not their colleague's (a further requester).
+    assert seen["host-admin"]["address"] == seen["host-admin"]["notes"] == {True}
+    assert seen["external-advisor"]["address"] == seen["external-advisor"]["notes"] == {True, False}
+    assert seen["customer-user"]["address"] == {True, False}
+    assert seen["customer-user"]["notes"] == {False}
+    assert seen["host-admin"]["tags"] == seen["external-advisor"]["tags"] == {True}
+    assert seen["customer-user"]["tags"] == {False}
+
+
+async def test_requesters_compiled_hide_the_people_the_viewer_does_not_meet(
+    settings: Settings,
+) -> None:
+    """A customer user following a project meets only their own company's people among a
+    ticket's requesters; an external advisor only the people of the customers their teams
+    met: both outcomes in one list each, compiled as the executor answers."""
+    async with (
+        open_api(dataclasses.replace(settings, compiler="off")) as off,
+        open_api(dataclasses.replace(settings, compiler="verify")) as verifying,
+    ):
+        users, tickets = await build_world(off)
+        external = await off.data(
+            "{ tickets(view: EXTERNAL_TEAM, first: 1) { edges { node { id number } } } }",
+            as_="external-advisor",
+        )
+        number = external["tickets"]["edges"][0]["node"]["number"]
+        async with off.app.state.engine.begin() as c:
+            await factories.portal_settings(
+                c,
+                NORTH,
+                company_tickets=True,
+                followed_project_tickets=True,
+                properties=list(models.PortalTicketProperty),
+            )
+            # Dora follows the project: she meets herself, not Bert (Beta), on its ticket.
+            await factories.ticket_requester(c, tickets["in_project"], users["D"])
+            # A person of a customer no external team ever met, on the external's ticket.
+            ticket_id = await c.scalar(
+                select(models.Ticket.id).where(
+                    models.Ticket.number == number, models.Ticket.organization_id == NORTH
+                )
+            )
+            assert ticket_id is not None
+            stranger = await factories.customer(c, NORTH, "Never met")
+            await factories.ticket_requester(
+                c, ticket_id, await factories.customer_user(c, stranger, "Stranger")
+            )
+        verifying.tokens.update(off.tokens)
+        compiled = COMPILED["tickets"]
+        lists: dict[str, dict[str, list[str]]] = {}  # viewer -> ticket id -> requester names
+        for viewer in ("D", "external-advisor", "host-admin"):
+            executed = await off.post(ROWS, {"view": "ALL"}, as_=viewer)
+            answered = await verifying.post(ROWS, {"view": "ALL"}, as_=viewer)
+            assert orjson.dumps(answered) == orjson.dumps(executed), viewer
+            lists[viewer] = {
+                edge["node"]["id"]: [p["name"] for p in edge["node"]["requesters"] or ()]
+                for edge in executed["data"]["tickets"]["edges"]
+            }
+        assert COMPILED["tickets"] - compiled == 3
+    in_project, external_ticket = gid("Ticket", tickets["in_project"]), gid("Ticket", ticket_id)
+    assert lists["host-admin"][in_project] == ["Bert", "Dora"]
+    assert lists["D"][in_project] == ["Dora"]
+    assert lists["host-admin"][external_ticket][-1] == "Stranger"
+    assert lists["external-advisor"][external_ticket] == lists["host-admin"][external_ticket][:-1]
+    assert lists["external-advisor"][external_ticket]  # the met requester is listed
