@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from deskgraph.auth import (
+    customer as customer_rules,
     organization as organization_rules,
     ticket as rules,
     ticket_portal as portal_rules,
@@ -222,6 +223,110 @@ async def test_ticket_party_rule_agrees_in_sql_and_python_on_the_tickets_seen(ap
             shown = await assert_party_rules_agree(rows_reader, viewer, rows, user)
             outcomes |= {shown[row.id] for row in rows if rules.can_see_ticket(viewer, row)}
     assert outcomes == {True, False}  # shown on some tickets seen, hidden on others
+
+
+async def test_row_rules_of_restricted_fields_and_requesters_agree_in_sql_and_python(
+    api: Api,
+) -> None:
+    """The twins the compiler answers restricted fields and ``Ticket.requesters`` with
+    (``auth.directive.ROW_SQL``, ``auth.customer.requester_scope``) say what the rules say,
+    for every persona, on every customer user, organization and (ticket, requester) pair of
+    the demo, with a further requester no external team met; both outcomes seen."""
+    t, p, r = models.Ticket, models.CustomerUser, models.TicketRequester
+    async with api.app.state.engine.begin() as connection:
+        stranger = await factories.customer(connection, 1, "Never met")
+        person = await factories.customer_user(connection, stranger, "Stranger")
+        await factories.ticket_requester(connection, 1, person)
+        people = (
+            await connection.execute(
+                select(p.id, p.customer_id, models.Customer.organization_id).join(
+                    models.Customer, models.Customer.id == p.customer_id
+                )
+            )
+        ).all()
+        organizations = (await connection.execute(select(models.Organization.id))).all()
+        tickets = (await connection.execute(select(t.__table__))).all()
+        further = (await connection.execute(select(r.ticket_id, r.customer_user_id))).all()
+    by_person = {row.id: row for row in people}
+    pairs = {(ticket.id, ticket.requester_id) for ticket in tickets if ticket.requester_id}
+    pairs |= {(row.ticket_id, row.customer_user_id) for row in further}
+    seen: dict[str, set[bool]] = {}
+    async with create_sessionmaker(api.app.state.engine)() as session:
+        rows_reader = Reader(session)
+        for persona in PERSONA_NAMES:
+            principal = verify_token(api.app.state.settings, api.tokens[persona])
+            viewer = await fetch_viewer(rows_reader, principal)
+            assert viewer is not None
+            owned = [_Owned(row.id, row.organization_id) for row in people]
+            for name, twin, rule in (
+                (
+                    "contact",
+                    customer_rules.contact_details_scope,
+                    customer_rules.can_see_contact_details,
+                ),
+                (
+                    "notes",
+                    customer_rules.internal_notes_scope,
+                    customer_rules.can_see_internal_notes,
+                ),
+            ):
+                in_sql = {
+                    row.id for row in await rows_reader.rows(select(p.id).where(twin(viewer)))
+                }
+                in_python = {o.pk for o in owned if rule(viewer, o)}
+                assert in_sql == in_python, (persona, name)
+                seen.setdefault(name, set()).update(o.pk in in_sql for o in owned)
+            o = models.Organization
+            statement = select(o.id).where(organization_rules.tags_of_scope(viewer))
+            in_sql = {row.id for row in await rows_reader.rows(statement)}
+            in_python = {
+                row.id
+                for row in organizations
+                if organization_rules.can_see_tags_of(viewer, row.id)
+            }
+            assert in_sql == in_python, persona
+            seen.setdefault("tags", set()).update(row.id in in_sql for row in organizations)
+            statement = (
+                select(t.id, p.id.label("person_id"))
+                .select_from(t)
+                .join(p, p.id.in_([person for _, person in pairs]))
+                .where(customer_rules.requester_scope(viewer))
+            )
+            in_sql = set(map(tuple, await rows_reader.rows(statement))) & pairs
+            in_python = {
+                (ticket_id, person_id)
+                for ticket_id, person_id in pairs
+                if _requester_shown(viewer, tickets, ticket_id, by_person[person_id])
+            }
+            assert in_sql == in_python, persona
+            seen.setdefault("requesters", set()).update(pair in in_sql for pair in pairs)
+    assert all(outcomes == {True, False} for outcomes in seen.values()), seen
+
+
+class _Owned:
+    def __init__(self, pk: int, organization_id: int) -> None:
+        self.pk, self.organization_id = pk, organization_id
+
+
+def _requester_shown(viewer: Actor, tickets: Sequence[Any], ticket_id: int, person: Any) -> bool:
+    """What ``Ticket.requesters`` does (schema.ticket_sharing), with the Python rules: on a
+    ticket of an organization met through external teams, the people whose customer the
+    viewer meets (a ticket of it in one of their teams); for everyone, the portal's rule."""
+    ticket = next(row for row in tickets if row.id == ticket_id)
+    if customer_rules.meets_through_external_teams(viewer, ticket.organization_id):
+        customer = _Customer(person.customer_id, person.organization_id)
+        met = customer_rules.meets_through_external_teams(viewer, customer.organization_id) and any(
+            row.customer_id == customer.id and row.team_id in viewer.external_team_ids
+            for row in tickets
+        )
+        if not customer_rules.can_see_customer(viewer, customer, in_external_teams=met):
+            return False
+    return portal_rules.can_see_message_author(viewer, person)
+
+
+class _Customer:
+    def __init__(self, pk: int, organization_id: int) -> None:
+        self.id, self.organization_id = pk, organization_id
 
 
 @pytest.mark.parametrize(
