@@ -289,8 +289,10 @@ def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
     assert _plans.maxsize == _templates.maxsize == PLAN_CACHE_SIZE
 
 
-# A ticket's requesters: not declared (the compiler refuses it).
-REFUSED_FIELD = tickets_field("query Asked { tickets { edges { node { requesters { id } } } } }")
+# A message's ticket: not declared (the compiler refuses it).
+REFUSED_FIELD = tickets_field(
+    "query Asked { tickets { edges { node { messages { edges { node { ticket { id } } } } } } } }"
+)
 
 
 def test_plan_refused_is_remembered_for_the_shape() -> None:
