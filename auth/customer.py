@@ -195,6 +195,23 @@ def _members_or_scope(viewer: Actor) -> ColumnElement[bool]:
     return true() if viewer.has_scope(READ_CONTACT_DETAILS) else false()
 
 
+def edit_contact_fields_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_edit_contact_fields` of a person (their customer's
+    organization), on ``customer_users`` (never null)."""
+    if not viewer.works_tickets or viewer.primary_organization_id is None:
+        return false()
+    return _organization_of_person() == viewer.primary_organization_id
+
+
+def person_of_customer_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_person_of_customer` on ``customer_users`` (never null)."""
+    if not viewer.is_customer_user:
+        return true()
+    if viewer.customer_user_id is None:
+        return false()
+    return models.CustomerUser.id == viewer.customer_user_id
+
+
 def requester_scope(viewer: Actor) -> ColumnElement[bool]:
     """SQL form of which of a ticket's requesters ``Ticket.requesters`` shows the viewer
     (schema.ticket_sharing), on ``tickets`` and ``customer_users`` (never null): on a ticket

@@ -78,6 +78,14 @@ def can_see_membership(viewer: Actor, advisor_id: int, team: Any) -> bool:
     return (viewer.is_advisor and advisor_id == viewer.advisor_id) or can_see_team(viewer, team)
 
 
+def membership_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_membership` on ``advisors`` (the advisor) and ``teams``
+    (never null)."""
+    if viewer.is_advisor and viewer.advisor_id is not None:
+        return or_(models.Advisor.id == viewer.advisor_id, team_scope(viewer))
+    return team_scope(viewer)
+
+
 def can_see_tags_of(viewer: Actor, organization_id: int) -> bool:
     """An organization's tag vocabulary is for those who work in it: its advisors and the
     external advisors of its teams (who tag the host's tickets with the host's tags, never
@@ -122,6 +130,14 @@ def can_manage_organization(viewer: Actor, organization_id: int) -> bool:
     """The organization's ADMINs: its tag vocabulary, its teams, invitations. An external
     advisor never manages the host, whatever their role at home."""
     return viewer.is_admin and viewer.is_member_of(organization_id)
+
+
+def admin_of_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_manage_organization` (and of :func:`can_manage_portal_settings`,
+    the same rule) on ``organizations`` (never null)."""
+    if not viewer.is_admin or viewer.primary_organization_id is None:
+        return false()
+    return models.Organization.id == viewer.primary_organization_id
 
 
 def can_invite_advisors(viewer: Actor) -> bool:

@@ -74,6 +74,14 @@ def can_manage_projects(viewer: Actor, organization_id: int) -> bool:
     return viewer.works_tickets and viewer.is_member_of(organization_id)
 
 
+def manage_projects_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_manage_projects` of a project's organization (and so of
+    :func:`can_share_project`), on ``projects`` (never null)."""
+    if not viewer.works_tickets or viewer.primary_organization_id is None:
+        return false()
+    return models.Project.organization_id == viewer.primary_organization_id
+
+
 def can_share_project(viewer: Actor, project: Any) -> bool:
     """Sharing a project with customers and customer users, and unsharing it: the project
     organization's ADMINs and ADVISORs. External advisors never share a whole project (the

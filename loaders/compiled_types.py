@@ -378,7 +378,12 @@ def _as_requesters_were_added(parent: FromClause, person: FromClause) -> list[Co
     return [case((person.c.id == parent.c.requester_id, 0), else_=added)]
 
 
-def _extend(name: str, columns: Mapping[str, Column], related: Mapping[str, Related]) -> None:
+def _extend(
+    name: str,
+    columns: Mapping[str, Column],
+    related: Mapping[str, Related],
+    executed: frozenset[str] = frozenset(),
+) -> None:
     declared = COMPILED[name]
     COMPILED[name] = CompiledType(
         declared.name,
@@ -386,8 +391,35 @@ def _extend(name: str, columns: Mapping[str, Column], related: Mapping[str, Rela
         {**declared.columns, **columns},
         {**declared.related, **related},
         declared.node,
-        declared.executed,
+        declared.executed | executed,
     )
+
+
+def _shown_by(scope: Callable[[Actor], ColumnElement[bool]], base: Where) -> Where:
+    """``base``'s rows that a rule's SQL twin on the target's table lets the viewer see."""
+
+    def where(parent: FromClause, target: FromClause, viewer: Actor) -> list[ColumnElement[bool]]:
+        return [*base(parent, target, viewer), ClauseAdapter(target).traverse(scope(viewer))]
+
+    return where
+
+
+def _teams_of_advisor(at_home: bool) -> Where:
+    """As ``Advisor.teams`` / ``externalTeams`` filter the loader's rows: the advisor's
+    teams of their primary organization (or of others), those the viewer may see of them
+    (``auth.organization.membership_scope``, on the advisor and the team)."""
+    memberships = _through(models.TeamMembership, "advisor_id", "team_id")
+
+    def where(parent: FromClause, team: FromClause, viewer: Actor) -> list[ColumnElement[bool]]:
+        home = team.c.organization_id == parent.c.primary_organization_id
+        shown = ClauseAdapter(team).traverse(organization_rules.membership_scope(viewer))
+        return [
+            *memberships(parent, team, viewer),
+            home if at_home else ~home,
+            ClauseAdapter(parent).traverse(shown),
+        ]
+
+    return where
 
 
 # PORTAL (FOLLOWERS): from the directive; then the resolver's rule on each person.
@@ -416,3 +448,83 @@ _extend(
     {},
     {"tags": Related("Tag", _by_parent("organization_id"), many=True, order=("name", "id"))},
 )
+# The objects `viewerCan` answers, built from the row it is asked on: each permission the
+# resolver's rule, by its SQL twin (tests/test_auth.py's agreement test).
+COMPILED["OrganizationPermissions"] = CompiledType(
+    "OrganizationPermissions",
+    table_of(models.Organization),
+    {
+        "manage": RowValue(organization_rules.admin_of_scope),
+        "viewTags": RowValue(organization_rules.tags_of_scope),
+        "managePortalSettings": RowValue(organization_rules.admin_of_scope),
+    },
+    node=False,
+)
+COMPILED["CustomerUserPermissions"] = CompiledType(
+    "CustomerUserPermissions",
+    table_of(models.CustomerUser),
+    {
+        "viewContactDetails": RowValue(customer_rules.contact_details_scope),
+        "viewNotes": RowValue(customer_rules.internal_notes_scope),
+        "edit": RowValue(customer_rules.edit_contact_fields_scope),
+    },
+    node=False,
+)
+COMPILED["ProjectPermissions"] = CompiledType(
+    "ProjectPermissions",
+    table_of(models.Project),
+    {
+        "update": RowValue(project_rules.manage_projects_scope),
+        "share": RowValue(project_rules.manage_projects_scope),
+    },
+    node=False,
+)
+_extend(
+    "Organization",
+    {},
+    {"viewerCan": Related("OrganizationPermissions", _itself)},
+    # Rules on the row without twins (CRM_CONFIGURATION, PORTAL_SETTINGS), objects the
+    # compiler does not declare: the executor answers them, their rules with them.
+    executed=frozenset({"crm", "portalSettings"}),
+)
+_extend(
+    "CustomerUser",
+    {},
+    {"viewerCan": Related("CustomerUserPermissions", _itself)},
+    executed=frozenset({"sharedProjects"}),  # PROJECT_FOLLOWERS reads the row: no twin yet
+)
+_extend(
+    "Project",
+    {},
+    {"viewerCan": Related("ProjectPermissions", _itself)},
+    # A ticket list of its own (PORTAL's PROJECT, then the list's rules) and the followers
+    # (PROJECT_FOLLOWERS reads the row): the executor's.
+    executed=frozenset({"tickets", "followers"}),
+)
+_extend(
+    "Customer",
+    {},
+    {
+        # As the loaders list them (by id); the people a customer user meets of it.
+        "users": Related(
+            "CustomerUser",
+            _shown_by(customer_rules.person_of_customer_scope, _by_parent("customer_id")),
+            many=True,
+        ),
+        "machines": Related("Machine", _by_parent("customer_id"), many=True),
+    },
+    # CUSTOMER_HISTORY (a ticket connection) and PROJECT_FOLLOWERS read the row: no twins yet.
+    executed=frozenset({"history", "sharedProjects"}),
+)
+# As the membership loader lists them (by name; ties by id), filtered as the resolvers do.
+_extend(
+    "Advisor",
+    {},
+    {
+        "teams": Related("Team", _teams_of_advisor(True), many=True, order=("name", "id")),
+        "externalTeams": Related("Team", _teams_of_advisor(False), many=True, order=("name", "id")),
+    },
+)
+# As Message.ticket: the message's ticket by id, no rule of its own (a message is reached only
+# through a ticket the viewer sees).
+_extend("Message", {}, {"ticket": Related("Ticket", _by_key("ticket_id"))})

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from deskgraph.auth import (
     customer as customer_rules,
     organization as organization_rules,
+    project as project_rules,
     ticket as rules,
     ticket_portal as portal_rules,
 )
@@ -225,14 +226,13 @@ async def test_ticket_party_rule_agrees_in_sql_and_python_on_the_tickets_seen(ap
     assert outcomes == {True, False}  # shown on some tickets seen, hidden on others
 
 
-async def test_row_rules_of_restricted_fields_and_requesters_agree_in_sql_and_python(
-    api: Api,
-) -> None:
-    """The twins the compiler answers restricted fields and ``Ticket.requesters`` with
-    (``auth.directive.ROW_SQL``, ``auth.customer.requester_scope``) say what the rules say,
-    for every persona, on every customer user, organization and (ticket, requester) pair of
-    the demo, with a further requester no external team met; both outcomes seen."""
+async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api) -> None:
+    """The twins the compiler answers restricted fields, ``viewerCan`` and relations with
+    (``auth.directive.ROW_SQL``, ``loaders.compiled_types``) say what the rules say, for every
+    persona, on every customer user, organization, project, membership and (ticket,
+    requester) pair of the demo, with a requester no external team met; both outcomes seen."""
     t, p, r = models.Ticket, models.CustomerUser, models.TicketRequester
+    o, m = models.Organization, models.TeamMembership
     async with api.app.state.engine.begin() as connection:
         stranger = await factories.customer(connection, 1, "Never met")
         person = await factories.customer_user(connection, stranger, "Stranger")
@@ -244,20 +244,34 @@ async def test_row_rules_of_restricted_fields_and_requesters_agree_in_sql_and_py
                 )
             )
         ).all()
-        organizations = (await connection.execute(select(models.Organization.id))).all()
+        organizations = {row.id for row in await connection.execute(select(o.id))}
+        projects = (await connection.execute(select(models.Project.__table__))).all()
         tickets = (await connection.execute(select(t.__table__))).all()
         further = (await connection.execute(select(r.ticket_id, r.customer_user_id))).all()
+        teams = {row.id: row for row in await connection.execute(select(models.Team.__table__))}
+        members = {tuple(row) for row in await connection.execute(select(m.advisor_id, m.team_id))}
     by_person = {row.id: row for row in people}
+    owned = [_Owned(row.id, row.organization_id) for row in people]
     pairs = {(ticket.id, ticket.requester_id) for ticket in tickets if ticket.requester_id}
     pairs |= {(row.ticket_id, row.customer_user_id) for row in further}
     seen: dict[str, set[bool]] = {}
+
+    def agree(name: str, in_sql: set[Any], in_python: set[Any], every: set[Any]) -> None:
+        assert in_sql & every == in_python, name
+        seen.setdefault(name, set()).update(item in in_python for item in every)
+
     async with create_sessionmaker(api.app.state.engine)() as session:
         rows_reader = Reader(session)
+
+        async def ids(statement: Any) -> set[Any]:
+            found = await rows_reader.rows(statement)
+            return {row[0] if len(row) == 1 else tuple(row) for row in found}
+
         for persona in PERSONA_NAMES:
             principal = verify_token(api.app.state.settings, api.tokens[persona])
             viewer = await fetch_viewer(rows_reader, principal)
             assert viewer is not None
-            owned = [_Owned(row.id, row.organization_id) for row in people]
+            everyone = {row.id for row in people}
             for name, twin, rule in (
                 (
                     "contact",
@@ -269,38 +283,64 @@ async def test_row_rules_of_restricted_fields_and_requesters_agree_in_sql_and_py
                     customer_rules.internal_notes_scope,
                     customer_rules.can_see_internal_notes,
                 ),
+                ("edit", customer_rules.edit_contact_fields_scope, _edits_contact_fields),
+                ("person", customer_rules.person_of_customer_scope, _person_of_customer),
             ):
-                in_sql = {
-                    row.id for row in await rows_reader.rows(select(p.id).where(twin(viewer)))
-                }
-                in_python = {o.pk for o in owned if rule(viewer, o)}
-                assert in_sql == in_python, (persona, name)
-                seen.setdefault(name, set()).update(o.pk in in_sql for o in owned)
-            o = models.Organization
-            statement = select(o.id).where(organization_rules.tags_of_scope(viewer))
-            in_sql = {row.id for row in await rows_reader.rows(statement)}
-            in_python = {
-                row.id
-                for row in organizations
-                if organization_rules.can_see_tags_of(viewer, row.id)
-            }
-            assert in_sql == in_python, persona
-            seen.setdefault("tags", set()).update(row.id in in_sql for row in organizations)
+                in_python: set[Any] = {x.pk for x in owned if rule(viewer, x)}
+                agree(name, await ids(select(p.id).where(twin(viewer))), in_python, everyone)
+            for name, twin, org_rule in (
+                ("tags", organization_rules.tags_of_scope, organization_rules.can_see_tags_of),
+                (
+                    "manage",
+                    organization_rules.admin_of_scope,
+                    organization_rules.can_manage_organization,
+                ),
+                (
+                    "portal",
+                    organization_rules.admin_of_scope,
+                    organization_rules.can_manage_portal_settings,
+                ),
+            ):
+                in_python = {pk for pk in organizations if org_rule(viewer, pk)}
+                agree(name, await ids(select(o.id).where(twin(viewer))), in_python, organizations)
+            statement: Any = select(models.Project.id).where(
+                project_rules.manage_projects_scope(viewer)
+            )
+            in_python = {x.id for x in projects if project_rules.can_share_project(viewer, x)}
+            agree("projects", await ids(statement), in_python, {x.id for x in projects})
             statement = (
-                select(t.id, p.id.label("person_id"))
+                select(models.Advisor.id, models.Team.id)
+                .join(m, m.advisor_id == models.Advisor.id)
+                .join(models.Team, models.Team.id == m.team_id)
+                .where(organization_rules.membership_scope(viewer))
+            )
+            in_python = {
+                (a, team)
+                for a, team in members
+                if organization_rules.can_see_membership(viewer, a, teams[team])
+            }
+            agree("membership", await ids(statement), in_python, members)
+            statement = (
+                select(t.id, p.id)
                 .select_from(t)
-                .join(p, p.id.in_([person for _, person in pairs]))
+                .join(p, p.id.in_([pk for _, pk in pairs]))
                 .where(customer_rules.requester_scope(viewer))
             )
-            in_sql = set(map(tuple, await rows_reader.rows(statement))) & pairs
             in_python = {
-                (ticket_id, person_id)
-                for ticket_id, person_id in pairs
-                if _requester_shown(viewer, tickets, ticket_id, by_person[person_id])
+                (ticket_id, pk)
+                for ticket_id, pk in pairs
+                if _requester_shown(viewer, tickets, ticket_id, by_person[pk])
             }
-            assert in_sql == in_python, persona
-            seen.setdefault("requesters", set()).update(pair in in_sql for pair in pairs)
+            agree("requesters", await ids(statement), in_python, pairs)
     assert all(outcomes == {True, False} for outcomes in seen.values()), seen
+
+
+def _edits_contact_fields(viewer: Actor, person: Any) -> bool:
+    return customer_rules.can_edit_contact_fields(viewer, person.organization_id)
+
+
+def _person_of_customer(viewer: Actor, person: Any) -> bool:
+    return customer_rules.can_see_person_of_customer(viewer, _Customer(person.pk, 0))
 
 
 class _Owned:
