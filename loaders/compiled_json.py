@@ -12,6 +12,7 @@ subquery, and base64 from ``deskgraph_b64`` (registered on every connection:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -231,3 +232,20 @@ def page_info_values(
         "endCursor": case((oldest.is_not(None), sql.base64_text("cursor", oldest))),
         "__typename": literal("PageInfo"),
     }
+
+
+def parses_on_sqlite(text: str) -> bool:
+    """Whether SQLite's parser takes ``text``: its stack (``YYSTACKDEPTH``, 100 frames)
+    refuses a statement nested too deep (each relation a ``json((SELECT json_object(...)))``
+    in its parent's), before it reads anything. Prepared on an empty in-memory database, where
+    only that refusal tells (the tables are missing there, and no value is bound)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute(text)
+    except sqlite3.OperationalError as error:
+        return "parser stack overflow" not in str(error)
+    except sqlite3.Error:
+        return True
+    finally:
+        connection.close()
+    return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, TicketList, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
-from deskgraph.loaders.compiled_json import JsonSql, json_sql
+from deskgraph.loaders.compiled_json import JsonSql, json_sql, parses_on_sqlite
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
@@ -34,6 +35,11 @@ from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
 PLAN_CACHE_SIZE = 512  # as the parse and validation caches
 
 log = logging.getLogger(__name__)
+
+# Plans refused once their text was written, by reason, per process (each request refused
+# counts): SQLite's parser takes statements nested only so deep (TOO_DEEP_FOR_SQLITE).
+REFUSED_PLANS: Counter[str] = Counter()
+TOO_DEEP_FOR_SQLITE = "nested deeper than SQLite's parser takes"
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...], tuple[Any, ...]
 _templates: LRUCache[Key, tuple[tuple[FieldNode, ...], TicketList | None]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
-_plans: LRUCache[tuple[Key, tuple[int, ...]], tuple[tuple[FieldNode, ...], Plan]] = LRUCache(
+_plans: LRUCache[tuple[Key, tuple[int, ...]], tuple[tuple[FieldNode, ...], Plan | str]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
 
@@ -115,8 +121,15 @@ def ticket_list_plan(
         raise NotCompiled("a page size the resolver refuses") from error
     cached = _plans.get((key, tuple(sizes.values())))
     if cached is None or not _same(cached[0], nodes):
-        plan = compile_plan(template, sizes, dialect)
+        try:
+            plan: Plan | str = compile_plan(template, sizes, dialect)
+        except NotCompiled as refused:
+            log.debug("not compiled: %s", refused)
+            plan = str(refused)  # remembered: refused again without compiling
         cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
+    if isinstance(cached[1], str):
+        REFUSED_PLANS[cached[1]] += 1
+        raise NotCompiled(cached[1])
     if listing.values:
         return dataclasses.replace(cached[1], bound=listing.values)
     return cached[1]
@@ -167,6 +180,8 @@ def compile_plan(built: TicketList, sizes: Mapping[str, int], dialect: Dialect) 
         for name, bind in compiled.binds.items()
         if bind.value is not None and not bind.callable
     }
+    if dialect.name == "sqlite" and not parses_on_sqlite(compiled.string):
+        raise NotCompiled(TOO_DEEP_FOR_SQLITE)
     positions = tuple(compiled.positiontup)
     return Plan(compiled.string, positions, constants, built.denied, built.pages, built.holes)
 

@@ -177,15 +177,9 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        """Both answers of a covered root field; the executor's when they agree."""
-        # The compiled side keeps its errors to itself (the executor's go to the response).
-        located: Located = []
-        try:
-            compiled = await self._compiled_value(context, sql, field_details_list, path, located)
-            compiled_errors = [error for error, _ in located]
-        except Exception as error:
-            compiled = None
-            compiled_errors = [located_error(error, _nodes(field_details_list), path.as_list())]
+        """Both answers of a covered root field; the executor's when they agree. The executor
+        answers first: the compiled side's holes load through the request's loaders, and
+        loaders they had primed would change the order of the executor's errors."""
         try:
             executed = super().execute_field(
                 parent_type, source, field_details_list, path, position_context
@@ -195,6 +189,14 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             failed: list[GraphQLError] = []
         except GraphQLError as error:  # a non-null root field's error: the executor raises it
             executed, failed = None, [error]
+        # The compiled side keeps its errors to itself (the executor's go to the response).
+        located: Located = []
+        try:
+            compiled = await self._compiled_value(context, sql, field_details_list, path, located)
+            compiled_errors = [error for error, _ in located]
+        except Exception as error:
+            compiled = None
+            compiled_errors = [located_error(error, _nodes(field_details_list), path.as_list())]
         key = path.key
         executed_errors = [
             *(e for e in self.collected_errors.errors if e.path and e.path[0] == key),

@@ -20,6 +20,7 @@ from functools import cache
 
 import pytest
 
+from deskgraph.loaders.compiled_plan import REFUSED_PLANS, TOO_DEEP_FOR_SQLITE
 from deskgraph.loaders.compiled_types import COMPILED
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
@@ -37,6 +38,13 @@ HOLES = {
     "Message.author": (
         "{ __typename ... on Advisor { id name } ... on CustomerUser { name customer { id } } }"
     ),
+    "Organization.crm": "{ kind version }",
+    "Organization.portalSettings": "{ companyTickets visibleProperties }",
+    "Customer.history": "{ edges { cursor } pageInfo { hasNextPage } }",
+    "Customer.sharedProjects": "{ id name }",
+    "CustomerUser.sharedProjects": "{ id name }",
+    "Project.tickets": "{ totalCount }",
+    "Project.followers": "{ addedAt customer { id } }",
 }
 
 pytestmark = pytest.mark.executor_reference
@@ -98,7 +106,10 @@ class Generator:
                 body = self.connection(relation.target, depth - 1)
                 parts.append(self.keyed(name, self.page_arguments(), body))
             else:
-                parts.append(self.keyed(name, "", self.selection(relation.target, depth - 1)))
+                # Back to a ticket (Message.ticket): its own fields only, or the query would
+                # pass the schema's depth limit.
+                below = 0 if relation.target == "Ticket" else depth - 1
+                parts.append(self.keyed(name, "", self.selection(relation.target, below)))
         if self.chance(0.15):  # the same fields through a fragment
             parts = [f"... on {type_name} {{ {' '.join(parts)} }}"]
         return "{ " + " ".join(parts) + " }"
@@ -126,18 +137,24 @@ async def answer(api: Api, query: str, persona: str) -> tuple[int, bytes]:
 
 @pytest.mark.parametrize("persona", [viewer for viewer in EVERY_VIEWER if viewer is not None])
 async def test_generated_ticket_lists_answer_as_the_executor(
-    reader: Api, verifying: Api, persona: str
+    reader: Api, verifying: Api, persona: str, backend: str
 ) -> None:
     failures = []
-    before = COMPILED_FIELDS["tickets"]
+    too_deep = 0  # requests SQLite's parser refused the plan of (the executor answered)
     for query in generated():
         executed = await answer(reader, query, persona)
         for _ in range(2):  # through the executor's compiled field, then as an operation
+            compiled, refused = COMPILED_FIELDS["tickets"], REFUSED_PLANS[TOO_DEEP_FOR_SQLITE]
             verified = await answer(verifying, query, persona)
             if verified != executed:
                 failures.append(f"{query}\n  executor: {executed}\n  verified: {verified}")
+            if COMPILED_FIELDS["tickets"] == compiled:
+                too_deep += 1
+                if REFUSED_PLANS[TOO_DEEP_FOR_SQLITE] == refused:
+                    failures.append(f"{query}\n  not compiled")
     assert failures == [], f"{len(failures)} answers differ:\n" + "\n".join(failures)
-    assert COMPILED_FIELDS["tickets"] - before == 2 * len(generated())
+    # Every query compiled, but on SQLite those nested deeper than its parser takes: a few.
+    assert too_deep <= len(generated()) // 2 if backend == "sqlite" else too_deep == 0
 
 
 def test_generated_queries_cover_the_declarations() -> None:

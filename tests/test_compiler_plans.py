@@ -289,9 +289,10 @@ def test_plan_is_shared_by_viewers_of_one_shape_only() -> None:
     assert _plans.maxsize == _templates.maxsize == PLAN_CACHE_SIZE
 
 
-# A message's ticket: not declared (the compiler refuses it).
+# A list asked with an argument the compiler does not read: refused (every field of the
+# declared types but `informationCenter` compiles since task "refusals").
 REFUSED_FIELD = tickets_field(
-    "query Asked { tickets { edges { node { messages { edges { node { ticket { id } } } } } } } }"
+    "query Asked { tickets { edges { node { tags(first: 1) { id } } } } }"
 )
 
 

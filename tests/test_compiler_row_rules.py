@@ -40,6 +40,55 @@ query Rows($view: TicketView!) {
 """
 
 
+# Every relation and permission declared for the walk's depth, and the holes beside them.
+DEEP = """
+query Deep($view: TicketView!) {
+  tickets(first: 100, view: $view) { edges { node {
+    id
+    organization {
+      id viewerCan { manage viewTags managePortalSettings }
+      portalSettings { companyTickets visibleProperties } crm { kind }
+    }
+    assignee { id teams { id name } externalTeams { id name } }
+    team { id members { id teams { id } externalTeams { id } } }
+    project {
+      id viewerCan { update share } followers { addedAt } tickets(first: 2) { totalCount }
+    }
+    requester { id viewerCan { viewContactDetails viewNotes edit } sharedProjects { id } }
+    customer {
+      id users { id name address viewerCan { edit } } machines { id serial }
+      history(first: 2) { edges { cursor } } sharedProjects { id }
+    }
+    messages(first: 2) { edges { node { id ticket { id number } } } }
+  } } }
+}
+"""
+
+# The booleans of `viewerCan` the deep selection reads, by where they stand in a ticket.
+PERMISSIONS = {
+    "manage": ("organization", "viewerCan", "manage"),
+    "viewTags": ("organization", "viewerCan", "viewTags"),
+    "managePortalSettings": ("organization", "viewerCan", "managePortalSettings"),
+    "update": ("project", "viewerCan", "update"),
+    "viewContactDetails": ("requester", "viewerCan", "viewContactDetails"),
+    "viewNotes": ("requester", "viewerCan", "viewNotes"),
+    "edit": ("requester", "viewerCan", "edit"),
+}
+
+
+def permissions(answer: dict[str, Any]) -> dict[str, set[bool]]:
+    """Each ``viewerCan`` boolean's values over the answer's tickets."""
+    seen: dict[str, set[bool]] = {}
+    for edge in (answer["data"] or {}).get("tickets", {"edges": []})["edges"]:
+        for name, path in PERMISSIONS.items():
+            value: Any = edge["node"]
+            for key in path:
+                value = None if value is None else value[key]
+            if value is not None:
+                seen.setdefault(name, set()).add(value)
+    return seen
+
+
 @pytest.fixture
 async def apps(reader_settings: Settings) -> AsyncIterator[tuple[Api, Api]]:
     """The demo database's app with the compiler off, and in verify mode."""
@@ -162,3 +211,25 @@ async def test_requesters_compiled_hide_the_people_the_viewer_does_not_meet(
     assert lists["host-admin"][external_ticket][-1] == "Stranger"
     assert lists["external-advisor"][external_ticket] == lists["host-admin"][external_ticket][:-1]
     assert lists["external-advisor"][external_ticket]  # the met requester is listed
+
+
+async def test_deep_selection_compiled_with_its_holes_for_every_viewer(
+    apps: tuple[Api, Api],
+) -> None:
+    """The walk's depth: ``viewerCan`` compiled from its rules' twins, the people and
+    machines of a customer, an advisor's teams, a message's ticket; the fields whose rule
+    reads the row without a twin answered by the executor inside the compiled answer."""
+    off, verifying = apps
+    seen: dict[str, set[bool]] = {}
+    for viewer in EVERY_VIEWER:
+        compiled = COMPILED["tickets"]
+        for view in TicketListing:
+            variables = {"view": view.name}
+            executed = await off.post(DEEP, variables, as_=viewer)
+            answered = await verifying.post(DEEP, variables, as_=viewer)
+            assert orjson.dumps(answered) == orjson.dumps(executed), (viewer, view)
+            for name, found in permissions(executed).items():
+                seen.setdefault(name, set()).update(found)
+        assert COMPILED["tickets"] - compiled == (0 if viewer is None else len(TicketListing))
+    assert all(found == {True, False} for found in seen.values()), seen
+    assert set(seen) == set(PERMISSIONS)

@@ -313,13 +313,13 @@ async def renamed_between_the_answers(
     if path == "field":
         right_field = CompilingExecutor._compiled_value
 
-        async def field_then_a_write(self: CompilingExecutor, *args: Any) -> Any:
-            value = await right_field(self, *args)
+        # Verify mode runs the executor first, then the compiled statement: the write between.
+        async def a_write_then_field(self: CompilingExecutor, *args: Any) -> Any:
             await rename()
-            return value
+            return await right_field(self, *args)
 
         request.getfixturevalue("fields_only")
-        monkeypatch.setattr(CompilingExecutor, "_compiled_value", field_then_a_write)
+        monkeypatch.setattr(CompilingExecutor, "_compiled_value", a_write_then_field)
     else:
         await api.post(DASHBOARD, {"first": 3}, as_="host-advisor")  # the pipeline validates it
         right_operation = CompiledOperations.answer
