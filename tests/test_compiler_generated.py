@@ -2,9 +2,10 @@
 declares (``loaders.compiled_types.COMPILED``: every declared column, relation and hole, connections
 with ``first:`` and ``after:``, ``pageInfo``, ``totalCount``, cursors, aliases, ``__typename``,
 inline fragments and ``@include``/``@skip``), sent as every viewer to an app in verify mode and
-to one with the compiler off. The two answers must be the same bytes, errors taken in path order
-(a difference in verify mode is an internal error), and the compiler must have answered every one (for a customer user
-too: the fields their portal hides are null with their FORBIDDEN errors).
+to one with the compiler off. The two answers must be the same bytes, errors taken in path
+order (a difference in verify mode is an internal error), and the compiler must have answered
+every one (for a customer user too: the fields their portal hides are null with their FORBIDDEN
+errors), but on SQLite those nested deeper than its parser takes.
 
 The queries are generated once, from a fixed seed, and every one is sent, so a failure lists
 every query that failed. A new declaration is generated from as soon as it is
