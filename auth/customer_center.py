@@ -26,6 +26,10 @@ class CustomerUserTicketRelation(enum.Enum):
     ACCESSIBLE_FOR = "ACCESSIBLE_FOR"
 
 
+# What a viewer without a center is told (NOT_FOUND), as if it did not exist.
+NO_CENTER = "No such customer information center."
+
+
 def can_open_information_center(viewer: Actor) -> bool:
     """Advisors of any role (VIEWERs read it) and external advisors (for the customers they
     meet, with only their teams' tickets). Customer users and services have no center: it

@@ -21,6 +21,7 @@ from typing import Any
 from graphql import FieldNode, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, SelectionSetNode
 
 from deskgraph.auth.directive import ViewerRule, restricted_permissions
+from deskgraph.errors import ApiError, Forbidden
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,13 @@ def schema_restrictions(schema: GraphQLSchema) -> Restrictions:
 
 @dataclass(frozen=True)
 class Denied:
-    """A field a plan answers null for its viewer shape: FORBIDDEN at each of its instances."""
+    """A field a plan answers null for its viewer shape: FORBIDDEN at each of its instances
+    (or the ``error`` its resolver raises for the shape: ``Customer.informationCenter``'s
+    NOT_FOUND)."""
 
     node: FieldNode
     message: str
+    error: type[ApiError] = Forbidden
 
 
 # Where a plan's denied fields stand below its root field: response key -> the denied field

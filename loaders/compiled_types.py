@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import FieldNode
 from sqlalchemy import ColumnElement, FromClause, Table, exists
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -98,6 +99,13 @@ class CompiledType:
     # builds from its parent's columns (TicketEscalation, TeamServiceLevel) has none.
     node: bool = True
     executed: frozenset[str] = frozenset()
+    # Fields whose value a function of their own builds (a Built: the compiler, the row, the
+    # field's node, the laterals its row joins): objects that are no row of a table.
+    built: Mapping[str, Built] = field(default_factory=dict)
+
+
+# (compiler, the row, the field's node, the row's laterals) -> the field's value.
+Built = Callable[[Any, FromClause, FieldNode, list[FromClause]], Any]
 
 
 def _by_key(column: str) -> Where:
@@ -169,6 +177,15 @@ def _messages_of_ticket(
 ) -> list[ColumnElement[bool]]:
     scope = ClauseAdapter(message).traverse(ticket_rules.message_scope(viewer))
     return [message.c.ticket_id == parent.c.id, scope]
+
+
+def _information_center(
+    compiler: Any, customer: FromClause, node: FieldNode, laterals: list[FromClause]
+) -> Any:
+    """Customer.informationCenter: loaders.compiled_center (which reads these declarations)."""
+    from deskgraph.loaders.compiled_center import information_center
+
+    return information_center(compiler, customer, node, laterals)
 
 
 # In the design, each domain declares these next to its loaders (loaders/ticket.py, ...).
@@ -310,6 +327,7 @@ COMPILED: dict[str, CompiledType] = {
         table_of(models.Customer),
         {"name": "name", "customerNumber": "customer_number"},
         {"organization": Related("Organization", _by_key("organization_id"))},
+        built={"informationCenter": _information_center},
     ),
     "Machine": CompiledType(
         "Machine",

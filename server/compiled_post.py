@@ -15,7 +15,6 @@ from typing import Any
 from graphql import GraphQLError, located_error
 from graphql.pyutils import Path
 
-from deskgraph.errors import Forbidden
 from deskgraph.loaders.compiled_restricted import Sites
 
 
@@ -23,7 +22,7 @@ def forbidden_errors(value: Any, denied: Sites, path: Path) -> Iterator[tuple[Gr
     """The FORBIDDEN errors of ``value`` (a compiled root field's, at ``path``), each with
     its position (for ``CollectedErrors.add``)."""
     for _holder, _key, site, at in placed(value, denied, path):
-        error = located_error(Forbidden(site.message), [site.node], at.as_list())
+        error = located_error(site.error(site.message), [site.node], at.as_list())
         yield error, at
 
 
