@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from deskgraph.auth import (
+    customer_center as center_rules,
     organization as organization_rules,
     ticket as rules,
     ticket_portal as portal_rules,
@@ -177,6 +178,19 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
         }
         assert in_sql == in_python, persona
         assert any(not message.is_public for message in all_messages)  # notes are in the demo
+        # A customer's information center reads (and the compiled center counts) its tickets
+        # the viewer sees: center_ticket_scope, can_see_ticket of the customer's.
+        for customer_id in sorted({row.customer_id for row in rows} - {None}):
+            scope = center_rules.center_ticket_scope(viewer, customer_id=customer_id)
+            in_sql = {
+                row.id for row in await rows_reader.rows(select(models.Ticket.id).where(scope))
+            }
+            in_python = {
+                row.id
+                for row in rows
+                if row.customer_id == customer_id and rules.can_see_ticket(viewer, row)
+            }
+            assert in_sql == in_python, (persona, customer_id)
         shown = await assert_party_rules_agree(rows_reader, viewer, rows, persona)
         if viewer.is_customer_user:  # the demo's other companies' tickets: both outcomes
             assert set(shown.values()) == {True, False}, persona
