@@ -19,10 +19,23 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+from deskgraph.auth.shape import shape_parameters, viewer_shape
+from deskgraph.auth.ticket import TicketListing
+from deskgraph.auth.viewer import Actor, ViewerKind
+from deskgraph.loaders.compiled import compile_ticket_list, page_parameters
+from deskgraph.loaders.compiled_center import CenterReads
+from deskgraph.loaders.compiled_json import json_sql
+from deskgraph.loaders.compiled_listing import ticket_listing
+from deskgraph.loaders.compiled_plan import literal_sql
+from deskgraph.loaders.ticket import NO_FILTER
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.settings import Settings
+from deskgraph.store.viewer_dashboard import Dashboard, from_json
 from tests.conftest import EVERY_VIEWER, Api, gid, open_api
+from tests.test_compiled_spike import RESTRICTIONS, tickets_field
+from tests.test_compiler_plans import MAX_PAGE, NOW, POSTGRESQL, SQLITE, actors
 
 # The bench's center scenario (bench/information_center.py), below each ticket's customer.
 CENTER = """
@@ -233,6 +246,48 @@ async def test_center_follows_the_saved_settings_and_chosen_queues(
         assert all(w["counts"]["myQueues"] == 0 for w in widgets)
         hidden = [w["pageSize"] for w in widgets[:3]]
         assert hidden == [25, 15, 10]
+
+
+# A center below a ticket list, its arguments in the document (plain fields: no collector).
+CENTER_FIELD = tickets_field("""{ tickets(first: 3) { edges { node { customer {
+  informationCenter {
+    customerUsers(first: 5) { pageInfo { endCursor } edges { cursor openTicketCount node { id } } }
+    ticketWidgets {
+      kind counts { myLocked myQueues all } tickets { edges { node { id } } }
+      locked: tickets(filter: MY_LOCKED) { totalCount }
+    }
+    companyStatus { open escalated byState { state count } }
+  }
+} } } } }""")
+SETTINGS = Dashboard.CUSTOMER_INFORMATION_CENTER
+READS = [
+    CenterReads(tuple(from_json(SETTINGS, None)), ()),  # the defaults, no queues
+    CenterReads(tuple(from_json(SETTINGS, {"widgets": SAVED})), (4, 9)),
+]
+
+
+@hypothesis_settings(max_examples=30, deadline=None)
+@given(actors(st.just(ViewerKind.ADVISOR)), st.sampled_from(READS))
+def test_center_plan_for_any_advisor_is_the_sql_built_for_them(
+    viewer: Actor, reads: CenterReads
+) -> None:
+    """Built for the viewer's shape and rendered with their values (and the queues'), the
+    center's statement is the one built for them: no viewer value decides its text."""
+    shape, values = viewer_shape(viewer), shape_parameters(viewer)
+    for dialect in (POSTGRESQL, SQLITE):
+        sql = json_sql(dialect.name)
+        listing = ticket_listing(TicketListing.ALL, NO_FILTER, dialect, NOW)
+        built = [
+            compile_ticket_list(
+                CENTER_FIELD, actor, RESTRICTIONS, sql=sql, listing=listing, center=reads
+            )
+            for actor in (viewer, shape)
+        ]
+        bound = {**page_parameters(built[1].pages, {}, MAX_PAGE), **listing.literals}
+        bound |= reads.values
+        direct = literal_sql(built[0].statement, bound, dialect)
+        assert literal_sql(built[1].statement, {**bound, **values}, dialect) == direct
+        assert built[0].denied == built[1].denied
 
 
 def _settings(widgets: list[dict[str, Any]]) -> dict[str, Any]:
