@@ -22,38 +22,39 @@ Every count is an aggregate over the customer's tickets in the one statement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from graphql import EnumValueNode, FieldNode, GraphQLInt, NullValueNode, SelectionSetNode
+from graphql import EnumValueNode, FieldNode, NullValueNode
 from sqlalchemy import (
     ColumnElement,
     FromClause,
-    Select,
     and_,
-    case,
     func,
     literal,
-    not_,
     null,
-    or_,
     select,
     true,
-    tuple_,
 )
 from sqlalchemy.sql.util import ClauseAdapter
 
-from deskgraph.auth import customer_center as center_rules, ticket as ticket_rules
+from deskgraph.auth import customer_center as center_rules
 from deskgraph.auth.shape import BoundIds
 from deskgraph.errors import NotFound
 from deskgraph.loaders.base import table_of
 from deskgraph.loaders.compiled import Compiler, one_more
+from deskgraph.loaders.compiled_center_people import (
+    center_page,
+    json_object,
+    people,
+    selection,
+    state_names,
+)
 from deskgraph.loaders.compiled_fields import NotCompiled
-from deskgraph.loaders.compiled_json import joined, position
+from deskgraph.loaders.compiled_json import position
 from deskgraph.loaders.compiled_listing import request_now
-from deskgraph.loaders.compiled_pages import Page, argument
 from deskgraph.loaders.compiled_restricted import Denied
 from deskgraph.loaders.compiled_types import COMPILED
 from deskgraph.loaders.customer_center import CenterScope, widget_filter_values
@@ -67,7 +68,6 @@ from deskgraph.store.viewer_dashboard import (
     WidgetSetting,
 )
 
-PEOPLE = table_of(models.CustomerUser)
 TICKETS = table_of(models.Ticket)
 QUEUES = "center_queues"  # the viewer's queues' parameters: center_queues_0, ...
 
@@ -106,19 +106,6 @@ class CenterReads:
         return BoundIds(QUEUES, len(self.queues)) if self.queues else frozenset()
 
 
-@dataclass(frozen=True)
-class CenterPage(Page):
-    """A page of the center (people, a widget's tickets): 5, 10, 15, 20 or 25, the viewer's
-    saved size by default (``resolvers.customer_center.widget_page_size``)."""
-
-    saved: int = 10
-
-    def size(self, variables: Mapping[str, Any], max_page: int) -> int:
-        from deskgraph.resolvers.customer_center import widget_page_size
-
-        return widget_page_size(argument(self.node, "first", GraphQLInt, variables), self.saved)
-
-
 def information_center(
     compiler: Compiler, customer: FromClause, node: FieldNode, laterals: list[FromClause]
 ) -> Any:
@@ -138,32 +125,29 @@ def information_center(
         now=cast(datetime, request_now()),
         queues=center.bound_queues,
     )
-    pairs: list[Any] = []
-    for field in compiler.collector.fields(_selection(node), "CustomerInformationCenter"):
+
+    def value(field: FieldNode) -> Any:
         name = field.name.value
         if field.arguments and name != "customerUsers":
             raise NotCompiled(f"CustomerInformationCenter.{name} with arguments")
-        value: Any
-        if name == "__typename":
-            value = literal("CustomerInformationCenter")
-        elif name == "customer":  # the customer itself
-            value, nested = compiler.object(COMPILED["Customer"], customer, _selection(field))
-            laterals += nested
-        elif name in ("customerUser", "relation"):  # a person's center only
-            value = null()
-        elif name == "customerUsers":
-            value = _people(compiler, customer, field, center, laterals)
-        elif name == "ticketWidgets":
-            widgets = [
-                _widget(compiler, customer, field, w, scope, laterals) for w in center.widgets
-            ]
-            value = compiler.sql.items(widgets)
-        elif name == "companyStatus":
-            value = _status(compiler, customer, field, laterals)
-        else:
-            raise NotCompiled(f"CustomerInformationCenter.{name}")
-        pairs += [literal(_key(field)), value]
-    return compiler.sql.object(pairs)
+        if name == "customer":  # the customer itself
+            built, nested = compiler.object(COMPILED["Customer"], customer, selection(field))
+            laterals.extend(nested)
+            return built
+        if name in ("customerUser", "relation"):  # a person's center only
+            return null()
+        if name == "customerUsers":
+            return people(compiler, customer, field, center.people_page_size, laterals)
+        if name == "ticketWidgets":
+            widgets = center.widgets
+            return compiler.sql.items(
+                [_widget(compiler, customer, field, w, scope, laterals) for w in widgets]
+            )
+        if name == "companyStatus":
+            return _status(compiler, customer, field, laterals)
+        return None
+
+    return json_object(compiler, node, "CustomerInformationCenter", value)
 
 
 def _center_tickets(
@@ -188,143 +172,6 @@ def _count(tickets: FromClause, clauses: Sequence[ColumnElement[bool]] = ()) -> 
     return func.count().filter(ClauseAdapter(tickets).traverse(and_(*clauses)))
 
 
-def _state_names(states: Sequence[models.TicketState]) -> list[str]:
-    return [state.name for state in states]  # as the column stores them
-
-
-def _people(
-    compiler: Compiler,
-    customer: FromClause,
-    node: FieldNode,
-    center: CenterReads,
-    laterals: list[FromClause],
-) -> Any:
-    """``customerUsers``: the customer's people by ``name_key`` then ``id`` (a keyset page
-    after the cursor's person of the same customer: another's, or none, places nothing)."""
-    page = _page(compiler, node, center.people_page_size, frozenset())
-    people, cursor = compiler.alias(PEOPLE), compiler.alias(PEOPLE)
-    order = (people.c.name_key, people.c.id)
-    after_key = (
-        select(cursor.c.name_key)
-        .where(cursor.c.id == page.after, cursor.c.customer_id == people.c.customer_id)
-        .scalar_subquery()
-    )
-    after = or_(not_(page.after_given), tuple_(*order) > tuple_(after_key, page.after))
-    ranked = (
-        select(
-            people,
-            func.row_number().over(order_by=order).label("position"),
-            func.count().over().label("matching"),
-        )
-        .where(people.c.customer_id == customer.c.id, after)
-        .order_by(*order)
-        .limit(one_more(page.first))
-        .correlate_except(people)
-    )
-    rows = compiler.sql.correlated(ranked, f"{people.description}_page")
-    counted = compiler.alias(PEOPLE)
-    total = (
-        select(func.count())
-        .select_from(counted)
-        .where(counted.c.customer_id == customer.c.id)
-        .correlate_except(counted)
-        .scalar_subquery()
-    )
-    value = _people_connection(compiler, rows, page, total, node)
-    return compiler.sql.related(value, f"{people.description}_people", laterals)
-
-
-def _people_connection(
-    compiler: Compiler, rows: FromClause, page: Page, total: Any, node: FieldNode
-) -> Select[Any]:
-    sql = compiler.sql
-    shown = rows.c.position <= page.first
-    pairs: list[Any] = []
-    laterals: list[FromClause] = []
-    reads_rows = False
-    for field in compiler.collector.fields(_selection(node), "CenterCustomerUserConnection"):
-        name = field.name.value
-        value: Any
-        if name == "edges":
-            edge = _person_edge(compiler, rows, field, laterals)
-            value = sql.edges(edge, rows, shown, (rows.c.name_key, rows.c.id))
-            reads_rows = True
-        elif name == "pageInfo":
-            value = compiler.page_info(_people_page_info(compiler, rows, page), field)
-            reads_rows = True
-        elif name == "totalCount":
-            value = total
-        elif name == "__typename":
-            value = literal("CenterCustomerUserConnection")
-        else:
-            raise NotCompiled(f"CenterCustomerUserConnection.{name}")
-        pairs += [literal(_key(field)), value]
-    obj = sql.object(pairs).label("obj")
-    return select(obj).select_from(joined(rows, laterals)) if reads_rows else select(obj)
-
-
-def _person_edge(
-    compiler: Compiler, rows: FromClause, node: FieldNode, laterals: list[FromClause]
-) -> ColumnElement[Any]:
-    pairs: list[Any] = []
-    for field in compiler.collector.fields(_selection(node), "CenterCustomerUserEdge"):
-        name = field.name.value
-        value: Any
-        if name == "node":
-            value, nested = compiler.object(COMPILED["CustomerUser"], rows, _selection(field))
-            laterals += nested
-        elif name == "cursor":
-            value = compiler.sql.base64_text("cursor", rows.c.id)
-        elif name == "openTicketCount":
-            value = _person_count(compiler, rows, models.TicketStateGroup.OPEN)
-        elif name == "closedTicketCount":
-            value = _person_count(compiler, rows, models.TicketStateGroup.CLOSED)
-        elif name == "__typename":
-            value = literal("CenterCustomerUserEdge")
-        else:
-            raise NotCompiled(f"CenterCustomerUserEdge.{name}")
-        pairs += [literal(_key(field)), value]
-    return compiler.sql.object(pairs)
-
-
-def _person_count(
-    compiler: Compiler, person: FromClause, group: models.TicketStateGroup
-) -> ColumnElement[Any]:
-    """The person's tickets as requester in ``group`` that the viewer may see (of any
-    customer: ``PersonTicketCountsLoader``)."""
-    tickets = compiler.alias(TICKETS)
-    seen = ClauseAdapter(tickets).traverse(ticket_rules.ticket_scope(compiler.viewer))
-    return (
-        select(func.count())
-        .select_from(tickets)
-        .where(
-            tickets.c.requester_id == person.c.id,
-            seen,
-            tickets.c.state.in_(_state_names(list(group.states))),
-        )
-        .correlate_except(tickets)
-        .scalar_subquery()
-    )
-
-
-def _people_page_info(
-    compiler: Compiler, rows: FromClause, page: Page
-) -> dict[str, ColumnElement[Any]]:
-    """``schema.pagination.page_info`` of the people's page: its first and last people's
-    cursors (the last is at ``first``, or at the last row when the page is not full)."""
-    sql = compiler.sql
-    last = case((rows.c.matching > page.first, page.first), else_=rows.c.matching)
-    start = func.max(case((rows.c.position == 1, rows.c.id)))
-    end = func.max(case((and_(rows.c.position == last, rows.c.position <= page.first), rows.c.id)))
-    return {
-        "hasNextPage": sql.boolean(func.count(rows.c.id) > page.first),
-        "hasPreviousPage": sql.boolean(page.after_given),
-        "startCursor": case((start.is_not(None), sql.base64_text("cursor", start))),
-        "endCursor": case((end.is_not(None), sql.base64_text("cursor", end))),
-        "__typename": literal("PageInfo"),
-    }
-
-
 def _widget(
     compiler: Compiler,
     customer: FromClause,
@@ -336,30 +183,21 @@ def _widget(
     """A shown ticket widget (``resolvers.customer_center.ticket_widget``)."""
     kind = TicketWidgetKind(setting.name)
     chosen = setting.filter or WidgetFilter.ALL
-    pairs: list[Any] = []
-    for field in compiler.collector.fields(_selection(node), "TicketWidget"):
+
+    def value(field: FieldNode) -> Any:
         name = field.name.value
         if field.arguments and name != "tickets":
             raise NotCompiled(f"TicketWidget.{name} with arguments")
-        value: Any
-        if name == "kind":
-            value = literal(kind.value)
-        elif name == "shown":
-            value = compiler.sql.boolean(true())
-        elif name == "pageSize":
-            value = literal(setting.page_size)
-        elif name == "filter":
-            value = literal(chosen.value)
-        elif name == "counts":
-            value = _widget_counts(compiler, customer, field, scope, kind, laterals)
-        elif name == "tickets":
-            value = _widget_tickets(compiler, customer, field, scope, setting, laterals)
-        elif name == "__typename":
-            value = literal("TicketWidget")
-        else:
-            raise NotCompiled(f"TicketWidget.{name}")
-        pairs += [literal(_key(field)), value]
-    return compiler.sql.object(pairs)
+        if name == "counts":
+            return _widget_counts(compiler, customer, field, scope, kind, laterals)
+        if name == "tickets":
+            return _widget_tickets(compiler, customer, field, scope, setting, laterals)
+        if name == "shown":
+            return compiler.sql.boolean(true())
+        constants = {"kind": kind.value, "pageSize": setting.page_size, "filter": chosen.value}
+        return literal(constants[name]) if name in constants else None
+
+    return json_object(compiler, node, "TicketWidget", value)
 
 
 COUNTS = {"myLocked": WidgetFilter.MY_LOCKED, "myQueues": WidgetFilter.MY_QUEUES}
@@ -375,23 +213,28 @@ def _widget_counts(
 ) -> Any:
     """Each filter's count of a widget (``WidgetCountsLoader``), one aggregate."""
     tickets, where = _center_tickets(compiler, customer, _clauses(scope, kind, WidgetFilter.ALL))
-    pairs: list[Any] = []
-    for field in compiler.collector.fields(_selection(node), "TicketWidgetCounts"):
-        name = field.name.value
-        value: Any
-        if name == "all":
-            value = _count(tickets)
-        elif name in COUNTS:
-            value = _count(tickets, _clauses(scope, kind, COUNTS[name]))
-        elif name == "__typename":
-            value = literal("TicketWidgetCounts")
-        else:
-            raise NotCompiled(f"TicketWidgetCounts.{name}")
-        pairs += [literal(_key(field)), value]
-    counts = select(compiler.sql.object(pairs).label("obj")).select_from(tickets).where(*where)
-    return compiler.sql.related(
-        counts.correlate_except(tickets), f"{tickets.description}_n", laterals
-    )
+
+    def value(field: FieldNode) -> Any:
+        if field.name.value == "all":
+            return _count(tickets)
+        chosen = COUNTS.get(field.name.value)
+        return None if chosen is None else _count(tickets, _clauses(scope, kind, chosen))
+
+    counts = json_object(compiler, node, "TicketWidgetCounts", value)
+    return _aggregate(compiler, counts, tickets, where, laterals)
+
+
+def _aggregate(
+    compiler: Compiler,
+    obj: ColumnElement[Any],
+    tickets: FromClause,
+    where: list[ColumnElement[bool]],
+    laterals: list[FromClause],
+) -> Any:
+    """``obj``, aggregates over the ``tickets`` ``where`` holds, as a value of the row."""
+    counted = select(obj.label("obj")).select_from(tickets).where(*where)
+    name = f"{tickets.description}_n"
+    return compiler.sql.related(counted.correlate_except(tickets), name, laterals)
 
 
 def _clauses(
@@ -415,7 +258,7 @@ def _widget_tickets(
     chosen = _filter_argument(node) or setting.filter or WidgetFilter.ALL
     kind = TicketWidgetKind(setting.name)
     clauses = _clauses(scope, kind, chosen)
-    page = _page(compiler, node, setting.page_size, frozenset({"filter"}))
+    page = center_page(compiler, node, setting.page_size, frozenset({"filter"}))
     tickets, where = _center_tickets(compiler, customer, clauses)
     rows = (
         select(tickets, position(tickets))
@@ -433,7 +276,7 @@ def _widget_tickets(
         .correlate_except(counted)
         .scalar_subquery()
     )
-    value = compiler.connection(COMPILED["Ticket"], listed, page.first, total, _selection(node))
+    value = compiler.connection(COMPILED["Ticket"], listed, page.first, total, selection(node))
     return compiler.sql.related(value, f"{tickets.description}_tickets", laterals)
 
 
@@ -450,15 +293,6 @@ def _filter_argument(node: FieldNode) -> WidgetFilter | None:
     return None
 
 
-def _page(compiler: Compiler, node: FieldNode, saved: int, read: frozenset[str]) -> CenterPage:
-    for given in node.arguments or ():
-        if given.name.value not in ("first", "after", *read):
-            raise NotCompiled(f"argument {given.name.value}")
-    page = CenterPage(node, len(compiler.pages), saved)
-    compiler.pages[page.first.key] = page
-    return page
-
-
 def _status(
     compiler: Compiler, customer: FromClause, node: FieldNode, laterals: list[FromClause]
 ) -> Any:
@@ -469,56 +303,33 @@ def _status(
         "open": models.TicketStateGroup.OPEN,
         "closed": models.TicketStateGroup.CLOSED,
     }
-    pairs: list[Any] = []
-    for field in compiler.collector.fields(_selection(node), "CompanyStatus"):
+
+    def value(field: FieldNode) -> Any:
         name = field.name.value
-        value: Any
         if name in groups:
-            states = _state_names(list(groups[name].states))
-            value = _count(tickets, [TICKETS.c.state.in_(states)])
-        elif name == "escalated":
-            value = _count(tickets, [escalated_at(request_now())])
-        elif name == "all":
-            value = _count(tickets)
-        elif name == "byState":
-            value = compiler.sql.items(
-                [_state_count(compiler, tickets, field, state) for state in models.TicketState]
-            )
-        elif name == "__typename":
-            value = literal("CompanyStatus")
-        else:
-            raise NotCompiled(f"CompanyStatus.{name}")
-        pairs += [literal(_key(field)), value]
-    status = select(compiler.sql.object(pairs).label("obj")).select_from(tickets).where(*where)
-    return compiler.sql.related(
-        status.correlate_except(tickets), f"{tickets.description}_s", laterals
-    )
+            return _count(tickets, [TICKETS.c.state.in_(state_names(groups[name].states))])
+        if name == "escalated":
+            return _count(tickets, [escalated_at(request_now())])
+        if name == "all":
+            return _count(tickets)
+        if name == "byState":
+            states = models.TicketState
+            return compiler.sql.items([_state_count(compiler, tickets, field, s) for s in states])
+        return None
+
+    status = json_object(compiler, node, "CompanyStatus", value)
+    return _aggregate(compiler, status, tickets, where, laterals)
 
 
 def _state_count(
     compiler: Compiler, tickets: FromClause, node: FieldNode, state: models.TicketState
 ) -> ColumnElement[Any]:
-    pairs: list[Any] = []
-    for field in compiler.collector.fields(_selection(node), "TicketStateCount"):
-        name = field.name.value
-        value: Any
-        if name == "state":
-            value = literal(state.name)
-        elif name == "count":
-            value = _count(tickets, [TICKETS.c.state == state.name])
-        elif name == "__typename":
-            value = literal("TicketStateCount")
-        else:
-            raise NotCompiled(f"TicketStateCount.{name}")
-        pairs += [literal(_key(field)), value]
-    return compiler.sql.object(pairs)
 
+    def value(field: FieldNode) -> Any:
+        if field.name.value == "state":
+            return literal(state.name)
+        if field.name.value == "count":
+            return _count(tickets, [TICKETS.c.state == state.name])
+        return None
 
-def _key(node: FieldNode) -> str:
-    return node.alias.value if node.alias else node.name.value
-
-
-def _selection(node: FieldNode) -> SelectionSetNode:
-    if node.selection_set is None:
-        raise NotCompiled(f"`{node.name.value}` without fields")
-    return node.selection_set
+    return json_object(compiler, node, "TicketStateCount", value)
