@@ -46,11 +46,13 @@ CENTER = (
     f"{_ASKED[: _ASKED.rstrip().rindex('}')]} }} }} }} }}"
 )
 
-# Every field the compiler declares for the center, with aliases, __typename, a widget's page
-# under another filter, pages' cursors, the people's page from a cursor.
+# Every field the compiler declares for the center, in a fragment, with aliases, __typename,
+# a widget's page under another filter, pages' cursors, the people's page from a cursor.
 FULL = """
 query Full($first: Int, $people: Int, $after: String) {
-  tickets(first: $first) { edges { node { id customer { id
+  tickets(first: $first) { edges { node { id customer { id ...Center } } } }
+}
+fragment Center on Customer {
     center: informationCenter {
       __typename customerUser { id } relation
       customer { id name }
@@ -70,7 +72,6 @@ query Full($first: Int, $people: Int, $after: String) {
       }
       companyStatus { __typename open closed escalated all byState { __typename state count } }
     }
-  } } } }
 }
 """
 
