@@ -22,7 +22,7 @@ Every count is an aggregate over the customer's tickets in the one statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -40,8 +40,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.util import ClauseAdapter
 
-from deskgraph.auth import customer_center as center_rules
+from deskgraph.auth import customer as customer_rules, customer_center as center_rules
 from deskgraph.auth.shape import BoundIds
+from deskgraph.auth.viewer import Actor
 from deskgraph.errors import NotFound
 from deskgraph.loaders.base import table_of
 from deskgraph.loaders.compiled import Compiler, one_more
@@ -145,9 +146,24 @@ def information_center(
             )
         if name == "companyStatus":
             return _status(compiler, customer, field, laterals)
+        if name == "viewerCan":
+            return json_object(compiler, field, "InformationCenterPermissions", permission)
         return None
 
+    def permission(field: FieldNode) -> Any:
+        rule = VIEWER_CAN.get(field.name.value)
+        if rule is None:
+            return None
+        return compiler.sql.boolean(ClauseAdapter(customer).traverse(rule(compiler.viewer)))
+
     return json_object(compiler, node, "CustomerInformationCenter", value)
+
+
+# InformationCenterPermissions: the rules on the customer's organization, by their SQL twins.
+VIEWER_CAN: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
+    "createCustomerUser": center_rules.creates_customer_users_scope,
+    "editCustomerUsers": customer_rules.edits_contact_fields_scope,
+}
 
 
 def _center_tickets(

@@ -55,6 +55,7 @@ query Full($first: Int, $people: Int, $after: String) {
 fragment Center on Customer {
     center: informationCenter {
       __typename customerUser { id } relation
+      viewerCan { __typename createCustomerUser editCustomerUsers }
       customer { id name }
       customerUsers(first: $people, after: $after) {
         __typename totalCount
