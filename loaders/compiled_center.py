@@ -32,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     and_,
+    false,
     func,
     literal,
     null,
@@ -89,13 +90,18 @@ class CenterReads:
 
     @property
     def people_page_size(self) -> int:
-        return next(s.page_size for s in self.settings if s.name == CUSTOMER_USERS)
+        return self.setting(CUSTOMER_USERS).page_size
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """What the plan's text depends on: the widgets, the people's page size, how many
-        queues (their ids are parameters)."""
-        return (self.widgets, self.people_page_size, len(self.queues))
+        """What the plan's text depends on: the ticket widgets' settings (shown or not:
+        ``ticketWidget(kind:)`` reads a hidden one), the people's page size, how many queues
+        (their ids are parameters)."""
+        ticket_widgets = tuple(s for s in self.settings if s.name in TICKET_WIDGETS)
+        return (ticket_widgets, self.people_page_size, len(self.queues))
+
+    def setting(self, name: str) -> WidgetSetting:
+        return next(s for s in self.settings if s.name == name)
 
     @property
     def values(self) -> dict[str, int]:
@@ -129,7 +135,7 @@ def information_center(
 
     def value(field: FieldNode) -> Any:
         name = field.name.value
-        if field.arguments and name != "customerUsers":
+        if field.arguments and name not in ("customerUsers", "ticketWidget"):
             raise NotCompiled(f"CustomerInformationCenter.{name} with arguments")
         if name == "customer":  # the customer itself
             built, nested = compiler.object(COMPILED["Customer"], customer, selection(field))
@@ -146,6 +152,9 @@ def information_center(
             )
         if name == "companyStatus":
             return _status(compiler, customer, field, laterals)
+        if name == "ticketWidget":  # shown or not (resolvers.customer_center.ticket_widget)
+            setting = center.setting(_kind_argument(field).value)
+            return _widget(compiler, customer, field, setting, scope, laterals)
         if name == "viewerCan":
             return json_object(compiler, field, "InformationCenterPermissions", permission)
         return None
@@ -209,7 +218,7 @@ def _widget(
         if name == "tickets":
             return _widget_tickets(compiler, customer, field, scope, setting, laterals)
         if name == "shown":
-            return compiler.sql.boolean(true())
+            return compiler.sql.boolean(true() if setting.shown else false())
         constants = {"kind": kind.value, "pageSize": setting.page_size, "filter": chosen.value}
         return literal(constants[name]) if name in constants else None
 
@@ -294,6 +303,14 @@ def _widget_tickets(
     )
     value = compiler.connection(COMPILED["Ticket"], listed, page.first, total, selection(node))
     return compiler.sql.related(value, f"{tickets.description}_tickets", laterals)
+
+
+def _kind_argument(node: FieldNode) -> TicketWidgetKind:
+    """``ticketWidget(kind:)`` written in the document (a variable: left to the executor)."""
+    given = next(a for a in node.arguments or () if a.name.value == "kind")  # required
+    if not isinstance(given.value, EnumValueNode):
+        raise NotCompiled("a widget's kind from a variable")
+    return TicketWidgetKind(given.value.value)
 
 
 def _filter_argument(node: FieldNode) -> WidgetFilter | None:

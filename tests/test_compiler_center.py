@@ -71,6 +71,9 @@ fragment Center on Customer {
         locked: tickets(filter: MY_LOCKED, first: 5) { totalCount edges { node { id } } }
         queues: tickets(filter: MY_QUEUES) { totalCount edges { node { id } } }
       }
+      hidden: ticketWidget(kind: REMINDER) {
+        kind shown pageSize filter counts { all } tickets { totalCount }
+      }
       companyStatus { __typename open closed escalated all byState { __typename state count } }
     }
 }
@@ -240,8 +243,9 @@ async def test_center_follows_the_saved_settings_and_chosen_queues(
         widgets = [w for center in centers(answer) for w in center["ticketWidgets"]]
         assert [w["kind"] for w in widgets[:2]] == ["OPEN", "ESCALATED"]
         assert all(w["counts"]["myQueues"] == 0 for w in widgets)
-        hidden = [w["pageSize"] for w in widgets[:3]]
-        assert hidden == [25, 15, 10]
+        assert [w["pageSize"] for w in widgets[:3]] == [25, 15, 10]
+        hidden = [center["hidden"] for center in centers(answer)]
+        assert {(w["kind"], w["shown"]) for w in hidden} == {("REMINDER", False)}
 
 
 # A center below a ticket list, its arguments in the document (plain fields: no collector).
