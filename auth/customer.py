@@ -273,6 +273,14 @@ def can_edit_contact_fields(viewer: Actor, organization_id: int) -> bool:
     return viewer.works_tickets and viewer.is_member_of(organization_id)
 
 
+def edits_contact_fields_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL twin of :func:`can_edit_contact_fields` on a customer's row (its organization):
+    what the compiled center's ``viewerCan.editCustomerUsers`` reads."""
+    if not viewer.works_tickets or viewer.primary_organization_id is None:
+        return false()
+    return models.Customer.organization_id == viewer.primary_organization_id
+
+
 def can_see_customer_history(viewer: Actor, organization_id: int) -> bool:
     """A customer's tickets with its organization: those who work in the organization (its
     advisors, and the external advisors of its teams, who reach only the customers their

@@ -13,7 +13,7 @@ import enum
 
 from sqlalchemy import ColumnElement, and_
 
-from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth import customer as customer_rules, ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.store import models
 
@@ -24,6 +24,10 @@ class CustomerUserTicketRelation(enum.Enum):
 
     ASSIGNED_TO = "ASSIGNED_TO"
     ACCESSIBLE_FOR = "ACCESSIBLE_FOR"
+
+
+# What a viewer without a center is told (NOT_FOUND), as if it did not exist.
+NO_CENTER = "No such customer information center."
 
 
 def can_open_information_center(viewer: Actor) -> bool:
@@ -38,6 +42,13 @@ def can_create_customer_user(viewer: Actor, organization_id: int) -> bool:
     not its VIEWERs, not external advisors (who read the customers they meet), not customer
     users or services."""
     return viewer.works_tickets and viewer.is_member_of(organization_id)
+
+
+def creates_customer_users_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL twin of :func:`can_create_customer_user` on a customer's row (its organization):
+    what the compiled center's ``viewerCan.createCustomerUser`` reads. The rule is editing
+    their contact fields' (the agreement test holds each twin to its own rule)."""
+    return customer_rules.edits_contact_fields_scope(viewer)
 
 
 def center_ticket_scope(

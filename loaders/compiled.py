@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import FieldNode, GraphQLNonNull, GraphQLObjectType, SelectionSetNode
@@ -77,6 +77,9 @@ from deskgraph.loaders.compiled_types import (
 )
 from deskgraph.store import models
 
+if TYPE_CHECKING:
+    from deskgraph.loaders.compiled_center import CenterReads
+
 
 class Compiler:
     """Builds one statement for one root field; names its aliases uniquely."""
@@ -87,8 +90,11 @@ class Compiler:
         restrictions: Restrictions,
         collector: Collector = PLAIN,
         sql: JsonSql = POSTGRESQL,
+        center: CenterReads | None = None,
     ) -> None:
         self.viewer = viewer
+        # The viewer's center settings and queues, read before the plan (compiled_center).
+        self.center = center
         self.sql = sql  # the dialect's JSON forms
         self.restrictions = restrictions
         self.collector = collector
@@ -135,6 +141,12 @@ class Compiler:
         name = node.name.value
         if name == "__typename":
             return literal(compiled.name)
+        if (builder := compiled.built.get(name)) is not None:
+            outer = self._below_nullable
+            self._below_nullable = outer or self.nullable(compiled, name)
+            value = builder(self, row, node, laterals)
+            self._below_nullable = outer
+            return value
         if name in compiled.executed:
             self.hole(compiled, node)
             return null()  # the key in its place; the post-pass answers it
@@ -382,14 +394,16 @@ def compile_ticket_list(
     collector: Collector = PLAIN,
     sql: JsonSql = POSTGRESQL,
     listing: Listing = ALL_TICKETS,
+    center: CenterReads | None = None,
 ) -> TicketList:
     """One statement answering the ``tickets`` root field (the ``listing``'s view and
     filter, any page) as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms)
     inside, and the restricted fields (``restrictions``, read from the schema) the viewer is
     denied as null. The viewer may be a shape (``auth.shape.viewer_shape``): its values are
     parameters then. ``collector`` collects the selections with the request's fragments and
-    variables; ``sql`` writes the dialect's JSON (``compiled_json.json_sql``)."""
-    compiler = Compiler(viewer, restrictions, collector, sql)
+    variables; ``sql`` writes the dialect's JSON (``compiled_json.json_sql``); ``center``
+    is what the viewer's information centers read beside the rows (none: refused there)."""
+    compiler = Compiler(viewer, restrictions, collector, sql, center)
     t = table_of(models.Ticket)
     # As the resolver lists them (loaders.ticket.ticket_list_query): seen, in the view, matching.
     where = [

@@ -187,6 +187,13 @@ def conditional_nodes(
     return found
 
 
+def asks(nodes: Sequence[FieldNode], fragments: Mapping[str, FragmentDetails], name: str) -> bool:
+    """Whether a field called ``name`` is selected anywhere under ``nodes`` (fragments
+    followed; ``@skip``/``@include`` not read: it may be left out)."""
+    selections = _selections_under(nodes, fragments, set())
+    return any(isinstance(s, FieldNode) and s.name.value == name for s in selections)
+
+
 def _selections_under(
     nodes: Sequence[FieldNode | InlineFragmentNode],
     fragments: Mapping[str, FragmentDetails],

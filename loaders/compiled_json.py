@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +39,9 @@ from sqlalchemy.sql.selectable import Lateral
 
 from deskgraph.loaders.compiled_fields import NotCompiled
 from deskgraph.store.session import SQLITE_B64
+
+# Why a plan SQLite's parser would refuse is refused (``JsonSql.check``).
+TOO_DEEP_FOR_SQLITE = "nested deeper than SQLite's parser takes"
 
 
 class JsonSql:
@@ -87,11 +91,21 @@ class JsonSql:
         return items
 
     def edges(
-        self, edge: ColumnElement[Any], rows: FromClause, shown: ColumnElement[bool]
+        self,
+        edge: ColumnElement[Any],
+        rows: FromClause,
+        shown: ColumnElement[bool],
+        order: Sequence[ColumnElement[Any]] = (),
     ) -> ColumnElement[Any]:
-        """The JSON list of a page's ``edge`` objects, newest first, for the rows ``shown``."""
-        aggregated = func.json_agg(aggregate_order_by(edge, rows.c.id.desc())).filter(shown)
+        """The JSON list of a page's ``edge`` objects for the rows ``shown``, in the page's
+        ``order`` (its rows' subquery's: newest first unless told)."""
+        ordered = order or (rows.c.id.desc(),)
+        aggregated = func.json_agg(aggregate_order_by(edge, *ordered)).filter(shown)
         return func.coalesce(aggregated, _EMPTY)
+
+    def items(self, values: Sequence[Any]) -> ColumnElement[Any]:
+        """A JSON list of these values (a list the plan knows the length of)."""
+        return func.json_build_array(*values)
 
     def base64_text(self, prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
         """``ids.encode_id`` and ``pagination.encode_cursor`` in SQL: base64 of
@@ -111,6 +125,9 @@ class JsonSql:
     def boolean(self, condition: ColumnElement[bool]) -> ColumnElement[Any]:
         """A condition as JSON ``true`` / ``false``."""
         return condition
+
+    def check(self, text: str) -> None:
+        """:class:`NotCompiled` for a statement the dialect cannot parse."""
 
 
 _EMPTY = literal("[]").cast(JSON)
@@ -147,11 +164,18 @@ class SqliteJson(JsonSql):
         return select(func.json_group_array(func.json(ordered.c.item)).label("obj"))
 
     def edges(
-        self, edge: ColumnElement[Any], rows: FromClause, shown: ColumnElement[bool]
+        self,
+        edge: ColumnElement[Any],
+        rows: FromClause,
+        shown: ColumnElement[bool],
+        order: Sequence[ColumnElement[Any]] = (),
     ) -> ColumnElement[Any]:
-        # The page's rows come newest first from their subquery (ORDER BY ... LIMIT: never
+        # The page's rows come in order from their subquery (ORDER BY ... LIMIT: never
         # flattened into the aggregate), and json_group_array answers [] for none.
         return func.json_group_array(edge).filter(shown)
+
+    def items(self, values: Sequence[Any]) -> ColumnElement[Any]:
+        return func.json_array(*values)
 
     def base64_text(self, prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
         return Function(SQLITE_B64, literal(f"{prefix}:").concat(cast(pk, String)), type_=String)
@@ -168,6 +192,22 @@ class SqliteJson(JsonSql):
 
     def boolean(self, condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.json(case((condition, "true"), else_="false"))
+
+    def check(self, text: str) -> None:
+        # SQLite's parser has a fixed stack (YYSTACKDEPTH 100): about 18 nested calls with
+        # arguments, which a deep selection's JSON reaches (a center below a ticket list's
+        # customers, with relations in its widgets' tickets). Parsed on an empty in-memory
+        # database: "no such table" comes after the parse, an overflow during it.
+        try:
+            _sqlite_parser().execute(f"EXPLAIN {text}")
+        except sqlite3.Error as error:
+            if "parser stack overflow" in str(error):
+                raise NotCompiled(TOO_DEEP_FOR_SQLITE) from error
+
+
+@cache
+def _sqlite_parser() -> sqlite3.Connection:
+    return sqlite3.connect(":memory:", check_same_thread=False)
 
 
 class _Correlated(Lateral):
@@ -232,20 +272,3 @@ def page_info_values(
         "endCursor": case((oldest.is_not(None), sql.base64_text("cursor", oldest))),
         "__typename": literal("PageInfo"),
     }
-
-
-def parses_on_sqlite(text: str) -> bool:
-    """Whether SQLite's parser takes ``text``: its stack (``YYSTACKDEPTH``, 100 frames)
-    refuses a statement nested too deep (each relation a ``json((SELECT json_object(...)))``
-    in its parent's), before it reads anything. Prepared on an empty in-memory database, where
-    only that refusal tells (the tables are missing there, and no value is bound)."""
-    connection = sqlite3.connect(":memory:")
-    try:
-        connection.execute(text)
-    except sqlite3.OperationalError as error:
-        return "parser stack overflow" not in str(error)
-    except sqlite3.Error:
-        return True
-    finally:
-        connection.close()
-    return True

@@ -79,11 +79,11 @@ def ticket_listing(
         literals.update(filtered)
         structure = str(and_(true(), *where).compile(dialect=dialect))
     types = {REQUEST_NOW: _STAMP, **_parameter_types(where)}
-    values = {name: _sent(types[name], value, dialect) for name, value in literals.items()}
+    values = {name: sent_value(types[name], value, dialect) for name, value in literals.items()}
     return Listing(view, where, structure, values, literals, read=True)
 
 
-def _sent(type_: TypeEngine[Any], value: Any, dialect: Dialect) -> Any:
+def sent_value(type_: TypeEngine[Any], value: Any, dialect: Dialect) -> Any:
     """``value`` as SQLAlchemy sends it to the driver (its type's processing)."""
     process = type_._cached_bind_processor(dialect)
     return process(value) if process is not None else value

@@ -54,12 +54,12 @@ class Page:
 
     def size(self, variables: Mapping[str, Any], max_page: int) -> int:
         """The request's page size, checked as the resolver checks it (BAD_USER_INPUT)."""
-        return page_size(_argument(self.node, "first", GraphQLInt, variables), max_page)
+        return page_size(argument(self.node, "first", GraphQLInt, variables), max_page)
 
     def cursor(self, variables: Mapping[str, Any]) -> dict[str, Any]:
         """The request's ``after:`` parameters, decoded as the resolver decodes the cursor
         (BAD_USER_INPUT)."""
-        after = _argument(self.node, "after", GraphQLString, variables)
+        after = argument(self.node, "after", GraphQLString, variables)
         after_id = decode_cursor(after)
         return {
             f"after_{self.index}": NO_CURSOR if after_id is None else after_id,
@@ -67,11 +67,11 @@ class Page:
         }
 
 
-def _argument(node: FieldNode, name: str, kind: Any, variables: Mapping[str, Any]) -> Any:
+def argument(node: FieldNode, name: str, kind: Any, variables: Mapping[str, Any]) -> Any:
     """An argument's value in this request; None when absent (the resolvers' default)."""
-    for argument in node.arguments or ():
-        if argument.name.value == name:
-            sent = value_from_ast(argument.value, kind, dict(variables))
+    for given in node.arguments or ():
+        if given.name.value == name:
+            sent = value_from_ast(given.value, kind, dict(variables))
             return None if sent is Undefined else sent  # a variable not sent: the default
     return None
 

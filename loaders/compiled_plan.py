@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
 from graphql import FieldNode
@@ -27,10 +27,13 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, TicketList, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
-from deskgraph.loaders.compiled_json import JsonSql, json_sql, parses_on_sqlite
-from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
+from deskgraph.loaders.compiled_json import JsonSql, json_sql
+from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing, sent_value
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
+
+if TYPE_CHECKING:
+    from deskgraph.loaders.compiled_center import CenterReads
 
 PLAN_CACHE_SIZE = 512  # as the parse and validation caches
 
@@ -39,7 +42,6 @@ log = logging.getLogger(__name__)
 # Plans refused once their text was written, by reason, per process (each request refused
 # counts): SQLite's parser takes statements nested only so deep (TOO_DEEP_FOR_SQLITE).
 REFUSED_PLANS: Counter[str] = Counter()
-TOO_DEEP_FOR_SQLITE = "nested deeper than SQLite's parser takes"
 
 
 @dataclass(frozen=True)
@@ -74,20 +76,20 @@ class Plan:
 
 
 # (ids of the field's nodes, shape, dialect, whether the collector takes plain fields only,
-# @skip/@include outcomes, the listing's view and filter structure: Listing.key) -> (the
+# @skip/@include outcomes, the listing's view and filter structure: Listing.key, the center's
+# settings and number of queues: CenterReads.key) -> (the
 # nodes, the template or None: refused); and with the page
 # sizes -> (the nodes, the plan). The nodes are kept so that an id reused by another document
 # after the first was dropped is not mistaken.
 # A node belongs to one document: its fragments and operation are the same each time, the
 # variables decide only the outcomes (Collector.outcomes). The schema's restrictions are not
 # in the key: every schema is built from the same types.
-Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...], tuple[Any, ...]]
+Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...], tuple[Any, ...], Any]
 _templates: LRUCache[Key, tuple[tuple[FieldNode, ...], TicketList | None]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
-_plans: LRUCache[tuple[Key, tuple[int, ...]], tuple[tuple[FieldNode, ...], Plan | str]] = LRUCache(
-    maxsize=PLAN_CACHE_SIZE
-)
+_Planned = tuple[tuple[FieldNode, ...], "Plan | str"]  # a str: refused, and why
+_plans: LRUCache[tuple[Key, tuple[int, ...]], _Planned] = LRUCache(maxsize=PLAN_CACHE_SIZE)
 
 
 def ticket_list_plan(
@@ -99,21 +101,23 @@ def ticket_list_plan(
     restrictions: Restrictions,
     collector: Collector = PLAIN,
     listing: Listing = ALL_TICKETS,
+    center: CenterReads | None = None,
 ) -> Plan:
     """The plan of a ``tickets`` field (its nodes under one response key) for ``viewer``'s
     shape, the request's ``@skip``/``@include`` outcomes, ``listing`` (its view and filter,
-    read from the field's arguments: ``server.compiled_listing``) and page sizes: from the
-    cache, else built and compiled once; with the request's filter values bound.
+    read from the field's arguments: ``server.compiled_listing``), ``center`` (the viewer's
+    center settings and queues, when read) and page sizes: from the cache, else built and
+    compiled once; with the request's filter values (and queues) bound.
     :class:`NotCompiled` when the compiler refuses it, and for a page size the resolver
     refuses (the executor answers its error, on the field that asked for it)."""
     nodes = (nodes,) if isinstance(nodes, FieldNode) else tuple(nodes)
     outcomes = collector.outcomes(nodes)
     key = (
         tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes,
-        listing.key,
+        listing.key, None if center is None else center.key,
     )  # fmt: skip
     template = _template(
-        nodes, key, viewer, restrictions, collector, json_sql(dialect.name), listing
+        nodes, key, viewer, restrictions, collector, json_sql(dialect.name), listing, center
     )
     try:
         sizes = page_parameters(template.pages, variables, max_page)
@@ -123,15 +127,16 @@ def ticket_list_plan(
     if cached is None or not _same(cached[0], nodes):
         try:
             plan: Plan | str = compile_plan(template, sizes, dialect)
-        except NotCompiled as refused:
+        except NotCompiled as refused:  # e.g. too deep for SQLite's parser
             log.debug("not compiled: %s", refused)
             plan = str(refused)  # remembered: refused again without compiling
         cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
     if isinstance(cached[1], str):
         REFUSED_PLANS[cached[1]] += 1
         raise NotCompiled(cached[1])
-    if listing.values:
-        return dataclasses.replace(cached[1], bound=listing.values)
+    bound = {**listing.values, **(center.values if center is not None else {})}
+    if bound:
+        return dataclasses.replace(cached[1], bound=bound)
     return cached[1]
 
 
@@ -143,6 +148,7 @@ def _template(
     collector: Collector,
     sql: JsonSql,
     listing: Listing,
+    center: CenterReads | None,
 ) -> TicketList:
     """The field's statement for the viewer's shape, its page sizes still open (each
     request's sizes pick the plan written for them)."""
@@ -152,7 +158,7 @@ def _template(
             node = merged(nodes)
             shape = viewer_shape(viewer)
             template: TicketList | None = compile_ticket_list(
-                node, shape, restrictions, collector, sql, listing
+                node, shape, restrictions, collector, sql, listing, center
             )
         except NotCompiled as refused:
             log.debug("not compiled: %s", refused)
@@ -175,13 +181,18 @@ def compile_plan(built: TicketList, sizes: Mapping[str, int], dialect: Dialect) 
     )
     if compiled.positiontup is None:
         raise NotCompiled(f"{dialect.name}'s parameters are not positional")
-    constants = {
-        name: bind.value
-        for name, bind in compiled.binds.items()
-        if bind.value is not None and not bind.callable
-    }
-    if dialect.name == "sqlite" and not parses_on_sqlite(compiled.string):
-        raise NotCompiled(TOO_DEEP_FOR_SQLITE)
+    # The statement's own values as SQLAlchemy sends them (an enum as the name its column
+    # stores); an IN list's one parameter each, named as render_postcompile names them.
+    constants: dict[str, Any] = {}
+    for name, bind in compiled.binds.items():
+        if bind.value is None or bind.callable:
+            continue
+        if bind.expanding:
+            for index, value in enumerate(bind.value, start=1):
+                constants[f"{name}_{index}"] = sent_value(bind.type, value, dialect)
+        else:
+            constants[name] = sent_value(bind.type, bind.value, dialect)
+    json_sql(dialect.name).check(compiled.string)  # NotCompiled: too deep for SQLite
     positions = tuple(compiled.positiontup)
     return Plan(compiled.string, positions, constants, built.denied, built.pages, built.holes)
 
@@ -194,13 +205,16 @@ def build_plan(
     max_page: int,
     restrictions: Restrictions,
     listing: Listing = ALL_TICKETS,
+    center: CenterReads | None = None,
 ) -> Plan:
     """The plan of a ``tickets`` field, built and compiled now (no cache)."""
     sql = json_sql(dialect.name)
-    built = compile_ticket_list(node, viewer_shape(viewer), restrictions, sql=sql, listing=listing)
+    shape = viewer_shape(viewer)
+    built = compile_ticket_list(node, shape, restrictions, sql=sql, listing=listing, center=center)
     sizes = page_parameters(built.pages, variables, max_page)
     plan = compile_plan(built, sizes, dialect)
-    return dataclasses.replace(plan, bound=listing.values)
+    bound = {**listing.values, **(center.values if center is not None else {})}
+    return dataclasses.replace(plan, bound=bound)
 
 
 def literal_sql(statement: Select[Any], parameters: Mapping[str, Any], dialect: Dialect) -> str:

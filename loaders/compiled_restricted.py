@@ -23,6 +23,7 @@ from typing import Any
 from graphql import FieldNode, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, SelectionSetNode
 
 from deskgraph.auth.directive import ROW_SQL, RowSql, ViewerRule, restricted_permissions
+from deskgraph.errors import ApiError, Forbidden
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,15 @@ def schema_restrictions(schema: GraphQLSchema) -> Restrictions:
 
 @dataclass(frozen=True)
 class Denied:
-    """A field a plan answers null for its viewer shape: FORBIDDEN at each of its instances;
-    for a rule on the row (``row``), at the instances whose ``"!f:<key>"`` is true."""
+    """A field a plan answers null for its viewer shape: FORBIDDEN at each of its instances
+    (or the ``error`` its resolver raises for the shape: ``Customer.informationCenter``'s
+    NOT_FOUND); for a rule on the row (``row``), at the instances whose ``"!f:<key>"`` is
+    true."""
 
     node: FieldNode
     message: str
     row: bool = False
+    error: type[ApiError] = Forbidden
 
 
 # Where a plan's denied fields stand below its root field: response key -> the denied field

@@ -7,9 +7,10 @@ to its loaders; today the dashboard's types are declared here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from graphql import FieldNode
 from sqlalchemy import ColumnElement, FromClause, Table, case, exists, or_, select
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -102,6 +103,13 @@ class CompiledType:
     # builds from its parent's columns (TicketEscalation, TeamServiceLevel) has none.
     node: bool = True
     executed: frozenset[str] = frozenset()
+    # Fields whose value a function of their own builds (a Built: the compiler, the row, the
+    # field's node, the laterals its row joins): objects that are no row of a table.
+    built: Mapping[str, Built] = field(default_factory=dict)
+
+
+# (compiler, the row, the field's node, the row's laterals) -> the field's value.
+Built = Callable[[Any, FromClause, FieldNode, list[FromClause]], Any]
 
 
 def _by_key(column: str) -> Where:
@@ -173,6 +181,15 @@ def _messages_of_ticket(
 ) -> list[ColumnElement[bool]]:
     scope = ClauseAdapter(message).traverse(ticket_rules.message_scope(viewer))
     return [message.c.ticket_id == parent.c.id, scope]
+
+
+def _information_center(
+    compiler: Any, customer: FromClause, node: FieldNode, laterals: list[FromClause]
+) -> Any:
+    """Customer.informationCenter: loaders.compiled_center (which reads these declarations)."""
+    from deskgraph.loaders.compiled_center import information_center
+
+    return information_center(compiler, customer, node, laterals)
 
 
 # In the design, each domain declares these next to its loaders (loaders/ticket.py, ...).
@@ -314,6 +331,7 @@ COMPILED: dict[str, CompiledType] = {
         table_of(models.Customer),
         {"name": "name", "customerNumber": "customer_number"},
         {"organization": Related("Organization", _by_key("organization_id"))},
+        built={"informationCenter": _information_center},
     ),
     "Machine": CompiledType(
         "Machine",
@@ -385,13 +403,11 @@ def _extend(
     executed: frozenset[str] = frozenset(),
 ) -> None:
     declared = COMPILED[name]
-    COMPILED[name] = CompiledType(
-        declared.name,
-        declared.table,
-        {**declared.columns, **columns},
-        {**declared.related, **related},
-        declared.node,
-        declared.executed | executed,
+    COMPILED[name] = replace(
+        declared,
+        columns={**declared.columns, **columns},
+        related={**declared.related, **related},
+        executed=declared.executed | executed,
     )
 
 

@@ -80,8 +80,10 @@ def widget_filter_values(
         TicketWidgetKind.NEW: {"states": (models.TicketState.NEW,)},
         TicketWidgetKind.OPEN: {"states": (models.TicketState.OPEN,)},
     }
+    # Not `advisor_id or 0`: a compiled plan's advisor_id is a parameter (auth.shape).
+    advisor_id = 0 if scope.viewer.advisor_id is None else scope.viewer.advisor_id
     by_filter: dict[WidgetFilter, dict[str, Any]] = {
-        WidgetFilter.MY_LOCKED: {"locked_by_ids": (scope.viewer.advisor_id or 0,)},
+        WidgetFilter.MY_LOCKED: {"locked_by_ids": (advisor_id,)},
         WidgetFilter.MY_QUEUES: {"queue_team_ids": scope.queues},
         WidgetFilter.ALL: {},
     }

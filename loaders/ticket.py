@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth.shape import in_ids
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.auth.viewer import Actor
 from deskgraph.ids import ascii_number
@@ -74,7 +75,8 @@ def ticket_filter_clauses(
     if locked_by_ids:
         clauses.append(t.locked_by_id.in_(list(locked_by_ids)))
     if queue_team_ids is not None:
-        clauses.append(t.team_id.in_(sorted(queue_team_ids)) if queue_team_ids else false())
+        # in_ids: a compiled plan's queues are parameters (auth.shape.BoundIds).
+        clauses.append(in_ids(t.team_id, queue_team_ids) if queue_team_ids else false())
     if escalated is not None or reminder_reached is not None:
         assert now is not None, "escalated and reminder_reached are read at a time"
         if escalated is not None:

@@ -79,7 +79,7 @@ async def _center(
 ) -> CustomerInformationCenter:
     viewer = info.context.require_viewer()
     if not rules.can_open_information_center(viewer) or viewer.advisor_id is None:
-        raise NotFound("No such customer information center.")
+        raise NotFound(rules.NO_CENTER)
     loaders = info.context.loaders
     queues = await loaders.my_queues.load(viewer)
     settings = await loaders.dashboard_settings.load((viewer.advisor_id, CENTER))

@@ -34,8 +34,10 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from deskgraph.auth import customer_center as center_rules
 from deskgraph.loaders.compiled import NotCompiled
-from deskgraph.loaders.compiled_fields import Collector
+from deskgraph.loaders.compiled_center import CenterReads
+from deskgraph.loaders.compiled_fields import Collector, asks
 from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.loaders.compiled_restricted import Holes, Sites, schema_restrictions
 from deskgraph.server import tracing
@@ -43,10 +45,13 @@ from deskgraph.server.compiled_holes import Located, run_holes
 from deskgraph.server.compiled_listing import tickets_listing
 from deskgraph.server.compiled_post import forbidden_errors
 from deskgraph.server.context import Context
+from deskgraph.store.viewer_dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
 
 COMPILED_ROOTS = frozenset({"tickets"})
+UNANSWERED = object()  # a field the compiler refuses: the executor answers it
+CENTER = Dashboard.CUSTOMER_INFORMATION_CENTER
 # Root fields answered by a compiled statement in this process, by field name, and those whose
 # two answers verify mode compared: a test that means to exercise the compiler asserts these
 # moved (a compiler that silently refused everything would pass any comparison).
@@ -89,25 +94,92 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         ):
             field = self.schema.get_field(parent_type, node.name.value)
             assert field is not None
-            try:
-                sql = self._sql(context, field_details_list)
-            except NotCompiled:
-                pass
-            except Exception as error:  # planning failed: the field's error, as a resolver's
-                self.handle_field_error(error, field.type, field_details_list, path)
-                return None
-            else:
-                if context.settings.compiler == "verify":
-                    return self._verify(
-                        context, sql, field, parent_type, source, field_details_list, path,
-                        position_context,
-                    )  # fmt: skip
-                return self._run(context, sql, field, field_details_list, path)
+            if self._reads_center(context, field_details_list):
+                return self._after_center_reads(
+                    context, field, parent_type, source, field_details_list, path,
+                    position_context,
+                )  # fmt: skip
+            answered = self._compiled(
+                context, None, field, parent_type, source, field_details_list, path,
+                position_context,
+            )  # fmt: skip
+            if answered is not UNANSWERED:
+                return answered
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _sql(self, context: Context, field_details_list: FieldDetailsList) -> Call:
+    def _compiled(
+        self,
+        context: Context,
+        center: CenterReads | None,
+        field: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """The field's compiled answer (an awaitable), or UNANSWERED when the compiler
+        refuses it."""
+        try:
+            sql = self._sql(context, field_details_list, center)
+        except NotCompiled:
+            return UNANSWERED
+        except Exception as error:  # planning failed: the field's error, as a resolver's
+            self.handle_field_error(error, field.type, field_details_list, path)
+            return None
+        if context.settings.compiler == "verify":
+            return self._verify(
+                context, sql, field, parent_type, source, field_details_list, path,
+                position_context,
+            )  # fmt: skip
+        return self._run(context, sql, field, field_details_list, path)
+
+    def _reads_center(self, context: Context, field_details_list: FieldDetailsList) -> bool:
+        """Whether the field asks for information centers the viewer has: their settings and
+        queues are read before its plan (``loaders.compiled_center``)."""
+        viewer = context.viewer
+        return (
+            viewer is not None
+            and center_rules.can_open_information_center(viewer)
+            and asks(_nodes(field_details_list), self.fragments, "informationCenter")
+        )
+
+    async def _after_center_reads(
+        self,
+        context: Context,
+        field: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """The field compiled with the viewer's center settings and queues, read first as
+        the resolver reads them (the executor's reads then come from the same loaders), or
+        executed."""
+        try:
+            center = await center_reads(context)
+        except Exception as error:
+            self.handle_field_error(error, field.type, field_details_list, path)
+            return None
+        answered = self._compiled(
+            context, center, field, parent_type, source, field_details_list, path,
+            position_context,
+        )  # fmt: skip
+        if answered is UNANSWERED:
+            answered = super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        return await answered if self.is_awaitable(answered) else answered
+
+    def _sql(
+        self,
+        context: Context,
+        field_details_list: FieldDetailsList,
+        center: CenterReads | None = None,
+    ) -> Call:
         """The plan's SQL text and this request's parameters for it."""
         viewer = context.viewer
         assert viewer is not None
@@ -122,7 +194,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             self.schema, nodes[0], self.variable_values, viewer, context.now, dialect
         )
         plan = ticket_list_plan(
-            nodes, viewer, dialect, variables, max_page, restrictions, collector, listing
+            nodes, viewer, dialect, variables, max_page, restrictions, collector, listing, center
         )
         return Call(plan.sql, plan.arguments(viewer, variables), plan.denied, plan.holes)
 
@@ -219,6 +291,17 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             mismatch, field.type, field_details_list, path
         )  # raises if non-null
         return None
+
+
+async def center_reads(context: Context) -> CenterReads:
+    """The viewer's center settings and queues, read as ``resolvers.customer_center`` reads
+    them for a center (the same loaders: one statement each, once a request)."""
+    viewer = context.viewer
+    assert viewer is not None
+    assert viewer.advisor_id is not None
+    queues = await context.loaders.my_queues.load(viewer)
+    settings = await context.loaders.dashboard_settings.load((viewer.advisor_id, CENTER))
+    return CenterReads(tuple(settings), tuple(sorted(queues)))
 
 
 def _nodes(field_details_list: FieldDetailsList) -> list[FieldNode]:

@@ -16,7 +16,6 @@ from typing import Any
 from graphql import GraphQLError, located_error
 from graphql.pyutils import Path
 
-from deskgraph.errors import Forbidden
 from deskgraph.loaders.compiled_restricted import DENIED_MARK, Sites
 
 
@@ -26,7 +25,7 @@ def forbidden_errors(value: Any, denied: Sites, path: Path) -> Iterator[tuple[Gr
     for holder, key, site, at in placed(value, denied, path):
         if site.row and not holder.pop(DENIED_MARK + key):
             continue  # the row's rule let this instance through
-        error = located_error(Forbidden(site.message), [site.node], at.as_list())
+        error = located_error(site.error(site.message), [site.node], at.as_list())
         yield error, at
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from deskgraph.auth import (
     customer as customer_rules,
+    customer_center as center_rules,
     organization as organization_rules,
     project as project_rules,
     ticket as rules,
@@ -179,6 +180,32 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
         }
         assert in_sql == in_python, persona
         assert any(not message.is_public for message in all_messages)  # notes are in the demo
+        # A customer's information center reads (and the compiled center counts) its tickets
+        # the viewer sees: center_ticket_scope, can_see_ticket of the customer's.
+        for customer_id in sorted({row.customer_id for row in rows} - {None}):
+            scope = center_rules.center_ticket_scope(viewer, customer_id=customer_id)
+            in_sql = {
+                row.id for row in await rows_reader.rows(select(models.Ticket.id).where(scope))
+            }
+            in_python = {
+                row.id
+                for row in rows
+                if row.customer_id == customer_id and rules.can_see_ticket(viewer, row)
+            }
+            assert in_sql == in_python, (persona, customer_id)
+        # The center's viewerCan: rules on the customer's organization, and their SQL twins.
+        customers = await rows_reader.rows(select(models.Customer.__table__))
+        twins = {
+            center_rules.can_create_customer_user: center_rules.creates_customer_users_scope,
+            customer_rules.can_edit_contact_fields: customer_rules.edits_contact_fields_scope,
+        }
+        for rule, twin in twins.items():
+            statement = select(models.Customer.id).where(twin(viewer))
+            in_sql = {row.id for row in await rows_reader.rows(statement)}
+            in_python = {c.id for c in customers if rule(viewer, c.organization_id)}
+            assert in_sql == in_python, (persona, rule.__name__)
+            # Both outcomes for those who work tickets (their organization's customers only).
+            assert (0 < len(in_sql) < len(customers)) is viewer.works_tickets, persona
         shown = await assert_party_rules_agree(rows_reader, viewer, rows, persona)
         if viewer.is_customer_user:  # the demo's other companies' tickets: both outcomes
             assert set(shown.values()) == {True, False}, persona

@@ -22,7 +22,8 @@ from functools import cache
 import orjson
 import pytest
 
-from deskgraph.loaders.compiled_plan import REFUSED_PLANS, TOO_DEEP_FOR_SQLITE
+from deskgraph.loaders.compiled_json import TOO_DEEP_FOR_SQLITE
+from deskgraph.loaders.compiled_plan import REFUSED_PLANS
 from deskgraph.loaders.compiled_types import COMPILED
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
