@@ -177,6 +177,14 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
         }
         assert in_sql == in_python, persona
         assert any(not message.is_public for message in all_messages)  # notes are in the demo
+        # Message.author: the customer users the viewer meets as a message's author.
+        people = await rows_reader.rows(select(models.CustomerUser.__table__))
+        statement = select(models.CustomerUser.id).where(portal_rules.message_author_scope(viewer))
+        in_sql = {row.id for row in await rows_reader.rows(statement)}
+        in_python = {p.id for p in people if portal_rules.can_see_message_author(viewer, p)}
+        assert in_sql == in_python, persona
+        # Both outcomes: a customer user meets their own company's people, not the others.
+        assert (0 < len(in_sql) < len(people)) is viewer.is_customer_user, persona
         shown = await assert_party_rules_agree(rows_reader, viewer, rows, persona)
         if viewer.is_customer_user:  # the demo's other companies' tickets: both outcomes
             assert set(shown.values()) == {True, False}, persona

@@ -20,7 +20,7 @@ from functools import cache
 
 import pytest
 
-from deskgraph.loaders.compiled_types import COMPILED
+from deskgraph.loaders.compiled_types import COMPILED, OneOf
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
 from deskgraph.settings import Settings
@@ -34,9 +34,6 @@ PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__ty
 HOLES = {
     "Machine.jdlink": "{ engineHours location { latitude } faultCodes { code severity } }",
     "Ticket.viewerCan": "{ update sendMessage viewJdlink __typename }",
-    "Message.author": (
-        "{ __typename ... on Advisor { id name } ... on CustomerUser { name customer { id } } }"
-    ),
 }
 
 pytestmark = pytest.mark.executor_reference
@@ -51,10 +48,12 @@ class Generator:
     def chance(self, odds: float) -> bool:
         return self.random.random() < odds
 
-    def keyed(self, name: str, arguments: str = "", body: str = "") -> str:
-        """A field (its arguments and selection), under an alias now and then, with an
-        ``@include`` or ``@skip`` that keeps or drops it now and then."""
+    def keyed(self, name: str, arguments: str = "", body: str = "", prefix: str = "") -> str:
+        """A field (its arguments and selection), under an alias now and then (always with a
+        ``prefix``), with an ``@include`` or ``@skip`` that keeps or drops it now and then."""
         alias = f"{name}_a: " if self.chance(0.2) and not name.startswith("__") else ""
+        if prefix and not name.startswith("__"):
+            alias = f"{prefix}{name}: "
         directive = ""
         if self.chance(0.25):
             kind = self.random.choice(["include", "skip"])
@@ -80,7 +79,7 @@ class Generator:
         self.random.shuffle(parts)
         return "{ " + " ".join(parts) + " }"
 
-    def selection(self, type_name: str, depth: int) -> str:
+    def selection(self, type_name: str, depth: int, prefix: str = "") -> str:
         declared = COMPILED[type_name]
         names = ["id", "__typename"] if declared.node else ["__typename"]
         names += [*declared.columns, *sorted(declared.executed)]
@@ -91,16 +90,28 @@ class Generator:
         for name in chosen:
             relation = declared.related.get(name)
             if name in declared.executed:
-                parts.append(self.keyed(name, "", HOLES[f"{type_name}.{name}"]))
+                parts.append(self.keyed(name, "", HOLES[f"{type_name}.{name}"], prefix))
             elif relation is None:
-                parts.append(self.keyed(name))
+                parts.append(self.keyed(name, prefix=prefix))
+            elif isinstance(relation, OneOf):
+                parts.append(self.keyed(name, "", self.union(relation, depth - 1), prefix))
             elif relation.page:
                 body = self.connection(relation.target, depth - 1)
-                parts.append(self.keyed(name, self.page_arguments(), body))
+                parts.append(self.keyed(name, self.page_arguments(), body, prefix))
             else:
-                parts.append(self.keyed(name, "", self.selection(relation.target, depth - 1)))
+                body = self.selection(relation.target, depth - 1)
+                parts.append(self.keyed(name, "", body, prefix))
         if self.chance(0.15):  # the same fields through a fragment
             parts = [f"... on {type_name} {{ {' '.join(parts)} }}"]
+        return "{ " + " ".join(parts) + " }"
+
+    def union(self, relation: OneOf, depth: int) -> str:
+        """A union's selection: each member's fields through a fragment on it, under aliases
+        of its own (the members' fields of one name may differ in type: not mergeable)."""
+        parts = ["__typename"] if self.chance(0.5) else []
+        for member in relation.members:
+            fields = self.selection(member.target, depth, f"{member.target.lower()}_")
+            parts.append(f"... on {member.target} {fields}")
         return "{ " + " ".join(parts) + " }"
 
     def ticket_list(self) -> str:
