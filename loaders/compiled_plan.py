@@ -12,7 +12,7 @@ PostgreSQL keeps one generic plan for a prepared statement only when it sees its
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, TicketList, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
-from deskgraph.loaders.compiled_json import JsonSql, json_sql
+from deskgraph.loaders.compiled_json import json_sql
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
@@ -65,10 +65,10 @@ class Plan:
 
 
 # (ids of the field's nodes, shape, dialect, whether the collector takes plain fields only,
-# @skip/@include outcomes, the listing's view and filter structure: Listing.key) -> (the
-# nodes, the template or None: refused); and with the page
-# sizes -> (the nodes, the plan). The nodes are kept so that an id reused by another document
-# after the first was dropped is not mistaken.
+# @skip/@include outcomes, what else decides the statement: a ticket list's view and filter
+# structure, Listing.key; a node's type) -> (the nodes, the template or None: refused); and
+# with the page sizes -> (the nodes, the plan). The nodes are kept so that an id reused by
+# another document after the first was dropped is not mistaken.
 # A node belongs to one document: its fragments and operation are the same each time, the
 # variables decide only the outcomes (Collector.outcomes). The schema's restrictions are not
 # in the key: every schema is built from the same types.
@@ -98,14 +98,40 @@ def ticket_list_plan(
     :class:`NotCompiled` when the compiler refuses it, and for a page size the resolver
     refuses (the executor answers its error, on the field that asked for it)."""
     nodes = (nodes,) if isinstance(nodes, FieldNode) else tuple(nodes)
+    sql = json_sql(dialect.name)
+
+    def build(node: FieldNode, shape: Actor) -> TicketList:
+        return compile_ticket_list(node, shape, restrictions, collector, sql, listing)
+
+    plan = cached_plan(nodes, listing.key, build, viewer, dialect, variables, max_page, collector)
+    if listing.values:
+        return dataclasses.replace(plan, bound=listing.values)
+    return plan
+
+
+# Builds a root field's statement (its nodes merged) for a viewer's shape.
+Build = Callable[[FieldNode, Actor], TicketList]
+
+
+def cached_plan(
+    nodes: tuple[FieldNode, ...],
+    kind: tuple[Any, ...],
+    build: Build,
+    viewer: Actor,
+    dialect: Dialect,
+    variables: Mapping[str, Any],
+    max_page: int,
+    collector: Collector,
+) -> Plan:
+    """The plan of a root field (its ``nodes``) that ``build`` makes, ``kind`` telling what
+    else but the nodes, the shape, the dialect and the ``@skip``/``@include`` outcomes decide
+    its statement: from the cache, else built and compiled once. :class:`NotCompiled` when
+    refused, and for a page size the resolver refuses."""
     outcomes = collector.outcomes(nodes)
     key = (
-        tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes,
-        listing.key,
+        tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes, kind
     )  # fmt: skip
-    template = _template(
-        nodes, key, viewer, restrictions, collector, json_sql(dialect.name), listing
-    )
+    template = _template(nodes, key, viewer, build)
     try:
         sizes = page_parameters(template.pages, variables, max_page)
     except BadUserInput as error:
@@ -114,30 +140,16 @@ def ticket_list_plan(
     if cached is None or not _same(cached[0], nodes):
         plan = compile_plan(template, sizes, dialect)
         cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
-    if listing.values:
-        return dataclasses.replace(cached[1], bound=listing.values)
     return cached[1]
 
 
-def _template(
-    nodes: tuple[FieldNode, ...],
-    key: Key,
-    viewer: Actor,
-    restrictions: Restrictions,
-    collector: Collector,
-    sql: JsonSql,
-    listing: Listing,
-) -> TicketList:
+def _template(nodes: tuple[FieldNode, ...], key: Key, viewer: Actor, build: Build) -> TicketList:
     """The field's statement for the viewer's shape, its page sizes still open (each
     request's sizes pick the plan written for them)."""
     cached = _templates.get(key)
     if cached is None or not _same(cached[0], nodes):
         try:
-            node = merged(nodes)
-            shape = viewer_shape(viewer)
-            template: TicketList | None = compile_ticket_list(
-                node, shape, restrictions, collector, sql, listing
-            )
+            template: TicketList | None = build(merged(nodes), viewer_shape(viewer))
         except NotCompiled:
             template = None
         cached = _templates[key] = (nodes, template)

@@ -1,0 +1,76 @@
+"""The plan of a compiled root by ID (``node(id:)``: ``loaders.compiled_node``) for one request:
+its ID read and decoded as the resolver reads it (``resolvers.node.resolve_node_of``), and the
+error the resolver raises when no object answers.
+
+An ID the resolver refuses (not a deskgraph ID: BAD_USER_INPUT) or one naming a type the
+compiler does not answer by ID is not compiled: the executor answers it, its error where it
+belongs. An ID of a compiled type whose object does not exist, or that the viewer may not see,
+meets the statement's empty answer and the resolver's NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from graphql import FieldNode, GraphQLError, GraphQLSchema
+from graphql.execution.values import VariableValues, get_argument_values
+from sqlalchemy import Dialect
+
+from deskgraph.auth.viewer import Actor
+from deskgraph.errors import NotFound
+from deskgraph.ids import decode_id, no_such_node
+from deskgraph.loaders.compiled import NotCompiled, TicketList
+from deskgraph.loaders.compiled_fields import Collector
+from deskgraph.loaders.compiled_json import json_sql
+from deskgraph.loaders.compiled_node import NODE_PK, NODE_SCOPES, compile_node
+from deskgraph.loaders.compiled_plan import Plan, cached_plan
+from deskgraph.loaders.compiled_restricted import Restrictions
+
+# The roots by ID the compiler answers.
+BY_ID_ROOTS = frozenset({"node"})
+
+
+class ById(NamedTuple):
+    """A root by ID's plan, its object's key bound, and the error when no row answers."""
+
+    plan: Plan
+    missing: NotFound
+
+
+def by_id_plan(
+    schema: GraphQLSchema,
+    nodes: Sequence[FieldNode],
+    variable_values: VariableValues | None,
+    viewer: Actor,
+    dialect: Dialect,
+    variables: Mapping[str, Any],
+    max_page: int,
+    restrictions: Restrictions,
+    collector: Collector,
+) -> ById:
+    """The plan of a root field by ID (its nodes under one response key) for this request."""
+    query = schema.query_type
+    assert query is not None
+    name = nodes[0].name.value
+    if name not in BY_ID_ROOTS:
+        raise NotCompiled(f"{name} by ID")
+    try:
+        global_id = get_argument_values(query.fields[name], nodes[0], variable_values)["id"]
+    except GraphQLError as refused:
+        raise NotCompiled("an ID argument that does not coerce") from refused
+    decoded = decode_id(global_id)
+    if decoded is None:
+        raise NotCompiled("not a deskgraph ID: the resolver's BAD_USER_INPUT")
+    type_name, pk = decoded
+    if type_name not in NODE_SCOPES:
+        raise NotCompiled(f"{type_name} by ID")
+    sql = json_sql(dialect.name)
+
+    def build(node: FieldNode, shape: Actor) -> TicketList:
+        return compile_node(node, type_name, shape, restrictions, collector, sql)
+
+    kind = (name, type_name)
+    plan = cached_plan(tuple(nodes), kind, build, viewer, dialect, variables, max_page, collector)
+    return ById(dataclasses.replace(plan, bound={NODE_PK: pk}), no_such_node(global_id))
