@@ -1,11 +1,11 @@
-"""Issue 17's roots by ID (docs/compiler.md, stage 4): ``node(id:)`` on an object whose row rule
-has a SQL twin, compiled into one statement that answers the object's JSON, or no row when the
-object does not exist for the viewer.
+"""Issue 17's roots by ID (docs/compiler.md, stage 4): ``node(id:)``, ``customer(id:)`` and
+``customerUser(id:)`` on an object whose row rule has a SQL twin, compiled into one statement
+that answers the object's JSON, or no row when the object does not exist for the viewer.
 
 The ID is decoded by the caller as the resolver decodes it (``server.compiled_node``); the
 statement binds its primary key (``node_pk``) and holds the type's row rule, the one
-``resolvers.node`` asks in Python (:data:`NODE_SCOPES`: each a twin in ``tests/test_auth.py``'s
-agreement test), so a row the viewer may not see is read like one that is not there.
+``resolvers.node`` asks in Python (:data:`NODE_SCOPES`: each a twin in an agreement test of
+``tests/test_auth.py``), so a row the viewer may not see is read like one that is not there.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Integer, String, bindparam, select
 from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import (
+    customer as customer_rules,
     organization as organization_rules,
     project as project_rules,
     ticket as ticket_rules,
@@ -34,6 +35,9 @@ NODE_SCOPES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
     "Ticket": ticket_rules.ticket_scope,  # can_see_ticket
     "Team": organization_rules.team_scope,  # can_see_team
     "Project": project_rules.project_scope,  # can_see_project
+    "Customer": customer_rules.customer_visible_scope,  # customer_visible
+    "CustomerUser": customer_rules.customer_user_visible_scope,  # customer_user_visible
+    "Machine": customer_rules.machine_visible_scope,  # machine_visible
 }
 
 # The parameter of the object's primary key (bound per request: Plan.bound).

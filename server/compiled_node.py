@@ -1,11 +1,12 @@
-"""The plan of a compiled root by ID (``node(id:)``: ``loaders.compiled_node``) for one request:
-its ID read and decoded as the resolver reads it (``resolvers.node.resolve_node_of``), and the
-error the resolver raises when no object answers.
+"""The plan of a compiled root by ID (``node``, ``customer``, ``customerUser``:
+``loaders.compiled_node``) for one request: its ID read and decoded as the resolver reads it
+(``resolvers.node.resolve_node_of``), and the error the resolver raises when no object answers.
 
-An ID the resolver refuses (not a deskgraph ID: BAD_USER_INPUT) or one naming a type the
-compiler does not answer by ID is not compiled: the executor answers it, its error where it
-belongs. An ID of a compiled type whose object does not exist, or that the viewer may not see,
-meets the statement's empty answer and the resolver's NOT_FOUND.
+An ID the resolver refuses (not a deskgraph ID: BAD_USER_INPUT), or one naming a type the
+compiler does not answer by ID (or not the type ``customer(id:)`` asks for), is not compiled:
+the executor answers it, its error where it belongs. An ID of a compiled type whose object does
+not exist, or that the viewer may not see, meets the statement's empty answer and the
+resolver's NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -28,8 +29,14 @@ from deskgraph.loaders.compiled_node import NODE_PK, NODE_SCOPES, compile_node
 from deskgraph.loaders.compiled_plan import Plan, cached_plan
 from deskgraph.loaders.compiled_restricted import Restrictions
 
-# The roots by ID the compiler answers.
-BY_ID_ROOTS = frozenset({"node"})
+# The roots by ID the compiler answers, each with the type its ID must name (None: any). An
+# ID of another type answers NOT_FOUND there (resolve_node_of's expected type): the executor's.
+ROOT_TYPES: dict[str, str | None] = {
+    "node": None,
+    "customer": "Customer",
+    "customerUser": "CustomerUser",
+}
+BY_ID_ROOTS = frozenset(ROOT_TYPES)
 
 
 class ById(NamedTuple):
@@ -64,8 +71,8 @@ def by_id_plan(
     if decoded is None:
         raise NotCompiled("not a deskgraph ID: the resolver's BAD_USER_INPUT")
     type_name, pk = decoded
-    if type_name not in NODE_SCOPES:
-        raise NotCompiled(f"{type_name} by ID")
+    if type_name not in NODE_SCOPES or ROOT_TYPES[name] not in (None, type_name):
+        raise NotCompiled(f"{type_name} by ID at {name}")
     sql = json_sql(dialect.name)
 
     def build(node: FieldNode, shape: Actor) -> TicketList:

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from deskgraph.bench.scenarios import DETAIL
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
+from deskgraph.server.compiled_node import BY_ID_ROOTS
 from deskgraph.server.compiled_operation import ANSWERED
 from deskgraph.settings import Settings
 from deskgraph.store import models
@@ -43,7 +44,17 @@ query Node($id: ID!) {
     ... on Team { name email organization { name } members { name } }
     ... on Project { name version organization { slug } createdBy { name } }
     ... on Ticket { number state customer { name } messages(first: 2) { totalCount } }
+    ... on Customer { name customerNumber organization { name } }
+    ... on CustomerUser { name email company: customer { id } }
+    ... on Machine { serial model owner: customer { name } }
   }
+}
+"""
+# The roots by the ID of one type: what the information center opens.
+CUSTOMER = """
+query Customer($id: ID!) {
+  customer(id: $id) { __typename id name organization { slug } }
+  someone: customerUser(id: $id) { id name phone customer { name } }
 }
 """
 
@@ -76,22 +87,31 @@ async def answers(
 ) -> tuple[bytes, list[tuple[bytes, int, int]]]:
     """The compiler-off answer, and the compiler-on answers of two requests (the first meets
     the pipeline and its executor, the second may be a compiled operation), each with how
-    many ``node`` fields were compiled and how many operations answered meanwhile."""
+    many roots by ID were compiled and how many operations answered meanwhile."""
     query = f"# {uuid.uuid4()}\n{query}"  # a text never sent before: it meets the pipeline
     off = await reader.http.post(
         "/graphql", json={"query": query, "variables": variables}, headers=reader.headers(viewer)
     )
     on = []
     for _ in range(2):
-        compiled, answered = COMPILED["node"], ANSWERED[0]
+        compiled, answered = by_id_compiled(), ANSWERED[0]
         response = await compiling.http.post(
             "/graphql",
             json={"query": query, "variables": variables},
             headers=compiling.headers(viewer),
         )
         assert response.status_code == off.status_code
-        on.append((response.content, COMPILED["node"] - compiled, ANSWERED[0] - answered))
+        on.append((response.content, by_id_compiled() - compiled, ANSWERED[0] - answered))
     return off.content, on
+
+
+def pk_text(global_id: str) -> str:
+    return base64.b64decode(global_id).decode()
+
+
+def by_id_compiled() -> int:
+    """The roots by ID compiled in this process so far."""
+    return sum(COMPILED[name] for name in BY_ID_ROOTS)
 
 
 async def longest_thread(reader: Api) -> int:
@@ -211,12 +231,13 @@ async def test_an_id_in_the_query_text_answers_as_the_executor(reader: Api, comp
 async def test_nodes_of_other_types_answer_as_the_executor(
     reader: Api, compiling: Api, viewer: str
 ) -> None:
-    """Teams and projects (compiled, each type's row rule inside), and advisors and customers
-    (not compiled by ID: the executor answers), every one of the demo's, and another type's
-    ID where a Ticket is asked for."""
+    """Teams, projects, customers, their people and machines (compiled, each type's row rule
+    inside), and advisors (not compiled by ID: the executor answers), every one of the demo's,
+    and another type's ID where a Ticket is asked for."""
     found: dict[str, set[bool]] = {}
     for model, compiled in (
-        (models.Team, 1), (models.Project, 1), (models.Advisor, 0), (models.Customer, 0)
+        (models.Team, 1), (models.Project, 1), (models.Customer, 1), (models.CustomerUser, 1),
+        (models.Machine, 1), (models.Advisor, 0),
     ):  # fmt: skip
         name = model.__name__
         for pk in [row[0] for row in await reader.rows(model)]:
@@ -229,9 +250,35 @@ async def test_nodes_of_other_types_answer_as_the_executor(
         assert found["Project"] == {True}
     if viewer == "external-advisor":  # a host project only as a ticket's
         assert found["Project"] == {False}
+        assert found["Customer"] == found["Machine"] == {True, False}
+    if viewer == "customer-user":
+        assert found["Customer"] == found["CustomerUser"] == {True, False}
     team = gid("Team", 1)
     off, on = await answers(reader, compiling, DETAIL, {"id": team}, viewer)
     assert on == [(off, 1, 0), (off, 1, 1)]
+
+
+@pytest.mark.parametrize("viewer", COMPILED_FOR)
+async def test_customer_roots_answer_as_the_executor(
+    reader: Api, compiling: Api, viewer: str
+) -> None:
+    """``customer(id:)`` and ``customerUser(id:)`` (each NOT_FOUND where the other's ID, or a
+    hidden one, is given): every customer's and every person's ID, and a ticket's."""
+    ids = [gid("Customer", row[0]) for row in await reader.rows(models.Customer)]
+    ids += [gid("CustomerUser", row[0]) for row in await reader.rows(models.CustomerUser)]
+    ids.append(gid("Ticket", 1))
+    for global_id in ids:
+        off, on = await answers(reader, compiling, CUSTOMER, {"id": global_id}, viewer)
+        # The root asked for another type's ID is left to the executor, so the operation is
+        # too: the other root is compiled inside it.
+        compiled = 0 if global_id == gid("Ticket", 1) else 1
+        assert on == [(off, compiled, 0), (off, compiled, 0)], global_id
+        assert len(orjson.loads(off)["errors"]) >= 1  # one root at least answers NOT_FOUND
+        root = "customer" if "Customer:" in pk_text(global_id) else "customerUser"
+        alone = f"query One($id: ID!) {{ {root}(id: $id) {{ id name __typename }} }}"
+        off, on = await answers(reader, compiling, alone, {"id": global_id}, viewer)
+        compiled = 0 if global_id == gid("Ticket", 1) else 1
+        assert on == [(off, compiled, 0), (off, compiled, compiled)], global_id
 
 
 async def test_detail_is_one_statement_however_many_messages(
