@@ -124,7 +124,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         if nodes[0].name.value in BY_ID_ROOTS:
             found = by_id_plan(
                 self.schema, nodes, self.variable_values, viewer, dialect, variables, max_page,
-                restrictions, collector,
+                restrictions, collector, context.now,
             )  # fmt: skip
             plan = found.plan
             arguments = plan.arguments(viewer, variables)

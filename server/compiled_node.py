@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from graphql import FieldNode, GraphQLError, GraphQLSchema
@@ -25,6 +26,7 @@ from deskgraph.ids import decode_id, no_such_node
 from deskgraph.loaders.compiled import NotCompiled, TicketList
 from deskgraph.loaders.compiled_fields import Collector
 from deskgraph.loaders.compiled_json import json_sql
+from deskgraph.loaders.compiled_listing import clock_values
 from deskgraph.loaders.compiled_node import NODE_PK, NODE_SCOPES, compile_node
 from deskgraph.loaders.compiled_plan import Plan, cached_plan
 from deskgraph.loaders.compiled_restricted import Restrictions
@@ -56,6 +58,7 @@ def by_id_plan(
     max_page: int,
     restrictions: Restrictions,
     collector: Collector,
+    now: datetime,
 ) -> ById:
     """The plan of a root field by ID (its nodes under one response key) for this request."""
     query = schema.query_type
@@ -80,4 +83,5 @@ def by_id_plan(
 
     kind = (name, type_name)
     plan = cached_plan(tuple(nodes), kind, build, viewer, dialect, variables, max_page, collector)
-    return ById(dataclasses.replace(plan, bound={NODE_PK: pk}), no_such_node(global_id))
+    bound = {NODE_PK: pk, **clock_values(now, dialect)}  # the request's clock: isEscalated's
+    return ById(dataclasses.replace(plan, bound=bound), no_such_node(global_id))

@@ -267,7 +267,7 @@ class CompiledOperations:
                 try:
                     found = by_id_plan(
                         self.graphql_schema, [node], collector.variable_values, viewer, dialect,
-                        variables, max_page, restrictions, collector,
+                        variables, max_page, restrictions, collector, context.now,
                     )  # fmt: skip
                     arguments = found.plan.arguments(viewer, variables)
                 except NotCompiled as refused:

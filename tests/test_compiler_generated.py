@@ -6,9 +6,10 @@ to one with the compiler off. The two answers must be the same bytes (a differen
 mode is an internal error), and the compiler must have answered every one (for a customer user
 too: the fields their portal hides are null with their FORBIDDEN errors).
 
-The queries are generated once, from a fixed seed, and every one is sent, so a failure lists
-every query that failed. A new declaration is generated from as soon as it is
-made."""
+Tickets by ID (``node(id:)``: one the viewer sees, one it does not, one that does not exist)
+are generated the same way. The queries are generated once, from a fixed seed, and every one
+is sent, so a failure lists every query that failed. A new declaration is generated from as
+soon as it is made."""
 
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ from deskgraph.loaders.compiled_types import COMPILED, OneOf
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
 from deskgraph.settings import Settings
-from tests.conftest import EVERY_VIEWER, Api, open_api
+from tests.conftest import EVERY_VIEWER, Api, gid, open_api
 
 QUERIES = 30
+NODE_QUERIES = 12
 SEED = 17
 DEPTH = 3  # object levels below the ticket list
 PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename")
@@ -117,11 +119,23 @@ class Generator:
     def ticket_list(self) -> str:
         return f"{{ tickets{self.page_arguments()} {self.connection('Ticket', DEPTH)} }}"
 
+    def ticket_node(self) -> str:
+        """A ticket by ID (one the viewer sees or not, or none): ``node(id:)``."""
+        pk = self.random.randint(1, 140)
+        body = self.selection("Ticket", DEPTH + 1)
+        return f'{{ node(id: "{gid("Ticket", pk)}") {{ __typename ... on Ticket {body} }} }}'
+
 
 @cache
 def generated() -> list[str]:
     generator = Generator(SEED)
     return [generator.ticket_list() for _ in range(QUERIES)]
+
+
+@cache
+def generated_nodes() -> list[str]:
+    generator = Generator(SEED + 1)
+    return [generator.ticket_node() for _ in range(NODE_QUERIES)]
 
 
 @pytest.fixture
@@ -149,6 +163,23 @@ async def test_generated_ticket_lists_answer_as_the_executor(
                 failures.append(f"{query}\n  executor: {executed}\n  verified: {verified}")
     assert failures == [], f"{len(failures)} answers differ:\n" + "\n".join(failures)
     assert COMPILED_FIELDS["tickets"] - before == 2 * len(generated())
+
+
+@pytest.mark.parametrize("persona", [viewer for viewer in EVERY_VIEWER if viewer is not None])
+async def test_generated_ticket_nodes_answer_as_the_executor(
+    reader: Api, verifying: Api, persona: str
+) -> None:
+    """Tickets by ID, their selections generated as the lists' nodes are (one level deeper)."""
+    failures = []
+    before = COMPILED_FIELDS["node"]
+    for query in generated_nodes():
+        executed = await answer(reader, query, persona)
+        for _ in range(2):
+            verified = await answer(verifying, query, persona)
+            if verified != executed:
+                failures.append(f"{query}\n  executor: {executed}\n  verified: {verified}")
+    assert failures == [], f"{len(failures)} answers differ:\n" + "\n".join(failures)
+    assert COMPILED_FIELDS["node"] - before == 2 * len(generated_nodes())
 
 
 def test_generated_queries_cover_the_declarations() -> None:
