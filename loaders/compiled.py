@@ -222,6 +222,17 @@ class Compiler:
             raise NotCompiled(f"{compiled.name}.{name}: a denied field or a hole in a union")
         return self.sql.either(values)
 
+    def root(self, node: FieldNode, answer: Select[Any]) -> TicketList:
+        """The statement of the root field ``node`` whose JSON ``answer`` (column ``obj``)
+        built, as text, with the sites of the fields it answered null or left to the
+        executor."""
+        denied = denied_sites(node, self.denied, self.collector.collected)
+        holes = hole_sites(node, self.holes, self.collector.collected)
+        if denied is None or holes is None:
+            raise NotCompiled("a denied field or a hole out of the selection's walk")
+        statement = select(answer.subquery().c.obj.cast(String))
+        return TicketList(statement, self.pages, denied, holes)
+
     def column(
         self, compiled: CompiledType, row: FromClause, column: str | Stamp | RowValue | None
     ) -> ColumnElement[Any]:
@@ -426,12 +437,7 @@ def compile_ticket_list(
     total = select(func.count()).select_from(t).where(*where).scalar_subquery()
     selection = _selection(tickets)
     answer = compiler.connection(COMPILED["Ticket"], rows, first, total, selection)
-    denied = denied_sites(tickets, compiler.denied, collector.collected)
-    holes = hole_sites(tickets, compiler.holes, collector.collected)
-    if denied is None or holes is None:
-        raise NotCompiled("a denied field or a hole out of the selection's walk")
-    statement = select(answer.subquery().c.obj.cast(String))
-    return TicketList(statement, compiler.pages, denied, holes)
+    return compiler.root(tickets, answer)
 
 
 _LISTING_ARGUMENTS = frozenset({"view", "filter"})  # read into a Listing by the caller

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from graphql import FieldNode
-from sqlalchemy import ColumnElement, Integer, String, bindparam, select
+from sqlalchemy import ColumnElement, Integer, bindparam, select
 from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import (
@@ -26,7 +26,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.compiled import Compiler, NotCompiled, TicketList
 from deskgraph.loaders.compiled_fields import PLAIN, Collector
 from deskgraph.loaders.compiled_json import POSTGRESQL, JsonSql, joined
-from deskgraph.loaders.compiled_restricted import Restrictions, denied_sites, hole_sites
+from deskgraph.loaders.compiled_restricted import Restrictions
 from deskgraph.loaders.compiled_types import COMPILED
 
 # The types a root by ID compiles, each with the SQL twin of the rule resolvers.node.NODE_TYPES
@@ -72,9 +72,4 @@ def compile_node(
         .select_from(joined(row, laterals))
         .where(row.c.id == pk, ClauseAdapter(row).traverse(scope(viewer)))
     )
-    denied = denied_sites(node, compiler.denied, collector.collected)
-    holes = hole_sites(node, compiler.holes, collector.collected)
-    if denied is None or holes is None:
-        raise NotCompiled("a denied field or a hole out of the selection's walk")
-    statement = select(found.subquery().c.obj.cast(String))
-    return TicketList(statement, compiler.pages, denied, holes)
+    return compiler.root(node, found)
