@@ -264,10 +264,12 @@ class CompiledOperations:
                     raise Unanswered
                 planned.append((node, (plan.sql, arguments, plan.denied, None)))
             elif node.name.value in BY_ID_ROOTS:
+                dialect = context.session.get_bind().dialect  # a session: a statement follows
+                collected = collected or collector()
                 try:
                     found = by_id_plan(
-                        self.graphql_schema, [node], collector.variable_values, viewer, dialect,
-                        variables, max_page, restrictions, collector, context.now,
+                        self.graphql_schema, [node], collected.variable_values, viewer, dialect,
+                        variables, max_page, restrictions, collected, context.now,
                     )  # fmt: skip
                     arguments = found.plan.arguments(viewer, variables)
                 except NotCompiled as refused:
