@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 
-from deskgraph.errors import BadUserInput
+from deskgraph.errors import BadUserInput, NotFound
 
 
 def encode_id(type_name: str, pk: int | str) -> str:
@@ -41,6 +41,12 @@ def decode_id(global_id: str) -> tuple[str, int] | None:
     if not sep or not type_name or value is None:
         return None
     return (type_name, value) if 0 < value <= MAX_KEY else None
+
+
+def no_such_node(global_id: str) -> NotFound:
+    """What ``node`` (and every root by ID) answers for an ID naming no object the viewer may
+    see: a hidden one answers as one that does not exist."""
+    return NotFound(f"No node with ID {global_id!r}.")
 
 
 def decode_id_of(global_id: str, type_name: str, *, field: str) -> int:

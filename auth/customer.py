@@ -137,6 +137,47 @@ async def machine_visible(viewer: Actor, loaders: Loaders, machine: Any) -> bool
     )
 
 
+def customer_visible_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`customer_visible` on ``customers`` (``node``, ``customer(id:)``): the
+    organization's own advisors; an external advisor's organizations' customers with a ticket
+    in one of their external teams; the customer user's own company; services with ``read``.
+    Written for a viewer's shape too (``auth.shape``): the ids are only compared in SQL."""
+    c = models.Customer
+    if viewer.is_service:
+        return true() if viewer.has_scope(READ) else false()
+    if viewer.is_customer_user:
+        return false() if viewer.customer_id is None else c.id == viewer.customer_id
+    if not viewer.is_advisor:
+        return false()
+    clauses: list[ColumnElement[bool]] = []
+    if viewer.primary_organization_id is not None:
+        clauses.append(c.organization_id == viewer.primary_organization_id)
+    if viewer.external_organization_ids and viewer.external_team_ids:
+        t = models.Ticket
+        met = exists().where(t.customer_id == c.id, in_ids(t.team_id, viewer.external_team_ids))
+        clauses.append(and_(in_ids(c.organization_id, viewer.external_organization_ids), met))
+    return or_(*clauses) if clauses else false()
+
+
+def customer_user_visible_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`customer_user_visible` on ``customer_users``: a customer user sees
+    only themself; others the people of the customers they see."""
+    p = models.CustomerUser
+    if viewer.is_customer_user:
+        return false() if viewer.customer_user_id is None else p.id == viewer.customer_user_id
+    return _of_a_visible_customer(viewer, p.customer_id)
+
+
+def machine_visible_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`machine_visible` on ``machines``: those of the customers seen."""
+    return _of_a_visible_customer(viewer, models.Machine.customer_id)
+
+
+def _of_a_visible_customer(viewer: Actor, customer_id: Any) -> ColumnElement[bool]:
+    c = models.Customer
+    return exists().where(c.id == customer_id, customer_visible_scope(viewer))
+
+
 async def _in_external_teams(viewer: Actor, loaders: Loaders, customer: Any) -> bool:
     if not meets_through_external_teams(viewer, customer.organization_id):
         return False

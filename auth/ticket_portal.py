@@ -120,6 +120,15 @@ def can_see_message_author(viewer: Actor, customer_user: Any) -> bool:
     return not viewer.is_customer_user or is_own_company(viewer, customer_user.customer_id)
 
 
+def message_author_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_message_author` on ``customer_users``."""
+    if not viewer.is_customer_user:
+        return true()
+    if viewer.customer_id is None:
+        return false()
+    return models.CustomerUser.customer_id == viewer.customer_id
+
+
 def mail_names_author(reader_customer_id: int | None, author_customer_id: int | None) -> bool:
     """Whether a ticket mail to a customer user (of ``reader_customer_id``) names the message's
     author by name: an advisor (no customer) always, a customer user only of the reader's own

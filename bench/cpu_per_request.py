@@ -5,8 +5,9 @@
         [--query dashboard|small|detail|center] [--requests N] [--freeze]
 
 Prints the CPU milliseconds a request took (the app and the in-process client together), the
-collections the cyclic collector ran, and the objects a request left it (``detail`` and
-``center``: the benchmark scenarios of those names, their query and variables). Compare two
+SQL statements a request sent, the collections the cyclic collector ran, and the objects a
+request left it (``detail`` and ``center``: the benchmark scenarios of those names, their
+query and variables). Compare two
 commits (or ``--freeze`` against none) with farm-bench's interleaved runs, e.g.
 ``farm-bench --vs 'python -m deskgraph.bench.cpu_per_request URL' -- python -m
 deskgraph.bench.cpu_per_request URL --freeze``; the database is a demo (``deskgraph seed
@@ -22,6 +23,7 @@ import time
 from typing import Any, Literal
 
 import httpx
+from sqlalchemy import event
 
 from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import issue_token
@@ -66,10 +68,18 @@ async def measure(
                 assert "errors" not in answer.json(), answer.json()["errors"]
             gc.collect()
             before = sum(s["collections"] for s in gc.get_stats())
+            sent = [0]  # the SQL statements the measured requests sent
+
+            def count(*_args: Any) -> None:
+                sent[0] += 1
+
+            engine = app.state.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", count)
             started = time.process_time()
             for _ in range(requests):
                 await client.post("/graphql", json=body, headers=headers)
             cpu = time.process_time() - started
+            event.remove(engine, "before_cursor_execute", count)
             collections = sum(s["collections"] for s in gc.get_stats()) - before
             gc.disable()  # then: what one request leaves to the collector
             gc.collect()
@@ -77,7 +87,8 @@ async def measure(
             left = gc.collect()
             gc.enable()
     return (
-        f"{query}: {cpu * 1000 / requests:.2f} ms CPU a request, {collections} collections "
+        f"{query}: {cpu * 1000 / requests:.2f} ms CPU a request, "
+        f"{sent[0] / requests:.2f} SQL statements a request, {collections} collections "
         f"in {requests} requests, {left} objects a request left to the cyclic collector"
     )
 

@@ -70,6 +70,7 @@ from deskgraph.loaders.compiled_restricted import (
 from deskgraph.loaders.compiled_types import (
     COMPILED,
     CompiledType,
+    OneOf,
     Related,
     RowValue,
     Stamp,
@@ -162,6 +163,8 @@ class Compiler:
             return self.column(compiled, row, column)
         if node.selection_set is None:
             raise NotCompiled(f"{compiled.name}.{name} without fields")
+        if isinstance(relation, OneOf):
+            return self.one_of(compiled, row, node, relation, laterals)
         if relation.shown is not None and not relation.shown(self.viewer):
             return null()  # the resolver loads nothing for the viewer
         target = COMPILED[relation.target]
@@ -200,11 +203,61 @@ class Compiler:
         else:
             if node.arguments:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
-            built, nested = self.object(target, inner, node.selection_set)
-            value = select(built.label("obj")).select_from(joined(inner, nested))
-            value = value.where(*where).correlate_except(inner)
+            value = self.to_one(target, inner, where, node.selection_set)
         self._below_nullable = outer
         return self.sql.related(value, f"{name}_{self._count}", laterals)
+
+    def to_one(
+        self,
+        target: CompiledType,
+        inner: FromClause,
+        where: list[ColumnElement[bool]],
+        selection: SelectionSetNode,
+    ) -> Select[Any]:
+        """The object of the one row of ``inner`` that ``where`` holds (none: no row)."""
+        built, nested = self.object(target, inner, selection)
+        value = select(built.label("obj")).select_from(joined(inner, nested))
+        return value.where(*where).correlate_except(inner)
+
+    def one_of(
+        self,
+        compiled: CompiledType,
+        row: FromClause,
+        node: FieldNode,
+        relation: OneOf,
+        laterals: list[FromClause],
+    ) -> ColumnElement[Any]:
+        """A union's object: each member's, the first that is there. A denied field or a hole
+        inside is refused (its site would be met in every member's object at its key)."""
+        name = node.name.value
+        if node.arguments:
+            raise NotCompiled(f"{compiled.name}.{name} with arguments")
+        assert node.selection_set is not None
+        marked = len(self.denied), len(self.holes)
+        outer = self._below_nullable
+        self._below_nullable = outer or self.nullable(compiled, name)
+        values = []
+        for member in relation.members:
+            target = COMPILED[member.target]
+            inner = self.alias(target.table)
+            where = member.where(row, inner, self.viewer)
+            value = self.to_one(target, inner, where, node.selection_set)
+            values.append(self.sql.related(value, f"{name}_{self._count}", laterals))
+        self._below_nullable = outer
+        if (len(self.denied), len(self.holes)) != marked:
+            raise NotCompiled(f"{compiled.name}.{name}: a denied field or a hole in a union")
+        return self.sql.either(values)
+
+    def root(self, node: FieldNode, answer: Select[Any]) -> TicketList:
+        """The statement of the root field ``node`` whose JSON ``answer`` (column ``obj``)
+        built, as text, with the sites of the fields it answered null or left to the
+        executor."""
+        denied = denied_sites(node, self.denied, self.collector.collected)
+        holes = hole_sites(node, self.holes, self.collector.collected)
+        if denied is None or holes is None:
+            raise NotCompiled("a denied field or a hole out of the selection's walk")
+        statement = select(answer.subquery().c.obj.cast(String))
+        return TicketList(statement, self.pages, denied, holes)
 
     def column(
         self, compiled: CompiledType, row: FromClause, column: str | Stamp | RowValue | None
@@ -422,12 +475,7 @@ def compile_ticket_list(
     total = select(func.count()).select_from(t).where(*where).scalar_subquery()
     selection = _selection(tickets)
     answer = compiler.connection(COMPILED["Ticket"], rows, first, total, selection)
-    denied = denied_sites(tickets, compiler.denied, collector.collected)
-    holes = hole_sites(tickets, compiler.holes, collector.collected)
-    if denied is None or holes is None:
-        raise NotCompiled("a denied field or a hole out of the selection's walk")
-    statement = select(answer.subquery().c.obj.cast(String))
-    return TicketList(statement, compiler.pages, denied, holes)
+    return compiler.root(tickets, answer)
 
 
 _LISTING_ARGUMENTS = frozenset({"view", "filter"})  # read into a Listing by the caller

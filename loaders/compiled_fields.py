@@ -56,9 +56,14 @@ class Collector:
     fragments: Mapping[str, FragmentDetails] = dataclasses.field(default_factory=dict)
     variable_values: VariableValues | None = None
     operation: OperationDefinitionNode | None = None
-    # id of a selection -> its fields (the selection is kept alive by the document, or by
-    # the merged node that holds it, in the fields).
-    _seen: dict[int, list[FieldNode]] = dataclasses.field(default_factory=dict, compare=False)
+    # (id of a selection, type name) -> its fields on an object of that type (the selection
+    # is kept alive by the document, or by the merged node that holds it, in the fields); a
+    # union's selection is collected once per member.
+    _seen: dict[tuple[int, str], list[FieldNode]] = dataclasses.field(
+        default_factory=dict, compare=False
+    )
+    # id of a selection -> its fields collected for every type, in the order collected.
+    _all: dict[int, list[FieldNode]] = dataclasses.field(default_factory=dict, compare=False)
 
     @classmethod
     def of(
@@ -87,9 +92,10 @@ class Collector:
         key, in the executor's order; a key asked more than once is one merged node."""
         if self.plain:
             return _plain(selection)
-        seen = self._seen.get(id(selection))
+        seen = self._seen.get((id(selection), type_name))
         if seen is None:
-            seen = self._seen[id(selection)] = self._collect(selection, type_name)
+            seen = self._seen[id(selection), type_name] = self._collect(selection, type_name)
+            self._all.setdefault(id(selection), []).extend(seen)
         return seen
 
     def collected(self, selection: SelectionSetNode) -> list[FieldNode]:
@@ -97,7 +103,7 @@ class Collector:
         sites are found by node); none if it never collected it."""
         if self.plain:
             return _plain(selection)
-        return self._seen.get(id(selection), [])
+        return self._all.get(id(selection), [])
 
     def _collect(self, selection: SelectionSetNode, type_name: str) -> list[FieldNode]:
         assert self.schema is not None

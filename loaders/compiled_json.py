@@ -61,6 +61,10 @@ class JsonSql:
         laterals.append(lateral)
         return lateral.c.obj
 
+    def either(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+        """The first of ``values`` (JSON objects or null) that is not null (a union's)."""
+        return func.coalesce(*values)
+
     def correlated(self, rows: Select[Any], name: str) -> FromClause:
         """``rows`` as a FROM that reads the enclosing row (a relation's page)."""
         return rows.lateral(name)
@@ -143,6 +147,9 @@ class SqliteJson(JsonSql):
         # A scalar subquery's value may lose its JSON subtype: json() gives it back, else
         # json_object would embed the object as a string.
         return func.json(value.scalar_subquery())
+
+    def either(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+        return func.json(func.coalesce(*values))  # json(): its JSON subtype, as in `related`
 
     def correlated(self, rows: Select[Any], name: str) -> FromClause:
         return _Correlated._construct(rows.subquery(), name=name)

@@ -62,6 +62,12 @@ def request_now() -> BindParameter[Any]:
     return bindparam(REQUEST_NOW, type_=_STAMP, required=False)
 
 
+def clock_values(now: datetime, dialect: Dialect) -> dict[str, Any]:
+    """The request's clock as the parameter :func:`request_now` (for a plan without a
+    listing: a root by ID)."""
+    return {REQUEST_NOW: sent_value(_STAMP, now, dialect)}
+
+
 def ticket_listing(
     view: TicketListing,
     filter: TicketFilterValues,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
 from deskgraph.loaders.compiled import NotCompiled, TicketList, compile_ticket_list
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
-from deskgraph.loaders.compiled_json import JsonSql, json_sql
+from deskgraph.loaders.compiled_json import json_sql
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing, sent_value
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
@@ -76,15 +76,15 @@ class Plan:
 
 
 # (ids of the field's nodes, shape, dialect, whether the collector takes plain fields only,
-# @skip/@include outcomes, the listing's view and filter structure: Listing.key, the center's
-# settings and number of queues: CenterReads.key) -> (the
-# nodes, the template or None: refused); and with the page
-# sizes -> (the nodes, the plan). The nodes are kept so that an id reused by another document
-# after the first was dropped is not mistaken.
+# @skip/@include outcomes, what else decides the statement: a ticket list's view and filter
+# structure, Listing.key, and the center's settings and number of queues, CenterReads.key; a
+# node's type) -> (the nodes, the template or None: refused); and with the page sizes -> (the
+# nodes, the plan, or why it was refused). The nodes are kept so that an id reused by another
+# document after the first was dropped is not mistaken.
 # A node belongs to one document: its fragments and operation are the same each time, the
 # variables decide only the outcomes (Collector.outcomes). The schema's restrictions are not
 # in the key: every schema is built from the same types.
-Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...], tuple[Any, ...], Any]
+Key = tuple[tuple[int, ...], Actor, str, bool, tuple[bool, ...], tuple[Any, ...]]
 _templates: LRUCache[Key, tuple[tuple[FieldNode, ...], TicketList | None]] = LRUCache(
     maxsize=PLAN_CACHE_SIZE
 )
@@ -111,14 +111,42 @@ def ticket_list_plan(
     :class:`NotCompiled` when the compiler refuses it, and for a page size the resolver
     refuses (the executor answers its error, on the field that asked for it)."""
     nodes = (nodes,) if isinstance(nodes, FieldNode) else tuple(nodes)
+    sql = json_sql(dialect.name)
+
+    def build(node: FieldNode, shape: Actor) -> TicketList:
+        return compile_ticket_list(node, shape, restrictions, collector, sql, listing, center)
+
+    kind = (listing.key, None if center is None else center.key)
+    plan = cached_plan(nodes, kind, build, viewer, dialect, variables, max_page, collector)
+    bound = {**listing.values, **(center.values if center is not None else {})}
+    if bound:
+        return dataclasses.replace(plan, bound=bound)
+    return plan
+
+
+# Builds a root field's statement (its nodes merged) for a viewer's shape.
+Build = Callable[[FieldNode, Actor], TicketList]
+
+
+def cached_plan(
+    nodes: tuple[FieldNode, ...],
+    kind: tuple[Any, ...],
+    build: Build,
+    viewer: Actor,
+    dialect: Dialect,
+    variables: Mapping[str, Any],
+    max_page: int,
+    collector: Collector,
+) -> Plan:
+    """The plan of a root field (its ``nodes``) that ``build`` makes, ``kind`` telling what
+    else but the nodes, the shape, the dialect and the ``@skip``/``@include`` outcomes decide
+    its statement: from the cache, else built and compiled once. :class:`NotCompiled` when
+    refused (a refusal is remembered), and for a page size the resolver refuses."""
     outcomes = collector.outcomes(nodes)
     key = (
-        tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes,
-        listing.key, None if center is None else center.key,
+        tuple(map(id, nodes)), shape_key(viewer), dialect.name, collector.plain, outcomes, kind
     )  # fmt: skip
-    template = _template(
-        nodes, key, viewer, restrictions, collector, json_sql(dialect.name), listing, center
-    )
+    template = _template(nodes, key, viewer, build)
     try:
         sizes = page_parameters(template.pages, variables, max_page)
     except BadUserInput as error:
@@ -134,32 +162,16 @@ def ticket_list_plan(
     if isinstance(cached[1], str):
         REFUSED_PLANS[cached[1]] += 1
         raise NotCompiled(cached[1])
-    bound = {**listing.values, **(center.values if center is not None else {})}
-    if bound:
-        return dataclasses.replace(cached[1], bound=bound)
     return cached[1]
 
 
-def _template(
-    nodes: tuple[FieldNode, ...],
-    key: Key,
-    viewer: Actor,
-    restrictions: Restrictions,
-    collector: Collector,
-    sql: JsonSql,
-    listing: Listing,
-    center: CenterReads | None,
-) -> TicketList:
+def _template(nodes: tuple[FieldNode, ...], key: Key, viewer: Actor, build: Build) -> TicketList:
     """The field's statement for the viewer's shape, its page sizes still open (each
     request's sizes pick the plan written for them)."""
     cached = _templates.get(key)
     if cached is None or not _same(cached[0], nodes):
         try:
-            node = merged(nodes)
-            shape = viewer_shape(viewer)
-            template: TicketList | None = compile_ticket_list(
-                node, shape, restrictions, collector, sql, listing, center
-            )
+            template: TicketList | None = build(merged(nodes), viewer_shape(viewer))
         except NotCompiled as refused:
             log.debug("not compiled: %s", refused)
             template = None

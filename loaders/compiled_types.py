@@ -20,7 +20,7 @@ from deskgraph.auth import (
     project as project_rules,
     ticket as ticket_rules,
 )
-from deskgraph.auth.ticket_portal import ticket_party_scope
+from deskgraph.auth.ticket_portal import message_author_scope, ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import table_of
 from deskgraph.loaders.compiled_listing import request_now
@@ -86,6 +86,14 @@ class Related:
 
 
 @dataclass(frozen=True)
+class OneOf:
+    """A relation to one object of a GraphQL union: the first of its ``members`` (to-one
+    relations, each to a member type) that holds a row answers, null when none does."""
+
+    members: tuple[Related, ...]
+
+
+@dataclass(frozen=True)
 class CompiledType:
     """What the compiler reads for a GraphQL type: its table, the column behind each plain
     field (``id`` is always the global ID of the ``id`` column), and its relations.
@@ -98,7 +106,7 @@ class CompiledType:
     name: str
     table: Table
     columns: Mapping[str, Column]
-    related: Mapping[str, Related] = field(default_factory=dict)
+    related: Mapping[str, Related | OneOf] = field(default_factory=dict)
     # Whether the type has the global ``id`` of its row (a Node); an object the resolver
     # builds from its parent's columns (TicketEscalation, TeamServiceLevel) has none.
     node: bool = True
@@ -190,6 +198,28 @@ def _information_center(
     from deskgraph.loaders.compiled_center import information_center
 
     return information_center(compiler, customer, node, laterals)
+
+
+def _author_person(
+    message: FromClause, person: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    # As Message.author: a customer user only when no advisor wrote it, and only one the
+    # viewer meets (can_see_message_author: a customer user their own company's people).
+    shown = ClauseAdapter(person).traverse(message_author_scope(viewer))
+    return [
+        person.c.id == message.c.author_customer_user_id,
+        message.c.author_advisor_id.is_(None),
+        shown,
+    ]
+
+
+# Message.author (Advisor | CustomerUser): its advisor, else its customer user if shown.
+_AUTHOR = OneOf(
+    (
+        Related("Advisor", _by_key("author_advisor_id")),
+        Related("CustomerUser", _author_person),
+    )
+)
 
 
 # In the design, each domain declares these next to its loaders (loaders/ticket.py, ...).
@@ -357,7 +387,7 @@ COMPILED: dict[str, CompiledType] = {
             "isAutomatic": "is_automatic",
             "createdAt": Stamp("created_at"),
         },
-        executed=frozenset({"author"}),  # a union (Advisor | CustomerUser), the portal's rule
+        {"author": _AUTHOR},
     ),
 }
 

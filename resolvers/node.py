@@ -13,8 +13,8 @@ from deskgraph.auth import (
     ticket as ticket_rules,
 )
 from deskgraph.auth.viewer import Actor
-from deskgraph.errors import BadUserInput, NotFound
-from deskgraph.ids import decode_id
+from deskgraph.errors import BadUserInput
+from deskgraph.ids import decode_id, no_such_node
 from deskgraph.loaders import Loaders
 from deskgraph.resolvers import card as card_resolvers
 from deskgraph.schema.card import CustomerCard, Interaction
@@ -123,4 +123,4 @@ async def resolve_node_of(info: Info, expected_type: str | None, global_id: str)
             if ahead is not None:
                 await prefetch(info, [node], ahead, (), type_name)
             return node
-    raise NotFound(f"No node with ID {global_id!r}.")
+    raise no_such_node(global_id)

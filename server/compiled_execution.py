@@ -43,13 +43,14 @@ from deskgraph.loaders.compiled_restricted import Holes, Sites, schema_restricti
 from deskgraph.server import tracing
 from deskgraph.server.compiled_holes import Located, run_holes
 from deskgraph.server.compiled_listing import tickets_listing
+from deskgraph.server.compiled_node import BY_ID_ROOTS, by_id_plan
 from deskgraph.server.compiled_post import forbidden_errors
 from deskgraph.server.context import Context
 from deskgraph.store.viewer_dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
 
-COMPILED_ROOTS = frozenset({"tickets"})
+COMPILED_ROOTS = frozenset({"tickets", *BY_ID_ROOTS})
 UNANSWERED = object()  # a field the compiler refuses: the executor answers it
 CENTER = Dashboard.CUSTOMER_INFORMATION_CENTER
 # Root fields answered by a compiled statement in this process, by field name, and those whose
@@ -67,6 +68,8 @@ class Call(NamedTuple):
     arguments: tuple[Any, ...]
     denied: Sites
     holes: Holes
+    # The field's error when the statement answers no row (a root by ID: NOT_FOUND).
+    missing: Exception | None = None
 
 
 class CompilerMismatch(Exception):
@@ -190,6 +193,14 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         variables, max_page = self._variables(), context.settings.max_page_size
         collector = Collector(self.schema, self.fragments, self.variable_values, self.operation)
         nodes = _nodes(field_details_list)
+        if nodes[0].name.value in BY_ID_ROOTS:
+            found = by_id_plan(
+                self.schema, nodes, self.variable_values, viewer, dialect, variables, max_page,
+                restrictions, collector, context.now, center,
+            )  # fmt: skip
+            plan = found.plan
+            arguments = plan.arguments(viewer, variables)
+            return Call(plan.sql, arguments, plan.denied, plan.holes, found.missing)
         listing = tickets_listing(
             self.schema, nodes[0], self.variable_values, viewer, context.now, dialect
         )
@@ -233,6 +244,9 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         with tracing.span(f"compiled {path.key}"):
             text = await context.reader.sql_scalar(sql.sql, sql.arguments)
         COMPILED[field_details_list[0].node.name.value] += 1
+        if text is None:  # no row: the object does not exist for the viewer
+            assert sql.missing is not None
+            raise sql.missing
         value = orjson.loads(text)
         errors.extend(forbidden_errors(value, sql.denied, path))
         errors.extend(await run_holes(self, value, sql.holes, path))

@@ -43,6 +43,7 @@ from graphql import (
     OperationType,
     Undefined,
     get_operation_ast,
+    located_error,
 )
 from graphql.execution.values import get_variable_values
 from graphql.pyutils import Path
@@ -62,7 +63,8 @@ from deskgraph.schema.viewer import viewer_id
 from deskgraph.server import tracing
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.server.compiled_listing import tickets_listing
-from deskgraph.server.compiled_post import forbidden_errors, on_listed_rows
+from deskgraph.server.compiled_node import BY_ID_ROOTS, by_id_plan
+from deskgraph.server.compiled_post import forbidden_errors, on_listed_rows, on_the_object
 from deskgraph.server.context import Context
 from deskgraph.server.observe import record_operation
 from deskgraph.server.tracing_operation import trace_operation
@@ -265,7 +267,22 @@ class CompiledOperations:
                     # answer, not the document's: the executor answers (verify mode compares
                     # a compiled field's errors as a multiset).
                     raise Unanswered
-                planned.append((node, (plan.sql, arguments, plan.denied)))
+                planned.append((node, (plan.sql, arguments, plan.denied, None)))
+            elif node.name.value in BY_ID_ROOTS:
+                dialect = context.session.get_bind().dialect  # a session: a statement follows
+                collected = collected or collector()
+                try:
+                    found = by_id_plan(
+                        self.graphql_schema, [node], collected.variable_values, viewer, dialect,
+                        variables, max_page, restrictions, collected, context.now,
+                    )  # fmt: skip
+                    arguments = found.plan.arguments(viewer, variables)
+                except NotCompiled as refused:
+                    raise Unanswered from refused
+                plan = found.plan
+                if plan.holes or not on_the_object(plan.denied):
+                    raise Unanswered
+                planned.append((node, (plan.sql, arguments, plan.denied, found.missing)))
             else:
                 planned.append((node, None))
         data: dict[str, Any] = {}
@@ -273,11 +290,15 @@ class CompiledOperations:
         for node, plan in planned:
             key = node.alias.value if node.alias else node.name.value
             if plan is not None:
-                sql, arguments, denied = plan
+                sql, arguments, denied, missing = plan
                 with tracing.span(f"compiled {key}"):
                     text = await context.reader.sql_scalar(sql, arguments)
                 COMPILED[node.name.value] += 1
                 compiled.append(node.name.value)
+                if text is None:  # a root by ID whose object does not exist for the viewer
+                    data[key] = None
+                    errors.append(located_error(missing, [node], [key]))
+                    continue
                 data[key] = value = orjson.loads(text)
                 # The FORBIDDEN errors of the fields it answered null (the post-pass's, as the
                 # executor's compiled field adds them: ticket by ticket, in document order).
@@ -306,7 +327,7 @@ def _compilable_roots(operation: OperationDefinitionNode) -> tuple[FieldNode, ..
         if name == "viewer":
             if node.arguments or not _viewer_record_only(node):
                 return None
-        elif name not in ("tickets", "__typename"):
+        elif name not in ("tickets", "__typename", *BY_ID_ROOTS):
             return None
         roots.append(node)
     return tuple(roots)

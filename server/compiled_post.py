@@ -64,3 +64,9 @@ def on_listed_rows(denied: Sites) -> bool:
         )
         for edge in denied.values()
     )
+
+
+def on_the_object(denied: Sites) -> bool:
+    """Whether every denied field of a root by ID stands on its object itself, not below a
+    relation (where the executor's errors come as its loaders answer: ``on_listed_rows``)."""
+    return not any(isinstance(site, Mapping) for site in denied.values())

@@ -21,9 +21,11 @@ from deskgraph.auth import (
 from deskgraph.auth.tokens import Principal, issue_token, verify_token
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import Unauthenticated
+from deskgraph.loaders import Loaders
 from deskgraph.loaders.base import Reader
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.settings import Settings
+from deskgraph.sources import Sources
 from deskgraph.store import models
 from deskgraph.store.session import create_sessionmaker
 from tests import factories
@@ -206,9 +208,46 @@ async def test_ticket_rules_agree_in_sql_and_python(reader: Api, persona: str) -
             assert in_sql == in_python, (persona, rule.__name__)
             # Both outcomes for those who work tickets (their organization's customers only).
             assert (0 < len(in_sql) < len(customers)) is viewer.works_tickets, persona
+        # Message.author: the customer users the viewer meets as a message's author.
+        people = await rows_reader.rows(select(models.CustomerUser.__table__))
+        statement = select(models.CustomerUser.id).where(portal_rules.message_author_scope(viewer))
+        in_sql = {row.id for row in await rows_reader.rows(statement)}
+        in_python = {p.id for p in people if portal_rules.can_see_message_author(viewer, p)}
+        assert in_sql == in_python, persona
+        # Both outcomes: a customer user meets their own company's people, not the others.
+        assert (0 < len(in_sql) < len(people)) is viewer.is_customer_user, persona
         shown = await assert_party_rules_agree(rows_reader, viewer, rows, persona)
         if viewer.is_customer_user:  # the demo's other companies' tickets: both outcomes
             assert set(shown.values()) == {True, False}, persona
+
+
+@pytest.mark.parametrize("persona", PERSONA_NAMES)
+async def test_customer_rules_by_id_agree_in_sql_and_python(reader: Api, persona: str) -> None:
+    """``node``'s rules on customers, their people and machines (the ``*_visible`` helpers,
+    which read through loaders) and their SQL twins say the same for every demo row."""
+    principal = verify_token(reader.app.state.settings, reader.tokens[persona])
+    twins = [
+        (models.Customer, customer_rules.customer_visible_scope, customer_rules.customer_visible),
+        (
+            models.CustomerUser,
+            customer_rules.customer_user_visible_scope,
+            customer_rules.customer_user_visible,
+        ),
+        (models.Machine, customer_rules.machine_visible_scope, customer_rules.machine_visible),
+    ]
+    async with create_sessionmaker(reader.app.state.engine)() as session:
+        rows_reader = Reader(session)
+        viewer = await fetch_viewer(rows_reader, principal)
+        assert viewer is not None
+        loaders = Loaders(rows_reader, Sources.from_settings(reader.app.state.settings))
+        for model, scope, visible in twins:
+            rows = await rows_reader.rows(select(model.__table__))
+            statement = select(model.id).where(scope(viewer))  # type: ignore[attr-defined]
+            in_sql = {row.id for row in await rows_reader.rows(statement)}
+            in_python = {row.id for row in rows if await visible(viewer, loaders, row)}
+            assert in_sql == in_python, (persona, model.__name__)
+            if not viewer.is_service:  # both outcomes
+                assert 0 < len(in_sql) < len(rows), (persona, model.__name__)
 
 
 async def assert_party_rules_agree(

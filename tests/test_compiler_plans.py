@@ -20,7 +20,7 @@ from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.organization import team_scope
 from deskgraph.auth.project import project_of_ticket_scope
 from deskgraph.auth.shape import shape_parameters, viewer_shape
-from deskgraph.auth.ticket_portal import ticket_party_scope
+from deskgraph.auth.ticket_portal import message_author_scope, ticket_party_scope
 from deskgraph.auth.tokens import verify_token
 from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
 from deskgraph.bench.scenarios import DASHBOARD
@@ -28,6 +28,7 @@ from deskgraph.loaders.base import Reader
 from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_parameters
 from deskgraph.loaders.compiled_json import json_sql
 from deskgraph.loaders.compiled_listing import Listing, ticket_listing
+from deskgraph.loaders.compiled_node import NODE_SCOPES
 from deskgraph.loaders.compiled_plan import (
     PLAN_CACHE_SIZE,
     _plans,
@@ -57,7 +58,7 @@ def in_view(view: ticket_rules.TicketListing) -> Callable[[Actor], ColumnElement
     return lambda viewer: ticket_rules.view_scope(viewer, view)
 
 
-# The SQL forms of the rules a ticket list's plan holds, by name: each built for a viewer.
+# The SQL forms of the rules a plan holds, by name: each built for a viewer.
 RULES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
     "ticket_scope": ticket_rules.ticket_scope,
     "message_scope": ticket_rules.message_scope,
@@ -65,6 +66,9 @@ RULES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
     "works_as_external_scope": ticket_rules.works_as_external_scope,
     "team_scope": team_scope,
     "project_of_ticket_scope": project_of_ticket_scope,
+    "message_author_scope": message_author_scope,
+    # The roots by ID's (loaders.compiled_node.NODE_SCOPES).
+    **{f"node: {name}": scope for name, scope in NODE_SCOPES.items()},
     **{f"view_scope({view.name})": in_view(view) for view in ticket_rules.TicketListing},
 }
 
