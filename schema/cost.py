@@ -58,6 +58,23 @@ PAGE_ARGUMENTS = ("first", "last")
 logger = logging.getLogger("deskgraph")
 
 
+def actual_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    data: dict[str, Any],
+) -> int | None:
+    """What ``data`` cost (``extensions.cost.actual``: the pipeline's and the compiled
+    operations'); None when it cannot be read, which never fails a request."""
+    try:
+        return result_cost(schema, document, operation, operation_name, variables, data)
+    except Exception:
+        logger.exception("the actual cost could not be computed")
+        return None
+
+
 def find_operation(
     document: DocumentNode, operation_name: str | None
 ) -> OperationDefinitionNode | None:
@@ -272,21 +289,17 @@ class QueryCost(SchemaExtension):
             return None
         if context.graphql_document is None:
             return None
-        try:
-            operation = find_operation(context.graphql_document, context.operation_name)
-            if operation is None:
-                return None
-            return result_cost(
-                context.schema._schema,
-                context.graphql_document,
-                operation,
-                context.operation_name,
-                self._variables() or {},
-                data,
-            )
-        except Exception:  # a result we cannot read leaves `actual` out, never fails a request
-            logger.exception("the actual cost could not be computed")
+        operation = find_operation(context.graphql_document, context.operation_name)
+        if operation is None:
             return None
+        return actual_cost(
+            context.schema._schema,
+            context.graphql_document,
+            operation,
+            context.operation_name,
+            self._variables() or {},
+            data,
+        )
 
     def get_results(self) -> dict[str, Any]:
         cost = {"requested": self.requested}

@@ -55,9 +55,8 @@ from deskgraph.loaders.compiled_fields import Collector
 from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.loaders.compiled_restricted import schema_restrictions
 from deskgraph.schema import PARSE_CACHE_SIZE
-from deskgraph.schema.cost import operation_cost
-from deskgraph.schema.cost_actual import result_cost
-from deskgraph.schema.limits import VALIDATED, nul_paths
+from deskgraph.schema.cost import actual_cost, operation_cost
+from deskgraph.schema.limits import NUL_LITERALS, VALIDATED, nul_paths
 from deskgraph.schema.parsing import PerDocument, parse_cache
 from deskgraph.schema.viewer import viewer_id
 from deskgraph.server import tracing
@@ -149,8 +148,8 @@ class CompiledOperations:
         coerced = get_variable_values(
             self.graphql_schema, operation.variable_definitions or (), sent
         )
-        if isinstance(coerced, list) or nul_paths(sent):
-            raise Unanswered
+        if isinstance(coerced, list) or NUL_LITERALS(document) or nul_paths(sent):
+            raise Unanswered  # NoNulCharacters refuses it
         values = {key: v for key, v in coerced.coerced.items() if v is not Undefined}
         requested = self._cost(document, name, sent)
         if requested > self.settings.max_query_cost:
@@ -170,7 +169,9 @@ class CompiledOperations:
         errors: list[GraphQLError] = []
         data, compiled = await self._data(roots, viewer, values, context, collector, errors)
         cost = {"requested": requested}
-        cost["actual"] = result_cost(self.graphql_schema, document, operation, name, sent, data)
+        actual = actual_cost(self.graphql_schema, document, operation, name, sent, data)
+        if actual is not None:  # as QueryCost: left out when the result cannot be read
+            cost["actual"] = actual
         cost["limit"] = self.settings.max_query_cost
         result = ExecutionResult(data=data, errors=errors or None, extensions={"cost": cost})
         ANSWERED[0] += 1

@@ -500,7 +500,13 @@ async def statements_for_center(api: Api, customer: int) -> int:
     return counter.count
 
 
-async def test_center_statement_count_is_the_same_at_5_and_500_tickets(api: Api) -> None:
+@pytest.mark.parametrize(
+    ("compiler_mode", "statements"),
+    [("off", 39), ("on", 3)],  # the compiler: queues, settings, then one statement
+)
+async def test_center_statement_count_is_the_same_at_5_and_500_tickets(
+    api: Api, statements: int
+) -> None:
     me = await advisor_id(api, "host-advisor")
     states = list(models.TicketState)
     async with api.app.state.engine.begin() as connection:
@@ -529,12 +535,13 @@ async def test_center_statement_count_is_the_same_at_5_and_500_tickets(api: Api)
     # The customer, queues, settings (3); the people page, their counts, their
     # total (3); the widget counts, one for all widgets, and the company status (2); 12 ticket
     # pages (the four ALL pages are asked twice, read once) and 16 `totalCount`s; teams,
-    # requesters and lock holders, one each for every page (3).
-    assert small == 39
+    # requesters and lock holders, one each for every page (3). Compiled: 3.
+    assert small == statements
     widgets = await api.data(CENTER, {"id": gid("Customer", customer)}, as_="host-advisor")
     assert widgets["customer"]["informationCenter"]["companyStatus"]["all"] == 500
 
 
+@pytest.mark.parametrize("compiler_mode", ["off"])  # the executor's loaders (compiled: one)
 async def test_widget_counts_are_one_statement_for_every_widget(reader: Api) -> None:
     """Counts of all four widgets, three filters each: one statement beside the lookups."""
     query = """query ($id: ID!) { customer(id: $id) { informationCenter {
@@ -550,6 +557,7 @@ async def test_widget_counts_are_one_statement_for_every_widget(reader: Api) -> 
     assert counter.count == without + 1
 
 
+@pytest.mark.parametrize("compiler_mode", ["off"])  # the executor's loaders (compiled: one)
 async def test_person_counts_are_one_statement_for_the_page(reader: Api) -> None:
     base = """query ($id: ID!) { customer(id: $id) { informationCenter {
       customerUsers(first: 25) { edges { node { id } } } } } }"""

@@ -394,6 +394,7 @@ async def test_the_seeds_escalation_agrees_with_the_sql_recompute(api: Api) -> N
     assert sum(1 for row in before if row.escalation_due_at is not None) > 10
 
 
+@pytest.mark.parametrize("compiler_mode", ["off"])  # the executor's loaders (compiled: one)
 async def test_escalation_costs_no_statement(reader: Api) -> None:
     """Ticket.escalation reads the ticket's own columns: the list costs the same with it; the
     lock holders cost one batched statement, whatever the number of tickets."""

@@ -92,6 +92,7 @@ def is_upstream_call(span: ReadableSpan) -> bool:
     return span.kind is SpanKind.CLIENT and ("http.url" in attributes or "url.full" in attributes)
 
 
+@pytest.mark.parametrize("compiler_mode", ["off"])  # the executor's spans, one per loader
 async def test_a_request_is_one_trace_named_by_its_operation_with_its_io_below(
     traced: Api, exporter: InMemorySpanExporter, jdlink: JdlinkSimulator
 ) -> None:
