@@ -190,12 +190,10 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
         # would release nothing, and cost a greenlet switch and SQLAlchemy's bookkeeping on
         # every such request.
         session = reader.session_made
-        sync = None if session is None else session.sync_session
-        if sync is not None and (
-            sync.in_transaction() or sync.identity_map or sync.new or sync.deleted
-        ):
-            assert session is not None
-            await session.close()
+        if session is not None:
+            sync = session.sync_session
+            if sync.in_transaction() or sync.identity_map or sync.new or sync.deleted:
+                await session.close()
 
 
 class RowByIdLoader(DataLoader[int, Row[Any] | None]):

@@ -241,49 +241,12 @@ class CompiledOperations:
         answered null for the viewer go to ``errors``."""
         # Plans first, all of them: a field the compiler refuses leaves the whole operation to
         # the usual pipeline before any statement runs.
-        max_page = self.settings.max_page_size
-        restrictions = schema_restrictions(self.graphql_schema)
         planned: list[tuple[FieldNode, Any]] = []
         collected: Collector | None = None
         for node in roots:
-            if node.name.value == "tickets":
-                dialect = context.session.get_bind().dialect  # a session: a statement follows
+            if node.name.value == "tickets" or node.name.value in BY_ID_ROOTS:
                 collected = collected or collector()
-                try:
-                    listing = tickets_listing(
-                        self.graphql_schema, node, collected.variable_values, viewer,
-                        context.now, dialect,
-                    )  # fmt: skip
-                    plan = ticket_list_plan(
-                        node, viewer, dialect, variables, max_page, restrictions, collected,
-                        listing,
-                    )  # fmt: skip
-                    arguments = plan.arguments(viewer, variables)  # the cursors' checks
-                except NotCompiled as refused:
-                    raise Unanswered from refused
-                if plan.holes:  # fields the executor answers: no executor here
-                    raise Unanswered
-                if not on_listed_rows(plan.denied):
-                    # Below a relation, the executor's errors come in the order its loaders
-                    # answer, not the document's: the executor answers (verify mode compares
-                    # a compiled field's errors as a multiset).
-                    raise Unanswered
-                planned.append((node, (plan.sql, arguments, plan.denied, None)))
-            elif node.name.value in BY_ID_ROOTS:
-                dialect = context.session.get_bind().dialect  # a session: a statement follows
-                collected = collected or collector()
-                try:
-                    found = by_id_plan(
-                        self.graphql_schema, [node], collected.variable_values, viewer, dialect,
-                        variables, max_page, restrictions, collected, context.now,
-                    )  # fmt: skip
-                    arguments = found.plan.arguments(viewer, variables)
-                except NotCompiled as refused:
-                    raise Unanswered from refused
-                plan = found.plan
-                if plan.holes or not on_the_object(plan.denied):
-                    raise Unanswered
-                planned.append((node, (plan.sql, arguments, plan.denied, found.missing)))
+                planned.append((node, self._statement(node, viewer, variables, context, collected)))
             else:
                 planned.append((node, None))
         data: dict[str, Any] = {}
@@ -310,6 +273,45 @@ class CompiledOperations:
             else:
                 data[key] = _viewer_value(node, viewer)
         return data, tuple(compiled)
+
+    def _statement(
+        self,
+        node: FieldNode,
+        viewer: Actor,
+        variables: dict[str, Any],
+        context: Context,
+        collector: Collector,
+    ) -> tuple[str, tuple[Any, ...], Any, Any]:
+        """A compiled root field's SQL, parameters, denied fields and (by ID) the NOT_FOUND
+        of no object; :class:`Unanswered` when it is refused or needs the executor (holes,
+        denied fields below a relation, whose errors come in its loaders' order)."""
+        dialect = context.session.get_bind().dialect  # a session: a statement follows
+        max_page = self.settings.max_page_size
+        restrictions = schema_restrictions(self.graphql_schema)
+        missing = None
+        try:
+            if node.name.value == "tickets":
+                listing = tickets_listing(
+                    self.graphql_schema, node, collector.variable_values, viewer, context.now,
+                    dialect,
+                )  # fmt: skip
+                plan = ticket_list_plan(
+                    node, viewer, dialect, variables, max_page, restrictions, collector, listing
+                )
+                in_order = on_listed_rows(plan.denied)
+            else:
+                found = by_id_plan(
+                    self.graphql_schema, [node], collector.variable_values, viewer, dialect,
+                    variables, max_page, restrictions, collector, context.now,
+                )  # fmt: skip
+                plan, missing = found.plan, found.missing
+                in_order = on_the_object(plan.denied)
+            arguments = plan.arguments(viewer, variables)  # the cursors' checks
+        except NotCompiled as refused:
+            raise Unanswered from refused
+        if plan.holes or not in_order:  # no executor here to answer them
+            raise Unanswered
+        return plan.sql, arguments, plan.denied, missing
 
 
 def _compilable_roots(operation: OperationDefinitionNode) -> tuple[FieldNode, ...] | None:
