@@ -11,12 +11,15 @@ PostgreSQL keeps one generic plan for a prepared statement only when it sees its
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cachetools import LRUCache
 from graphql import FieldNode
@@ -42,6 +45,39 @@ log = logging.getLogger(__name__)
 # Plans refused once their text was written, by reason, per process (each request refused
 # counts): SQLite's parser takes statements nested only so deep (TOO_DEEP_FOR_SQLITE).
 REFUSED_PLANS: Counter[str] = Counter()
+
+T = TypeVar("T")
+
+# Whether a plan missing from the cache is built here. False while ``planned`` tries the cache
+# on the event loop: building a deep plan takes tens of milliseconds that would stall every
+# other request of the worker (and, in the tests, the simulators sharing its loop).
+_may_build: ContextVar[bool] = ContextVar("may_build", default=True)
+# Guards the caches: a worker thread fills them while the event loop reads them.
+_lock = threading.Lock()
+
+
+class Cold(Exception):
+    """The plan is not in the cache, and ``planned`` is trying it on the event loop: it is
+    built in a worker thread instead. Not a :class:`NotCompiled`: nothing is refused."""
+
+
+def from_cache(plan: Callable[[], T]) -> T:
+    """``plan()`` with the plans it asks for taken from the cache only: :class:`Cold` when one
+    would be built."""
+    token = _may_build.set(False)
+    try:
+        return plan()
+    finally:
+        _may_build.reset(token)
+
+
+async def planned(plan: Callable[[], T]) -> T:
+    """``plan()``: at once when the plans it asks for are cached (nearly every request), else
+    in a worker thread, so that building them never blocks the event loop."""
+    try:
+        return from_cache(plan)
+    except Cold:
+        return await asyncio.to_thread(plan)  # the context is copied: _may_build is True there
 
 
 @dataclass(frozen=True)
@@ -151,16 +187,23 @@ def cached_plan(
         sizes = page_parameters(template.pages, variables, max_page)
     except BadUserInput as error:
         raise NotCompiled("a page size the resolver refuses") from error
-    cached = _plans.get((key, tuple(sizes.values())))
+    sized = (key, tuple(sizes.values()))
+    with _lock:
+        cached = _plans.get(sized)
     if cached is None or not _same(cached[0], nodes):
+        if not _may_build.get():
+            raise Cold
         try:
             plan: Plan | str = compile_plan(template, sizes, dialect)
         except NotCompiled as refused:  # e.g. too deep for SQLite's parser
             log.debug("not compiled: %s", refused)
             plan = str(refused)  # remembered: refused again without compiling
-        cached = _plans[key, tuple(sizes.values())] = (nodes, plan)
+        cached = (nodes, plan)
+        with _lock:
+            _plans[sized] = cached
     if isinstance(cached[1], str):
-        REFUSED_PLANS[cached[1]] += 1
+        with _lock:
+            REFUSED_PLANS[cached[1]] += 1
         raise NotCompiled(cached[1])
     return cached[1]
 
@@ -168,14 +211,19 @@ def cached_plan(
 def _template(nodes: tuple[FieldNode, ...], key: Key, viewer: Actor, build: Build) -> TicketList:
     """The field's statement for the viewer's shape, its page sizes still open (each
     request's sizes pick the plan written for them)."""
-    cached = _templates.get(key)
+    with _lock:
+        cached = _templates.get(key)
     if cached is None or not _same(cached[0], nodes):
+        if not _may_build.get():
+            raise Cold
         try:
             template: TicketList | None = build(merged(nodes), viewer_shape(viewer))
         except NotCompiled as refused:
             log.debug("not compiled: %s", refused)
             template = None
-        cached = _templates[key] = (nodes, template)
+        cached = (nodes, template)
+        with _lock:
+            _templates[key] = cached
     if cached[1] is None:
         raise NotCompiled("refused for this document and viewer shape")
     return cached[1]

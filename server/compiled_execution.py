@@ -17,6 +17,7 @@ GraphQL does not order them). When they differ, the field fails with an unexpect
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from typing import Any, NamedTuple
@@ -38,7 +39,7 @@ from deskgraph.auth import customer_center as center_rules
 from deskgraph.loaders.compiled import NotCompiled
 from deskgraph.loaders.compiled_center import CenterReads
 from deskgraph.loaders.compiled_fields import Collector, asks
-from deskgraph.loaders.compiled_plan import ticket_list_plan
+from deskgraph.loaders.compiled_plan import Cold, from_cache, ticket_list_plan
 from deskgraph.loaders.compiled_restricted import Holes, Sites, schema_restrictions
 from deskgraph.server import tracing
 from deskgraph.server.compiled_holes import Located, run_holes
@@ -126,12 +127,63 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         """The field's compiled answer (an awaitable), or UNANSWERED when the compiler
         refuses it."""
         try:
-            sql = self._sql(context, field_details_list, center)
+            sql = from_cache(lambda: self._sql(context, field_details_list, center))
+        except Cold:  # its plan is built in a worker thread, then it is answered
+            return self._planned_in_thread(
+                context, center, field, parent_type, source, field_details_list, path,
+                position_context,
+            )  # fmt: skip
         except NotCompiled:
             return UNANSWERED
         except Exception as error:  # planning failed: the field's error, as a resolver's
             self.handle_field_error(error, field.type, field_details_list, path)
             return None
+        return self._answer(
+            context, sql, field, parent_type, source, field_details_list, path, position_context
+        )
+
+    async def _planned_in_thread(
+        self,
+        context: Context,
+        center: CenterReads | None,
+        field: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """The field answered once its plan, missing from the cache, was built in a worker
+        thread (as ``loaders.compiled_plan.planned`` does): compiled, or executed when refused."""
+        try:
+            sql = await asyncio.to_thread(self._sql, context, field_details_list, center)
+        except NotCompiled:
+            answered = super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        except Exception as error:
+            self.handle_field_error(error, field.type, field_details_list, path)
+            return None
+        else:
+            answered = self._answer(
+                context, sql, field, parent_type, source, field_details_list, path,
+                position_context,
+            )  # fmt: skip
+        return await answered if self.is_awaitable(answered) else answered
+
+    def _answer(
+        self,
+        context: Context,
+        sql: Call,
+        field: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """The awaitable answering the field with its planned statement (both paths in verify
+        mode)."""
         if context.settings.compiler == "verify":
             return self._verify(
                 context, sql, field, parent_type, source, field_details_list, path,

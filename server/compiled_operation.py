@@ -52,7 +52,7 @@ from strawberry.types import ExecutionResult
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.compiled import NotCompiled
 from deskgraph.loaders.compiled_fields import Collector
-from deskgraph.loaders.compiled_plan import ticket_list_plan
+from deskgraph.loaders.compiled_plan import planned, ticket_list_plan
 from deskgraph.loaders.compiled_restricted import schema_restrictions
 from deskgraph.schema import PARSE_CACHE_SIZE
 from deskgraph.schema.cost import actual_cost, operation_cost
@@ -241,17 +241,18 @@ class CompiledOperations:
         answered null for the viewer go to ``errors``."""
         # Plans first, all of them: a field the compiler refuses leaves the whole operation to
         # the usual pipeline before any statement runs.
-        planned: list[tuple[FieldNode, Any]] = []
+        statements: list[tuple[FieldNode, Any]] = []
         collected: Collector | None = None
         for node in roots:
             if node.name.value == "tickets" or node.name.value in BY_ID_ROOTS:
                 collected = collected or collector()
-                planned.append((node, self._statement(node, viewer, variables, context, collected)))
+                statement = partial(self._statement, node, viewer, variables, context, collected)
+                statements.append((node, await planned(statement)))
             else:
-                planned.append((node, None))
+                statements.append((node, None))
         data: dict[str, Any] = {}
         compiled: list[str] = []
-        for node, plan in planned:
+        for node, plan in statements:
             key = node.alias.value if node.alias else node.name.value
             if plan is not None:
                 sql, arguments, denied, missing = plan

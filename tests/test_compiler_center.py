@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
+from sqlalchemy import Dialect, func, select
 
 from deskgraph.auth.shape import shape_parameters, viewer_shape
 from deskgraph.auth.ticket import TicketListing
@@ -33,10 +34,11 @@ from deskgraph.loaders.compiled_plan import literal_sql
 from deskgraph.loaders.ticket import NO_FILTER
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.settings import Settings
+from deskgraph.store import models
 from deskgraph.store.viewer_dashboard import Dashboard, from_json
 from tests.conftest import EVERY_VIEWER, Api, gid, open_api
 from tests.test_compiled_spike import RESTRICTIONS, tickets_field
-from tests.test_compiler_plans import MAX_PAGE, NOW, POSTGRESQL, SQLITE, actors
+from tests.test_compiler_plans import DIALECTS, MAX_PAGE, NOW, actors
 
 # The bench's center scenario (bench/information_center.py): its customer's selection, below
 # each ticket's customer.
@@ -100,6 +102,7 @@ SAVED = [
     {"name": "ESCALATED", "shown": True, "pageSize": 15, "filter": "MY_LOCKED"},
 ]
 ADVISORS = ["host-admin", "host-advisor", "host-viewer", "external-advisor"]
+NORTH_DEALERS = 1  # the host personas' organization
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,18 +114,24 @@ class Apps:
     verifying: Api
 
     async def same(
-        self, query: str, variables: dict[str, Any], as_: str | None, compiled: bool = True
+        self,
+        query: str,
+        variables: dict[str, Any],
+        as_: str | None,
+        compiled: bool = True,
+        root: str = "tickets",
     ) -> bytes:
-        """The answer, the same bytes from all three; compiled (and compared) once each for
-        any viewer but the anonymous (unless not ``compiled``: then neither)."""
-        before = COMPILED["tickets"], VERIFIED["tickets"]
+        """The answer, the same bytes from all three; its ``root`` field compiled (and
+        compared) once each for any viewer but the anonymous (unless not ``compiled``: then
+        neither)."""
+        before = COMPILED[root], VERIFIED[root]
         off = await _raw(self.off, query, variables, as_)
         on = await _raw(self.on, query, variables, as_)
         checked = await _raw(self.verifying, query, variables, as_)
         assert on == off, (as_, variables)
         assert checked == off, (as_, variables)
         expected = int(as_ is not None and compiled)
-        assert (COMPILED["tickets"] - before[0], VERIFIED["tickets"] - before[1]) == (
+        assert (COMPILED[root] - before[0], VERIFIED[root] - before[1]) == (
             2 * expected,
             expected,
         )
@@ -228,6 +237,58 @@ async def test_center_statements_do_not_grow_with_the_rows(apps: Apps) -> None:
     assert counts == [3, 3]
 
 
+async def customers_by_tickets(api: Api, organization_id: int | None = None) -> list[int]:
+    """The demo's customers (of one organization), the one with the most tickets first (the
+    bench's scenario)."""
+    tickets = func.count(models.Ticket.id)
+    query = (
+        select(models.Customer.id)
+        .outerjoin(models.Ticket, models.Ticket.customer_id == models.Customer.id)
+        .group_by(models.Customer.id)
+        .order_by(tickets.desc(), models.Customer.id)
+    )
+    if organization_id is not None:
+        query = query.where(models.Customer.organization_id == organization_id)
+    async with api.app.state.engine.connect() as connection:
+        return list(await connection.scalars(query))
+
+
+@pytest.mark.parametrize("viewer", EVERY_VIEWER)
+async def test_the_bench_center_by_the_customers_id_answers_as_the_executor(
+    apps: Apps, viewer: str | None
+) -> None:
+    """The bench's scenario, ``customer(id:) { informationCenter }``: a root by ID compiled
+    with the center's reads, for the largest customer, the smallest, and one of no one."""
+    ids = await customers_by_tickets(apps.off)
+    for pk in (ids[0], ids[-1], 999_999):
+        answer = orjson.loads(
+            await apps.same(BENCH_CENTER, {"id": gid("Customer", pk)}, viewer, root="customer")
+        )
+        if viewer in ("host-admin", "host-advisor") and pk == ids[0]:
+            center = answer["data"]["customer"]["informationCenter"]
+            assert center["customerUsers"]["edges"]
+            assert center["companyStatus"]["all"] > 0
+            assert "errors" not in answer
+        if pk == 999_999 and viewer is not None:
+            assert answer["data"]["customer"] is None
+            assert [e["extensions"]["code"] for e in answer["errors"]] == ["NOT_FOUND"]
+
+
+async def test_the_bench_center_statements_do_not_grow_with_the_customer(apps: Apps) -> None:
+    """The viewer's queues and center settings, then the customer's one statement: the same
+    for the largest customer and the smallest."""
+    ids = await customers_by_tickets(apps.on, NORTH_DEALERS)  # the host advisor's
+    counts = []
+    for pk in (ids[0], ids[-1]):
+        await apps.on.cache_viewer("host-advisor")
+        before = COMPILED["customer"]
+        with apps.on.count_statements() as sql:
+            await apps.on.data(BENCH_CENTER, {"id": gid("Customer", pk)}, as_="host-advisor")
+        assert COMPILED["customer"] == before + 1
+        counts.append(sql.count)
+    assert counts == [3, 3]
+
+
 @pytest.mark.parametrize("persona", ["host-advisor", "external-advisor"])
 async def test_center_follows_the_saved_settings_and_chosen_queues(
     settings: Settings, persona: str
@@ -266,28 +327,27 @@ READS = [
 ]
 
 
-@hypothesis_settings(max_examples=30, deadline=None)
-@given(actors(st.just(ViewerKind.ADVISOR)), st.sampled_from(READS))
+@hypothesis_settings(max_examples=15, deadline=None)
+@given(actors(st.just(ViewerKind.ADVISOR)), st.sampled_from(READS), st.sampled_from(DIALECTS))
 def test_center_plan_for_any_advisor_is_the_sql_built_for_them(
-    viewer: Actor, reads: CenterReads
+    viewer: Actor, reads: CenterReads, dialect: Dialect
 ) -> None:
     """Built for the viewer's shape and rendered with their values (and the queues'), the
     center's statement is the one built for them: no viewer value decides its text."""
     shape, values = viewer_shape(viewer), shape_parameters(viewer)
-    for dialect in (POSTGRESQL, SQLITE):
-        sql = json_sql(dialect.name)
-        listing = ticket_listing(TicketListing.ALL, NO_FILTER, dialect, NOW)
-        built = [
-            compile_ticket_list(
-                CENTER_FIELD, actor, RESTRICTIONS, sql=sql, listing=listing, center=reads
-            )
-            for actor in (viewer, shape)
-        ]
-        bound = {**page_parameters(built[1].pages, {}, MAX_PAGE), **listing.literals}
-        bound |= reads.values
-        direct = literal_sql(built[0].statement, bound, dialect)
-        assert literal_sql(built[1].statement, {**bound, **values}, dialect) == direct
-        assert built[0].denied == built[1].denied
+    sql = json_sql(dialect.name)
+    listing = ticket_listing(TicketListing.ALL, NO_FILTER, dialect, NOW)
+    built = [
+        compile_ticket_list(
+            CENTER_FIELD, actor, RESTRICTIONS, sql=sql, listing=listing, center=reads
+        )
+        for actor in (viewer, shape)
+    ]
+    bound = {**page_parameters(built[1].pages, {}, MAX_PAGE), **listing.literals}
+    bound |= reads.values
+    direct = literal_sql(built[0].statement, bound, dialect)
+    assert literal_sql(built[1].statement, {**bound, **values}, dialect) == direct
+    assert built[0].denied == built[1].denied
 
 
 def _settings(widgets: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ soundness test), and its text must hold no viewer value and no request variable.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -31,10 +32,14 @@ from deskgraph.loaders.compiled_listing import Listing, ticket_listing
 from deskgraph.loaders.compiled_node import NODE_SCOPES
 from deskgraph.loaders.compiled_plan import (
     PLAN_CACHE_SIZE,
+    Cold,
+    Plan,
     _plans,
     _templates,
     build_plan,
+    from_cache,
     literal_sql,
+    planned,
     ticket_list_plan,
 )
 from deskgraph.loaders.compiled_restricted import Restriction, schema_restrictions
@@ -74,8 +79,9 @@ RULES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
 
 
 NOW = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)
+DIALECTS = (POSTGRESQL, SQLITE)
 # A view with no filter, and views under filters of several kinds.
-LISTINGS = [
+LISTINGS = (
     (ticket_rules.TicketListing.MY_TEAMS, NO_FILTER),
     (
         ticket_rules.TicketListing.MINE,
@@ -87,21 +93,27 @@ LISTINGS = [
         ticket_rules.TicketListing.MY_EXTERNAL,
         TicketFilterValues(assignee_ids=(5,), unassigned=True, tag_ids=(6,), locked=False),
     ),
-]
+)
 
 
-def assert_shape_sound(viewer: Actor) -> None:
-    """Built for the shape and rendered with the viewer's values = built for the viewer."""
+def assert_shape_sound(
+    viewer: Actor,
+    dialects: tuple[Dialect, ...] = DIALECTS,
+    listings: tuple[tuple[ticket_rules.TicketListing, TicketFilterValues], ...] = LISTINGS,
+) -> None:
+    """Built for the shape and rendered with the viewer's values = built for the viewer: each
+    rule in both dialects, and the dashboard in ``dialects`` and ``listings`` (all of them
+    unless a generated test draws one of each: building the dashboard is the slow part)."""
     shape, values = viewer_shape(viewer), shape_parameters(viewer)
-    for dialect in (POSTGRESQL, SQLITE):
+    for dialect in DIALECTS:
         for name, rule in RULES.items():
             direct = select(literal(1)).where(rule(viewer))
             planned = select(literal(1)).where(rule(shape))
             assert literal_sql(planned, values, dialect) == literal_sql(direct, {}, dialect), name
     # The list (each view's rule is checked above) in a view, and under filters.
-    for dialect in (POSTGRESQL, SQLITE):
+    for dialect in dialects:
         sql = json_sql(dialect.name)
-        for view, filter in LISTINGS:
+        for view, filter in listings:
             for_viewer = Listing(view, tuple(filter.clauses()), read=True)
             for_shape = ticket_listing(view, filter, dialect)
             try:
@@ -177,18 +189,26 @@ def actors(kind: st.SearchStrategy[ViewerKind]) -> st.SearchStrategy[Actor]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(actors(st.sampled_from(ViewerKind)))
-def test_plan_for_any_viewer_is_the_sql_built_for_them(viewer: Actor) -> None:
-    assert_shape_sound(viewer)
+@given(actors(st.sampled_from(ViewerKind)), st.sampled_from(DIALECTS), st.sampled_from(LISTINGS))
+def test_plan_for_any_viewer_is_the_sql_built_for_them(
+    viewer: Actor, dialect: Dialect, listing: tuple[ticket_rules.TicketListing, TicketFilterValues]
+) -> None:
+    assert_shape_sound(viewer, (dialect,), (listing,))
 
 
 @settings(max_examples=40, deadline=None)
-@given(actors(st.just(ViewerKind.CUSTOMER_USER)))
-def test_plan_for_any_customer_user_is_the_sql_built_for_them(viewer: Actor) -> None:
+@given(
+    actors(st.just(ViewerKind.CUSTOMER_USER)),
+    st.sampled_from(DIALECTS),
+    st.sampled_from(LISTINGS),
+)
+def test_plan_for_any_customer_user_is_the_sql_built_for_them(
+    viewer: Actor, dialect: Dialect, listing: tuple[ticket_rules.TicketListing, TicketFilterValues]
+) -> None:
     """Their portal's flags and properties, their ids present or not: compiled, and sound
     (the party rule's SQL, the fields their portal hides)."""
     compile_ticket_list(DASHBOARD_FIELD, viewer, RESTRICTIONS)  # not refused
-    assert_shape_sound(viewer)
+    assert_shape_sound(viewer, (dialect,), (listing,))
 
 
 EXTERNAL_ADVISOR = Actor(
@@ -236,6 +256,43 @@ def test_page_sizes_make_plans_of_their_own_and_refused_sizes_fall_back() -> Non
             ticket_list_plan(
                 DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, {"first": refused}, 50, RESTRICTIONS
             )
+
+
+async def test_a_plan_missing_from_the_cache_is_built_off_the_event_loop() -> None:
+    """A deep plan takes tens of milliseconds to build: on the event loop, that would stall
+    every other request of the worker. Cached plans are answered on the loop, at once."""
+    _plans.clear()
+    _templates.clear()
+    built_in: list[int] = []
+
+    def plan() -> Plan:
+        built_in.append(threading.get_ident())
+        return ticket_list_plan(
+            DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, VARIABLES, MAX_PAGE, RESTRICTIONS
+        )
+
+    with pytest.raises(Cold):  # not cached: the loop may not build it
+        from_cache(plan)
+    built_in.clear()
+    assert not _templates
+    assert not _plans
+    first = await planned(plan)
+    loop = threading.get_ident()
+    assert built_in[0] == loop
+    assert built_in[1:] != [loop]
+    assert len(built_in) == 2
+    built_in.clear()
+    assert await planned(plan) is first
+    assert built_in == [loop]  # cached: answered on the loop
+    assert from_cache(plan) is first
+    # A new page size is a plan of its own: built off the loop too (the template is kept).
+    with pytest.raises(Cold):
+        from_cache(
+            lambda: ticket_list_plan(
+                DASHBOARD_FIELD, EXTERNAL_ADVISOR, POSTGRESQL, {"first": 3}, MAX_PAGE, RESTRICTIONS
+            )
+        )
+    assert (len(_templates), len(_plans)) == (1, 1)
 
 
 @pytest.mark.postgresql_only
