@@ -228,13 +228,17 @@ def jdlink(jdlink_server: tuple[JdlinkSimulator, str]) -> JdlinkSimulator:
 def compiler_mode(request: pytest.FixtureRequest) -> CompilerMode:
     """The query compiler's mode of the test's apps: DESKGRAPH_COMPILER's, else the default
     (on). A test marked ``executor_reference`` compares the compiler with the executor: its
-    apps run with the compiler off unless the test says otherwise. A module that must hold
-    on both paths (the statement counts) overrides this fixture with ``params``."""
+    apps run with the compiler off unless the test says otherwise. One marked
+    ``compiler_verified`` (the leak walks, the fuzzer, the access and ticket list modules) runs
+    in verify mode unless DESKGRAPH_COMPILER says otherwise: both paths, every compiled answer
+    compared with the executor's (``tests/compiler_counts.py``). A module that must hold on
+    both paths (the statement counts) overrides this fixture with ``params``."""
     if request.node.get_closest_marker("executor_reference") is not None:
         return "off"
-    return Settings.from_env(
-        {"DESKGRAPH_COMPILER": os.environ.get("DESKGRAPH_COMPILER", "")}
-    ).compiler
+    chosen = os.environ.get("DESKGRAPH_COMPILER", "")
+    if not chosen.strip() and request.node.get_closest_marker("compiler_verified") is not None:
+        return "verify"
+    return Settings.from_env({"DESKGRAPH_COMPILER": chosen}).compiler
 
 
 @pytest.fixture

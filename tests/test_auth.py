@@ -32,6 +32,8 @@ from tests import factories
 from tests.conftest import PERSONA_NAMES, Api, gid
 from tests.test_portal_matrix import build_world, set_portal
 
+pytestmark = pytest.mark.compiler_verified  # CI's differential run: see tests/compiler_counts.py
+
 ROOT_FIELDS = [
     "{ viewer { kind } }",
     "{ tickets { totalCount } }",

@@ -26,7 +26,7 @@ from tests.conftest import EVERY_VIEWER, Api, gid
 
 # Field rules are Python over rows that every backend reads alike; row scopes are walked on
 # both backends by test_auth_no_leak.py and test_node.py.
-pytestmark = pytest.mark.one_backend
+pytestmark = [pytest.mark.one_backend, pytest.mark.compiler_verified]
 
 # Expectations are written in this order: host-admin, host-advisor, host-viewer,
 # external-advisor, customer-user, anonymous, service (`read` only), service with every scope.

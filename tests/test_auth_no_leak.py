@@ -60,6 +60,8 @@ from tests.conftest import (
 )
 from tests.databases import SharedDatabases
 
+pytestmark = pytest.mark.compiler_verified  # CI's differential run: see tests/compiler_counts.py
+
 MAX_DEPTH = 4
 NORTH, SOUTH = 1, 2
 MARKER = re.compile(r"LEAK(ADDR|ACCT|NOTE|HOURS|FAULT|TAG|CARD|CRMCFG|CRM)(\d)x(\d+)Z")

@@ -29,6 +29,8 @@ from tests.test_auth_no_leak import (
     walk_everything,
 )
 
+pytestmark = pytest.mark.compiler_verified  # CI's differential run: see tests/compiler_counts.py
+
 MEADOW_FARMS = 1  # Anna's company
 OTHER_COMPANIES = [name for pk, _org, name, _w in CUSTOMERS if pk != MEADOW_FARMS]
 OTHER_PEOPLE = [name for customer, name in PEOPLE if customer != MEADOW_FARMS]

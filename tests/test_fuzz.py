@@ -20,6 +20,8 @@ from hypothesis_graphql import Mode, mutations, nodes, queries
 from deskgraph.schema import NODE_TYPES, build_schema
 from tests.conftest import EVERY_VIEWER, Api, gid
 
+pytestmark = pytest.mark.compiler_verified  # CI's differential run: see tests/compiler_counts.py
+
 # Operations per kind and mode, sent as every persona (about 20 s on SQLite);
 # DESKGRAPH_FUZZ_SCALE=50 runs fifty times as many (the 13,500-operation kind of run).
 SCALE = float(os.environ.get("DESKGRAPH_FUZZ_SCALE", "1"))

@@ -6,10 +6,13 @@ user's next request sees the change."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from deskgraph.store import models
 from tests.conftest import Api, gid, pk_of
+
+pytestmark = pytest.mark.compiler_verified  # CI's differential run: see tests/compiler_counts.py
 
 PORTAL = """
 query PORTAL {

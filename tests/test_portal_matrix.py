@@ -26,6 +26,8 @@ from deskgraph.store import models
 from tests import factories
 from tests.conftest import Api, gid
 
+pytestmark = pytest.mark.compiler_verified  # CI's differential run: see tests/compiler_counts.py
+
 NORTH = 1
 SERVICE_DESK = 1
 TICKETS = ["own", "colleagues", "in_project", "other_project", "other_company"]

@@ -14,6 +14,8 @@ from deskgraph.store import models
 from tests import factories
 from tests.conftest import Api, gid
 
+pytestmark = pytest.mark.compiler_verified  # CI's differential run: see tests/compiler_counts.py
+
 PROPERTIES = """
   state pendingUntil priority team { id } assignee { id } timeEntries { id }
   machine { serial } tags { id }
