@@ -77,6 +77,18 @@ class CompilerMismatch(Exception):
     """Verify mode: the compiled statement and the executor answered a root field differently."""
 
 
+class Asked(NamedTuple):
+    """A covered root field as graphql-core asks the executor for it (``execute_field``'s
+    arguments), with its definition."""
+
+    field: Any  # the GraphQLField
+    parent_type: GraphQLObjectType
+    source: Any
+    details: FieldDetailsList
+    path: Path
+    position_context: Any
+
+
 class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     def execute_field(
         self,
@@ -98,98 +110,62 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         ):
             field = self.schema.get_field(parent_type, node.name.value)
             assert field is not None
+            asked = Asked(field, parent_type, source, field_details_list, path, position_context)
             if self._reads_center(context, field_details_list):
-                return self._after_center_reads(
-                    context, field, parent_type, source, field_details_list, path,
-                    position_context,
-                )  # fmt: skip
-            answered = self._compiled(
-                context, None, field, parent_type, source, field_details_list, path,
-                position_context,
-            )  # fmt: skip
+                return self._after_center_reads(context, asked)
+            answered = self._compiled(context, None, asked)
             if answered is not UNANSWERED:
                 return answered
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _compiled(
-        self,
-        context: Context,
-        center: CenterReads | None,
-        field: Any,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
+    def _executed(self, asked: Asked) -> Any:
+        """The executor's answer of the field (an awaitable or its value)."""
+        return super().execute_field(
+            asked.parent_type, asked.source, asked.details, asked.path, asked.position_context
+        )
+
+    def _failed(self, error: Exception, asked: Asked) -> None:
+        """The field's error, as a resolver's (raises for a non-null field)."""
+        self.handle_field_error(error, asked.field.type, asked.details, asked.path)
+
+    def _compiled(self, context: Context, center: CenterReads | None, asked: Asked) -> Any:
         """The field's compiled answer (an awaitable), or UNANSWERED when the compiler
         refuses it."""
         try:
-            sql = from_cache(lambda: self._sql(context, field_details_list, center))
+            sql = from_cache(lambda: self._sql(context, asked.details, center))
         except Cold:  # its plan is built in a worker thread, then it is answered
-            return self._planned_in_thread(
-                context, center, field, parent_type, source, field_details_list, path,
-                position_context,
-            )  # fmt: skip
+            return self._planned_in_thread(context, center, asked)
         except NotCompiled:
             return UNANSWERED
         except Exception as error:  # planning failed: the field's error, as a resolver's
-            self.handle_field_error(error, field.type, field_details_list, path)
+            self._failed(error, asked)
             return None
-        return self._answer(
-            context, sql, field, parent_type, source, field_details_list, path, position_context
-        )
+        return self._answer(context, sql, asked)
 
     async def _planned_in_thread(
-        self,
-        context: Context,
-        center: CenterReads | None,
-        field: Any,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
+        self, context: Context, center: CenterReads | None, asked: Asked
     ) -> Any:
         """The field answered once its plan, missing from the cache, was built in a worker
         thread (as ``loaders.compiled_plan.planned`` does): compiled, or executed when refused."""
         try:
-            sql = await asyncio.to_thread(self._sql, context, field_details_list, center)
+            sql = await asyncio.to_thread(self._sql, context, asked.details, center)
         except NotCompiled:
-            answered = super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
+            answered = self._executed(asked)
         except Exception as error:
-            self.handle_field_error(error, field.type, field_details_list, path)
+            self._failed(error, asked)
             return None
         else:
-            answered = self._answer(
-                context, sql, field, parent_type, source, field_details_list, path,
-                position_context,
-            )  # fmt: skip
+            answered = self._answer(context, sql, asked)
         return await answered if self.is_awaitable(answered) else answered
 
-    def _answer(
-        self,
-        context: Context,
-        sql: Call,
-        field: Any,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
+    def _answer(self, context: Context, sql: Call, asked: Asked) -> Any:
         """The awaitable answering the field with its planned statement (both paths in verify
         mode)."""
         if context.settings.compiler == "verify":
-            return self._verify(
-                context, sql, field, parent_type, source, field_details_list, path,
-                position_context,
-            )  # fmt: skip
-        return self._run(context, sql, field, field_details_list, path)
+            return self._verify(context, sql, asked)
+        return self._run(context, sql, asked)
 
     def _reads_center(self, context: Context, field_details_list: FieldDetailsList) -> bool:
         """Whether the field asks for information centers the viewer has: their settings and
@@ -201,32 +177,18 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             and asks(_nodes(field_details_list), self.fragments, "informationCenter")
         )
 
-    async def _after_center_reads(
-        self,
-        context: Context,
-        field: Any,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
+    async def _after_center_reads(self, context: Context, asked: Asked) -> Any:
         """The field compiled with the viewer's center settings and queues, read first as
         the resolver reads them (the executor's reads then come from the same loaders), or
         executed."""
         try:
             center = await center_reads(context)
         except Exception as error:
-            self.handle_field_error(error, field.type, field_details_list, path)
+            self._failed(error, asked)
             return None
-        answered = self._compiled(
-            context, center, field, parent_type, source, field_details_list, path,
-            position_context,
-        )  # fmt: skip
+        answered = self._compiled(context, center, asked)
         if answered is UNANSWERED:
-            answered = super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
+            answered = self._executed(asked)
         return await answered if self.is_awaitable(answered) else answered
 
     def _sql(
@@ -265,19 +227,12 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         coerced = self.variable_values.coerced
         return {name: value for name, value in coerced.items() if value is not Undefined}
 
-    async def _run(
-        self,
-        context: Context,
-        sql: Call,
-        field: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-    ) -> Any:
+    async def _run(self, context: Context, sql: Call, asked: Asked) -> Any:
         errors: Located = []
         try:
-            value = await self._compiled_value(context, sql, field_details_list, path, errors)
+            value = await self._compiled_value(context, sql, asked.details, asked.path, errors)
         except Exception as error:
-            self.handle_field_error(error, field.type, field_details_list, path)
+            self._failed(error, asked)
             return None
         for denied, at in errors:
             self.collected_errors.add(denied, at)
@@ -304,24 +259,13 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         errors.extend(await run_holes(self, value, sql.holes, path))
         return value
 
-    async def _verify(
-        self,
-        context: Context,
-        sql: Call,
-        field: Any,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
+    async def _verify(self, context: Context, sql: Call, asked: Asked) -> Any:
         """Both answers of a covered root field; the executor's when they agree. The executor
         answers first: the compiled side's holes load through the request's loaders, and
         loaders they had primed would change the order of the executor's errors."""
+        field_details_list, path = asked.details, asked.path
         try:
-            executed = super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
+            executed = self._executed(asked)
             if self.is_awaitable(executed):
                 executed = await executed
             failed: list[GraphQLError] = []
@@ -353,9 +297,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             _answer(executed, executed_errors).decode(),
         )
         mismatch = CompilerMismatch(f"the compiled answer of {key} differs from the executor's")
-        self.handle_field_error(
-            mismatch, field.type, field_details_list, path
-        )  # raises if non-null
+        self._failed(mismatch, asked)  # raises if non-null
         return None
 
 
