@@ -226,9 +226,10 @@ def section(result: Comparison | None) -> str:
         f"{result.seconds} s per figure, a round running each server once, every other round "
         f"in reverse order. PostGraphile {servers.postgraphile_version()} with the connection "
         "filter plugin, no access rules; deskgraph as `deskgraph serve` runs it, as the host "
-        "advisor (executor: DESKGRAPH_COMPILER=off; compiled: =on, where the dashboard is a "
-        "compiled operation, one statement and no executor, and the detail and the center run "
-        "on the executor). Every server "
+        "advisor (executor: DESKGRAPH_COMPILER=off; compiled: =on, where the dashboard and "
+        "the detail are compiled operations, one statement each and no executor, and the "
+        "center is compiled inside the executor: its settings and queues, then one "
+        "statement). Every server "
         "answered each query with the same work before the load: "
         + "; ".join(
             f"{name} " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
