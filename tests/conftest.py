@@ -315,6 +315,29 @@ async def reader(reader_settings: Settings) -> AsyncIterator[Api]:
         yield opened
 
 
+# The shared demo database's app in each compiler mode, whatever the test's own (the compiler's
+# differential tests compare them).
+@pytest.fixture
+async def off(reader_settings: Settings) -> AsyncIterator[Api]:
+    """The compiler off: the executor, the reference."""
+    async with open_api(dataclasses.replace(reader_settings, compiler="off")) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def compiling(reader_settings: Settings) -> AsyncIterator[Api]:
+    """The compiler on."""
+    async with open_api(dataclasses.replace(reader_settings, compiler="on")) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
+    """Verify mode: both paths, a compiled answer that differs fails its field."""
+    async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
+        yield opened
+
+
 PERSONA_NAMES = list(PERSONAS)
 
 

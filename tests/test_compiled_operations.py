@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -29,18 +28,6 @@ SMALL = "{ viewer { id } }"
 VIEWER_RECORD = "query Who { viewer { __typename kind id scopes } me: viewer { id } __typename }"
 
 pytestmark = pytest.mark.executor_reference
-
-
-@pytest.fixture
-async def compiling(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="on")) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
-        yield opened
 
 
 def unique(query: str) -> str:

@@ -9,8 +9,6 @@ compiler must have answered (``COMPILED`` moved, ``VERIFIED`` with it).
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -23,8 +21,7 @@ from deskgraph.ids import MAX_KEY
 from deskgraph.loaders.compiled_plan import ticket_list_plan
 from deskgraph.schema.pagination import encode_cursor, opaque_cursor
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
-from deskgraph.settings import Settings
-from tests.conftest import Api, open_api
+from tests.conftest import Api
 from tests.test_compiled_spike import RESTRICTIONS
 
 # The desk, and a customer user: the demo portal hides the tickets' tags from them (null, and
@@ -149,12 +146,6 @@ query Messages($after: String) {
 """
 
 pytestmark = pytest.mark.executor_reference
-
-
-@pytest.fixture
-async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
-        yield opened
 
 
 async def answered_alike(

@@ -14,10 +14,8 @@ soon as it is made."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
-from collections.abc import AsyncIterator
 from functools import cache
 
 import orjson
@@ -28,8 +26,7 @@ from deskgraph.loaders.compiled_plan import REFUSED_PLANS
 from deskgraph.loaders.compiled_types import COMPILED, OneOf
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
-from deskgraph.settings import Settings
-from tests.conftest import EVERY_VIEWER, Api, gid, open_api
+from tests.conftest import EVERY_VIEWER, Api, gid
 
 QUERIES = 30
 NODE_QUERIES = 12
@@ -160,12 +157,6 @@ def generated() -> list[str]:
 def generated_nodes() -> list[str]:
     generator = Generator(SEED + 1)
     return [generator.ticket_node() for _ in range(NODE_QUERIES)]
-
-
-@pytest.fixture
-async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
-        yield opened
 
 
 async def answer(api: Api, query: str, persona: str) -> tuple[int, bytes]:

@@ -59,12 +59,6 @@ query Customer($id: ID!) {
 """
 
 
-@pytest.fixture
-async def compiling(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="on")) as opened:
-        yield opened
-
-
 def raw_id(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 

@@ -13,7 +13,6 @@ rule's two outcomes must have been seen.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -90,13 +89,9 @@ def permissions(answer: dict[str, Any]) -> dict[str, set[bool]]:
 
 
 @pytest.fixture
-async def apps(reader_settings: Settings) -> AsyncIterator[tuple[Api, Api]]:
+def apps(off: Api, verifying: Api) -> tuple[Api, Api]:
     """The demo database's app with the compiler off, and in verify mode."""
-    async with (
-        open_api(dataclasses.replace(reader_settings, compiler="off")) as off,
-        open_api(dataclasses.replace(reader_settings, compiler="verify")) as verifying,
-    ):
-        yield off, verifying
+    return off, verifying
 
 
 def outcomes(answer: dict[str, Any]) -> dict[str, set[bool]]:

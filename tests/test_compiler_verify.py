@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -81,12 +80,6 @@ def fields_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return None
 
     monkeypatch.setattr(CompiledOperations, "answer", left_to_the_pipeline)
-
-
-@pytest.fixture
-async def verifying(reader_settings: Settings) -> AsyncIterator[Api]:
-    async with open_api(dataclasses.replace(reader_settings, compiler="verify")) as opened:
-        yield opened
 
 
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)

@@ -14,7 +14,6 @@ for (``myQueues``) are the executor's in both runs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -92,13 +91,9 @@ DEMO_IDS = """
 
 
 @pytest.fixture
-async def apps(reader_settings: Settings) -> AsyncIterator[tuple[Api, Api]]:
+def apps(off: Api, verifying: Api) -> tuple[Api, Api]:
     """The demo database's app with the compiler off, and in verify mode."""
-    async with (
-        open_api(dataclasses.replace(reader_settings, compiler="off")) as off,
-        open_api(dataclasses.replace(reader_settings, compiler="verify")) as verifying,
-    ):
-        yield off, verifying
+    return off, verifying
 
 
 async def demo_filters(api: Api) -> list[dict[str, Any]]:
