@@ -49,6 +49,7 @@ from deskgraph.loaders.base import Reader, table_of
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, NotCompiled
 from deskgraph.loaders.compiled_json import (
     POSTGRESQL,
+    Joins,
     JsonSql,
     joined,
     json_sql,
@@ -116,10 +117,10 @@ class Compiler:
 
     def object(
         self, compiled: CompiledType, row: FromClause, selection: SelectionSetNode
-    ) -> tuple[ColumnElement[Any], list[FromClause]]:
+    ) -> tuple[ColumnElement[Any], Joins]:
         """The row's JSON object, and the lateral subqueries its relations join."""
         pairs: list[Any] = []
-        laterals: list[FromClause] = []
+        laterals: Joins = []
         fields = self.collector.fields(selection, compiled.name)
         for node in fields:
             key = node.alias.value if node.alias else node.name.value
@@ -137,7 +138,7 @@ class Compiler:
         return self.sql.object(pairs), laterals
 
     def value(
-        self, compiled: CompiledType, row: FromClause, node: FieldNode, laterals: list[FromClause]
+        self, compiled: CompiledType, row: FromClause, node: FieldNode, laterals: Joins
     ) -> Any:
         name = node.name.value
         if name == "__typename":
@@ -203,7 +204,9 @@ class Compiler:
         else:
             if node.arguments:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
-            value = self.to_one(target, inner, where, node.selection_set)
+            one = self.to_one(target, inner, where, node.selection_set, name, laterals)
+            self._below_nullable = outer
+            return one
         self._below_nullable = outer
         return self.sql.related(value, f"{name}_{self._count}", laterals)
 
@@ -213,11 +216,12 @@ class Compiler:
         inner: FromClause,
         where: list[ColumnElement[bool]],
         selection: SelectionSetNode,
-    ) -> Select[Any]:
-        """The object of the one row of ``inner`` that ``where`` holds (none: no row)."""
+        name: str,
+        laterals: Joins,
+    ) -> Any:
+        """The object of the one row of ``inner`` that ``where`` holds (none: null)."""
         built, nested = self.object(target, inner, selection)
-        value = select(built.label("obj")).select_from(joined(inner, nested))
-        return value.where(*where).correlate_except(inner)
+        return self.sql.one(built, inner, nested, where, f"{name}_{self._count}", laterals)
 
     def one_of(
         self,
@@ -225,7 +229,7 @@ class Compiler:
         row: FromClause,
         node: FieldNode,
         relation: OneOf,
-        laterals: list[FromClause],
+        laterals: Joins,
     ) -> ColumnElement[Any]:
         """A union's object: each member's, the first that is there. A denied field or a hole
         inside is refused (its site would be met in every member's object at its key)."""
@@ -241,8 +245,7 @@ class Compiler:
             target = COMPILED[member.target]
             inner = self.alias(target.table)
             where = member.where(row, inner, self.viewer)
-            value = self.to_one(target, inner, where, node.selection_set)
-            values.append(self.sql.related(value, f"{name}_{self._count}", laterals))
+            values.append(self.to_one(target, inner, where, node.selection_set, name, laterals))
         self._below_nullable = outer
         if (len(self.denied), len(self.holes)) != marked:
             raise NotCompiled(f"{compiled.name}.{name}: a denied field or a hole in a union")
@@ -347,7 +350,7 @@ class Compiler:
         newest first, and one more (``position`` ``first + 1``) when a next page exists."""
         shown = rows.c.position <= first
         pairs: list[Any] = []
-        laterals: list[FromClause] = []
+        laterals: Joins = []
         reads_rows = False  # whether a value aggregates the page's rows
         for node in self.collector.fields(selection, f"{target.name}Connection"):
             name = node.name.value
@@ -380,7 +383,7 @@ class Compiler:
         rows: FromClause,
         shown: ColumnElement[bool],
         edges: FieldNode,
-        laterals: list[FromClause],
+        laterals: Joins,
     ) -> ColumnElement[Any]:
         pairs: list[Any] = []
         for node in self.collector.fields(_selection(edges), f"{target.name}Edge"):

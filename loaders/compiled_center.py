@@ -55,7 +55,7 @@ from deskgraph.loaders.compiled_center_people import (
     state_names,
 )
 from deskgraph.loaders.compiled_fields import NotCompiled
-from deskgraph.loaders.compiled_json import position
+from deskgraph.loaders.compiled_json import Joins, position
 from deskgraph.loaders.compiled_listing import request_now
 from deskgraph.loaders.compiled_restricted import Denied
 from deskgraph.loaders.compiled_types import COMPILED
@@ -114,7 +114,7 @@ class CenterReads:
 
 
 def information_center(
-    compiler: Compiler, customer: FromClause, node: FieldNode, laterals: list[FromClause]
+    compiler: Compiler, customer: FromClause, node: FieldNode, laterals: Joins
 ) -> Any:
     """The center of the ``customer`` row (``resolvers.customer_center.customer_center``),
     its values' laterals added to the customer's."""
@@ -203,7 +203,7 @@ def _widget(
     node: FieldNode,
     setting: WidgetSetting,
     scope: CenterScope,
-    laterals: list[FromClause],
+    laterals: Joins,
 ) -> ColumnElement[Any]:
     """A shown ticket widget (``resolvers.customer_center.ticket_widget``)."""
     kind = TicketWidgetKind(setting.name)
@@ -234,7 +234,7 @@ def _widget_counts(
     node: FieldNode,
     scope: CenterScope,
     kind: TicketWidgetKind,
-    laterals: list[FromClause],
+    laterals: Joins,
 ) -> Any:
     """Each filter's count of a widget (``WidgetCountsLoader``), one aggregate."""
     tickets, where = _center_tickets(compiler, customer, _clauses(scope, kind, WidgetFilter.ALL))
@@ -254,7 +254,7 @@ def _aggregate(
     obj: ColumnElement[Any],
     tickets: FromClause,
     where: list[ColumnElement[bool]],
-    laterals: list[FromClause],
+    laterals: Joins,
 ) -> Any:
     """``obj``, aggregates over the ``tickets`` ``where`` holds, as a value of the row."""
     counted = select(obj.label("obj")).select_from(tickets).where(*where)
@@ -276,7 +276,7 @@ def _widget_tickets(
     node: FieldNode,
     scope: CenterScope,
     setting: WidgetSetting,
-    laterals: list[FromClause],
+    laterals: Joins,
 ) -> Any:
     """A widget's tickets (``widget_page``: newest first under ``filter:``, the widget's by
     default; its ``totalCount`` counts the same)."""
@@ -326,9 +326,7 @@ def _filter_argument(node: FieldNode) -> WidgetFilter | None:
     return None
 
 
-def _status(
-    compiler: Compiler, customer: FromClause, node: FieldNode, laterals: list[FromClause]
-) -> Any:
+def _status(compiler: Compiler, customer: FromClause, node: FieldNode, laterals: Joins) -> Any:
     """``companyStatus`` (``CompanyStatusLoader``): the center's tickets by group, escalated
     at the request's clock, all, and by state in state order."""
     tickets, where = _center_tickets(compiler, customer)

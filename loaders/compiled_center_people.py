@@ -29,7 +29,7 @@ from deskgraph.auth import ticket as ticket_rules
 from deskgraph.loaders.base import table_of
 from deskgraph.loaders.compiled import Compiler, one_more
 from deskgraph.loaders.compiled_fields import NotCompiled
-from deskgraph.loaders.compiled_json import joined
+from deskgraph.loaders.compiled_json import Joins, joined
 from deskgraph.loaders.compiled_pages import Page, argument
 from deskgraph.loaders.compiled_types import COMPILED
 from deskgraph.store import models
@@ -56,7 +56,7 @@ def people(
     customer: FromClause,
     node: FieldNode,
     saved: int,
-    laterals: list[FromClause],
+    laterals: Joins,
 ) -> Any:
     """``customerUsers``: the customer's people by ``name_key`` then ``id`` (a keyset page
     after the cursor's person of the same customer: another's, or none, places nothing)."""
@@ -98,7 +98,7 @@ def _people_connection(
 ) -> Select[Any]:
     sql = compiler.sql
     shown = rows.c.position <= page.first
-    laterals: list[FromClause] = []
+    laterals: Joins = []
     reads_rows = False
 
     def value(field: FieldNode) -> Any:
@@ -118,7 +118,7 @@ def _people_connection(
 
 
 def _person_edge(
-    compiler: Compiler, rows: FromClause, node: FieldNode, laterals: list[FromClause]
+    compiler: Compiler, rows: FromClause, node: FieldNode, laterals: Joins
 ) -> ColumnElement[Any]:
 
     def value(field: FieldNode) -> Any:

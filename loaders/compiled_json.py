@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     FromClause,
     Select,
     String,
+    and_,
     case,
     cast,
     func,
@@ -43,6 +45,25 @@ from deskgraph.store.session import SQLITE_B64
 # Why a plan SQLite's parser would refuse is refused (``JsonSql.check``).
 TOO_DEEP_FOR_SQLITE = "nested deeper than SQLite's parser takes"
 
+# PostgreSQL's base64 ends a line after every 76 characters it writes, that is every 57 bytes
+# it reads (the newline comes as soon as the line is full, after a text of exactly 57 bytes
+# too): a global ID of a shorter text has no newline to take out.
+BASE64_LINE_BYTES = 57
+LONGEST_KEY = len(str(-(2**63)))  # a BIGINT's text, sign included
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A to-one relation's row (with what it joins), joined to the enclosing row's FROM on
+    the relation's condition: :meth:`JsonSql.one` on PostgreSQL."""
+
+    rows: FromClause
+    on: ColumnElement[bool]
+
+
+# What a row's FROM joins for its values: lateral subqueries (joined ON true) and to-one rows.
+Joins: TypeAlias = list[FromClause | Attached]
+
 
 class JsonSql:
     """How a dialect writes the response's JSON (the PostgreSQL forms; :class:`SqliteJson`
@@ -54,12 +75,33 @@ class JsonSql:
         """A JSON object of ``key, value, ...`` in that key order."""
         return func.json_build_object(*pairs)
 
-    def related(self, value: Select[Any], name: str, laterals: list[FromClause]) -> Any:
+    def related(self, value: Select[Any], name: str, laterals: Joins) -> Any:
         """A relation's value: ``value``'s one column ``obj`` for the row (one row or none),
         read by a lateral join the caller adds to the row's FROM."""
         lateral = value.lateral(name)
         laterals.append(lateral)
         return lateral.c.obj
+
+    def one(
+        self,
+        built: ColumnElement[Any],
+        inner: FromClause,
+        nested: Joins,
+        where: list[ColumnElement[bool]],
+        name: str,
+        laterals: Joins,
+    ) -> Any:
+        """A to-one relation's object ``built`` of the one row of ``inner`` (with the
+        ``nested`` joins it reads) that ``where`` holds for the enclosing row, null for none.
+
+        Here the row is joined into the enclosing row's FROM (``LEFT JOIN ... ON where``) and
+        its object built above the join, for the rows joined only. From a lateral subquery,
+        PostgreSQL pulls the join up but keeps the object a placeholder evaluated where the
+        inner table is scanned: with a hash join, for every row of that table (a ticket's
+        detail built the object of each of 51 requesters, and the bigger the table the worse).
+        """
+        laterals.append(Attached(joined(inner, nested), and_(true(), *where)))
+        return case((inner.c.id.is_not(None), built))
 
     def either(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         """The first of ``values`` (JSON objects or null) that is not null (a union's)."""
@@ -73,7 +115,7 @@ class JsonSql:
         self,
         built: ColumnElement[Any],
         rows: FromClause,
-        laterals: list[FromClause],
+        laterals: Joins,
         where: list[ColumnElement[bool]],
         order: Sequence[ColumnElement[Any]],
         name: str,
@@ -113,9 +155,14 @@ class JsonSql:
 
     def base64_text(self, prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
         """``ids.encode_id`` and ``pagination.encode_cursor`` in SQL: base64 of
-        ``"<prefix>:<pk>"`` (PostgreSQL wraps base64 at 76 characters; the newlines go)."""
-        text = func.concat(literal(f"{prefix}:"), cast(pk, String))
-        return func.translate(func.encode(func.convert_to(text, "UTF8"), "base64"), "\n", "")
+        ``"<prefix>:<pk>"`` (PostgreSQL wraps base64 at 76 characters: a text that long has its
+        newlines taken out)."""
+        head = f"{prefix}:"
+        text = func.concat(literal(head), cast(pk, String))
+        encoded = func.encode(func.convert_to(text, "UTF8"), "base64", type_=String)
+        if len(head.encode()) + LONGEST_KEY < BASE64_LINE_BYTES:
+            return encoded
+        return func.translate(encoded, "\n", "")
 
     def iso_utc(self, moment: ColumnElement[Any]) -> ColumnElement[Any]:
         """``datetime.isoformat()`` of a UTC ``timestamptz``, whatever the session's
@@ -143,10 +190,23 @@ class SqliteJson(JsonSql):
     def object(self, pairs: list[Any]) -> ColumnElement[Any]:
         return func.json_object(*pairs)
 
-    def related(self, value: Select[Any], name: str, laterals: list[FromClause]) -> Any:
+    def related(self, value: Select[Any], name: str, laterals: Joins) -> Any:
         # A scalar subquery's value may lose its JSON subtype: json() gives it back, else
         # json_object would embed the object as a string.
         return func.json(value.scalar_subquery())
+
+    def one(
+        self,
+        built: ColumnElement[Any],
+        inner: FromClause,
+        nested: Joins,
+        where: list[ColumnElement[bool]],
+        name: str,
+        laterals: Joins,
+    ) -> Any:
+        # No join to build above: the object of a correlated subquery, as every relation's.
+        value = select(built.label("obj")).select_from(joined(inner, nested))
+        return self.related(value.where(*where).correlate_except(inner), name, laterals)
 
     def either(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         return func.json(func.coalesce(*values))  # json(): its JSON subtype, as in `related`
@@ -249,10 +309,13 @@ def json_sql(dialect_name: str) -> JsonSql:
         raise NotCompiled(f"{dialect_name} is not compiled") from None
 
 
-def joined(base: FromClause, laterals: list[FromClause]) -> FromClause:
-    """``base`` with the lateral joins its values read (none on SQLite)."""
+def joined(base: FromClause, laterals: Joins) -> FromClause:
+    """``base`` with the joins its values read (none on SQLite)."""
     for lateral in laterals:
-        base = base.outerjoin(lateral, true())
+        if isinstance(lateral, Attached):
+            base = base.outerjoin(lateral.rows, lateral.on)
+        else:
+            base = base.outerjoin(lateral, true())
     return base
 
 

@@ -23,6 +23,7 @@ from deskgraph.auth import (
 from deskgraph.auth.ticket_portal import message_author_scope, ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import table_of
+from deskgraph.loaders.compiled_json import Joins
 from deskgraph.loaders.compiled_listing import request_now
 from deskgraph.loaders.ticket import escalated_at
 from deskgraph.store import models
@@ -117,7 +118,7 @@ class CompiledType:
 
 
 # (compiler, the row, the field's node, the row's laterals) -> the field's value.
-Built = Callable[[Any, FromClause, FieldNode, list[FromClause]], Any]
+Built = Callable[[Any, FromClause, FieldNode, Joins], Any]
 
 
 def _by_key(column: str) -> Where:
@@ -192,7 +193,7 @@ def _messages_of_ticket(
 
 
 def _information_center(
-    compiler: Any, customer: FromClause, node: FieldNode, laterals: list[FromClause]
+    compiler: Any, customer: FromClause, node: FieldNode, laterals: Joins
 ) -> Any:
     """Customer.informationCenter: loaders.compiled_center (which reads these declarations)."""
     from deskgraph.loaders.compiled_center import information_center

@@ -114,9 +114,13 @@ class StatementCounter:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine: Engine = engine.sync_engine
         self.statements: list[str] = []
+        self.parameters: list[Any] = []  # each statement's, as the driver got them
 
-    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _record(
+        self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any
+    ) -> None:
         self.statements.append(statement)
+        self.parameters.append(parameters)
 
     @property
     def count(self) -> int:
@@ -124,6 +128,7 @@ class StatementCounter:
 
     def reset(self) -> None:
         self.statements.clear()
+        self.parameters.clear()
 
     def __enter__(self) -> StatementCounter:
         event.listen(self._engine, "before_cursor_execute", self._record)

@@ -5,11 +5,12 @@ writes them from what the store keeps, booleans as JSON true/false."""
 
 from __future__ import annotations
 
+from base64 import b64encode
 from datetime import UTC, datetime
 
 import orjson
 import pytest
-from sqlalchemy import Integer, String, literal, select
+from sqlalchemy import BigInteger, Integer, String, literal, select
 
 from deskgraph.ids import encode_id
 from deskgraph.loaders.compiled_json import json_sql
@@ -35,6 +36,16 @@ async def test_compiled_values_read_as_strawberry_writes_them(database_url: str)
             pairs += [literal(f"id {pk}"), sql.base64_text("Ticket", literal(pk, Integer))]
             pairs += [literal(f"cursor {pk}"), sql.base64_text("cursor", literal(pk, Integer))]
             expected |= {f"id {pk}": encode_id("Ticket", pk), f"cursor {pk}": encode_cursor(pk)}
+        # Around the text length at which PostgreSQL's base64 starts a new line (57 bytes):
+        # the widest keys under prefixes up to past it.
+        for width in (1, 35, 36, 37, 60):
+            for pk in (2**63 - 1, -(2**63)):
+                prefix = "T" * width
+                pairs += [
+                    literal(f"{width} {pk}"),
+                    sql.base64_text(prefix, literal(pk, BigInteger)),
+                ]
+                expected[f"{width} {pk}"] = b64encode(f"{prefix}:{pk}".encode()).decode()
         for moment in MOMENTS:
             pairs += [literal(str(moment)), sql.iso_utc(literal(moment, UTCDateTime))]
             expected[str(moment)] = moment.isoformat()
