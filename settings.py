@@ -79,6 +79,12 @@ def normalize_database_url(url: str) -> str:
 class Settings:
     # Out of repr() as the secrets are: a PostgreSQL URL may carry a password.
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
+    # Each process's PostgreSQL connections: this many kept open, and up to max_overflow more
+    # under load, each closed as soon as it is returned. A request holds one while it reads, so
+    # a pool smaller than the concurrent requests opens and closes a connection for most of
+    # them (a new backend, and every prepared statement prepared again).
+    database_pool_size: AtLeastOne = 16
+    database_max_overflow: Annotated[int, Field(ge=0)] = 4
     log_sql: bool = False
     # Anything but these two refuses to start: a typo must never run development in production.
     env: str = "development"  # development | production

@@ -104,6 +104,8 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         log_sql=settings.log_sql,
         # A statement in flight when the request's deadline passes ends a second later.
         statement_timeout_seconds=settings.request_timeout_seconds + STATEMENT_GRACE_SECONDS,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
     )
     count_statements(engine)  # the SQL statements of each request, for metrics and logs
     sessionmaker = create_sessionmaker(engine)

@@ -28,11 +28,17 @@ viewer.watch()
 
 
 def create_engine(
-    url: str, *, log_sql: bool = False, statement_timeout_seconds: float | None = None
+    url: str,
+    *,
+    log_sql: bool = False,
+    statement_timeout_seconds: float | None = None,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
 ) -> AsyncEngine:
     """The app's engine. ``statement_timeout_seconds`` bounds every statement on PostgreSQL
     (lock waits included): a request's deadline cannot cancel a statement already sent, the
-    server can."""
+    server can. ``pool_size`` and ``max_overflow``: the PostgreSQL pool's (SQLAlchemy's
+    defaults, 5 and 10, when None)."""
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     if is_sqlite:
@@ -42,6 +48,10 @@ def create_engine(
             raise ValueError("an in-memory SQLite database is not shared between connections")
     else:
         kwargs["pool_pre_ping"] = True
+        if pool_size is not None:
+            kwargs["pool_size"] = pool_size
+        if max_overflow is not None:
+            kwargs["max_overflow"] = max_overflow
         if statement_timeout_seconds is not None:
             milliseconds = str(max(1, round(statement_timeout_seconds * 1000)))
             kwargs["connect_args"] = {"server_settings": {"statement_timeout": milliseconds}}

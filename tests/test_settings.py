@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from deskgraph.cli import main
+from deskgraph.server.app import create_app
 from deskgraph.settings import DEVELOPMENT_TOKEN_SECRET, Settings, SettingsError
 
 GOOD = [
@@ -50,8 +52,18 @@ GOOD = [
     ),
     pytest.param(
         {},
-        {"token_jwks_cache_seconds": 300.0, "jdlink_simulator_port": 0},
+        {
+            "token_jwks_cache_seconds": 300.0,
+            "jdlink_simulator_port": 0,
+            "database_pool_size": 16,
+            "database_max_overflow": 4,
+        },
         id="new-settings-defaults",
+    ),
+    pytest.param(
+        {"DESKGRAPH_DATABASE_POOL_SIZE": "30", "DESKGRAPH_DATABASE_MAX_OVERFLOW": "0"},
+        {"database_pool_size": 30, "database_max_overflow": 0},
+        id="database-pool",
     ),
     pytest.param(
         {"DESKGRAPH_JDLINK_SIMULATOR_PORT": "8123"},
@@ -103,6 +115,11 @@ BAD = [
         {"DESKGRAPH_PORT": "70000"},
         "DESKGRAPH_PORT='70000': input should be less than or equal to 65535",
         id="port-too-large",
+    ),
+    pytest.param(
+        {"DESKGRAPH_DATABASE_POOL_SIZE": "0"},
+        "DESKGRAPH_DATABASE_POOL_SIZE='0': input should be greater than or equal to 1",
+        id="pool-size-zero",
     ),
     pytest.param(
         {"DESKGRAPH_PORT": "0"},
@@ -296,3 +313,20 @@ def test_settings_repr_leaves_the_secrets_out() -> None:
         "token-secret-1234",
         "smtp-secret-5678",
     )
+
+
+@pytest.mark.postgresql_only  # SQLite's file pool is SQLAlchemy's own, not sized here
+async def test_database_pool_settings_size_the_apps_pool(database_url: str) -> None:
+    settings = Settings(database_url=database_url, database_pool_size=3, database_max_overflow=1)
+    app = create_app(settings)
+    try:
+        pool = app.state.engine.pool
+        assert (pool.size(), pool._max_overflow) == (3, 1)
+        async with asyncio.timeout(10):
+            # Four at once (3 kept and 1 beyond), then all returned: the 3 stay open.
+            connections = [await app.state.engine.connect() for _ in range(4)]
+            for connection in connections:
+                await connection.close()
+        assert pool.checkedin() == 3
+    finally:
+        await app.state.engine.dispose()
