@@ -46,6 +46,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import Reader, table_of
+from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, NotCompiled
 from deskgraph.loaders.compiled_json import (
     POSTGRESQL,
@@ -69,7 +70,6 @@ from deskgraph.loaders.compiled_restricted import (
     hole_sites,
 )
 from deskgraph.loaders.compiled_types import (
-    COMPILED,
     CompiledType,
     OneOf,
     Related,

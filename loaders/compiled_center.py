@@ -54,11 +54,11 @@ from deskgraph.loaders.compiled_center_people import (
     selection,
     state_names,
 )
+from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import NotCompiled
 from deskgraph.loaders.compiled_json import Joins, position
 from deskgraph.loaders.compiled_listing import request_now
 from deskgraph.loaders.compiled_restricted import Denied
-from deskgraph.loaders.compiled_types import COMPILED
 from deskgraph.loaders.customer_center import CenterScope, widget_filter_values
 from deskgraph.loaders.ticket import escalated_at
 from deskgraph.store import models

@@ -28,10 +28,10 @@ from sqlalchemy.sql.util import ClauseAdapter
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.loaders.base import table_of
 from deskgraph.loaders.compiled import Compiler, one_more
+from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import NotCompiled
 from deskgraph.loaders.compiled_json import Joins, joined
 from deskgraph.loaders.compiled_pages import Page, argument
-from deskgraph.loaders.compiled_types import COMPILED
 from deskgraph.store import models
 
 PEOPLE = table_of(models.CustomerUser)

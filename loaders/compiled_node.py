@@ -25,10 +25,10 @@ from deskgraph.auth import (
 )
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.compiled import Compiler, NotCompiled, TicketList
+from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import PLAIN, Collector
 from deskgraph.loaders.compiled_json import POSTGRESQL, JsonSql, joined
 from deskgraph.loaders.compiled_restricted import Restrictions
-from deskgraph.loaders.compiled_types import COMPILED
 
 if TYPE_CHECKING:  # compiled_center imports the compiler
     from deskgraph.loaders.compiled_center import CenterReads

@@ -21,9 +21,10 @@ from functools import cache
 import orjson
 import pytest
 
+from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_json import TOO_DEEP_FOR_SQLITE
 from deskgraph.loaders.compiled_plan import REFUSED_PLANS
-from deskgraph.loaders.compiled_types import COMPILED, OneOf
+from deskgraph.loaders.compiled_types import OneOf
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server.compiled_execution import COMPILED as COMPILED_FIELDS
 from tests.conftest import EVERY_VIEWER, Api, gid

@@ -24,9 +24,9 @@ from deskgraph.auth import ticket as ticket_rules
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.loaders import Loaders
 from deskgraph.loaders.compiled import PK
+from deskgraph.loaders.compiled_declarations import COMPILED as COMPILED_TYPES
 from deskgraph.loaders.compiled_plan import build_plan
 from deskgraph.loaders.compiled_restricted import Hole
-from deskgraph.loaders.compiled_types import COMPILED as COMPILED_TYPES
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.server.compiled_holes import by_id_loader
 from deskgraph.server.compiled_operation import ANSWERED
