@@ -47,6 +47,7 @@ from deskgraph.server.compiled_listing import tickets_listing
 from deskgraph.server.compiled_node import BY_ID_ROOTS, by_id_plan
 from deskgraph.server.compiled_post import forbidden_errors
 from deskgraph.server.context import Context
+from deskgraph.store.availability import unavailability
 from deskgraph.store.viewer_dashboard import Dashboard
 
 logger = logging.getLogger(__name__)
@@ -271,6 +272,17 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             failed: list[GraphQLError] = []
         except GraphQLError as error:  # a non-null root field's error: the executor raises it
             executed, failed = None, [error]
+        key = path.key
+        executed_errors = [
+            *(e for e in self.collected_errors.errors if e.path and e.path[0] == key),
+            *failed,
+        ]
+        if any(_database_down(error) for error in executed_errors):
+            # Nothing to compare: the executor's failure is the answer (SERVICE_UNAVAILABLE),
+            # as with the compiler on or off, and the statement would fail the same way.
+            if failed:
+                raise failed[0]
+            return executed
         # The compiled side keeps its errors to itself (the executor's go to the response).
         located: Located = []
         try:
@@ -279,11 +291,6 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as error:
             compiled = None
             compiled_errors = [located_error(error, _nodes(field_details_list), path.as_list())]
-        key = path.key
-        executed_errors = [
-            *(e for e in self.collected_errors.errors if e.path and e.path[0] == key),
-            *failed,
-        ]
         if _answer(compiled, compiled_errors) == _answer(executed, executed_errors):
             VERIFIED[field_details_list[0].node.name.value] += 1
             if failed:
@@ -310,6 +317,11 @@ async def center_reads(context: Context) -> CenterReads:
     queues = await context.loaders.my_queues.load(viewer)
     settings = await context.loaders.dashboard_settings.load((viewer.advisor_id, CENTER))
     return CenterReads(tuple(settings), tuple(sorted(queues)))
+
+
+def _database_down(error: GraphQLError) -> bool:
+    """Whether the error is the database down or not migrated (``store.availability``)."""
+    return error.original_error is not None and unavailability(error.original_error) is not None
 
 
 def _nodes(field_details_list: FieldDetailsList) -> list[FieldNode]:

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import select, update
 
+from deskgraph.auth import scopes
+from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.errors import Forbidden
 from deskgraph.loaders.base import Reader, table_of
 from deskgraph.schema.pagination import encode_cursor
 from deskgraph.server import compiled_execution
+from deskgraph.server.app import create_app
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED, CompilingExecutor
 from deskgraph.server.compiled_operation import CompiledOperations
 from deskgraph.settings import Settings
@@ -366,3 +371,31 @@ async def test_verify_mode_without_the_snapshot_would_report_that_write_as_a_mis
         )
     assert writes == [1]
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["INTERNAL_SERVER_ERROR"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["query TOTAL { tickets { totalCount } }", "query FIRST { tickets(first: 1) { totalCount } }"],
+)
+async def test_verify_mode_a_database_not_migrated_is_service_unavailable(
+    jdlink_settings: Settings, tmp_path: Path, query: str
+) -> None:
+    """Both sides fail on the database alike, each with its own SQL in the message: that is the
+    database's failure (503, SERVICE_UNAVAILABLE, as with the compiler on or off), no
+    mismatch."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'missing.db'}"
+    settings = dataclasses.replace(jdlink_settings, database_url=url, compiler="verify")
+    app = create_app(settings)
+    # A service's viewer is its token alone: the database first fails inside `tickets`.
+    service = Principal(kind="service", service="router", scopes=frozenset({scopes.READ}))
+    headers = {"Authorization": f"Bearer {issue_token(settings, service)}"}
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://verify.test") as client:
+            response = await client.post("/graphql", json={"query": query}, headers=headers)
+    finally:
+        await app.state.verifier.aclose()
+        await app.state.sources.aclose()
+        await app.state.engine.dispose()
+    assert response.status_code == 503, response.text
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["SERVICE_UNAVAILABLE"]

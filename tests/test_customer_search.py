@@ -273,6 +273,7 @@ query NESTED($first: Int!) { customerSearch(term: "**") {
 """
 
 
+@pytest.mark.parametrize("compiler_mode", ["on"])  # counted on: verify sends both paths' statements
 @pytest.mark.parametrize("persona", ["host-advisor", "external-advisor", "service"])
 async def test_statement_count_does_not_grow_with_the_rows(reader: Api, persona: str) -> None:
     counts = []

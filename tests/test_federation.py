@@ -47,6 +47,7 @@ async def test_service_sdl_anonymous_router_gets_every_node_type_as_an_entity(ap
     assert "@restricted(policy: JDLINK)" in sdl  # the access policies travel with the SDL
 
 
+@pytest.mark.parametrize("compiler_mode", ["on"])  # counted on: verify sends both paths' statements
 async def test_entities_many_tickets_are_read_with_one_statement(api: Api) -> None:
     representations = [ticket(pk) for pk in range(1, 61)]
     with api.count_statements() as counter:

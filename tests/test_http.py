@@ -261,6 +261,7 @@ async def test_errors_are_located_on_their_line_of_a_crlf_document(reader: Api) 
     assert [error["locations"] for error in body["errors"]] == [[{"line": 3, "column": 5}]]
 
 
+@pytest.mark.parametrize("compiler_mode", ["on"])  # counted on: verify sends both paths' statements
 async def test_log_sql_writes_one_line_per_statement(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

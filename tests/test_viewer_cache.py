@@ -104,6 +104,7 @@ def test_which_statements_change_viewers(statement: Any, changes: bool) -> None:
 # -- through the API ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("compiler_mode", ["on"])  # counted on: verify sends both paths' statements
 @pytest.mark.parametrize("persona", ["host-advisor", "external-advisor", "customer-user"])
 async def test_a_cached_viewer_costs_no_statement(api: Api, persona: str) -> None:
     with api.count_statements() as first:
