@@ -192,6 +192,7 @@ class Compiler:
                 .scalar_subquery()
             )
             value = self.connection(target, rows, first, total, node.selection_set)
+            result = self.sql.related(value, f"{name}_{self._count}", laterals)
         elif relation.many:
             if node.arguments:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
@@ -201,14 +202,13 @@ class Compiler:
                 ordered = [inner.c[c] for c in relation.order]
             built, nested = self.object(target, inner, node.selection_set)
             value = self.sql.array(built, inner, nested, where, ordered, f"items_{self._count}")
+            result = self.sql.related(value, f"{name}_{self._count}", laterals)
         else:
             if node.arguments:
                 raise NotCompiled(f"{compiled.name}.{name} with arguments")
-            one = self.to_one(target, inner, where, node.selection_set, name, laterals)
-            self._below_nullable = outer
-            return one
+            result = self.to_one(target, inner, where, node.selection_set, laterals)
         self._below_nullable = outer
-        return self.sql.related(value, f"{name}_{self._count}", laterals)
+        return result
 
     def to_one(
         self,
@@ -216,12 +216,11 @@ class Compiler:
         inner: FromClause,
         where: list[ColumnElement[bool]],
         selection: SelectionSetNode,
-        name: str,
         laterals: Joins,
     ) -> Any:
         """The object of the one row of ``inner`` that ``where`` holds (none: null)."""
         built, nested = self.object(target, inner, selection)
-        return self.sql.one(built, inner, nested, where, f"{name}_{self._count}", laterals)
+        return self.sql.one(built, inner, nested, where, laterals)
 
     def one_of(
         self,
@@ -245,7 +244,7 @@ class Compiler:
             target = COMPILED[member.target]
             inner = self.alias(target.table)
             where = member.where(row, inner, self.viewer)
-            values.append(self.to_one(target, inner, where, node.selection_set, name, laterals))
+            values.append(self.to_one(target, inner, where, node.selection_set, laterals))
         self._below_nullable = outer
         if (len(self.denied), len(self.holes)) != marked:
             raise NotCompiled(f"{compiled.name}.{name}: a denied field or a hole in a union")

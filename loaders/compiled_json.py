@@ -88,7 +88,6 @@ class JsonSql:
         inner: FromClause,
         nested: Joins,
         where: list[ColumnElement[bool]],
-        name: str,
         laterals: Joins,
     ) -> Any:
         """A to-one relation's object ``built`` of the one row of ``inner`` (with the
@@ -201,12 +200,12 @@ class SqliteJson(JsonSql):
         inner: FromClause,
         nested: Joins,
         where: list[ColumnElement[bool]],
-        name: str,
         laterals: Joins,
     ) -> Any:
-        # No join to build above: the object of a correlated subquery, as every relation's.
+        # No join to build above: the object of a correlated subquery, as every relation's
+        # (which needs no name here: no lateral).
         value = select(built.label("obj")).select_from(joined(inner, nested))
-        return self.related(value.where(*where).correlate_except(inner), name, laterals)
+        return self.related(value.where(*where).correlate_except(inner), "", laterals)
 
     def either(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         return func.json(func.coalesce(*values))  # json(): its JSON subtype, as in `related`
