@@ -15,6 +15,7 @@ from deskgraph.bench import cpu_per_request, postgraphile, postgraphile_queries,
 from deskgraph.bench.__main__ import QUICK_REPORT, REPORT, main, report_path
 from deskgraph.bench.cards import Followers
 from deskgraph.bench.data import Dataset
+from deskgraph.bench.http import Load
 from deskgraph.bench.inprocess import InProcessApp, NaiveLoaders, check_same_response, count
 from deskgraph.bench.measures import cache_figures
 from deskgraph.bench.report import VIEWER_STATEMENTS, with_kept_sections, write_section
@@ -178,10 +179,46 @@ def test_postgraphile_comparison_does_the_same_work_as_deskgraph_and_reports_fig
         assert figure.load.failures == 0
         assert figure.cpu_ms is not None
         assert figure.cpu_ms > 0
+        assert figure.load_cpu_ms is not None  # autocannon's, from the children's rusage
+        assert figure.load_cpu_ms > 0
     text = postgraphile.section(result)
     assert "| dashboard | PostGraphile | 1 |" in text
     assert "Target: deskgraph executor's dashboard" in text  # at 1 connection only: not met
     assert "(not met)." in text
+
+
+def _figure(rate: float, server: float, database: float, generator: float) -> postgraphile.Figure:
+    measured = Load(16, rate, 1.0, 2.0, 0, int(rate * 3))
+    return postgraphile.Figure(measured, server, database, generator)
+
+
+@pytest.mark.parametrize(
+    ("cores", "rate", "server", "database", "generator", "ceiling"),
+    [
+        # A server bound by its own CPU (the executor): 2 cores for 66 ms a request.
+        (2, 15.0, 60.0, 4.0, 2.0, 2000 / 66 / 15),
+        # A compiled server at one core's worth: PostgreSQL and autocannon share the cores.
+        (2, 290.0, 3.4, 2.5, 1.0, 2000 / 6.9 / 290),
+        # Cores to spare: 2 workers at most 2 cores, 2 / 3.4 ms.
+        (8, 290.0, 3.4, 2.5, 1.0, 2000 / 3.4 / 290),
+    ],
+)
+def test_the_two_workers_ceiling_follows_the_cpu_a_request_takes(
+    cores: int, rate: float, server: float, database: float, generator: float, ceiling: float
+) -> None:
+    figure = _figure(rate, server, database, generator)
+    assert postgraphile.workers_ceiling(figure, cores=cores) == pytest.approx(ceiling)
+
+
+def test_the_two_workers_line_says_the_machines_ceiling() -> None:
+    one = _figure(290.0, 3.4, 2.5, 1.0)
+    assert postgraphile._ceiling_note(one, cores=2) == (
+        f"; at most 1.00{postgraphile.TIMES} on this machine: its 2 cores run the workers, "
+        "PostgreSQL and the load generator, 6.9 ms of CPU a request with one worker"
+    )
+    unmeasured = postgraphile.Figure(one.load, 3.4, None, 1.0)
+    assert postgraphile.workers_ceiling(unmeasured, cores=2) is None
+    assert postgraphile._ceiling_note(unmeasured, cores=2) == ""
 
 
 def test_postgraphile_comparison_stops_when_a_server_does_less_work(
