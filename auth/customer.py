@@ -232,7 +232,7 @@ def _members_or_scope(viewer: Actor) -> ColumnElement[bool]:
     """The person's organization is the advisor's own, or a service holds
     ``read:contact-details``; on ``customer_users``."""
     if viewer.is_advisor and viewer.primary_organization_id is not None:
-        return _organization_of_person() == viewer.primary_organization_id
+        return organization_of_person() == viewer.primary_organization_id
     return true() if viewer.has_scope(READ_CONTACT_DETAILS) else false()
 
 
@@ -241,7 +241,7 @@ def edit_contact_fields_scope(viewer: Actor) -> ColumnElement[bool]:
     organization), on ``customer_users`` (never null)."""
     if not viewer.works_tickets or viewer.primary_organization_id is None:
         return false()
-    return _organization_of_person() == viewer.primary_organization_id
+    return organization_of_person() == viewer.primary_organization_id
 
 
 def person_of_customer_scope(viewer: Actor) -> ColumnElement[bool]:
@@ -278,7 +278,7 @@ def _met_customer(viewer: Actor) -> ColumnElement[bool]:
     """SQL form of :func:`can_see_customer` for an advisor on the customer of a person (on
     ``customer_users``): of the advisor's own organization, or of an external one with a
     ticket in one of the advisor's external teams."""
-    organization = _organization_of_person()
+    organization = organization_of_person()
     clauses: list[ColumnElement[bool]] = []
     if viewer.primary_organization_id is not None:
         clauses.append(organization == viewer.primary_organization_id)
@@ -295,7 +295,7 @@ def _met_customer(viewer: Actor) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def _organization_of_person() -> ColumnElement[int]:
+def organization_of_person() -> ColumnElement[int]:
     """A customer user's organization (their customer's), on ``customer_users``; the
     customer aliased so that no enclosing ``customers`` is read instead."""
     owner = models.Customer.__table__.alias("owner")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, true
+from sqlalchemy.orm import InstrumentedAttribute
 
+from deskgraph.auth.customer import organization_of_person
 from deskgraph.auth.scopes import READ
 from deskgraph.auth.shape import in_ids
 from deskgraph.auth.viewer import Actor
@@ -18,6 +20,33 @@ def can_see_project_followers(viewer: Actor, project: Any) -> bool:
     who meet only the customers of their teams' tickets, and not customer users, who would
     learn the dealer's other customers."""
     return viewer.is_member_of(project.organization_id) or viewer.has_scope(READ)
+
+
+def _followers_seen_in(
+    viewer: Actor, organization: ColumnElement[int] | InstrumentedAttribute[int]
+) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_project_followers` of a row whose organization is
+    ``organization`` (a column or a scalar subquery; never null)."""
+    if viewer.is_advisor and viewer.primary_organization_id is not None:
+        return organization == viewer.primary_organization_id
+    return true() if viewer.has_scope(READ) else false()
+
+
+def project_followers_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_project_followers` on ``projects`` (``Project.followers``)."""
+    return _followers_seen_in(viewer, models.Project.organization_id)
+
+
+def customer_followers_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_project_followers` on ``customers``
+    (``Customer.sharedProjects``: the customer's organization)."""
+    return _followers_seen_in(viewer, models.Customer.organization_id)
+
+
+def person_followers_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_project_followers` on ``customer_users``
+    (``CustomerUser.sharedProjects``: their customer's organization)."""
+    return _followers_seen_in(viewer, organization_of_person())
 
 
 def can_see_project(viewer: Actor, project: Any) -> bool:

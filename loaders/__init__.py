@@ -53,7 +53,8 @@ from deskgraph.loaders.project import (
     ProjectTicketPageLoader,
     SharedProjectsLoader,
 )
-from deskgraph.loaders.ticket import MessageCountLoader, MessagePageLoader, TagsByTicketIdLoader
+from deskgraph.loaders.ticket import TagsByTicketIdLoader
+from deskgraph.loaders.ticket_message import MessageCountLoader, MessagePageLoader
 from deskgraph.loaders.ticket_sharing import RequestersByTicketIdLoader
 from deskgraph.loaders.viewer_dashboard import DashboardSettingsLoader
 from deskgraph.sources import Sources

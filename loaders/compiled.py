@@ -106,6 +106,9 @@ class Compiler:
         self.holes: dict[int, Hole] = {}
         # Whether the object compiled now is below a nullable field of the root field's.
         self._below_nullable = False
+        # Whether it is below a field its row's rule may deny: a field denied there would be
+        # placed below a denied one (denied_sites places neither: refused, explicitly).
+        self._below_row_rule = False
         # The pages the statement binds, by their `first:` parameter's name: each a field's
         # `first:` and `after:`, checked per request (page_parameters, cursor_parameters).
         self.pages: dict[str, Page] = {}
@@ -130,7 +133,9 @@ class Compiler:
             elif shown is True:
                 pairs += [literal(key), self.value(compiled, row, node, laterals)]
             else:  # the row's rule: the value where it holds, and whether it did not
+                outer, self._below_row_rule = self._below_row_rule, True
                 value = case((shown, self.value(compiled, row, node, laterals)))
+                self._below_row_rule = outer
                 pairs += [literal(key), value, literal(DENIED_MARK + key)]
                 pairs.append(self.sql.boolean(not_(shown)))
         if any(id(node) in self.holes for node in fields):
@@ -201,7 +206,8 @@ class Compiler:
             else:
                 ordered = [inner.c[c] for c in relation.order]
             built, nested = self.object(target, inner, node.selection_set)
-            value = self.sql.array(built, inner, nested, where, ordered, f"items_{self._count}")
+            items = f"items_{self._count}"
+            value = self.sql.array(built, inner, nested, where, ordered, items, relation.limit)
             result = self.sql.related(value, f"{name}_{self._count}", laterals)
         else:
             if node.arguments:
@@ -298,6 +304,8 @@ class Compiler:
             raise NotCompiled(f"{compiled.name}.{name}: a rule on the row")
         if isinstance(twin, True_):
             return True
+        if self._below_row_rule:
+            raise NotCompiled(f"{compiled.name}.{name}: denied below a field its row's rule denies")
         row_rule = not isinstance(twin, False_)
         self.denied[id(node)] = Denied(node, restriction.message, row=row_rule)
         return ClauseAdapter(row).traverse(twin) if row_rule else False

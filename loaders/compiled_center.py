@@ -57,8 +57,8 @@ from deskgraph.loaders.compiled_center_people import (
 from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import NotCompiled
 from deskgraph.loaders.compiled_json import Joins, position
-from deskgraph.loaders.compiled_listing import request_now
 from deskgraph.loaders.compiled_restricted import Denied
+from deskgraph.loaders.compiled_types import request_now
 from deskgraph.loaders.customer_center import CenterScope, widget_filter_values
 from deskgraph.loaders.ticket import escalated_at
 from deskgraph.store import models

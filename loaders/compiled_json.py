@@ -118,12 +118,41 @@ class JsonSql:
         where: list[ColumnElement[bool]],
         order: Sequence[ColumnElement[Any]],
         name: str,
+        limit: int | None = None,
     ) -> Select[Any]:
         """The JSON list of ``built`` over the ``rows`` ``where`` holds (with the ``laterals``
         ``built`` reads; ``where`` reads the enclosing row) in ``order``, ``[]`` for none, in
-        column ``obj``."""
+        column ``obj``; the first ``limit`` of them when told."""
+        if limit is not None:
+            return self.first_items(built, rows, laterals, where, order, name, limit)
         items = select(self.item(built, order)).select_from(joined(rows, laterals))
         return self.listed(items.where(*where).correlate_except(rows), order, name)
+
+    def first_items(
+        self,
+        built: ColumnElement[Any],
+        rows: FromClause,
+        laterals: Joins,
+        where: list[ColumnElement[bool]],
+        order: Sequence[ColumnElement[Any]],
+        name: str,
+        limit: int,
+    ) -> Select[Any]:
+        """:meth:`array` cut at ``limit``: the items and their order cut in a subquery, then
+        aggregated in that order (an aggregate's ORDER BY takes no LIMIT)."""
+        by = [column.label(f"by_{i}") for i, column in enumerate(order)]
+        items = (
+            select(built.label("item"), *by)
+            .select_from(joined(rows, laterals))
+            .where(*where)
+            .correlate_except(rows)
+            .order_by(*order)
+            .limit(limit)
+        )
+        first = self.correlated(items, name)
+        ordered = [first.c[f"by_{i}"] for i in range(len(by))]
+        aggregated = func.json_agg(aggregate_order_by(first.c.item, *ordered))
+        return select(func.coalesce(aggregated, _EMPTY).label("obj"))
 
     def item(self, built: ColumnElement[Any], order: Sequence[ColumnElement[Any]]) -> Any:
         """What :meth:`array` selects of its rows: here the ordered aggregate itself."""
@@ -220,14 +249,32 @@ class SqliteJson(JsonSql):
         return built.label("item")
 
     def listed(
-        self, items: Select[Any], order: Sequence[ColumnElement[Any]], name: str
+        self,
+        items: Select[Any],
+        order: Sequence[ColumnElement[Any]],
+        name: str,
+        limit: int | None = None,
     ) -> Select[Any]:
         # SQLite's ORDER BY of a subquery in FROM does not read the enclosing rows, its select
         # list does: an order computed from them is selected and ordered by its label.
         by = [o if isinstance(o, ColumnClause) else o.label(f"by_{i}") for i, o in enumerate(order)]
         items = items.add_columns(*(o for o in by if isinstance(o, Label)))
-        ordered = self.correlated(items.order_by(*by), name)
+        ordered = self.correlated(items.order_by(*by).limit(limit), name)
         return select(func.json_group_array(func.json(ordered.c.item)).label("obj"))
+
+    def first_items(
+        self,
+        built: ColumnElement[Any],
+        rows: FromClause,
+        laterals: Joins,
+        where: list[ColumnElement[bool]],
+        order: Sequence[ColumnElement[Any]],
+        name: str,
+        limit: int,
+    ) -> Select[Any]:
+        # The ordered subquery is there already: cut it (no level more for SQLite's parser).
+        items = select(self.item(built, order)).select_from(joined(rows, laterals))
+        return self.listed(items.where(*where).correlate_except(rows), order, name, limit)
 
     def edges(
         self,

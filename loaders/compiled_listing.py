@@ -22,9 +22,8 @@ from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.types import TypeEngine
 
 from deskgraph.auth.ticket import TicketListing
-from deskgraph.loaders.base import table_of
+from deskgraph.loaders.compiled_types import REQUEST_NOW, REQUEST_NOW_TYPE
 from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
-from deskgraph.store import models
 
 
 @dataclass(frozen=True)
@@ -52,20 +51,10 @@ class Listing:
 ALL_TICKETS = Listing()
 
 
-# The request's clock (``Context.now``: what "escalated" is read at) as a plan's parameter,
-# bound per request with the listing's values.
-REQUEST_NOW = "request_now"
-_STAMP = table_of(models.Ticket).c.escalation_due_at.type
-
-
-def request_now() -> BindParameter[Any]:
-    return bindparam(REQUEST_NOW, type_=_STAMP, required=False)
-
-
 def clock_values(now: datetime, dialect: Dialect) -> dict[str, Any]:
     """The request's clock as the parameter :func:`request_now` (for a plan without a
     listing: a root by ID)."""
-    return {REQUEST_NOW: sent_value(_STAMP, now, dialect)}
+    return {REQUEST_NOW: sent_value(REQUEST_NOW_TYPE, now, dialect)}
 
 
 def ticket_listing(
@@ -84,7 +73,7 @@ def ticket_listing(
         where, filtered = parametrized(filter.clauses())
         literals.update(filtered)
         structure = str(and_(true(), *where).compile(dialect=dialect))
-    types = {REQUEST_NOW: _STAMP, **_parameter_types(where)}
+    types = {REQUEST_NOW: REQUEST_NOW_TYPE, **_parameter_types(where)}
     values = {name: sent_value(types[name], value, dialect) for name, value in literals.items()}
     return Listing(view, where, structure, values, literals, read=True)
 

@@ -1,7 +1,8 @@
 """The forms in which issue 17's compiler reads each GraphQL type it compiles: its table, the
 column behind each plain field, its relations and the rows each relation holds for a parent
-row (with the viewer's rules on them), and the usual relations' conditions. The types' own
-declarations are ``loaders.compiled_declarations``'s.
+row (with the viewer's rules on them), and the usual relations' conditions. Each domain
+declares its types with them next to its loaders (``loaders/<domain>.py``'s ``DECLARED``);
+``loaders.compiled_declarations`` collects them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import FieldNode
-from sqlalchemy import ColumnElement, FromClause, Table, exists
+from sqlalchemy import BindParameter, ColumnElement, FromClause, Table, bindparam, exists
 from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth.viewer import Actor
@@ -55,6 +56,16 @@ def column_for(column: Column, viewer: Actor) -> str | Stamp | RowValue | None:
     return column
 
 
+# The request's clock (``Context.now``: what "escalated" is read at) as a plan's parameter,
+# bound per request with the listing's values (``loaders.compiled_listing``).
+REQUEST_NOW = "request_now"
+REQUEST_NOW_TYPE = table_of(models.Ticket).c.escalation_due_at.type
+
+
+def request_now() -> BindParameter[Any]:
+    return bindparam(REQUEST_NOW, type_=REQUEST_NOW_TYPE, required=False)
+
+
 # The rows of a relation for one parent row: (parent, target alias, viewer) -> conditions.
 Where = Callable[[FromClause, FromClause, Actor], list[ColumnElement[bool]]]
 
@@ -75,6 +86,13 @@ class Related:
     # A list's order read from more than the target's columns, in place of ``order``:
     # (parent, target alias) -> what to order by (``Ticket.requesters``: as they were added).
     order_by: Callable[[FromClause, FromClause], list[ColumnElement[Any]]] | None = None
+    # A list's length as the resolver cuts it (the first ``limit`` rows in ``order``):
+    # ``Project.followers``, ``Customer.sharedProjects``.
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and (self.order_by is not None or not self.many):
+            raise ValueError("a limit cuts a list in the order of its target's columns")
 
 
 @dataclass(frozen=True)
@@ -145,3 +163,8 @@ def shown_by(scope: Callable[[Actor], ColumnElement[bool]], base: Where) -> Wher
         return [*base(parent, target, viewer), ClauseAdapter(target).traverse(scope(viewer))]
 
     return where
+
+
+def declared(*types: CompiledType) -> dict[str, CompiledType]:
+    """A domain's declarations by GraphQL type name (its ``DECLARED``)."""
+    return {declaration.name: declaration for declaration in types}

@@ -1,6 +1,7 @@
 """Customer reads: people and machines with the organization that owns them, and the
 customers an external advisor meets through the tickets of their external teams, and a
-customer's ticket history."""
+customer's ticket history; and what the compiler reads of ``Customer``, ``CustomerUser`` and
+``Machine`` (``DECLARED``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,25 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select
+from graphql import FieldNode
+from sqlalchemy import FromClause, Select, select
 from sqlalchemy.engine import Row
 
+from deskgraph.auth import customer as customer_rules
 from deskgraph.loaders.base import DataLoader, Reader, newest_per_group, table_of
+from deskgraph.loaders.compiled_json import Joins
+from deskgraph.loaders.compiled_types import (
+    CompiledType,
+    Related,
+    RowValue,
+    Where,
+    by_key,
+    by_parent,
+    declared,
+    itself,
+    shown_by,
+)
+from deskgraph.loaders.project import SHARED_PROJECTS_MAX, shared_with_customer, shared_with_person
 from deskgraph.store import models
 
 customers = table_of(models.Customer)
@@ -81,3 +97,81 @@ class CustomerHistoryLoader(DataLoader[HistoryPageKey, tuple[list[Row[Any]], boo
                     len(rows) > first,
                 )
         return [pages[key] for key in keys]
+
+
+def _information_center(
+    compiler: Any, customer: FromClause, node: FieldNode, laterals: Joins
+) -> Any:
+    """Customer.informationCenter: loaders.compiled_center (which reads these declarations)."""
+    from deskgraph.loaders.compiled_center import information_center
+
+    return information_center(compiler, customer, node, laterals)
+
+
+def _shared_projects(where: Where) -> Related:
+    """As the loader lists them: by name without case (ties by id), the first ones."""
+    return Related("Project", where, many=True, order=("name_key", "id"), limit=SHARED_PROJECTS_MAX)
+
+
+DECLARED = declared(
+    CompiledType(
+        "Customer",
+        table_of(models.Customer),
+        {"name": "name", "customerNumber": "customer_number"},
+        {
+            "organization": Related("Organization", by_key("organization_id")),
+            # As the loaders list them (by id); the people a customer user meets of it.
+            "users": Related(
+                "CustomerUser",
+                shown_by(customer_rules.person_of_customer_scope, by_parent("customer_id")),
+                many=True,
+            ),
+            "machines": Related("Machine", by_parent("customer_id"), many=True),
+            # PROJECT_FOLLOWERS reads the row (its twin: auth.project.customer_followers_scope).
+            "sharedProjects": _shared_projects(shared_with_customer),
+        },
+        # CUSTOMER_HISTORY (a ticket connection) reads the row: no twin yet.
+        executed=frozenset({"history"}),
+        built={"informationCenter": _information_center},
+    ),
+    CompiledType(
+        "CustomerUser",
+        table_of(models.CustomerUser),
+        {
+            "name": "name",
+            "email": "email",
+            "phone": "phone",
+            "mobile": "mobile",
+            "version": "version",
+            # CONTACT_DETAILS and INTERNAL_NOTES read the row: their twins
+            # (auth.directive.ROW_SQL).
+            "address": "address",
+            "accountNumber": "account_number",
+            "notes": "notes",
+        },
+        {
+            "customer": Related("Customer", by_key("customer_id")),
+            "viewerCan": Related("CustomerUserPermissions", itself),
+            # PROJECT_FOLLOWERS reads the row (its twin: auth.project.person_followers_scope).
+            "sharedProjects": _shared_projects(shared_with_person),
+        },
+    ),
+    # The object `viewerCan` answers: each permission the resolver's rule, by its SQL twin.
+    CompiledType(
+        "CustomerUserPermissions",
+        table_of(models.CustomerUser),
+        {
+            "viewContactDetails": RowValue(customer_rules.contact_details_scope),
+            "viewNotes": RowValue(customer_rules.internal_notes_scope),
+            "edit": RowValue(customer_rules.edit_contact_fields_scope),
+        },
+        node=False,
+    ),
+    CompiledType(
+        "Machine",
+        table_of(models.Machine),
+        {"serial": "serial", "model": "model"},
+        {"customer": Related("Customer", by_key("customer_id"))},
+        executed=frozenset({"jdlink"}),  # JDLink, upstream: batched by the executor's loader
+    ),
+)

@@ -1,15 +1,29 @@
-"""Organization reads: team memberships, in both directions."""
+"""Organization reads: team memberships, in both directions; and what the compiler reads of
+``Organization``, ``Team``, ``Tag`` and ``Advisor`` (``DECLARED``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import ColumnElement, FromClause, Table, or_, select
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.util import ClauseAdapter
 
+from deskgraph.auth import organization as organization_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import DataLoader, Reader, group_rows, table_of
+from deskgraph.loaders.compiled_types import (
+    CompiledType,
+    Related,
+    RowValue,
+    Where,
+    by_key,
+    by_parent,
+    declared,
+    itself,
+    through,
+)
 from deskgraph.store import models
 
 
@@ -104,3 +118,103 @@ class MyQueuesLoader(DataLoader[Actor, frozenset[int]]):
             else:
                 results.append(key.team_ids | key.external_team_ids)
         return results
+
+
+members_of_team = through(models.TeamMembership, "team_id", "advisor_id")
+
+
+def teams_of_organization(
+    parent: FromClause, team: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    shown = ClauseAdapter(team).traverse(organization_rules.team_scope(viewer))
+    return [team.c.organization_id == parent.c.id, shown]
+
+
+def teams_of_advisor(at_home: bool) -> Where:
+    """As ``Advisor.teams`` / ``externalTeams`` filter the loader's rows: the advisor's
+    teams of their primary organization (or of others), those the viewer may see of them
+    (``auth.organization.membership_scope``, on the advisor and the team)."""
+    memberships = through(models.TeamMembership, "advisor_id", "team_id")
+
+    def where(parent: FromClause, team: FromClause, viewer: Actor) -> list[ColumnElement[bool]]:
+        home = team.c.organization_id == parent.c.primary_organization_id
+        shown = ClauseAdapter(team).traverse(organization_rules.membership_scope(viewer))
+        return [
+            *memberships(parent, team, viewer),
+            home if at_home else ~home,
+            ClauseAdapter(parent).traverse(shown),
+        ]
+
+    return where
+
+
+DECLARED = declared(
+    CompiledType(
+        "Organization",
+        table_of(models.Organization),
+        {"name": "name", "slug": "slug"},
+        {
+            # As Organization.teams: the loader's rows (by id) the viewer can see.
+            "teams": Related("Team", teams_of_organization, many=True),
+            # ORGANIZATION_TAGS reads the row (its twin: auth.organization.tags_of_scope). As
+            # the resolver sorts the loader's rows (by id) by name.
+            "tags": Related("Tag", by_parent("organization_id"), many=True, order=("name", "id")),
+            "viewerCan": Related("OrganizationPermissions", itself),
+        },
+        # Rules on the row without twins (CRM_CONFIGURATION, PORTAL_SETTINGS), objects the
+        # compiler does not declare: the executor answers them, their rules with them.
+        executed=frozenset({"crm", "portalSettings"}),
+    ),
+    # The object `viewerCan` answers, built from the row it is asked on: each permission the
+    # resolver's rule, by its SQL twin (tests/test_auth.py's agreement test).
+    CompiledType(
+        "OrganizationPermissions",
+        table_of(models.Organization),
+        {
+            "manage": RowValue(organization_rules.admin_of_scope),
+            "viewTags": RowValue(organization_rules.tags_of_scope),
+            "managePortalSettings": RowValue(organization_rules.admin_of_scope),
+        },
+        node=False,
+    ),
+    CompiledType(
+        "Team",
+        table_of(models.Team),
+        {"name": "name", "email": "email"},
+        {
+            "organization": Related("Organization", by_key("organization_id")),
+            # As Team.service_level: the team's own columns, null for those who may not see
+            # them.
+            "serviceLevel": Related(
+                "TeamServiceLevel", itself, shown=organization_rules.can_see_service_levels
+            ),
+            # As the loader lists them (ThroughMembershipLoader): by name; ties by id.
+            "members": Related("Advisor", members_of_team, many=True, order=("name", "id")),
+        },
+    ),
+    CompiledType(
+        "TeamServiceLevel",
+        table_of(models.Team),
+        {
+            "firstResponseMinutes": "first_response_minutes",
+            "updateMinutes": "update_minutes",
+            "solutionMinutes": "solution_minutes",
+        },
+        node=False,
+    ),
+    CompiledType("Tag", table_of(models.Tag), {"name": "name"}),
+    CompiledType(
+        "Advisor",
+        table_of(models.Advisor),
+        {"name": "name", "email": "email", "phone": "phone", "role": "role"},
+        {
+            "primaryOrganization": Related("Organization", by_key("primary_organization_id")),
+            # As the membership loader lists them (by name; ties by id), filtered as the
+            # resolvers do.
+            "teams": Related("Team", teams_of_advisor(True), many=True, order=("name", "id")),
+            "externalTeams": Related(
+                "Team", teams_of_advisor(False), many=True, order=("name", "id")
+            ),
+        },
+    ),
+)

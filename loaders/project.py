@@ -1,5 +1,6 @@
 """Project reads: the ``projects`` list (search, keyset pages in name order), the projects
-shared with a customer or a customer user, and a page of a project's tickets."""
+shared with a customer or a customer user, and a page of a project's tickets; and what the
+compiler reads of ``Project`` (``DECLARED``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, FromClause, exists, func, or_, select
 from sqlalchemy.engine import Row
 
 from deskgraph.auth import project as project_rules, ticket as ticket_rules
@@ -19,6 +20,16 @@ from deskgraph.loaders.base import (
     like_literal,
     newest_per_group,
     table_of,
+)
+from deskgraph.loaders.compiled_types import (
+    CompiledType,
+    Related,
+    RowValue,
+    Stamp,
+    by_key,
+    by_parent,
+    declared,
+    itself,
 )
 from deskgraph.store import models
 
@@ -168,3 +179,83 @@ class ProjectTicketPageLoader(DataLoader[ProjectTicketPageKey, tuple[list[Row[An
                 key = ProjectTicketPageKey(project_id, first, after_id, viewer)
                 pages[key] = (rows[:first], len(rows) > first)
         return [pages[key] for key in keys]
+
+
+# A project's followers as ``Project.followers`` lists them (the loader's rows, by id).
+FOLLOWERS_MAX = 100
+
+
+def shared_with_customer(
+    parent: FromClause, project: FromClause, _viewer: Actor
+) -> list[ColumnElement[bool]]:
+    """As :class:`SharedProjectsLoader` reads ``SharedWith(customer)``: the projects shared
+    with the customer as a whole."""
+    follower = followers
+    shared = exists().where(
+        follower.c.project_id == project.c.id, follower.c.customer_id == parent.c.id
+    )
+    return [shared.correlate_except(follower)]
+
+
+def shared_with_person(
+    parent: FromClause, project: FromClause, _viewer: Actor
+) -> list[ColumnElement[bool]]:
+    """As :class:`SharedProjectsLoader` reads ``SharedWith(customer, person)``: the projects
+    shared with the person or with their customer as a whole, each once."""
+    follower = followers
+    shared = exists().where(
+        follower.c.project_id == project.c.id,
+        or_(
+            follower.c.customer_user_id == parent.c.id,
+            follower.c.customer_id == parent.c.customer_id,
+        ),
+    )
+    return [shared.correlate_except(follower)]
+
+
+DECLARED = declared(
+    CompiledType(
+        "Project",
+        table_of(models.Project),
+        {
+            "name": "name",
+            "description": "description",
+            "version": "version",
+            "createdAt": Stamp("created_at"),
+            "updatedAt": Stamp("updated_at"),
+        },
+        {
+            "organization": Related("Organization", by_key("organization_id")),
+            "createdBy": Related("Advisor", by_key("created_by_id")),
+            "viewerCan": Related("ProjectPermissions", itself),
+            # PROJECT_FOLLOWERS reads the row (its twin: auth.project.project_followers_scope).
+            "followers": Related(
+                "ProjectFollower", by_parent("project_id"), many=True, limit=FOLLOWERS_MAX
+            ),
+        },
+        # A ticket list of its own (PORTAL's PROJECT, then the list's rules): the executor's.
+        executed=frozenset({"tickets"}),
+    ),
+    # Whom a project is shared with: a row of project_followers, no node of its own.
+    CompiledType(
+        "ProjectFollower",
+        table_of(models.ProjectFollower),
+        {"addedAt": Stamp("created_at")},
+        {
+            "customerUser": Related("CustomerUser", by_key("customer_user_id")),
+            "customer": Related("Customer", by_key("customer_id")),
+            "addedBy": Related("Advisor", by_key("added_by_id")),
+        },
+        node=False,
+    ),
+    # The object `viewerCan` answers: each permission the resolver's rule, by its SQL twin.
+    CompiledType(
+        "ProjectPermissions",
+        table_of(models.Project),
+        {
+            "update": RowValue(project_rules.manage_projects_scope),
+            "share": RowValue(project_rules.manage_projects_scope),
+        },
+        node=False,
+    ),
+)

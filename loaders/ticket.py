@@ -1,19 +1,33 @@
-"""Ticket reads: the keyset-paginated list, and per-ticket tags, messages and time entries."""
+"""Ticket reads: the keyset-paginated list and per-ticket tags (messages:
+``loaders.ticket_message``); and what the compiler reads of ``Ticket``, ``TicketEscalation``
+and ``TimeEntry`` (``DECLARED``)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.util import ClauseAdapter
 
-from deskgraph.auth import ticket as ticket_rules
+from deskgraph.auth import project as project_rules, ticket as ticket_rules
 from deskgraph.auth.shape import in_ids
 from deskgraph.auth.ticket import TicketListing
+from deskgraph.auth.ticket_portal import ticket_party_scope
 from deskgraph.auth.viewer import Actor
 from deskgraph.ids import ascii_number
 from deskgraph.loaders.base import (
@@ -22,13 +36,27 @@ from deskgraph.loaders.base import (
     Reader,
     group_rows,
     like_literal,
-    newest_per_group,
     table_of,
 )
+from deskgraph.loaders.compiled_types import (
+    CompiledType,
+    Related,
+    RowValue,
+    Stamp,
+    ViewerColumn,
+    Where,
+    by_key,
+    by_parent,
+    declared,
+    itself,
+    request_now,
+    through,
+)
+from deskgraph.loaders.ticket_message import messages_of_ticket
+from deskgraph.loaders.ticket_sharing import as_requesters_were_added, requesters_of_ticket
 from deskgraph.store import models
 
 tickets = table_of(models.Ticket).c
-messages = table_of(models.Message).c
 tags = table_of(models.Tag).c
 ticket_tags = table_of(models.TicketTag).c
 
@@ -256,58 +284,109 @@ class TagsByTicketIdLoader(DataLoader[int, list[Row[Any]]]):
         return group_rows(await self.reader.rows(statement), keys, "ticket_id")
 
 
-class MessagePageKey(NamedTuple):
-    ticket_id: int
-    first: int
-    after_id: int | None
-    viewer: Actor  # whose messages: private notes only where ``auth`` says so
+def party_by_key(column: str) -> Where:
+    """A party to the ticket (requester, customer, machine): none where the viewer is not shown
+    the ticket's parties (``can_see_ticket_party``, null without error)."""
+
+    def where(parent: FromClause, target: FromClause, viewer: Actor) -> list[ColumnElement[bool]]:
+        shown = ClauseAdapter(parent).traverse(ticket_party_scope(viewer))
+        return [target.c.id == parent.c[column], shown]
+
+    return where
 
 
-class MessagePageLoader(DataLoader["MessagePageKey", tuple[list[Row[Any]], bool]]):
-    """A page of a ticket's messages, newest first, as the viewer may see them. Pages asked for
-    in one tick with the same size, cursor and viewer are read with one windowed statement for
-    all their tickets."""
-
-    def __init__(self, reader: Reader) -> None:
-        super().__init__()
-        self.reader = reader
-
-    async def batch_load_fn(
-        self, keys: Sequence[MessagePageKey]
-    ) -> list[tuple[list[Row[Any]], bool]]:
-        groups: dict[tuple[int, int | None, Actor], list[int]] = defaultdict(list)
-        for key in keys:
-            groups[(key.first, key.after_id, key.viewer)].append(key.ticket_id)
-        pages: dict[MessagePageKey, tuple[list[Row[Any]], bool]] = {}
-        for (first, after_id, viewer), ticket_ids in groups.items():
-            where: list[ColumnElement[bool]] = [ticket_rules.message_scope(viewer)]
-            if after_id is not None:
-                where.append(messages.id < after_id)
-            by_ticket = await newest_per_group(
-                self.reader, table_of(models.Message), "ticket_id", ticket_ids, where, first + 1
-            )
-            for ticket_id, rows in zip(ticket_ids, by_ticket, strict=True):
-                key = MessagePageKey(ticket_id, first, after_id, viewer)
-                pages[key] = (rows[:first], len(rows) > first)
-        return [pages[key] for key in keys]
+def project_of_ticket(
+    parent: FromClause, project: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    shown = ClauseAdapter(project).traverse(project_rules.project_of_ticket_scope(viewer))
+    return [project.c.id == parent.c.project_id, shown]
 
 
-class MessageCountLoader(DataLoader[tuple[int, Actor], int]):
-    """Messages per ticket as the viewer may see them, keyed by ``(ticket_id, viewer)``."""
+def tags_of_ticket(parent: FromClause, tag: FromClause, viewer: Actor) -> list[ColumnElement[bool]]:
+    # As Ticket.tags filters the loader's rows: the ticket organization's vocabulary only.
+    return [
+        *through(models.TicketTag, "ticket_id", "tag_id")(parent, tag, viewer),
+        tag.c.organization_id == parent.c.organization_id,
+    ]
 
-    def __init__(self, reader: Reader) -> None:
-        super().__init__()
-        self.reader = reader
 
-    async def batch_load_fn(self, keys: Sequence[tuple[int, Actor]]) -> list[int]:
-        counts: dict[Hashable, int] = {}
-        for viewer in {key[1] for key in keys}:
-            ticket_ids = [key[0] for key in keys if key[1] == viewer]
-            statement = (
-                select(messages.ticket_id, func.count().label("n"))
-                .where(messages.ticket_id.in_(ticket_ids), ticket_rules.message_scope(viewer))
-                .group_by(messages.ticket_id)
-            )
-            for row in await self.reader.rows(statement):
-                counts[(row.ticket_id, viewer)] = row.n
-        return [counts.get(key, 0) for key in keys]
+def _updated_at(viewer: Actor) -> Stamp:
+    # As Ticket.updated_at_for_viewer: the desk's internal activity or the public's.
+    internal = ticket_rules.can_see_internal_activity(viewer)
+    return Stamp("updated_at" if internal else "public_updated_at")
+
+
+def _escalation_due_at(viewer: Actor) -> Stamp | None:
+    # As Ticket.escalation_due_at_for_viewer: null for those who do not see the workflow.
+    return Stamp("escalation_due_at") if ticket_rules.can_see_ticket_workflow(viewer) else None
+
+
+DECLARED = declared(
+    CompiledType(
+        "Ticket",
+        table_of(models.Ticket),
+        {
+            "number": "number",
+            "title": "title",
+            "state": "state",
+            "priority": "priority",
+            "origin": "origin",
+            "version": "version",
+            "createdAt": Stamp("created_at"),
+            "pendingUntil": Stamp("pending_until"),  # PORTAL (STATE): from the directive
+            "updatedAt": ViewerColumn(_updated_at),
+            "escalationDueAt": ViewerColumn(_escalation_due_at),
+            "isExternal": RowValue(ticket_rules.works_as_external_scope),
+        },
+        {
+            "organization": Related("Organization", by_key("organization_id")),
+            "team": Related("Team", by_key("team_id")),
+            "assignee": Related("Advisor", by_key("assignee_id")),
+            "requester": Related("CustomerUser", party_by_key("requester_id")),
+            "customer": Related("Customer", party_by_key("customer_id")),
+            "machine": Related("Machine", party_by_key("machine_id")),
+            "tags": Related("Tag", tags_of_ticket, many=True, order=("name", "id")),
+            "messages": Related("Message", messages_of_ticket, page=True),
+            # PORTAL (TIME_ENTRIES): from the directive. As the loader lists them: by id.
+            "timeEntries": Related("TimeEntry", by_parent("ticket_id"), many=True),
+            # As Ticket.escalation: the ticket's own due times, null for those who do not see
+            # the workflow.
+            "escalation": Related(
+                "TicketEscalation", itself, shown=ticket_rules.can_see_ticket_workflow
+            ),
+            # PORTAL (PROJECT): from the directive; then as TicketProjectFields.project.
+            "project": Related("Project", project_of_ticket),
+            # As Ticket._locked_by: nothing loaded for those who do not see the workflow.
+            "lockedBy": Related(
+                "Advisor", by_key("locked_by_id"), shown=ticket_rules.can_see_ticket_workflow
+            ),
+            # PORTAL (FOLLOWERS): from the directive; then the resolver's rule on each person.
+            "requesters": Related(
+                "CustomerUser",
+                requesters_of_ticket,
+                many=True,
+                order_by=as_requesters_were_added,
+            ),
+        },
+        executed=frozenset({"viewerCan"}),  # rules on the row without SQL twins yet
+    ),
+    CompiledType(
+        "TicketEscalation",
+        table_of(models.Ticket),
+        {
+            "firstResponseAt": Stamp("first_response_due_at"),
+            "updateAt": Stamp("update_due_at"),
+            "solutionAt": Stamp("solution_due_at"),
+            "dueAt": Stamp("escalation_due_at"),
+            # As the resolver reads it at the request's clock (and the `escalated` filter).
+            "isEscalated": RowValue(lambda _viewer: escalated_at(request_now())),
+        },
+        node=False,
+    ),
+    CompiledType(
+        "TimeEntry",
+        table_of(models.TimeEntry),
+        {"minutes": "minutes", "note": "note", "createdAt": Stamp("created_at")},
+        {"advisor": Related("Advisor", by_key("advisor_id"))},
+    ),
+)

@@ -1,18 +1,23 @@
-"""Whom a ticket is shared with: its requesters, the primary first (seed 002)."""
+"""Whom a ticket is shared with: its requesters, the primary first (seed 002); and the same
+rows as the compiler reads ``Ticket.requesters`` (``requesters_of_ticket``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import ColumnElement, FromClause, case, exists, literal, or_, select, union_all
 from sqlalchemy.engine import Row
+from sqlalchemy.sql.util import ClauseAdapter
 
+from deskgraph.auth import customer as customer_rules
+from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import DataLoader, Reader, group_rows, table_of
 from deskgraph.loaders.customer import owned_rows
 from deskgraph.store import models
 
 _people = table_of(models.CustomerUser)
+_further_requesters = table_of(models.TicketRequester)
 
 
 class RequestersByTicketIdLoader(DataLoader[int, list[Row[Any]]]):
@@ -41,3 +46,31 @@ class RequestersByTicketIdLoader(DataLoader[int, list[Row[Any]]]):
             .order_by(shared.c.ticket_id, shared.c.position)
         )
         return group_rows(await self.reader.rows(statement), keys, "ticket_id")
+
+
+def requesters_of_ticket(
+    parent: FromClause, person: FromClause, viewer: Actor
+) -> list[ColumnElement[bool]]:
+    """As :class:`RequestersByTicketIdLoader` lists them (the primary requester and the further
+    ones), of whom the viewer is shown (``auth.customer.requester_scope``)."""
+    link = _further_requesters
+    further = exists().where(
+        link.c.ticket_id == parent.c.id, link.c.customer_user_id == person.c.id
+    )
+    shown = ClauseAdapter(person).traverse(customer_rules.requester_scope(viewer))
+    return [
+        or_(person.c.id == parent.c.requester_id, further.correlate_except(link)),
+        ClauseAdapter(parent).traverse(shown),
+    ]
+
+
+def as_requesters_were_added(parent: FromClause, person: FromClause) -> list[ColumnElement[Any]]:
+    """The loader's order: the primary requester first, then the further ones as added."""
+    link = _further_requesters
+    added = (
+        select(link.c.id)
+        .where(link.c.ticket_id == parent.c.id, link.c.customer_user_id == person.c.id)
+        .correlate_except(link)
+        .scalar_subquery()
+    )
+    return [case((person.c.id == parent.c.requester_id, 0), else_=added)]

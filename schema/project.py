@@ -11,7 +11,7 @@ from deskgraph.auth import project as rules
 from deskgraph.auth.directive import AccessPolicy, restricted
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.project import ProjectTicketPageKey, count_projects
+from deskgraph.loaders.project import FOLLOWERS_MAX, ProjectTicketPageKey, count_projects
 from deskgraph.loaders.ticket import TicketFilterValues, ticket_list_query
 from deskgraph.schema.customer import Customer, CustomerUser
 from deskgraph.schema.node import Node, RowBacked, entity
@@ -151,10 +151,6 @@ class Project(Node, RowBacked):
             update=rules.can_manage_projects(viewer, self.organization_id),
             share=rules.can_share_project(viewer, self),
         )
-
-
-# A project's followers as ``Project.followers`` lists them.
-FOLLOWERS_MAX = 100
 
 
 @strawberry.type(description="A project and its cursor.")

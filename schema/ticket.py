@@ -14,7 +14,8 @@ from deskgraph.auth import (
     ticket_portal as portal_rules,
 )
 from deskgraph.auth.directive import AccessPolicy, restricted
-from deskgraph.loaders.ticket import MessagePageKey, TicketListQuery, count_tickets
+from deskgraph.loaders.ticket import TicketListQuery, count_tickets
+from deskgraph.loaders.ticket_message import MessagePageKey
 from deskgraph.schema.customer import (
     Customer,
     CustomerUser,

@@ -297,7 +297,7 @@ async def test_ticket_party_rule_agrees_in_sql_and_python_on_the_tickets_seen(ap
 async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api) -> None:
     """The twins the compiler answers restricted fields, ``viewerCan`` and relations with
     (``auth.directive.ROW_SQL``, ``loaders.compiled_types``) say what the rules say, for every
-    persona, on every customer user, organization, project, membership and (ticket,
+    persona, on every customer user, customer, organization, project, membership and (ticket,
     requester) pair of the demo, with a requester no external team met; both outcomes seen."""
     t, p, r = models.Ticket, models.CustomerUser, models.TicketRequester
     o, m = models.Organization, models.TeamMembership
@@ -314,6 +314,7 @@ async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api
         ).all()
         organizations = {row.id for row in await connection.execute(select(o.id))}
         projects = (await connection.execute(select(models.Project.__table__))).all()
+        customers = (await connection.execute(select(models.Customer.__table__))).all()
         tickets = (await connection.execute(select(t.__table__))).all()
         further = (await connection.execute(select(r.ticket_id, r.customer_user_id))).all()
         teams = {row.id: row for row in await connection.execute(select(models.Team.__table__))}
@@ -376,6 +377,21 @@ async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api
             )
             in_python = {x.id for x in projects if project_rules.can_share_project(viewer, x)}
             agree("projects", await ids(statement), in_python, {x.id for x in projects})
+            # PROJECT_FOLLOWERS on each type it restricts (Project.followers, sharedProjects).
+            followers = project_rules.can_see_project_followers
+            statement = select(models.Project.id).where(
+                project_rules.project_followers_scope(viewer)
+            )
+            in_python = {x.id for x in projects if followers(viewer, x)}
+            agree("followers", await ids(statement), in_python, {x.id for x in projects})
+            statement = select(models.Customer.id).where(
+                project_rules.customer_followers_scope(viewer)
+            )
+            in_python = {x.id for x in customers if followers(viewer, x)}
+            agree("customer shares", await ids(statement), in_python, {x.id for x in customers})
+            statement = select(p.id).where(project_rules.person_followers_scope(viewer))
+            in_python = {x.pk for x in owned if followers(viewer, x)}
+            agree("person shares", await ids(statement), in_python, everyone)
             statement = (
                 select(models.Advisor.id, models.Team.id)
                 .join(m, m.advisor_id == models.Advisor.id)
