@@ -221,6 +221,16 @@ def test_the_two_workers_line_says_the_machines_ceiling() -> None:
     assert postgraphile._ceiling_note(unmeasured, cores=2) == ""
 
 
+def test_the_servers_side_by_side_fit_in_postgresqls_connections() -> None:
+    """Every configuration of the comparison runs at once: their pools together stay well
+    under PostgreSQL's default 100 connections (with deskgraph's production pool of 16 + 4 a
+    worker, the six asked for 120 and the run failed: too many clients)."""
+    held = [servers.pool_per_worker(c.workers) * c.workers for c in postgraphile.CONFIGURATIONS]
+    assert all(connections <= servers.DATABASE_CONNECTIONS for connections in held)
+    assert sum(held) <= 80
+    assert servers.pool_per_worker(64) == 1
+
+
 def test_postgraphile_comparison_stops_when_a_server_does_less_work(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
