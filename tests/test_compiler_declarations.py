@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 
+from deskgraph.loaders.base import table_of
 from deskgraph.loaders.compiled_declarations import COMPILED, DOMAINS, _collected
 from deskgraph.loaders.compiled_types import CompiledType, OneOf, Related, declared
 from deskgraph.schema import build_schema
@@ -27,7 +28,7 @@ def test_the_registry_holds_every_domains_declarations_and_nothing_else() -> Non
 
 
 def test_a_type_two_domains_declare_is_refused() -> None:
-    tag = CompiledType("Tag", models.Tag.__table__, {"name": "name"})  # type: ignore[arg-type]
+    tag = CompiledType("Tag", table_of(models.Tag), {"name": "name"})
     one = SimpleNamespace(DECLARED=declared(tag))
     other = SimpleNamespace(DECLARED=declared(tag))
     with pytest.raises(RuntimeError, match="declared by two domains: Tag"):
