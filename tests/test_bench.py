@@ -16,7 +16,13 @@ from deskgraph.bench.__main__ import QUICK_REPORT, REPORT, main, report_path
 from deskgraph.bench.cards import Followers
 from deskgraph.bench.data import Dataset
 from deskgraph.bench.http import Load
-from deskgraph.bench.inprocess import InProcessApp, NaiveLoaders, check_same_response, count
+from deskgraph.bench.inprocess import (
+    InProcessApp,
+    NaiveLoaders,
+    check_same_response,
+    count,
+    statements_at,
+)
 from deskgraph.bench.measures import cache_figures
 from deskgraph.bench.report import VIEWER_STATEMENTS, with_kept_sections, write_section
 from deskgraph.bench.scenarios import SCENARIOS, Scenario
@@ -42,6 +48,21 @@ async def test_the_floor_builds_the_apps_response_in_one_statement_per_level(
     finally:
         await app.aclose()
         await naive.aclose()
+
+
+async def test_the_dashboards_count_is_the_same_with_the_viewer_cached_or_not(
+    database_url: str,
+) -> None:
+    # make bench counts at 50 and 500 tickets after minutes of rounds: a viewer cache entry
+    # that expired in between must not read as a statement the page size added.
+    warm = InProcessApp(database_url)
+    cold = InProcessApp(database_url)
+    try:
+        await statements_at(warm, 50)
+        assert await statements_at(cold, 50) == await statements_at(warm, 50)
+    finally:
+        await warm.aclose()
+        await cold.aclose()
 
 
 async def test_documents_are_parsed_and_validated_once(database_url: str) -> None:
