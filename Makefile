@@ -37,10 +37,12 @@ typecheck: install
 	@mkdir -p .mypy-path && ln -sfn .. .mypy-path/deskgraph
 	MYPYPATH=.mypy-path $(BIN)/mypy -p deskgraph
 
-# Test processes (pytest-xdist); PYTEST_WORKERS=0 runs in this one process. Work stealing: a
-# process that runs out of tests takes the other's, instead of idling through the last long
-# tests of its share (7 % off the wall time here).
-PYTEST_WORKERS ?= 2
+# Test processes (pytest-xdist); PYTEST_WORKERS=0 runs in this one process. Three on this
+# machine's two cores: with two, the cores were a third idle while tests waited on servers,
+# Node, Chromium and PostgreSQL; three keep them busy (2026-11-28: the whole suite on both
+# backends 690 s -> 600 s, idle 1 %). Work stealing: a process that runs out of tests takes
+# another's, instead of idling through the last long tests of its share (7 % off here).
+PYTEST_WORKERS ?= 3
 PYTEST_DIST = $(if $(filter 0,$(PYTEST_WORKERS)),,--dist worksteal)
 
 # Issue 17's differential run is part of it: the modules marked `compiler_verified` (the leak
