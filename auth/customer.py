@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
+from deskgraph.auth.organization import works_in_scope
 from deskgraph.auth.scopes import READ, READ_CONTACT_DETAILS, READ_JDLINK
 from deskgraph.auth.shape import in_ids
 from deskgraph.auth.viewer import Actor
@@ -327,3 +328,8 @@ def can_see_customer_history(viewer: Actor, organization_id: int) -> bool:
     advisors, and the external advisors of its teams, who reach only the customers their
     teams met) and services with ``read``. Customer users follow their own tickets instead."""
     return viewer.works_in(organization_id) or viewer.has_scope(READ)
+
+
+def customer_history_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_customer_history` on ``customers`` (never null)."""
+    return works_in_scope(viewer, models.Customer.organization_id)

@@ -97,15 +97,21 @@ def can_see_tags_of(viewer: Actor, organization_id: int) -> bool:
 
 def tags_of_scope(viewer: Actor) -> ColumnElement[bool]:
     """SQL form of :func:`can_see_tags_of` on ``organizations`` (never null)."""
-    o = models.Organization
+    return works_in_scope(viewer, models.Organization.id)
+
+
+def works_in_scope(viewer: Actor, organization_id: Any) -> ColumnElement[bool]:
+    """SQL form of "works in the organization ``organization_id`` names, or is a service with
+    ``read``" (``Actor.works_in``; :func:`can_see_tags_of`,
+    ``auth.customer.can_see_customer_history``), never null."""
     if viewer.is_service:
         return true() if viewer.has_scope(READ) else false()
     if not viewer.is_advisor or viewer.primary_organization_id is None:
         return false()
-    own = o.id == viewer.primary_organization_id
+    own = organization_id == viewer.primary_organization_id
     if not viewer.external_organization_ids:
-        return own
-    return or_(own, in_ids(o.id, viewer.external_organization_ids))
+        return own  # type: ignore[no-any-return]
+    return or_(own, in_ids(organization_id, viewer.external_organization_ids))
 
 
 def can_see_tag(viewer: Actor, tag: Any) -> bool:

@@ -196,7 +196,8 @@ class Compiler:
                 .correlate_except(counted)
                 .scalar_subquery()
             )
-            value = self.connection(target, rows, first, total, node.selection_set)
+            named = relation.connection or target.name
+            value = self.connection(target, rows, first, total, node.selection_set, named)
             result = self.sql.related(value, f"{name}_{self._count}", laterals)
         elif relation.many:
             if node.arguments:
@@ -352,17 +353,20 @@ class Compiler:
         first: BindParameter[int],
         total: ColumnElement[int],
         selection: SelectionSetNode,
+        named: str | None = None,
     ) -> Select[Any]:
         """A keyset connection (edges, pageInfo, totalCount) of ``rows``: the page's rows
-        newest first, and one more (``position`` ``first + 1``) when a next page exists."""
+        newest first, and one more (``position`` ``first + 1``) when a next page exists. Its
+        types are ``<named>Connection`` and ``<named>Edge`` (``named``: the target's name)."""
+        named = named or target.name
         shown = rows.c.position <= first
         pairs: list[Any] = []
         laterals: Joins = []
         reads_rows = False  # whether a value aggregates the page's rows
-        for node in self.collector.fields(selection, f"{target.name}Connection"):
+        for node in self.collector.fields(selection, f"{named}Connection"):
             name = node.name.value
             if name == "edges":
-                value: Any = self.edges(target, rows, shown, node, laterals)
+                value: Any = self.edges(target, named, rows, shown, node, laterals)
                 reads_rows = True
             elif name == "pageInfo":
                 previous = self.pages[first.key].after_given
@@ -373,7 +377,7 @@ class Compiler:
             elif name == "totalCount" and node.selection_set is None:
                 value = total
             elif name == "__typename":
-                value = literal(f"{target.name}Connection")
+                value = literal(f"{named}Connection")
             else:
                 raise NotCompiled(f"a connection's {name}")
             pairs += [literal(node.alias.value if node.alias else name), value]
@@ -387,13 +391,14 @@ class Compiler:
     def edges(
         self,
         target: CompiledType,
+        named: str,
         rows: FromClause,
         shown: ColumnElement[bool],
         edges: FieldNode,
         laterals: Joins,
     ) -> ColumnElement[Any]:
         pairs: list[Any] = []
-        for node in self.collector.fields(_selection(edges), f"{target.name}Edge"):
+        for node in self.collector.fields(_selection(edges), f"{named}Edge"):
             name = node.name.value
             if name == "node":
                 value, nested = self.object(target, rows, _selection(node))
@@ -401,7 +406,7 @@ class Compiler:
             elif name == "cursor" and node.selection_set is None:
                 value = self.sql.base64_text("cursor", rows.c.id)
             elif name == "__typename":
-                value = literal(f"{target.name}Edge")
+                value = literal(f"{named}Edge")
             else:
                 raise NotCompiled(f"an edge's {name}")
             pairs += [literal(node.alias.value if node.alias else name), value]

@@ -89,6 +89,9 @@ class Related:
     # A list's length as the resolver cuts it (the first ``limit`` rows in ``order``):
     # ``Project.followers``, ``Customer.sharedProjects``.
     limit: int | None = None
+    # A connection's types when not named after its target (``<connection>Connection``,
+    # ``<connection>Edge``): ``Customer.history``'s ``CustomerHistoryConnection``.
+    connection: str | None = None
 
     def __post_init__(self) -> None:
         if self.limit is not None and (self.order_by is not None or not self.many):

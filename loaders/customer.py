@@ -1,7 +1,7 @@
 """Customer reads: people and machines with the organization that owns them, and the
 customers an external advisor meets through the tickets of their external teams, and a
-customer's ticket history; and what the compiler reads of ``Customer``, ``CustomerUser`` and
-``Machine`` (``DECLARED``)."""
+customer's ticket history; and what the compiler reads of ``Customer``, ``CustomerUser``,
+``CustomerHistoryEntry`` and ``Machine`` (``DECLARED``)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from graphql import FieldNode
 from sqlalchemy import FromClause, Select, select
 from sqlalchemy.engine import Row
 
-from deskgraph.auth import customer as customer_rules
+from deskgraph.auth import customer as customer_rules, ticket as ticket_rules
 from deskgraph.loaders.base import DataLoader, Reader, newest_per_group, table_of
 from deskgraph.loaders.compiled_json import Joins
 from deskgraph.loaders.compiled_types import (
     CompiledType,
     Related,
     RowValue,
+    Stamp,
     Where,
     by_key,
     by_parent,
@@ -129,10 +130,31 @@ DECLARED = declared(
             "machines": Related("Machine", by_parent("customer_id"), many=True),
             # PROJECT_FOLLOWERS reads the row (its twin: auth.project.customer_followers_scope).
             "sharedProjects": _shared_projects(shared_with_customer),
+            "history": Related(
+                "CustomerHistoryEntry",
+                by_parent("customer_id"),
+                page=True,
+                connection="CustomerHistory",
+            ),
         },
-        # CUSTOMER_HISTORY (a ticket connection) reads the row: no twin yet.
-        executed=frozenset({"history"}),
         built={"informationCenter": _information_center},
+    ),
+    # Customer.history: CUSTOMER_HISTORY reads the row (its twin:
+    # auth.customer.customer_history_scope); every ticket of the customer, newest first, as
+    # CustomerHistoryLoader pages them; an entry opens the ticket where the viewer may.
+    CompiledType(
+        "CustomerHistoryEntry",
+        tickets,
+        {
+            "number": "number",
+            "title": "title",
+            "state": "state",
+            "priority": "priority",
+            "createdAt": Stamp("created_at"),
+            "updatedAt": Stamp("updated_at"),
+        },
+        {"ticket": Related("Ticket", shown_by(ticket_rules.ticket_scope, itself))},
+        node=False,
     ),
     CompiledType(
         "CustomerUser",

@@ -389,6 +389,13 @@ async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api
             )
             in_python = {x.id for x in customers if followers(viewer, x)}
             agree("customer shares", await ids(statement), in_python, {x.id for x in customers})
+            # CUSTOMER_HISTORY on customers (Customer.history).
+            statement = select(models.Customer.id).where(
+                customer_rules.customer_history_scope(viewer)
+            )
+            history = customer_rules.can_see_customer_history
+            in_python = {x.id for x in customers if history(viewer, x.organization_id)}
+            agree("history", await ids(statement), in_python, {x.id for x in customers})
             statement = select(p.id).where(project_rules.person_followers_scope(viewer))
             in_python = {x.pk for x in owned if followers(viewer, x)}
             agree("person shares", await ids(statement), in_python, everyone)
