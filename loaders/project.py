@@ -30,6 +30,7 @@ from deskgraph.loaders.compiled_types import (
     by_parent,
     declared,
     itself,
+    shown_by,
 )
 from deskgraph.store import models
 
@@ -232,9 +233,12 @@ DECLARED = declared(
             "followers": Related(
                 "ProjectFollower", by_parent("project_id"), many=True, limit=FOLLOWERS_MAX
             ),
+            # PORTAL's PROJECT (a rule on the viewer: folded), then the tickets the viewer may
+            # see, as ProjectTicketPageLoader pages them.
+            "tickets": Related(
+                "Ticket", shown_by(ticket_rules.ticket_scope, by_parent("project_id")), page=True
+            ),
         },
-        # A ticket list of its own (PORTAL's PROJECT, then the list's rules): the executor's.
-        executed=frozenset({"tickets"}),
     ),
     # Whom a project is shared with: a row of project_followers, no node of its own.
     CompiledType(
