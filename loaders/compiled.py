@@ -196,7 +196,7 @@ class Compiler:
                 .correlate_except(counted)
                 .scalar_subquery()
             )
-            named = relation.connection or target.name
+            named = relation.connection  # None: after the target
             value = self.connection(target, rows, first, total, node.selection_set, named)
             result = self.sql.related(value, f"{name}_{self._count}", laterals)
         elif relation.many:
