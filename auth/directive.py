@@ -221,6 +221,7 @@ ROW_SQL: dict[tuple[AccessPolicy, str], RowSql] = {
     (AccessPolicy.CONTACT_DETAILS, "CustomerUser"): customer.contact_details_scope,
     (AccessPolicy.INTERNAL_NOTES, "CustomerUser"): customer.internal_notes_scope,
     (AccessPolicy.ORGANIZATION_TAGS, "Organization"): organization.tags_of_scope,
+    (AccessPolicy.PORTAL_SETTINGS, "Organization"): organization.portal_settings_scope,
     (AccessPolicy.CUSTOMER_HISTORY, "Customer"): customer.customer_history_scope,
     (AccessPolicy.PROJECT_FOLLOWERS, "Project"): project.project_followers_scope,
     (AccessPolicy.PROJECT_FOLLOWERS, "Customer"): project.customer_followers_scope,

@@ -127,6 +127,19 @@ def can_see_portal_settings(viewer: Actor, organization_id: int) -> bool:
     return viewer.is_member_of(organization_id) or viewer.has_scope(READ)
 
 
+def portal_settings_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`can_see_portal_settings` on ``organizations`` (never null)."""
+    if viewer.is_customer_user:
+        if viewer.customer_organization_id is None:
+            return false()
+        return models.Organization.id == viewer.customer_organization_id
+    if viewer.has_scope(READ):
+        return true()
+    if not viewer.is_advisor or viewer.primary_organization_id is None:
+        return false()
+    return models.Organization.id == viewer.primary_organization_id
+
+
 def can_manage_portal_settings(viewer: Actor, organization_id: int) -> bool:
     """Changing what the portal shows: the organization's ADMINs."""
     return viewer.is_admin and viewer.is_member_of(organization_id)

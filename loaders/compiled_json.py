@@ -3,11 +3,11 @@ datetimes, booleans, objects and lists, where a keyset page stands (docs/compile
 
 The compiler builds one statement tree for both backends; what differs is here, in a
 :class:`JsonSql` chosen by the dialect's name (:func:`json_sql`). PostgreSQL builds ``json``
-(``json_build_object``, ``json_agg`` with its own ``ORDER BY``) and joins each relation
-``LATERAL``. SQLite (3.40: JSON1, no ordered aggregate, no ``LATERAL``) reads each relation in a
-correlated scalar subquery of the select list, lists under ``json_group_array`` from an ordered
+(``json_build_object``, ``json_agg`` with its own ``ORDER BY``) and joins each list and page
+``LATERAL``. SQLite (3.40: JSON1, no ordered aggregate, no ``LATERAL``) reads each list and page
+in a correlated scalar subquery of the select list, under ``json_group_array`` from an ordered
 subquery, and base64 from ``deskgraph_b64`` (registered on every connection:
-``store.session``).
+``store.session``). Both join a to-one relation's row into its parent's FROM (:meth:`JsonSql.one`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ LONGEST_KEY = len(str(-(2**63)))  # a BIGINT's text, sign included
 @dataclass(frozen=True)
 class Attached:
     """A to-one relation's row (with what it joins), joined to the enclosing row's FROM on
-    the relation's condition: :meth:`JsonSql.one` on PostgreSQL."""
+    the relation's condition: :meth:`JsonSql.one`."""
 
     rows: FromClause
     on: ColumnElement[bool]
@@ -93,11 +93,13 @@ class JsonSql:
         """A to-one relation's object ``built`` of the one row of ``inner`` (with the
         ``nested`` joins it reads) that ``where`` holds for the enclosing row, null for none.
 
-        Here the row is joined into the enclosing row's FROM (``LEFT JOIN ... ON where``) and
-        its object built above the join, for the rows joined only. From a lateral subquery,
+        The row is joined into the enclosing row's FROM (``LEFT JOIN ... ON where``) and its
+        object built above the join, for the rows joined only. From a lateral subquery,
         PostgreSQL pulls the join up but keeps the object a placeholder evaluated where the
         inner table is scanned: with a hash join, for every row of that table (a ticket's
         detail built the object of each of 51 requesters, and the bigger the table the worse).
+        On SQLite a correlated subquery (``json((SELECT json_object(...) ...))``) cost three
+        levels of its parser's stack per relation, which deep selections ran out of.
         """
         laterals.append(Attached(joined(inner, nested), and_(true(), *where)))
         return case((inner.c.id.is_not(None), built))
@@ -181,6 +183,13 @@ class JsonSql:
         """A JSON list of these values (a list the plan knows the length of)."""
         return func.json_build_array(*values)
 
+    def sorted_texts(self, texts: ColumnElement[Any], name: str) -> ColumnElement[Any]:
+        """A JSON list of texts (a JSON column) sorted as Python sorts them (by code point),
+        ``[]`` for none; ``name`` names the elements' derived table."""
+        each = func.json_array_elements_text(texts).table_valued("value").alias(name)
+        ordered = func.json_agg(aggregate_order_by(each.c.value, each.c.value.collate("C")))
+        return select(func.coalesce(ordered, _EMPTY)).scalar_subquery()
+
     def base64_text(self, prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
         """``ids.encode_id`` and ``pagination.encode_cursor`` in SQL: base64 of
         ``"<prefix>:<pk>"`` (PostgreSQL wraps base64 at 76 characters: a text that long has its
@@ -222,19 +231,6 @@ class SqliteJson(JsonSql):
         # A scalar subquery's value may lose its JSON subtype: json() gives it back, else
         # json_object would embed the object as a string.
         return func.json(value.scalar_subquery())
-
-    def one(
-        self,
-        built: ColumnElement[Any],
-        inner: FromClause,
-        nested: Joins,
-        where: list[ColumnElement[bool]],
-        laterals: Joins,
-    ) -> Any:
-        # No join to build above: the object of a correlated subquery, as every relation's
-        # (which needs no name here: no lateral).
-        value = select(built.label("obj")).select_from(joined(inner, nested))
-        return self.related(value.where(*where).correlate_except(inner), "", laterals)
 
     def either(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         return func.json(func.coalesce(*values))  # json(): its JSON subtype, as in `related`
@@ -289,6 +285,12 @@ class SqliteJson(JsonSql):
 
     def items(self, values: Sequence[Any]) -> ColumnElement[Any]:
         return func.json_array(*values)
+
+    def sorted_texts(self, texts: ColumnElement[Any], name: str) -> ColumnElement[Any]:
+        # BINARY, SQLite's default collation, compares by code point too.
+        each = func.json_each(texts).table_valued("value")
+        ordered = self.correlated(select(each.c.value).order_by(each.c.value), name)
+        return func.json(select(func.json_group_array(ordered.c.value)).scalar_subquery())
 
     def base64_text(self, prefix: str, pk: ColumnElement[Any]) -> ColumnElement[Any]:
         return Function(SQLITE_B64, literal(f"{prefix}:").concat(cast(pk, String)), type_=String)
@@ -356,7 +358,7 @@ def json_sql(dialect_name: str) -> JsonSql:
 
 
 def joined(base: FromClause, laterals: Joins) -> FromClause:
-    """``base`` with the joins its values read (none on SQLite)."""
+    """``base`` with the joins its values read (on SQLite its to-one rows only)."""
     for lateral in laterals:
         if isinstance(lateral, Attached):
             base = base.outerjoin(lateral.rows, lateral.on)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from graphql import FieldNode
 from sqlalchemy import ColumnElement, FromClause, Table, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.util import ClauseAdapter
@@ -13,6 +14,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from deskgraph.auth import organization as organization_rules
 from deskgraph.auth.viewer import Actor
 from deskgraph.loaders.base import DataLoader, Reader, group_rows, table_of
+from deskgraph.loaders.compiled_json import Joins
 from deskgraph.loaders.compiled_types import (
     CompiledType,
     Related,
@@ -148,6 +150,16 @@ def teams_of_advisor(at_home: bool) -> Where:
     return where
 
 
+def _portal_settings(
+    compiler: Any, organization: FromClause, node: FieldNode, laterals: Joins
+) -> Any:
+    """Organization.portalSettings: loaders.organization_portal's (which reads the compiler's
+    declarations)."""
+    from deskgraph.loaders.organization_portal import portal_settings
+
+    return portal_settings(compiler, organization, node, laterals)
+
+
 DECLARED = declared(
     CompiledType(
         "Organization",
@@ -161,9 +173,12 @@ DECLARED = declared(
             "tags": Related("Tag", by_parent("organization_id"), many=True, order=("name", "id")),
             "viewerCan": Related("OrganizationPermissions", itself),
         },
-        # Rules on the row without twins (CRM_CONFIGURATION, PORTAL_SETTINGS), objects the
-        # compiler does not declare: the executor answers them, their rules with them.
-        executed=frozenset({"crm", "portalSettings"}),
+        # CRM_CONFIGURATION reads the row and has no twin, and the configuration's object is
+        # not declared: the executor answers `crm`, its rule with it.
+        executed=frozenset({"crm"}),
+        # PORTAL_SETTINGS reads the row (its twin: auth.organization.portal_settings_scope);
+        # the saved row or the defaults (loaders.organization_portal).
+        built={"portalSettings": _portal_settings},
     ),
     # The object `viewerCan` answers, built from the row it is asked on: each permission the
     # resolver's rule, by its SQL twin (tests/test_auth.py's agreement test).

@@ -369,6 +369,11 @@ async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api
                     organization_rules.admin_of_scope,
                     organization_rules.can_manage_portal_settings,
                 ),
+                (
+                    "portal settings",
+                    organization_rules.portal_settings_scope,
+                    organization_rules.can_see_portal_settings,
+                ),
             ):
                 in_python = {pk for pk in organizations if org_rule(viewer, pk)}
                 agree(name, await ids(select(o.id).where(twin(viewer))), in_python, organizations)

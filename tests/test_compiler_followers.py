@@ -16,10 +16,10 @@ import orjson
 import pytest
 
 from deskgraph.loaders.project import FOLLOWERS_MAX, SHARED_PROJECTS_MAX
-from deskgraph.server.compiled_execution import COMPILED
 from deskgraph.settings import Settings
 from tests import factories
-from tests.conftest import EVERY_VIEWER, Api, gid, open_api
+from tests.conftest import Api, gid, open_api
+from tests.differential import answers_of_every_viewer
 
 NORTH, SERVICE_DESK = 1, 1
 
@@ -72,21 +72,14 @@ async def test_followers_and_shared_projects_compiled_for_every_viewer(
     """As every viewer: the same bytes with the compiler off and on, compiled; the
     organization's own advisors see whom its projects are shared with, an external advisor
     and a customer user do not (FORBIDDEN at each list)."""
-    seen: dict[str | None, dict[str, set[bool]]] = {}
-    lengths: set[int] = set()
-    for viewer in EVERY_VIEWER:
-        before = COMPILED["tickets"]
-        executed = await off.post(SHARED, {"first": 100}, as_=viewer)
-        answered = await verifying.post(SHARED, {"first": 100}, as_=viewer)
-        assert orjson.dumps(answered) == orjson.dumps(executed), viewer
-        assert COMPILED["tickets"] - before == (0 if viewer is None else 1), viewer
-        if viewer is None:
-            continue
-        seen[viewer] = shown(executed)
-        for edge in executed["data"]["tickets"]["edges"]:
-            project = edge["node"]["project"]
-            if project is not None and project["followers"] is not None:
-                lengths.add(len(project["followers"]))
+    answers = await answers_of_every_viewer(off, verifying, SHARED, {"first": 100})
+    seen = {viewer: shown(answer) for viewer, answer in answers.items()}
+    lengths = {
+        len(project["followers"])
+        for answer in answers.values()
+        for edge in answer["data"]["tickets"]["edges"]
+        if (project := edge["node"]["project"]) is not None and project["followers"] is not None
+    }
     assert seen["host-admin"]["followers"] == {True}
     assert seen["host-admin"]["customer"] == {True}
     assert seen["customer-user"]["followers"] == {False}

@@ -42,7 +42,12 @@ HOLES = {
     "Machine.jdlink": "{ engineHours location { latitude } faultCodes { code severity } }",
     "Ticket.viewerCan": "{ update sendMessage viewJdlink __typename }",
     "Organization.crm": "{ kind version }",
-    "Organization.portalSettings": "{ companyTickets visibleProperties }",
+}
+# What is asked of each declared built object generated (``CompiledType.built``).
+BUILT = {
+    "Organization.portalSettings": (
+        "{ __typename companyTickets visibleProperties version updatedAt updatedBy { name } }"
+    ),
 }
 
 # The declared columns whose restriction reads the row (auth.directive.ROW_SQL): denied per
@@ -55,7 +60,7 @@ ROW_RULED_RELATIONS = {
     "CustomerUser": ("sharedProjects",),
     "Customer": ("sharedProjects", "history"),
     "Project": ("followers",),
-    "Organization": ("tags",),
+    "Organization": ("tags", "portalSettings"),
 }
 
 pytestmark = pytest.mark.executor_reference
@@ -148,6 +153,7 @@ class Generator:
             names += [*declared.columns, *holes]
         if depth > 0 and not plain:
             names += list(declared.related)
+            names += [name for name in declared.built if f"{type_name}.{name}" in BUILT]
         if ruled:
             names = [name for name in names if name not in row_ruled]
         chosen = self.random.sample(names, self.random.randint(1, len(names)))
@@ -158,6 +164,8 @@ class Generator:
             relation = declared.related.get(name)
             if name in declared.executed:
                 parts.append(self.keyed(name, "", HOLES[f"{type_name}.{name}"], prefix))
+            elif name in declared.built:
+                parts.append(self.keyed(name, "", BUILT[f"{type_name}.{name}"], prefix))
             elif relation is None:
                 parts.append(self.keyed(name, prefix=prefix))
             elif isinstance(relation, OneOf):
@@ -240,7 +248,8 @@ async def test_generated_ticket_lists_answer_as_the_executor(
     queries = share(generated(), persona, backend)
     too_deep = await assert_same_answers(reader, verifying, queries, persona, "tickets")
     # Every query compiled, but on SQLite those nested deeper than its parser takes: a few.
-    assert too_deep <= len(queries) // 2 if backend == "sqlite" else too_deep == 0
+    limit = len(queries) // 2 if backend == "sqlite" else 0
+    assert too_deep <= limit, f"{too_deep} of {len(queries)} refused as too deep"
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -250,7 +259,8 @@ async def test_generated_ticket_nodes_answer_as_the_executor(
     """Tickets by ID, their selections generated as the lists' nodes are (one level deeper)."""
     queries = share(generated_nodes(), persona, backend)
     too_deep = await assert_same_answers(reader, verifying, queries, persona, "node")
-    assert too_deep <= len(queries) // 2 if backend == "sqlite" else too_deep == 0
+    limit = len(queries) // 2 if backend == "sqlite" else 0
+    assert too_deep <= limit, f"{too_deep} of {len(queries)} refused as too deep"
 
 
 async def assert_same_answers(
@@ -283,5 +293,7 @@ def test_generated_queries_cover_the_declarations() -> None:
     for declared in COMPILED.values():
         for name in [*declared.columns, *declared.related, *declared.executed]:
             assert re.search(rf"\b{name}\b", text), name
+    for built in BUILT:
+        assert re.search(rf"\b{built.split('.')[1]}\b", text), built
     for word in ("after:", "pageInfo", "totalCount", "cursor", "@include", "@skip", "... on"):
         assert word in text, word
