@@ -31,9 +31,10 @@ from deskgraph.auth.personas import demo_principals
 from deskgraph.auth.tokens import issue_token
 from deskgraph.bench.scenarios import DASHBOARD, DASHBOARD_SIZE
 from deskgraph.loaders.base import Reader
-from deskgraph.loaders.compiled import compile_ticket_list, page_parameters, ticket_list_json
+from deskgraph.loaders.compiled_pages import page_parameters
 from deskgraph.loaders.compiled_plan import build_plan, literal_sql
 from deskgraph.loaders.compiled_restricted import schema_restrictions
+from deskgraph.loaders.compiled_tickets import compile_ticket_list, ticket_list_json
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.schema import build_schema
 from deskgraph.server.app import create_app

@@ -11,7 +11,9 @@ fields whose rule reads the viewer only (``loaders.compiled_restricted``: null, 
 added by the post-pass) and the ticket's parties hidden from a customer user
 (``ticket_party_scope``). Selections are collected as the executor collects them (fragments,
 ``@skip``/``@include``: ``loaders.compiled_fields``). What it cannot compile it refuses
-(:class:`NotCompiled`): the executor answers.
+(:class:`NotCompiled`): the executor answers. Its connections are written by
+``loaders.compiled_connection`` (a part of :class:`Compiler`); the ``tickets`` root field's
+statement is ``loaders.compiled_tickets``'.
 """
 
 from __future__ import annotations
@@ -20,14 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from graphql import FieldNode, GraphQLNonNull, GraphQLObjectType, SelectionSetNode
 from sqlalchemy import (
-    BindParameter,
     Boolean,
     ColumnElement,
     FromClause,
-    Integer,
     Select,
     String,
     Table,
@@ -43,22 +42,17 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import False_, True_
 from sqlalchemy.sql.util import ClauseAdapter
 
-from deskgraph.auth import ticket as ticket_rules
 from deskgraph.auth.viewer import Actor
-from deskgraph.loaders.base import Reader, table_of
+from deskgraph.loaders.compiled_connection import Connections, one_more
 from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, NotCompiled
 from deskgraph.loaders.compiled_json import (
     POSTGRESQL,
     Joins,
     JsonSql,
-    joined,
-    json_sql,
-    page_info_values,
     position,
 )
-from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing
-from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
+from deskgraph.loaders.compiled_pages import Page
 from deskgraph.loaders.compiled_restricted import (
     DENIED_MARK,
     Denied,
@@ -77,13 +71,12 @@ from deskgraph.loaders.compiled_types import (
     Stamp,
     column_for,
 )
-from deskgraph.store import models
 
 if TYPE_CHECKING:
     from deskgraph.loaders.compiled_center import CenterReads
 
 
-class Compiler:
+class Compiler(Connections):
     """Builds one statement for one root field; names its aliases uniquely."""
 
     def __init__(
@@ -331,116 +324,9 @@ class Compiler:
         assert isinstance(owner, GraphQLObjectType)
         return not isinstance(owner.fields[name].type, GraphQLNonNull)
 
-    def first(self, node: FieldNode, read: frozenset[str] = frozenset()) -> BindParameter[int]:
-        """The page size a connection field asks for (``Page.first``: written into the
-        plan's text); its ``after:`` is a parameter beside it (``keyset``, ``connection``).
-        Any other argument is refused but those the caller has ``read``."""
-        for argument in node.arguments or ():
-            if argument.name.value not in ("first", "after", *read):
-                raise NotCompiled(f"argument {argument.name.value}")
-        page = Page(node, len(self.pages))
-        self.pages[page.first.key] = page
-        return page.first
-
-    def keyset(self, first: BindParameter[int], rows: FromClause) -> ColumnElement[bool]:
-        """The rows of the page ``first`` sizes: older than its ``after:`` cursor's."""
-        return rows.c.id < self.pages[first.key].after
-
-    def connection(
-        self,
-        target: CompiledType,
-        rows: FromClause,
-        first: BindParameter[int],
-        total: ColumnElement[int],
-        selection: SelectionSetNode,
-        named: str | None = None,
-    ) -> Select[Any]:
-        """A keyset connection (edges, pageInfo, totalCount) of ``rows``: the page's rows
-        newest first, and one more (``position`` ``first + 1``) when a next page exists. Its
-        types are ``<named>Connection`` and ``<named>Edge`` (``named``: the target's name)."""
-        named = named or target.name
-        shown = rows.c.position <= first
-        pairs: list[Any] = []
-        laterals: Joins = []
-        reads_rows = False  # whether a value aggregates the page's rows
-        for node in self.collector.fields(selection, f"{named}Connection"):
-            name = node.name.value
-            if name == "edges":
-                value: Any = self.edges(target, named, rows, shown, node, laterals)
-                reads_rows = True
-            elif name == "pageInfo":
-                previous = self.pages[first.key].after_given
-                values = page_info_values(self.sql, rows, first, shown, previous)
-                value = self.page_info(values, node)
-                asked = self.collector.fields(_selection(node), "PageInfo")
-                reads_rows |= any(f.name.value in ROW_PAGE_INFO for f in asked)
-            elif name == "totalCount" and node.selection_set is None:
-                value = total
-            elif name == "__typename":
-                value = literal(f"{named}Connection")
-            else:
-                raise NotCompiled(f"a connection's {name}")
-            pairs += [literal(node.alias.value if node.alias else name), value]
-        obj = self.sql.object(pairs)
-        if not reads_rows:
-            # No aggregate over the page: FROM its rows, the object would come once per row,
-            # and not at all for an empty page (`tickets { totalCount }` with no ticket).
-            return select(obj.label("obj"))
-        return select(obj.label("obj")).select_from(joined(rows, laterals))
-
-    def edges(
-        self,
-        target: CompiledType,
-        named: str,
-        rows: FromClause,
-        shown: ColumnElement[bool],
-        edges: FieldNode,
-        laterals: Joins,
-    ) -> ColumnElement[Any]:
-        pairs: list[Any] = []
-        for node in self.collector.fields(_selection(edges), f"{named}Edge"):
-            name = node.name.value
-            if name == "node":
-                value, nested = self.object(target, rows, _selection(node))
-                laterals += nested
-            elif name == "cursor" and node.selection_set is None:
-                value = self.sql.base64_text("cursor", rows.c.id)
-            elif name == "__typename":
-                value = literal(f"{named}Edge")
-            else:
-                raise NotCompiled(f"an edge's {name}")
-            pairs += [literal(node.alias.value if node.alias else name), value]
-        return self.sql.edges(self.sql.object(pairs), rows, shown)
-
-    def page_info(
-        self, values: Mapping[str, ColumnElement[Any]], info: FieldNode
-    ) -> ColumnElement[Any]:
-        pairs: list[Any] = []
-        for node in self.collector.fields(_selection(info), "PageInfo"):
-            if node.name.value not in values or node.selection_set is not None:
-                raise NotCompiled(f"PageInfo.{node.name.value}")
-            pairs += [literal(node.alias.value if node.alias else node.name.value)]
-            pairs.append(values[node.name.value])
-        return self.sql.object(pairs)
-
-
-def one_more(first: ColumnElement[int]) -> ColumnElement[int]:
-    """``first + 1``, the rows a page reads (the one past it tells of a next page), written
-    into the text like ``first`` (see :meth:`Compiler.first`)."""
-    return first + literal(1, Integer, literal_execute=True)
-
 
 # The hidden key of an object holding holes: its row's id (no GraphQL name starts with `!`).
 PK = "!pk"
-
-# The PageInfo fields read from the page's rows (aggregates over them).
-ROW_PAGE_INFO = frozenset({"hasNextPage", "startCursor", "endCursor"})
-
-
-def _selection(node: FieldNode) -> SelectionSetNode:
-    if node.selection_set is None:
-        raise NotCompiled(f"`{node.name.value}` without fields")
-    return node.selection_set
 
 
 @dataclass(frozen=True)
@@ -455,74 +341,10 @@ class TicketList:
     holes: Holes
 
 
-def compile_ticket_list(
-    tickets: FieldNode,
-    viewer: Actor,
-    restrictions: Restrictions,
-    collector: Collector = PLAIN,
-    sql: JsonSql = POSTGRESQL,
-    listing: Listing = ALL_TICKETS,
-    center: CenterReads | None = None,
-) -> TicketList:
-    """One statement answering the ``tickets`` root field (the ``listing``'s view and
-    filter, any page) as JSON text, with the viewer's row rules (``auth.ticket``'s SQL forms)
-    inside, and the restricted fields (``restrictions``, read from the schema) the viewer is
-    denied as null. The viewer may be a shape (``auth.shape.viewer_shape``): its values are
-    parameters then. ``collector`` collects the selections with the request's fragments and
-    variables; ``sql`` writes the dialect's JSON (``compiled_json.json_sql``); ``center``
-    is what the viewer's information centers read beside the rows (none: refused there)."""
-    compiler = Compiler(viewer, restrictions, collector, sql, center)
-    t = table_of(models.Ticket)
-    # As the resolver lists them (loaders.ticket.ticket_list_query): seen, in the view, matching.
-    where = [
-        ticket_rules.ticket_scope(viewer),
-        ticket_rules.view_scope(viewer, listing.view),
-        *listing.where,
-    ]
-    first = compiler.first(tickets, _LISTING_ARGUMENTS if listing.read else frozenset())
-    rows = (
-        select(t, position(t))
-        .where(*where, compiler.keyset(first, t))
-        .order_by(t.c.id.desc())
-        .limit(one_more(first))
-        .subquery("t")
-    )
-    total = select(func.count()).select_from(t).where(*where).scalar_subquery()
-    selection = _selection(tickets)
-    answer = compiler.connection(COMPILED["Ticket"], rows, first, total, selection)
-    return compiler.root(tickets, answer)
-
-
-_LISTING_ARGUMENTS = frozenset({"view", "filter"})  # read into a Listing by the caller
-
-
-async def ticket_list_json(
-    reader: Reader,
-    tickets: FieldNode,
-    viewer: Actor,
-    restrictions: Restrictions,
-    variables: Mapping[str, Any],
-    max_page: int,
-) -> dict[str, Any]:
-    """The ``tickets`` field's value, read with one statement (without the post-pass: the
-    denied fields are null, their errors not made)."""
-    sql = json_sql(reader.session.get_bind().dialect.name)
-    compiled = compile_ticket_list(tickets, viewer, restrictions, sql=sql)
-    parameters = {
-        **page_parameters(compiled.pages, variables, max_page),
-        **cursor_parameters(compiled.pages, variables),
-    }
-    text = (await reader.rows(compiled.statement, parameters))[0][0]
-    value: dict[str, Any] = orjson.loads(text)
-    return value
-
-
 __all__ = [
     "COMPILED",
     "CompiledType",
     "NotCompiled",
     "Related",
     "TicketList",
-    "compile_ticket_list",
-    "page_parameters",
 ]

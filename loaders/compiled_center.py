@@ -46,7 +46,7 @@ from deskgraph.auth.shape import BoundIds
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import NotFound
 from deskgraph.loaders.base import table_of
-from deskgraph.loaders.compiled import Compiler, one_more
+from deskgraph.loaders.compiled import Compiler
 from deskgraph.loaders.compiled_center_people import (
     center_page,
     json_object,
@@ -54,6 +54,7 @@ from deskgraph.loaders.compiled_center_people import (
     selection,
     state_names,
 )
+from deskgraph.loaders.compiled_connection import one_more
 from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import NotCompiled
 from deskgraph.loaders.compiled_json import Joins, position

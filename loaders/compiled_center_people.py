@@ -27,7 +27,8 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from deskgraph.auth import ticket as ticket_rules
 from deskgraph.loaders.base import table_of
-from deskgraph.loaders.compiled import Compiler, one_more
+from deskgraph.loaders.compiled import Compiler
+from deskgraph.loaders.compiled_connection import one_more
 from deskgraph.loaders.compiled_declarations import COMPILED
 from deskgraph.loaders.compiled_fields import NotCompiled
 from deskgraph.loaders.compiled_json import Joins, joined

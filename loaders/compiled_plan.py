@@ -28,12 +28,13 @@ from sqlalchemy import Dialect, Select
 from deskgraph.auth.shape import shape_key, shape_parameters, viewer_shape
 from deskgraph.auth.viewer import Actor
 from deskgraph.errors import BadUserInput
-from deskgraph.loaders.compiled import NotCompiled, TicketList, compile_ticket_list
+from deskgraph.loaders.compiled import NotCompiled, TicketList
 from deskgraph.loaders.compiled_fields import PLAIN, Collector, merged
 from deskgraph.loaders.compiled_json import json_sql
 from deskgraph.loaders.compiled_listing import ALL_TICKETS, Listing, sent_value
 from deskgraph.loaders.compiled_pages import Page, cursor_parameters, page_parameters
 from deskgraph.loaders.compiled_restricted import Holes, Restrictions, Sites
+from deskgraph.loaders.compiled_tickets import compile_ticket_list
 
 if TYPE_CHECKING:
     from deskgraph.loaders.compiled_center import CenterReads

@@ -14,8 +14,8 @@ from graphql import FieldNode, OperationDefinitionNode, parse
 from deskgraph.auth.tokens import verify_token
 from deskgraph.bench.scenarios import DASHBOARD as DASHBOARD_QUERY
 from deskgraph.loaders.base import Reader
-from deskgraph.loaders.compiled import ticket_list_json
 from deskgraph.loaders.compiled_restricted import schema_restrictions
+from deskgraph.loaders.compiled_tickets import ticket_list_json
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.schema import build_schema
 from deskgraph.server.compiled_execution import COMPILED

@@ -26,11 +26,12 @@ from deskgraph.auth.shape import shape_parameters, viewer_shape
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.auth.viewer import Actor, ViewerKind
 from deskgraph.bench.information_center import QUERY as BENCH_CENTER
-from deskgraph.loaders.compiled import compile_ticket_list, page_parameters
 from deskgraph.loaders.compiled_center import CenterReads
 from deskgraph.loaders.compiled_json import json_sql
 from deskgraph.loaders.compiled_listing import ticket_listing
+from deskgraph.loaders.compiled_pages import page_parameters
 from deskgraph.loaders.compiled_plan import literal_sql
+from deskgraph.loaders.compiled_tickets import compile_ticket_list
 from deskgraph.loaders.ticket import NO_FILTER
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.settings import Settings

@@ -26,10 +26,11 @@ from deskgraph.auth.tokens import verify_token
 from deskgraph.auth.viewer import Actor, PortalView, ViewerKind
 from deskgraph.bench.scenarios import DASHBOARD
 from deskgraph.loaders.base import Reader
-from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list, page_parameters
+from deskgraph.loaders.compiled import NotCompiled
 from deskgraph.loaders.compiled_json import json_sql
 from deskgraph.loaders.compiled_listing import Listing, ticket_listing
 from deskgraph.loaders.compiled_node import NODE_SCOPES
+from deskgraph.loaders.compiled_pages import page_parameters
 from deskgraph.loaders.compiled_plan import (
     PLAN_CACHE_SIZE,
     Cold,
@@ -43,6 +44,7 @@ from deskgraph.loaders.compiled_plan import (
     ticket_list_plan,
 )
 from deskgraph.loaders.compiled_restricted import Restriction, schema_restrictions
+from deskgraph.loaders.compiled_tickets import compile_ticket_list
 from deskgraph.loaders.ticket import NO_FILTER, TicketFilterValues
 from deskgraph.loaders.viewer import fetch_viewer
 from deskgraph.store.models import AdvisorRole, PortalTicketProperty, TicketState

@@ -21,9 +21,10 @@ import pytest
 
 from deskgraph.auth.ticket import TicketListing
 from deskgraph.bench.scenarios import DASHBOARD
-from deskgraph.loaders.compiled import NotCompiled, compile_ticket_list
+from deskgraph.loaders.compiled import NotCompiled
 from deskgraph.loaders.compiled_listing import ticket_listing
 from deskgraph.loaders.compiled_plan import Plan, ticket_list_plan
+from deskgraph.loaders.compiled_tickets import compile_ticket_list
 from deskgraph.loaders.ticket import TicketFilterValues
 from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.settings import Settings
