@@ -36,6 +36,7 @@ from deskgraph.sources.loopback import LoopbackServer
 from deskgraph.store.seed import PERSONAS, demo_fleet
 from deskgraph.store.session import create_engine
 from tests.api import (  # re-exported: tests import them from here too
+    DEMO_COPIES,
     SERVICE_WITH_EVERY_SCOPE as SERVICE_WITH_EVERY_SCOPE,
     Api as Api,
     RequestIdChecked as RequestIdChecked,
@@ -183,11 +184,17 @@ def database_url(
     if backend == "sqlite":
         path = tmp_path / "demo.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite+aiosqlite:///{path}"
+        url = f"sqlite+aiosqlite:///{path}"
+        DEMO_COPIES[url] = backend
+        yield url
+        DEMO_COPIES.pop(url)
         return
     copies: PostgresCopies = request.getfixturevalue("postgres_copies")
     name = copies.take()
-    yield copies.server.url_for(name)
+    url = copies.server.url_for(name)
+    DEMO_COPIES[url] = backend
+    yield url
+    DEMO_COPIES.pop(url)
     copies.give_back(name)
 
 
@@ -203,7 +210,9 @@ def shared_databases(
 @pytest.fixture
 def readonly_database_url(backend: str, shared_databases: SharedDatabases) -> str:
     """The seeded demo database every read-only test shares: writing to it fails."""
-    return shared_databases.get(backend)[0]
+    url: str = shared_databases.get(backend)[0]
+    DEMO_COPIES[url] = backend
+    return url
 
 
 @pytest.fixture(scope="session")
