@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, exists, false, or_, true
 
 from deskgraph.auth.scopes import READ
 from deskgraph.auth.shape import in_ids
@@ -207,6 +207,31 @@ def can_queue_team(viewer: Actor, team: Any) -> bool:
 
 # Visibility that needs more than the row, read through the loaders (``node`` / ``nodes`` and
 # the IDs a mutation input names).
+
+
+def organization_visible_scope(viewer: Actor) -> ColumnElement[bool]:
+    """SQL form of :func:`organization_visible` on ``organizations`` (never null): the
+    organizations the viewer works in, and the primary organizations of the members of the
+    teams of their organization and of their external teams (``MemberOrganizationsLoader``)."""
+    if viewer.is_service:
+        return true() if viewer.has_scope(READ) else false()
+    if viewer.is_customer_user:
+        if viewer.customer_organization_id is None:
+            return false()
+        return models.Organization.id == viewer.customer_organization_id
+    if not viewer.is_advisor or viewer.primary_organization_id is None:
+        return false()
+    membership, team, member = models.TeamMembership, models.Team, models.Advisor
+    teams = [team.organization_id == viewer.primary_organization_id]
+    if viewer.external_team_ids:
+        teams.append(in_ids(team.id, viewer.external_team_ids))
+    met = exists().where(
+        membership.team_id == team.id,
+        member.id == membership.advisor_id,
+        member.primary_organization_id == models.Organization.id,
+        or_(*teams),
+    )
+    return or_(works_in_scope(viewer, models.Organization.id), met)
 
 
 async def organization_visible(viewer: Actor, loaders: Loaders, organization_id: int) -> bool:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # compiled_center imports the compiler
 # asks of its row (on the type's table).
 NODE_SCOPES: dict[str, Callable[[Actor], ColumnElement[bool]]] = {
     "Ticket": ticket_rules.ticket_scope,  # can_see_ticket
+    "Organization": organization_rules.organization_visible_scope,  # organization_visible
     "Team": organization_rules.team_scope,  # can_see_team
     "Project": project_rules.project_scope,  # can_see_project
     "Customer": customer_rules.customer_visible_scope,  # customer_visible

@@ -340,6 +340,7 @@ async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api
             principal = verify_token(api.app.state.settings, api.tokens[persona])
             viewer = await fetch_viewer(rows_reader, principal)
             assert viewer is not None
+            loaders = Loaders(rows_reader, Sources.from_settings(api.app.state.settings))
             everyone = {row.id for row in people}
             for name, twin, rule in (
                 (
@@ -377,9 +378,14 @@ async def test_row_rules_of_the_compiled_fields_agree_in_sql_and_python(api: Api
             ):
                 in_python = {pk for pk in organizations if org_rule(viewer, pk)}
                 agree(name, await ids(select(o.id).where(twin(viewer))), in_python, organizations)
-            statement: Any = select(models.Project.id).where(
-                project_rules.manage_projects_scope(viewer)
+            # Organization by ID (node): its rule reads the members' organizations.
+            visible = organization_rules.organization_visible
+            in_python = {pk for pk in organizations if await visible(viewer, loaders, pk)}
+            statement: Any = select(o.id).where(
+                organization_rules.organization_visible_scope(viewer)
             )
+            agree("organization", await ids(statement), in_python, organizations)
+            statement = select(models.Project.id).where(project_rules.manage_projects_scope(viewer))
             in_python = {x.id for x in projects if project_rules.can_share_project(viewer, x)}
             agree("projects", await ids(statement), in_python, {x.id for x in projects})
             # PROJECT_FOLLOWERS on each type it restricts (Project.followers, sharedProjects).

@@ -41,6 +41,9 @@ NODES = """
 query Node($id: ID!) {
   node(id: $id) {
     __typename id
+    ... on Organization {
+      name slug tags { name } viewerCan { manage } portalSettings { version visibleProperties }
+    }
     ... on Team { name email organization { name } members { name } }
     ... on Project { name version organization { slug } createdBy { name } }
     ... on Ticket { number state customer { name } messages(first: 2) { totalCount } }
@@ -225,13 +228,13 @@ async def test_an_id_in_the_query_text_answers_as_the_executor(reader: Api, comp
 async def test_nodes_of_other_types_answer_as_the_executor(
     reader: Api, compiling: Api, viewer: str
 ) -> None:
-    """Teams, projects, customers, their people and machines (compiled, each type's row rule
-    inside), and advisors (not compiled by ID: the executor answers), every one of the demo's,
-    and another type's ID where a Ticket is asked for."""
+    """Organizations, teams, projects, customers, their people and machines (compiled, each
+    type's row rule inside), and advisors (not compiled by ID: the executor answers), every
+    one of the demo's, and another type's ID where a Ticket is asked for."""
     found: dict[str, set[bool]] = {}
     for model, compiled in (
-        (models.Team, 1), (models.Project, 1), (models.Customer, 1), (models.CustomerUser, 1),
-        (models.Machine, 1), (models.Advisor, 0),
+        (models.Organization, 1), (models.Team, 1), (models.Project, 1), (models.Customer, 1),
+        (models.CustomerUser, 1), (models.Machine, 1), (models.Advisor, 0),
     ):  # fmt: skip
         name = model.__name__
         for pk in [row[0] for row in await reader.rows(model)]:
@@ -247,6 +250,7 @@ async def test_nodes_of_other_types_answer_as_the_executor(
         assert found["Customer"] == found["Machine"] == {True, False}
     if viewer == "customer-user":
         assert found["Customer"] == found["CustomerUser"] == {True, False}
+        assert found["Organization"] == {True, False}
     team = gid("Team", 1)
     off, on = await answers(reader, compiling, DETAIL, {"id": team}, viewer)
     assert on == [(off, 1, 0), (off, 1, 1)]
