@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import strawberry
-from graphql import GraphQLError, GraphQLSyntaxError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,12 +20,8 @@ from strawberry.types.graphql import OperationType
 
 from deskgraph.auth.tokens import Principal, TokenVerifier
 from deskgraph.errors import (
-    GRAPHQL_PARSE_FAILED,
-    INTERNAL_SERVER_ERROR,
-    ApiError,
     QueryTooComplex,
     Unauthenticated,
-    is_unexpected,
 )
 from deskgraph.graphiql import GraphiQLPage
 from deskgraph.ids import ascii_number
@@ -37,13 +32,16 @@ from deskgraph.server.batch import batch_cost, batch_entries, prepared_cost
 from deskgraph.server.context import Context
 from deskgraph.server.failures import failure_response, unavailable_response
 from deskgraph.server.operation import (
+    GRAPHQL_RESPONSE,
     Answer,
     Operation,
     Prepared,
     RequestError,
     Unavailable,
     error_answer,
+    is_request_error,
     operation_of,
+    result_answer,
 )
 from deskgraph.server.persisted import PersistedQueries
 from deskgraph.server.rate_limit import RateLimits, ViewerLimits, limited_answer, viewer_key
@@ -56,7 +54,6 @@ if TYPE_CHECKING:  # built by server.app (it imports the schema, which imports t
 
 logger = logging.getLogger("deskgraph")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 # The last guards (settings request_timeout_seconds, max_response_bytes).
 TIMEOUT = "TIMEOUT"
 RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
@@ -186,9 +183,9 @@ class GraphQLEndpoint:
             if found is not None:
                 logger.warning("database %s: %s", found.value, cause)
                 raise Unavailable(found)
-        if not _is_request_error(result):  # parsed, validated, within its cost: may be stored
+        if not is_request_error(result):  # parsed, validated, within its cost: may be stored
             await self.persisted.register(prepared.document, operation.operation_name)
-        answer = _result_answer(result, media_type)
+        answer = result_answer(result, media_type)
         if usage is not None:
             answer.body.setdefault("extensions", {})["rateLimit"] = usage.extension()
         return answer
@@ -372,50 +369,3 @@ def _too_large(limit: int, media_type: str, body: dict[str, Any] | None = None) 
     message = f"The response is larger than {limit} bytes: ask for less (smaller pages)."
     too_large = RequestError(400, message, code=RESPONSE_TOO_LARGE)
     return _error_response(too_large, media_type, (body or {}).get("extensions"))
-
-
-def _is_request_error(result: ExecutionResult) -> bool:
-    """A request error (parse, validation, variables, cost) stops before execution."""
-    errors = result.errors or ()
-    return result.data is None and bool(errors) and all(error.path is None for error in errors)
-
-
-def _result_answer(result: ExecutionResult, media_type: str) -> Answer:
-    errors = [format_error(error) for error in result.errors or ()]
-    body: dict[str, Any] = {}
-    request_error = _is_request_error(result)
-    if not request_error:  # no data entry where nothing ran
-        body["data"] = result.data
-    if errors:
-        body["errors"] = errors
-    if result.extensions:
-        body["extensions"] = result.extensions  # the cost: see schema/cost.py
-    return Answer(body, 400 if request_error and media_type == GRAPHQL_RESPONSE else 200)
-
-
-def format_error(error: GraphQLError) -> dict[str, Any]:
-    if is_unexpected(error):
-        formatted: dict[str, Any] = {"message": "Internal server error."}
-        if error.locations:
-            formatted["locations"] = [
-                {"line": loc.line, "column": loc.column} for loc in error.locations
-            ]
-        if error.path is not None:
-            formatted["path"] = error.path
-        formatted["extensions"] = {"code": INTERNAL_SERVER_ERROR}
-        return formatted
-    formatted = dict(error.formatted)
-    extensions = dict(formatted.get("extensions") or {})
-    if "code" not in extensions:
-        original = error.original_error
-        if isinstance(original, ApiError):
-            extensions["code"] = original.code
-        elif isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
-            # graphql-core reports a document over the token limit as a syntax error.
-            too_big = "Parsing aborted" in error.message and "tokens" in error.message
-            extensions["code"] = QueryTooComplex.code if too_big else GRAPHQL_PARSE_FAILED
-        else:
-            # Variable coercion and argument errors are the client's input.
-            extensions["code"] = "BAD_USER_INPUT"
-    formatted["extensions"] = extensions
-    return formatted

@@ -1,13 +1,27 @@
 """One operation of a GraphQL request over HTTP (the request's only one, or one of a batch):
-what was sent, the document it runs, what it answers."""
+what was sent, the document it runs, what it answers, and how its result and errors are
+written (GraphQL over HTTP: a request error is a 400 with no ``data`` for
+``application/graphql-response+json``; every error carries ``extensions.code``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from deskgraph.errors import BAD_REQUEST, INTERNAL_SERVER_ERROR
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.types import ExecutionResult
+
+from deskgraph.errors import (
+    BAD_REQUEST,
+    GRAPHQL_PARSE_FAILED,
+    INTERNAL_SERVER_ERROR,
+    ApiError,
+    QueryTooComplex,
+    is_unexpected,
+)
 from deskgraph.store.availability import Unavailability
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 class RequestError(Exception):
@@ -99,3 +113,50 @@ def error_answer(error: RequestError, extensions: dict[str, Any] | None = None) 
     if extensions:
         body["extensions"] = extensions
     return Answer(body, error.status, error.headers)
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """A request error (parse, validation, variables, cost) stops before execution."""
+    errors = result.errors or ()
+    return result.data is None and bool(errors) and all(error.path is None for error in errors)
+
+
+def result_answer(result: ExecutionResult, media_type: str) -> Answer:
+    errors = [format_error(error) for error in result.errors or ()]
+    body: dict[str, Any] = {}
+    request_error = is_request_error(result)
+    if not request_error:  # no data entry where nothing ran
+        body["data"] = result.data
+    if errors:
+        body["errors"] = errors
+    if result.extensions:
+        body["extensions"] = result.extensions  # the cost: see schema/cost.py
+    return Answer(body, 400 if request_error and media_type == GRAPHQL_RESPONSE else 200)
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    if is_unexpected(error):
+        formatted: dict[str, Any] = {"message": "Internal server error."}
+        if error.locations:
+            formatted["locations"] = [
+                {"line": loc.line, "column": loc.column} for loc in error.locations
+            ]
+        if error.path is not None:
+            formatted["path"] = error.path
+        formatted["extensions"] = {"code": INTERNAL_SERVER_ERROR}
+        return formatted
+    formatted = dict(error.formatted)
+    extensions = dict(formatted.get("extensions") or {})
+    if "code" not in extensions:
+        original = error.original_error
+        if isinstance(original, ApiError):
+            extensions["code"] = original.code
+        elif isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+            # graphql-core reports a document over the token limit as a syntax error.
+            too_big = "Parsing aborted" in error.message and "tokens" in error.message
+            extensions["code"] = QueryTooComplex.code if too_big else GRAPHQL_PARSE_FAILED
+        else:
+            # Variable coercion and argument errors are the client's input.
+            extensions["code"] = "BAD_USER_INPUT"
+    formatted["extensions"] = extensions
+    return formatted

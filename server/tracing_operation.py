@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 
 from deskgraph.auth.viewer import Actor
 from deskgraph.server.context import Context
-from deskgraph.server.http import format_error
+from deskgraph.server.operation import format_error
 
 OPERATION_NAME = "graphql.operation.name"
 OPERATION_TYPE = "graphql.operation.type"

@@ -11,9 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
-    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -277,53 +275,6 @@ class Ticket(Base):
     public_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_same_as_updated_at)
 
 
-class Project(Base):
-    """A body of work of an organization that groups tickets, and that it may share with its
-    customers: their people follow it (``ProjectFollower``)."""
-
-    __tablename__ = "projects"
-    __table_args__ = (
-        UniqueConstraint("organization_id", "name_key"),
-        Index(None, "organization_id", "name_key", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    name: Mapped[str] = mapped_column(String(200))
-    # Casefolded name (search_key_type): what ``projects(search:)`` compares, and unique per
-    # organization (two projects "Harvest 2026" and "harvest 2026" would be one to a reader).
-    name_key: Mapped[str] = mapped_column(
-        search_key_type(KEY_LENGTHS["name_key"]), default=key_of("name", "name_key")
-    )
-    description: Mapped[str | None] = mapped_column(Text)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class ProjectFollower(Base):
-    """A project shared with one customer user, or with a whole customer (every customer user
-    of it, including those created later). Exactly one of the two is set."""
-
-    __tablename__ = "project_followers"
-    __table_args__ = (
-        UniqueConstraint("project_id", "customer_user_id"),
-        UniqueConstraint("project_id", "customer_id"),
-        Index(None, "project_id", "id"),
-        Index(None, "customer_user_id"),
-        Index(None, "customer_id"),
-        CheckConstraint("(customer_user_id IS NULL) <> (customer_id IS NULL)", name="one_follower"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    customer_user_id: Mapped[int | None] = mapped_column(ForeignKey("customer_users.id"))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class TicketRequester(Base):
     """A customer user added to a ticket as a further requester (``tickets.requester_id`` stays
     the primary one): they see the ticket in the portal and receive its public messages."""
@@ -401,77 +352,8 @@ class TimeEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Notification(Base):
-    """An in-app notification for one advisor (``viewer.notifications``)."""
-
-    __tablename__ = "notifications"
-    __table_args__ = (Index(None, "advisor_id", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    advisor_id: Mapped[int] = mapped_column(ForeignKey("advisors.id"))
-    kind: Mapped[NotificationKind] = mapped_column(
-        stored_enum(NotificationKind, "notification_kind")
-    )
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("advisors.id"))
-    title: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class NotificationTeam(Base):
-    """The teams a notification names."""
-
-    __tablename__ = "notification_teams"
-
-    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
-
-
-class OutboxMail(Base):
-    """An e-mail written in the transaction that caused it, delivered later by the outbox
-    sender (``deskgraph.server.mail``): a rolled-back change sends nothing, a committed one is kept
-    until the SMTP server accepts it."""
-
-    __tablename__ = "mail_outbox"
-    __table_args__ = (Index(None, "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # The Message-ID header, the same on every attempt: a receiver can drop a repeat.
-    message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    to_address: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    status: Mapped[MailStatus] = mapped_column(stored_enum(MailStatus, "mail_status"))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # A sender's claim: no other sender takes the mail until it lapses.
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    claim_token: Mapped[str | None] = mapped_column(String(64))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class EventRecord(Base):
-    """A subscription event, written in the transaction of the change it names and read back
-    by every process's listener in ``id`` order (``deskgraph.server.events``); pruned after
-    ``Settings.event_retention_seconds``. SQLite's AUTOINCREMENT keeps ids from being reused
-    once the newest rows are pruned."""
-
-    __tablename__ = "events"
-    __table_args__ = (Index(None, "created_at"), {"sqlite_autoincrement": True})
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
-    payload: Mapped[dict[str, object]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# The card domain's tables (seed 004), in a module of their own; after every table above, which
-# they refer to by name.
+# The tables of the card, CRM, notification, persisted-query, project and rate-limit domains, in
+# modules of their own; after every table above, which they refer to by name.
 from deskgraph.store.card_models import (  # noqa: E402
     CardFieldDefinition as CardFieldDefinition,
     CardFieldValue as CardFieldValue,
@@ -489,8 +371,18 @@ from deskgraph.store.crm_models import (  # noqa: E402
     CrmSyncStatus as CrmSyncStatus,
     InteractionValue as InteractionValue,
 )
+from deskgraph.store.notification_models import (  # noqa: E402
+    EventRecord as EventRecord,
+    Notification as Notification,
+    NotificationTeam as NotificationTeam,
+    OutboxMail as OutboxMail,
+)
 from deskgraph.store.persisted_query_models import (  # noqa: E402
     PersistedQuery as PersistedQuery,
     PersistedQuerySource as PersistedQuerySource,
+)
+from deskgraph.store.project_models import (  # noqa: E402
+    Project as Project,
+    ProjectFollower as ProjectFollower,
 )
 from deskgraph.store.rate_limit_models import RateLimit as RateLimit  # noqa: E402
