@@ -4,8 +4,9 @@ PORTAL_SETTINGS reads the row (the organization): its SQL twin
 statement. The value is the organization's saved row, or the defaults at version 0 when it never
 saved (``loaders.organization_portal.portal_settings``), its properties sorted by name.
 
-Each request runs with the compiler off and in verify mode (or on): the answers must be equal
-byte for byte (errors included), and the compiler must have answered (``COMPILED``).
+Each request runs in verify mode (the executor's and the compiled answer must be equal byte for
+byte, errors included: ``tests/differential.py``), or with the compiler on against off, and the
+compiler must have answered (``COMPILED``).
 """
 
 from __future__ import annotations
@@ -75,25 +76,23 @@ async def apps(settings: Settings) -> AsyncIterator[tuple[Api, Api, Api]]:
         yield off, on, verifying
 
 
-async def test_portal_settings_compiled_for_every_viewer(off: Api, verifying: Api) -> None:
-    """As every viewer, through a ticket list: the same bytes with the compiler off and in
-    verify mode, compiled; the host's own people and its customer users read them, an external
-    advisor is FORBIDDEN the host's (and reads their own organization's), a service reads them
-    with `read` only."""
-    answers = await answers_of_every_viewer(off, verifying, THROUGH_TICKETS, {"first": 50})
+async def test_portal_settings_compiled_for_every_viewer(verifying: Api) -> None:
+    """As every viewer, through a ticket list, in verify mode: compiled, as the executor; the
+    host's own people and its customer users read them, an external advisor is FORBIDDEN the
+    host's (and reads their own organization's), a service reads them with `read` only."""
+    answers = await answers_of_every_viewer(verifying, THROUGH_TICKETS, {"first": 50})
     seen = {viewer: outcomes(answer) for viewer, answer in answers.items()}
     assert seen["host-admin"] == seen["host-viewer"] == seen["customer-user"] == {True}
     assert seen["external-advisor"] == {True, False}  # their own organization's, not the host's
     assert seen["service"] == {True}  # `read`
-    answer = await off.data(THROUGH_TICKETS, {"first": 1}, as_="host-admin")
-    organization = answer["tickets"]["edges"][0]["node"]["organization"]
+    organization = answers["host-admin"]["data"]["tickets"]["edges"][0]["node"]["organization"]
     assert organization["portalSettings"]["version"] == 1  # the demo's saved row
 
 
-async def test_portal_settings_by_customer_as_the_executor(off: Api, verifying: Api) -> None:
+async def test_portal_settings_by_customer_as_the_executor(verifying: Api) -> None:
     """Below a customer by ID (``customer(id:)``): the host's saved settings."""
     await answers_of_every_viewer(
-        off, verifying, BY_CUSTOMER, {"id": gid("Customer", MEADOW_FARMS)}, "customer"
+        verifying, BY_CUSTOMER, {"id": gid("Customer", MEADOW_FARMS)}, "customer"
     )
 
 
@@ -108,8 +107,8 @@ async def test_saved_settings_compile_as_stored_and_sorted(settings: Settings) -
         variables = {"id": gid("Customer", customer)}
 
         async def answered() -> dict[str, Any]:
-            await answers_of_every_viewer(off, verifying, BY_CUSTOMER, variables, "customer")
-            data = await off.data(BY_CUSTOMER, variables, as_="service-every-scope")
+            answers = await answers_of_every_viewer(verifying, BY_CUSTOMER, variables, "customer")
+            data = answers["service-every-scope"]["data"]
             settings: dict[str, Any] = data["customer"]["organization"]["portalSettings"]
             return settings
 
@@ -134,7 +133,7 @@ async def test_saved_settings_compile_as_stored_and_sorted(settings: Settings) -
             emptied: dict[str, Any] = {"visible_properties": [], "updated_by_id": None}
             await c.execute(update(models.PortalSettings).values(**emptied))
         assert (await answered())["visibleProperties"] == []
-        await answers_of_every_viewer(off, verifying, THROUGH_TICKETS, {"first": 50})
+        await answers_of_every_viewer(verifying, THROUGH_TICKETS, {"first": 50})
 
 
 @pytest.mark.parametrize("compiler_mode", ["on"])
