@@ -167,6 +167,11 @@ class PostgresCopies:
     def _make(self) -> str:
         name = self._name()
         self.server.create(name, template=self.template)
+        # A commit need not wait for its WAL to reach the disk: a test copy is never recovered
+        # after a crash, and what a commit makes visible is the same (PostgreSQL's docs:
+        # "Asynchronous Commit"). Kept through the renames. The ticket and card mutation
+        # modules on PostgreSQL: 32-35 s instead of 37-39 s (2026-11-29, a benchmark beside).
+        self.server.run(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         self._made.add(name)
         return name
 
