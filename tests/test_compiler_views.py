@@ -30,6 +30,7 @@ from deskgraph.server.compiled_execution import COMPILED, VERIFIED
 from deskgraph.settings import Settings
 from deskgraph.store.models import TicketState
 from tests.conftest import EVERY_VIEWER, Api, open_api
+from tests.differential import assert_agreed
 from tests.test_compiled_spike import RESTRICTIONS, tickets_field
 from tests.test_compiler_plans import (
     DASHBOARD_FIELD,
@@ -125,13 +126,6 @@ async def demo_filters(api: Api) -> list[dict[str, Any]]:
         {"myQueues": True},  # reads the viewer's queues: the executor's
         {"teamIds": ids("customer")},  # an ID of another type: BAD_USER_INPUT
     ]
-
-
-def assert_agreed(body: dict[str, Any], asked: Any) -> None:
-    """No root field of a verify-mode answer failed: a compiled answer that differs from the
-    executor's fails its field with INTERNAL_SERVER_ERROR."""
-    codes = [error["extensions"]["code"] for error in body.get("errors", ())]
-    assert "INTERNAL_SERVER_ERROR" not in codes, (asked, body["errors"])
 
 
 @pytest.mark.parametrize("viewer", EVERY_VIEWER)
