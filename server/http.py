@@ -19,10 +19,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from deskgraph.auth.tokens import Principal, TokenVerifier
-from deskgraph.errors import (
-    QueryTooComplex,
-    Unauthenticated,
-)
+from deskgraph.errors import QueryTooComplex, Unauthenticated
 from deskgraph.graphiql import GraphiQLPage
 from deskgraph.ids import ascii_number
 from deskgraph.loaders import Loaders
