@@ -5,9 +5,10 @@ and the restricted fields whose rule reads the row (``CustomerUser.address``,
 ``auth.directive.ROW_SQL``, answered where the twin holds, FORBIDDEN where the statement's
 ``"!f:<key>"`` says it does not).
 
-Each request runs with the compiler off and in verify mode: the two answers must be equal
-byte for byte (errors included), the compiler must have answered (``COMPILED``), and each
-rule's two outcomes must have been seen.
+Each request runs in verify mode (``tests/differential.py``): the compiled answer must equal
+the executor's byte for byte, errors included (a difference fails the request), the compiler
+must have answered and compared it (``COMPILED``, ``VERIFIED``), and each rule's two outcomes
+must have been seen.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import orjson
-import pytest
 from sqlalchemy import select
 
 from deskgraph.auth.ticket import TicketListing
@@ -25,6 +24,7 @@ from deskgraph.settings import Settings
 from deskgraph.store import models
 from tests import factories
 from tests.conftest import EVERY_VIEWER, Api, gid, open_api
+from tests.differential import assert_agreed
 from tests.test_portal_matrix import NORTH, build_world
 
 ROWS = """
@@ -88,12 +88,6 @@ def permissions(answer: dict[str, Any]) -> dict[str, set[bool]]:
     return seen
 
 
-@pytest.fixture
-def apps(off: Api, verifying: Api) -> tuple[Api, Api]:
-    """The demo database's app with the compiler off, and in verify mode."""
-    return off, verifying
-
-
 def outcomes(answer: dict[str, Any]) -> dict[str, set[bool]]:
     """Per restricted field (and the requesters' rule): whether it was shown, over the
     answer's instances; a denied instance is null with its FORBIDDEN error."""
@@ -123,18 +117,14 @@ def outcomes(answer: dict[str, Any]) -> dict[str, set[bool]]:
     return seen
 
 
-async def test_row_rules_compiled_answer_as_the_executor_for_every_viewer(
-    apps: tuple[Api, Api],
-) -> None:
-    off, verifying = apps
+async def test_row_rules_compiled_answer_as_the_executor_for_every_viewer(verifying: Api) -> None:
     seen: dict[str | None, dict[str, set[bool]]] = {}
     for viewer in EVERY_VIEWER:
         compiled, verified = COMPILED["tickets"], VERIFIED["tickets"]
         for view in TicketListing:
             variables = {"view": view.name}
-            executed = await off.post(ROWS, variables, as_=viewer)
-            answered = await verifying.post(ROWS, variables, as_=viewer)
-            assert orjson.dumps(answered) == orjson.dumps(executed), (viewer, view)
+            executed = await verifying.post(ROWS, variables, as_=viewer)
+            assert_agreed(executed, (viewer, view))
             for name, found in outcomes(executed).items():
                 seen.setdefault(viewer, {}).setdefault(name, set()).update(found)
         moved = COMPILED["tickets"] - compiled
@@ -189,17 +179,16 @@ async def test_requesters_compiled_hide_the_people_the_viewer_does_not_meet(
                 c, ticket_id, await factories.customer_user(c, stranger, "Stranger")
             )
         verifying.tokens.update(off.tokens)
-        compiled = COMPILED["tickets"]
+        compiled, verified = COMPILED["tickets"], VERIFIED["tickets"]
         lists: dict[str, dict[str, list[str]]] = {}  # viewer -> ticket id -> requester names
         for viewer in ("D", "external-advisor", "host-admin"):
-            executed = await off.post(ROWS, {"view": "ALL"}, as_=viewer)
-            answered = await verifying.post(ROWS, {"view": "ALL"}, as_=viewer)
-            assert orjson.dumps(answered) == orjson.dumps(executed), viewer
+            executed = await verifying.post(ROWS, {"view": "ALL"}, as_=viewer)
+            assert_agreed(executed, viewer)
             lists[viewer] = {
                 edge["node"]["id"]: [p["name"] for p in edge["node"]["requesters"] or ()]
                 for edge in executed["data"]["tickets"]["edges"]
             }
-        assert COMPILED["tickets"] - compiled == 3
+        assert COMPILED["tickets"] - compiled == VERIFIED["tickets"] - verified == 3
     in_project, external_ticket = gid("Ticket", tickets["in_project"]), gid("Ticket", ticket_id)
     assert lists["host-admin"][in_project] == ["Bert", "Dora"]
     assert lists["D"][in_project] == ["Dora"]
@@ -208,27 +197,24 @@ async def test_requesters_compiled_hide_the_people_the_viewer_does_not_meet(
     assert lists["external-advisor"][external_ticket]  # the met requester is listed
 
 
-async def test_deep_selection_compiled_with_its_holes_for_every_viewer(
-    apps: tuple[Api, Api],
-) -> None:
+async def test_deep_selection_compiled_with_its_holes_for_every_viewer(verifying: Api) -> None:
     """The walk's depth: ``viewerCan`` compiled from its rules' twins, the people and
     machines of a customer, an advisor's teams, a message's ticket; the fields whose rule
     reads the row without a twin answered by the executor inside the compiled answer."""
-    off, verifying = apps
     seen: dict[str, set[bool]] = {}
     # Every viewer in the view of all their tickets and in one other, each view in turn: the
     # views differ only in the list's condition (tests/test_compiler_views.py tries each).
     others = [view for view in TicketListing if view is not TicketListing.ALL]
     for index, viewer in enumerate(EVERY_VIEWER):
-        compiled = COMPILED["tickets"]
+        compiled, verified = COMPILED["tickets"], VERIFIED["tickets"]
         views = (TicketListing.ALL, others[index % len(others)])
         for view in views:
             variables = {"view": view.name}
-            executed = await off.post(DEEP, variables, as_=viewer)
-            answered = await verifying.post(DEEP, variables, as_=viewer)
-            assert orjson.dumps(answered) == orjson.dumps(executed), (viewer, view)
+            executed = await verifying.post(DEEP, variables, as_=viewer)
+            assert_agreed(executed, (viewer, view))
             for name, found in permissions(executed).items():
                 seen.setdefault(name, set()).update(found)
         assert COMPILED["tickets"] - compiled == (0 if viewer is None else len(views))
+        assert VERIFIED["tickets"] - verified == COMPILED["tickets"] - compiled
     assert all(found == {True, False} for found in seen.values()), seen
     assert set(seen) == set(PERMISSIONS)
