@@ -129,6 +129,8 @@ def _commit(connection: Connection) -> None:
 
 
 def _rollback(connection: Connection) -> None:
+    if connection.invalidated:  # the connection died: its info goes with it (the pool clears
+        return  # a record's info when it connects anew); reading it here would raise
     info = connection.info
     info.pop(_WROTE, None)
     info.pop(_EMITTED, None)

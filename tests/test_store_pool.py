@@ -1,0 +1,100 @@
+"""The PostgreSQL pool's pings (``store.session._ping_if_idle``): a connection that sat idle in
+the pool is pinged before it is handed out, and replaced when the server dropped it; one back in
+use sooner is not pinged (a ping is three round trips), so a connection dropped while in
+steady use fails one request, SERVICE_UNAVAILABLE, and the pool then reconnects.
+
+The idle threshold is set per test (never 0 < idle < threshold by the clock), so a slow machine
+decides nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+from deskgraph.store.session import create_nullpool_engine
+from tests.conftest import Api
+
+pytestmark = pytest.mark.postgresql_only
+
+VIEWER = "{ viewer { id } tickets(first: 1) { edges { node { id } } } }"
+
+
+async def drop_every_other_connection(api: Api) -> int:
+    """What a server restart does to the app's pooled connections: terminated (from a
+    connection of its own); how many were."""
+    engine = create_nullpool_engine(str(api.app.state.engine.url.render_as_string(False)))
+    try:
+        async with engine.connect() as connection:
+            dropped: int = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await engine.dispose()
+    return dropped
+
+
+@pytest.fixture
+def pings(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each ping a pooled asyncpg connection was sent was answered (``pool_pre_ping``
+    pings this way too)."""
+    answered: list[bool] = []
+    ping: Callable[[AsyncAdapt_asyncpg_connection], None] = AsyncAdapt_asyncpg_connection.ping
+
+    def counted(connection: AsyncAdapt_asyncpg_connection) -> None:
+        answered.append(False)
+        ping(connection)
+        answered[-1] = True
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", counted)
+    return answered
+
+
+def idle_threshold(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    monkeypatch.setattr("deskgraph.store.session.PING_IDLE_SECONDS", seconds)
+
+
+async def test_a_connection_back_in_use_soon_is_not_pinged(
+    api: Api, pings: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idle_threshold(monkeypatch, 3_600.0)
+    for _ in range(3):
+        await api.data(VIEWER, as_="host-advisor")
+    assert pings == []
+    idle_threshold(monkeypatch, 0.0)  # every connection has now been idle too long
+    await api.data(VIEWER, as_="host-advisor")
+    assert pings == [True]
+
+
+async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
+    api: Api, pings: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await api.data(VIEWER, as_="host-advisor")  # a connection in the pool
+    assert await drop_every_other_connection(api) >= 1
+    idle_threshold(monkeypatch, 0.0)
+    data = await api.data(VIEWER, as_="host-advisor")
+    assert data["tickets"]["edges"]
+    assert pings == [False]  # the dropped one's; its replacement, new, needed none
+
+
+async def test_a_connection_dropped_in_steady_use_fails_one_request_as_unavailable(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    idle_threshold(monkeypatch, 3_600.0)
+    await api.data(VIEWER, as_="host-advisor")
+    assert await drop_every_other_connection(api) >= 1
+    response = await api.http.post(
+        "/graphql", json={"query": VIEWER}, headers=api.headers("host-advisor")
+    )
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"]
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    # The pool let go of every connection from before the drop: the next request reconnects.
+    data = await api.data(VIEWER, as_="host-advisor")
+    assert data["tickets"]["edges"]
