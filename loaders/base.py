@@ -86,6 +86,7 @@ class Reader:
         self._sessionmaker = sessionmaker
         self._lock = asyncio.Lock()
         self._closed = False
+        self._autocommit = False  # read_autocommit
         self._running: set[asyncio.Task[Any]] = set()
 
     @property
@@ -106,6 +107,8 @@ class Reader:
         async with self._lock:
             if self._closed:
                 raise RuntimeError("the request is over: no more statements")
+            if self._autocommit:
+                await self._connect_autocommit()
             if isinstance(statement, str):  # SQL text compiled once (loaders.compiled_plan)
                 connection = await self.session.connection()
                 return await connection.exec_driver_sql(statement, params or None)
@@ -157,6 +160,23 @@ class Reader:
                     "postgresql_readonly": True,
                 }
             )
+
+    async def read_autocommit(self) -> None:
+        """Send what follows outside a transaction, each statement on its own (PostgreSQL): for
+        a query answered by a few single reads, as a compiled operation is. Under READ
+        COMMITTED each statement reads a snapshot of its own inside a transaction too, so what
+        the reads see is the same, and the request saves BEGIN and ROLLBACK, two round trips
+        (asyncpg's isolation level is set on the client: no statement). SQLite's driver begins
+        no transaction before a read: nothing to do there. A session already in a transaction
+        reads on in it. Nothing is asked of the pool until a statement is sent."""
+        self._autocommit = True  # the first statement's connection is taken without one
+
+    async def _connect_autocommit(self) -> None:
+        self._autocommit = False
+        if self.session.in_transaction():
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     async def close(self) -> None:
         """No statement after this; waits for those still running (of cancelled fields, or

@@ -14,6 +14,7 @@ import logging
 import uuid
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 
@@ -165,6 +166,31 @@ async def test_dashboard_is_one_statement_and_answers_as_the_pipeline(
         with compiling.count_statements() as sql:
             await compiling.post(DASHBOARD, {"first": first}, as_=viewer)
         assert (sql.count, ANSWERED[0] - before) == (1, 1)
+
+
+@pytest.mark.postgresql_only
+async def test_dashboard_sends_its_statement_outside_a_transaction(
+    reader: Api, compiling: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiled operation's reads need no BEGIN and ROLLBACK around them (two round trips:
+    ``Reader.read_autocommit``); the pipeline's still take them (the spy sees those)."""
+    begun: list[str] = []
+    start = asyncpg.transaction.Transaction.start
+
+    async def counted(transaction: asyncpg.transaction.Transaction) -> None:
+        begun.append("BEGIN")
+        await start(transaction)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
+    await compiling.cache_viewer("host-advisor")
+    await compiling.data(DASHBOARD, {"first": 50}, as_="host-advisor")  # validated
+    begun.clear()
+    before = ANSWERED[0]
+    with compiling.count_statements() as sql:
+        await compiling.data(DASHBOARD, {"first": 50}, as_="host-advisor")
+    assert (sql.count, ANSWERED[0] - before, begun) == (1, 1, [])
+    await reader.data(DASHBOARD, {"first": 50}, as_="host-advisor")
+    assert begun
 
 
 async def test_a_costly_or_refused_page_is_left_to_the_pipeline(
