@@ -38,7 +38,12 @@ SCENARIO = {s.name: s for s in SCENARIOS if s.name in ("detail", "center")}
 
 
 async def measure(
-    database_url: str, query: str, requests: int, freeze: bool, compiler: Compiler = "off"
+    database_url: str,
+    query: str,
+    requests: int,
+    freeze: bool,
+    compiler: Compiler = "off",
+    warm_up: int = WARM_UP,
 ) -> str:
     settings = Settings(database_url=database_url, rate_limit_cost_per_minute=0, compiler=compiler)
     app = create_app(settings)
@@ -62,7 +67,7 @@ async def measure(
         headers = {"Authorization": f"Bearer {issue_token(settings, principal)}"}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for _ in range(WARM_UP):
+            for _ in range(warm_up):
                 answer = await client.post("/graphql", json=body, headers=headers)
                 answer.raise_for_status()
                 assert "errors" not in answer.json(), answer.json()["errors"]
