@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from sqlalchemy import text
 
 from deskgraph.auth.tokens import Principal, issue_token
 from deskgraph.bench.scenarios import DASHBOARD
@@ -191,6 +192,27 @@ async def test_dashboard_sends_its_statement_outside_a_transaction(
     assert (sql.count, ANSWERED[0] - before, begun) == (1, 1, [])
     await reader.data(DASHBOARD, {"first": 50}, as_="host-advisor")
     assert begun
+
+
+@pytest.mark.postgresql_only
+async def test_a_connection_back_from_a_compiled_operation_begins_transactions_again(
+    settings: Settings,
+) -> None:
+    """The pool's one connection, after a compiled operation read on it outside a transaction:
+    the next user of the connection (a mutation's ``store.session.write``) is in one again."""
+    one = dataclasses.replace(
+        settings, compiler="on", database_pool_size=1, database_max_overflow=0
+    )
+    async with open_api(one) as api:
+        await api.cache_viewer("host-advisor")
+        for _ in range(2):  # the pipeline's, then a compiled operation
+            before = ANSWERED[0]
+            await api.data(DASHBOARD, {"first": 3}, as_="host-advisor")
+        assert ANSWERED[0] == before + 1
+        async with api.app.state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection.is_in_transaction()
 
 
 async def test_a_costly_or_refused_page_is_left_to_the_pipeline(
