@@ -85,6 +85,9 @@ class Settings:
     # them (a new backend, and every prepared statement prepared again).
     database_pool_size: AtLeastOne = 16
     database_max_overflow: Annotated[int, Field(ge=0)] = 4
+    # A pooled PostgreSQL connection idle longer than this is pinged before use, and replaced if
+    # the server dropped it; 0 pings on every checkout (store.session.create_engine).
+    database_ping_idle_seconds: Annotated[float, Field(ge=0)] = 1.0
     log_sql: bool = False
     # Anything but these two refuses to start: a typo must never run development in production.
     env: str = "development"  # development | production

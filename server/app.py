@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, *, loaders: type[Loaders] = Loa
         statement_timeout_seconds=settings.request_timeout_seconds + STATEMENT_GRACE_SECONDS,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        ping_idle_seconds=settings.database_ping_idle_seconds,
     )
     count_statements(engine)  # the SQL statements of each request, for metrics and logs
     sessionmaker = create_sessionmaker(engine)

@@ -24,14 +24,15 @@ from deskgraph.server.events import LocalHub
 from deskgraph.store import viewer
 from deskgraph.store.event_log import PENDING
 
-# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out
-# (``_ping_if_idle``); one back in use sooner is not. SQLAlchemy's own ``pool_pre_ping`` pings
-# every checkout, and asyncpg's ping is three round trips (BEGIN, an empty query, ROLLBACK):
-# on the compiled dashboard, 0.38 of 4.77 ms a request in process (2026-11-29). A connection
-# that died while in steady use (the server restarted within the second) fails its statement
-# instead: that request answers SERVICE_UNAVAILABLE (``store.availability``), and SQLAlchemy
-# then replaces every connection the pool held from before.
-PING_IDLE_SECONDS = 1.0
+# A pooled PostgreSQL connection idle for longer than ``ping_idle_seconds`` is pinged before it
+# is handed out (``_IdlePing``); one back in use sooner is not. SQLAlchemy's own
+# ``pool_pre_ping`` pings every checkout, and asyncpg's ping is three round trips (BEGIN, an
+# empty query, ROLLBACK): on the compiled dashboard, 0.38 of 4.77 ms a request in process
+# (2026-11-29). A connection that died while in steady use (the server restarted within the
+# second) fails its statement instead: that request answers SERVICE_UNAVAILABLE
+# (``store.availability``), and SQLAlchemy then replaces every connection the pool held from
+# before.
+PING_IDLE_SECONDS = 1.0  # Settings.database_ping_idle_seconds' default
 _CHECKED_IN = "deskgraph_checked_in"
 
 # Every write of the process, by whatever engine, tells the cached viewers when it changes them.
@@ -45,11 +46,13 @@ def create_engine(
     statement_timeout_seconds: float | None = None,
     pool_size: int | None = None,
     max_overflow: int | None = None,
+    ping_idle_seconds: float = PING_IDLE_SECONDS,
 ) -> AsyncEngine:
     """The app's engine. ``statement_timeout_seconds`` bounds every statement on PostgreSQL
     (lock waits included): a request's deadline cannot cancel a statement already sent, the
     server can. ``pool_size`` and ``max_overflow``: the PostgreSQL pool's (SQLAlchemy's
-    defaults, 5 and 10, when None)."""
+    defaults, 5 and 10, when None); ``ping_idle_seconds``: a pooled connection idle longer is
+    pinged before use (0: every checkout)."""
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     if is_sqlite:
@@ -70,7 +73,7 @@ def create_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     else:
         event.listen(engine.sync_engine, "checkin", _note_checkin)
-        event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+        event.listen(engine.sync_engine, "checkout", _IdlePing(ping_idle_seconds))
     if log_sql:
         event.listen(engine.sync_engine, "before_cursor_execute", _log_statement)
     tracing.instrument_engine(engine)  # a span per statement when tracing is on
@@ -81,17 +84,23 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
     record.info[_CHECKED_IN] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-    """Pings a connection that sat in the pool longer than ``PING_IDLE_SECONDS``; a dead one
-    raises DisconnectionError, on which the pool discards it and connects anew (SQLAlchemy's
-    pool "checkout" event). Runs in the checkout's greenlet, as ``pool_pre_ping`` does."""
-    checked_in = record.info.get(_CHECKED_IN)
-    if checked_in is None or time.monotonic() - checked_in <= PING_IDLE_SECONDS:
-        return
-    try:
-        dbapi_connection.ping()
-    except Exception as error:
-        raise exc.DisconnectionError("the pooled connection did not answer a ping") from error
+class _IdlePing:
+    """SQLAlchemy's pool "checkout" event: pings a connection that sat in the pool longer than
+    ``seconds``; a dead one raises DisconnectionError, on which the pool discards it and
+    connects anew. Runs in the checkout's greenlet, as ``pool_pre_ping`` does."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is None or time.monotonic() - checked_in < self.seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            message = "the pooled connection did not answer a ping"
+            raise exc.DisconnectionError(message) from error
 
 
 def create_nullpool_engine(url: str) -> AsyncEngine:

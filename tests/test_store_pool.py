@@ -3,19 +3,22 @@ the pool is pinged before it is handed out, and replaced when the server dropped
 use sooner is not pinged (a ping is three round trips), so a connection dropped while in
 steady use fails one request, SERVICE_UNAVAILABLE, and the pool then reconnects.
 
-The idle threshold is set per test (never 0 < idle < threshold by the clock), so a slow machine
-decides nothing."""
+Each test's app pings after 0 seconds idle or after an hour (``database_ping_idle_seconds``), so
+no clock, and no slow machine, decides what a test sees."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
+from deskgraph.settings import Settings
 from deskgraph.store.session import create_nullpool_engine
-from tests.conftest import Api
+from tests.conftest import Api, open_api
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -55,46 +58,52 @@ def pings(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return answered
 
 
-def idle_threshold(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    monkeypatch.setattr("deskgraph.store.session.PING_IDLE_SECONDS", seconds)
+@asynccontextmanager
+async def pinging(settings: Settings, after_seconds: float) -> AsyncIterator[Api]:
+    """The app on the test's database, pinging connections idle for ``after_seconds``."""
+    async with open_api(
+        dataclasses.replace(settings, database_ping_idle_seconds=after_seconds)
+    ) as api:
+        yield api
 
 
 async def test_a_connection_back_in_use_soon_is_not_pinged(
-    api: Api, pings: list[bool], monkeypatch: pytest.MonkeyPatch
+    settings: Settings, pings: list[bool]
 ) -> None:
-    idle_threshold(monkeypatch, 3_600.0)
-    for _ in range(3):
-        await api.data(VIEWER, as_="host-advisor")
+    async with pinging(settings, 3_600.0) as api:
+        for _ in range(3):
+            await api.data(VIEWER, as_="host-advisor")
     assert pings == []
-    idle_threshold(monkeypatch, 0.0)  # every connection has now been idle too long
-    await api.data(VIEWER, as_="host-advisor")
+    async with pinging(settings, 0.0) as api:
+        for _ in range(2):  # the first connection is new: no ping; then it has been idle
+            await api.data(VIEWER, as_="host-advisor")
     assert pings == [True]
 
 
 async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
-    api: Api, pings: list[bool], monkeypatch: pytest.MonkeyPatch
+    settings: Settings, pings: list[bool]
 ) -> None:
-    await api.data(VIEWER, as_="host-advisor")  # a connection in the pool
-    assert await drop_every_other_connection(api) >= 1
-    idle_threshold(monkeypatch, 0.0)
-    data = await api.data(VIEWER, as_="host-advisor")
+    async with pinging(settings, 0.0) as api:
+        await api.data(VIEWER, as_="host-advisor")  # a connection in the pool
+        assert await drop_every_other_connection(api) >= 1
+        data = await api.data(VIEWER, as_="host-advisor")
     assert data["tickets"]["edges"]
     assert pings == [False]  # the dropped one's; its replacement, new, needed none
 
 
 async def test_a_connection_dropped_in_steady_use_fails_one_request_as_unavailable(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
 ) -> None:
-    idle_threshold(monkeypatch, 3_600.0)
-    await api.data(VIEWER, as_="host-advisor")
-    assert await drop_every_other_connection(api) >= 1
-    response = await api.http.post(
-        "/graphql", json={"query": VIEWER}, headers=api.headers("host-advisor")
-    )
-    assert response.status_code == 503, response.text
-    assert response.headers["Retry-After"]
-    [error] = response.json()["errors"]
-    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-    # The pool let go of every connection from before the drop: the next request reconnects.
-    data = await api.data(VIEWER, as_="host-advisor")
+    async with pinging(settings, 3_600.0) as api:
+        await api.data(VIEWER, as_="host-advisor")
+        assert await drop_every_other_connection(api) >= 1
+        response = await api.http.post(
+            "/graphql", json={"query": VIEWER}, headers=api.headers("host-advisor")
+        )
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"]
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        # The pool let go of every connection from before the drop: the next one reconnects.
+        data = await api.data(VIEWER, as_="host-advisor")
     assert data["tickets"]["edges"]
