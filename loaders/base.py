@@ -161,7 +161,7 @@ class Reader:
                 }
             )
 
-    async def read_autocommit(self) -> None:
+    def read_autocommit(self) -> None:
         """Send what follows outside a transaction, each statement on its own (PostgreSQL): for
         a query answered by a few single reads, as a compiled operation is. Under READ
         COMMITTED each statement reads a snapshot of its own inside a transaction too, so what

@@ -158,7 +158,7 @@ class CompiledOperations:
             if self.verify:  # both answers read one snapshot (Reader.read_snapshot)
                 await context.reader.read_snapshot()
             else:  # a query's reads, one statement each: no BEGIN, no ROLLBACK
-                await context.reader.read_autocommit()
+                context.reader.read_autocommit()
             await context.look_up_viewer()
         except Exception as error:  # as ViewerLookup: the transport answers it
             context.lookup_failure = error
