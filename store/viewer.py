@@ -129,14 +129,19 @@ def _commit(connection: Connection) -> None:
 
 
 def _rollback(connection: Connection) -> None:
-    if connection.invalidated:  # the connection died: its info goes with it (the pool clears
-        return  # a record's info when it connects anew); reading it here would raise
+    if connection.invalidated:  # see _rollback_savepoint
+        return
     info = connection.info
     info.pop(_WROTE, None)
     info.pop(_EMITTED, None)
 
 
 def _rollback_savepoint(connection: Connection, *_args: Any) -> None:
+    # A connection that died (the server dropped it) is rolled back too: its info goes with it
+    # (the pool clears a record's info when it connects anew), and reading it would raise
+    # PendingRollbackError over the disconnect (a 500 for a SERVICE_UNAVAILABLE).
+    if connection.invalidated:
+        return
     # The event may have been written inside the savepoint: write it again if needed.
     connection.info.pop(_EMITTED, None)
 

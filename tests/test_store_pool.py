@@ -15,9 +15,11 @@ from contextlib import asynccontextmanager
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.exc import DBAPIError
 
 from deskgraph.settings import Settings
-from deskgraph.store.session import create_nullpool_engine
+from deskgraph.store.availability import Unavailability, unavailability
+from deskgraph.store.session import create_engine, create_nullpool_engine
 from tests.conftest import Api, open_api
 
 pytestmark = pytest.mark.postgresql_only
@@ -25,10 +27,11 @@ pytestmark = pytest.mark.postgresql_only
 VIEWER = "{ viewer { id } tickets(first: 1) { edges { node { id } } } }"
 
 
-async def drop_every_other_connection(api: Api) -> int:
-    """What a server restart does to the app's pooled connections: terminated (from a
-    connection of its own); how many were."""
-    engine = create_nullpool_engine(str(api.app.state.engine.url.render_as_string(False)))
+async def drop_every_other_connection(api: Api | str) -> int:
+    """What a server restart does to the pooled connections of an app (or on a database
+    URL): terminated, from a connection of its own; how many were."""
+    url = api if isinstance(api, str) else api.app.state.engine.url.render_as_string(False)
+    engine = create_nullpool_engine(url)
     try:
         async with engine.connect() as connection:
             dropped: int = await connection.scalar(
@@ -107,3 +110,25 @@ async def test_a_connection_dropped_in_steady_use_fails_one_request_as_unavailab
         # The pool let go of every connection from before the drop: the next one reconnects.
         data = await api.data(VIEWER, as_="host-advisor")
     assert data["tickets"]["edges"]
+
+
+async def test_a_connection_dropped_inside_a_savepoint_rolls_back_as_a_disconnect(
+    database_url: str,
+) -> None:
+    """The viewer cache's rollback hooks (``store.viewer``) let a dead connection's rollback
+    through: the disconnect is what the caller meets (SERVICE_UNAVAILABLE), not
+    PendingRollbackError from reading the dead connection's info."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.begin()
+            savepoint = await connection.begin_nested()
+            assert await drop_every_other_connection(database_url) >= 1
+            with pytest.raises(DBAPIError) as raised:
+                await connection.execute(text("SELECT 1"))
+            assert raised.value.connection_invalidated
+            assert unavailability(raised.value) is Unavailability.UNREACHABLE
+            await savepoint.rollback()
+            await connection.rollback()
+    finally:
+        await engine.dispose()
