@@ -66,6 +66,11 @@ GOOD = [
         id="database-pool",
     ),
     pytest.param(
+        {"DESKGRAPH_DATABASE_PING_IDLE_SECONDS": "0"},
+        {"database_ping_idle_seconds": 0.0},
+        id="database-ping-every-checkout",
+    ),
+    pytest.param(
         {"DESKGRAPH_JDLINK_SIMULATOR_PORT": "8123"},
         {"jdlink_simulator_port": 8123},
         id="jdlink-simulator-port",
@@ -120,6 +125,11 @@ BAD = [
         {"DESKGRAPH_DATABASE_POOL_SIZE": "0"},
         "DESKGRAPH_DATABASE_POOL_SIZE='0': input should be greater than or equal to 1",
         id="pool-size-zero",
+    ),
+    pytest.param(
+        {"DESKGRAPH_DATABASE_PING_IDLE_SECONDS": "-1"},
+        "DESKGRAPH_DATABASE_PING_IDLE_SECONDS='-1': input should be greater than or equal to 0",
+        id="ping-idle-negative",
     ),
     pytest.param(
         {"DESKGRAPH_PORT": "0"},

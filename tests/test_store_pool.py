@@ -1,4 +1,4 @@
-"""The PostgreSQL pool's pings (``store.session._ping_if_idle``): a connection that sat idle in
+"""The PostgreSQL pool's pings (``store.session._IdlePing``): a connection that sat idle in
 the pool is pinged before it is handed out, and replaced when the server dropped it; one back in
 use sooner is not pinged (a ping is three round trips), so a connection dropped while in
 steady use fails one request, SERVICE_UNAVAILABLE, and the pool then reconnects.
@@ -27,11 +27,10 @@ pytestmark = pytest.mark.postgresql_only
 VIEWER = "{ viewer { id } tickets(first: 1) { edges { node { id } } } }"
 
 
-async def drop_every_other_connection(api: Api | str) -> int:
-    """What a server restart does to the pooled connections of an app (or on a database
-    URL): terminated, from a connection of its own; how many were."""
-    url = api if isinstance(api, str) else api.app.state.engine.url.render_as_string(False)
-    engine = create_nullpool_engine(url)
+async def drop_every_other_connection(database_url: str) -> int:
+    """What a server restart does to the pooled connections on a database: terminated, from a
+    connection of its own; how many were."""
+    engine = create_nullpool_engine(database_url)
     try:
         async with engine.connect() as connection:
             dropped: int = await connection.scalar(
@@ -88,7 +87,7 @@ async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
 ) -> None:
     async with pinging(settings, 0.0) as api:
         await api.data(VIEWER, as_="host-advisor")  # a connection in the pool
-        assert await drop_every_other_connection(api) >= 1
+        assert await drop_every_other_connection(settings.database_url) >= 1
         data = await api.data(VIEWER, as_="host-advisor")
     assert data["tickets"]["edges"]
     assert pings == [False]  # the dropped one's; its replacement, new, needed none
@@ -99,7 +98,7 @@ async def test_a_connection_dropped_in_steady_use_fails_one_request_as_unavailab
 ) -> None:
     async with pinging(settings, 3_600.0) as api:
         await api.data(VIEWER, as_="host-advisor")
-        assert await drop_every_other_connection(api) >= 1
+        assert await drop_every_other_connection(settings.database_url) >= 1
         response = await api.http.post(
             "/graphql", json={"query": VIEWER}, headers=api.headers("host-advisor")
         )
